@@ -1,0 +1,221 @@
+//! The architecture invariants of `docs/ARCHITECTURE.md`, checked from `cargo metadata` and the
+//! sources.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Which workspace crates each library may depend on (normal and build dependencies).
+/// An arrow in the architecture ("is used by") becomes an entry here.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("agentrace-semconv", &[]),
+    ("agentrace-sdk", &["agentrace-semconv"]),
+    ("agentrace-stream", &["agentrace-semconv", "agentrace-sdk"]),
+    ("agentrace-loader", &["agentrace-semconv"]),
+    ("agentrace-eval", &["agentrace-semconv", "agentrace-loader"]),
+    ("agentrace-server", &["agentrace-semconv", "agentrace-loader", "agentrace-eval"]),
+    ("agentrace", &["agentrace-semconv", "agentrace-loader", "agentrace-eval", "agentrace-server"]),
+];
+
+/// External crates a workspace crate must not use (normal dependencies), with the reason.
+const FORBIDDEN_EXTERNAL: &[(&str, &[&str], &str)] = &[
+    (
+        "agentrace-semconv",
+        &["tokio", "futures", "futures-core", "async-std", "opentelemetry", "opentelemetry_sdk"],
+        "semconv is the vocabulary: no I/O, nothing async, no SDK",
+    ),
+    (
+        "agentrace-loader",
+        &["tokio", "axum", "futures", "tonic", "hyper"],
+        "the loader is synchronous and knows nothing of tokio or axum",
+    ),
+    (
+        "agentrace-eval",
+        &["tokio", "axum", "futures", "tonic", "hyper"],
+        "eval is synchronous and knows nothing of tokio or axum",
+    ),
+];
+
+/// Only these packages may depend on axum (in any dependency kind).
+const AXUM_USERS: &[&str] = &["agentrace-server", "agentrace"];
+
+/// What `cargo metadata` says about the workspace.
+#[derive(Debug)]
+pub(crate) struct Metadata {
+    packages: Vec<Package>,
+}
+
+#[derive(Debug)]
+struct Package {
+    name: String,
+    version: String,
+    publish: bool,
+    manifest_dir: PathBuf,
+    /// (dependency name, kind: "normal" | "dev" | "build", is a workspace path dependency)
+    deps: Vec<(String, String, bool)>,
+}
+
+impl Metadata {
+    pub(crate) fn load() -> Result<Self> {
+        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .output()
+            .context("cannot run cargo metadata")?;
+        if !out.status.success() {
+            bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let json: Value = serde_json::from_slice(&out.stdout).context("cargo metadata output")?;
+        let mut packages = Vec::new();
+        for p in json["packages"].as_array().context("metadata has no packages")? {
+            let name = p["name"].as_str().unwrap_or_default().to_owned();
+            let manifest = PathBuf::from(p["manifest_path"].as_str().unwrap_or_default());
+            let deps = p["dependencies"]
+                .as_array()
+                .map(|deps| {
+                    deps.iter()
+                        .map(|d| {
+                            (
+                                d["name"].as_str().unwrap_or_default().to_owned(),
+                                d["kind"].as_str().unwrap_or("normal").to_owned(),
+                                d.get("path").is_some_and(|p| !p.is_null()),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            packages.push(Package {
+                name,
+                version: p["version"].as_str().unwrap_or_default().to_owned(),
+                // `publish: []` means "never"; null means "anywhere".
+                publish: !p["publish"].as_array().is_some_and(Vec::is_empty),
+                manifest_dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
+                deps,
+            });
+        }
+        Ok(Self { packages })
+    }
+
+    /// Every workspace member shares one version; returns it.
+    pub(crate) fn check_versions_agree(&self) -> Result<String> {
+        let versions: BTreeSet<&str> = self
+            .packages
+            .iter()
+            .filter(|p| p.publish)
+            .map(|p| p.version.as_str())
+            .collect();
+        match versions.len() {
+            1 => Ok(versions.into_iter().next().unwrap_or_default().to_owned()),
+            0 => bail!("no publishable crate in the workspace"),
+            _ => bail!("publishable crates disagree on the version: {versions:?}"),
+        }
+    }
+
+    /// Names of the members that are not published (xtask, examples).
+    pub(crate) fn unpublished(&self) -> Vec<String> {
+        self.packages.iter().filter(|p| !p.publish).map(|p| p.name.clone()).collect()
+    }
+}
+
+/// Runs every invariant and reports all violations at once.
+pub(crate) fn check(root: &Path) -> Result<()> {
+    let metadata = Metadata::load()?;
+    let mut problems = Vec::new();
+    dependency_direction(&metadata, &mut problems);
+    scan_sources(root, &mut problems)?;
+    if problems.is_empty() {
+        println!("    {} packages, dependency direction and source rules hold", metadata.packages.len());
+        return Ok(());
+    }
+    for p in &problems {
+        println!("    violation: {p}");
+    }
+    bail!("{} architecture invariant violation(s)", problems.len())
+}
+
+fn dependency_direction(metadata: &Metadata, problems: &mut Vec<String>) {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let members: BTreeSet<&str> = metadata.packages.iter().map(|p| p.name.as_str()).collect();
+    for package in &metadata.packages {
+        let name = package.name.as_str();
+        for (dep, kind, _is_path) in &package.deps {
+            let dep = dep.as_str();
+            if kind != "dev" && members.contains(dep) {
+                match allowed.get(name) {
+                    Some(ok) if ok.contains(&dep) => {}
+                    Some(_) => problems.push(format!(
+                        "{name} depends on {dep}, against the dependency direction"
+                    )),
+                    None if name.starts_with("agentrace") => problems.push(format!(
+                        "{name} is a new library: add it to the dependency table in xtask and docs/ARCHITECTURE.md"
+                    )),
+                    None => {}
+                }
+            }
+            if dep == "axum" && !AXUM_USERS.contains(&name) && !name.starts_with("example-") {
+                problems.push(format!("{name} depends on axum; only agentrace-server knows axum"));
+            }
+            for (crate_name, forbidden, why) in FORBIDDEN_EXTERNAL {
+                if name == *crate_name && kind == "normal" && forbidden.contains(&dep) {
+                    problems.push(format!("{name} depends on {dep}: {why}"));
+                }
+            }
+        }
+        if !package.manifest_dir.join("Cargo.toml").exists() {
+            problems.push(format!("{name}: manifest not found"));
+        }
+    }
+}
+
+/// Source rules: no `"gen_ai.` literal outside agentrace-semconv's sources (tests and fixtures may
+/// spell raw telemetry), and no ignored test anywhere.
+fn scan_sources(root: &Path, problems: &mut Vec<String>) -> Result<()> {
+    // Built by concatenation so that this file does not trip its own rules.
+    let gen_ai_literal = ["\"gen", "_ai."].concat();
+    let ignore_attr = ["#[", "ignore"].concat();
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask", "examples"] {
+        collect_rs(&root.join(dir), &mut files)?;
+    }
+    for file in files {
+        let text = fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+        let rel = file.strip_prefix(root).unwrap_or(&file);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        let in_semconv = rel_str.starts_with("crates/agentrace-semconv/");
+        let is_test_code =
+            rel_str.contains("/tests/") || rel_str.contains("/benches/") || rel_str.contains("/testkit");
+        for (n, line) in text.lines().enumerate() {
+            if line.contains(&ignore_attr) {
+                problems.push(format!("{rel_str}:{}: an ignored test proves nothing", n + 1));
+            }
+            if !in_semconv && !is_test_code && line.contains(&gen_ai_literal) {
+                problems.push(format!(
+                    "{rel_str}:{}: a gen_ai key written as a string; use agentrace_semconv::attr",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if path.is_dir() {
+            if name != "target" && !name.starts_with('.') {
+                collect_rs(&path, out)?;
+            }
+        } else if name.ends_with(".rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
