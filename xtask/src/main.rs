@@ -8,6 +8,9 @@
 //! | `invariants` | the architecture invariants of `docs/ARCHITECTURE.md` alone |
 //! | `release --dry-run` | versions agree, CHANGELOG.md names the version, `cargo package` succeeds |
 
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod invariants;
 
 use std::{
@@ -57,9 +60,13 @@ commands:
   release --dry-run    check versions, CHANGELOG.md and `cargo package`";
 
 fn project_root() -> PathBuf {
-    let manifest = env::var("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        env::current_dir().unwrap_or_else(|_| PathBuf::from(".")).join("xtask")
-    });
+    let manifest = env::var("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            env::current_dir()
+                .unwrap_or_else(|_| PathBuf::from("."))
+                .join("xtask")
+        });
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
@@ -83,7 +90,9 @@ fn cargo() -> Command {
 fn exec(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     println!("    $ {shown}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} exited with {status}");
     }
@@ -102,22 +111,47 @@ fn has_command(program: &str, probe: &[&str]) -> bool {
 fn ci(args: &[String]) -> Result<()> {
     let fast = args.iter().any(|a| a == "--fast");
     let started = Instant::now();
-    step("fmt", || exec(cargo().args(["fmt", "--all", "--", "--check"])))?;
+    step("fmt", || {
+        exec(cargo().args(["fmt", "--all", "--", "--check"]))
+    })?;
     step("clippy", || {
-        exec(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))
+        exec(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ]))
     })?;
     step("tests", || {
         if has_command("cargo-nextest", &["nextest", "--version"]) {
             exec(
                 cargo()
-                    .args(["nextest", "run", "--workspace", "--locked", "--profile", "ci"])
+                    .args([
+                        "nextest",
+                        "run",
+                        "--workspace",
+                        "--locked",
+                        "--profile",
+                        "ci",
+                    ])
                     .args(["--no-tests", "fail"])
                     .env("INSTA_UPDATE", "no"),
             )?;
         } else {
-            exec(cargo().args(["test", "--workspace", "--locked"]).env("INSTA_UPDATE", "no"))?;
+            exec(
+                cargo()
+                    .args(["test", "--workspace", "--locked"])
+                    .env("INSTA_UPDATE", "no"),
+            )?;
         }
-        exec(cargo().args(["test", "--workspace", "--doc", "--locked"]).env("INSTA_UPDATE", "no"))
+        exec(
+            cargo()
+                .args(["test", "--workspace", "--doc", "--locked"])
+                .env("INSTA_UPDATE", "no"),
+        )
     })?;
     if !fast {
         step("rustdoc", || {
@@ -128,16 +162,28 @@ fn ci(args: &[String]) -> Result<()> {
             )
         })?;
     }
-    step("architecture invariants", || invariants::check(Path::new(".")))?;
+    step("architecture invariants", || {
+        invariants::check(Path::new("."))
+    })?;
     if !fast {
         step("cargo-deny", || {
             if !has_command("cargo-deny", &["--version"]) {
                 exec(cargo().args(["install", "--locked", "cargo-deny"]))?;
             }
-            exec(cargo().args(["deny", "--all-features", "check", "bans", "licenses", "sources"]))
+            exec(cargo().args([
+                "deny",
+                "--all-features",
+                "check",
+                "bans",
+                "licenses",
+                "sources",
+            ]))
         })?;
     }
-    println!("ci: all steps passed in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "ci: all steps passed in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -166,7 +212,8 @@ fn release(args: &[String]) -> Result<()> {
     let metadata = invariants::Metadata::load()?;
     let version = step("versions agree", || metadata.check_versions_agree())?;
     step("CHANGELOG.md names the version", || {
-        let changelog = std::fs::read_to_string("CHANGELOG.md").context("cannot read CHANGELOG.md")?;
+        let changelog =
+            std::fs::read_to_string("CHANGELOG.md").context("cannot read CHANGELOG.md")?;
         let wanted = format!("## [{version}]");
         if !changelog.contains(&wanted) {
             bail!("CHANGELOG.md has no `{wanted}` section");
