@@ -1,0 +1,282 @@
+//! Server configuration: addresses, storage, security and limits.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
+    time::Duration,
+};
+
+/// Where the server keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbLocation {
+    /// An SQLite database file; created with its parent directories when missing.
+    File(PathBuf),
+    /// An in-memory SQLite database: nothing survives a restart.
+    Memory,
+}
+
+impl DbLocation {
+    /// Parses a `--db` value: `:memory:` or a path.
+    pub fn parse(value: &str) -> Self {
+        if value == ":memory:" {
+            Self::Memory
+        } else {
+            Self::File(PathBuf::from(value))
+        }
+    }
+
+    /// The default database: `agentrace/agentrace.db` in the user's data directory, or in the
+    /// current directory when the platform has none.
+    pub fn default_file() -> Self {
+        let base = dirs::data_dir().unwrap_or_else(|| PathBuf::from("."));
+        Self::File(base.join("agentrace").join("agentrace.db"))
+    }
+}
+
+impl std::fmt::Display for DbLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => write!(f, "{}", path.display()),
+            Self::Memory => f.write_str(":memory:"),
+        }
+    }
+}
+
+/// Every bound the server enforces. Each is explicit, configurable and reported by
+/// `GET /api/config`; a request that would exceed one is refused with an error the producer sees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// Largest request body accepted on the wire (compressed or not), in bytes.
+    pub max_body_bytes: usize,
+    /// Largest body after gzip decompression, in bytes.
+    pub max_decompressed_bytes: usize,
+    /// Largest WebSocket message, in bytes.
+    pub max_ws_message_bytes: usize,
+    /// Spans one session may hold; more are rejected through OTLP partial success.
+    pub max_spans_per_session: u64,
+    /// Log records one session may hold; more are rejected through OTLP partial success.
+    pub max_logs_per_session: u64,
+    /// Sessions the store may hold; a new session past this is refused with 503 (nothing is
+    /// evicted to make room).
+    pub max_sessions: u64,
+    /// Sessions completed longer ago than this are deleted by the retention sweep; `None` keeps
+    /// them until deleted through the API.
+    pub retention: Option<Duration>,
+    /// Live updates buffered per subscriber before it is told it lagged.
+    pub live_buffer: usize,
+    /// Concurrent gRPC export calls.
+    pub grpc_concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
+            max_ws_message_bytes: 16 * 1024 * 1024,
+            max_spans_per_session: 100_000,
+            max_logs_per_session: 50_000,
+            max_sessions: 10_000,
+            retention: None,
+            live_buffer: 1024,
+            grpc_concurrency: 32,
+        }
+    }
+}
+
+/// How sessions are recognised and when they complete (the reference's rules, configurable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRules {
+    /// A trace with a local root is complete this long after its last span.
+    pub completion_grace: Duration,
+    /// A trace without a local root (or a log-only session) is complete after this much idle time.
+    pub idle_timeout: Duration,
+    /// A new trace arriving this long after a named session completed starts a rerun (`name-2`)
+    /// when the producer's `service.instance.id` is unknown.
+    pub rerun_window: Duration,
+}
+
+impl Default for SessionRules {
+    fn default() -> Self {
+        Self {
+            completion_grace: Duration::from_secs(3),
+            idle_timeout: Duration::from_secs(30),
+            rerun_window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The whole server configuration. Build it with [`ServerConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address every listener binds.
+    pub host: IpAddr,
+    /// Port of the web page, API, WebSocket, SSE and OTLP/HTTP.
+    pub port: u16,
+    /// Extra OTLP/HTTP port (the standard 4318); `None` disables the extra listener.
+    pub otlp_http_port: Option<u16>,
+    /// OTLP/gRPC port (the standard 4317); `None` disables gRPC.
+    pub otlp_grpc_port: Option<u16>,
+    /// Storage.
+    pub db: DbLocation,
+    /// Bearer token that protects ingest and the API.
+    pub auth_token: Option<String>,
+    /// Allows binding a non-loopback address without a token.
+    pub allow_insecure_bind: bool,
+    /// Serve no web page.
+    pub headless: bool,
+    /// Directory of eval set JSON files loaded at start.
+    pub eval_sets_dir: Option<PathBuf>,
+    /// Extra origins allowed by CORS (the server's own origin is always allowed).
+    pub cors_origins: Vec<String>,
+    /// Bounds.
+    pub limits: Limits,
+    /// Session grouping and completion.
+    pub sessions: SessionRules,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 8001,
+            otlp_http_port: Some(4318),
+            otlp_grpc_port: Some(4317),
+            db: DbLocation::default_file(),
+            auth_token: None,
+            allow_insecure_bind: false,
+            headless: false,
+            eval_sets_dir: None,
+            cors_origins: Vec::new(),
+            limits: Limits::default(),
+            sessions: SessionRules::default(),
+        }
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A non-loopback address without a token would expose every session to the network.
+    #[error(
+        "refusing to bind {0} without an auth token: set --auth-token (AGENTRACE_AUTH_TOKEN) or \
+         pass --allow-insecure-bind"
+    )]
+    InsecureBind(IpAddr),
+    /// The token is empty.
+    #[error("the auth token must not be empty")]
+    EmptyToken,
+    /// Two listeners on one port.
+    #[error("port {0} is used by two listeners")]
+    PortClash(u16),
+}
+
+impl ServerConfig {
+    /// Starts a builder with the defaults: 127.0.0.1, port 8001, OTLP on 4318 and 4317, SQLite in
+    /// the user's data directory.
+    pub fn builder() -> ServerConfigBuilder {
+        ServerConfigBuilder {
+            config: Self::default(),
+        }
+    }
+
+    /// Checks the rules that make a configuration safe to start.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.auth_token.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::EmptyToken);
+        }
+        if !self.host.is_loopback() && self.auth_token.is_none() && !self.allow_insecure_bind {
+            return Err(ConfigError::InsecureBind(self.host));
+        }
+        let mut ports = vec![self.port];
+        for port in [self.otlp_http_port, self.otlp_grpc_port]
+            .into_iter()
+            .flatten()
+        {
+            if port != 0 && ports.contains(&port) {
+                return Err(ConfigError::PortClash(port));
+            }
+            ports.push(port);
+        }
+        Ok(())
+    }
+
+    /// The main listener's address.
+    pub fn main_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+/// Builder for [`ServerConfig`].
+#[derive(Debug, Clone)]
+pub struct ServerConfigBuilder {
+    config: ServerConfig,
+}
+
+impl ServerConfigBuilder {
+    /// Sets the bind address.
+    pub fn with_host(mut self, host: IpAddr) -> Self {
+        self.config.host = host;
+        self
+    }
+    /// Sets the main port (0 picks a free one).
+    pub fn with_port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+    /// Sets or disables the extra OTLP/HTTP port.
+    pub fn with_otlp_http_port(mut self, port: Option<u16>) -> Self {
+        self.config.otlp_http_port = port;
+        self
+    }
+    /// Sets or disables the OTLP/gRPC port.
+    pub fn with_otlp_grpc_port(mut self, port: Option<u16>) -> Self {
+        self.config.otlp_grpc_port = port;
+        self
+    }
+    /// Sets the storage.
+    pub fn with_db(mut self, db: DbLocation) -> Self {
+        self.config.db = db;
+        self
+    }
+    /// Protects ingest and the API with a bearer token.
+    pub fn with_auth_token(mut self, token: Option<String>) -> Self {
+        self.config.auth_token = token;
+        self
+    }
+    /// Allows a non-loopback bind without a token.
+    pub fn with_allow_insecure_bind(mut self, allow: bool) -> Self {
+        self.config.allow_insecure_bind = allow;
+        self
+    }
+    /// Serves no web page.
+    pub fn with_headless(mut self, headless: bool) -> Self {
+        self.config.headless = headless;
+        self
+    }
+    /// Loads the eval sets of this directory at start.
+    pub fn with_eval_sets_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.config.eval_sets_dir = dir;
+        self
+    }
+    /// Allows extra CORS origins.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.config.cors_origins = origins;
+        self
+    }
+    /// Sets the limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+    /// Sets the session rules.
+    pub fn with_session_rules(mut self, rules: SessionRules) -> Self {
+        self.config.sessions = rules;
+        self
+    }
+    /// Validates and returns the configuration.
+    pub fn build(self) -> Result<ServerConfig, ConfigError> {
+        self.config.validate()?;
+        Ok(self.config)
+    }
+}

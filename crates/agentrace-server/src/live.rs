@@ -1,0 +1,153 @@
+//! Live fan-out: one broadcast channel, two views of it (SSE and WebSocket).
+//!
+//! Every change the server makes is published once as a [`LiveEvent`]. Subscribers read from a
+//! bounded buffer ([`crate::config::Limits::live_buffer`]); a subscriber that falls behind gets a
+//! `{"type":"lagged","missed":N}` message and continues with the newest events, so a slow reader
+//! never makes the server buffer without bound. The wire shape is documented in `docs/live.md`.
+
+use std::{convert::Infallible, time::Duration};
+
+use axum::{
+    extract::{
+        State,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    response::{
+        IntoResponse, Response,
+        sse::{Event, KeepAlive, Sse},
+    },
+};
+use futures::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::AppState;
+
+/// One live update.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A session was created.
+    SessionStarted {
+        /// The session's summary.
+        session: Value,
+    },
+    /// Spans arrived for a session (one event per request and session, not per span).
+    SpansReceived {
+        /// Session id.
+        session_id: String,
+        /// The spans' ids and names, in arrival order: `[{traceId, spanId, parentSpanId, name}]`.
+        spans: Vec<Value>,
+        /// Spans the session now holds.
+        span_count: u64,
+    },
+    /// An invocation was added or changed.
+    InvocationUpdated {
+        /// Session id.
+        session_id: String,
+        /// The invocation, in the shape of `GET /api/sessions/{id}/invocations`.
+        invocation: Value,
+    },
+    /// A session completed.
+    SessionComplete {
+        /// Session id.
+        session_id: String,
+        /// Invocations extracted.
+        invocation_count: usize,
+    },
+    /// A session was deleted.
+    SessionDeleted {
+        /// Session id.
+        session_id: String,
+    },
+    /// The subscriber fell behind and missed this many events.
+    Lagged {
+        /// Events dropped for this subscriber.
+        missed: u64,
+    },
+}
+
+/// The publishing side of the live channel.
+#[derive(Debug, Clone)]
+pub struct LiveHub {
+    tx: broadcast::Sender<LiveEvent>,
+}
+
+impl LiveHub {
+    /// A hub whose subscribers each buffer at most `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        Self { tx }
+    }
+
+    /// Publishes an event; never blocks, and costs nothing when nobody listens.
+    pub fn publish(&self, event: LiveEvent) {
+        if self.tx.receiver_count() > 0 {
+            // An error only means every receiver went away in between.
+            let _ = self.tx.send(event);
+        }
+    }
+
+    /// Whether anybody listens (lets publishers skip building events).
+    pub fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// A stream of events for one subscriber, with lag turned into [`LiveEvent::Lagged`].
+    pub fn subscribe(&self) -> impl Stream<Item = LiveEvent> + Send + use<> {
+        let rx = self.tx.subscribe();
+        futures::stream::unfold(rx, |mut rx| async move {
+            match rx.recv().await {
+                Ok(event) => Some((event, rx)),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    Some((LiveEvent::Lagged { missed }, rx))
+                }
+                Err(broadcast::error::RecvError::Closed) => None,
+            }
+        })
+    }
+}
+
+fn to_json(event: &LiveEvent) -> String {
+    serde_json::to_string(event).unwrap_or_else(|_| r#"{"type":"error"}"#.to_owned())
+}
+
+/// `GET /stream/ui-updates`: the live feed as Server-Sent Events, one JSON object per `data:`.
+pub async fn sse(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = state
+        .hub
+        .subscribe()
+        .map(|event| Ok(Event::default().data(to_json(&event))));
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `GET /ws/live`: the live feed over a WebSocket, one JSON text message per event.
+pub async fn ws_live(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let hub = state.hub.clone();
+    upgrade
+        .on_upgrade(move |socket| forward(socket, hub))
+        .into_response()
+}
+
+async fn forward(mut socket: WebSocket, hub: LiveHub) {
+    let mut events = Box::pin(hub.subscribe());
+    loop {
+        tokio::select! {
+            event = events.next() => {
+                let Some(event) = event else { break };
+                if socket.send(Message::Text(to_json(&event).into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                match incoming {
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! Session routing and completion: which session a trace belongs to, and when a session is done.
+//!
+//! The rules are agentevals' (so its SDK and plain OpenTelemetry exporters group the same way):
+//!
+//! - **Key.** A trace's key is the first of: resource `agentevals.session_name` (kind `name`),
+//!   `gen_ai.conversation.id` on a span then the resource (`conversation`), `session.id` on a span
+//!   then the resource (`session_id`). Keys are printable and at most 256 characters.
+//! - **R1.** A trace already in a session stays there; when it later shows a stronger key
+//!   (name > conversation > session_id), it moves to that key's session.
+//! - **R2.** A new trace with a key joins the key's head session. A `name` session starts a new
+//!   generation (`name-2`, `name-3`, …) when the SDK's run id (`agentevals.session.run_id`)
+//!   changes, or when the head is complete and the trace comes from another
+//!   `service.instance.id` (or, with no instance id, after the rerun window). Conversation and
+//!   session-id heads always rejoin.
+//! - **R3.** A new trace with no key gets a session of its own, `otlp-<first 12 hex of the trace>`.
+//!
+//! A trace is complete the grace period after its last span when it holds a local root, otherwise
+//! after the idle timeout; a session is complete when all its traces are. New spans reopen it.
+//!
+//! [`SessionIndex`] is the pure, synchronous state machine; the server wraps it in a mutex.
+
+use std::{
+    collections::{HashMap, HashSet},
+    time::{Duration, Instant},
+};
+
+use crate::config::SessionRules;
+
+/// Longest key kept, in characters.
+pub const MAX_KEY_CHARS: usize = 256;
+
+/// The kind of a session's key, by strength.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyKind {
+    /// No key: one session per trace.
+    Trace,
+    /// `session.id`.
+    SessionId,
+    /// `gen_ai.conversation.id`.
+    Conversation,
+    /// Resource `agentevals.session_name`.
+    Name,
+    /// A WebSocket `session_start`: the client names the session.
+    WebSocket,
+}
+
+impl KeyKind {
+    /// The stored name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "trace",
+            Self::SessionId => "session_id",
+            Self::Conversation => "conversation",
+            Self::Name => "name",
+            Self::WebSocket => "websocket",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "session_id" => Self::SessionId,
+            "conversation" => Self::Conversation,
+            "name" => Self::Name,
+            "websocket" => Self::WebSocket,
+            _ => Self::Trace,
+        }
+    }
+}
+
+/// What a batch says about one trace, gathered by the ingest path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceKeys {
+    /// Resource `agentevals.session_name`.
+    pub name: Option<String>,
+    /// `gen_ai.conversation.id` (span first, then resource).
+    pub conversation: Option<String>,
+    /// `session.id` (span first, then resource).
+    pub session_id: Option<String>,
+    /// Resource `agentevals.session.run_id`.
+    pub run_id: Option<String>,
+    /// Resource `service.instance.id`.
+    pub instance_id: Option<String>,
+    /// Resource `agentevals.eval_set_id`.
+    pub eval_set_id: Option<String>,
+    /// Whether the batch holds a local root of the trace (a span with no parent).
+    pub has_root: bool,
+}
+
+impl TraceKeys {
+    /// The strongest key, if any.
+    pub fn key(&self) -> Option<(KeyKind, &str)> {
+        if let Some(name) = &self.name {
+            return Some((KeyKind::Name, name));
+        }
+        if let Some(c) = &self.conversation {
+            return Some((KeyKind::Conversation, c));
+        }
+        self.session_id.as_deref().map(|s| (KeyKind::SessionId, s))
+    }
+}
+
+/// Makes an attribute value usable as a key: control characters dropped, at most
+/// [`MAX_KEY_CHARS`] characters; empty values are no key.
+pub fn clean_key(value: &str) -> Option<String> {
+    let cleaned: String = value
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_KEY_CHARS)
+        .collect();
+    let trimmed = cleaned.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// A session as the index knows it.
+#[derive(Debug, Clone)]
+pub struct SessionState {
+    /// Session id.
+    pub id: String,
+    /// Key kind.
+    pub kind: KeyKind,
+    /// Key.
+    pub key: String,
+    /// Run id of the producer that created it.
+    pub run_id: Option<String>,
+    /// Instance id of the producer that created it.
+    pub instance_id: Option<String>,
+    /// Traces it holds.
+    pub traces: HashSet<String>,
+    /// When it completed, if it did.
+    pub completed_at: Option<Instant>,
+    /// Whether it completes only by an explicit end (WebSocket sessions).
+    pub explicit_end: bool,
+}
+
+#[derive(Debug, Clone)]
+struct TraceState {
+    session: String,
+    kind: KeyKind,
+    last_seen: Instant,
+    has_root: bool,
+}
+
+/// Where a trace went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed {
+    /// Into an existing session.
+    Existing(String),
+    /// Into a session created for it.
+    Created(String),
+    /// Out of `from` into `to` (a stronger key arrived); stored rows must move too.
+    Moved {
+        /// The session it left.
+        from: String,
+        /// The session it joined (which may be new).
+        to: String,
+        /// Whether `to` was created.
+        created: bool,
+    },
+}
+
+impl Routed {
+    /// The session the trace is in now.
+    pub fn session(&self) -> &str {
+        match self {
+            Self::Existing(s) | Self::Created(s) => s,
+            Self::Moved { to, .. } => to,
+        }
+    }
+}
+
+/// The in-memory routing index.
+#[derive(Debug)]
+pub struct SessionIndex {
+    rules: SessionRules,
+    sessions: HashMap<String, SessionState>,
+    traces: HashMap<String, TraceState>,
+    /// (kind, key) → the newest session (generation) of that key.
+    heads: HashMap<(KeyKind, String), String>,
+}
+
+impl SessionIndex {
+    /// An empty index.
+    pub fn new(rules: SessionRules) -> Self {
+        Self {
+            rules,
+            sessions: HashMap::new(),
+            traces: HashMap::new(),
+            heads: HashMap::new(),
+        }
+    }
+
+    /// Restores a stored session (at start). Incomplete sessions get a fresh idle clock.
+    pub fn restore(&mut self, id: &str, kind: KeyKind, key: &str, complete: bool, now: Instant) {
+        let state = SessionState {
+            id: id.to_owned(),
+            kind,
+            key: key.to_owned(),
+            run_id: None,
+            instance_id: None,
+            traces: HashSet::new(),
+            completed_at: complete.then_some(now),
+            explicit_end: kind == KeyKind::WebSocket,
+        };
+        self.heads.insert((kind, key.to_owned()), id.to_owned());
+        self.sessions.insert(id.to_owned(), state);
+    }
+
+    /// Restores a stored trace's membership (at start).
+    pub fn restore_trace(&mut self, trace_id: &str, session_id: &str, now: Instant) {
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        session.traces.insert(trace_id.to_owned());
+        self.traces.insert(
+            trace_id.to_owned(),
+            TraceState {
+                session: session_id.to_owned(),
+                kind: session.kind,
+                last_seen: now,
+                has_root: false,
+            },
+        );
+    }
+
+    /// A session by id.
+    pub fn get(&self, id: &str) -> Option<&SessionState> {
+        self.sessions.get(id)
+    }
+
+    /// Number of sessions.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether there are no sessions.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Whether routing `keys` for `trace_id` would create a session (used to refuse a batch
+    /// before anything is stored when the session limit is reached).
+    pub fn would_create(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> bool {
+        match self.traces.get(trace_id) {
+            Some(trace) => match keys.key() {
+                Some((kind, key)) if kind > trace.kind => {
+                    !self.heads.contains_key(&(kind, key.to_owned()))
+                }
+                _ => false,
+            },
+            None => match keys.key() {
+                None => true,
+                Some((kind, key)) => match self.heads.get(&(kind, key.to_owned())) {
+                    None => true,
+                    Some(head) => self
+                        .sessions
+                        .get(head)
+                        .is_none_or(|s| self.is_rerun(s, keys, now)),
+                },
+            },
+        }
+    }
+
+    /// Routes one trace of an incoming batch, creating or moving as the rules say.
+    pub fn route(&mut self, trace_id: &str, keys: &TraceKeys, now: Instant) -> Routed {
+        if let Some(trace) = self.traces.get(trace_id).cloned() {
+            let routed = match keys.key() {
+                Some((kind, key)) if kind > trace.kind => {
+                    let (to, created) = self.head_for(kind, key, keys, now);
+                    if to == trace.session {
+                        Routed::Existing(to)
+                    } else {
+                        if let Some(old) = self.sessions.get_mut(&trace.session) {
+                            old.traces.remove(trace_id);
+                        }
+                        Routed::Moved {
+                            from: trace.session.clone(),
+                            to,
+                            created,
+                        }
+                    }
+                }
+                _ => Routed::Existing(trace.session.clone()),
+            };
+            self.touch(trace_id, routed.session(), keys, now);
+            return routed;
+        }
+        let routed = match keys.key() {
+            Some((kind, key)) => {
+                let (id, created) = self.head_for(kind, key, keys, now);
+                if created {
+                    Routed::Created(id)
+                } else {
+                    Routed::Existing(id)
+                }
+            }
+            None => {
+                let id = trace_session_id(trace_id);
+                let created = !self.sessions.contains_key(&id);
+                if created {
+                    self.insert_session(&id, KeyKind::Trace, trace_id, keys, false);
+                }
+                if created {
+                    Routed::Created(id)
+                } else {
+                    Routed::Existing(id)
+                }
+            }
+        };
+        self.touch(trace_id, routed.session(), keys, now);
+        routed
+    }
+
+    /// Opens (or replaces) a WebSocket session named by the client.
+    pub fn open_explicit(&mut self, id: &str) {
+        let keys = TraceKeys::default();
+        self.insert_session(id, KeyKind::WebSocket, id, &keys, true);
+    }
+
+    /// Routes a trace into an explicit (WebSocket) session.
+    pub fn route_explicit(
+        &mut self,
+        trace_id: &str,
+        session_id: &str,
+        has_root: bool,
+        now: Instant,
+    ) {
+        let keys = TraceKeys {
+            has_root,
+            ..TraceKeys::default()
+        };
+        if let Some(old) = self.traces.get(trace_id).map(|t| t.session.clone())
+            && old != session_id
+            && let Some(s) = self.sessions.get_mut(&old)
+        {
+            s.traces.remove(trace_id);
+        }
+        self.touch(trace_id, session_id, &keys, now);
+    }
+
+    /// Marks an explicit session complete.
+    pub fn end_explicit(&mut self, id: &str, now: Instant) -> bool {
+        match self.sessions.get_mut(id) {
+            Some(s) => {
+                s.completed_at = Some(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets a session (after a delete).
+    pub fn remove(&mut self, id: &str) {
+        if let Some(session) = self.sessions.remove(id) {
+            for trace in &session.traces {
+                self.traces.remove(trace);
+            }
+            self.heads.retain(|_, head| head != id);
+        }
+    }
+
+    /// Sessions that became complete by `now`; marks them complete.
+    pub fn complete_due(&mut self, now: Instant) -> Vec<String> {
+        let mut done = Vec::new();
+        for session in self.sessions.values_mut() {
+            if session.completed_at.is_some() || session.explicit_end || session.traces.is_empty() {
+                continue;
+            }
+            let all_done = session.traces.iter().all(|t| {
+                self.traces.get(t).is_none_or(|trace| {
+                    let wait = if trace.has_root {
+                        self.rules.completion_grace
+                    } else {
+                        self.rules.idle_timeout
+                    };
+                    now.saturating_duration_since(trace.last_seen) >= wait
+                })
+            });
+            if all_done {
+                session.completed_at = Some(now);
+                done.push(session.id.clone());
+            }
+        }
+        done.sort();
+        done
+    }
+
+    /// How long until the next session could complete (for the ticker), if any is live.
+    pub fn next_deadline(&self, now: Instant) -> Option<Duration> {
+        self.traces
+            .values()
+            .filter(|t| {
+                self.sessions
+                    .get(&t.session)
+                    .is_some_and(|s| s.completed_at.is_none())
+            })
+            .map(|t| {
+                let wait = if t.has_root {
+                    self.rules.completion_grace
+                } else {
+                    self.rules.idle_timeout
+                };
+                (t.last_seen + wait).saturating_duration_since(now)
+            })
+            .min()
+    }
+
+    fn touch(&mut self, trace_id: &str, session_id: &str, keys: &TraceKeys, now: Instant) {
+        let kind = self
+            .sessions
+            .get(session_id)
+            .map_or(KeyKind::Trace, |s| s.kind);
+        let entry = self
+            .traces
+            .entry(trace_id.to_owned())
+            .or_insert_with(|| TraceState {
+                session: session_id.to_owned(),
+                kind,
+                last_seen: now,
+                has_root: false,
+            });
+        entry.session = session_id.to_owned();
+        entry.kind = kind;
+        entry.last_seen = now;
+        entry.has_root |= keys.has_root;
+        if let Some(session) = self.sessions.get_mut(session_id) {
+            session.traces.insert(trace_id.to_owned());
+            // New spans reopen a complete session.
+            session.completed_at = None;
+        }
+    }
+
+    fn is_rerun(&self, head: &SessionState, keys: &TraceKeys, now: Instant) -> bool {
+        if head.kind != KeyKind::Name {
+            return false;
+        }
+        if let (Some(old), Some(new)) = (&head.run_id, &keys.run_id)
+            && old != new
+        {
+            return true;
+        }
+        let Some(completed) = head.completed_at else {
+            return false;
+        };
+        match (&head.instance_id, &keys.instance_id) {
+            (Some(old), Some(new)) => old != new,
+            _ => now.saturating_duration_since(completed) >= self.rules.rerun_window,
+        }
+    }
+
+    fn head_for(
+        &mut self,
+        kind: KeyKind,
+        key: &str,
+        keys: &TraceKeys,
+        now: Instant,
+    ) -> (String, bool) {
+        let head_key = (kind, key.to_owned());
+        if let Some(head) = self.heads.get(&head_key).cloned() {
+            let rerun = self
+                .sessions
+                .get(&head)
+                .is_none_or(|s| self.is_rerun(s, keys, now));
+            if !rerun {
+                return (head, false);
+            }
+            let id = self.next_generation(key);
+            self.insert_session(&id, kind, key, keys, false);
+            return (id, true);
+        }
+        let id = match kind {
+            KeyKind::Name | KeyKind::WebSocket => key.to_owned(),
+            _ if !self.sessions.contains_key(key) => key.to_owned(),
+            _ => format!("{}:{key}", kind.as_str()),
+        };
+        let id = if self.sessions.contains_key(&id) {
+            self.next_generation(&id)
+        } else {
+            id
+        };
+        self.insert_session(&id, kind, key, keys, false);
+        (id, true)
+    }
+
+    fn next_generation(&self, base: &str) -> String {
+        (2u64..)
+            .map(|n| format!("{base}-{n}"))
+            .find(|id| !self.sessions.contains_key(id))
+            .unwrap_or_else(|| base.to_owned())
+    }
+
+    fn insert_session(
+        &mut self,
+        id: &str,
+        kind: KeyKind,
+        key: &str,
+        keys: &TraceKeys,
+        explicit: bool,
+    ) {
+        self.sessions.insert(
+            id.to_owned(),
+            SessionState {
+                id: id.to_owned(),
+                kind,
+                key: key.to_owned(),
+                run_id: keys.run_id.clone(),
+                instance_id: keys.instance_id.clone(),
+                traces: HashSet::new(),
+                completed_at: None,
+                explicit_end: explicit,
+            },
+        );
+        self.heads.insert((kind, key.to_owned()), id.to_owned());
+    }
+}
+
+/// The session id of a trace that has no key.
+pub fn trace_session_id(trace_id: &str) -> String {
+    let prefix: String = trace_id.chars().take(12).collect();
+    format!("otlp-{prefix}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> SessionRules {
+        SessionRules {
+            completion_grace: Duration::from_secs(3),
+            idle_timeout: Duration::from_secs(30),
+            rerun_window: Duration::from_secs(30),
+        }
+    }
+
+    fn named(name: &str) -> TraceKeys {
+        TraceKeys {
+            name: Some(name.to_owned()),
+            has_root: true,
+            ..TraceKeys::default()
+        }
+    }
+
+    #[test]
+    fn keyless_traces_get_their_own_session() {
+        let mut index = SessionIndex::new(rules());
+        let now = Instant::now();
+        let routed = index.route(
+            "0123456789abcdef0123456789abcdef",
+            &TraceKeys::default(),
+            now,
+        );
+        assert_eq!(routed, Routed::Created("otlp-0123456789ab".to_owned()));
+        let again = index.route(
+            "0123456789abcdef0123456789abcdef",
+            &TraceKeys::default(),
+            now,
+        );
+        assert_eq!(again, Routed::Existing("otlp-0123456789ab".to_owned()));
+    }
+
+    #[test]
+    fn traces_with_one_name_share_a_session_and_complete_after_grace() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        assert_eq!(
+            index.route("t1", &named("demo"), t0),
+            Routed::Created("demo".to_owned())
+        );
+        assert_eq!(
+            index.route("t2", &named("demo"), t0),
+            Routed::Existing("demo".to_owned())
+        );
+        assert!(index.complete_due(t0 + Duration::from_secs(2)).is_empty());
+        assert_eq!(
+            index.complete_due(t0 + Duration::from_secs(3)),
+            vec!["demo".to_owned()]
+        );
+        // Nothing completes twice.
+        assert!(index.complete_due(t0 + Duration::from_secs(4)).is_empty());
+    }
+
+    #[test]
+    fn a_rootless_trace_waits_for_the_idle_timeout() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        let keys = TraceKeys {
+            conversation: Some("c".to_owned()),
+            ..TraceKeys::default()
+        };
+        index.route("t1", &keys, t0);
+        assert!(index.complete_due(t0 + Duration::from_secs(29)).is_empty());
+        assert_eq!(index.complete_due(t0 + Duration::from_secs(30)).len(), 1);
+    }
+
+    #[test]
+    fn a_new_run_id_starts_a_new_generation() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        let mut a = named("demo");
+        a.run_id = Some("run-a".to_owned());
+        let mut b = named("demo");
+        b.run_id = Some("run-b".to_owned());
+        assert_eq!(index.route("t1", &a, t0).session(), "demo");
+        assert_eq!(
+            index.route("t2", &b, t0),
+            Routed::Created("demo-2".to_owned())
+        );
+        assert_eq!(index.route("t3", &b, t0).session(), "demo-2");
+    }
+
+    #[test]
+    fn a_complete_named_session_splits_on_rerun_but_conversations_rejoin() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        index.route("t1", &named("demo"), t0);
+        index.complete_due(t0 + Duration::from_secs(5));
+        let late = t0 + Duration::from_secs(60);
+        assert_eq!(
+            index.route("t2", &named("demo"), late),
+            Routed::Created("demo-2".to_owned())
+        );
+
+        let conv = TraceKeys {
+            conversation: Some("c1".to_owned()),
+            has_root: true,
+            ..TraceKeys::default()
+        };
+        index.route("t3", &conv, t0);
+        index.complete_due(t0 + Duration::from_secs(100));
+        assert_eq!(
+            index
+                .route("t4", &conv, late + Duration::from_secs(100))
+                .session(),
+            "c1"
+        );
+    }
+
+    #[test]
+    fn a_stronger_key_moves_the_trace() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        let weak = TraceKeys {
+            session_id: Some("s".to_owned()),
+            ..TraceKeys::default()
+        };
+        assert_eq!(index.route("t1", &weak, t0).session(), "s");
+        let routed = index.route("t1", &named("demo"), t0);
+        assert_eq!(
+            routed,
+            Routed::Moved {
+                from: "s".to_owned(),
+                to: "demo".to_owned(),
+                created: true
+            }
+        );
+        assert!(index.get("s").is_some_and(|s| s.traces.is_empty()));
+    }
+
+    #[test]
+    fn keys_are_cleaned() {
+        assert_eq!(clean_key("  a\u{0}b  "), Some("ab".to_owned()));
+        assert_eq!(clean_key(" \n "), None);
+        assert_eq!(
+            clean_key(&"é".repeat(300)).map(|k| k.chars().count()),
+            Some(256)
+        );
+    }
+}

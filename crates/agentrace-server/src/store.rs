@@ -1,0 +1,663 @@
+//! Embedded storage: one SQLite database holds sessions, spans, logs, invocations and eval sets.
+//!
+//! The store is synchronous (rusqlite); the server calls it from blocking tasks. Every ingest
+//! batch is one transaction that commits before the producer is answered, so what was
+//! acknowledged survives a crash of the process. The database runs in WAL mode with
+//! `synchronous=NORMAL`: a killed process loses nothing committed (only a power loss could lose
+//! the last transactions).
+//!
+//! Spans and logs are kept as OTLP/JSON objects together with the resource and scope they came
+//! with (stored once per distinct pair, in `origins`), so a session exports back to a standard
+//! OTLP/JSON document.
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::config::DbLocation;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database file's directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The directory.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// No such item.
+    #[error("{0}")]
+    NotFound(String),
+    /// A configured capacity is reached.
+    #[error("{0}")]
+    Full(String),
+    /// Stored JSON could not be read back.
+    #[error("corrupt stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    id              TEXT PRIMARY KEY,
+    key_kind        TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    eval_set_id     TEXT,
+    metadata        TEXT NOT NULL DEFAULT '{}',
+    created_at_ns   INTEGER NOT NULL,
+    updated_at_ns   INTEGER NOT NULL,
+    completed_at_ns INTEGER,
+    span_count      INTEGER NOT NULL DEFAULT 0,
+    log_count       INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions(key_kind, key);
+CREATE TABLE IF NOT EXISTS origins (
+    id   INTEGER PRIMARY KEY,
+    json TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id       TEXT NOT NULL,
+    span_id        TEXT NOT NULL,
+    session_id     TEXT NOT NULL,
+    parent_span_id TEXT,
+    name           TEXT NOT NULL,
+    start_ns       INTEGER NOT NULL,
+    end_ns         INTEGER NOT NULL,
+    origin_id      INTEGER NOT NULL,
+    body           TEXT NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spans_by_session ON spans(session_id, start_ns);
+CREATE TABLE IF NOT EXISTS logs (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT NOT NULL,
+    trace_id    TEXT,
+    span_id     TEXT,
+    time_ns     INTEGER NOT NULL,
+    origin_id   INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_session ON logs(session_id, time_ns);
+CREATE TABLE IF NOT EXISTS invocations (
+    session_id TEXT NOT NULL,
+    idx        INTEGER NOT NULL,
+    body       TEXT NOT NULL,
+    PRIMARY KEY (session_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS eval_sets (
+    id            TEXT PRIMARY KEY,
+    name          TEXT,
+    case_count    INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    created_at_ns INTEGER NOT NULL
+);
+";
+
+/// A span ready to store.
+#[derive(Debug, Clone)]
+pub struct NewSpan {
+    /// Trace id, lowercase hex.
+    pub trace_id: String,
+    /// Span id, lowercase hex.
+    pub span_id: String,
+    /// Parent span id, lowercase hex.
+    pub parent_span_id: Option<String>,
+    /// Span name.
+    pub name: String,
+    /// Start, nanoseconds since the epoch.
+    pub start_ns: i64,
+    /// End, nanoseconds since the epoch.
+    pub end_ns: i64,
+    /// The resource and scope as JSON: `{"resource": {...}, "scope": {...}}`.
+    pub origin: String,
+    /// The span as an OTLP/JSON object.
+    pub body: String,
+}
+
+/// A log record ready to store.
+#[derive(Debug, Clone)]
+pub struct NewLog {
+    /// Trace id, lowercase hex.
+    pub trace_id: Option<String>,
+    /// Span id, lowercase hex.
+    pub span_id: Option<String>,
+    /// Time, nanoseconds since the epoch.
+    pub time_ns: i64,
+    /// The resource and scope as JSON.
+    pub origin: String,
+    /// A fingerprint of the record's content: a retried export stores it once.
+    pub fingerprint: String,
+    /// The record as an OTLP/JSON object.
+    pub body: String,
+}
+
+/// A session row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    /// Session id.
+    pub id: String,
+    /// What the key is: `name`, `conversation`, `session_id`, `trace` or `websocket`.
+    pub key_kind: String,
+    /// The grouping key.
+    pub key: String,
+    /// Eval set the producer named.
+    pub eval_set_id: Option<String>,
+    /// Producer metadata.
+    pub metadata: serde_json::Value,
+    /// When the session was created (server clock), ns.
+    pub created_at_ns: i64,
+    /// When data last arrived, ns.
+    pub updated_at_ns: i64,
+    /// When the session completed, ns.
+    pub completed_at_ns: Option<i64>,
+    /// Spans held.
+    pub span_count: i64,
+    /// Log records held.
+    pub log_count: i64,
+}
+
+/// A stored span or log with its origin.
+#[derive(Debug, Clone)]
+pub struct StoredItem {
+    /// The resource and scope JSON.
+    pub origin: String,
+    /// The OTLP/JSON object.
+    pub body: String,
+}
+
+/// Filters for listing sessions.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only complete (`Some(true)`) or live (`Some(false)`) sessions.
+    pub complete: Option<bool>,
+    /// Only sessions whose key contains this text.
+    pub key_contains: Option<String>,
+    /// Only sessions for this eval set.
+    pub eval_set_id: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// Skip this many.
+    pub offset: u32,
+}
+
+/// An eval set's listing row.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalSetRow {
+    /// Eval set id.
+    pub id: String,
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// Number of eval cases.
+    pub case_count: i64,
+    /// When it was stored, ns.
+    pub created_at_ns: i64,
+}
+
+/// What one ingest transaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inserted {
+    /// New items stored.
+    pub stored: u64,
+    /// Items already present (a retried export): not stored twice.
+    pub duplicates: u64,
+}
+
+/// The SQLite store. Cheap to share behind an `Arc`; calls serialize on one connection.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    origins: Mutex<HashMap<String, i64>>,
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Store {
+    /// Opens (creating when missing) the database.
+    pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
+        let conn = match location {
+            DbLocation::Memory => Connection::open_in_memory()?,
+            DbLocation::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                Self::open_file(path)?
+            }
+        };
+        conn.execute_batch(SCHEMA)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            origins: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn open_file(path: &Path) -> Result<Connection, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    /// Creates a session row.
+    pub fn create_session(&self, row: &SessionRow) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        conn.execute(
+            "INSERT INTO sessions (id, key_kind, key, eval_set_id, metadata, created_at_ns, \
+             updated_at_ns, completed_at_ns, span_count, log_count) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                row.id,
+                row.key_kind,
+                row.key,
+                row.eval_set_id,
+                row.metadata.to_string(),
+                row.created_at_ns,
+                row.updated_at_ns,
+                row.completed_at_ns,
+                row.span_count,
+                row.log_count
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Number of sessions stored.
+    pub fn session_count(&self) -> Result<i64, StoreError> {
+        let conn = self.conn.lock();
+        Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
+    }
+
+    fn origin_id(&self, conn: &Connection, origin: &str) -> Result<i64, StoreError> {
+        if let Some(id) = self.origins.lock().get(origin) {
+            return Ok(*id);
+        }
+        conn.execute("INSERT OR IGNORE INTO origins (json) VALUES (?1)", [origin])?;
+        let id: i64 = conn.query_row("SELECT id FROM origins WHERE json = ?1", [origin], |r| {
+            r.get(0)
+        })?;
+        self.origins.lock().insert(origin.to_owned(), id);
+        Ok(id)
+    }
+
+    /// Stores spans for sessions in one transaction: `(session id, span)` pairs. A span whose
+    /// (trace id, span id) is already stored is a duplicate and is not stored again.
+    pub fn insert_spans(&self, spans: &[(String, NewSpan)]) -> Result<Inserted, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let mut result = Inserted::default();
+        let mut per_session: HashMap<&str, i64> = HashMap::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO spans (trace_id, span_id, session_id, parent_span_id, \
+                 name, start_ns, end_ns, origin_id, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for (session_id, span) in spans {
+                let origin = self.origin_id(&tx, &span.origin)?;
+                let n = insert.execute(params![
+                    span.trace_id,
+                    span.span_id,
+                    session_id,
+                    span.parent_span_id,
+                    span.name,
+                    span.start_ns,
+                    span.end_ns,
+                    origin,
+                    span.body
+                ])?;
+                if n == 1 {
+                    result.stored += 1;
+                    *per_session.entry(session_id.as_str()).or_default() += 1;
+                } else {
+                    result.duplicates += 1;
+                }
+            }
+        }
+        let now = now_ns();
+        for (session_id, added) in per_session {
+            tx.execute(
+                "UPDATE sessions SET span_count = span_count + ?1, updated_at_ns = ?2, \
+                 completed_at_ns = NULL WHERE id = ?3",
+                params![added, now, session_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(result)
+    }
+
+    /// Stores log records for sessions in one transaction; a record whose fingerprint is already
+    /// stored is a duplicate.
+    pub fn insert_logs(&self, logs: &[(String, NewLog)]) -> Result<Inserted, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let mut result = Inserted::default();
+        let mut per_session: HashMap<&str, i64> = HashMap::new();
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO logs (session_id, trace_id, span_id, time_ns, origin_id, \
+                 fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for (session_id, log) in logs {
+                let origin = self.origin_id(&tx, &log.origin)?;
+                let n = insert.execute(params![
+                    session_id,
+                    log.trace_id,
+                    log.span_id,
+                    log.time_ns,
+                    origin,
+                    log.fingerprint,
+                    log.body
+                ])?;
+                if n == 1 {
+                    result.stored += 1;
+                    *per_session.entry(session_id.as_str()).or_default() += 1;
+                } else {
+                    result.duplicates += 1;
+                }
+            }
+        }
+        let now = now_ns();
+        for (session_id, added) in per_session {
+            tx.execute(
+                "UPDATE sessions SET log_count = log_count + ?1, updated_at_ns = ?2 WHERE id = ?3",
+                params![added, now, session_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(result)
+    }
+
+    /// Marks a session complete (or live again with `None`).
+    pub fn set_completed(&self, session_id: &str, at_ns: Option<i64>) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        let n = conn.execute(
+            "UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2",
+            params![at_ns, session_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no session `{session_id}`")));
+        }
+        Ok(())
+    }
+
+    /// Replaces a session's invocations.
+    pub fn replace_invocations(
+        &self,
+        session_id: &str,
+        invocations: &[serde_json::Value],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "DELETE FROM invocations WHERE session_id = ?1",
+            [session_id],
+        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO invocations (session_id, idx, body) VALUES (?1, ?2, ?3)",
+            )?;
+            for (idx, invocation) in invocations.iter().enumerate() {
+                insert.execute(params![session_id, idx as i64, invocation.to_string()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A session's invocations, in order.
+    pub fn invocations(&self, session_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt =
+            conn.prepare_cached("SELECT body FROM invocations WHERE session_id = ?1 ORDER BY idx")?;
+        let rows = stmt.query_map([session_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    /// One session.
+    pub fn session(&self, session_id: &str) -> Result<SessionRow, StoreError> {
+        let conn = self.conn.lock();
+        conn.query_row(
+            &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
+            [session_id],
+            session_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))
+    }
+
+    /// Sessions, newest first, filtered and paged; also returns the total that match.
+    pub fn sessions(&self, filter: &SessionFilter) -> Result<(Vec<SessionRow>, i64), StoreError> {
+        let conn = self.conn.lock();
+        let mut clauses = Vec::new();
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        match filter.complete {
+            Some(true) => clauses.push("completed_at_ns IS NOT NULL".to_owned()),
+            Some(false) => clauses.push("completed_at_ns IS NULL".to_owned()),
+            None => {}
+        }
+        if let Some(text) = &filter.key_contains {
+            args.push(Box::new(format!("%{}%", text.replace(['%', '_'], ""))));
+            clauses.push(format!("key LIKE ?{}", args.len()));
+        }
+        if let Some(id) = &filter.eval_set_id {
+            args.push(Box::new(id.clone()));
+            clauses.push(format!("eval_set_id = ?{}", args.len()));
+        }
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let total: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM sessions {filter_sql}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        args.push(Box::new(i64::from(filter.limit)));
+        let limit_idx = args.len();
+        args.push(Box::new(i64::from(filter.offset)));
+        let offset_idx = args.len();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions {filter_sql} \
+             ORDER BY created_at_ns DESC, id LIMIT ?{limit_idx} OFFSET ?{offset_idx}"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), session_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?);
+        }
+        Ok((out, total))
+    }
+
+    /// Every session, oldest first (used to rebuild the in-memory index at start).
+    pub fn all_sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at_ns, id"
+        ))?;
+        let rows = stmt.query_map([], session_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// The trace ids each session holds: `(trace id, session id)` pairs.
+    pub fn trace_sessions(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT trace_id, session_id FROM spans \
+             UNION SELECT DISTINCT trace_id, session_id FROM logs WHERE trace_id IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// A session's spans in start order.
+    pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        self.items(
+            "SELECT o.json, s.body FROM spans s JOIN origins o ON o.id = s.origin_id \
+             WHERE s.session_id = ?1 ORDER BY s.start_ns, s.span_id",
+            session_id,
+        )
+    }
+
+    /// A session's log records in time order.
+    pub fn logs(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        self.items(
+            "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
+             WHERE l.session_id = ?1 ORDER BY l.time_ns, l.id",
+            session_id,
+        )
+    }
+
+    fn items(&self, sql: &str, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([session_id], |r| {
+            Ok(StoredItem {
+                origin: r.get(0)?,
+                body: r.get(1)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// Deletes a session with its spans, logs and invocations.
+    pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [session_id])?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no session `{session_id}`")));
+        }
+        tx.execute("DELETE FROM spans WHERE session_id = ?1", [session_id])?;
+        tx.execute("DELETE FROM logs WHERE session_id = ?1", [session_id])?;
+        tx.execute(
+            "DELETE FROM invocations WHERE session_id = ?1",
+            [session_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sessions completed before `cutoff_ns` (for the retention sweep).
+    pub fn completed_before(&self, cutoff_ns: i64) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM sessions WHERE completed_at_ns IS NOT NULL AND completed_at_ns < ?1",
+        )?;
+        let rows = stmt.query_map([cutoff_ns], |r| r.get(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// Stores (or replaces) an eval set.
+    pub fn put_eval_set(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        case_count: usize,
+        body: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        conn.execute(
+            "INSERT INTO eval_sets (id, name, case_count, body, created_at_ns) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(id) DO UPDATE SET name = excluded.name, \
+             case_count = excluded.case_count, body = excluded.body",
+            params![id, name, case_count as i64, body.to_string(), now_ns()],
+        )?;
+        Ok(())
+    }
+
+    /// Every eval set, oldest first.
+    pub fn eval_sets(&self) -> Result<Vec<EvalSetRow>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, name, case_count, created_at_ns FROM eval_sets ORDER BY created_at_ns, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(EvalSetRow {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                case_count: r.get(2)?,
+                created_at_ns: r.get(3)?,
+            })
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row?);
+        }
+        Ok(out)
+    }
+
+    /// One eval set's JSON.
+    pub fn eval_set(&self, id: &str) -> Result<serde_json::Value, StoreError> {
+        let conn = self.conn.lock();
+        let body: Option<String> = conn
+            .query_row("SELECT body FROM eval_sets WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let body = body.ok_or_else(|| StoreError::NotFound(format!("no eval set `{id}`")))?;
+        Ok(serde_json::from_str(&body)?)
+    }
+}
+
+const SESSION_COLUMNS: &str = "id, key_kind, key, eval_set_id, metadata, created_at_ns, \
+    updated_at_ns, completed_at_ns, span_count, log_count";
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    let metadata: String = r.get(4)?;
+    Ok(SessionRow {
+        id: r.get(0)?,
+        key_kind: r.get(1)?,
+        key: r.get(2)?,
+        eval_set_id: r.get(3)?,
+        metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+        created_at_ns: r.get(5)?,
+        updated_at_ns: r.get(6)?,
+        completed_at_ns: r.get(7)?,
+        span_count: r.get(8)?,
+        log_count: r.get(9)?,
+    })
+}
