@@ -1,0 +1,682 @@
+//! Legacy event models and lossless conversions into the current message model.
+//!
+//! Users still send telemetry in older shapes:
+//! - the event models of openllmetry-style instrumentations ([`MessageEvent`], [`ChoiceEvent`],
+//!   [`ToolCall`], [`CompletionMessage`], [`Roles`]);
+//! - OpenAI-style chat messages (`{"role", "content": string | [content parts], "tool_calls",
+//!   "tool_call_id", "name"}`), e.g. in the deprecated `gen_ai.prompt` attribute;
+//! - the bodies of the deprecated per-message events (`gen_ai.user.message` …) and of
+//!   `gen_ai.choice`.
+//!
+//! The conversions are **lossless**: whatever has no field in the current model is kept, as an
+//! `extra` field of the message or part, as a [`Part::Generic`] for content items of other types,
+//! or as an [`UNMAPPED_PART_TYPE`] part (`{"type": "unmapped", "value": …}`) for values that are
+//! not parts at all. Nothing is dropped. The mappings:
+//!
+//! | legacy | current |
+//! |---|---|
+//! | `content` string | a `text` part |
+//! | `content` array item `{"type":"text","text"}` | a `text` part |
+//! | `{"type":"image_url","image_url":{"url"}}` | a `uri` part (modality `image`), or a `blob` part for a base64 `data:` URL |
+//! | `{"type":"input_audio","input_audio":{"data","format"}}` | a `blob` part (modality `audio`) |
+//! | `{"type":"file","file":{"file_id" \| "file_data"}}` | a `file` or `blob` part (modality `document`) |
+//! | an item already in the current shape, or of another `type` | that part, or a generic part |
+//! | `tool_calls[]` `{id, type:"function", function:{name, arguments}}` | `tool_call` parts; a JSON-string `arguments` object is parsed, as the conventions recommend |
+//! | `function_call` (OpenAI, deprecated) | a `tool_call` part |
+//! | role `tool` (or `function`) with `content` and `tool_call_id` / `id` | a `tool_call_response` part with the content as `response` |
+//! | `reasoning_content` / `reasoning` string | a `reasoning` part (first) |
+//! | `gen_ai.choice` `finish_reason` `tool_calls` | `tool_call` ([`FinishReason::from_legacy`]) |
+//! | a missing `finish_reason` | `unknown` (the default of [`ChoiceEvent`]) |
+//!
+//! ```
+//! use agentrace_semconv::enums::{FinishReason, Role};
+//! use agentrace_semconv::legacy;
+//! use agentrace_semconv::message::Part;
+//! use serde_json::json;
+//!
+//! let msg = legacy::from_openai_message(&json!({
+//!     "role": "assistant",
+//!     "tool_calls": [{"id": "call_1", "type": "function",
+//!                     "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}],
+//! })).expect("an OpenAI message");
+//! assert_eq!(msg.role, Role::Assistant);
+//! assert_eq!(msg.parts, [Part::tool_call(Some("call_1".into()), "get_weather", Some(json!({"city": "Paris"})))]);
+//!
+//! let choice = legacy::from_choice_event_body(&json!({
+//!     "index": 0, "finish_reason": "tool_calls", "message": {"content": "ok"},
+//! })).expect("a choice body");
+//! assert_eq!(choice.index, Some(0));
+//! assert_eq!(choice.message.finish_reason, FinishReason::ToolCall);
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::enums::{FinishReason, Modality, Role};
+use crate::event;
+use crate::message::{
+    BlobPart, ChatMessage, Extra, FilePart, OutputMessage, Part, ReasoningPart, TextPart,
+    ToolCallRequestPart, ToolCallResponsePart, UNMAPPED_PART_TYPE, UriPart, unmapped,
+};
+
+/// Legacy data that cannot be converted at all (as opposed to data that is kept as extra fields).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// A message or event body is not a JSON object.
+    #[error("{what} is not a JSON object")]
+    NotAnObject {
+        /// What was expected.
+        what: &'static str,
+    },
+    /// An OpenAI-style message has no `role`.
+    #[error("message has no `role`")]
+    MissingRole,
+    /// The event name is not one of the deprecated per-message events.
+    #[error("`{0}` is not a deprecated per-message event")]
+    UnknownEvent(String),
+    /// A JSON string did not parse.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// A list of messages was expected.
+    #[error("expected an array of messages")]
+    NotAnArray,
+}
+
+/// The message roles of the legacy event models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Roles {
+    /// `user`.
+    User,
+    /// `assistant`.
+    Assistant,
+    /// `system`.
+    System,
+    /// `tool`.
+    Tool,
+}
+
+impl Roles {
+    /// The role string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Roles::User => "user",
+            Roles::Assistant => "assistant",
+            Roles::System => "system",
+            Roles::Tool => "tool",
+        }
+    }
+}
+
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Roles> for Role {
+    fn from(role: Roles) -> Self {
+        match role {
+            Roles::User => Role::User,
+            Roles::Assistant => Role::Assistant,
+            Roles::System => Role::System,
+            Roles::Tool => Role::Tool,
+        }
+    }
+}
+
+/// The function of a legacy [`ToolCall`]. Reads `name` or the TypedDict's `function_name`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCall {
+    /// The function name.
+    #[serde(alias = "function_name")]
+    pub name: String,
+    /// The arguments: usually a JSON string, sometimes an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Value>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A legacy tool call: `{id, type: "function", function: {name, arguments}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    /// The tool call id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The function called.
+    pub function: FunctionCall,
+    /// The tool type; always `function` in practice.
+    #[serde(rename = "type", default = "function_type")]
+    pub kind: String,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn function_type() -> String {
+    "function".to_owned()
+}
+
+/// A legacy input message event: content, role (default `user`) and tool calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageEvent {
+    /// The content: text, a list of content parts, or anything.
+    #[serde(default)]
+    pub content: Value,
+    /// The role (`user`, `assistant`, `system`, `tool`).
+    #[serde(default = "user_role")]
+    pub role: String,
+    /// Tool calls of this message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn user_role() -> String {
+    "user".to_owned()
+}
+
+/// The message of a legacy [`ChoiceEvent`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionMessage {
+    /// The content.
+    #[serde(default)]
+    pub content: Value,
+    /// The role (usually `assistant`).
+    #[serde(default = "assistant_role")]
+    pub role: String,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn assistant_role() -> String {
+    "assistant".to_owned()
+}
+
+/// A legacy completion choice event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChoiceEvent {
+    /// The choice index.
+    #[serde(default)]
+    pub index: u64,
+    /// The completion message.
+    pub message: CompletionMessage,
+    /// Why the generation finished (default `unknown`).
+    #[serde(default = "unknown_reason")]
+    pub finish_reason: String,
+    /// Tool calls of this choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<ToolCall>>,
+    /// Other fields.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn unknown_reason() -> String {
+    "unknown".to_owned()
+}
+
+/// An output message converted from a choice, with the choice index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexedOutput {
+    /// The choice index, if the legacy data had one.
+    pub index: Option<u64>,
+    /// The message.
+    pub message: OutputMessage,
+}
+
+fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+impl From<&MessageEvent> for ChatMessage {
+    fn from(event: &MessageEvent) -> Self {
+        let (role, parts, name, extra) = convert_message(to_map(event), Role::User);
+        ChatMessage {
+            role,
+            parts,
+            name,
+            extra,
+        }
+    }
+}
+
+impl From<MessageEvent> for ChatMessage {
+    fn from(event: MessageEvent) -> Self {
+        ChatMessage::from(&event)
+    }
+}
+
+impl From<&ChoiceEvent> for IndexedOutput {
+    fn from(event: &ChoiceEvent) -> Self {
+        convert_choice(to_map(event))
+    }
+}
+
+impl From<&ChoiceEvent> for OutputMessage {
+    fn from(event: &ChoiceEvent) -> Self {
+        IndexedOutput::from(event).message
+    }
+}
+
+impl From<ChoiceEvent> for OutputMessage {
+    fn from(event: ChoiceEvent) -> Self {
+        OutputMessage::from(&event)
+    }
+}
+
+/// Converts an OpenAI-style chat message (`role`, `content`, `tool_calls`, `tool_call_id`,
+/// `name`, `function_call`, …) into an input message, keeping every other field as `extra`.
+pub fn from_openai_message(message: &Value) -> Result<ChatMessage, ConvertError> {
+    let map = message.as_object().ok_or(ConvertError::NotAnObject {
+        what: "an OpenAI message",
+    })?;
+    if !matches!(map.get("role"), Some(Value::String(_))) {
+        return Err(ConvertError::MissingRole);
+    }
+    let (role, parts, name, extra) = convert_message(map.clone(), Role::User);
+    Ok(ChatMessage {
+        role,
+        parts,
+        name,
+        extra,
+    })
+}
+
+/// Converts an array of OpenAI-style chat messages.
+pub fn from_openai_messages(messages: &Value) -> Result<Vec<ChatMessage>, ConvertError> {
+    messages
+        .as_array()
+        .ok_or(ConvertError::NotAnArray)?
+        .iter()
+        .map(from_openai_message)
+        .collect()
+}
+
+/// Converts the JSON string of OpenAI-style chat messages (e.g. the deprecated `gen_ai.prompt`
+/// attribute of the `gen_ai.content.prompt` span event).
+pub fn from_openai_messages_json(json: &str) -> Result<Vec<ChatMessage>, ConvertError> {
+    let value: Value =
+        serde_json::from_str(json).map_err(|err| ConvertError::Json(err.to_string()))?;
+    from_openai_messages(&value)
+}
+
+/// Converts the body of a deprecated per-message event (`gen_ai.system.message`,
+/// `gen_ai.user.message`, `gen_ai.assistant.message`, `gen_ai.tool.message`). The role is the
+/// body's `role` if present, else the event's. A body that is a bare string is its content.
+pub fn from_message_event_body(
+    event_name: &str,
+    body: &Value,
+) -> Result<ChatMessage, ConvertError> {
+    let role = event::role_of_message_event(event_name)
+        .ok_or_else(|| ConvertError::UnknownEvent(event_name.to_owned()))?;
+    let map = match body {
+        Value::Object(map) => map.clone(),
+        Value::Null => Map::new(),
+        Value::String(_) | Value::Array(_) => {
+            let mut map = Map::new();
+            map.insert("content".to_owned(), body.clone());
+            map
+        }
+        _ => {
+            return Err(ConvertError::NotAnObject {
+                what: "an event body",
+            });
+        }
+    };
+    let (role, parts, name, extra) = convert_message(map, role);
+    Ok(ChatMessage {
+        role,
+        parts,
+        name,
+        extra,
+    })
+}
+
+/// Converts the body of a deprecated `gen_ai.choice` event (`index`, `finish_reason`,
+/// `message{content, role}`, `tool_calls`) into an output message with its index.
+pub fn from_choice_event_body(body: &Value) -> Result<IndexedOutput, ConvertError> {
+    match body {
+        Value::Object(map) => Ok(convert_choice(map.clone())),
+        _ => Err(ConvertError::NotAnObject {
+            what: "a choice body",
+        }),
+    }
+}
+
+/// Converts the bodies of all `gen_ai.choice` events of one operation into
+/// `gen_ai.output.messages`, ordered by choice index (bodies without an index keep their place
+/// after the indexed ones, in order).
+pub fn output_messages_from_choice_bodies(
+    bodies: &[Value],
+) -> Result<Vec<OutputMessage>, ConvertError> {
+    let mut outputs = bodies
+        .iter()
+        .map(from_choice_event_body)
+        .collect::<Result<Vec<_>, _>>()?;
+    outputs.sort_by_key(|output| output.index.unwrap_or(u64::MAX));
+    Ok(outputs.into_iter().map(|output| output.message).collect())
+}
+
+/// Converts a legacy `content` value into parts (see the module table). `null` gives no parts.
+pub fn content_to_parts(content: &Value) -> Vec<Part> {
+    match content {
+        Value::Null => Vec::new(),
+        Value::String(text) => vec![Part::text(text.clone())],
+        Value::Array(items) => items.iter().map(content_item_to_part).collect(),
+        Value::Object(_) => vec![content_item_to_part(content)],
+        other => vec![unmapped(other.clone())],
+    }
+}
+
+/// Converts one OpenAI-style tool call (`{id, type, function: {name, arguments}}`) into a
+/// `tool_call` part; anything else becomes an unmapped part.
+pub fn tool_call_to_part(call: &Value) -> Part {
+    let Some(map) = call.as_object() else {
+        return unmapped(call.clone());
+    };
+    let is_function = match map.get("type") {
+        None => true,
+        Some(Value::String(kind)) => kind == "function",
+        Some(_) => false,
+    };
+    let has_name = map
+        .get("function")
+        .and_then(|function| function.get("name"))
+        .is_some_and(Value::is_string);
+    if !is_function || !has_name {
+        return unmapped(call.clone());
+    }
+    let mut extra = map.clone();
+    extra.remove("type");
+    let mut function = match extra.remove("function") {
+        Some(Value::Object(function)) => function,
+        _ => Map::new(),
+    };
+    let id = take_string(&mut extra, "id");
+    let name = take_string(&mut function, "name").unwrap_or_default();
+    let arguments = function.remove("arguments").map(parse_arguments);
+    if !function.is_empty() {
+        extra.insert("function".to_owned(), Value::Object(function));
+    }
+    Part::ToolCall(ToolCallRequestPart {
+        id,
+        name,
+        arguments,
+        extra,
+    })
+}
+
+/// A JSON string holding an object or array is parsed, as the conventions recommend; anything
+/// else is kept as it is.
+fn parse_arguments(arguments: Value) -> Value {
+    if let Value::String(text) = &arguments
+        && let Ok(parsed @ (Value::Object(_) | Value::Array(_))) =
+            serde_json::from_str::<Value>(text)
+    {
+        return parsed;
+    }
+    arguments
+}
+
+/// Removes `key` if it holds a string.
+fn take_string(map: &mut Map<String, Value>, key: &str) -> Option<String> {
+    if map.get(key).is_some_and(Value::is_string) {
+        match map.remove(key) {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        }
+    } else {
+        None
+    }
+}
+
+/// Inserts `key` into `extra`, or under `prefix.key` when `key` is already taken.
+fn insert_unique(extra: &mut Extra, prefix: &str, key: String, value: Value) {
+    if extra.contains_key(&key) {
+        let mut renamed = format!("{prefix}.{key}");
+        while extra.contains_key(&renamed) {
+            renamed.insert(0, '_');
+        }
+        extra.insert(renamed, value);
+    } else {
+        extra.insert(key, value);
+    }
+}
+
+/// The shared conversion of a message-like object: role, parts, name and the rest as extra.
+fn convert_message(
+    mut map: Map<String, Value>,
+    default_role: Role,
+) -> (Role, Vec<Part>, Option<String>, Extra) {
+    let role = take_string(&mut map, "role").map_or(default_role, Role::from);
+    let name = take_string(&mut map, "name");
+    let mut parts = Vec::new();
+
+    for key in ["reasoning_content", "reasoning"] {
+        if let Some(reasoning) = take_string(&mut map, key) {
+            parts.push(Part::Reasoning(ReasoningPart {
+                content: reasoning,
+                extra: Extra::new(),
+            }));
+        }
+    }
+
+    let is_tool_result = matches!(role, Role::Tool) || role.as_str() == "function";
+    let content = map.remove("content");
+    if is_tool_result {
+        let id = take_string(&mut map, "tool_call_id").or_else(|| take_string(&mut map, "id"));
+        if content.is_some() || id.is_some() {
+            parts.push(Part::ToolCallResponse(ToolCallResponsePart {
+                id,
+                response: content.unwrap_or(Value::Null),
+                extra: Extra::new(),
+            }));
+        }
+    } else if let Some(content) = content {
+        parts.extend(content_to_parts(&content));
+    }
+
+    match map.remove("tool_calls") {
+        Some(Value::Array(calls)) => parts.extend(calls.iter().map(tool_call_to_part)),
+        Some(Value::Null) | None => {}
+        Some(other) => parts.push(unmapped(other)),
+    }
+    if let Some(call) = map.remove("function_call") {
+        match &call {
+            Value::Object(function) if function.get("name").is_some_and(Value::is_string) => {
+                let mut wrapped = Map::new();
+                wrapped.insert("function".to_owned(), call.clone());
+                parts.push(tool_call_to_part(&Value::Object(wrapped)));
+            }
+            Value::Null => {}
+            _ => parts.push(unmapped(call)),
+        }
+    }
+    (role, parts, name, map)
+}
+
+fn convert_choice(mut map: Map<String, Value>) -> IndexedOutput {
+    let index = match map.get("index").and_then(Value::as_u64) {
+        Some(index) => {
+            map.remove("index");
+            Some(index)
+        }
+        None => None,
+    };
+    let finish_reason = take_string(&mut map, "finish_reason").map_or_else(
+        || FinishReason::Other(unknown_reason()),
+        |r| FinishReason::from_legacy(&r),
+    );
+    let message = match map.remove("message") {
+        Some(Value::Object(message)) => message,
+        Some(Value::Null) | None => Map::new(),
+        Some(Value::String(text)) => {
+            let mut message = Map::new();
+            message.insert("content".to_owned(), Value::String(text));
+            message
+        }
+        Some(other) => {
+            map.insert("message".to_owned(), other);
+            Map::new()
+        }
+    };
+    let (role, mut parts, name, mut extra) = convert_message(message, Role::Assistant);
+    match map.remove("tool_calls") {
+        Some(Value::Array(calls)) => parts.extend(calls.iter().map(tool_call_to_part)),
+        Some(Value::Null) | None => {}
+        Some(other) => parts.push(unmapped(other)),
+    }
+    for (key, value) in map {
+        insert_unique(&mut extra, "choice", key, value);
+    }
+    IndexedOutput {
+        index,
+        message: OutputMessage {
+            role,
+            parts,
+            name,
+            finish_reason,
+            extra,
+        },
+    }
+}
+
+/// Converts one legacy content item (see the module table).
+fn content_item_to_part(item: &Value) -> Part {
+    let map = match item {
+        Value::String(text) => return Part::text(text.clone()),
+        Value::Object(map) => map,
+        other => return unmapped(other.clone()),
+    };
+    let kind = match map.get("type") {
+        Some(Value::String(kind)) => kind.as_str(),
+        Some(_) => return unmapped(item.clone()),
+        None => {
+            // Untyped `{"text": …}` (e.g. Bedrock Converse content blocks).
+            let mut rest = map.clone();
+            return match take_string(&mut rest, "text") {
+                Some(text) => Part::Text(TextPart {
+                    content: text,
+                    extra: rest,
+                }),
+                None => unmapped(item.clone()),
+            };
+        }
+    };
+    let mut rest = map.clone();
+    rest.remove("type");
+    let converted = match kind {
+        "text" if map.get("text").is_some_and(Value::is_string) => take_string(&mut rest, "text")
+            .map(|text| {
+                Part::Text(TextPart {
+                    content: text,
+                    extra: rest,
+                })
+            }),
+        "image_url" => image_url_part(rest),
+        "input_audio" => input_audio_part(rest),
+        "file" if map.get("file").is_some_and(Value::is_object) => file_part(rest),
+        _ => None,
+    };
+    match converted {
+        Some(part) => part,
+        None if kind == UNMAPPED_PART_TYPE => Part::from_value_lenient(item.clone()),
+        None => Part::from_value(item.clone()).unwrap_or_else(|_| unmapped(item.clone())),
+    }
+}
+
+/// Splits a base64 `data:` URL into its MIME type and payload.
+fn split_data_url(url: &str) -> Option<(Option<String>, String)> {
+    let rest = url.strip_prefix("data:")?;
+    let (header, payload) = rest.split_once(',')?;
+    let header = header.strip_suffix(";base64")?;
+    let mime = header.split(';').next().filter(|mime| !mime.is_empty());
+    Some((mime.map(str::to_owned), payload.to_owned()))
+}
+
+fn image_url_part(mut rest: Map<String, Value>) -> Option<Part> {
+    let (url, mut inner) = match rest.remove("image_url") {
+        Some(Value::String(url)) => (url, Map::new()),
+        Some(Value::Object(mut inner)) => (take_string(&mut inner, "url")?, inner),
+        _ => return None,
+    };
+    for (key, value) in std::mem::take(&mut inner) {
+        insert_unique(&mut rest, "image_url", key, value);
+    }
+    Some(match split_data_url(&url) {
+        Some((mime_type, content)) => Part::Blob(BlobPart {
+            modality: Modality::Image,
+            mime_type,
+            content,
+            extra: rest,
+        }),
+        None => Part::Uri(UriPart {
+            modality: Modality::Image,
+            mime_type: None,
+            uri: url,
+            extra: rest,
+        }),
+    })
+}
+
+fn input_audio_part(mut rest: Map<String, Value>) -> Option<Part> {
+    let Some(Value::Object(mut inner)) = rest.remove("input_audio") else {
+        return None;
+    };
+    let data = take_string(&mut inner, "data")?;
+    let mime_type = inner
+        .get("format")
+        .and_then(Value::as_str)
+        .map(|format| format!("audio/{format}"));
+    for (key, value) in inner {
+        insert_unique(&mut rest, "input_audio", key, value);
+    }
+    Some(Part::Blob(BlobPart {
+        modality: Modality::Audio,
+        mime_type,
+        content: data,
+        extra: rest,
+    }))
+}
+
+fn file_part(mut rest: Map<String, Value>) -> Option<Part> {
+    let Some(Value::Object(mut inner)) = rest.remove("file") else {
+        return None;
+    };
+    if let Some(file_id) = take_string(&mut inner, "file_id") {
+        for (key, value) in inner {
+            insert_unique(&mut rest, "file", key, value);
+        }
+        return Some(Part::File(FilePart {
+            modality: Modality::Document,
+            mime_type: None,
+            file_id,
+            extra: rest,
+        }));
+    }
+    let data = take_string(&mut inner, "file_data")?;
+    let (mime_type, content) = match split_data_url(&data) {
+        Some((mime, payload)) => (mime, payload),
+        None => (None, data),
+    };
+    for (key, value) in inner {
+        insert_unique(&mut rest, "file", key, value);
+    }
+    Some(Part::Blob(BlobPart {
+        modality: Modality::Document,
+        mime_type,
+        content,
+        extra: rest,
+    }))
+}
