@@ -1,0 +1,3 @@
+//! Loader benchmark (filled in below).
+
+fn main() {}

@@ -1,0 +1,602 @@
+//! The overlay: one normalized view per span, filled from every source in a fixed precedence.
+
+use agentrace_semconv::attr;
+use serde_json::{Map, Value};
+
+use crate::extract::message::{
+    Message, Part, is_placeholder, parse_jsonish, parse_message, parse_messages,
+};
+use crate::model::{AnyValue, Attributes, LogRecord, Span, StatusCode};
+
+const ADK_PREFIX: &str = "gcp.vertex.agent";
+const ADK_LLM_REQUEST: &str = "gcp.vertex.agent.llm_request";
+const ADK_LLM_RESPONSE: &str = "gcp.vertex.agent.llm_response";
+const ADK_TOOL_ARGS: &str = "gcp.vertex.agent.tool_call_args";
+const ADK_TOOL_RESPONSE: &str = "gcp.vertex.agent.tool_response";
+
+/// Token usage of a model call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens.
+    pub input: Option<i64>,
+    /// Output tokens.
+    pub output: Option<i64>,
+    /// Input tokens read from a cache.
+    pub cache_read_input: Option<i64>,
+    /// Input tokens written to a cache.
+    pub cache_write_input: Option<i64>,
+    /// Reasoning output tokens.
+    pub reasoning_output: Option<i64>,
+}
+
+impl Usage {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The normalized view of one span.
+#[derive(Clone, Debug, Default)]
+pub struct SpanView {
+    /// The operation (`chat`, `invoke_agent`, `execute_tool`, ...), given or inferred.
+    pub operation: Option<String>,
+    /// Provider name.
+    pub provider: Option<String>,
+    /// Requested model.
+    pub request_model: Option<String>,
+    /// Responding model.
+    pub response_model: Option<String>,
+    /// Response id.
+    pub response_id: Option<String>,
+    /// Usage.
+    pub usage: Usage,
+    /// Finish reasons.
+    pub finish_reasons: Vec<String>,
+    /// Input messages.
+    pub input_messages: Option<Vec<Message>>,
+    /// Output messages.
+    pub output_messages: Option<Vec<Message>>,
+    /// System instructions.
+    pub system_instructions: Option<Value>,
+    /// Tool definitions.
+    pub tool_definitions: Option<Value>,
+    /// Agent name.
+    pub agent_name: Option<String>,
+    /// Tool name.
+    pub tool_name: Option<String>,
+    /// Tool call id.
+    pub tool_call_id: Option<String>,
+    /// Tool arguments.
+    pub tool_arguments: Option<Value>,
+    /// Tool result.
+    pub tool_result: Option<Value>,
+    /// Conversation id.
+    pub conversation_id: Option<String>,
+    /// `error.type`.
+    pub error_type: Option<String>,
+    /// Span status is error.
+    pub status_error: bool,
+    /// An ADK merged tool span (ignored).
+    pub ignored: bool,
+    /// ADK framework ids (invocation id, session id).
+    pub adk_invocation_id: Option<String>,
+    /// ADK session id.
+    pub adk_session_id: Option<String>,
+}
+
+fn s(v: Option<&AnyValue>) -> Option<String> {
+    match v? {
+        AnyValue::String(x) if !x.is_empty() => Some(x.clone()),
+        AnyValue::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn int(v: Option<&AnyValue>) -> Option<i64> {
+    v.and_then(AnyValue::as_i64)
+}
+
+fn set<T>(slot: &mut Option<T>, v: Option<T>) {
+    if slot.is_none() {
+        *slot = v;
+    }
+}
+
+/// An attribute that holds JSON (a string to parse, or a structured value). Placeholders and
+/// over-long strings count as absent.
+fn json_attr(v: Option<&AnyValue>) -> Option<Value> {
+    match v? {
+        AnyValue::String(x) => {
+            if is_placeholder(x) || x.len() > super::MAX_JSON_PARSE_BYTES {
+                None
+            } else {
+                serde_json::from_str(x).ok()
+            }
+        }
+        AnyValue::Empty => None,
+        other => Some(other.to_json()),
+    }
+}
+
+fn messages_attr(v: Option<&AnyValue>) -> Option<Vec<Message>> {
+    let v = v?;
+    if let AnyValue::String(x) = v
+        && is_placeholder(x) {
+            return None;
+        }
+    parse_messages(&v.to_json())
+}
+
+fn finish_reasons(v: Option<&AnyValue>) -> Option<Vec<String>> {
+    match v? {
+        AnyValue::Array(a) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect(),
+        ),
+        AnyValue::String(x) => {
+            // Some producers write a JSON list, some a Python repr, some one reason.
+            let t = x.trim();
+            if let Ok(Value::Array(a)) = serde_json::from_str::<Value>(t) {
+                return Some(
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                );
+            }
+            if t.starts_with('[') {
+                let inner = t.trim_start_matches('[').trim_end_matches(']');
+                return Some(
+                    inner
+                        .split(',')
+                        .map(|p| p.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect(),
+                );
+            }
+            Some(vec![t.to_owned()])
+        }
+        _ => None,
+    }
+}
+
+/// Fills the model, usage and message keys from a set of semconv attributes.
+fn fill_semconv(view: &mut SpanView, a: &Attributes) {
+    set(
+        &mut view.input_messages,
+        messages_attr(a.get(attr::GEN_AI_INPUT_MESSAGES)),
+    );
+    set(
+        &mut view.output_messages,
+        messages_attr(a.get(attr::GEN_AI_OUTPUT_MESSAGES)),
+    );
+    set(
+        &mut view.system_instructions,
+        json_attr(a.get(attr::GEN_AI_SYSTEM_INSTRUCTIONS)),
+    );
+    set(
+        &mut view.tool_definitions,
+        json_attr(a.get(attr::GEN_AI_TOOL_DEFINITIONS)),
+    );
+    set(&mut view.provider, s(a.get(attr::GEN_AI_PROVIDER_NAME)));
+    set(
+        &mut view.request_model,
+        s(a.get(attr::GEN_AI_REQUEST_MODEL)),
+    );
+    set(
+        &mut view.response_model,
+        s(a.get(attr::GEN_AI_RESPONSE_MODEL)),
+    );
+    set(&mut view.response_id, s(a.get(attr::GEN_AI_RESPONSE_ID)));
+    set(
+        &mut view.usage.input,
+        int(a.get(attr::GEN_AI_USAGE_INPUT_TOKENS)),
+    );
+    set(
+        &mut view.usage.output,
+        int(a.get(attr::GEN_AI_USAGE_OUTPUT_TOKENS)),
+    );
+    set(
+        &mut view.usage.cache_read_input,
+        int(a.get(attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+    );
+    set(
+        &mut view.usage.cache_write_input,
+        int(a.get(attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)),
+    );
+    set(
+        &mut view.usage.reasoning_output,
+        int(a.get(attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)),
+    );
+    if view.finish_reasons.is_empty() {
+        view.finish_reasons =
+            finish_reasons(a.get(attr::GEN_AI_RESPONSE_FINISH_REASONS)).unwrap_or_default();
+    }
+}
+
+/// True for a span of Google ADK (its scope, or any `gcp.vertex.agent.*` attribute).
+pub(crate) fn is_adk_span(span: &Span) -> bool {
+    span.scope.name == ADK_PREFIX
+        || span
+            .attributes
+            .iter()
+            .any(|kv| kv.key.starts_with("gcp.vertex.agent."))
+}
+
+/// Builds the view of `span`; `logs` are the log records joined to it.
+pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
+    let a = &span.attributes;
+    let mut v = SpanView::default();
+    // 1. Semconv keys on the span.
+    fill_semconv(&mut v, a);
+    v.operation = s(a.get(attr::GEN_AI_OPERATION_NAME));
+    v.agent_name = s(a.get(attr::GEN_AI_AGENT_NAME));
+    v.tool_name = s(a.get(attr::GEN_AI_TOOL_NAME));
+    v.tool_call_id = s(a.get(attr::GEN_AI_TOOL_CALL_ID));
+    v.tool_arguments = tool_value(a.get(attr::GEN_AI_TOOL_CALL_ARGUMENTS));
+    v.tool_result = tool_value(a.get(attr::GEN_AI_TOOL_CALL_RESULT));
+    v.conversation_id = s(a.get(attr::GEN_AI_CONVERSATION_ID));
+    v.error_type = s(a.get(attr::ERROR_TYPE));
+    v.status_error = span.status.code == StatusCode::Error;
+    // 2. Deprecated aliases.
+    if let Some(sys) = s(a.get(attr::GEN_AI_SYSTEM))
+        && sys != ADK_PREFIX {
+            set(&mut v.provider, Some(sys));
+        }
+    set(
+        &mut v.usage.input,
+        int(a.get(attr::GEN_AI_USAGE_PROMPT_TOKENS)),
+    );
+    set(
+        &mut v.usage.output,
+        int(a.get(attr::GEN_AI_USAGE_COMPLETION_TOKENS)),
+    );
+    if v.finish_reasons.is_empty()
+        && let Some(r) = s(a.get(attr::GEN_AI_RESPONSE_FINISH_REASON)) {
+            v.finish_reasons = vec![r];
+        }
+    // 3. The inference details event: span event first, then a joined log record.
+    if let Some(ev) = span
+        .events
+        .iter()
+        .find(|e| e.name == attr::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS)
+    {
+        fill_semconv(&mut v, &ev.attributes);
+    } else if let Some(log) = logs
+        .iter()
+        .find(|l| l.name() == attr::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS)
+    {
+        fill_semconv(&mut v, &log.attributes);
+        if let AnyValue::KvList(kv) = &log.body {
+            fill_semconv(&mut v, &Attributes(kv.clone()));
+        }
+    }
+    // 4. Deprecated per-message events: span events win over log records.
+    if v.input_messages.is_none() || v.output_messages.is_none() {
+        deprecated_events(&mut v, span, logs);
+    }
+    // 5. Google ADK.
+    let adk = is_adk_span(span);
+    if adk {
+        adk_overlay(&mut v, a);
+        if span.name.starts_with("execute_tool (merged") || span.name.contains("(merged tools)") {
+            v.ignored = true;
+        }
+        if v.operation.is_none() {
+            v.operation = match span.name.as_str() {
+                "call_llm" => Some("generate_content".into()),
+                "invocation" => Some("invoke_workflow".into()),
+                _ => None,
+            };
+        }
+    }
+    // 6. OpenLLMetry indexed attributes.
+    let has_indexed = openllmetry(&mut v, a);
+    // Operation inference.
+    if v.operation.is_none() {
+        let has_model_or_system = v.request_model.is_some()
+            || a.get(attr::GEN_AI_SYSTEM).is_some()
+            || v.provider.is_some();
+        let has_payload = !v.usage.is_empty()
+            || has_indexed
+            || a.get(attr::GEN_AI_PROMPT).is_some()
+            || a.get(attr::GEN_AI_COMPLETION).is_some()
+            || v.input_messages.is_some()
+            || v.output_messages.is_some();
+        if has_model_or_system && has_payload {
+            v.operation = Some("chat".into());
+        }
+    }
+    v
+}
+
+fn tool_value(v: Option<&AnyValue>) -> Option<Value> {
+    match v? {
+        AnyValue::String(x) if is_placeholder(x) => None,
+        AnyValue::String(x) => Some(parse_jsonish(&Value::String(x.clone()))),
+        AnyValue::Empty => None,
+        other => Some(other.to_json()),
+    }
+}
+
+/// Turns event attributes (or a log body) into a JSON object, parsing JSON-string fields.
+fn event_object(attrs: &Attributes, body: &AnyValue) -> Map<String, Value> {
+    let mut o = Map::new();
+    if let AnyValue::KvList(_) = body {
+        if let Value::Object(b) = body.to_json() {
+            o = b;
+        }
+    } else if let AnyValue::String(b) = body {
+        match serde_json::from_str::<Value>(b) {
+            Ok(Value::Object(b)) => o = b,
+            _ => {
+                o.insert("content".into(), Value::String(b.clone()));
+            }
+        }
+    }
+    for kv in attrs.iter() {
+        if kv.key.starts_with("gen_ai") || kv.key.starts_with("event.") {
+            continue;
+        }
+        let mut val = kv.value.to_json();
+        if matches!(kv.key.as_str(), "message" | "tool_calls") {
+            val = parse_jsonish(&val);
+        }
+        o.entry(kv.key.clone()).or_insert(val);
+    }
+    o
+}
+
+const DEPRECATED_EVENTS: [&str; 5] = [
+    attr::GEN_AI_SYSTEM_MESSAGE,
+    attr::GEN_AI_USER_MESSAGE,
+    attr::GEN_AI_ASSISTANT_MESSAGE,
+    attr::GEN_AI_TOOL_MESSAGE,
+    attr::GEN_AI_CHOICE,
+];
+
+fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
+    let empty = AnyValue::Empty;
+    let mut events: Vec<(u64, &str, Map<String, Value>)> = span
+        .events
+        .iter()
+        .filter(|e| DEPRECATED_EVENTS.contains(&e.name.as_str()))
+        .map(|e| {
+            (
+                e.time_ns,
+                e.name.as_str(),
+                event_object(&e.attributes, &empty),
+            )
+        })
+        .collect();
+    if events.is_empty() {
+        events = logs
+            .iter()
+            .filter(|l| DEPRECATED_EVENTS.contains(&l.name()))
+            .map(|l| {
+                (
+                    l.time_ns
+                        .max(l.observed_time_ns * u64::from(l.time_ns == 0)),
+                    l.name(),
+                    event_object(&l.attributes, &l.body),
+                )
+            })
+            .collect();
+    }
+    if events.is_empty() {
+        return;
+    }
+    events.sort_by_key(|e| e.0);
+    let mut input = Vec::new();
+    let mut output = Vec::new();
+    for (_, name, o) in &events {
+        if *name == attr::GEN_AI_CHOICE {
+            let mut m = match o.get("message").and_then(Value::as_object) {
+                Some(msg) => parse_message(msg, Some("assistant")),
+                None => parse_message(o, Some("assistant")),
+            };
+            if let Some(fr) = o.get("finish_reason").and_then(Value::as_str) {
+                m.finish_reason = Some(fr.to_owned());
+            }
+            output.push(m);
+            continue;
+        }
+        let role = if *name == attr::GEN_AI_SYSTEM_MESSAGE {
+            "system"
+        } else if *name == attr::GEN_AI_USER_MESSAGE {
+            "user"
+        } else if *name == attr::GEN_AI_ASSISTANT_MESSAGE {
+            "assistant"
+        } else {
+            "tool"
+        };
+        let mut m = parse_message(o, Some(role));
+        if role == "tool" && m.parts.is_empty() {
+            m.parts.push(Part::ToolCallResponse {
+                id: o.get("id").and_then(Value::as_str).map(str::to_owned),
+                name: None,
+                response: Value::Null,
+            });
+        }
+        input.push(m);
+    }
+    if !input.is_empty() {
+        set(&mut v.input_messages, Some(input));
+    }
+    if !output.is_empty() {
+        if v.finish_reasons.is_empty() {
+            v.finish_reasons = output
+                .iter()
+                .filter_map(|m| m.finish_reason.clone())
+                .collect();
+        }
+        set(&mut v.output_messages, Some(output));
+    }
+}
+
+fn adk_overlay(v: &mut SpanView, a: &Attributes) {
+    if let Some(Value::Object(req)) = json_attr(a.get(ADK_LLM_REQUEST)) {
+        if let Some(contents) = req.get("contents").and_then(Value::as_array)
+            && !contents.is_empty() {
+                let msgs = contents
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .map(|c| parse_message(c, None))
+                    .collect();
+                set(&mut v.input_messages, Some(msgs));
+            }
+        if let Some(cfg) = req.get("config").and_then(Value::as_object) {
+            if let Some(si) = cfg.get("system_instruction").filter(|x| !x.is_null()) {
+                set(&mut v.system_instructions, Some(si.clone()));
+            }
+            if let Some(tools) = cfg.get("tools").and_then(Value::as_array) {
+                let decls: Vec<Value> = tools
+                    .iter()
+                    .filter_map(|t| t.get("function_declarations").and_then(Value::as_array))
+                    .flatten()
+                    .cloned()
+                    .collect();
+                if !decls.is_empty() {
+                    set(&mut v.tool_definitions, Some(Value::Array(decls)));
+                }
+            }
+        }
+        set(
+            &mut v.request_model,
+            req.get("model")
+                .and_then(Value::as_str)
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    if let Some(Value::Object(resp)) = json_attr(a.get(ADK_LLM_RESPONSE)) {
+        if let Some(c) = resp.get("content").and_then(Value::as_object) {
+            let mut m = parse_message(c, None);
+            if m.role.is_empty() || m.role == "model" {
+                m.role = "assistant".into();
+            }
+            if let Some(fr) = resp.get("finish_reason").and_then(Value::as_str) {
+                m.finish_reason = Some(fr.to_owned());
+            }
+            set(&mut v.output_messages, Some(vec![m]));
+        }
+        if v.finish_reasons.is_empty()
+            && let Some(fr) = resp.get("finish_reason").and_then(Value::as_str) {
+                v.finish_reasons = vec![fr.to_owned()];
+            }
+        set(
+            &mut v.response_model,
+            resp.get("model_version")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        );
+        if let Some(u) = resp.get("usage_metadata").and_then(Value::as_object) {
+            let g = |k: &str| u.get(k).and_then(Value::as_i64);
+            set(&mut v.usage.input, g("prompt_token_count"));
+            set(&mut v.usage.output, g("candidates_token_count"));
+            set(
+                &mut v.usage.cache_read_input,
+                g("cached_content_token_count"),
+            );
+            set(&mut v.usage.reasoning_output, g("thoughts_token_count"));
+        }
+    }
+    if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_ARGS)
+        && x != "N/A" {
+            set(&mut v.tool_arguments, tool_value(a.get(ADK_TOOL_ARGS)));
+        }
+    if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_RESPONSE)
+        && x != "<not specified>" {
+            set(&mut v.tool_result, tool_value(a.get(ADK_TOOL_RESPONSE)));
+        }
+    v.adk_invocation_id = s(a.get("gcp.vertex.agent.invocation_id"));
+    v.adk_session_id = s(a.get("gcp.vertex.agent.session_id"));
+}
+
+/// Reads OpenLLMetry's `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`; true when any was present.
+fn openllmetry(v: &mut SpanView, a: &Attributes) -> bool {
+    let prompt = format!("{}.", attr::GEN_AI_PROMPT);
+    let completion = format!("{}.", attr::GEN_AI_COMPLETION);
+    let mut prompts: Vec<(usize, Map<String, Value>)> = Vec::new();
+    let mut completions: Vec<(usize, Map<String, Value>)> = Vec::new();
+    for kv in a.iter() {
+        let (rest, list) = if let Some(r) = kv.key.strip_prefix(prompt.as_str()) {
+            (r, &mut prompts)
+        } else if let Some(r) = kv.key.strip_prefix(completion.as_str()) {
+            (r, &mut completions)
+        } else {
+            continue;
+        };
+        let Some((idx, field)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(idx) = idx.parse::<usize>() else {
+            continue;
+        };
+        let entry = match list.iter_mut().position(|(i, _)| *i == idx) {
+            Some(p) => &mut list[p].1,
+            None => {
+                list.push((idx, Map::new()));
+                let last = list.len() - 1;
+                &mut list[last].1
+            }
+        };
+        if let Some(tc) = field.strip_prefix("tool_calls.") {
+            let Some((m, f)) = tc.split_once('.') else {
+                continue;
+            };
+            let Ok(m) = m.parse::<usize>() else { continue };
+            let calls = entry
+                .entry("__calls")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(calls) = calls {
+                let c = calls
+                    .entry(m.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(c) = c {
+                    c.insert(f.to_owned(), kv.value.to_json());
+                }
+            }
+        } else {
+            entry.insert(field.to_owned(), kv.value.to_json());
+        }
+    }
+    if prompts.is_empty() && completions.is_empty() {
+        return false;
+    }
+    let convert = |mut list: Vec<(usize, Map<String, Value>)>| -> Vec<Message> {
+        list.sort_by_key(|(i, _)| *i);
+        list.into_iter()
+            .map(|(_, mut o)| {
+                if let Some(Value::Object(calls)) = o.remove("__calls") {
+                    let mut calls: Vec<(usize, Value)> = calls
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k.parse().ok()?, v)))
+                        .collect();
+                    calls.sort_by_key(|(i, _)| *i);
+                    o.insert(
+                        "tool_calls".into(),
+                        Value::Array(calls.into_iter().map(|(_, v)| v).collect()),
+                    );
+                }
+                let role = o
+                    .get("role")
+                    .and_then(Value::as_str)
+                    .unwrap_or("user")
+                    .to_owned();
+                parse_message(&o, Some(&role))
+            })
+            .collect()
+    };
+    if !prompts.is_empty() {
+        set(&mut v.input_messages, Some(convert(prompts)));
+    }
+    if !completions.is_empty() {
+        let out = convert(completions);
+        if v.finish_reasons.is_empty() {
+            v.finish_reasons = out.iter().filter_map(|m| m.finish_reason.clone()).collect();
+        }
+        set(&mut v.output_messages, Some(out));
+    }
+    true
+}

@@ -1,0 +1,578 @@
+//! Trace file readers and format detection.
+//!
+//! [`load_path`] and [`load_bytes`] read a whole file; [`for_each_batch`] streams it, handing over
+//! one batch per JSON Lines line (or one for a whole document) so that a caller that builds
+//! traces incrementally never holds more than it needs.
+
+pub(crate) mod jaeger;
+pub(crate) mod otlp_json;
+pub mod proto;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::model::Telemetry;
+use otlp_json::Sink;
+
+/// The container shape of a trace file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// An OTLP/JSON export document (`resourceSpans` / `resourceLogs`).
+    OtlpJson,
+    /// JSON Lines: each line an OTLP export document or a bare span.
+    OtlpJsonl,
+    /// Tempo v1 export: one object with top-level `batches`.
+    TempoBatches,
+    /// Tempo v2 export: `{"trace": {...}}`.
+    TempoTraceWrapper,
+    /// One bare span object or a list of them.
+    OtlpBareSpans,
+    /// Jaeger JSON (`{"data": [...]}`).
+    JaegerJson,
+    /// OTLP protobuf (`ExportTraceServiceRequest` / `TracesData`, or logs).
+    OtlpProtobuf,
+}
+
+impl Format {
+    /// The name used in outputs and on the command line (`otlp-json`, `jaeger-json`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtlpJson => "otlp-json",
+            Self::OtlpJsonl => "otlp-jsonl",
+            Self::TempoBatches => "tempo-batches",
+            Self::TempoTraceWrapper => "tempo-trace-wrapper",
+            Self::OtlpBareSpans => "otlp-bare-spans",
+            Self::JaegerJson => "jaeger-json",
+            Self::OtlpProtobuf => "otlp-protobuf",
+        }
+    }
+
+    /// What agentevals' own detection calls this shape: `jaeger-json` or `otlp-json`.
+    pub fn agentevals_format(self) -> &'static str {
+        match self {
+            Self::JaegerJson => "jaeger-json",
+            Self::OtlpProtobuf => "otlp-protobuf",
+            _ => "otlp-json",
+        }
+    }
+
+    /// Every format, for `--help` and errors.
+    pub const ALL: [Format; 7] = [
+        Self::OtlpJson,
+        Self::OtlpJsonl,
+        Self::TempoBatches,
+        Self::TempoTraceWrapper,
+        Self::OtlpBareSpans,
+        Self::JaegerJson,
+        Self::OtlpProtobuf,
+    ];
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "otlp" | "otlp-json" => Ok(Self::OtlpJson),
+            "jsonl" | "otlp-jsonl" => Ok(Self::OtlpJsonl),
+            "tempo" | "tempo-batches" => Ok(Self::TempoBatches),
+            "tempo-trace-wrapper" => Ok(Self::TempoTraceWrapper),
+            "otlp-bare-spans" => Ok(Self::OtlpBareSpans),
+            "jaeger" | "jaeger-json" => Ok(Self::JaegerJson),
+            "protobuf" | "otlp-protobuf" | "otlp-proto" => Ok(Self::OtlpProtobuf),
+            other => Err(format!(
+                "unknown trace format `{other}` (expected one of: {})",
+                Self::ALL.map(Format::as_str).join(", ")
+            )),
+        }
+    }
+}
+
+/// One record (span, log record or line) that could not be read and was skipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordIssue {
+    /// The file, when reading from a path.
+    pub file: Option<PathBuf>,
+    /// The 1-based line (JSON Lines input, or where a JSON syntax error is).
+    pub line: Option<usize>,
+    /// The field path inside the document (`resourceSpans[0].scopeSpans[0].spans[3].spanId`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RecordIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            f.write_str(": ")?;
+        } else if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Why a file could not be loaded at all.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The content is no trace format we know.
+    #[error("{}: could not detect the trace format ({reason}); pass the format explicitly", path.display())]
+    Detect {
+        /// The file.
+        path: PathBuf,
+        /// What was seen.
+        reason: String,
+    },
+    /// The file is not valid JSON where a single JSON document was expected.
+    #[error("{}:{line}:{column}: invalid JSON: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The file is not valid OTLP protobuf.
+    #[error("{}: invalid OTLP protobuf: {source}", path.display())]
+    Protobuf {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: prost::DecodeError,
+    },
+}
+
+/// What a load produced: the telemetry, the detected format, and the records that were skipped.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// The format read (detected, or the override).
+    pub format: Option<Format>,
+    /// Spans and logs.
+    pub telemetry: Telemetry,
+    /// Records that could not be read (each also counted in `skipped`).
+    pub issues: Vec<RecordIssue>,
+}
+
+impl Loaded {
+    /// Records read: spans plus log records.
+    pub fn read(&self) -> usize {
+        self.telemetry.spans.len() + self.telemetry.logs.len()
+    }
+
+    /// Records skipped.
+    pub fn skipped(&self) -> usize {
+        self.issues.len()
+    }
+}
+
+/// Options of a load.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LoadOptions {
+    /// Read as this format instead of detecting it.
+    pub format: Option<Format>,
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Loads a trace file (any supported format, optionally gzip-compressed).
+pub fn load_path(path: &Path, opts: LoadOptions) -> Result<Loaded, LoadError> {
+    let mut loaded = Loaded::default();
+    let format = for_each_batch(path, opts, &mut loaded.issues, |batch| {
+        loaded.telemetry.extend(batch);
+    })?;
+    loaded.format = Some(format);
+    Ok(loaded)
+}
+
+/// Loads trace data from memory (any supported format, optionally gzip-compressed).
+pub fn load_bytes(bytes: &[u8], opts: LoadOptions) -> Result<Loaded, LoadError> {
+    let mut loaded = Loaded::default();
+    let path = Path::new("<memory>");
+    let format = read_stream(path, bytes, opts, &mut loaded.issues, &mut |batch| {
+        loaded.telemetry.extend(batch);
+    })?;
+    loaded.format = Some(format);
+    Ok(loaded)
+}
+
+/// Streams a trace file: `f` receives one batch per JSON Lines line, or one for a whole
+/// document. Skipped records are appended to `issues` (with the file name). Returns the format.
+pub fn for_each_batch(
+    path: &Path,
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    mut f: impl FnMut(Telemetry),
+) -> Result<Format, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let start = issues.len();
+    let r = read_stream(
+        path,
+        BufReader::with_capacity(1 << 16, file),
+        opts,
+        issues,
+        &mut f,
+    );
+    for i in &mut issues[start..] {
+        i.file = Some(path.to_owned());
+    }
+    r
+}
+
+fn read_stream<R: BufRead>(
+    path: &Path,
+    mut r: R,
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) -> Result<Format, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let head = r.fill_buf().map_err(io)?;
+    if head.starts_with(&GZIP_MAGIC) {
+        let gz = BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(r));
+        return read_plain(path, gz, opts, issues, f);
+    }
+    read_plain(path, r, opts, issues, f)
+}
+
+fn first_non_ws(b: &[u8]) -> Option<u8> {
+    b.iter().copied().find(|c| !c.is_ascii_whitespace())
+}
+
+fn read_plain<R: BufRead>(
+    path: &Path,
+    mut r: R,
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) -> Result<Format, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if opts.format == Some(Format::OtlpProtobuf) {
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).map_err(io)?;
+        return read_protobuf(path, &buf, issues, f);
+    }
+    if opts.format == Some(Format::OtlpJsonl) {
+        read_jsonl(path, r, 0, None, issues, f)?;
+        return Ok(Format::OtlpJsonl);
+    }
+    // Read the first line to tell a document from JSON Lines without reading the whole file.
+    let mut first = Vec::new();
+    r.read_until(b'\n', &mut first).map_err(io)?;
+    match first_non_ws(&first) {
+        Some(b'{' | b'[') => {}
+        None if first.is_empty() => {
+            return match opts.format {
+                Some(fmt) => Ok(fmt),
+                None => Err(LoadError::Detect {
+                    path: path.to_owned(),
+                    reason: "the file is empty".into(),
+                }),
+            };
+        }
+        _ => {
+            let mut buf = first;
+            r.read_to_end(&mut buf).map_err(io)?;
+            if first_non_ws(&buf).is_none() {
+                return Err(LoadError::Detect {
+                    path: path.to_owned(),
+                    reason: "the file is empty".into(),
+                });
+            }
+            return read_protobuf(path, &buf, issues, f);
+        }
+    }
+    // A complete JSON value on the first line followed by more content is JSON Lines.
+    if let Ok(v) = serde_json::from_slice::<Value>(&first) {
+        let mut rest_first = Vec::new();
+        loop {
+            rest_first.clear();
+            let n = r.read_until(b'\n', &mut rest_first).map_err(io)?;
+            if n == 0 || first_non_ws(&rest_first).is_some() {
+                break;
+            }
+        }
+        if rest_first.is_empty() || first_non_ws(&rest_first).is_none() {
+            // One single-line document.
+            let fmt = opts.format.unwrap_or_else(|| classify(&v));
+            if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
+                return Err(LoadError::Detect {
+                    path: path.to_owned(),
+                    reason: "a JSON value that is neither OTLP nor Jaeger".into(),
+                });
+            }
+            read_document(fmt, &v, None, issues, f);
+            return Ok(fmt);
+        }
+        // JSON Lines: first line, then the line we peeked at, then the rest.
+        if opts.format.is_none() && !is_otlp(&v) {
+            return Err(LoadError::Detect {
+                path: path.to_owned(),
+                reason: "the first line is neither an OTLP document nor a span".into(),
+            });
+        }
+        let mut sink = Sink {
+            line: Some(1),
+            issues,
+        };
+        let mut batch = Telemetry::default();
+        otlp_json::read_value(&v, &mut batch, &mut sink);
+        f(batch);
+        read_jsonl(path, r, 1, Some(rest_first), issues, f)?;
+        return Ok(Format::OtlpJsonl);
+    }
+    // Otherwise one multi-line document.
+    let mut buf = first;
+    r.read_to_end(&mut buf).map_err(io)?;
+    let v = match serde_json::from_slice::<Value>(&buf) {
+        Ok(v) => v,
+        Err(e) if e.is_syntax() && e.to_string().contains("trailing characters") => {
+            // Several pretty-printed documents one after another: read them in sequence.
+            drop(e);
+            return read_concatenated(path, &buf, opts, issues, f);
+        }
+        Err(e) => {
+            return Err(LoadError::Json {
+                path: path.to_owned(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            });
+        }
+    };
+    let fmt = opts.format.unwrap_or_else(|| classify(&v));
+    if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
+        return Err(LoadError::Detect {
+            path: path.to_owned(),
+            reason: "a JSON value that is neither OTLP nor Jaeger".into(),
+        });
+    }
+    read_document(fmt, &v, None, issues, f);
+    Ok(fmt)
+}
+
+fn read_concatenated(
+    path: &Path,
+    buf: &[u8],
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) -> Result<Format, LoadError> {
+    let mut stream = serde_json::Deserializer::from_slice(buf).into_iter::<Value>();
+    for v in stream.by_ref() {
+        match v {
+            Ok(v) => {
+                if opts.format != Some(Format::JaegerJson)
+                    && v.get("data").is_some()
+                    && !is_otlp(&v)
+                {
+                    read_document(Format::JaegerJson, &v, None, issues, f);
+                } else {
+                    read_document(Format::OtlpJson, &v, None, issues, f);
+                }
+            }
+            Err(e) => {
+                issues.push(RecordIssue {
+                    file: None,
+                    line: Some(e.line()),
+                    field: String::new(),
+                    message: format!("invalid JSON: {e}"),
+                });
+                break;
+            }
+        }
+    }
+    let _ = path;
+    Ok(Format::OtlpJsonl)
+}
+
+fn read_jsonl<R: BufRead>(
+    path: &Path,
+    mut r: R,
+    mut line_no: usize,
+    mut pending: Option<Vec<u8>>,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) -> Result<(), LoadError> {
+    let mut line = Vec::with_capacity(1 << 16);
+    loop {
+        let cur = if let Some(p) = pending.take() {
+            line_no += 1;
+            p
+        } else {
+            line.clear();
+            let n = r
+                .read_until(b'\n', &mut line)
+                .map_err(|source| LoadError::Io {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            std::mem::take(&mut line)
+        };
+        if first_non_ws(&cur).is_some() {
+            match serde_json::from_slice::<Value>(&cur) {
+                Ok(v) => {
+                    let mut batch = Telemetry::default();
+                    let mut sink = Sink {
+                        line: Some(line_no),
+                        issues,
+                    };
+                    otlp_json::read_value(&v, &mut batch, &mut sink);
+                    f(batch);
+                }
+                Err(e) => issues.push(RecordIssue {
+                    file: None,
+                    line: Some(line_no),
+                    field: String::new(),
+                    message: format!("invalid JSON at column {}: {e}", e.column()),
+                }),
+            }
+        }
+        if line.capacity() == 0 {
+            line = cur;
+        }
+    }
+    Ok(())
+}
+
+fn read_protobuf(
+    path: &Path,
+    buf: &[u8],
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) -> Result<Format, LoadError> {
+    match proto::decode_file(buf) {
+        Ok((t, errors)) => {
+            for e in errors {
+                issues.push(RecordIssue {
+                    file: None,
+                    line: None,
+                    field: String::new(),
+                    message: e.to_string(),
+                });
+            }
+            f(t);
+            Ok(Format::OtlpProtobuf)
+        }
+        Err(source) => Err(LoadError::Protobuf {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn read_document(
+    fmt: Format,
+    v: &Value,
+    line: Option<usize>,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) {
+    let mut batch = Telemetry::default();
+    let mut sink = Sink { line, issues };
+    if fmt == Format::JaegerJson {
+        jaeger::read_value(v, &mut batch, &mut sink);
+    } else {
+        otlp_json::read_value(v, &mut batch, &mut sink);
+    }
+    f(batch);
+}
+
+/// True when a JSON value is something the OTLP reader understands.
+fn is_otlp(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => {
+            [
+                "resourceSpans",
+                "resourceLogs",
+                "batches",
+                "resource_spans",
+                "resource_logs",
+            ]
+            .iter()
+            .any(|k| o.contains_key(*k))
+                || o.get("trace").and_then(Value::as_object).is_some_and(|t| {
+                    ["resourceSpans", "batches", "resource_spans"]
+                        .iter()
+                        .any(|k| t.contains_key(*k))
+                })
+                || otlp_json::looks_like_span(o)
+        }
+        Value::Array(items) => {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|i| i.as_object().is_some_and(otlp_json::looks_like_span))
+        }
+        _ => false,
+    }
+}
+
+/// The container shape of one JSON document (`otlp-json` when it is nothing we know).
+pub fn classify(v: &Value) -> Format {
+    match v {
+        Value::Object(o) => {
+            if o.contains_key("batches") {
+                Format::TempoBatches
+            } else if o.contains_key("resourceSpans")
+                || o.contains_key("resourceLogs")
+                || o.contains_key("resource_spans")
+                || o.contains_key("resource_logs")
+            {
+                Format::OtlpJson
+            } else if o.get("trace").is_some_and(Value::is_object) {
+                Format::TempoTraceWrapper
+            } else if otlp_json::looks_like_span(o) {
+                Format::OtlpBareSpans
+            } else if o.contains_key("data") {
+                Format::JaegerJson
+            } else {
+                Format::OtlpJson
+            }
+        }
+        Value::Array(_) if is_otlp(v) => Format::OtlpBareSpans,
+        _ => Format::OtlpJson,
+    }
+}

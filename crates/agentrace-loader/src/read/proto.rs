@@ -1,0 +1,283 @@
+//! OTLP protobuf: conversion from `opentelemetry_proto` messages into the model.
+//!
+//! The server decodes OTLP/HTTP and gRPC requests with `opentelemetry_proto` and hands them to
+//! [`from_trace_request`] and [`from_logs_request`].
+
+use std::sync::Arc;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1 as pc;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as PValue;
+use opentelemetry_proto::tonic::resource::v1::Resource as PResource;
+
+use crate::model::{
+    AnyValue, Attributes, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanEvent, SpanId,
+    SpanKind, Status, StatusCode, Telemetry, TraceId,
+};
+
+/// Why a protobuf span or log record was skipped.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConvertError {
+    /// A trace id that is not 16 bytes (or 8, for 64-bit ids).
+    #[error("{what}: trace id has {len} bytes")]
+    TraceId {
+        /// Which record.
+        what: String,
+        /// Its length.
+        len: usize,
+    },
+    /// A span id that is not 8 bytes.
+    #[error("{what}: span id has {len} bytes")]
+    SpanId {
+        /// Which record.
+        what: String,
+        /// Its length.
+        len: usize,
+    },
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn any(v: &pc::AnyValue, depth: usize) -> AnyValue {
+    if depth > MAX_DEPTH {
+        return AnyValue::Empty;
+    }
+    match &v.value {
+        None => AnyValue::Empty,
+        Some(PValue::StringValue(s)) => AnyValue::String(s.clone()),
+        Some(PValue::BoolValue(b)) => AnyValue::Bool(*b),
+        Some(PValue::IntValue(i)) => AnyValue::Int(*i),
+        Some(PValue::DoubleValue(d)) => AnyValue::Double(*d),
+        Some(PValue::BytesValue(b)) => AnyValue::Bytes(b.clone()),
+        Some(PValue::ArrayValue(a)) => {
+            AnyValue::Array(a.values.iter().map(|x| any(x, depth + 1)).collect())
+        }
+        Some(PValue::StringValueStrindex(i)) => AnyValue::Int(i64::from(*i)),
+        Some(PValue::KvlistValue(kv)) => AnyValue::KvList(
+            kv.values
+                .iter()
+                .map(|k| {
+                    KeyValue::new(
+                        k.key.clone(),
+                        k.value
+                            .as_ref()
+                            .map(|x| any(x, depth + 1))
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn attrs(kvs: &[pc::KeyValue]) -> Attributes {
+    Attributes(
+        kvs.iter()
+            .map(|k| {
+                KeyValue::new(
+                    k.key.clone(),
+                    k.value.as_ref().map(|x| any(x, 0)).unwrap_or_default(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn resource(r: Option<&PResource>) -> Arc<Resource> {
+    Arc::new(Resource {
+        attributes: r.map(|r| attrs(&r.attributes)).unwrap_or_default(),
+    })
+}
+
+fn scope(s: Option<&pc::InstrumentationScope>) -> Arc<Scope> {
+    Arc::new(s.map_or_else(Scope::default, |s| Scope {
+        name: s.name.clone(),
+        version: s.version.clone(),
+        attributes: attrs(&s.attributes),
+    }))
+}
+
+fn span_id_opt(b: &[u8], what: &str) -> Result<Option<SpanId>, ConvertError> {
+    if b.is_empty() {
+        return Ok(None);
+    }
+    match SpanId::from_bytes(b) {
+        Some(id) if id.is_zero() => Ok(None),
+        Some(id) => Ok(Some(id)),
+        None => Err(ConvertError::SpanId {
+            what: what.to_owned(),
+            len: b.len(),
+        }),
+    }
+}
+
+/// Converts an OTLP trace export request into spans. Spans with malformed ids are skipped and
+/// returned as errors next to the spans that converted.
+pub fn from_trace_request(req: &ExportTraceServiceRequest) -> (Vec<Span>, Vec<ConvertError>) {
+    let mut spans = Vec::new();
+    let mut errors = Vec::new();
+    for (i, rs) in req.resource_spans.iter().enumerate() {
+        let res = resource(rs.resource.as_ref());
+        for (j, ss) in rs.scope_spans.iter().enumerate() {
+            let sc = scope(ss.scope.as_ref());
+            for (k, s) in ss.spans.iter().enumerate() {
+                let what = format!("resource_spans[{i}].scope_spans[{j}].spans[{k}]");
+                let Some(trace_id) = TraceId::from_bytes(&s.trace_id) else {
+                    errors.push(ConvertError::TraceId {
+                        what,
+                        len: s.trace_id.len(),
+                    });
+                    continue;
+                };
+                let span_id = match span_id_opt(&s.span_id, &what) {
+                    Ok(Some(id)) => id,
+                    Ok(None) => {
+                        errors.push(ConvertError::SpanId { what, len: 0 });
+                        continue;
+                    }
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                let parent_span_id = match span_id_opt(&s.parent_span_id, &what) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                spans.push(Span {
+                    trace_id,
+                    span_id,
+                    parent_span_id,
+                    name: s.name.clone(),
+                    kind: SpanKind::from_i64(i64::from(s.kind)),
+                    start_ns: s.start_time_unix_nano,
+                    end_ns: s.end_time_unix_nano,
+                    attributes: attrs(&s.attributes),
+                    events: s
+                        .events
+                        .iter()
+                        .map(|e| SpanEvent {
+                            time_ns: e.time_unix_nano,
+                            name: e.name.clone(),
+                            attributes: attrs(&e.attributes),
+                        })
+                        .collect(),
+                    links: s
+                        .links
+                        .iter()
+                        .filter_map(|l| {
+                            Some(Link {
+                                trace_id: TraceId::from_bytes(&l.trace_id)?,
+                                span_id: SpanId::from_bytes(&l.span_id)?,
+                                attributes: attrs(&l.attributes),
+                            })
+                        })
+                        .collect(),
+                    status: s
+                        .status
+                        .as_ref()
+                        .map(|st| Status {
+                            code: StatusCode::from_i64(i64::from(st.code)),
+                            message: st.message.clone(),
+                        })
+                        .unwrap_or_default(),
+                    resource: Arc::clone(&res),
+                    scope: Arc::clone(&sc),
+                });
+            }
+        }
+    }
+    (spans, errors)
+}
+
+/// Converts an OTLP logs export request into log records. Records with malformed ids are
+/// skipped and returned as errors.
+pub fn from_logs_request(req: &ExportLogsServiceRequest) -> (Vec<LogRecord>, Vec<ConvertError>) {
+    let mut logs = Vec::new();
+    let mut errors = Vec::new();
+    for (i, rl) in req.resource_logs.iter().enumerate() {
+        let res = resource(rl.resource.as_ref());
+        for (j, sl) in rl.scope_logs.iter().enumerate() {
+            let sc = scope(sl.scope.as_ref());
+            for (k, l) in sl.log_records.iter().enumerate() {
+                let what = format!("resource_logs[{i}].scope_logs[{j}].log_records[{k}]");
+                let trace_id = if l.trace_id.is_empty() {
+                    None
+                } else {
+                    match TraceId::from_bytes(&l.trace_id) {
+                        Some(t) if t.is_zero() => None,
+                        Some(t) => Some(t),
+                        None => {
+                            errors.push(ConvertError::TraceId {
+                                what,
+                                len: l.trace_id.len(),
+                            });
+                            continue;
+                        }
+                    }
+                };
+                let span_id = match span_id_opt(&l.span_id, &what) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        errors.push(e);
+                        continue;
+                    }
+                };
+                logs.push(LogRecord {
+                    time_ns: l.time_unix_nano,
+                    observed_time_ns: l.observed_time_unix_nano,
+                    severity_number: l.severity_number,
+                    severity_text: l.severity_text.clone(),
+                    event_name: l.event_name.clone(),
+                    body: l.body.as_ref().map(|b| any(b, 0)).unwrap_or_default(),
+                    attributes: attrs(&l.attributes),
+                    trace_id,
+                    span_id,
+                    resource: Arc::clone(&res),
+                    scope: Arc::clone(&sc),
+                });
+            }
+        }
+    }
+    (logs, errors)
+}
+
+/// Decodes a protobuf file: an `ExportTraceServiceRequest` (same bytes as `TracesData`), else an
+/// `ExportLogsServiceRequest`.
+pub(crate) fn decode_file(
+    bytes: &[u8],
+) -> Result<(Telemetry, Vec<ConvertError>), prost::DecodeError> {
+    use prost::Message as _;
+    let trace_err = match ExportTraceServiceRequest::decode(bytes) {
+        Ok(traces) => {
+            let (spans, errors) = from_trace_request(&traces);
+            if !spans.is_empty() || traces.resource_spans.is_empty() {
+                return Ok((
+                    Telemetry {
+                        spans,
+                        logs: Vec::new(),
+                    },
+                    errors,
+                ));
+            }
+            None
+        }
+        Err(e) => Some(e),
+    };
+    let logs = match ExportLogsServiceRequest::decode(bytes) {
+        Ok(l) => l,
+        Err(e) => return Err(trace_err.unwrap_or(e)),
+    };
+    let (logs, errors) = from_logs_request(&logs);
+    Ok((
+        Telemetry {
+            spans: Vec::new(),
+            logs,
+        },
+        errors,
+    ))
+}

@@ -1,0 +1,187 @@
+//! The extraction part of agentevals' `expected.json`: `format` through `invocations`.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::extract::{Extraction, Turn};
+use crate::read::Format;
+use crate::trace::TraceSet;
+
+/// One group of the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GroupReport {
+    /// Position.
+    pub index: usize,
+    /// Group key.
+    pub key: String,
+    /// Earliest trace.
+    pub trace_id: String,
+    /// Member traces by start.
+    pub trace_ids: Vec<String>,
+    /// Turns.
+    pub num_invocations: usize,
+    /// Golden case selected (present only with an eval set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_case_id: Option<Option<String>>,
+    /// How it was selected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_case_match: Option<Option<String>>,
+    /// Why none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_case_reason: Option<Option<String>>,
+}
+
+/// One tool call of the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ToolCallReport {
+    /// Name.
+    pub name: String,
+    /// Arguments as the metric compares them (always an object).
+    pub args: Value,
+    /// Call id.
+    pub id: Option<String>,
+    /// Failed.
+    pub is_error: bool,
+}
+
+/// One tool response of the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ToolResponseReport {
+    /// Name.
+    pub name: String,
+    /// Result (always an object).
+    pub response: Value,
+    /// Call id.
+    pub id: Option<String>,
+}
+
+/// One invocation of the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InvocationReport {
+    /// Group index.
+    pub group: usize,
+    /// Turn index in the group.
+    pub index: usize,
+    /// Anchor span id.
+    pub invocation_id: String,
+    /// Anchor trace id.
+    pub trace_id: String,
+    /// Agent name.
+    pub agent_name: Option<String>,
+    /// User text.
+    pub user_text: Option<String>,
+    /// Agent text.
+    pub agent_text: Option<String>,
+    /// Tool calls in trajectory order.
+    pub tool_calls: Vec<ToolCallReport>,
+    /// Tool responses of calls with a result.
+    pub tool_responses: Vec<ToolResponseReport>,
+    /// Distinct models.
+    pub models: Vec<String>,
+    /// Logical LLM calls.
+    pub llm_call_count: usize,
+    /// Gap codes.
+    pub warnings: Vec<String>,
+}
+
+/// The extraction report (`expected.json` from `format` to `invocations`).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Report {
+    /// Container shape.
+    pub format: String,
+    /// What agentevals' detection says.
+    pub agentevals_format: String,
+    /// Traces with spans.
+    pub trace_count: usize,
+    /// Spans after de-duplication.
+    pub span_count: usize,
+    /// Log records decoded.
+    pub log_count: usize,
+    /// Grouping used.
+    pub group_by: String,
+    /// Groups.
+    pub groups: Vec<GroupReport>,
+    /// Invocations of every group.
+    pub invocations: Vec<InvocationReport>,
+}
+
+fn wrap(v: Option<&Value>, key: &str) -> Value {
+    match v {
+        None => Value::Object(Map::new()),
+        Some(Value::Object(o)) => Value::Object(o.clone()),
+        Some(other) => {
+            let mut m = Map::new();
+            m.insert(key.to_owned(), other.clone());
+            Value::Object(m)
+        }
+    }
+}
+
+fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
+    InvocationReport {
+        group,
+        index,
+        invocation_id: t.anchor.to_string(),
+        trace_id: t.trace_id.to_string(),
+        agent_name: t.agent_name.clone(),
+        user_text: t.user_text(),
+        agent_text: t.agent_text(),
+        tool_calls: t
+            .tool_calls
+            .iter()
+            .map(|c| ToolCallReport {
+                name: c.name.clone(),
+                args: wrap(c.arguments.as_ref(), "value"),
+                id: c.call_id.clone(),
+                is_error: c.is_error,
+            })
+            .collect(),
+        tool_responses: t
+            .tool_calls
+            .iter()
+            .filter(|c| c.result.is_some())
+            .map(|c| ToolResponseReport {
+                name: c.name.clone(),
+                response: wrap(c.result.as_ref(), "result"),
+                id: c.call_id.clone(),
+            })
+            .collect(),
+        models: t.models(),
+        llm_call_count: t.llm_calls.len(),
+        warnings: t.warnings.iter().map(|g| g.code.to_owned()).collect(),
+    }
+}
+
+impl Report {
+    /// Builds the report of an extraction.
+    pub fn new(format: Format, set: &TraceSet, ex: &Extraction) -> Self {
+        let mut groups = Vec::new();
+        let mut invocations = Vec::new();
+        for (gi, g) in ex.groups.iter().enumerate() {
+            let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
+            groups.push(GroupReport {
+                index: gi,
+                key: g.key.clone(),
+                trace_id: trace_ids.first().cloned().unwrap_or_default(),
+                trace_ids,
+                num_invocations: g.turns.len(),
+                eval_case_id: g.case.as_ref().map(|c| c.eval_case_id.clone()),
+                eval_case_match: g.case.as_ref().map(|c| c.how.map(str::to_owned)),
+                eval_case_reason: g.case.as_ref().map(|c| c.reason.clone()),
+            });
+            for (ti, t) in g.turns.iter().enumerate() {
+                invocations.push(invocation(gi, ti, t));
+            }
+        }
+        Self {
+            format: format.as_str().to_owned(),
+            agentevals_format: format.agentevals_format().to_owned(),
+            trace_count: set.traces.len(),
+            span_count: set.span_count(),
+            log_count: set.log_count,
+            group_by: ex.group_by.as_str().to_owned(),
+            groups,
+            invocations,
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The loader's integration tests (one binary).
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+mod readers;

@@ -1,0 +1,1 @@
+//! Reader tests: shapes, detection, errors, and arbitrary bytes never panicking.
