@@ -1,0 +1,3 @@
+//! SDK benchmarks (placeholder until written).
+
+fn main() {}
