@@ -1,18 +1,402 @@
 //! The agentrace dev server: OTLP ingest, sessions, storage, live updates and the web page.
 //!
-//! Status: being built (issue 5). The modules below are complete in themselves; the HTTP app
-//! that ties them together arrives with the loader's incremental extractor.
+//! It takes spans and logs from any OpenTelemetry producer — OTLP/HTTP (protobuf or JSON, gzip),
+//! OTLP/gRPC, and agentevals' WebSocket protocol — groups them into sessions by agentevals' rules,
+//! extracts invocations as spans arrive, stores everything in SQLite, and pushes live updates over
+//! Server-Sent Events and a WebSocket.
+//!
+//! The server is a function: [`app`] builds the axum [`Router`] over an [`AppState`], so tests can
+//! drive it with `tower::ServiceExt::oneshot` or bind it to `127.0.0.1:0`. [`Server::start`] binds
+//! every listener of a [`ServerConfig`] and runs until its shutdown handle is used.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use agentrace_server::{Server, config::{DbLocation, ServerConfig}};
+//! let config = ServerConfig::builder().with_db(DbLocation::Memory).with_port(0).build()?;
+//! let server = Server::start(config).await?;
+//! println!("listening on {}", server.main_addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! # Configuration
+//!
+//! | flag (`agentrace serve`) | environment | default | meaning |
+//! |---|---|---|---|
+//! | `--host` | `AGENTRACE_HOST` | `127.0.0.1` | address of every listener |
+//! | `--port` | `AGENTRACE_PORT` | `8001` | web page, API, WebSocket, SSE and OTLP/HTTP |
+//! | `--otlp-http-port` | `AGENTRACE_OTLP_HTTP_PORT` | `4318` | extra OTLP/HTTP listener (0 disables) |
+//! | `--otlp-grpc-port` | `AGENTRACE_OTLP_GRPC_PORT` | `4317` | OTLP/gRPC listener (0 disables) |
+//! | `--db` | `AGENTRACE_DB` | `<data dir>/agentrace/agentrace.db` | SQLite file, or `:memory:` |
+//! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API |
+//! | `--allow-insecure-bind` | `AGENTRACE_ALLOW_INSECURE_BIND` | off | allow a non-loopback host without a token |
+//! | `--cors-origin` | `AGENTRACE_CORS_ORIGINS` | none | extra browser origins allowed |
+//! | `--eval-sets` | `AGENTRACE_EVAL_SETS` | none | directory of eval sets loaded at start |
+//! | `--headless` | `AGENTRACE_HEADLESS` | off | no web page |
+//! | `--max-sessions` | `AGENTRACE_MAX_SESSIONS` | 10000 | sessions stored; more are refused with 503 |
+//! | `--max-spans-per-session` | `AGENTRACE_MAX_SPANS_PER_SESSION` | 100000 | more are rejected (partial success) |
+//! | `--max-logs-per-session` | `AGENTRACE_MAX_LOGS_PER_SESSION` | 50000 | more are rejected (partial success) |
+//! | `--max-body-bytes` | `AGENTRACE_MAX_BODY_BYTES` | 16 MiB | request body on the wire |
+//! | `--retention-hours` | `AGENTRACE_RETENTION_HOURS` | none | delete sessions completed longer ago |
+//!
+//! # Feature flags
+//!
+//! None.
 
+pub mod api;
+pub mod auth;
 pub mod body;
 pub mod config;
 pub mod error;
+pub mod extract;
+pub mod grpc;
+pub mod ingest;
 pub mod live;
+pub mod otlp;
+pub mod otlp_json;
 pub mod sessions;
 pub mod store;
+pub mod tracker;
+pub mod ui;
+pub mod ws;
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{delete, get, post},
+};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
+
+pub use crate::config::ServerConfig;
+use crate::{ingest::Ingest, live::LiveHub, store::Store};
+
+/// The ports the server actually bound (after `0` was resolved).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BoundPorts {
+    /// Main port.
+    pub port: u16,
+    /// Extra OTLP/HTTP port.
+    pub otlp_http_port: Option<u16>,
+    /// OTLP/gRPC port.
+    pub otlp_grpc_port: Option<u16>,
+}
 
 /// Shared state of every handler.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The configuration in force.
+    pub config: Arc<ServerConfig>,
+    /// The ingest pipeline (and through it the store).
+    pub ingest: Arc<Ingest>,
     /// The live fan-out.
-    pub hub: live::LiveHub,
+    pub hub: LiveHub,
+    /// Bound ports, for `GET /api/config`.
+    pub bound: BoundPorts,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is unsafe or inconsistent.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The database could not be opened.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] store::StoreError),
+    /// A listener could not bind.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// An eval set in `--eval-sets` could not be loaded.
+    #[error("cannot load eval set {path}: {reason}")]
+    EvalSet {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl AppState {
+    /// Opens the store and builds the state for `config`.
+    pub fn new(config: ServerConfig) -> Result<Self, StartError> {
+        config.validate()?;
+        let store = Arc::new(Store::open(&config.db)?);
+        let hub = LiveHub::new(config.limits.live_buffer);
+        let ingest = Ingest::new(
+            store,
+            hub.clone(),
+            config.limits.clone(),
+            config.sessions.clone(),
+        )?;
+        Ok(Self {
+            bound: BoundPorts {
+                port: config.port,
+                otlp_http_port: config.otlp_http_port,
+                otlp_grpc_port: config.otlp_grpc_port,
+            },
+            config: Arc::new(config),
+            ingest: Arc::new(ingest),
+            hub,
+        })
+    }
+}
+
+/// The OTLP/HTTP routes alone (served on the main port and on the extra OTLP port).
+pub fn otlp_routes(state: AppState) -> Router {
+    let limit = state.config.limits.max_body_bytes;
+    Router::new()
+        .route("/v1/traces", post(otlp::traces))
+        .route("/v1/logs", post(otlp::logs))
+        .route("/v1/metrics", post(otlp::metrics))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .with_state(state)
+}
+
+/// The whole HTTP application: API, OTLP/HTTP, WebSocket, SSE and (unless headless) the page.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.limits.max_body_bytes;
+    let api = Router::new()
+        .route("/api/health", get(api::health))
+        .route("/api/config", get(api::config))
+        .route("/api/sessions", get(api::list_sessions))
+        .route(
+            "/api/sessions/{id}",
+            get(api::get_session).delete(api::delete_session),
+        )
+        .route("/api/sessions/{id}/spans", get(api::session_spans))
+        .route("/api/sessions/{id}/logs", get(api::session_logs))
+        .route(
+            "/api/sessions/{id}/invocations",
+            get(api::session_invocations),
+        )
+        .route("/api/sessions/{id}/export", get(api::export_session))
+        .route(
+            "/api/eval-sets",
+            get(api::list_eval_sets).post(api::put_eval_set),
+        )
+        .route("/api/eval-sets/{id}", get(api::get_eval_set))
+        .route(
+            "/api/{*rest}",
+            get(api::not_found)
+                .post(api::not_found)
+                .merge(delete(api::not_found)),
+        )
+        .route("/stream/ui-updates", get(live::sse))
+        .route("/ws/live", get(live::ws_live))
+        .route("/ws/traces", get(ws::traces))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .with_state(state.clone());
+    let mut router = api.merge(otlp_routes(state.clone()));
+    if !state.config.headless {
+        router = router.merge(ui::routes());
+    }
+    router
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    state: AppState,
+    main_addr: SocketAddr,
+    otlp_http_addr: Option<SocketAddr>,
+    otlp_grpc_addr: Option<SocketAddr>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+impl Server {
+    /// Binds every listener of `config` and starts serving.
+    pub async fn start(config: ServerConfig) -> Result<Self, StartError> {
+        let mut state = AppState::new(config)?;
+        let config = Arc::clone(&state.config);
+        if let Some(dir) = &config.eval_sets_dir {
+            preload_eval_sets(&state, dir)?;
+        }
+        let main = bind(config.main_addr()).await?;
+        let main_addr = main.local_addr().map_err(|source| StartError::Bind {
+            addr: config.main_addr(),
+            source,
+        })?;
+        let otlp_http = match config.otlp_http_port {
+            Some(port) => Some(bind(SocketAddr::new(config.host, port)).await?),
+            None => None,
+        };
+        let otlp_grpc = match config.otlp_grpc_port {
+            Some(port) => Some(bind(SocketAddr::new(config.host, port)).await?),
+            None => None,
+        };
+        let otlp_http_addr = otlp_http.as_ref().and_then(|l| l.local_addr().ok());
+        let otlp_grpc_addr = otlp_grpc.as_ref().and_then(|l| l.local_addr().ok());
+        state.bound = BoundPorts {
+            port: main_addr.port(),
+            otlp_http_port: otlp_http_addr.map(|a| a.port()),
+            otlp_grpc_port: otlp_grpc_addr.map(|a| a.port()),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        tasks.push(spawn_http(main, app(state.clone()), stopped.clone()));
+        if let Some(listener) = otlp_http {
+            tasks.push(spawn_http(
+                listener,
+                otlp_routes(state.clone()),
+                stopped.clone(),
+            ));
+        }
+        if let Some(listener) = otlp_grpc {
+            let router = grpc::router(Arc::clone(&state.ingest), &config);
+            let mut stopped = stopped.clone();
+            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(err) = router
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await
+                {
+                    tracing::error!(%err, "gRPC server failed");
+                }
+            }));
+        }
+        tasks.push(spawn_ticker(state.clone(), stopped));
+        Ok(Self {
+            state,
+            main_addr,
+            otlp_http_addr,
+            otlp_grpc_addr,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The main listener's address.
+    pub fn main_addr(&self) -> SocketAddr {
+        self.main_addr
+    }
+
+    /// The extra OTLP/HTTP listener's address.
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.otlp_http_addr
+    }
+
+    /// The OTLP/gRPC listener's address.
+    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
+        self.otlp_grpc_addr
+    }
+
+    /// The server's state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting, finishes in-flight requests and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn spawn_http(
+    listener: TcpListener,
+    router: Router,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(err) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(%err, "HTTP server failed");
+        }
+    })
+}
+
+/// Completes due sessions and applies retention, waking when the next session could complete.
+fn spawn_ticker(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let wait = state
+                .ingest
+                .next_deadline()
+                .unwrap_or(Duration::from_secs(1))
+                .clamp(Duration::from_millis(20), Duration::from_secs(1));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stopped.wait_for(|s| *s) => break,
+            }
+            let ingest = Arc::clone(&state.ingest);
+            let retention = state.config.limits.retention;
+            let result = tokio::task::spawn_blocking(move || {
+                ingest.complete_due()?;
+                if let Some(keep) = retention {
+                    let cutoff =
+                        store::now_ns() - i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX);
+                    for id in ingest.store().completed_before(cutoff)? {
+                        tracing::info!(session = %id, "retention: deleting completed session");
+                        ingest.delete_session(&id)?;
+                    }
+                }
+                Ok::<(), ingest::IngestError>(())
+            })
+            .await;
+            if let Ok(Err(err)) = result {
+                tracing::error!(%err, "session ticker failed");
+            }
+        }
+    })
+}
+
+fn preload_eval_sets(state: &AppState, dir: &std::path::Path) -> Result<(), StartError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| StartError::EvalSet {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let fail = |reason: String| StartError::EvalSet {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let (id, name, cases) = api::validate_eval_set(&value).map_err(|e| fail(e.to_string()))?;
+        state
+            .ingest
+            .store()
+            .put_eval_set(&id, name.as_deref(), cases, &value)?;
+        tracing::info!(eval_set = %id, cases, "loaded eval set");
+    }
+    Ok(())
 }

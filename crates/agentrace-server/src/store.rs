@@ -390,6 +390,33 @@ impl Store {
         Ok(result)
     }
 
+    /// Moves a trace's spans and logs from one session to another (a stronger key arrived).
+    pub fn move_trace(&self, trace_id: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let spans = tx.execute(
+            "UPDATE spans SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
+            params![to, trace_id, from],
+        )?;
+        let logs = tx.execute(
+            "UPDATE logs SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
+            params![to, trace_id, from],
+        )?;
+        let (spans, logs) = (spans as i64, logs as i64);
+        tx.execute(
+            "UPDATE sessions SET span_count = span_count - ?1, log_count = log_count - ?2 \
+             WHERE id = ?3",
+            params![spans, logs, from],
+        )?;
+        tx.execute(
+            "UPDATE sessions SET span_count = span_count + ?1, log_count = log_count + ?2, \
+             completed_at_ns = NULL WHERE id = ?3",
+            params![spans, logs, to],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Marks a session complete (or live again with `None`).
     pub fn set_completed(&self, session_id: &str, at_ns: Option<i64>) -> Result<(), StoreError> {
         let conn = self.conn.lock();

@@ -1,0 +1,285 @@
+//! The REST API under `/api` (documented in `docs/http-api.md`).
+
+use std::sync::Arc;
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{
+    AppState,
+    error::ApiError,
+    ingest::session_summary,
+    otlp::ingest_error,
+    otlp_json,
+    store::{SessionFilter, StoredItem},
+};
+
+type ApiResult = Result<Response, ApiError>;
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// `GET /api/health`.
+pub async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// `GET /api/config`: addresses, storage and every limit in force (never the token).
+pub async fn config(State(state): State<AppState>) -> Json<Value> {
+    let c = &state.config;
+    let l = &c.limits;
+    let s = &c.sessions;
+    Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "host": c.host.to_string(),
+        "port": state.bound.port,
+        "otlp": { "httpPort": state.bound.otlp_http_port, "grpcPort": state.bound.otlp_grpc_port },
+        "db": c.db.to_string(),
+        "authRequired": c.auth_token.is_some(),
+        "headless": c.headless,
+        "corsOrigins": c.cors_origins,
+        "limits": {
+            "maxBodyBytes": l.max_body_bytes,
+            "maxDecompressedBytes": l.max_decompressed_bytes,
+            "maxWsMessageBytes": l.max_ws_message_bytes,
+            "maxSpansPerSession": l.max_spans_per_session,
+            "maxLogsPerSession": l.max_logs_per_session,
+            "maxSessions": l.max_sessions,
+            "retentionSeconds": l.retention.map(|d| d.as_secs()),
+            "liveBuffer": l.live_buffer,
+            "grpcConcurrency": l.grpc_concurrency,
+        },
+        "sessions": {
+            "completionGraceSeconds": s.completion_grace.as_secs_f64(),
+            "idleTimeoutSeconds": s.idle_timeout.as_secs_f64(),
+            "rerunWindowSeconds": s.rerun_window.as_secs_f64(),
+        },
+    }))
+}
+
+/// Query of `GET /api/sessions`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// `true` for complete sessions, `false` for live ones.
+    complete: Option<bool>,
+    /// Text the session key must contain.
+    q: Option<String>,
+    /// Eval set id.
+    eval_set_id: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<u32>,
+    /// Items to skip.
+    offset: Option<u32>,
+}
+
+/// `GET /api/sessions`: newest first, filtered and paged.
+pub async fn list_sessions(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 500".to_owned(),
+        ));
+    }
+    let filter = SessionFilter {
+        complete: q.complete,
+        key_contains: q.q,
+        eval_set_id: q.eval_set_id,
+        limit,
+        offset: q.offset.unwrap_or(0),
+    };
+    let store = Arc::clone(state.ingest.store());
+    let (rows, total) = blocking(move || Ok(store.sessions(&filter)?)).await?;
+    let sessions: Vec<Value> = rows.iter().map(session_summary).collect();
+    Ok(Json(json!({
+        "sessions": sessions,
+        "total": total,
+        "limit": limit,
+        "offset": q.offset.unwrap_or(0),
+    }))
+    .into_response())
+}
+
+/// `GET /api/sessions/{id}`: the summary and the invocations.
+pub async fn get_session(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let ingest = Arc::clone(&state.ingest);
+    blocking(move || {
+        let row = ingest.store().session(&id)?;
+        let invocations = ingest.invocations(&id)?;
+        let mut summary = session_summary(&row);
+        if let Some(obj) = summary.as_object_mut() {
+            obj.insert("invocationCount".to_owned(), json!(invocations.len()));
+            obj.insert("invocations".to_owned(), Value::Array(invocations));
+        }
+        Ok(Json(summary).into_response())
+    })
+    .await
+}
+
+fn items_json(items: &[StoredItem]) -> Vec<Value> {
+    items
+        .iter()
+        .map(|item| {
+            let mut body: Value = serde_json::from_str(&item.body).unwrap_or(Value::Null);
+            let origin: Value = serde_json::from_str(&item.origin).unwrap_or(Value::Null);
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert(
+                    "resource".to_owned(),
+                    origin.get("resource").cloned().unwrap_or(Value::Null),
+                );
+                obj.insert(
+                    "scope".to_owned(),
+                    origin.get("scope").cloned().unwrap_or(Value::Null),
+                );
+            }
+            body
+        })
+        .collect()
+}
+
+/// `GET /api/sessions/{id}/spans`: OTLP/JSON spans in start order, each with its resource and
+/// scope.
+pub async fn session_spans(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let store = Arc::clone(state.ingest.store());
+    blocking(move || {
+        store.session(&id)?;
+        let spans = store.spans(&id)?;
+        Ok(Json(json!({ "spans": items_json(&spans) })).into_response())
+    })
+    .await
+}
+
+/// `GET /api/sessions/{id}/logs`: OTLP/JSON log records in time order.
+pub async fn session_logs(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let store = Arc::clone(state.ingest.store());
+    blocking(move || {
+        store.session(&id)?;
+        let logs = store.logs(&id)?;
+        Ok(Json(json!({ "logs": items_json(&logs) })).into_response())
+    })
+    .await
+}
+
+/// `GET /api/sessions/{id}/invocations`: in the shape of `expected.json`'s `invocations`.
+pub async fn session_invocations(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let ingest = Arc::clone(&state.ingest);
+    blocking(move || {
+        ingest.store().session(&id)?;
+        let invocations = ingest.invocations(&id)?;
+        Ok(Json(json!({ "invocations": invocations })).into_response())
+    })
+    .await
+}
+
+/// `GET /api/sessions/{id}/export`: the session as one OTLP/JSON document, every resource stamped
+/// with `agentevals.session_name`, ready for `agentrace run` or `agentevals run`.
+pub async fn export_session(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let store = Arc::clone(state.ingest.store());
+    blocking(move || {
+        store.session(&id)?;
+        let spans = store.spans(&id)?;
+        let logs = store.logs(&id)?;
+        let doc = otlp_json::document(
+            &spans,
+            &logs,
+            &[(crate::ingest::AGENTEVALS_SESSION_NAME, id.as_str())],
+        );
+        Ok(Json(doc).into_response())
+    })
+    .await
+}
+
+/// `DELETE /api/sessions/{id}`.
+pub async fn delete_session(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let ingest = Arc::clone(&state.ingest);
+    blocking(move || {
+        ingest.delete_session(&id).map_err(ingest_error)?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+/// Checks an ADK EvalSet document; returns its id, name and case count.
+pub fn validate_eval_set(body: &Value) -> Result<(String, Option<String>, usize), ApiError> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ApiError::BadRequest("an eval set is a JSON object".to_owned()))?;
+    let id = obj
+        .get("eval_set_id")
+        .or_else(|| obj.get("evalSetId"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("eval set without an `eval_set_id`".to_owned()))?;
+    let cases = obj
+        .get("eval_cases")
+        .or_else(|| obj.get("evalCases"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::BadRequest("eval set without an `eval_cases` array".to_owned()))?;
+    for (i, case) in cases.iter().enumerate() {
+        let has_id = case
+            .get("eval_id")
+            .or_else(|| case.get("evalId"))
+            .and_then(Value::as_str)
+            .is_some();
+        if !has_id {
+            return Err(ApiError::BadRequest(format!(
+                "eval_cases[{i}] has no `eval_id`"
+            )));
+        }
+        let conversation = case.get("conversation");
+        if conversation.is_some_and(|c| !c.is_array()) {
+            return Err(ApiError::BadRequest(format!(
+                "eval_cases[{i}].conversation is not an array"
+            )));
+        }
+    }
+    let name = obj.get("name").and_then(Value::as_str).map(str::to_owned);
+    Ok((id.to_owned(), name, cases.len()))
+}
+
+/// `POST /api/eval-sets`: stores (or replaces) an ADK EvalSet JSON document.
+pub async fn put_eval_set(State(state): State<AppState>, body: axum::body::Bytes) -> ApiResult {
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::BadRequest(format!("invalid JSON: {err}")))?;
+    let (id, name, cases) = validate_eval_set(&value)?;
+    let store = Arc::clone(state.ingest.store());
+    let reply = json!({ "id": id, "name": name, "caseCount": cases });
+    blocking(move || {
+        store.put_eval_set(&id, name.as_deref(), cases, &value)?;
+        Ok(())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(reply)).into_response())
+}
+
+/// `GET /api/eval-sets`.
+pub async fn list_eval_sets(State(state): State<AppState>) -> ApiResult {
+    let store = Arc::clone(state.ingest.store());
+    let rows = blocking(move || Ok(store.eval_sets()?)).await?;
+    Ok(Json(json!({ "evalSets": rows })).into_response())
+}
+
+/// `GET /api/eval-sets/{id}`.
+pub async fn get_eval_set(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let store = Arc::clone(state.ingest.store());
+    let body = blocking(move || Ok(store.eval_set(&id)?)).await?;
+    Ok(Json(body).into_response())
+}
+
+/// Any other `/api` path.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API endpoint".to_owned())
+}

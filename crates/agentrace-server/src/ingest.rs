@@ -1,0 +1,736 @@
+//! The ingest pipeline shared by OTLP/HTTP, OTLP/gRPC and the WebSocket protocol.
+//!
+//! One call handles one decoded batch, synchronously (the handlers run it on a blocking thread):
+//!
+//! 1. group the spans by trace and read each trace's session keys;
+//! 2. refuse the whole batch with [`IngestError::Unavailable`] (503 / `UNAVAILABLE`) when it would
+//!    create sessions past [`Limits::max_sessions`] — nothing is evicted to make room;
+//! 3. route every trace to its session (creating or moving sessions as [`crate::sessions`] says);
+//! 4. reject, with a reason, the spans past a session's span limit (OTLP partial success);
+//! 5. store the rest in one SQLite transaction, which commits before the producer is answered;
+//! 6. update the live sessions' invocations incrementally and publish live events.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+    time::Instant,
+};
+
+use agentrace_loader::model::{LogRecord, Resource, Span};
+use agentrace_semconv::attr;
+use parking_lot::Mutex;
+use serde_json::{Map, Value, json};
+
+use crate::{
+    config::{Limits, SessionRules},
+    live::{LiveEvent, LiveHub},
+    otlp_json,
+    sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
+    store::{NewLog, NewSpan, SessionRow, Store, StoreError, now_ns},
+    tracker::Tracker,
+};
+
+/// Resource attribute naming an agentevals session.
+pub const AGENTEVALS_SESSION_NAME: &str = "agentevals.session_name";
+/// Resource attribute with the agentevals SDK's run id.
+pub const AGENTEVALS_RUN_ID: &str = "agentevals.session.run_id";
+/// Resource attribute naming the eval set of a session.
+pub const AGENTEVALS_EVAL_SET_ID: &str = "agentevals.eval_set_id";
+/// Prefix of resource attributes promoted to session metadata.
+pub const AGENTEVALS_METADATA_PREFIX: &str = "agentevals.metadata.";
+/// Resource attribute identifying the producing process.
+pub const SERVICE_INSTANCE_ID: &str = "service.instance.id";
+
+/// Why a batch was refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// A configured capacity is reached; the producer should retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What happened to a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Items stored (or already stored: a retried export is accepted again).
+    pub accepted: u64,
+    /// Items rejected, each counted once.
+    pub rejected: u64,
+    /// Why items were rejected (at most a few distinct reasons, with counts).
+    pub reasons: Vec<String>,
+    /// Sessions the batch touched.
+    pub sessions: Vec<String>,
+}
+
+impl IngestOutcome {
+    /// The OTLP partial-success message: empty when nothing was rejected.
+    pub fn error_message(&self) -> String {
+        self.reasons.join("; ")
+    }
+
+    fn reject(&mut self, count: u64, reason: String) {
+        if count == 0 {
+            return;
+        }
+        self.rejected += count;
+        self.reasons.push(reason);
+    }
+}
+
+/// The ingest pipeline and the live session state.
+#[derive(Debug)]
+pub struct Ingest {
+    store: Arc<Store>,
+    hub: LiveHub,
+    limits: Limits,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    index: SessionIndex,
+    /// Span and log counts per session (mirrors the store, for limit checks without a query).
+    counts: HashMap<String, (i64, i64)>,
+    /// Live sessions' incremental extraction.
+    tracker: Tracker,
+}
+
+impl Ingest {
+    /// Builds the pipeline over a store, restoring the session index from it.
+    pub fn new(
+        store: Arc<Store>,
+        hub: LiveHub,
+        limits: Limits,
+        rules: SessionRules,
+    ) -> Result<Self, StoreError> {
+        let now = Instant::now();
+        let mut index = SessionIndex::new(rules);
+        let mut counts = HashMap::new();
+        for row in store.all_sessions()? {
+            index.restore(
+                &row.id,
+                KeyKind::parse(&row.key_kind),
+                &row.key,
+                row.completed_at_ns.is_some(),
+                now,
+            );
+            counts.insert(row.id.clone(), (row.span_count, row.log_count));
+        }
+        for (trace, session) in store.trace_sessions()? {
+            index.restore_trace(&trace, &session, now);
+        }
+        Ok(Self {
+            store,
+            hub,
+            limits,
+            state: Mutex::new(State {
+                index,
+                counts,
+                tracker: Tracker::default(),
+            }),
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// Ingests decoded spans. `rejected` are items the decoder already refused, with reasons.
+    pub fn spans(
+        &self,
+        spans: Vec<Span>,
+        decode_rejected: &[String],
+    ) -> Result<IngestOutcome, IngestError> {
+        self.spans_into(spans, decode_rejected, None)
+    }
+
+    /// Ingests spans into an explicit (WebSocket) session.
+    pub fn spans_for_session(
+        &self,
+        session_id: &str,
+        spans: Vec<Span>,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.spans_into(spans, &[], Some(session_id))
+    }
+
+    fn spans_into(
+        &self,
+        spans: Vec<Span>,
+        decode_rejected: &[String],
+        explicit: Option<&str>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let mut outcome = IngestOutcome::default();
+        outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
+        if spans.is_empty() {
+            return Ok(outcome);
+        }
+        let now = Instant::now();
+        let mut by_trace: BTreeMap<String, Vec<Span>> = BTreeMap::new();
+        for span in spans {
+            by_trace
+                .entry(span.trace_id.to_string())
+                .or_default()
+                .push(span);
+        }
+        let mut state = self.state.lock();
+        if explicit.is_none() {
+            let creating = by_trace
+                .iter()
+                .filter(|(trace, spans)| state.index.would_create(trace, &trace_keys(spans), now))
+                .count() as u64;
+            let existing = state.index.len() as u64;
+            if creating > 0 && existing + creating > self.limits.max_sessions {
+                return Err(IngestError::Unavailable(format!(
+                    "session limit reached ({} sessions); delete sessions or raise --max-sessions",
+                    self.limits.max_sessions
+                )));
+            }
+        }
+        let mut rows: Vec<(String, NewSpan)> = Vec::new();
+        let mut accepted: Vec<(String, Span)> = Vec::new();
+        let mut over_limit = 0u64;
+        for (trace_id, spans) in by_trace {
+            let keys = trace_keys(&spans);
+            let session = match explicit {
+                Some(id) => {
+                    state
+                        .index
+                        .route_explicit(&trace_id, id, keys.has_root, now);
+                    id.to_owned()
+                }
+                None => {
+                    let routed = state.index.route(&trace_id, &keys, now);
+                    let resource = spans
+                        .first()
+                        .map(|s| Arc::clone(&s.resource))
+                        .unwrap_or_default();
+                    self.apply_routing(&mut state, &routed, &trace_id, &resource, &keys)?;
+                    routed.session().to_owned()
+                }
+            };
+            let counts = state.counts.entry(session.clone()).or_default();
+            for span in spans {
+                if counts.0 >= self.limits.max_spans_per_session as i64 {
+                    over_limit += 1;
+                    continue;
+                }
+                counts.0 += 1;
+                rows.push((session.clone(), new_span(&span)));
+                accepted.push((session.clone(), span));
+            }
+        }
+        outcome.reject(
+            over_limit,
+            format!(
+                "{over_limit} span(s) rejected: session span limit ({}) reached",
+                self.limits.max_spans_per_session
+            ),
+        );
+        let inserted = match self.store.insert_spans(&rows) {
+            Ok(inserted) => inserted,
+            Err(err) => {
+                // Nothing was stored: undo the optimistic counts.
+                for (session, _) in &rows {
+                    if let Some(c) = state.counts.get_mut(session) {
+                        c.0 -= 1;
+                    }
+                }
+                return Err(err.into());
+            }
+        };
+        // Duplicates were counted optimistically; the store holds them once.
+        if inserted.duplicates > 0 {
+            self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
+        }
+        outcome.accepted = rows.len() as u64;
+        let mut touched: Vec<String> = accepted.iter().map(|(s, _)| s.clone()).collect();
+        touched.sort();
+        touched.dedup();
+        self.publish_spans(&state, &accepted);
+        let updates = state.tracker.add_spans(accepted);
+        drop(state);
+        self.persist_updates(updates)?;
+        outcome.sessions = touched;
+        Ok(outcome)
+    }
+
+    fn resync_counts<'a>(
+        &self,
+        state: &mut State,
+        sessions: impl Iterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let mut seen: Vec<&str> = sessions.collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for id in seen {
+            let row = self.store.session(id)?;
+            state
+                .counts
+                .insert(id.to_owned(), (row.span_count, row.log_count));
+        }
+        Ok(())
+    }
+
+    fn apply_routing(
+        &self,
+        state: &mut State,
+        routed: &Routed,
+        trace_id: &str,
+        resource: &Resource,
+        keys: &TraceKeys,
+    ) -> Result<(), StoreError> {
+        let created = match routed {
+            Routed::Existing(_) => None,
+            Routed::Created(id) => Some(id.as_str()),
+            Routed::Moved { to, created, .. } => created.then_some(to.as_str()),
+        };
+        if let Some(id) = created {
+            let session = state.index.get(id).map(|s| (s.kind, s.key.clone()));
+            let (kind, key) = session.unwrap_or((KeyKind::Trace, trace_id.to_owned()));
+            let row = SessionRow {
+                id: id.to_owned(),
+                key_kind: kind.as_str().to_owned(),
+                key,
+                eval_set_id: keys.eval_set_id.clone(),
+                metadata: metadata(resource),
+                created_at_ns: now_ns(),
+                updated_at_ns: now_ns(),
+                completed_at_ns: None,
+                span_count: 0,
+                log_count: 0,
+            };
+            self.store.create_session(&row)?;
+            state.counts.insert(id.to_owned(), (0, 0));
+            self.hub.publish(LiveEvent::SessionStarted {
+                session: session_summary(&row),
+            });
+        }
+        if let Routed::Moved { from, to, .. } = routed {
+            self.store.move_trace(trace_id, from, to)?;
+            state.tracker.move_trace(trace_id, from, to);
+            for id in [from.as_str(), to.as_str()] {
+                let row = self.store.session(id)?;
+                state
+                    .counts
+                    .insert(id.to_owned(), (row.span_count, row.log_count));
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_spans(&self, state: &State, accepted: &[(String, Span)]) {
+        if !self.hub.has_subscribers() {
+            return;
+        }
+        let mut per_session: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for (session, span) in accepted {
+            per_session
+                .entry(session.as_str())
+                .or_default()
+                .push(json!({
+                    "traceId": span.trace_id.to_string(),
+                    "spanId": span.span_id.to_string(),
+                    "parentSpanId": span.parent_span_id.map(|p| p.to_string()),
+                    "name": span.name,
+                }));
+        }
+        for (session, spans) in per_session {
+            let span_count = state.counts.get(session).map_or(0, |c| c.0.max(0) as u64);
+            self.hub.publish(LiveEvent::SpansReceived {
+                session_id: session.to_owned(),
+                spans,
+                span_count,
+            });
+        }
+    }
+
+    /// Ingests decoded log records. Records without trace context are rejected with a reason.
+    pub fn logs(
+        &self,
+        logs: Vec<LogRecord>,
+        decode_rejected: &[String],
+    ) -> Result<IngestOutcome, IngestError> {
+        self.logs_into(logs, decode_rejected, None)
+    }
+
+    /// Ingests log records into an explicit (WebSocket) session.
+    pub fn logs_for_session(
+        &self,
+        session_id: &str,
+        logs: Vec<LogRecord>,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.logs_into(logs, &[], Some(session_id))
+    }
+
+    fn logs_into(
+        &self,
+        logs: Vec<LogRecord>,
+        decode_rejected: &[String],
+        explicit: Option<&str>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let mut outcome = IngestOutcome::default();
+        outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
+        let now = Instant::now();
+        let mut state = self.state.lock();
+        let mut rows: Vec<(String, NewLog)> = Vec::new();
+        let mut accepted: Vec<(String, LogRecord)> = Vec::new();
+        let (mut no_context, mut over_limit) = (0u64, 0u64);
+        for record in logs {
+            let session = match (explicit, record.trace_id) {
+                (Some(id), _) => id.to_owned(),
+                (None, None) => {
+                    no_context += 1;
+                    continue;
+                }
+                (None, Some(trace)) => {
+                    let trace_id = trace.to_string();
+                    let keys = log_keys(&record);
+                    if state.index.would_create(&trace_id, &keys, now)
+                        && state.index.len() as u64 >= self.limits.max_sessions
+                    {
+                        return Err(IngestError::Unavailable(format!(
+                            "session limit reached ({} sessions)",
+                            self.limits.max_sessions
+                        )));
+                    }
+                    let routed = state.index.route(&trace_id, &keys, now);
+                    let resource = Arc::clone(&record.resource);
+                    self.apply_routing(&mut state, &routed, &trace_id, &resource, &keys)?;
+                    routed.session().to_owned()
+                }
+            };
+            let counts = state.counts.entry(session.clone()).or_default();
+            if counts.1 >= self.limits.max_logs_per_session as i64 {
+                over_limit += 1;
+                continue;
+            }
+            counts.1 += 1;
+            rows.push((session.clone(), new_log(&record)));
+            accepted.push((session, record));
+        }
+        outcome.reject(
+            no_context,
+            format!("{no_context} log record(s) rejected: no trace context (traceId) to join"),
+        );
+        outcome.reject(
+            over_limit,
+            format!(
+                "{over_limit} log record(s) rejected: session log limit ({}) reached",
+                self.limits.max_logs_per_session
+            ),
+        );
+        let inserted = self.store.insert_logs(&rows)?;
+        if inserted.duplicates > 0 {
+            self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
+        }
+        outcome.accepted = rows.len() as u64;
+        let mut touched: Vec<String> = accepted.iter().map(|(s, _)| s.clone()).collect();
+        touched.sort();
+        touched.dedup();
+        let updates = state.tracker.add_logs(accepted);
+        drop(state);
+        self.persist_updates(updates)?;
+        outcome.sessions = touched;
+        Ok(outcome)
+    }
+
+    /// Opens (or replaces) an explicit session named by a WebSocket client.
+    pub fn open_session(
+        &self,
+        session_id: &str,
+        eval_set_id: Option<String>,
+        metadata: Value,
+    ) -> Result<(), IngestError> {
+        let mut state = self.state.lock();
+        if state.index.get(session_id).is_some() {
+            // A session_start with an existing id replaces that session, as the reference does.
+            self.store
+                .delete_session(session_id)
+                .or_else(ignore_not_found)?;
+            state.index.remove(session_id);
+            state.tracker.remove(session_id);
+        } else if state.index.len() as u64 >= self.limits.max_sessions {
+            return Err(IngestError::Unavailable(format!(
+                "session limit reached ({} sessions)",
+                self.limits.max_sessions
+            )));
+        }
+        state.index.open_explicit(session_id);
+        let row = SessionRow {
+            id: session_id.to_owned(),
+            key_kind: KeyKind::WebSocket.as_str().to_owned(),
+            key: session_id.to_owned(),
+            eval_set_id,
+            metadata,
+            created_at_ns: now_ns(),
+            updated_at_ns: now_ns(),
+            completed_at_ns: None,
+            span_count: 0,
+            log_count: 0,
+        };
+        self.store.create_session(&row)?;
+        state.counts.insert(session_id.to_owned(), (0, 0));
+        drop(state);
+        self.hub.publish(LiveEvent::SessionStarted {
+            session: session_summary(&row),
+        });
+        Ok(())
+    }
+
+    /// Whether a session exists.
+    pub fn has_session(&self, session_id: &str) -> bool {
+        self.state.lock().index.get(session_id).is_some()
+    }
+
+    /// Completes an explicit session now; returns its invocations.
+    pub fn end_session(&self, session_id: &str) -> Result<Vec<Value>, IngestError> {
+        let mut state = self.state.lock();
+        if !state.index.end_explicit(session_id, Instant::now()) {
+            return Err(StoreError::NotFound(format!("no session `{session_id}`")).into());
+        }
+        let invocations = state.tracker.finish(session_id);
+        drop(state);
+        self.complete(session_id, invocations.clone())?;
+        Ok(invocations)
+    }
+
+    /// Completes the sessions that are due; returns their ids.
+    pub fn complete_due(&self) -> Result<Vec<String>, IngestError> {
+        let mut state = self.state.lock();
+        let due = state.index.complete_due(Instant::now());
+        let finished: Vec<(String, Vec<Value>)> = due
+            .into_iter()
+            .map(|id| {
+                let inv = state.tracker.finish(&id);
+                (id, inv)
+            })
+            .collect();
+        drop(state);
+        let mut ids = Vec::new();
+        for (id, invocations) in finished {
+            self.complete(&id, invocations)?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// How long until a session could complete, if any is live.
+    pub fn next_deadline(&self) -> Option<std::time::Duration> {
+        self.state.lock().index.next_deadline(Instant::now())
+    }
+
+    fn complete(&self, session_id: &str, invocations: Vec<Value>) -> Result<(), IngestError> {
+        self.store.replace_invocations(session_id, &invocations)?;
+        self.store.set_completed(session_id, Some(now_ns()))?;
+        self.hub.publish(LiveEvent::SessionComplete {
+            session_id: session_id.to_owned(),
+            invocation_count: invocations.len(),
+        });
+        Ok(())
+    }
+
+    /// Deletes a session everywhere.
+    pub fn delete_session(&self, session_id: &str) -> Result<(), IngestError> {
+        let mut state = self.state.lock();
+        self.store.delete_session(session_id)?;
+        state.index.remove(session_id);
+        state.counts.remove(session_id);
+        state.tracker.remove(session_id);
+        drop(state);
+        self.hub.publish(LiveEvent::SessionDeleted {
+            session_id: session_id.to_owned(),
+        });
+        Ok(())
+    }
+
+    /// A session's current invocations: live ones from the tracker, else the stored ones.
+    pub fn invocations(&self, session_id: &str) -> Result<Vec<Value>, StoreError> {
+        if let Some(live) = self.state.lock().tracker.current(session_id) {
+            return Ok(live);
+        }
+        self.store.invocations(session_id)
+    }
+
+    fn persist_updates(
+        &self,
+        updates: Vec<(String, Vec<(usize, Value)>)>,
+    ) -> Result<(), IngestError> {
+        for (session_id, changed) in updates {
+            for (_, invocation) in changed {
+                self.hub.publish(LiveEvent::InvocationUpdated {
+                    session_id: session_id.clone(),
+                    invocation,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn ignore_not_found(err: StoreError) -> Result<(), StoreError> {
+    match err {
+        StoreError::NotFound(_) => Ok(()),
+        other => Err(other),
+    }
+}
+
+/// Groups identical reasons with counts, keeping the first few distinct ones.
+fn summarize(reasons: &[String]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for reason in reasons {
+        match counts.iter_mut().find(|(r, _)| *r == reason.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((reason.as_str(), 1)),
+        }
+    }
+    let shown: Vec<String> = counts
+        .iter()
+        .take(5)
+        .map(|(r, n)| {
+            if *n == 1 {
+                (*r).to_owned()
+            } else {
+                format!("{r} (x{n})")
+            }
+        })
+        .collect();
+    let more = counts.len().saturating_sub(5);
+    let mut text = format!("{} item(s) rejected: {}", reasons.len(), shown.join("; "));
+    if more > 0 {
+        text.push_str(&format!("; and {more} other reason(s)"));
+    }
+    text
+}
+
+fn string_attr(value: Option<&agentrace_loader::model::AnyValue>) -> Option<String> {
+    let value = value?;
+    let text = match value {
+        agentrace_loader::model::AnyValue::String(s) => s.clone(),
+        agentrace_loader::model::AnyValue::Int(i) => i.to_string(),
+        agentrace_loader::model::AnyValue::Double(d) => d.to_string(),
+        agentrace_loader::model::AnyValue::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    clean_key(&text)
+}
+
+/// A trace's session keys, read from its spans (in start order) and their resources.
+pub fn trace_keys(spans: &[Span]) -> TraceKeys {
+    let mut keys = TraceKeys::default();
+    let mut ordered: Vec<&Span> = spans.iter().collect();
+    ordered.sort_by_key(|s| s.start_ns);
+    for span in &ordered {
+        keys.has_root |= span.parent_span_id.is_none();
+        if keys.conversation.is_none() {
+            keys.conversation = string_attr(span.attributes.get(attr::GEN_AI_CONVERSATION_ID));
+        }
+        if keys.session_id.is_none() {
+            keys.session_id = string_attr(span.attributes.get(attr::SESSION_ID));
+        }
+    }
+    if let Some(first) = ordered.first() {
+        resource_keys(&first.resource, &mut keys);
+    }
+    keys
+}
+
+fn resource_keys(resource: &Resource, keys: &mut TraceKeys) {
+    let attrs = &resource.attributes;
+    keys.name = string_attr(attrs.get(AGENTEVALS_SESSION_NAME));
+    keys.run_id = string_attr(attrs.get(AGENTEVALS_RUN_ID));
+    keys.instance_id = string_attr(attrs.get(SERVICE_INSTANCE_ID));
+    keys.eval_set_id = string_attr(attrs.get(AGENTEVALS_EVAL_SET_ID));
+    if keys.conversation.is_none() {
+        keys.conversation = string_attr(attrs.get(attr::GEN_AI_CONVERSATION_ID));
+    }
+    if keys.session_id.is_none() {
+        keys.session_id = string_attr(attrs.get(attr::SESSION_ID));
+    }
+}
+
+fn log_keys(record: &LogRecord) -> TraceKeys {
+    let mut keys = TraceKeys {
+        conversation: string_attr(record.attributes.get(attr::GEN_AI_CONVERSATION_ID)),
+        session_id: string_attr(record.attributes.get(attr::SESSION_ID)),
+        ..TraceKeys::default()
+    };
+    resource_keys(&record.resource, &mut keys);
+    keys
+}
+
+/// Session metadata from a resource: `agentevals.metadata.X` becomes `X`, `service.name` is kept.
+pub fn metadata(resource: &Resource) -> Value {
+    let mut out = Map::new();
+    for kv in resource.attributes.iter() {
+        if let Some(name) = kv.key.strip_prefix(AGENTEVALS_METADATA_PREFIX) {
+            out.insert(name.to_owned(), kv.value.to_json());
+        } else if kv.key == attr::SERVICE_NAME {
+            out.insert(kv.key.clone(), kv.value.to_json());
+        }
+    }
+    Value::Object(out)
+}
+
+/// A session's summary as sent to live subscribers and listed by the API.
+pub fn session_summary(row: &SessionRow) -> Value {
+    json!({
+        "id": row.id,
+        "keyKind": row.key_kind,
+        "key": row.key,
+        "evalSetId": row.eval_set_id,
+        "metadata": row.metadata,
+        "createdAtNs": row.created_at_ns,
+        "updatedAtNs": row.updated_at_ns,
+        "completedAtNs": row.completed_at_ns,
+        "complete": row.completed_at_ns.is_some(),
+        "spanCount": row.span_count,
+        "logCount": row.log_count,
+    })
+}
+
+fn nanos(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn new_span(span: &Span) -> NewSpan {
+    NewSpan {
+        trace_id: span.trace_id.to_string(),
+        span_id: span.span_id.to_string(),
+        parent_span_id: span.parent_span_id.map(|p| p.to_string()),
+        name: span.name.clone(),
+        start_ns: nanos(span.start_ns),
+        end_ns: nanos(span.end_ns),
+        origin: otlp_json::origin(&span.resource, &span.scope),
+        body: otlp_json::span(span).to_string(),
+    }
+}
+
+fn new_log(record: &LogRecord) -> NewLog {
+    let body = otlp_json::log(record).to_string();
+    NewLog {
+        trace_id: record.trace_id.map(|t| t.to_string()),
+        span_id: record.span_id.map(|s| s.to_string()),
+        time_ns: nanos(if record.time_ns != 0 {
+            record.time_ns
+        } else {
+            record.observed_time_ns
+        }),
+        origin: otlp_json::origin(&record.resource, &record.scope),
+        fingerprint: fingerprint(&body),
+        body,
+    }
+}
+
+/// A content fingerprint (FNV-1a 128, hex): identical records from a retried export match.
+fn fingerprint(body: &str) -> String {
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for byte in body.bytes() {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    format!("{hash:032x}")
+}

@@ -1,0 +1,238 @@
+//! The WebSocket ingest protocol at `/ws/traces` (agentevals' legacy streaming protocol, kept so
+//! its processors work unchanged; `docs/websocket.md` has the messages).
+//!
+//! Client → server, JSON text frames: `session_start`, `span` (one OTLP/JSON span), `spans` (an
+//! array, our batching extension), `log`, `session_end`. Server → client: `session_started`,
+//! `session_complete` with the invocations, and `error` with a message. Unlike the reference, a
+//! span for an unknown session is answered with an error instead of being dropped silently, and a
+//! limit is reported per message.
+
+use std::sync::Arc;
+
+use agentrace_loader::{
+    model::{AnyValue, Attributes, KeyValue, LogRecord, Span},
+    read::proto::{from_logs_request, from_trace_request},
+};
+use axum::{
+    extract::{
+        State,
+        ws::{Message, WebSocket, WebSocketUpgrade},
+    },
+    response::Response,
+};
+use opentelemetry_proto::tonic::{
+    collector::{logs::v1::ExportLogsServiceRequest, trace::v1::ExportTraceServiceRequest},
+    logs::v1::{LogRecord as ProtoLog, ResourceLogs, ScopeLogs},
+    trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan},
+};
+use serde_json::{Value, json};
+
+use crate::{AppState, ingest::Ingest};
+
+/// `GET /ws/traces`: upgrades to the ingest protocol.
+pub async fn traces(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let ingest = Arc::clone(&state.ingest);
+    upgrade
+        .max_message_size(state.config.limits.max_ws_message_bytes)
+        .on_upgrade(move |socket| session_loop(socket, ingest))
+}
+
+async fn session_loop(mut socket: WebSocket, ingest: Arc<Ingest>) {
+    while let Some(Ok(message)) = socket.recv().await {
+        let text = match message {
+            Message::Text(text) => text.to_string(),
+            Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let ingest = Arc::clone(&ingest);
+        let reply = tokio::task::spawn_blocking(move || handle(&ingest, &text))
+            .await
+            .unwrap_or_else(|e| Some(error(&format!("internal error: {e}"))));
+        if let Some(reply) = reply
+            && socket
+                .send(Message::Text(reply.to_string().into()))
+                .await
+                .is_err()
+        {
+            break;
+        }
+    }
+}
+
+fn error(message: &str) -> Value {
+    json!({ "type": "error", "message": message })
+}
+
+/// Handles one client message; returns the reply, if any.
+pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
+    let message: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(err) => return Some(error(&format!("invalid JSON message: {err}"))),
+    };
+    let kind = message
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let Some(session_id) = message.get("session_id").and_then(Value::as_str) else {
+        return Some(error(&format!("`{kind}` message without a `session_id`")));
+    };
+    match kind {
+        "session_start" => {
+            let eval_set_id = message
+                .get("eval_set_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            let metadata = message.get("metadata").cloned().filter(Value::is_object);
+            match ingest.open_session(session_id, eval_set_id, metadata.unwrap_or(json!({}))) {
+                Ok(()) => Some(json!({ "type": "session_started", "session_id": session_id })),
+                Err(err) => Some(error(&err.to_string())),
+            }
+        }
+        "span" | "spans" => {
+            if !ingest.has_session(session_id) {
+                return Some(error(&format!(
+                    "unknown session `{session_id}`: send session_start first"
+                )));
+            }
+            let raw: Vec<Value> = match (kind, message.get("span"), message.get("spans")) {
+                ("span", Some(span), _) => vec![span.clone()],
+                ("spans", _, Some(Value::Array(spans))) => spans.clone(),
+                _ => return Some(error(&format!("`{kind}` message without its payload"))),
+            };
+            let (spans, mut problems) = parse_spans(raw);
+            match ingest.spans_for_session(session_id, spans) {
+                Ok(outcome) if outcome.rejected > 0 => {
+                    problems.push(outcome.error_message());
+                    Some(error(&problems.join("; ")))
+                }
+                Ok(_) if !problems.is_empty() => Some(error(&problems.join("; "))),
+                Ok(_) => None,
+                Err(err) => Some(error(&err.to_string())),
+            }
+        }
+        "log" => {
+            if !ingest.has_session(session_id) {
+                return Some(error(&format!(
+                    "unknown session `{session_id}`: send session_start first"
+                )));
+            }
+            let Some(log) = message.get("log") else {
+                return Some(error("`log` message without a `log`"));
+            };
+            let record = match parse_log(log) {
+                Ok(record) => record,
+                Err(problem) => return Some(error(&problem)),
+            };
+            match ingest.logs_for_session(session_id, vec![record]) {
+                Ok(outcome) if outcome.rejected > 0 => Some(error(&outcome.error_message())),
+                Ok(_) => None,
+                Err(err) => Some(error(&err.to_string())),
+            }
+        }
+        "session_end" => match ingest.end_session(session_id) {
+            Ok(invocations) => Some(json!({
+                "type": "session_complete",
+                "session_id": session_id,
+                "invocations": invocations.iter().map(camel_invocation).collect::<Vec<_>>(),
+            })),
+            Err(err) => Some(error(&err.to_string())),
+        },
+        other => Some(error(&format!("unknown message type `{other}`"))),
+    }
+}
+
+/// Parses OTLP/JSON span objects; returns the spans and a reason per span that failed.
+fn parse_spans(raw: Vec<Value>) -> (Vec<Span>, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut proto = Vec::new();
+    for (i, value) in raw.into_iter().enumerate() {
+        match serde_json::from_value::<ProtoSpan>(value) {
+            Ok(span) => proto.push(span),
+            Err(err) => problems.push(format!("span {i} rejected: {err}")),
+        }
+    }
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: proto,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    };
+    let (spans, errors) = from_trace_request(&request);
+    problems.extend(errors.iter().map(ToString::to_string));
+    (spans, problems)
+}
+
+/// Parses a log: an OTLP/JSON log record, or the legacy processor's plain shape
+/// `{"event_name", "timestamp", "body": {...}, "attributes": {...}}`.
+fn parse_log(value: &Value) -> Result<LogRecord, String> {
+    let is_otlp = value.get("timeUnixNano").is_some()
+        || value.get("traceId").is_some()
+        || value.get("eventName").is_some()
+        || value.get("attributes").is_some_and(Value::is_array);
+    if is_otlp {
+        let record: ProtoLog =
+            serde_json::from_value(value.clone()).map_err(|err| format!("log rejected: {err}"))?;
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![record],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let (mut logs, errors) = from_logs_request(&request);
+        if let Some(err) = errors.first() {
+            return Err(format!("log rejected: {err}"));
+        }
+        return logs
+            .pop()
+            .ok_or_else(|| "log rejected: empty record".to_owned());
+    }
+    let mut record = LogRecord {
+        event_name: value
+            .get("event_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+        time_ns: value
+            .get("timestamp")
+            .and_then(|t| {
+                t.as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| t.as_u64())
+            })
+            .unwrap_or_default(),
+        body: value
+            .get("body")
+            .map(AnyValue::from_json)
+            .unwrap_or_default(),
+        ..LogRecord::default()
+    };
+    if let Some(Value::Object(attrs)) = value.get("attributes") {
+        record.attributes = Attributes(
+            attrs
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), AnyValue::from_json(v)))
+                .collect(),
+        );
+    }
+    Ok(record)
+}
+
+/// An invocation in the reference's WebSocket shape (camelCase, `modelInfo`).
+fn camel_invocation(invocation: &Value) -> Value {
+    let get = |k: &str| invocation.get(k).cloned().unwrap_or(Value::Null);
+    json!({
+        "invocationId": get("invocation_id"),
+        "userText": get("user_text"),
+        "agentText": get("agent_text"),
+        "toolCalls": get("tool_calls"),
+        "toolResponses": get("tool_responses"),
+        "modelInfo": { "models": get("models") },
+    })
+}

@@ -1,0 +1,398 @@
+//! OTLP/HTTP over real TCP: protobuf and JSON, gzip, partial success and every error status.
+
+use std::io::Write;
+
+use agentrace_server::config::Limits;
+use flate2::{Compression, write::GzEncoder};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+use serde_json::{Value, json};
+
+use crate::testkit::{self, agent_turn, client, kv, span, traces};
+
+#[tokio::test]
+async fn protobuf_spans_are_stored_grouped_and_completed() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let http = client();
+    let live = http
+        .get(format!("{base}/stream/ui-updates"))
+        .send()
+        .await
+        .unwrap();
+    let request = traces(
+        vec![kv("agentevals.session_name", "demo")],
+        agent_turn(1, 1, "hi", "hello"),
+    );
+    let response = http
+        .post(format!("{base}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(request.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-protobuf");
+    let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    assert_eq!(body.partial_success, None);
+
+    let events = testkit::wait_for_event(live, |e| e["type"] == "session_complete").await;
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"session_started"));
+    assert!(kinds.contains(&"spans_received"));
+
+    let sessions: Value = http
+        .get(format!("{base}/api/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["total"], 1);
+    let session = &sessions["sessions"][0];
+    assert_eq!(session["id"], "demo");
+    assert_eq!(session["keyKind"], "name");
+    assert_eq!(session["spanCount"], 2);
+    assert_eq!(session["complete"], true);
+
+    let spans: Value = http
+        .get(format!("{base}/api/sessions/demo/spans"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = spans["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["invoke_agent helper", "chat m"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn json_and_gzip_are_accepted_and_retries_are_idempotent() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let http = client();
+    let doc = json!({
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "gen_ai.conversation.id", "value": {"stringValue": "conv-1"}}]},
+            "scopeSpans": [{"scope": {"name": "t"}, "spans": [{
+                "traceId": "5b8efff798038103d269b633813fc60c",
+                "spanId": "eee19b7ec3c1b174",
+                "name": "chat gpt-4o",
+                "kind": 3,
+                "startTimeUnixNano": "1544712660000000000",
+                "endTimeUnixNano": "1544712661000000000",
+                "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]
+            }]}]
+        }]
+    });
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(doc.to_string().as_bytes()).unwrap();
+    let gzipped = gz.finish().unwrap();
+    for _ in 0..2 {
+        let response = http
+            .post(format!("{base}/v1/traces"))
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(gzipped.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body.get("partialSuccess").is_none_or(Value::is_null),
+            "{body}"
+        );
+    }
+    let session: Value = http
+        .get(format!("{base}/api/sessions/conv-1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["keyKind"], "conversation");
+    assert_eq!(session["spanCount"], 1, "a retried export is stored once");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let mut bad = span(2, 9, None, "broken", vec![]);
+    bad.span_id = vec![1, 2, 3];
+    let mut spans = agent_turn(2, 1, "q", "a");
+    spans.push(bad);
+    let response = client()
+        .post(format!("{base}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(traces(vec![], spans).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    let partial = body.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(
+        partial.error_message.contains("span"),
+        "{}",
+        partial.error_message
+    );
+    let sessions: Value = client()
+        .get(format!("{base}/api/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["sessions"][0]["spanCount"], 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn wrong_content_type_encoding_and_bodies_get_the_otlp_statuses() {
+    let limits = Limits {
+        max_body_bytes: 4096,
+        max_decompressed_bytes: 8192,
+        ..Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let url = format!("{}/v1/traces", testkit::base(&server));
+    let http = client();
+    let status = |r: reqwest::Response| r.status().as_u16();
+
+    let r = http
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 415);
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("content-encoding", "zstd")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 415);
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["code"], 3, "google.rpc.Status INVALID_ARGUMENT");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid OTLP JSON")
+    );
+    let r = http
+        .post(&url)
+        .header("content-type", "application/x-protobuf")
+        .body(vec![0xff, 0xff, 0xff])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 400);
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 413);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+    gz.write_all(&vec![b' '; 100_000]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 4096);
+    let r = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 413, "decompressed size is bounded");
+    // An empty export is a valid no-op.
+    let r = http
+        .post(&url)
+        .header("content-type", "application/x-protobuf")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(r), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_session_limit_is_a_503_with_retry_after_and_nothing_is_evicted() {
+    let limits = Limits {
+        max_sessions: 1,
+        ..Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let url = format!("{}/v1/traces", testkit::base(&server));
+    let http = client();
+    let send = |name: &'static str, trace: u8| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            http.post(&url)
+                .header("content-type", "application/x-protobuf")
+                .body(
+                    traces(
+                        vec![kv("agentevals.session_name", name)],
+                        agent_turn(trace, 1, "q", "a"),
+                    )
+                    .encode_to_vec(),
+                )
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(send("first", 1).await.status(), 200);
+    let refused = send("second", 2).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    // The first session's traces still arrive.
+    assert_eq!(send("first", 3).await.status(), 200);
+    let sessions: Value = http
+        .get(format!("{}/api/sessions", testkit::base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["total"], 1);
+    assert_eq!(sessions["sessions"][0]["spanCount"], 4);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_span_limit_rejects_through_partial_success() {
+    let limits = Limits {
+        max_spans_per_session: 3,
+        ..Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let url = format!("{}/v1/traces", testkit::base(&server));
+    let mut spans = agent_turn(1, 1, "q", "a");
+    spans.extend(agent_turn(1, 3, "q2", "a2"));
+    let response = client()
+        .post(&url)
+        .header("content-type", "application/x-protobuf")
+        .body(traces(vec![kv("agentevals.session_name", "s")], spans).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    let partial = body.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(
+        partial.error_message.contains("span limit (3)"),
+        "{}",
+        partial.error_message
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn logs_join_their_trace_and_metrics_are_accepted() {
+    use opentelemetry_proto::tonic::{
+        collector::metrics::v1::ExportMetricsServiceRequest, logs::v1::LogRecord,
+    };
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let http = client();
+    let spans = traces(
+        vec![kv("agentevals.session_name", "with-logs")],
+        agent_turn(4, 1, "q", "a"),
+    );
+    http.post(format!("{base}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(spans.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    let record = LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        event_name: "gen_ai.client.inference.operation.details".to_owned(),
+        trace_id: testkit::trace_id(4),
+        span_id: testkit::span_id(2),
+        ..LogRecord::default()
+    };
+    let orphan = LogRecord {
+        event_name: "gen_ai.choice".to_owned(),
+        ..LogRecord::default()
+    };
+    let response = http
+        .post(format!("{base}/v1/logs"))
+        .header("content-type", "application/x-protobuf")
+        .body(testkit::logs(vec![], vec![record, orphan]).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse::decode(
+        response.bytes().await.unwrap(),
+    )
+    .unwrap();
+    let partial = body.partial_success.expect("the orphan is rejected");
+    assert_eq!(partial.rejected_log_records, 1);
+    assert!(partial.error_message.contains("no trace context"));
+    let logs: Value = http
+        .get(format!("{base}/api/sessions/with-logs/logs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(logs["logs"].as_array().unwrap().len(), 1);
+    let metrics = http
+        .post(format!("{base}/v1/metrics"))
+        .header("content-type", "application/x-protobuf")
+        .body(ExportMetricsServiceRequest::default().encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    // The extra OTLP port serves the same receivers.
+    let extra = format!("http://{}/v1/traces", server.otlp_http_addr().unwrap());
+    let r = http
+        .post(extra)
+        .header("content-type", "application/x-protobuf")
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.shutdown().await;
+}

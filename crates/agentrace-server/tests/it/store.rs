@@ -1,0 +1,187 @@
+//! The SQLite store: persistence across reopen, deduplication, listing, deletion.
+
+use agentrace_server::{
+    config::DbLocation,
+    store::{NewLog, NewSpan, SessionFilter, SessionRow, Store, StoreError},
+};
+use serde_json::json;
+
+fn session(id: &str, created: i64) -> SessionRow {
+    SessionRow {
+        id: id.to_owned(),
+        key_kind: "name".to_owned(),
+        key: id.to_owned(),
+        eval_set_id: None,
+        metadata: json!({"team": "a"}),
+        created_at_ns: created,
+        updated_at_ns: created,
+        completed_at_ns: None,
+        span_count: 0,
+        log_count: 0,
+    }
+}
+
+fn span(trace: &str, id: &str) -> NewSpan {
+    NewSpan {
+        trace_id: trace.to_owned(),
+        span_id: id.to_owned(),
+        parent_span_id: None,
+        name: format!("span {id}"),
+        start_ns: 10,
+        end_ns: 20,
+        origin: r#"{"resource":{},"scope":{}}"#.to_owned(),
+        body: json!({"traceId": trace, "spanId": id}).to_string(),
+    }
+}
+
+#[test]
+fn data_survives_reopening_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = DbLocation::File(dir.path().join("nested/agentrace.db"));
+    {
+        let store = Store::open(&location).unwrap();
+        store.create_session(&session("s1", 1)).unwrap();
+        let inserted = store
+            .insert_spans(&[
+                ("s1".to_owned(), span("t1", "a")),
+                ("s1".to_owned(), span("t1", "b")),
+            ])
+            .unwrap();
+        assert_eq!(inserted.stored, 2);
+        store
+            .replace_invocations("s1", &[json!({"invocation_id": "a"})])
+            .unwrap();
+    }
+    let store = Store::open(&location).unwrap();
+    let row = store.session("s1").unwrap();
+    assert_eq!(row.span_count, 2);
+    assert_eq!(row.metadata, json!({"team": "a"}));
+    assert_eq!(store.spans("s1").unwrap().len(), 2);
+    assert_eq!(
+        store.invocations("s1").unwrap(),
+        vec![json!({"invocation_id": "a"})]
+    );
+    assert_eq!(
+        store.trace_sessions().unwrap(),
+        vec![("t1".to_owned(), "s1".to_owned())]
+    );
+}
+
+#[test]
+fn a_retried_export_is_stored_once() {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    let batch = vec![("s1".to_owned(), span("t1", "a"))];
+    assert_eq!(store.insert_spans(&batch).unwrap().stored, 1);
+    let again = store.insert_spans(&batch).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+    let log = NewLog {
+        trace_id: Some("t1".to_owned()),
+        span_id: Some("a".to_owned()),
+        time_ns: 5,
+        origin: "{}".to_owned(),
+        fingerprint: "f1".to_owned(),
+        body: "{}".to_owned(),
+    };
+    assert_eq!(
+        store
+            .insert_logs(&[("s1".to_owned(), log.clone())])
+            .unwrap()
+            .stored,
+        1
+    );
+    assert_eq!(
+        store
+            .insert_logs(&[("s1".to_owned(), log)])
+            .unwrap()
+            .duplicates,
+        1
+    );
+    let row = store.session("s1").unwrap();
+    assert_eq!((row.span_count, row.log_count), (1, 1));
+}
+
+#[test]
+fn sessions_list_newest_first_with_filters_and_paging() {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    for (i, id) in ["alpha", "beta", "gamma"].iter().enumerate() {
+        store.create_session(&session(id, i as i64)).unwrap();
+    }
+    store.set_completed("beta", Some(100)).unwrap();
+    let all = SessionFilter {
+        limit: 10,
+        ..SessionFilter::default()
+    };
+    let (rows, total) = store.sessions(&all).unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["gamma", "beta", "alpha"]
+    );
+    let live = SessionFilter {
+        complete: Some(false),
+        limit: 10,
+        ..SessionFilter::default()
+    };
+    assert_eq!(store.sessions(&live).unwrap().1, 2);
+    let page = SessionFilter {
+        limit: 1,
+        offset: 1,
+        ..SessionFilter::default()
+    };
+    assert_eq!(store.sessions(&page).unwrap().0[0].id, "beta");
+    let key = SessionFilter {
+        key_contains: Some("amm".to_owned()),
+        limit: 10,
+        ..SessionFilter::default()
+    };
+    assert_eq!(store.sessions(&key).unwrap().0[0].id, "gamma");
+    assert_eq!(
+        store.completed_before(101).unwrap(),
+        vec!["beta".to_owned()]
+    );
+}
+
+#[test]
+fn deleting_removes_everything_and_unknown_ids_are_errors() {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    store
+        .insert_spans(&[("s1".to_owned(), span("t1", "a"))])
+        .unwrap();
+    store.delete_session("s1").unwrap();
+    assert!(matches!(store.session("s1"), Err(StoreError::NotFound(_))));
+    assert!(store.spans("s1").unwrap().is_empty());
+    assert!(matches!(
+        store.delete_session("s1"),
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.set_completed("nope", None),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[test]
+fn eval_sets_are_stored_and_replaced() {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    store
+        .put_eval_set("e1", Some("first"), 2, &json!({"eval_set_id": "e1"}))
+        .unwrap();
+    store
+        .put_eval_set(
+            "e1",
+            Some("second"),
+            3,
+            &json!({"eval_set_id": "e1", "v": 2}),
+        )
+        .unwrap();
+    let rows = store.eval_sets().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].name.as_deref(), rows[0].case_count),
+        (Some("second"), 3)
+    );
+    assert_eq!(store.eval_set("e1").unwrap()["v"], 2);
+    assert!(matches!(store.eval_set("e2"), Err(StoreError::NotFound(_))));
+}

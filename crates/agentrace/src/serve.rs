@@ -1,0 +1,157 @@
+//! `agentrace serve`: arguments, then a call into `agentrace-server`.
+
+use std::{net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use agentrace_server::{
+    Server,
+    config::{DbLocation, Limits, ServerConfig},
+};
+use anyhow::{Context, Result};
+use clap::Args;
+
+/// Arguments of `agentrace serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address every listener binds. A non-loopback address needs --auth-token (or
+    /// --allow-insecure-bind).
+    #[arg(long, env = "AGENTRACE_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port of the web page, API, WebSocket, SSE and OTLP/HTTP.
+    #[arg(short, long, env = "AGENTRACE_PORT", default_value_t = 8001)]
+    port: u16,
+    /// Extra OTLP/HTTP port (the standard 4318); 0 disables it.
+    #[arg(long, env = "AGENTRACE_OTLP_HTTP_PORT", default_value_t = 4318)]
+    otlp_http_port: u16,
+    /// OTLP/gRPC port (the standard 4317); 0 disables it.
+    #[arg(long, env = "AGENTRACE_OTLP_GRPC_PORT", default_value_t = 4317)]
+    otlp_grpc_port: u16,
+    /// SQLite database file, or `:memory:` [default: <data dir>/agentrace/agentrace.db].
+    #[arg(long, env = "AGENTRACE_DB")]
+    db: Option<String>,
+    /// Bearer token that protects ingest and the API.
+    #[arg(long, env = "AGENTRACE_AUTH_TOKEN", hide_env_values = true)]
+    auth_token: Option<String>,
+    /// Allow a non-loopback --host without a token (anyone who reaches the port sees everything).
+    #[arg(long, env = "AGENTRACE_ALLOW_INSECURE_BIND")]
+    allow_insecure_bind: bool,
+    /// Extra browser origin allowed to call the API (repeatable).
+    #[arg(long = "cors-origin", env = "AGENTRACE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Directory of ADK eval set JSON files loaded at start.
+    #[arg(long, env = "AGENTRACE_EVAL_SETS")]
+    eval_sets: Option<PathBuf>,
+    /// Serve no web page (API, ingest and live feeds only).
+    #[arg(long, env = "AGENTRACE_HEADLESS")]
+    headless: bool,
+    /// Sessions stored at most; a new session past this is refused with 503.
+    #[arg(long, env = "AGENTRACE_MAX_SESSIONS", default_value_t = Limits::default().max_sessions)]
+    max_sessions: u64,
+    /// Spans per session; more are rejected through OTLP partial success.
+    #[arg(long, env = "AGENTRACE_MAX_SPANS_PER_SESSION", default_value_t = Limits::default().max_spans_per_session)]
+    max_spans_per_session: u64,
+    /// Log records per session; more are rejected through OTLP partial success.
+    #[arg(long, env = "AGENTRACE_MAX_LOGS_PER_SESSION", default_value_t = Limits::default().max_logs_per_session)]
+    max_logs_per_session: u64,
+    /// Largest request body on the wire, in bytes.
+    #[arg(long, env = "AGENTRACE_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body_bytes: usize,
+    /// Delete sessions completed more than this many hours ago (default: keep them).
+    #[arg(long, env = "AGENTRACE_RETENTION_HOURS")]
+    retention_hours: Option<u64>,
+    /// More logging: -v info, -vv debug.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn port(p: u16) -> Option<u16> {
+    (p != 0).then_some(p)
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
+    let level = match args.verbose {
+        0 => "warn,agentrace_server=info",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let limits = Limits {
+        max_sessions: args.max_sessions,
+        max_spans_per_session: args.max_spans_per_session,
+        max_logs_per_session: args.max_logs_per_session,
+        max_body_bytes: args.max_body_bytes,
+        retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
+        ..Limits::default()
+    };
+    let db = args.db.as_deref().map_or_else(DbLocation::default_file, DbLocation::parse);
+    let config = ServerConfig::builder()
+        .with_host(args.host)
+        .with_port(args.port)
+        .with_otlp_http_port(port(args.otlp_http_port))
+        .with_otlp_grpc_port(port(args.otlp_grpc_port))
+        .with_db(db)
+        .with_auth_token(args.auth_token)
+        .with_allow_insecure_bind(args.allow_insecure_bind)
+        .with_cors_origins(args.cors_origins)
+        .with_eval_sets_dir(args.eval_sets)
+        .with_headless(args.headless)
+        .with_limits(limits)
+        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let db = config.db.to_string();
+        let headless = config.headless;
+        let server = Server::start(config).await?;
+        let main = server.main_addr();
+        eprintln!("agentrace serve");
+        if !headless {
+            eprintln!("  web page       http://{main}/");
+        }
+        eprintln!("  API            http://{main}/api");
+        eprintln!("  OTLP/HTTP      http://{main}/v1/traces");
+        if let Some(addr) = server.otlp_http_addr() {
+            eprintln!("  OTLP/HTTP      http://{addr}/v1/traces");
+        }
+        if let Some(addr) = server.otlp_grpc_addr() {
+            eprintln!("  OTLP/gRPC      http://{addr}");
+        }
+        eprintln!("  WebSocket      ws://{main}/ws/traces");
+        eprintln!("  live (SSE)     http://{main}/stream/ui-updates");
+        eprintln!("  database       {db}");
+        shutdown_signal().await;
+        eprintln!("shutting down");
+        server.shutdown().await;
+        Ok::<(), anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
