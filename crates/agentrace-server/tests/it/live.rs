@@ -1,0 +1,210 @@
+//! The WebSocket ingest protocol, the live feeds (SSE and WebSocket) and gRPC.
+
+use std::time::Duration;
+
+use agentrace_server::config::Limits;
+use futures::{SinkExt, StreamExt};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use prost::Message as _;
+use serde_json::{Value, json};
+use tokio_tungstenite::{connect_async, tungstenite::Message};
+
+use crate::testkit::{self, agent_turn, client, kv, traces};
+
+async fn next_json(
+    ws: &mut tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Value {
+    loop {
+        let message = tokio::time::timeout(testkit::WAIT, ws.next())
+            .await
+            .expect("reply in time")
+            .expect("socket open")
+            .expect("message");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON reply");
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_session_start_span_log_end_gives_the_invocations() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let url = format!("ws://{}/ws/traces", server.main_addr());
+    let (mut ws, _) = connect_async(url).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+
+    ws.send(send(
+        json!({"type": "span", "session_id": "nope", "span": {}}),
+    ))
+    .await
+    .unwrap();
+    let reply = next_json(&mut ws).await;
+    assert_eq!(reply["type"], "error");
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown session")
+    );
+
+    ws.send(send(json!({"type": "session_start", "session_id": "ws-1", "trace_id": "ab", "eval_set_id": "e1", "metadata": {"who": "test"}}))).await.unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "session_started");
+    let spans = [
+        json!({"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331", "name": "invoke_agent dice",
+               "startTimeUnixNano": "1000", "endTimeUnixNano": "9000",
+               "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}},
+                              {"key": "gen_ai.agent.name", "value": {"stringValue": "dice"}}]}),
+        json!({"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203332", "parentSpanId": "b7ad6b7169203331",
+               "name": "chat gpt-4o", "startTimeUnixNano": "2000", "endTimeUnixNano": "3000",
+               "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                              {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                              {"key": "gen_ai.input.messages", "value": {"stringValue": "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"Roll a die\"}]}]"}},
+                              {"key": "gen_ai.output.messages", "value": {"stringValue": "[{\"role\":\"assistant\",\"parts\":[{\"type\":\"text\",\"content\":\"You rolled 4\"}],\"finish_reason\":\"stop\"}]"}}]}),
+    ];
+    ws.send(send(
+        json!({"type": "spans", "session_id": "ws-1", "spans": spans}),
+    ))
+    .await
+    .unwrap();
+    ws.send(send(json!({"type": "log", "session_id": "ws-1", "log": {"event_name": "gen_ai.choice", "timestamp": "2500", "body": {"index": 0}, "attributes": {"gen_ai.system": "openai"}}}))).await.unwrap();
+    ws.send(send(
+        json!({"type": "span", "session_id": "ws-1", "span": {"spanId": 7}}),
+    ))
+    .await
+    .unwrap();
+    let bad = next_json(&mut ws).await;
+    assert_eq!(bad["type"], "error", "{bad}");
+    ws.send(send(json!({"type": "session_end", "session_id": "ws-1"})))
+        .await
+        .unwrap();
+    let done = next_json(&mut ws).await;
+    assert_eq!(done["type"], "session_complete", "{done}");
+    let invocation = &done["invocations"][0];
+    assert_eq!(invocation["userText"], "Roll a die");
+    assert_eq!(invocation["agentText"], "You rolled 4");
+    assert_eq!(invocation["modelInfo"]["models"], json!(["gpt-4o"]));
+
+    let session: Value = client()
+        .get(format!("{}/api/sessions/ws-1", testkit::base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["keyKind"], "websocket");
+    assert_eq!(session["evalSetId"], "e1");
+    assert_eq!(session["metadata"], json!({"who": "test"}));
+    assert_eq!(
+        (session["spanCount"].as_i64(), session["logCount"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(session["complete"], true);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn grpc_export_is_ingested() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let addr = server.otlp_grpc_addr().unwrap();
+    let mut grpc = TraceServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let request = traces(
+        vec![kv("agentevals.session_name", "grpc")],
+        agent_turn(7, 1, "q", "a"),
+    );
+    let response = grpc.export(request).await.unwrap().into_inner();
+    assert_eq!(response.partial_success, None);
+    let sessions: Value = client()
+        .get(format!("{}/api/sessions/grpc", testkit::base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["spanCount"], 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_live_reader_gets_a_lagged_notice() {
+    let limits = Limits {
+        live_buffer: 2,
+        ..Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let base = testkit::base(&server);
+    let (mut live, _) = connect_async(format!("ws://{}/ws/live", server.main_addr()))
+        .await
+        .unwrap();
+    // Let the subscription register before publishing: the server answers the first request only
+    // after the upgrade completed, so a round trip through the API orders them.
+    let http = client();
+    http.get(format!("{base}/api/health")).send().await.unwrap();
+    for trace in 1..=10u8 {
+        let name = format!("s{trace}");
+        let request = traces(
+            vec![kv("agentevals.session_name", &name)],
+            agent_turn(trace, 1, "q", "a"),
+        );
+        let r = http
+            .post(format!("{base}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mut lagged = None;
+    for _ in 0..50 {
+        let event = next_json(&mut live).await;
+        if event["type"] == "lagged" {
+            lagged = event["missed"].as_u64();
+            break;
+        }
+    }
+    assert!(lagged.is_some_and(|n| n > 0), "a lagged notice arrives");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_start_replaces_an_existing_session() {
+    let server = testkit::start(
+        testkit::config()
+            .with_session_rules(agentrace_server::config::SessionRules {
+                completion_grace: Duration::from_secs(60),
+                ..testkit::fast_rules()
+            })
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        ws.send(Message::Text(
+            json!({"type": "session_start", "session_id": "again"})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next_json(&mut ws).await["type"], "session_started");
+    }
+    let list: Value = client()
+        .get(format!("{}/api/sessions", testkit::base(&server)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    server.shutdown().await;
+}
