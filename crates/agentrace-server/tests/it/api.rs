@@ -21,7 +21,7 @@ async fn post_turn(base: &str, name: &str, trace: u8, token: Option<&str>) -> re
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
-    request.send().await.unwrap()
+    request.send().await.expect("request sent")
 }
 
 #[tokio::test]
