@@ -1,6 +1,7 @@
 //! Integration tests of the server: one binary, one module per area.
 
 mod api;
+mod docs;
 mod live;
 mod otlp_http;
 mod store;
