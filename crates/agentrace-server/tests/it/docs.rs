@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 
 use futures::{SinkExt, StreamExt};
-use prost::Message as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
