@@ -2,8 +2,8 @@
 //!
 //! Every enum here is an *open* enum: the conventions allow custom values, so parsing never fails.
 //! A known value parses to its variant and anything else to `Other(String)`, kept verbatim.
-//! Each type has `as_str`, an infallible [`FromStr`](std::str::FromStr), [`Display`](std::fmt::Display),
-//! and serializes to and from the plain string.
+//! Each type has `as_str`, an infallible [`FromStr`], [`Display`](fmt::Display), and
+//! serializes to and from the plain string.
 //!
 //! ```
 //! use agentrace_semconv::enums::{OperationName, ProviderName, TokenType};

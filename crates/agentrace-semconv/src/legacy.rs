@@ -10,7 +10,7 @@
 //!
 //! The conversions are **lossless**: whatever has no field in the current model is kept, as an
 //! `extra` field of the message or part, as a [`Part::Generic`] for content items of other types,
-//! or as an [`UNMAPPED_PART_TYPE`] part (`{"type": "unmapped", "value": …}`) for values that are
+//! or as an [`UNMAPPED_PART_TYPE`](crate::message::UNMAPPED_PART_TYPE) part (`{"type": "unmapped", "value": …}`) for values that are
 //! not parts at all. Nothing is dropped. The mappings:
 //!
 //! | legacy | current |
@@ -58,7 +58,7 @@ use crate::enums::{FinishReason, Modality, Role};
 use crate::event;
 use crate::message::{
     BlobPart, ChatMessage, Extra, FilePart, OutputMessage, Part, ReasoningPart, TextPart,
-    ToolCallRequestPart, ToolCallResponsePart, UNMAPPED_PART_TYPE, UriPart, unmapped,
+    ToolCallRequestPart, ToolCallResponsePart, UriPart, unmapped,
 };
 
 /// Legacy data that cannot be converted at all (as opposed to data that is kept as extra fields).
@@ -591,8 +591,7 @@ fn content_item_to_part(item: &Value) -> Part {
     };
     match converted {
         Some(part) => part,
-        None if kind == UNMAPPED_PART_TYPE => Part::from_value_lenient(item.clone()),
-        None => Part::from_value(item.clone()).unwrap_or_else(|_| unmapped(item.clone())),
+        None => Part::from_value_lenient(item.clone()),
     }
 }
 

@@ -227,7 +227,8 @@ pub struct ToolCallRequestPart {
 /// A `tool_call_response` part: a tool result sent to the model.
 ///
 /// The schema's field is `response`. (The YAML examples of the conventions write `result`;
-/// such a part has no `response` and so does not parse as this type; see [`Part::from_value_lenient`].)
+/// such a part has no `response`, so it parses as a [`Part::Generic`] of type
+/// `tool_call_response` that keeps `result`; see [`Part::is_misfit`].)
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ToolCallResponsePart {
     /// The id of the tool call this responds to.
@@ -454,9 +455,38 @@ impl Part {
         }
     }
 
-    /// Parses one part from JSON, strictly: a part of a known type must have that type's
-    /// required fields with the right JSON types.
+    /// Parses one part from JSON as the schemas do: a part of a known type whose fields fit
+    /// becomes that part; any other object with a string `type` (an unknown type, or a known
+    /// type whose fields do not fit, such as a `tool_call_response` with `result` instead of
+    /// `response`) becomes a [`Part::Generic`] with all its fields (the schemas' `GenericPart`).
+    /// Fails only where the schemas fail: not an object, or no string `type`.
     pub fn from_value(value: Value) -> Result<Self, ModelError> {
+        let kind = part_kind(&value)?;
+        if !KNOWN_PART_TYPES.contains(&kind.as_str()) {
+            let mut fields = match value {
+                Value::Object(map) => map,
+                _ => Extra::new(),
+            };
+            fields.remove("type");
+            return Ok(Part::Generic(GenericPart { kind, fields }));
+        }
+        match Part::from_value_strict(value.clone()) {
+            Ok(part) => Ok(part),
+            Err(_) => {
+                let mut fields = match value {
+                    Value::Object(map) => map,
+                    _ => Extra::new(),
+                };
+                fields.remove("type");
+                Ok(Part::Generic(GenericPart { kind, fields }))
+            }
+        }
+    }
+
+    /// Parses one part from JSON strictly: a part of a known type must have that type's
+    /// required fields with the right JSON types (so a `tool_call_response` without `response`
+    /// is an error, not a generic part).
+    pub fn from_value_strict(value: Value) -> Result<Self, ModelError> {
         let mut f = Fields::from_value(value)?;
         let kind = f.required_string("type")?;
         let part = match kind.as_str() {
@@ -549,28 +579,25 @@ impl Part {
         Ok(part)
     }
 
-    /// Parses one part leniently: like [`Part::from_value`], but an object that does not fit its
-    /// known type (e.g. a `tool_call_response` with `result` instead of `response`, as in the
-    /// conventions' YAML examples) becomes a [`Part::Generic`] with all its fields, and a value
-    /// that is not an object with a string `type` becomes an [`UNMAPPED_PART_TYPE`] part with the
-    /// value under `value`. Never fails and never drops data.
+    /// Parses one part and never fails: like [`Part::from_value`], and a value that is not an
+    /// object with a string `type` becomes an [`UNMAPPED_PART_TYPE`] part with the value under
+    /// `value`. Never drops data.
     pub fn from_value_lenient(value: Value) -> Self {
-        let kind = match &value {
-            Value::Object(map) => match map.get("type") {
-                Some(Value::String(kind)) => kind.clone(),
-                _ => return unmapped(value),
-            },
-            _ => return unmapped(value),
-        };
-        if let Ok(part) = Part::from_value(value.clone()) {
-            return part;
+        if part_kind(&value).is_err() {
+            return unmapped(value);
         }
-        let mut fields = match value {
-            Value::Object(map) => map,
-            _ => Extra::new(),
-        };
-        fields.remove("type");
-        Part::Generic(GenericPart { kind, fields })
+        Part::from_value(value).unwrap_or_else(|err| {
+            // Unreachable: `from_value` fails only where `part_kind` does.
+            let mut fields = Extra::new();
+            fields.insert("error".to_owned(), Value::String(err.to_string()));
+            Part::generic(UNMAPPED_PART_TYPE, fields)
+        })
+    }
+
+    /// Whether this is a generic part whose `type` is a known part type, i.e. a part whose
+    /// fields did not fit its type (e.g. `tool_call_response` with `result`).
+    pub fn is_misfit(&self) -> bool {
+        matches!(self, Part::Generic(g) if KNOWN_PART_TYPES.contains(&g.kind.as_str()))
     }
 
     /// The part as a JSON value.
@@ -587,6 +614,22 @@ pub(crate) fn unmapped(value: Value) -> Part {
         kind: UNMAPPED_PART_TYPE.to_owned(),
         fields,
     })
+}
+
+/// The string `type` of a part, or the error the schemas give.
+fn part_kind(value: &Value) -> Result<String, ModelError> {
+    match value {
+        Value::Object(map) => match map.get("type") {
+            Some(Value::String(kind)) => Ok(kind.clone()),
+            Some(other) => Err(ModelError::InvalidType {
+                field: "type",
+                expected: "a string",
+                found: describe(other),
+            }),
+            None => Err(ModelError::MissingField("type")),
+        },
+        other => Err(ModelError::NotAnObject(describe(other))),
+    }
 }
 
 fn server_tool_details(mut map: Extra) -> Result<ServerToolDetails, ModelError> {
@@ -966,12 +1009,19 @@ impl ToolDefinition {
         }
     }
 
-    /// Parses one tool definition from JSON.
+    /// Parses one tool definition from JSON as the schema does: `type` and `name` must be
+    /// strings; a `function` whose `description` is not a string falls back to a generic
+    /// definition (the schema's `GenericToolDefinition`).
     pub fn from_value(value: Value) -> Result<Self, ModelError> {
         let mut f = Fields::from_value(value)?;
         let kind = f.required_string("type")?;
         let name = f.required_string("name")?;
-        if kind == "function" {
+        if kind == "function"
+            && !f
+                .0
+                .get("description")
+                .is_some_and(|d| !d.is_string() && !d.is_null())
+        {
             let description = f.optional_string("description")?;
             let parameters = f.optional_value("parameters");
             Ok(ToolDefinition::Function(FunctionToolDefinition {

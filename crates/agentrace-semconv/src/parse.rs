@@ -4,12 +4,22 @@
 //! structured value of a log event attribute) and return the model or a [`ParseError`] whose
 //! message starts with the path of the offending value:
 //!
+//! The plain functions accept exactly what the schemas accept. The schemas' `GenericPart`
+//! matches any object with a string `type`, so a part of a known type whose fields do not fit
+//! (a `text` part without `content`) is valid there and parses as a generic part. The `*_strict`
+//! functions reject such parts, with the path and the missing field:
+//!
 //! ```
-//! let err = agentrace_semconv::parse::input_messages(
-//!     r#"[{"role":"user","parts":[{"type":"text"}]}]"#,
-//! ).unwrap_err();
-//! assert_eq!(err.path, "messages[0].parts[0]");
-//! assert!(err.to_string().starts_with("messages[0].parts[0]: missing field `content`"));
+//! use agentrace_semconv::parse;
+//!
+//! let json = r#"[{"role":"user","parts":[{"type":"text"}]}]"#;
+//! assert!(parse::input_messages(json).is_ok());
+//! let err = parse::input_messages_strict(json).unwrap_err();
+//! assert_eq!(err.to_string(), "messages[0].parts[0]: missing field `content`");
+//!
+//! let err = parse::input_messages(r#"[{"role":"user"}]"#).unwrap_err();
+//! assert_eq!(err.path, "messages[0]");
+//! assert!(err.message.starts_with("missing field `parts`"));
 //! ```
 
 use std::fmt::Write as _;
@@ -18,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::message::{
-    ChatMessage, OutputMessage, RetrievalDocument, SystemInstructions, ToolDefinition,
+    ChatMessage, OutputMessage, Part, RetrievalDocument, SystemInstructions, ToolDefinition,
 };
 
 /// JSON that does not fit the model, and where.
@@ -125,4 +135,55 @@ pub fn retrieval_documents(json: &str) -> Result<Vec<RetrievalDocument>, ParseEr
 /// Parses `gen_ai.retrieval.documents` from a structured value.
 pub fn retrieval_documents_value(value: Value) -> Result<Vec<RetrievalDocument>, ParseError> {
     from_value(DOCUMENTS_ROOT, value)
+}
+
+/// Re-checks generic parts whose `type` is a known part type strictly, reporting the first.
+fn check_parts<'a>(lists: impl Iterator<Item = (String, &'a [Part])>) -> Result<(), ParseError> {
+    for (prefix, parts) in lists {
+        for (index, part) in parts.iter().enumerate() {
+            if part.is_misfit()
+                && let Err(err) = Part::from_value_strict(part.to_value())
+            {
+                return Err(ParseError {
+                    path: format!("{prefix}[{index}]"),
+                    message: err.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses `gen_ai.input.messages` strictly: parts of known types must fit their type.
+pub fn input_messages_strict(json: &str) -> Result<Vec<ChatMessage>, ParseError> {
+    let messages = input_messages(json)?;
+    check_parts(
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("{MESSAGES_ROOT}[{i}].parts"), m.parts.as_slice())),
+    )?;
+    Ok(messages)
+}
+
+/// Parses `gen_ai.output.messages` strictly: parts of known types must fit their type.
+pub fn output_messages_strict(json: &str) -> Result<Vec<OutputMessage>, ParseError> {
+    let messages = output_messages(json)?;
+    check_parts(
+        messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("{MESSAGES_ROOT}[{i}].parts"), m.parts.as_slice())),
+    )?;
+    Ok(messages)
+}
+
+/// Parses `gen_ai.system_instructions` strictly: parts of known types must fit their type.
+pub fn system_instructions_strict(json: &str) -> Result<SystemInstructions, ParseError> {
+    let instructions = system_instructions(json)?;
+    check_parts(std::iter::once((
+        INSTRUCTIONS_ROOT.to_owned(),
+        instructions.parts.as_slice(),
+    )))?;
+    Ok(instructions)
 }

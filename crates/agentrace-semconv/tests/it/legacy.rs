@@ -1,0 +1,318 @@
+//! Legacy event models (seed 002), OpenAI-style messages and deprecated event bodies convert
+//! into the current model without losing content.
+
+use agentrace_semconv::enums::{FinishReason, Modality, Role};
+use agentrace_semconv::event;
+use agentrace_semconv::legacy::{
+    self, ChoiceEvent, CompletionMessage, ConvertError, FunctionCall, MessageEvent, Roles, ToolCall,
+};
+use agentrace_semconv::message::{ChatMessage, Extra, OutputMessage, Part};
+use serde_json::{Value, json};
+
+use crate::testkit::{INPUT_SCHEMA, OUTPUT_SCHEMA, assert_valid, check, validator};
+
+#[test]
+fn seed_message_and_choice_events() {
+    // The seed's "Basic Event Emission" example.
+    let message = MessageEvent {
+        content: json!("What is the capital of France?"),
+        role: Roles::User.to_string(),
+        tool_calls: None,
+        extra: Extra::new(),
+    };
+    assert_eq!(
+        ChatMessage::from(&message),
+        ChatMessage::from_text(Role::User, "What is the capital of France?")
+    );
+    let choice: ChoiceEvent = serde_json::from_value(json!({
+        "index": 0,
+        "message": {"content": "The capital of France is Paris.", "role": "assistant"},
+        "finish_reason": "stop"
+    }))
+    .expect("the seed's choice event");
+    assert_eq!(
+        OutputMessage::from(&choice),
+        OutputMessage::new(
+            Role::Assistant,
+            vec![Part::text("The capital of France is Paris.")],
+            FinishReason::Stop
+        )
+    );
+    // Defaults of the seed models: role `user`, finish_reason `unknown`.
+    let message: MessageEvent = serde_json::from_value(json!({"content": "hi"})).expect("defaults");
+    assert_eq!(message.role, "user");
+    let choice: ChoiceEvent =
+        serde_json::from_value(json!({"index": 1, "message": {"content": "x"}})).expect("defaults");
+    assert_eq!(
+        OutputMessage::from(choice).finish_reason,
+        FinishReason::Other("unknown".into())
+    );
+}
+
+#[test]
+fn seed_tool_call_example_and_typed_dict_spelling() {
+    // The seed's "Tool Call Events" example.
+    let message: MessageEvent = serde_json::from_value(json!({
+        "content": "I need to check the weather in Paris",
+        "role": "user",
+        "tool_calls": [{"id": "call_123", "function": {"name": "get_weather", "arguments": "{\"location\": \"Paris\"}"}, "type": "function"}]
+    }))
+    .expect("seed example");
+    let converted = ChatMessage::from(&message);
+    assert_eq!(
+        converted.parts,
+        [
+            Part::text("I need to check the weather in Paris"),
+            Part::tool_call(
+                Some("call_123".into()),
+                "get_weather",
+                Some(json!({"location": "Paris"}))
+            ),
+        ]
+    );
+    // The TypedDict spells the function name `function_name`.
+    let call: ToolCall = serde_json::from_value(json!({
+        "id": "call_9", "type": "function", "function": {"function_name": "lookup", "arguments": {"q": "x"}}
+    }))
+    .expect("TypedDict spelling");
+    assert_eq!(call.function.name, "lookup");
+    let message = MessageEvent {
+        content: Value::Null,
+        role: "assistant".into(),
+        tool_calls: Some(vec![call]),
+        extra: Extra::new(),
+    };
+    assert_eq!(
+        ChatMessage::from(message).parts,
+        [Part::tool_call(
+            Some("call_9".into()),
+            "lookup",
+            Some(json!({"q": "x"}))
+        )]
+    );
+    let completion = CompletionMessage {
+        content: json!("ok"),
+        role: "assistant".into(),
+        extra: Extra::new(),
+    };
+    let choice = ChoiceEvent {
+        index: 0,
+        message: completion,
+        finish_reason: "tool_calls".into(),
+        tool_calls: Some(vec![ToolCall {
+            id: None,
+            function: FunctionCall {
+                name: "f".into(),
+                arguments: None,
+                extra: Extra::new(),
+            },
+            kind: "function".into(),
+            extra: Extra::new(),
+        }]),
+        extra: Extra::new(),
+    };
+    let out = OutputMessage::from(&choice);
+    assert_eq!(out.finish_reason, FinishReason::ToolCall);
+    assert_eq!(
+        out.parts,
+        [Part::text("ok"), Part::tool_call(None, "f", None)]
+    );
+    assert_eq!(Role::from(Roles::Tool), Role::Tool);
+}
+
+/// The body examples of `model/deprecated/events-deprecated.yaml`.
+#[test]
+fn deprecated_event_bodies() {
+    let system = legacy::from_message_event_body(
+        event::SYSTEM_MESSAGE,
+        &json!({"content": "You're a helpful bot", "role": "instruction"}),
+    )
+    .expect("system body");
+    assert_eq!(system.role, Role::Other("instruction".into()));
+    assert_eq!(system.texts().collect::<Vec<_>>(), ["You're a helpful bot"]);
+
+    let user = legacy::from_message_event_body(
+        event::USER_MESSAGE,
+        &json!({"content": "What's the weather in Paris?"}),
+    )
+    .expect("user body");
+    assert_eq!(
+        user,
+        ChatMessage::from_text(Role::User, "What's the weather in Paris?")
+    );
+
+    let assistant = legacy::from_message_event_body(
+        event::ASSISTANT_MESSAGE,
+        &json!({"tool_calls": [{"id": "call_mszuSIzqtI65i1wAUOE8w5H4", "type": "function",
+                               "function": {"name": "get_weather", "arguments": "{\"location\": \"Paris\"}"}}]}),
+    )
+    .expect("assistant body");
+    assert_eq!(assistant.role, Role::Assistant);
+    assert_eq!(
+        assistant.parts,
+        [Part::tool_call(
+            Some("call_mszuSIzqtI65i1wAUOE8w5H4".into()),
+            "get_weather",
+            Some(json!({"location": "Paris"}))
+        )]
+    );
+
+    let tool = legacy::from_message_event_body(
+        event::TOOL_MESSAGE,
+        &json!({"content": "rainy, 57°F", "id": "call_mszuSIzqtI65i1wAUOE8w5H4"}),
+    )
+    .expect("tool body");
+    assert_eq!(
+        tool.parts,
+        [Part::tool_call_response(
+            Some("call_mszuSIzqtI65i1wAUOE8w5H4".into()),
+            json!("rainy, 57°F")
+        )]
+    );
+    // Without content capture a tool event still carries its id.
+    let bare =
+        legacy::from_message_event_body(event::TOOL_MESSAGE, &json!({"id": "c1"})).expect("bare");
+    assert_eq!(
+        bare.parts,
+        [Part::tool_call_response(Some("c1".into()), Value::Null)]
+    );
+    // A bare string body is the content.
+    let s =
+        legacy::from_message_event_body(event::USER_MESSAGE, &json!("hi")).expect("string body");
+    assert_eq!(s.texts().collect::<String>(), "hi");
+
+    let choice = legacy::from_choice_event_body(&json!({
+        "index": 1,
+        "finish_reason": "tool_calls",
+        "message": {"content": "The weather in Paris is rainy and overcast, with temperatures around 57°F", "role": "bot"},
+        "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather"}}]
+    }))
+    .expect("choice body");
+    assert_eq!(choice.index, Some(1));
+    assert_eq!(choice.message.role, Role::Other("bot".into()));
+    assert_eq!(choice.message.finish_reason, FinishReason::ToolCall);
+    assert_eq!(choice.message.parts.len(), 2);
+
+    assert_eq!(
+        legacy::from_message_event_body(event::CHOICE, &json!({})),
+        Err(ConvertError::UnknownEvent(event::CHOICE.into()))
+    );
+    assert!(legacy::from_choice_event_body(&json!("x")).is_err());
+}
+
+#[test]
+fn choices_are_ordered_by_index() {
+    let bodies = [
+        json!({"index": 2, "finish_reason": "stop", "message": {"content": "c"}}),
+        json!({"finish_reason": "stop", "message": {"content": "none"}}),
+        json!({"index": 0, "finish_reason": "length", "message": {"content": "a"}}),
+        json!({"index": 1, "finish_reason": "error", "message": {"content": "b"}}),
+    ];
+    let outputs = legacy::output_messages_from_choice_bodies(&bodies).expect("bodies");
+    let texts: Vec<String> = outputs.iter().map(|o| o.texts().collect()).collect();
+    assert_eq!(texts, ["a", "b", "c", "none"]);
+    assert_valid(
+        &validator(OUTPUT_SCHEMA),
+        &serde_json::to_value(&outputs).expect("ser"),
+        "choices",
+    );
+}
+
+#[test]
+fn openai_messages_convert_with_every_field_kept() {
+    let messages = json!([
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "name": "alice", "content": [
+            {"type": "text", "text": "What is in these?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "high"}},
+            {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/4AAQ"}},
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}},
+            {"type": "file", "file": {"file_id": "file-1", "filename": "report.pdf"}},
+            {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "x.pdf"}},
+            {"type": "refusal", "refusal": "no"},
+            {"type": "text", "content": "already current"},
+            {"type": "image_url"},
+            {"text": "untyped block"},
+            42
+        ]},
+        {"role": "assistant", "content": null, "reasoning_content": "Look at the images.",
+         "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "describe", "arguments": "{\"n\": 2}"}},
+            {"id": "call_b", "type": "function", "function": {"name": "raw", "arguments": "not json"}, "index": 1},
+            {"id": "call_c", "type": "custom", "custom": {"name": "grep", "input": "foo"}}
+         ],
+         "refusal": null, "audio": {"id": "audio_1"}},
+        {"role": "tool", "tool_call_id": "call_a", "content": "two cats"},
+        {"role": "function", "name": "legacy_fn", "content": "{\"ok\": true}"},
+        {"role": "assistant", "function_call": {"name": "legacy_fn", "arguments": "{}"}}
+    ]);
+    let converted = legacy::from_openai_messages(&messages).expect("OpenAI messages");
+    let user = &converted[1];
+    assert_eq!(user.name.as_deref(), Some("alice"));
+    assert!(
+        matches!(&user.parts[1], Part::Uri(u) if u.modality == Modality::Image && u.extra["detail"] == json!("high"))
+    );
+    assert!(
+        matches!(&user.parts[2], Part::Blob(b) if b.mime_type.as_deref() == Some("image/jpeg") && b.content == "/9j/4AAQ")
+    );
+    assert!(
+        matches!(&user.parts[3], Part::Blob(b) if b.modality == Modality::Audio && b.mime_type.as_deref() == Some("audio/wav"))
+    );
+    assert!(
+        matches!(&user.parts[4], Part::File(f) if f.file_id == "file-1" && f.extra["filename"] == json!("report.pdf"))
+    );
+    assert!(matches!(&user.parts[5], Part::Blob(b) if b.modality == Modality::Document));
+    assert_eq!(user.parts[6].kind(), "refusal");
+    assert_eq!(user.parts[7], Part::text("already current"));
+    assert!(
+        matches!(&user.parts[8], Part::Generic(g) if g.kind == "image_url" && g.fields.is_empty())
+    );
+    assert_eq!(user.parts[9].as_text(), Some("untyped block"));
+    assert_eq!(user.parts[10].kind(), "unmapped");
+    let assistant = &converted[2];
+    assert_eq!(assistant.parts[0], Part::reasoning("Look at the images."));
+    assert_eq!(
+        assistant.parts[1],
+        Part::tool_call(Some("call_a".into()), "describe", Some(json!({"n": 2})))
+    );
+    assert!(
+        matches!(&assistant.parts[2], Part::ToolCall(c) if c.arguments == Some(json!("not json")) && c.extra["index"] == json!(1))
+    );
+    assert_eq!(assistant.parts[3].kind(), "unmapped");
+    assert_eq!(assistant.extra["audio"], json!({"id": "audio_1"}));
+    assert!(assistant.extra["refusal"].is_null());
+    assert_eq!(
+        converted[3].parts,
+        [Part::tool_call_response(
+            Some("call_a".into()),
+            json!("two cats")
+        )]
+    );
+    assert_eq!(converted[4].role, Role::Other("function".into()));
+    assert_eq!(
+        converted[5].parts,
+        [Part::tool_call(None, "legacy_fn", Some(json!({})))]
+    );
+
+    assert_valid(
+        &validator(INPUT_SCHEMA),
+        &serde_json::to_value(&converted).expect("ser"),
+        "converted",
+    );
+    check("openai_messages_converted", &converted);
+
+    assert_eq!(
+        legacy::from_openai_message(&json!({"content": "x"})),
+        Err(ConvertError::MissingRole)
+    );
+    assert!(legacy::from_openai_messages(&json!({})).is_err());
+    assert!(legacy::from_openai_messages_json("[{'role': 'user'}]").is_err());
+    let from_prompt = legacy::from_openai_messages_json(
+        r#"[{"role": "user", "content": "What is the capital of France?"}]"#,
+    )
+    .expect("gen_ai.prompt JSON");
+    assert_eq!(
+        from_prompt[0].texts().collect::<String>(),
+        "What is the capital of France?"
+    );
+}
