@@ -185,3 +185,100 @@ impl Report {
         }
     }
 }
+
+/// Shortens `s` to at most `max` characters (char-aware), on one line.
+fn clip(s: &str, max: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut out: String = one_line.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+impl Report {
+    /// A readable plain-text table of the invocations, with a summary line and the groups.
+    pub fn to_table(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} ({}): {} trace(s), {} span(s), {} log record(s); grouped by {}",
+            self.format,
+            self.agentevals_format,
+            self.trace_count,
+            self.span_count,
+            self.log_count,
+            self.group_by
+        );
+        for g in &self.groups {
+            let case = match (&g.eval_case_id, &g.eval_case_match, &g.eval_case_reason) {
+                (Some(Some(id)), Some(Some(how)), _) => format!("; case {id} ({how})"),
+                (Some(None), _, Some(Some(reason))) => format!("; no case: {reason}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "group {} {}: {} trace(s), {} invocation(s){case}",
+                g.index,
+                g.key,
+                g.trace_ids.len(),
+                g.num_invocations
+            );
+        }
+        let header = [
+            "grp",
+            "turn",
+            "invocation",
+            "agent",
+            "user",
+            "agent text",
+            "tools",
+            "models",
+            "llm",
+            "warnings",
+        ];
+        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
+        for inv in &self.invocations {
+            rows.push(vec![
+                inv.group.to_string(),
+                inv.index.to_string(),
+                inv.invocation_id.clone(),
+                inv.agent_name.clone().unwrap_or_else(|| "-".into()),
+                clip(inv.user_text.as_deref().unwrap_or("-"), 40),
+                clip(inv.agent_text.as_deref().unwrap_or("-"), 40),
+                clip(
+                    &inv.tool_calls
+                        .iter()
+                        .map(|t| t.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    40,
+                ),
+                inv.models.join(", "),
+                inv.llm_call_count.to_string(),
+                inv.warnings.join(", "),
+            ]);
+        }
+        let widths: Vec<usize> = (0..header.len())
+            .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+            .collect();
+        for (i, r) in rows.iter().enumerate() {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| {
+                    let pad = w.saturating_sub(cell.chars().count());
+                    format!("{cell}{}", " ".repeat(pad))
+                })
+                .collect();
+            let _ = writeln!(out, "{}", line.join("  ").trim_end());
+            if i == 0 {
+                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+                let _ = writeln!(out, "{}", rule.join("  "));
+            }
+        }
+        out
+    }
+}

@@ -1,15 +1,44 @@
 //! The `agentrace` command line.
+//!
+//! Exit codes: 0 ok, 1 evaluation failed, 2 could not run.
+
+// A command-line tool: printing is its job.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod extract;
+mod serve;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// See and judge what your AI agents do, through OpenTelemetry.
 #[derive(Debug, Parser)]
 #[command(name = "agentrace", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read a trace file and print the invocations (turns) found in it.
+    Extract(extract::ExtractArgs),
+    /// Run the dev server: OTLP/HTTP and gRPC ingest, sessions, SQLite storage, API and web page.
+    Serve(serve::ServeArgs),
+}
 
 fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Extract(args) => extract::run(args),
+        Command::Serve(args) => serve::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -188,9 +188,10 @@ impl Turn {
         let mut out: Vec<String> = Vec::new();
         for c in &self.llm_calls {
             if let Some(m) = c.model()
-                && !out.iter().any(|x| x == m) {
-                    out.push(m.to_owned());
-                }
+                && !out.iter().any(|x| x == m)
+            {
+                out.push(m.to_owned());
+            }
         }
         out
     }
@@ -726,49 +727,48 @@ fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
     let mut out: Vec<(Draft, Vec<Gap>)> = Vec::new();
     for d in drafts {
         if d.anchor_kind == AnchorKind::Root
-            && let Some((prev, _)) = out.last_mut() {
-                let first_input = d.calls.first().and_then(|c| c.input_messages.as_ref());
-                let last_prev = prev.calls.last();
-                let ends_with_response = first_input
-                    .and_then(|m| m.last())
-                    .is_some_and(Message::is_tool_result);
-                if let (Some(lp), true) = (last_prev, ends_with_response) {
-                    let (requested, ids) = requested_call_ids(lp);
-                    let resp_ids: HashSet<String> = first_input
-                        .into_iter()
-                        .flatten()
-                        .rev()
-                        .take_while(|m| m.is_tool_result())
-                        .flat_map(|m| m.parts.iter())
-                        .filter_map(|p| match p {
-                            Part::ToolCallResponse { id: Some(id), .. } => Some(id.clone()),
-                            _ => None,
-                        })
-                        .collect();
-                    let ids_ok =
-                        ids.is_empty() || resp_ids.is_empty() || !ids.is_disjoint(&resp_ids);
-                    if requested && ids_ok {
-                        prev.calls.extend(d.calls);
-                        prev.tool_spans.extend(d.tool_spans);
-                        prev.tool_name_missing.extend(d.tool_name_missing);
-                        prev.has_tool_spans |= d.has_tool_spans;
-                        prev.end_ns = prev.end_ns.max(d.end_ns);
-                        continue;
-                    }
-                }
-                let no_content = d.calls.iter().all(|c| c.input_messages.is_none());
-                if no_content
-                    && last_prev.is_some_and(|c| c.finish_reasons.iter().any(|r| is_tool_finish(r)))
-                {
-                    let gap = Gap {
-                        code: "possible_continuation",
-                        reason: "content not captured; the previous turn ended requesting tools"
-                            .into(),
-                    };
-                    out.push((d, vec![gap]));
+            && let Some((prev, _)) = out.last_mut()
+        {
+            let first_input = d.calls.first().and_then(|c| c.input_messages.as_ref());
+            let last_prev = prev.calls.last();
+            let ends_with_response = first_input
+                .and_then(|m| m.last())
+                .is_some_and(Message::is_tool_result);
+            if let (Some(lp), true) = (last_prev, ends_with_response) {
+                let (requested, ids) = requested_call_ids(lp);
+                let resp_ids: HashSet<String> = first_input
+                    .into_iter()
+                    .flatten()
+                    .rev()
+                    .take_while(|m| m.is_tool_result())
+                    .flat_map(|m| m.parts.iter())
+                    .filter_map(|p| match p {
+                        Part::ToolCallResponse { id: Some(id), .. } => Some(id.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                let ids_ok = ids.is_empty() || resp_ids.is_empty() || !ids.is_disjoint(&resp_ids);
+                if requested && ids_ok {
+                    prev.calls.extend(d.calls);
+                    prev.tool_spans.extend(d.tool_spans);
+                    prev.tool_name_missing.extend(d.tool_name_missing);
+                    prev.has_tool_spans |= d.has_tool_spans;
+                    prev.end_ns = prev.end_ns.max(d.end_ns);
                     continue;
                 }
             }
+            let no_content = d.calls.iter().all(|c| c.input_messages.is_none());
+            if no_content
+                && last_prev.is_some_and(|c| c.finish_reasons.iter().any(|r| is_tool_finish(r)))
+            {
+                let gap = Gap {
+                    code: "possible_continuation",
+                    reason: "content not captured; the previous turn ended requesting tools".into(),
+                };
+                out.push((d, vec![gap]));
+                continue;
+            }
+        }
         out.push((d, Vec::new()));
     }
     out
@@ -820,28 +820,29 @@ fn finish_turn(d: Draft, mut warnings: Vec<Gap>) -> Turn {
             && let Some(p) = parts
                 .iter_mut()
                 .find(|p| !p.claimed && p.id.as_deref() == Some(id.as_str()))
-            {
-                p.claimed = true;
-                src = Some(p.call_idx);
-                if tc.arguments.is_none() {
-                    tc.arguments.clone_from(&p.arguments);
-                }
+        {
+            p.claimed = true;
+            src = Some(p.call_idx);
+            if tc.arguments.is_none() {
+                tc.arguments.clone_from(&p.arguments);
             }
+        }
         if src.is_none()
-            && let Some(p) = parts.iter_mut().find(|p| !p.claimed && p.name == tc.name) {
-                p.claimed = true;
-                src = Some(p.call_idx);
-                if tc.arguments.is_none() && p.arguments.is_some() {
-                    tc.arguments.clone_from(&p.arguments);
-                    warnings.push(Gap {
-                        code: "tool_data_by_name",
-                        reason: format!(
-                            "arguments of `{}` joined from a tool_call part by name",
-                            tc.name
-                        ),
-                    });
-                }
+            && let Some(p) = parts.iter_mut().find(|p| !p.claimed && p.name == tc.name)
+        {
+            p.claimed = true;
+            src = Some(p.call_idx);
+            if tc.arguments.is_none() && p.arguments.is_some() {
+                tc.arguments.clone_from(&p.arguments);
+                warnings.push(Gap {
+                    code: "tool_data_by_name",
+                    reason: format!(
+                        "arguments of `{}` joined from a tool_call part by name",
+                        tc.name
+                    ),
+                });
             }
+        }
         if src.is_none() {
             // The last model call that started before the tool.
             src = calls.iter().rposition(|c| c.start_ns <= tc.start_ns);

@@ -121,9 +121,10 @@ fn json_attr(v: Option<&AnyValue>) -> Option<Value> {
 fn messages_attr(v: Option<&AnyValue>) -> Option<Vec<Message>> {
     let v = v?;
     if let AnyValue::String(x) = v
-        && is_placeholder(x) {
-            return None;
-        }
+        && is_placeholder(x)
+    {
+        return None;
+    }
     parse_messages(&v.to_json())
 }
 
@@ -240,9 +241,10 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
     v.status_error = span.status.code == StatusCode::Error;
     // 2. Deprecated aliases.
     if let Some(sys) = s(a.get(attr::GEN_AI_SYSTEM))
-        && sys != ADK_PREFIX {
-            set(&mut v.provider, Some(sys));
-        }
+        && sys != ADK_PREFIX
+    {
+        set(&mut v.provider, Some(sys));
+    }
     set(
         &mut v.usage.input,
         int(a.get(attr::GEN_AI_USAGE_PROMPT_TOKENS)),
@@ -252,9 +254,10 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         int(a.get(attr::GEN_AI_USAGE_COMPLETION_TOKENS)),
     );
     if v.finish_reasons.is_empty()
-        && let Some(r) = s(a.get(attr::GEN_AI_RESPONSE_FINISH_REASON)) {
-            v.finish_reasons = vec![r];
-        }
+        && let Some(r) = s(a.get(attr::GEN_AI_RESPONSE_FINISH_REASON))
+    {
+        v.finish_reasons = vec![r];
+    }
     // 3. The inference details event: span event first, then a joined log record.
     if let Some(ev) = span
         .events
@@ -437,14 +440,15 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
 fn adk_overlay(v: &mut SpanView, a: &Attributes) {
     if let Some(Value::Object(req)) = json_attr(a.get(ADK_LLM_REQUEST)) {
         if let Some(contents) = req.get("contents").and_then(Value::as_array)
-            && !contents.is_empty() {
-                let msgs = contents
-                    .iter()
-                    .filter_map(Value::as_object)
-                    .map(|c| parse_message(c, None))
-                    .collect();
-                set(&mut v.input_messages, Some(msgs));
-            }
+            && !contents.is_empty()
+        {
+            let msgs = contents
+                .iter()
+                .filter_map(Value::as_object)
+                .map(|c| parse_message(c, None))
+                .collect();
+            set(&mut v.input_messages, Some(msgs));
+        }
         if let Some(cfg) = req.get("config").and_then(Value::as_object) {
             if let Some(si) = cfg.get("system_instruction").filter(|x| !x.is_null()) {
                 set(&mut v.system_instructions, Some(si.clone()));
@@ -481,9 +485,10 @@ fn adk_overlay(v: &mut SpanView, a: &Attributes) {
             set(&mut v.output_messages, Some(vec![m]));
         }
         if v.finish_reasons.is_empty()
-            && let Some(fr) = resp.get("finish_reason").and_then(Value::as_str) {
-                v.finish_reasons = vec![fr.to_owned()];
-            }
+            && let Some(fr) = resp.get("finish_reason").and_then(Value::as_str)
+        {
+            v.finish_reasons = vec![fr.to_owned()];
+        }
         set(
             &mut v.response_model,
             resp.get("model_version")
@@ -502,13 +507,15 @@ fn adk_overlay(v: &mut SpanView, a: &Attributes) {
         }
     }
     if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_ARGS)
-        && x != "N/A" {
-            set(&mut v.tool_arguments, tool_value(a.get(ADK_TOOL_ARGS)));
-        }
+        && x != "N/A"
+    {
+        set(&mut v.tool_arguments, tool_value(a.get(ADK_TOOL_ARGS)));
+    }
     if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_RESPONSE)
-        && x != "<not specified>" {
-            set(&mut v.tool_result, tool_value(a.get(ADK_TOOL_RESPONSE)));
-        }
+        && x != "<not specified>"
+    {
+        set(&mut v.tool_result, tool_value(a.get(ADK_TOOL_RESPONSE)));
+    }
     v.adk_invocation_id = s(a.get("gcp.vertex.agent.invocation_id"));
     v.adk_session_id = s(a.get("gcp.vertex.agent.session_id"));
 }

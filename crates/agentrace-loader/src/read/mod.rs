@@ -134,7 +134,7 @@ impl fmt::Display for RecordIssue {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("could not read {}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -162,7 +162,7 @@ pub enum LoadError {
         message: String,
     },
     /// The file is not valid OTLP protobuf.
-    #[error("{}: invalid OTLP protobuf: {source}", path.display())]
+    #[error("{}: neither JSON nor valid OTLP protobuf", path.display())]
     Protobuf {
         /// The file.
         path: PathBuf,
