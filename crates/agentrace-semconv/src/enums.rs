@@ -255,6 +255,42 @@ impl FinishReason {
     }
 }
 
+impl FinishReason {
+    /// Maps a provider's own stop reason to the conventions' value, for instrumentations that
+    /// read raw API responses. Known spellings (case-insensitive where providers shout):
+    ///
+    /// | provider value | finish reason |
+    /// |---|---|
+    /// | `stop`, `end_turn`, `stop_sequence`, `complete`, `finish`, `endoftext`, `eos` | `stop` |
+    /// | `length`, `max_tokens`, `model_length`, `max_output_tokens` | `length` |
+    /// | `tool_call`, `tool_calls`, `function_call`, `tool_use` | `tool_call` |
+    /// | `content_filter`, `safety`, `recitation`, `blocklist`, `prohibited_content`, `spii`, `guardrail_intervened`, `refusal` | `content_filter` |
+    /// | `error` | `error` |
+    ///
+    /// Anything else is kept verbatim as `Other`. (Bedrock's map in openllmetry and the OpenAI,
+    /// Anthropic and Gemini APIs are the sources.)
+    pub fn from_provider(value: &str) -> Self {
+        let lower = value.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "stop" | "end_turn" | "stop_sequence" | "complete" | "finish" | "endoftext" | "eos" => {
+                Self::Stop
+            }
+            "length" | "max_tokens" | "model_length" | "max_output_tokens" => Self::Length,
+            "tool_call" | "tool_calls" | "function_call" | "tool_use" => Self::ToolCall,
+            "content_filter"
+            | "safety"
+            | "recitation"
+            | "blocklist"
+            | "prohibited_content"
+            | "spii"
+            | "guardrail_intervened"
+            | "refusal" => Self::ContentFilter,
+            "error" => Self::Error,
+            _ => Self::Other(value.to_owned()),
+        }
+    }
+}
+
 open_enum! {
     /// `gen_ai.token.type`: the kind of tokens a `gen_ai.client.token.usage` point counts.
     ///
@@ -351,5 +387,31 @@ mod tests {
             FinishReason::ToolCall
         );
         assert_eq!(FinishReason::from_legacy("stop"), FinishReason::Stop);
+    }
+
+    #[test]
+    fn provider_finish_reasons() {
+        assert_eq!(FinishReason::from_provider("end_turn"), FinishReason::Stop);
+        assert_eq!(
+            FinishReason::from_provider("MAX_TOKENS"),
+            FinishReason::Length
+        );
+        assert_eq!(
+            FinishReason::from_provider("tool_use"),
+            FinishReason::ToolCall
+        );
+        assert_eq!(
+            FinishReason::from_provider("SAFETY"),
+            FinishReason::ContentFilter
+        );
+        assert_eq!(
+            FinishReason::from_provider("guardrail_intervened"),
+            FinishReason::ContentFilter
+        );
+        assert_eq!(FinishReason::from_provider("ERROR"), FinishReason::Error);
+        assert_eq!(
+            FinishReason::from_provider("Paused"),
+            FinishReason::Other("Paused".into())
+        );
     }
 }

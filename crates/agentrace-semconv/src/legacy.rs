@@ -20,6 +20,9 @@
 //! | `{"type":"image_url","image_url":{"url"}}` | a `uri` part (modality `image`), or a `blob` part for a base64 `data:` URL |
 //! | `{"type":"input_audio","input_audio":{"data","format"}}` | a `blob` part (modality `audio`) |
 //! | `{"type":"file","file":{"file_id" \| "file_data"}}` | a `file` or `blob` part (modality `document`) |
+//! | Anthropic `{"type":"image"\|"document","source":{"type":"base64"\|"url",…}}` | a `blob` or `uri` part |
+//! | Anthropic `tool_use` / `tool_result` / `thinking` blocks | `tool_call` / `tool_call_response` / `reasoning` parts |
+//! | Bedrock Converse `{"text"}`, `{"toolUse"}`, `{"toolResult"}`, `{"reasoningContent"}`, `{"image"}` | `text`, `tool_call`, `tool_call_response`, `reasoning`, `blob` parts |
 //! | an item already in the current shape, or of another `type` | that part, or a generic part |
 //! | `tool_calls[]` `{id, type:"function", function:{name, arguments}}` | `tool_call` parts; a JSON-string `arguments` object is parsed, as the conventions recommend |
 //! | `function_call` (OpenAI, deprecated) | a `tool_call` part |
@@ -563,15 +566,8 @@ fn content_item_to_part(item: &Value) -> Part {
         Some(Value::String(kind)) => kind.as_str(),
         Some(_) => return unmapped(item.clone()),
         None => {
-            // Untyped `{"text": …}` (e.g. Bedrock Converse content blocks).
-            let mut rest = map.clone();
-            return match take_string(&mut rest, "text") {
-                Some(text) => Part::Text(TextPart {
-                    content: text,
-                    extra: rest,
-                }),
-                None => unmapped(item.clone()),
-            };
+            // Untyped blocks: `{"text": …}` and the Bedrock Converse blocks.
+            return converse_block_to_part(map.clone()).unwrap_or_else(|| unmapped(item.clone()));
         }
     };
     let mut rest = map.clone();
@@ -587,12 +583,174 @@ fn content_item_to_part(item: &Value) -> Part {
         "image_url" => image_url_part(rest),
         "input_audio" => input_audio_part(rest),
         "file" if map.get("file").is_some_and(Value::is_object) => file_part(rest),
+        "image" | "document" => anthropic_source_part(kind, rest),
+        "tool_use" => tool_use_part(rest, "id", "input"),
+        "tool_result" => tool_result_part(rest, "tool_use_id"),
+        "thinking" => reasoning_part(rest, "thinking"),
         _ => None,
     };
     match converted {
         Some(part) => part,
         None => Part::from_value_lenient(item.clone()),
     }
+}
+
+/// Bedrock Converse content blocks, which carry no `type`: `{"text"}`, `{"toolUse"}`,
+/// `{"toolResult"}`, `{"reasoningContent": {"reasoningText"}}`, `{"image": {"format", "source":
+/// {"bytes"}}}`. Other keys of the block go to `extra`.
+fn converse_block_to_part(mut block: Map<String, Value>) -> Option<Part> {
+    if let Some(text) = take_string(&mut block, "text") {
+        return Some(Part::Text(TextPart {
+            content: text,
+            extra: block,
+        }));
+    }
+    let (key, inner) = ["toolUse", "toolResult", "reasoningContent", "image"]
+        .into_iter()
+        .find_map(|key| match block.get(key) {
+            Some(Value::Object(inner)) => Some((key, inner.clone())),
+            _ => None,
+        })?;
+    let part = match key {
+        "toolUse" => tool_use_part(inner, "toolUseId", "input")?,
+        "toolResult" => tool_result_part(inner, "toolUseId")?,
+        "reasoningContent" => {
+            let mut inner = inner;
+            let Some(Value::Object(text)) = inner.remove("reasoningText") else {
+                return None;
+            };
+            let mut part = reasoning_part(text, "text")?;
+            if let Part::Reasoning(reasoning) = &mut part {
+                for (k, v) in inner {
+                    insert_unique(&mut reasoning.extra, "reasoningContent", k, v);
+                }
+            }
+            part
+        }
+        _ => {
+            let mut inner = inner;
+            let Some(Value::Object(mut source)) = inner.remove("source") else {
+                return None;
+            };
+            let bytes = take_string(&mut source, "bytes")?;
+            let mime_type = inner
+                .get("format")
+                .and_then(Value::as_str)
+                .map(|format| format!("image/{format}"));
+            let mut extra = inner;
+            for (k, v) in source {
+                insert_unique(&mut extra, "source", k, v);
+            }
+            Part::Blob(BlobPart {
+                modality: Modality::Image,
+                mime_type,
+                content: bytes,
+                extra,
+            })
+        }
+    };
+    block.remove(key);
+    Some(with_extra(part, block, key))
+}
+
+/// Adds the leftover fields of an enclosing block to a part's `extra`.
+fn with_extra(mut part: Part, leftovers: Map<String, Value>, prefix: &str) -> Part {
+    let extra = match &mut part {
+        Part::Text(p) => &mut p.extra,
+        Part::ToolCall(p) => &mut p.extra,
+        Part::ToolCallResponse(p) => &mut p.extra,
+        Part::Blob(p) => &mut p.extra,
+        Part::Reasoning(p) => &mut p.extra,
+        Part::ServerToolCall(p) => &mut p.extra,
+        Part::ServerToolCallResponse(p) => &mut p.extra,
+        Part::File(p) => &mut p.extra,
+        Part::Uri(p) => &mut p.extra,
+        Part::Generic(p) => &mut p.fields,
+    };
+    for (key, value) in leftovers {
+        insert_unique(extra, prefix, key, value);
+    }
+    part
+}
+
+/// An Anthropic `tool_use` (`id`, `name`, `input`) or Converse `toolUse` (`toolUseId`, …).
+fn tool_use_part(mut rest: Map<String, Value>, id_key: &str, input_key: &str) -> Option<Part> {
+    let name = take_string(&mut rest, "name")?;
+    let id = take_string(&mut rest, id_key);
+    let arguments = rest.remove(input_key);
+    Some(Part::ToolCall(ToolCallRequestPart {
+        id,
+        name,
+        arguments,
+        extra: rest,
+    }))
+}
+
+/// An Anthropic `tool_result` (`tool_use_id`, `content`, `is_error`) or Converse `toolResult`
+/// (`toolUseId`, `content`, `status`).
+fn tool_result_part(mut rest: Map<String, Value>, id_key: &str) -> Option<Part> {
+    let id = take_string(&mut rest, id_key);
+    let response = rest.remove("content");
+    if id.is_none() && response.is_none() {
+        return None;
+    }
+    Some(Part::ToolCallResponse(ToolCallResponsePart {
+        id,
+        response: response.unwrap_or(Value::Null),
+        extra: rest,
+    }))
+}
+
+/// An Anthropic `thinking` block (`thinking`, `signature`) or Converse `reasoningText`.
+fn reasoning_part(mut rest: Map<String, Value>, key: &str) -> Option<Part> {
+    let content = take_string(&mut rest, key)?;
+    Some(Part::Reasoning(ReasoningPart {
+        content,
+        extra: rest,
+    }))
+}
+
+/// An Anthropic `image` or `document` block: a base64 `source` becomes a blob, a `url` source a
+/// uri part.
+fn anthropic_source_part(kind: &str, mut rest: Map<String, Value>) -> Option<Part> {
+    let modality = if kind == "image" {
+        Modality::Image
+    } else {
+        Modality::Document
+    };
+    let Some(Value::Object(mut source)) = rest.remove("source") else {
+        return None;
+    };
+    let source_type = source
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let part = match source_type.as_deref() {
+        Some("base64") => {
+            source.remove("type");
+            let content = take_string(&mut source, "data")?;
+            let mime_type = take_string(&mut source, "media_type");
+            Part::Blob(BlobPart {
+                modality,
+                mime_type,
+                content,
+                extra: Map::new(),
+            })
+        }
+        Some("url") => {
+            source.remove("type");
+            let uri = take_string(&mut source, "url")?;
+            Part::Uri(UriPart {
+                modality,
+                mime_type: None,
+                uri,
+                extra: Map::new(),
+            })
+        }
+        _ => return None,
+    };
+    let part = with_extra(part, rest, kind);
+    Some(with_extra(part, source, "source"))
 }
 
 /// Splits a base64 `data:` URL into its MIME type and payload.

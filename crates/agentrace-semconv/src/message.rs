@@ -1064,7 +1064,7 @@ impl<'de> Deserialize<'de> for ToolDefinition {
 }
 
 /// One entry of `gen_ai.retrieval.documents`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct RetrievalDocument {
     /// The document id.
     pub id: String,
@@ -1073,6 +1073,26 @@ pub struct RetrievalDocument {
     /// Fields the schema does not name.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl RetrievalDocument {
+    /// A document with `id` and `score`.
+    pub fn new(id: impl Into<String>, score: f64) -> Self {
+        Self {
+            id: id.into(),
+            score,
+            extra: Extra::new(),
+        }
+    }
+}
+
+impl Serialize for RetrievalDocument {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut w = Writer::new(serializer.serialize_map(None)?);
+        w.entry("id", &self.id)?;
+        w.entry("score", &self.score)?;
+        w.extra(&self.extra)
+    }
 }
 
 /// Serializes `value` to a JSON string for a span attribute (spans cannot hold structured values

@@ -316,3 +316,83 @@ fn openai_messages_convert_with_every_field_kept() {
         "What is the capital of France?"
     );
 }
+
+/// Bodies of Bedrock/Anthropic instrumentations carry Anthropic content blocks or Bedrock
+/// Converse blocks; they map to the current part types, leftovers kept.
+#[test]
+fn anthropic_and_converse_blocks() {
+    let anthropic = legacy::from_message_event_body(
+        event::ASSISTANT_MESSAGE,
+        &json!({"content": [
+            {"type": "thinking", "thinking": "Check the tool.", "signature": "sig=="},
+            {"type": "text", "text": "Let me look.", "citations": []},
+            {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}, "cache_control": {"type": "ephemeral"}},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBOR"}},
+            {"type": "document", "source": {"type": "url", "url": "https://x/doc.pdf"}, "title": "Doc"},
+            {"type": "image", "source": {"type": "file", "file_id": "f_1"}},
+            {"type": "redacted_thinking", "data": "xyz"}
+        ]}),
+    )
+    .expect("Anthropic body");
+    let p = &anthropic.parts;
+    assert!(
+        matches!(&p[0], Part::Reasoning(r) if r.content == "Check the tool." && r.extra["signature"] == json!("sig=="))
+    );
+    assert!(
+        matches!(&p[1], Part::Text(t) if t.content == "Let me look." && t.extra.contains_key("citations"))
+    );
+    assert!(
+        matches!(&p[2], Part::ToolCall(c) if c.id.as_deref() == Some("toolu_1") && c.arguments == Some(json!({"city": "Paris"})) && c.extra.contains_key("cache_control"))
+    );
+    assert!(
+        matches!(&p[3], Part::Blob(b) if b.mime_type.as_deref() == Some("image/png") && b.content == "iVBOR")
+    );
+    assert!(
+        matches!(&p[4], Part::Uri(u) if u.modality == Modality::Document && u.extra["title"] == json!("Doc"))
+    );
+    assert_eq!(p[5].kind(), "image");
+    assert_eq!(p[6].kind(), "redacted_thinking");
+
+    let result = legacy::from_message_event_body(
+        event::USER_MESSAGE,
+        &json!({"content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "rainy", "is_error": false}]}),
+    )
+    .expect("tool_result body");
+    assert!(
+        matches!(&result.parts[0], Part::ToolCallResponse(r) if r.id.as_deref() == Some("toolu_1") && r.response == json!("rainy") && r.extra["is_error"] == json!(false))
+    );
+
+    let converse = legacy::from_message_event_body(
+        event::ASSISTANT_MESSAGE,
+        &json!({"content": [
+            {"reasoningContent": {"reasoningText": {"text": "hmm", "signature": "s"}}},
+            {"text": "Calling."},
+            {"toolUse": {"toolUseId": "tu_1", "name": "search", "input": {"q": "x"}}},
+            {"toolResult": {"toolUseId": "tu_1", "content": [{"json": {"hits": 3}}], "status": "success"}},
+            {"image": {"format": "jpeg", "source": {"bytes": "/9j/"}}},
+            {"video": {"format": "mp4"}}
+        ]}),
+    )
+    .expect("Converse body");
+    let p = &converse.parts;
+    assert!(
+        matches!(&p[0], Part::Reasoning(r) if r.content == "hmm" && r.extra["signature"] == json!("s"))
+    );
+    assert_eq!(p[1], Part::text("Calling."));
+    assert_eq!(
+        p[2],
+        Part::tool_call(Some("tu_1".into()), "search", Some(json!({"q": "x"})))
+    );
+    assert!(
+        matches!(&p[3], Part::ToolCallResponse(r) if r.id.as_deref() == Some("tu_1") && r.extra["status"] == json!("success"))
+    );
+    assert!(
+        matches!(&p[4], Part::Blob(b) if b.mime_type.as_deref() == Some("image/jpeg") && b.content == "/9j/")
+    );
+    assert_eq!(p[5].kind(), "unmapped");
+    assert_valid(
+        &validator(INPUT_SCHEMA),
+        &serde_json::to_value([&anthropic, &result, &converse]).expect("ser"),
+        "blocks",
+    );
+}

@@ -313,6 +313,14 @@ fn openai_message() -> impl Strategy<Value = Value> {
             e.insert("type".into(), json!(kind));
             Value::Object(e)
         }),
+        (text(), text(), json_value()).prop_map(|(id, name, input)| json!({"type": "tool_use", "id": id, "name": name, "input": input})),
+        (text(), json_value()).prop_map(|(id, content)| json!({"type": "tool_result", "tool_use_id": id, "content": content, "is_error": true})),
+        (text(), text()).prop_map(|(t, sig)| json!({"type": "thinking", "thinking": t, "signature": sig})),
+        (text(), text()).prop_map(|(mime, data)| json!({"type": "image", "source": {"type": "base64", "media_type": mime, "data": data}})),
+        (text(), text(), json_value()).prop_map(|(id, name, input)| json!({"toolUse": {"toolUseId": id, "name": name, "input": input}})),
+        (text(), json_value(), text()).prop_map(|(id, content, status)| json!({"toolResult": {"toolUseId": id, "content": content, "status": status}})),
+        (text(), text()).prop_map(|(t, sig)| json!({"reasoningContent": {"reasoningText": {"text": t, "signature": sig}}})),
+        (text(), text()).prop_map(|(format, bytes)| json!({"image": {"format": format, "source": {"bytes": bytes}}})),
         json_value(),
     ];
     let content = prop_oneof![
