@@ -1,1 +1,268 @@
-//! Reader tests: shapes, detection, errors, and arbitrary bytes never panicking.
+//! Reader tests: shapes, detection, override, errors, and arbitrary bytes never panicking.
+
+use std::io::Write as _;
+
+use agentrace_loader::model::{AnyValue, StatusCode};
+use agentrace_loader::read::{Format, LoadOptions, load_bytes, load_path};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue as PAny, KeyValue as PKv, any_value};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span as PSpan};
+use proptest::prelude::*;
+
+const TID: &str = "0af7651916cd43dd8448eb211c80319c";
+
+fn load(bytes: &[u8]) -> agentrace_loader::read::Loaded {
+    load_bytes(bytes, LoadOptions::default()).unwrap()
+}
+
+#[test]
+fn protobuf_field_names_and_flat_attributes() {
+    let doc = format!(
+        r#"{{"resource_spans":[{{"resource":{{"attributes":{{"service":{{"name":"svc"}}}}}},
+        "scope_spans":[{{"scope":{{"name":"s"}},"spans":[{{"trace_id":"{TID}","span_id":"b7ad6b7169203331",
+        "name":"x","kind":"SPAN_KIND_CLIENT","start_time_unix_nano":5,"end_time_unix_nano":"9",
+        "status":{{"code":"STATUS_CODE_ERROR"}},
+        "attributes":{{"gen_ai.usage.input_tokens":3,"a":{{"b":true}}}}}}]}}]}}]}}"#
+    );
+    let l = load(doc.as_bytes());
+    assert_eq!(l.format, Some(Format::OtlpJson));
+    let s = &l.telemetry.spans[0];
+    assert_eq!(s.resource.attributes.get_str("service.name"), Some("svc"));
+    assert_eq!(
+        s.attributes.get("gen_ai.usage.input_tokens"),
+        Some(&AnyValue::Int(3))
+    );
+    assert_eq!(s.attributes.get("a.b"), Some(&AnyValue::Bool(true)));
+    assert_eq!(s.status.code, StatusCode::Error);
+    assert_eq!((s.start_ns, s.end_ns), (5, 9));
+}
+
+#[test]
+fn base64_ids_nested_any_values_and_logs() {
+    let doc = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"CvdlGRbNQ92ESOshHIAxnA==",
+      "spanId":"t61rcWkgMzE=","name":"x","attributes":[{"key":"m","value":{"kvlistValue":{"values":[
+      {"key":"n","value":{"arrayValue":{"values":[{"intValue":"7"},{"doubleValue":1.5}]}}}]}}}]}]}]}],
+      "resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"0af7651916cd43dd8448eb211c80319c",
+      "spanId":"b7ad6b7169203331","eventName":"e","body":{"stringValue":"hi"}}]}]}]}"#;
+    let l = load(doc.as_bytes());
+    let s = &l.telemetry.spans[0];
+    assert_eq!(s.trace_id.to_string(), TID);
+    assert_eq!(s.span_id.to_string(), "b7ad6b7169203331");
+    let m = s.attributes.get("m").unwrap().to_json();
+    assert_eq!(m, serde_json::json!({"n": [7, 1.5]}));
+    assert_eq!(l.telemetry.logs.len(), 1);
+    assert_eq!(l.telemetry.logs[0].name(), "e");
+}
+
+#[test]
+fn tempo_wrapper_and_bare_spans_are_detected() {
+    let span = format!(r#"{{"traceId":"{TID}","spanId":"b7ad6b7169203331","name":"x"}}"#);
+    let wrapper =
+        format!(r#"{{"trace":{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{span}]}}]}}]}}}}"#);
+    assert_eq!(
+        load(wrapper.as_bytes()).format,
+        Some(Format::TempoTraceWrapper)
+    );
+    let bare = format!("[{span}]");
+    let l = load(bare.as_bytes());
+    assert_eq!(l.format, Some(Format::OtlpBareSpans));
+    assert_eq!(l.telemetry.spans.len(), 1);
+}
+
+#[test]
+fn jsonl_bad_line_is_reported_and_skipped() {
+    let good = |sid: &str| {
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{TID}","spanId":"{sid}","name":"x"}}]}}]}}]}}"#
+        )
+    };
+    let text = format!(
+        "{}\n{{not json\n{}\n{{\"traceId\":\"zz\",\"spanId\":\"b7ad6b7169203331\"}}\n",
+        good("b7ad6b7169203331"),
+        good("b7ad6b7169203332")
+    );
+    let dir = tempfile_dir();
+    let path = dir.join("t.jsonl");
+    std::fs::write(&path, text).unwrap();
+    let l = load_path(&path, LoadOptions::default()).unwrap();
+    assert_eq!(l.format, Some(Format::OtlpJsonl));
+    assert_eq!(l.telemetry.spans.len(), 2);
+    assert_eq!(l.skipped(), 2);
+    assert_eq!(l.issues[0].line, Some(2));
+    assert_eq!(l.issues[1].line, Some(4));
+    assert_eq!(l.issues[1].field, "span.traceId");
+    let shown = l.issues[1].to_string();
+    assert!(shown.contains("t.jsonl:4: span.traceId"), "{shown}");
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("agentrace-loader-it-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn gzip_is_detected() {
+    let doc = format!(
+        r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"traceId":"{TID}","spanId":"b7ad6b7169203331","name":"x"}}]}}]}}]}}"#
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(doc.as_bytes()).unwrap();
+    let bytes = gz.finish().unwrap();
+    let l = load(&bytes);
+    assert_eq!(l.telemetry.spans.len(), 1);
+}
+
+#[test]
+fn protobuf_file_and_request_conversion() {
+    use prost::Message as _;
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![PSpan {
+                    trace_id: hex::decode(TID).unwrap(),
+                    span_id: vec![1, 2, 3, 4, 5, 6, 7, 8],
+                    name: "chat m".into(),
+                    attributes: vec![PKv {
+                        key: "gen_ai.operation.name".into(),
+                        value: Some(PAny {
+                            value: Some(any_value::Value::StringValue("chat".into())),
+                        }),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let l = load(&req.encode_to_vec());
+    assert_eq!(l.format, Some(Format::OtlpProtobuf));
+    assert_eq!(l.telemetry.spans[0].name, "chat m");
+    assert_eq!(
+        l.telemetry.spans[0]
+            .attributes
+            .get_str("gen_ai.operation.name"),
+        Some("chat")
+    );
+}
+
+#[test]
+fn jaeger_tags_map_to_envelope_fields() {
+    let doc = format!(
+        r#"{{"data":[{{"traceID":"{TID}","spans":[{{"traceID":"{TID}","spanID":"b7ad6b7169203331",
+        "operationName":"x","references":[],"startTime":2,"duration":3,"processID":"p1",
+        "tags":[{{"key":"span.kind","type":"string","value":"client"}},{{"key":"error","type":"bool","value":true}},
+        {{"key":"n","type":"int64","value":"12"}},{{"key":"otel.scope.name","type":"string","value":"sc"}}],
+        "logs":[{{"timestamp":4,"fields":[{{"key":"event","type":"string","value":"ev"}}]}}]}}],
+        "processes":{{"p1":{{"serviceName":"svc","tags":[]}}}}}}]}}"#
+    );
+    let l = load(doc.as_bytes());
+    assert_eq!(l.format, Some(Format::JaegerJson));
+    let s = &l.telemetry.spans[0];
+    assert_eq!(s.status.code, StatusCode::Error);
+    assert_eq!(s.scope.name, "sc");
+    assert_eq!((s.start_ns, s.end_ns), (2000, 5000));
+    assert_eq!(s.attributes.get("n"), Some(&AnyValue::Int(12)));
+    assert!(s.attributes.get("span.kind").is_none());
+    assert_eq!(s.events[0].name, "ev");
+    assert_eq!(s.resource.attributes.get_str("service.name"), Some("svc"));
+}
+
+#[test]
+fn override_and_detection_errors() {
+    assert!(load_bytes(br#"{"foo": 1}"#, LoadOptions::default()).is_err());
+    assert!(load_bytes(b"", LoadOptions::default()).is_err());
+    let l = load_bytes(
+        br#"{"foo": 1}"#,
+        LoadOptions {
+            format: Some(Format::OtlpJson),
+        },
+    )
+    .unwrap();
+    assert_eq!(l.read(), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        for format in [None, Some(Format::OtlpJson), Some(Format::OtlpJsonl), Some(Format::JaegerJson), Some(Format::OtlpProtobuf)] {
+            let _ = load_bytes(&bytes, LoadOptions { format });
+        }
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(text in json_like()) {
+        for format in [None, Some(Format::JaegerJson)] {
+            if let Ok(l) = load_bytes(text.as_bytes(), LoadOptions { format }) {
+                let set = agentrace_loader::trace::TraceSet::build(l.telemetry);
+                let _ = agentrace_loader::extract::extract(&set, &Default::default());
+            }
+        }
+    }
+}
+
+/// JSON built from OTLP and Jaeger vocabulary, so that the fuzzing reaches the readers' insides.
+fn json_like() -> impl Strategy<Value = String> {
+    let key = prop::sample::select(vec![
+        "resourceSpans",
+        "scopeSpans",
+        "spans",
+        "traceId",
+        "spanId",
+        "parentSpanId",
+        "attributes",
+        "key",
+        "value",
+        "stringValue",
+        "intValue",
+        "arrayValue",
+        "kvlistValue",
+        "values",
+        "events",
+        "name",
+        "data",
+        "traceID",
+        "spanID",
+        "tags",
+        "references",
+        "refType",
+        "resourceLogs",
+        "scopeLogs",
+        "logRecords",
+        "body",
+        "batches",
+        "trace",
+        "gen_ai.operation.name",
+        "gen_ai.input.messages",
+        "role",
+        "parts",
+        "type",
+        "content",
+    ]);
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        any::<i64>().prop_map(|i| i.to_string()),
+        Just(format!("\"{TID}\"")),
+        Just("\"b7ad6b7169203331\"".to_owned()),
+        Just("\"chat\"".to_owned()),
+        Just("\"invoke_agent\"".to_owned()),
+        Just("\"[{\\\"role\\\":\\\"user\\\"}]\"".to_owned()),
+        "[a-z]{0,4}".prop_map(|s| format!("\"{s}\"")),
+    ];
+    leaf.prop_recursive(5, 64, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((key.clone(), inner), 0..5).prop_map(|kv| {
+                let body: Vec<String> = kv
+                    .into_iter()
+                    .map(|(k, v)| format!("\"{k}\":{v}"))
+                    .collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        ]
+    })
+}
