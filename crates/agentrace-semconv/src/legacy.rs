@@ -30,6 +30,8 @@
 //! | `reasoning_content` / `reasoning` string | a `reasoning` part (first) |
 //! | `gen_ai.choice` `finish_reason` `tool_calls` | `tool_call` ([`FinishReason::from_legacy`]) |
 //! | a missing `finish_reason` | `unknown` (the default of [`ChoiceEvent`]) |
+//! | Google `Content` `parts`: `text` (`thought: true` → reasoning), `function_call`, `function_response`, `inline_data`, `file_data` | `text`/`reasoning`, `tool_call`, `tool_call_response`, `blob`, `uri` parts; role `model` → `assistant` |
+//! | OpenLLMetry `gen_ai.prompt.N.*` / `gen_ai.completion.N.*` span attributes | input / output messages ([`input_messages_from_indexed_attributes`]) |
 //!
 //! ```
 //! use agentrace_semconv::enums::{FinishReason, Role};
@@ -57,6 +59,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::attr;
 use crate::enums::{FinishReason, Modality, Role};
 use crate::event;
 use crate::message::{
@@ -316,7 +319,9 @@ pub fn from_openai_messages_json(json: &str) -> Result<Vec<ChatMessage>, Convert
 
 /// Converts the body of a deprecated per-message event (`gen_ai.system.message`,
 /// `gen_ai.user.message`, `gen_ai.assistant.message`, `gen_ai.tool.message`). The role is the
-/// body's `role` if present, else the event's. A body that is a bare string is its content.
+/// body's `role` if present, else the event's. A body that is a string holding a JSON object is
+/// that object; any other string or an array is the content. Google `Content` bodies
+/// (`{"role": "model", "parts": [...]}`) are read too, with role `model` as `assistant`.
 pub fn from_message_event_body(
     event_name: &str,
     body: &Value,
@@ -326,7 +331,16 @@ pub fn from_message_event_body(
     let map = match body {
         Value::Object(map) => map.clone(),
         Value::Null => Map::new(),
-        Value::String(_) | Value::Array(_) => {
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            // A string body holding a JSON object is that object (some emitters encode it).
+            Ok(Value::Object(map)) => map,
+            _ => {
+                let mut map = Map::new();
+                map.insert("content".to_owned(), body.clone());
+                map
+            }
+        },
+        Value::Array(_) => {
             let mut map = Map::new();
             map.insert("content".to_owned(), body.clone());
             map
@@ -382,8 +396,8 @@ pub fn content_to_parts(content: &Value) -> Vec<Part> {
     }
 }
 
-/// Converts one OpenAI-style tool call (`{id, type, function: {name, arguments}}`) into a
-/// `tool_call` part; anything else becomes an unmapped part.
+/// Converts one OpenAI-style tool call (`{id, type, function: {name, arguments}}`, or the flat
+/// `{id, name, arguments}`) into a `tool_call` part; anything else becomes an unmapped part.
 pub fn tool_call_to_part(call: &Value) -> Part {
     let Some(map) = call.as_object() else {
         return unmapped(call.clone());
@@ -397,6 +411,21 @@ pub fn tool_call_to_part(call: &Value) -> Part {
         .get("function")
         .and_then(|function| function.get("name"))
         .is_some_and(Value::is_string);
+    let flat = !map.contains_key("function") && map.get("name").is_some_and(Value::is_string);
+    if is_function && flat {
+        // The flat shape of OpenLLMetry's indexed attributes: `{id, name, arguments}`.
+        let mut extra = map.clone();
+        extra.remove("type");
+        let id = take_string(&mut extra, "id");
+        let name = take_string(&mut extra, "name").unwrap_or_default();
+        let arguments = extra.remove("arguments").map(parse_arguments);
+        return Part::ToolCall(ToolCallRequestPart {
+            id,
+            name,
+            arguments,
+            extra,
+        });
+    }
     if !is_function || !has_name {
         return unmapped(call.clone());
     }
@@ -477,6 +506,23 @@ fn convert_message(
 
     let is_tool_result = matches!(role, Role::Tool) || role.as_str() == "function";
     let content = map.remove("content");
+    let google_parts = matches!(content, None | Some(Value::Null))
+        && matches!(map.get("parts"), Some(Value::Array(_)));
+    if google_parts {
+        // Google `Content`: `{"role": "user" | "model", "parts": [...]}`.
+        if let Some(Value::Array(items)) = map.remove("parts") {
+            parts.extend(items.iter().map(google_part_to_part));
+        }
+        if let Some(content) = content {
+            map.insert("content".to_owned(), content);
+        }
+        let role = if role.as_str() == "model" {
+            Role::Assistant
+        } else {
+            role
+        };
+        return finish_message(role, parts, name, map);
+    }
     if is_tool_result {
         let id = take_string(&mut map, "tool_call_id").or_else(|| take_string(&mut map, "id"));
         if content.is_some() || id.is_some() {
@@ -490,6 +536,16 @@ fn convert_message(
         parts.extend(content_to_parts(&content));
     }
 
+    finish_message(role, parts, name, map)
+}
+
+/// Adds the tool calls of a message-like object to its parts.
+fn finish_message(
+    role: Role,
+    mut parts: Vec<Part>,
+    name: Option<String>,
+    mut map: Map<String, Value>,
+) -> (Role, Vec<Part>, Option<String>, Extra) {
     match map.remove("tool_calls") {
         Some(Value::Array(calls)) => parts.extend(calls.iter().map(tool_call_to_part)),
         Some(Value::Null) | None => {}
@@ -593,6 +649,113 @@ fn content_item_to_part(item: &Value) -> Part {
         Some(part) => part,
         None => Part::from_value_lenient(item.clone()),
     }
+}
+
+/// The first of `keys` that holds a string, removed.
+fn take_string_any(map: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|key| take_string(map, key))
+}
+
+/// The first of `keys` that holds an object, removed, with the key it was under.
+fn take_object_any(
+    map: &mut Map<String, Value>,
+    keys: &[&'static str],
+) -> Option<(&'static str, Map<String, Value>)> {
+    let key = keys
+        .iter()
+        .find(|key| map.get(**key).is_some_and(Value::is_object))?;
+    match map.remove(*key) {
+        Some(Value::Object(inner)) => Some((key, inner)),
+        _ => None,
+    }
+}
+
+/// The modality a MIME type implies: image, video and audio types by their top-level type,
+/// anything else `document`.
+fn modality_from_mime(mime: Option<&str>) -> Modality {
+    match mime
+        .and_then(|mime| mime.split_once('/'))
+        .map(|(top, _)| top)
+    {
+        Some("image") => Modality::Image,
+        Some("video") => Modality::Video,
+        Some("audio") => Modality::Audio,
+        _ => Modality::Document,
+    }
+}
+
+/// One part of a Google `Content` (`text` with `thought`, `function_call`, `function_response`,
+/// `inline_data`, `file_data`, in snake or camel case). Anything else goes the way of a legacy
+/// content item.
+fn google_part_to_part(item: &Value) -> Part {
+    let Some(map) = item.as_object() else {
+        return content_item_to_part(item);
+    };
+    if map.contains_key("type") {
+        return content_item_to_part(item);
+    }
+    let mut rest = map.clone();
+    if rest.get("thought") == Some(&Value::Bool(true))
+        && let Some(text) = take_string(&mut rest, "text")
+    {
+        rest.remove("thought");
+        return Part::Reasoning(ReasoningPart {
+            content: text,
+            extra: rest,
+        });
+    }
+    if let Some((key, mut call)) = take_object_any(&mut rest, &["function_call", "functionCall"]) {
+        if let Some(name) = take_string(&mut call, "name") {
+            let id = take_string(&mut call, "id");
+            let arguments = call.remove("args");
+            let part = Part::ToolCall(ToolCallRequestPart {
+                id,
+                name,
+                arguments,
+                extra: call,
+            });
+            return with_extra(part, rest, key);
+        }
+        return content_item_to_part(item);
+    }
+    if let Some((key, mut response)) =
+        take_object_any(&mut rest, &["function_response", "functionResponse"])
+    {
+        let id = take_string(&mut response, "id");
+        let part = Part::ToolCallResponse(ToolCallResponsePart {
+            id,
+            response: response.remove("response").unwrap_or(Value::Null),
+            extra: response,
+        });
+        return with_extra(part, rest, key);
+    }
+    if let Some((key, mut data)) = take_object_any(&mut rest, &["inline_data", "inlineData"]) {
+        if let Some(content) = take_string(&mut data, "data") {
+            let mime_type = take_string_any(&mut data, &["mime_type", "mimeType"]);
+            let part = Part::Blob(BlobPart {
+                modality: modality_from_mime(mime_type.as_deref()),
+                mime_type,
+                content,
+                extra: data,
+            });
+            return with_extra(part, rest, key);
+        }
+        return content_item_to_part(item);
+    }
+    if let Some((key, mut file)) = take_object_any(&mut rest, &["file_data", "fileData"]) {
+        if let Some(uri) = take_string_any(&mut file, &["file_uri", "fileUri"]) {
+            let mime_type = take_string_any(&mut file, &["mime_type", "mimeType"]);
+            let part = Part::Uri(UriPart {
+                modality: modality_from_mime(mime_type.as_deref()),
+                mime_type,
+                uri,
+                extra: file,
+            });
+            return with_extra(part, rest, key);
+        }
+        return content_item_to_part(item);
+    }
+    content_item_to_part(item)
 }
 
 /// Bedrock Converse content blocks, which carry no `type`: `{"text"}`, `{"toolUse"}`,
@@ -836,4 +999,154 @@ fn file_part(mut rest: Map<String, Value>) -> Option<Part> {
         content,
         extra: rest,
     }))
+}
+
+/// Collects OpenLLMetry's indexed span attributes under `prefix` (e.g. `gen_ai.prompt.0.role`,
+/// `gen_ai.prompt.0.content`, `gen_ai.prompt.1.tool_calls.0.name` under [`attr::GEN_AI_PROMPT`])
+/// into one OpenAI-style object per index, ordered by index. Numeric path segments become
+/// arrays (`tool_calls`); a `content` string holding a JSON array is parsed. Keys under the
+/// prefix whose first segment is not an index (such as `gen_ai.prompt.name`) are ignored.
+pub fn indexed_attributes_to_objects<'a, I>(prefix: &str, attributes: I) -> Vec<Value>
+where
+    I: IntoIterator<Item = (&'a str, &'a Value)>,
+{
+    let mut by_index: std::collections::BTreeMap<usize, Map<String, Value>> =
+        std::collections::BTreeMap::new();
+    for (key, value) in attributes {
+        let Some(rest) = key
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('.'))
+        else {
+            continue;
+        };
+        let mut segments = rest.split('.');
+        let Some(index) = segments
+            .next()
+            .and_then(|first| first.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        let path: Vec<&str> = segments.collect();
+        if path.is_empty() {
+            continue;
+        }
+        insert_path(by_index.entry(index).or_default(), &path, value.clone());
+    }
+    by_index
+        .into_values()
+        .map(|mut map| {
+            if let Some(Value::String(text)) = map.get("content")
+                && let Ok(parsed @ Value::Array(_)) = serde_json::from_str::<Value>(text)
+            {
+                map.insert("content".to_owned(), parsed);
+            }
+            arrays_from_indices(Value::Object(map))
+        })
+        .collect()
+}
+
+/// Inserts `value` at `path`, creating objects on the way; a path blocked by a non-object
+/// keeps the value under the dotted rest of the path.
+fn insert_path(map: &mut Map<String, Value>, path: &[&str], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert((*last).to_owned(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry((*first).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            match entry {
+                Value::Object(inner) => insert_path(inner, rest, value),
+                _ => {
+                    map.insert(path.join("."), value);
+                }
+            }
+        }
+    }
+}
+
+/// Turns every object whose keys are all indices into an array ordered by index.
+fn arrays_from_indices(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let numeric = !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok());
+            if numeric {
+                let mut items: Vec<(usize, Value)> = map
+                    .into_iter()
+                    .map(|(k, v)| {
+                        (
+                            k.parse::<usize>().unwrap_or(usize::MAX),
+                            arrays_from_indices(v),
+                        )
+                    })
+                    .collect();
+                items.sort_by_key(|(index, _)| *index);
+                Value::Array(items.into_iter().map(|(_, v)| v).collect())
+            } else {
+                Value::Object(
+                    map.into_iter()
+                        .map(|(k, v)| (k, arrays_from_indices(v)))
+                        .collect(),
+                )
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(arrays_from_indices).collect()),
+        other => other,
+    }
+}
+
+/// Converts OpenLLMetry's `gen_ai.prompt.N.*` span attributes into input messages (role
+/// defaults to `user`; tool calls come from `tool_calls.M.{id, name, arguments}`).
+pub fn input_messages_from_indexed_attributes<'a, I>(attributes: I) -> Vec<ChatMessage>
+where
+    I: IntoIterator<Item = (&'a str, &'a Value)>,
+{
+    indexed_attributes_to_objects(attr::GEN_AI_PROMPT, attributes)
+        .into_iter()
+        .map(|object| {
+            let map = match object {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+            let (role, parts, name, extra) = convert_message(map, Role::User);
+            ChatMessage {
+                role,
+                parts,
+                name,
+                extra,
+            }
+        })
+        .collect()
+}
+
+/// Converts OpenLLMetry's `gen_ai.completion.N.*` span attributes into output messages (role
+/// defaults to `assistant`; `finish_reason` read with [`FinishReason::from_legacy`], `unknown`
+/// when absent).
+pub fn output_messages_from_indexed_attributes<'a, I>(attributes: I) -> Vec<OutputMessage>
+where
+    I: IntoIterator<Item = (&'a str, &'a Value)>,
+{
+    indexed_attributes_to_objects(attr::GEN_AI_COMPLETION, attributes)
+        .into_iter()
+        .map(|object| {
+            let mut map = match object {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+            let finish_reason = take_string(&mut map, "finish_reason").map_or_else(
+                || FinishReason::Other(unknown_reason()),
+                |reason| FinishReason::from_legacy(&reason),
+            );
+            let (role, parts, name, extra) = convert_message(map, Role::Assistant);
+            OutputMessage {
+                role,
+                parts,
+                name,
+                finish_reason,
+                extra,
+            }
+        })
+        .collect()
 }

@@ -396,3 +396,135 @@ fn anthropic_and_converse_blocks() {
         "blocks",
     );
 }
+
+/// Google `Content` bodies (ADK, Gemini instrumentations): parts map to the current parts and
+/// role `model` to `assistant`.
+#[test]
+fn google_content_bodies() {
+    let body = json!({"role": "model", "parts": [
+        {"text": "Thinking about it", "thought": true},
+        {"text": "Here you go."},
+        {"function_call": {"id": "fc_1", "name": "get_weather", "args": {"city": "Paris"}}},
+        {"functionResponse": {"name": "get_weather", "response": {"temp": 14}}},
+        {"inline_data": {"mime_type": "image/png", "data": "iVBOR"}},
+        {"fileData": {"mimeType": "application/pdf", "fileUri": "gs://b/doc.pdf"}},
+        {"executable_code": {"code": "print(1)", "language": "PYTHON"}}
+    ]});
+    let message =
+        legacy::from_message_event_body(event::ASSISTANT_MESSAGE, &body).expect("Google content");
+    assert_eq!(message.role, Role::Assistant);
+    let p = &message.parts;
+    assert_eq!(p[0], Part::reasoning("Thinking about it"));
+    assert_eq!(p[1], Part::text("Here you go."));
+    assert_eq!(
+        p[2],
+        Part::tool_call(
+            Some("fc_1".into()),
+            "get_weather",
+            Some(json!({"city": "Paris"}))
+        )
+    );
+    assert!(
+        matches!(&p[3], Part::ToolCallResponse(r) if r.response == json!({"temp": 14}) && r.extra["name"] == json!("get_weather"))
+    );
+    assert!(
+        matches!(&p[4], Part::Blob(b) if b.modality == Modality::Image && b.content == "iVBOR")
+    );
+    assert!(
+        matches!(&p[5], Part::Uri(u) if u.modality == Modality::Document && u.uri == "gs://b/doc.pdf")
+    );
+    assert_eq!(p[6].kind(), "unmapped");
+    assert_valid(
+        &validator(INPUT_SCHEMA),
+        &serde_json::to_value([&message]).expect("ser"),
+        "google",
+    );
+
+    // A string body that holds a JSON object is that object.
+    let encoded = legacy::from_message_event_body(
+        event::USER_MESSAGE,
+        &json!("{\"content\": \"hi\", \"x\": 1}"),
+    )
+    .expect("encoded body");
+    assert_eq!(encoded.texts().collect::<String>(), "hi");
+    assert_eq!(encoded.extra["x"], json!(1));
+}
+
+/// OpenLLMetry's indexed span attributes (`gen_ai.prompt.N.*`, `gen_ai.completion.N.*`).
+#[test]
+fn openllmetry_indexed_attributes() {
+    let prompt = agentrace_semconv::attr::GEN_AI_PROMPT;
+    let completion = agentrace_semconv::attr::GEN_AI_COMPLETION;
+    let attrs: Vec<(String, Value)> = vec![
+        (format!("{prompt}.1.role"), json!("assistant")),
+        (format!("{prompt}.0.role"), json!("user")),
+        (format!("{prompt}.0.content"), json!("Weather in Paris?")),
+        (format!("{prompt}.1.tool_calls.0.id"), json!("call_1")),
+        (
+            format!("{prompt}.1.tool_calls.0.name"),
+            json!("get_weather"),
+        ),
+        (
+            format!("{prompt}.1.tool_calls.0.arguments"),
+            json!("{\"city\": \"Paris\"}"),
+        ),
+        (format!("{prompt}.10.role"), json!("tool")),
+        (format!("{prompt}.10.tool_call_id"), json!("call_1")),
+        (format!("{prompt}.10.content"), json!("rainy")),
+        (format!("{prompt}.2.role"), json!("user")),
+        (
+            format!("{prompt}.2.content"),
+            json!("[{\"type\": \"text\", \"text\": \"and now?\"}]"),
+        ),
+        (format!("{prompt}.name"), json!("weather-prompt")),
+        (format!("{completion}.0.role"), json!("assistant")),
+        (format!("{completion}.0.content"), json!("Rainy, 57°F.")),
+        (format!("{completion}.0.finish_reason"), json!("stop")),
+        (format!("{completion}.1.finish_reason"), json!("tool_calls")),
+        (
+            format!("{completion}.1.tool_calls.0.name"),
+            json!("get_forecast"),
+        ),
+    ];
+    let pairs = || attrs.iter().map(|(k, v)| (k.as_str(), v));
+    let input = legacy::input_messages_from_indexed_attributes(pairs());
+    assert_eq!(input.len(), 4);
+    assert_eq!(
+        input[0],
+        ChatMessage::from_text(Role::User, "Weather in Paris?")
+    );
+    assert_eq!(
+        input[1].parts,
+        [Part::tool_call(
+            Some("call_1".into()),
+            "get_weather",
+            Some(json!({"city": "Paris"}))
+        )]
+    );
+    assert_eq!(input[2].texts().collect::<String>(), "and now?");
+    assert_eq!(
+        input[3].parts,
+        [Part::tool_call_response(
+            Some("call_1".into()),
+            json!("rainy")
+        )]
+    );
+    let output = legacy::output_messages_from_indexed_attributes(pairs());
+    assert_eq!(output.len(), 2);
+    assert_eq!(output[0].finish_reason, FinishReason::Stop);
+    assert_eq!(output[1].finish_reason, FinishReason::ToolCall);
+    assert_eq!(
+        output[1].parts,
+        [Part::tool_call(None, "get_forecast", None)]
+    );
+    assert_valid(
+        &validator(INPUT_SCHEMA),
+        &serde_json::to_value(&input).expect("ser"),
+        "indexed input",
+    );
+    assert_valid(
+        &validator(OUTPUT_SCHEMA),
+        &serde_json::to_value(&output).expect("ser"),
+        "indexed output",
+    );
+}
