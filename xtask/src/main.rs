@@ -11,6 +11,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod compat;
 mod invariants;
 
 use std::{
@@ -39,7 +40,7 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&args[1..]),
         Some("bench") => bench(&args[1..]),
-        Some("compat") => compat(),
+        Some("compat") => compat::run(&root),
         Some("invariants") => step("architecture invariants", || invariants::check(&root)),
         Some("release") => release(&args[1..]),
         Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
@@ -71,7 +72,7 @@ fn project_root() -> PathBuf {
 }
 
 /// Runs one named step, printing its name before and its duration after.
-fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     println!("==> {name}");
     let started = Instant::now();
     let result = f();
@@ -83,11 +84,11 @@ fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     result.with_context(|| format!("step `{name}` failed"))
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
 }
 
-fn exec(cmd: &mut Command) -> Result<()> {
+pub(crate) fn exec(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     println!("    $ {shown}");
     let status = cmd
@@ -99,7 +100,7 @@ fn exec(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn has_command(program: &str, probe: &[&str]) -> bool {
+pub(crate) fn has_command(program: &str, probe: &[&str]) -> bool {
     Command::new(program)
         .args(probe)
         .stdout(std::process::Stdio::null())
@@ -165,6 +166,7 @@ fn ci(args: &[String]) -> Result<()> {
     step("architecture invariants", || {
         invariants::check(Path::new("."))
     })?;
+    compat::run(&env::current_dir()?)?;
     if !fast {
         step("cargo-deny", || {
             if !has_command("cargo-deny", &["--version"]) {
@@ -196,13 +198,6 @@ fn bench(args: &[String]) -> Result<()> {
         }
         exec(&mut cmd)
     })
-}
-
-fn compat() -> Result<()> {
-    bail!(
-        "the compatibility suite needs the server (agentrace serve), which is not built yet; \
-         see the server issue"
-    )
 }
 
 fn release(args: &[String]) -> Result<()> {

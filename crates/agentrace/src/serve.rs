@@ -35,7 +35,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "AGENTRACE_ALLOW_INSECURE_BIND")]
     allow_insecure_bind: bool,
     /// Extra browser origin allowed to call the API (repeatable).
-    #[arg(long = "cors-origin", env = "AGENTRACE_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "AGENTRACE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     cors_origins: Vec<String>,
     /// Directory of ADK eval set JSON files loaded at start.
     #[arg(long, env = "AGENTRACE_EVAL_SETS")]
@@ -89,7 +93,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
         ..Limits::default()
     };
-    let db = args.db.as_deref().map_or_else(DbLocation::default_file, DbLocation::parse);
+    let db = args
+        .db
+        .as_deref()
+        .map_or_else(DbLocation::default_file, DbLocation::parse);
     let config = ServerConfig::builder()
         .with_host(args.host)
         .with_port(args.port)

@@ -1,0 +1,139 @@
+//! `cargo xtask compat`: real OpenTelemetry clients from PyPI against `agentrace serve`.
+//!
+//! Makes a virtual environment under the target directory (reused while `requirements.txt` is
+//! unchanged), installs the pinned clients, starts the server on free loopback ports with an
+//! in-memory database, runs `xtask/compat/clients.py` against it, and stops the server.
+
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, exec};
+
+const AGENTEVALS: &str = "agentevals-cli==0.11.0";
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("no free loopback port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn venv(root: &Path) -> Result<PathBuf> {
+    let requirements = root.join("xtask/compat/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements).context("read requirements.txt")?;
+    let dir = target_dir().join("compat-venv");
+    let marker = dir.join("installed-requirements.txt");
+    let python = dir.join("bin/python");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str()) && python.exists()
+    {
+        return Ok(python);
+    }
+    let system_python = if crate::has_command("python3", &["--version"]) {
+        "python3"
+    } else {
+        "python"
+    };
+    exec(
+        Command::new(system_python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&dir),
+    )?;
+    exec(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+    )?;
+    exec(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        AGENTEVALS,
+    ]))?;
+    std::fs::write(&marker, wanted)?;
+    Ok(python)
+}
+
+struct ServerProcess(Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn healthy(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut reply = String::new();
+    let _ = stream.read_to_string(&mut reply);
+    reply.starts_with("HTTP/1.1 200")
+}
+
+/// Runs the compatibility suite.
+pub(crate) fn run(root: &Path) -> Result<()> {
+    let python = crate::step("compat: Python clients (venv)", || venv(root))?;
+    crate::step("compat: build agentrace", || {
+        exec(cargo().args(["build", "--locked", "-p", "agentrace"]))
+    })?;
+    let binary = target_dir().join("debug/agentrace");
+    let (port, http, grpc) = (free_port()?, free_port()?, free_port()?);
+    let server = Command::new(&binary)
+        .args(["serve", "--db", ":memory:", "--headless"])
+        .args(["--port", &port.to_string()])
+        .args(["--otlp-http-port", &http.to_string()])
+        .args(["--otlp-grpc-port", &grpc.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let mut server = ServerProcess(server);
+    let started = Instant::now();
+    while !healthy(port) {
+        if let Some(status) = server.0.try_wait()? {
+            bail!("agentrace serve exited early with {status}");
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("agentrace serve did not answer /api/health within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    crate::step("compat: clients against agentrace serve", || {
+        exec(
+            Command::new(&python)
+                .arg(root.join("xtask/compat/clients.py"))
+                .env("AGENTRACE_URL", format!("http://127.0.0.1:{port}"))
+                .env("OTLP_HTTP", format!("http://127.0.0.1:{http}"))
+                .env("OTLP_GRPC", format!("http://127.0.0.1:{grpc}"))
+                .env("NO_PROXY", "127.0.0.1,localhost"),
+        )
+    })?;
+    drop(server);
+    Ok(())
+}
