@@ -1,3 +1,293 @@
-//! SDK benchmarks (placeholder until written).
+//! SDK benchmarks: the per-chunk cost of `TracedStream` over a bare stream, `add_event` with and
+//! without a live subscriber against a bare span event, and a whole instrumented chat call.
+//!
+//! Run with `cargo xtask bench` (or `cargo bench -p agentrace-sdk`). Every measurement has its
+//! baseline in the same run; docs/benchmarks.md reports the ratios.
 
-fn main() {}
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use agentrace_sdk::events::attr;
+use agentrace_sdk::{CaptureSettings, EventStream, Instrumentation, ModelChunk, Usage, add_event};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures::Stream;
+use futures::task::noop_waker;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanProcessor};
+
+/// A span processor that drops everything: the benchmarks measure instrumentation, not export.
+#[derive(Debug)]
+struct Drop_;
+
+impl SpanProcessor for Drop_ {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &Context) {}
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+struct Providers {
+    tracer: SdkTracerProvider,
+    meter: SdkMeterProvider,
+}
+
+fn providers() -> Providers {
+    let tracer = SdkTracerProvider::builder()
+        .with_span_processor(Drop_)
+        .with_max_events_per_span(u32::MAX)
+        .build();
+    // A real SDK meter, read rarely: recording goes through the SDK's aggregation.
+    let meter = SdkMeterProvider::builder()
+        .with_reader(
+            PeriodicReader::builder(InMemoryMetricExporter::default())
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
+        .build();
+    Providers { tracer, meter }
+}
+
+fn instrumentation(p: &Providers, with_meter: bool) -> Instrumentation {
+    instrumentation_with(p, with_meter, true)
+}
+
+fn instrumentation_with(
+    p: &Providers,
+    with_meter: bool,
+    per_chunk_metric: bool,
+) -> Instrumentation {
+    let b = Instrumentation::builder()
+        .with_tracer_provider(&p.tracer)
+        .with_per_chunk_metric(per_chunk_metric)
+        .with_capture(CaptureSettings::default());
+    let b = if with_meter {
+        b.with_meter_provider(&p.meter)
+    } else {
+        b.with_meter_provider(&opentelemetry::metrics::noop::NoopMeterProvider::new())
+    };
+    b.build()
+}
+
+/// An OpenAI-like text chunk.
+#[derive(Debug, Clone)]
+struct Chunk {
+    text: &'static str,
+    usage: Option<Usage>,
+}
+
+impl ModelChunk for Chunk {
+    fn text_delta(&self) -> Option<&str> {
+        Some(self.text)
+    }
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("never")]
+struct Never;
+
+/// A ready-on-every-poll stream of `n` chunks (no allocation per item).
+struct Chunks {
+    left: usize,
+}
+
+impl Stream for Chunks {
+    type Item = Result<Chunk, Never>;
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        if self.left == 0 {
+            return Poll::Ready(None);
+        }
+        self.left -= 1;
+        Poll::Ready(Some(Ok(Chunk {
+            text: "tok ",
+            usage: (self.left == 0).then(|| Usage::new(100, 50)),
+        })))
+    }
+}
+
+fn drain<S: Stream + Unpin>(mut s: S) -> usize {
+    let waker = noop_waker();
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut n = 0;
+    while let Poll::Ready(Some(item)) = Pin::new(&mut s).poll_next(&mut cx) {
+        black_box(item);
+        n += 1;
+    }
+    n
+}
+
+const CHUNKS: usize = 1000;
+
+fn stream(c: &mut Criterion) {
+    let p = providers();
+    let with_metrics = instrumentation(&p, true);
+    let without_metrics = instrumentation(&p, false);
+    let without_chunk_metric = instrumentation_with(&p, true, false);
+    let mut g = c.benchmark_group("stream");
+    g.throughput(Throughput::Elements(CHUNKS as u64));
+    g.bench_function("bare", |b| b.iter(|| drain(Chunks { left: CHUNKS })));
+    g.bench_function("traced", |b| {
+        b.iter(|| {
+            let span = with_metrics
+                .chat("gpt-4o")
+                .provider("openai")
+                .stream(true)
+                .start();
+            drain(span.trace_stream(Chunks { left: CHUNKS }))
+        })
+    });
+    g.bench_function("traced_no_chunk_metric", |b| {
+        b.iter(|| {
+            let span = without_chunk_metric
+                .chat("gpt-4o")
+                .provider("openai")
+                .stream(true)
+                .start();
+            drain(span.trace_stream(Chunks { left: CHUNKS }))
+        })
+    });
+    g.bench_function("traced_noop_meter", |b| {
+        b.iter(|| {
+            let span = without_metrics
+                .chat("gpt-4o")
+                .provider("openai")
+                .stream(true)
+                .start();
+            drain(span.trace_stream(Chunks { left: CHUNKS }))
+        })
+    });
+    g.finish();
+}
+
+const EVENTS_PER_SPAN: u64 = 100;
+
+/// Times only the events: spans are started and ended outside the measured sections.
+fn time_events(p: &Providers, iters: u64, mut f: impl FnMut(u64)) -> Duration {
+    let tracer = p.tracer.tracer("bench");
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = EVENTS_PER_SPAN.min(iters - done);
+        let span = tracer.start("s");
+        let cx = Context::current_with_span(span);
+        {
+            let _guard = cx.clone().attach();
+            let start = Instant::now();
+            for i in 0..n {
+                f(i);
+            }
+            total += start.elapsed();
+        }
+        cx.span().end();
+        done += n;
+    }
+    total
+}
+
+fn events(c: &mut Criterion) {
+    let p = providers();
+    let mut g = c.benchmark_group("add_event");
+    g.bench_function("bare_span_event", |b| {
+        b.iter_custom(|iters| {
+            time_events(&p, iters, |i| {
+                Context::map_current(|cx| {
+                    cx.span().add_event(
+                        "gen_ai.model.response.chunk",
+                        vec![
+                            KeyValue::new("chunk", "tok "),
+                            KeyValue::new("index", i as i64),
+                        ],
+                    )
+                })
+            })
+        })
+    });
+    g.bench_function("no_subscriber", |b| {
+        b.iter_custom(|iters| {
+            time_events(&p, iters, |i| {
+                add_event(
+                    "gen_ai.model.response.chunk",
+                    vec![
+                        KeyValue::new("chunk", "tok "),
+                        KeyValue::new("index", i as i64),
+                    ],
+                )
+            })
+        })
+    });
+    g.bench_function("no_subscriber_typed", |b| {
+        b.iter_custom(|iters| {
+            time_events(&p, iters, |i| {
+                add_event(
+                    "gen_ai.model.response.chunk",
+                    vec![attr("chunk", "tok "), attr("index", i)],
+                )
+            })
+        })
+    });
+    g.bench_function("with_subscriber", |b| {
+        b.iter_custom(|iters| {
+            let mut stream = EventStream::global_with_capacity(1024);
+            let t = time_events(&p, iters, |i| {
+                add_event(
+                    "gen_ai.model.response.chunk",
+                    vec![
+                        KeyValue::new("chunk", "tok "),
+                        KeyValue::new("index", i as i64),
+                    ],
+                )
+            });
+            black_box(stream.drain().len());
+            t
+        })
+    });
+    g.finish();
+}
+
+const CHAT_CHUNKS: usize = 20;
+
+fn chat_call(c: &mut Criterion) {
+    let p = providers();
+    let inst = instrumentation(&p, true);
+    let mut g = c.benchmark_group("chat_call");
+    g.bench_function("bare", |b| b.iter(|| drain(Chunks { left: CHAT_CHUNKS })));
+    g.bench_function("instrumented", |b| {
+        b.iter(|| {
+            let span = inst
+                .chat("gpt-4o")
+                .provider("openai")
+                .server("api.openai.com", 443)
+                .temperature(0.2)
+                .max_tokens(512)
+                .stream(true)
+                .start();
+            drain(span.trace_stream(Chunks { left: CHAT_CHUNKS }))
+        })
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! { name = benches; config = config(); targets = stream, events, chat_call }
+criterion_main!(benches);

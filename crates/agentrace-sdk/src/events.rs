@@ -36,8 +36,9 @@ pub enum EventValue {
     F64(f64),
     /// A string.
     String(StringValue),
-    /// Any JSON value.
-    Json(serde_json::Value),
+    /// Any JSON value (boxed, so that an attribute is as small as a `KeyValue` and converts in
+    /// place).
+    Json(Box<serde_json::Value>),
 }
 
 impl EventValue {
@@ -47,8 +48,20 @@ impl EventValue {
             EventValue::I64(i) => Value::I64(i),
             EventValue::F64(f) => Value::F64(f),
             EventValue::String(s) => Value::String(s),
-            EventValue::Json(serde_json::Value::String(s)) => Value::String(s.into()),
-            EventValue::Json(j) => Value::String(j.to_string().into()),
+            EventValue::Json(j) => match *j {
+                serde_json::Value::String(s) => Value::String(s.into()),
+                other => Value::String(other.to_string().into()),
+            },
+        }
+    }
+
+    fn from_otel(v: &Value) -> Self {
+        match v {
+            Value::Bool(b) => EventValue::Bool(*b),
+            Value::I64(i) => EventValue::I64(*i),
+            Value::F64(f) => EventValue::F64(*f),
+            Value::String(s) => EventValue::String(s.clone()),
+            other => EventValue::String(other.as_str().into_owned().into()),
         }
     }
 
@@ -59,7 +72,7 @@ impl EventValue {
             EventValue::I64(i) => serde_json::Value::from(*i),
             EventValue::F64(f) => serde_json::Value::from(*f),
             EventValue::String(s) => serde_json::Value::String(s.as_str().to_owned()),
-            EventValue::Json(j) => j.clone(),
+            EventValue::Json(j) => (**j).clone(),
         }
     }
 }
@@ -81,8 +94,13 @@ event_value_from!(
     &'static str => String,
     String => String,
     StringValue => String,
-    serde_json::Value => Json,
 );
+
+impl From<serde_json::Value> for EventValue {
+    fn from(v: serde_json::Value) -> Self {
+        EventValue::Json(Box::new(v))
+    }
+}
 
 impl From<u64> for EventValue {
     fn from(v: u64) -> Self {
@@ -162,18 +180,64 @@ fn global_bus() -> &'static broadcast::Sender<Arc<StreamEvent>> {
 #[derive(Clone)]
 struct ScopedSink(broadcast::Sender<Arc<StreamEvent>>);
 
+/// Attributes that [`add_event`] accepts: `Vec<KeyValue>` (scalars, passed to the span as they
+/// are: the cheapest) or `Vec<EventAttribute>` (any JSON value, kept unencoded for subscribers).
+pub trait IntoEventAttributes {
+    /// The attributes for the span event.
+    fn into_key_values(self) -> Vec<KeyValue>;
+    /// The attributes for subscribers, and for the span.
+    fn into_both(self) -> (Vec<EventAttribute>, Vec<KeyValue>);
+}
+
+impl IntoEventAttributes for Vec<KeyValue> {
+    fn into_key_values(self) -> Vec<KeyValue> {
+        self
+    }
+    fn into_both(self) -> (Vec<EventAttribute>, Vec<KeyValue>) {
+        let typed = self
+            .iter()
+            .map(|kv| EventAttribute {
+                key: kv.key.clone(),
+                value: EventValue::from_otel(&kv.value),
+            })
+            .collect();
+        (typed, self)
+    }
+}
+
+impl IntoEventAttributes for () {
+    fn into_key_values(self) -> Vec<KeyValue> {
+        Vec::new()
+    }
+    fn into_both(self) -> (Vec<EventAttribute>, Vec<KeyValue>) {
+        (Vec::new(), Vec::new())
+    }
+}
+
+impl IntoEventAttributes for Vec<EventAttribute> {
+    fn into_key_values(self) -> Vec<KeyValue> {
+        self.into_iter()
+            .map(|a| KeyValue::new(a.key, a.value.into_otel()))
+            .collect()
+    }
+    fn into_both(self) -> (Vec<EventAttribute>, Vec<KeyValue>) {
+        let kvs = self.clone().into_key_values();
+        (self, kvs)
+    }
+}
+
 /// Adds an event to the current span and publishes it to live subscribers.
 ///
 /// Without a recording span the event still reaches subscribers (with empty span fields).
-pub fn add_event(name: impl Into<Cow<'static, str>>, attributes: Vec<EventAttribute>) {
+pub fn add_event(name: impl Into<Cow<'static, str>>, attributes: impl IntoEventAttributes) {
     Context::map_current(|cx| add_event_in(cx, name.into(), attributes));
 }
 
 /// Like [`add_event`], but builds the attributes only if someone will see them (a recording
 /// current span or a subscriber).
-pub fn add_event_with(
+pub fn add_event_with<A: IntoEventAttributes>(
     name: impl Into<Cow<'static, str>>,
-    attributes: impl FnOnce() -> Vec<EventAttribute>,
+    attributes: impl FnOnce() -> A,
 ) {
     Context::map_current(|cx| {
         if SUBSCRIBERS.load(Ordering::Relaxed) == 0 && !cx.span().is_recording() {
@@ -189,26 +253,23 @@ pub fn has_subscribers() -> bool {
 }
 
 /// Like [`add_event`], on the span of an explicit context.
-pub fn add_event_in(cx: &Context, name: Cow<'static, str>, attributes: Vec<EventAttribute>) {
-    let span = cx.span();
+pub fn add_event_in(cx: &Context, name: Cow<'static, str>, attributes: impl IntoEventAttributes) {
     if SUBSCRIBERS.load(Ordering::Relaxed) == 0 {
-        if span.is_recording() {
-            span.add_event(name, to_key_values(attributes));
-        }
+        // The span ignores the event itself when it is not recording: no extra check here.
+        cx.span().add_event(name, attributes.into_key_values());
         return;
     }
-    publish_slow(cx, name, attributes);
-}
-
-fn to_key_values(attributes: Vec<EventAttribute>) -> Vec<KeyValue> {
-    attributes
-        .into_iter()
-        .map(|a| KeyValue::new(a.key, a.value.into_otel()))
-        .collect()
+    let (typed, kvs) = attributes.into_both();
+    publish_slow(cx, name, typed, kvs);
 }
 
 #[cold]
-fn publish_slow(cx: &Context, name: Cow<'static, str>, attributes: Vec<EventAttribute>) {
+fn publish_slow(
+    cx: &Context,
+    name: Cow<'static, str>,
+    attributes: Vec<EventAttribute>,
+    kvs: Vec<KeyValue>,
+) {
     let span = cx.span();
     let recording = span.is_recording();
     let timestamp = SystemTime::now();
@@ -227,14 +288,14 @@ fn publish_slow(cx: &Context, name: Cow<'static, str>, attributes: Vec<EventAttr
     };
     let event = Arc::new(StreamEvent {
         name: name.clone(),
-        attributes: attributes.clone(),
+        attributes,
         timestamp_ns,
         span_name,
         span_id,
         trace_id,
     });
     if recording {
-        span.add_event_with_timestamp(name, timestamp, to_key_values(attributes));
+        span.add_event_with_timestamp(name, timestamp, kvs);
     }
     let bus = global_bus();
     if bus.receiver_count() > 0 {

@@ -99,6 +99,7 @@ pub(crate) struct Inner {
     pub(crate) capture: vocab::CaptureSettings,
     pub(crate) legacy_events: bool,
     pub(crate) max_content_length: Option<usize>,
+    pub(crate) per_chunk_metric: bool,
 }
 
 /// The handle every instrumented call goes through.
@@ -195,6 +196,7 @@ pub struct InstrumentationBuilder {
     capture: Option<vocab::CaptureSettings>,
     legacy_events: bool,
     max_content_length: Option<usize>,
+    no_per_chunk_metric: bool,
 }
 
 impl fmt::Debug for InstrumentationBuilder {
@@ -270,6 +272,15 @@ impl InstrumentationBuilder {
         self
     }
 
+    /// Whether traced streams record `gen_ai.client.operation.time_per_output_chunk` (on by
+    /// default, as the conventions ask). Recording a histogram point per chunk is the largest
+    /// part of a traced stream's per-chunk cost with the opentelemetry SDK (see
+    /// docs/benchmarks.md); turning it off keeps time to first chunk, duration and usage.
+    pub fn with_per_chunk_metric(mut self, on: bool) -> Self {
+        self.no_per_chunk_metric = !on;
+        self
+    }
+
     /// Builds the handle.
     pub fn build(self) -> Instrumentation {
         let tracer = self
@@ -287,6 +298,7 @@ impl InstrumentationBuilder {
                 capture,
                 legacy_events: self.legacy_events,
                 max_content_length: self.max_content_length,
+                per_chunk_metric: !self.no_per_chunk_metric,
             }),
         }
     }

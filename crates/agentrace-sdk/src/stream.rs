@@ -213,10 +213,11 @@ impl Core {
         if self.outcome.is_some() {
             return;
         }
-        let now = Instant::now();
         let metrics = self.span.inst.metrics();
         match self.last_chunk {
+            Some(_) if !self.span.inst.inner.per_chunk_metric => {}
             None => {
+                let now = Instant::now();
                 let ttfc = now.saturating_duration_since(self.span.started);
                 let secs = ttfc.as_secs_f64();
                 self.output.time_to_first_chunk = Some(ttfc);
@@ -227,13 +228,17 @@ impl Core {
                 metrics
                     .time_to_first_chunk
                     .record(secs, self.span.base_metric_attributes());
+                self.last_chunk = Some(now);
             }
-            Some(prev) => metrics.time_per_output_chunk.record(
-                now.saturating_duration_since(prev).as_secs_f64(),
-                self.span.base_metric_attributes(),
-            ),
+            Some(prev) => {
+                let now = Instant::now();
+                metrics.time_per_output_chunk.record(
+                    now.saturating_duration_since(prev).as_secs_f64(),
+                    self.span.base_metric_attributes(),
+                );
+                self.last_chunk = Some(now);
+            }
         }
-        self.last_chunk = Some(now);
         self.output.apply(chunk);
     }
 
