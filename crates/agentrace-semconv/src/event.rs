@@ -28,6 +28,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::attr;
 use crate::enums::Role;
 
 /// `gen_ai.client.inference.operation.details`: the input and output details of an inference,
@@ -42,6 +43,33 @@ pub const OPERATION_EXCEPTION: &str = "gen_ai.client.operation.exception";
 pub const INFERENCE_OPERATION_DETAILS_SEVERITY: i32 = 5;
 /// Severity number of [`OPERATION_EXCEPTION`]: WARN (13).
 pub const OPERATION_EXCEPTION_SEVERITY: i32 = 13;
+
+/// The opt-in content attributes of [`INFERENCE_OPERATION_DETAILS`] (and of the inference span):
+/// on events they MUST be structured values, on spans JSON strings are allowed.
+pub const CONTENT_ATTRIBUTES: &[&str] = &[
+    attr::GEN_AI_SYSTEM_INSTRUCTIONS,
+    attr::GEN_AI_INPUT_MESSAGES,
+    attr::GEN_AI_OUTPUT_MESSAGES,
+    attr::GEN_AI_TOOL_DEFINITIONS,
+];
+
+/// The attributes of [`EVALUATION_RESULT`]: `gen_ai.evaluation.name` (required), score value
+/// and label (if applicable), explanation, `gen_ai.response.id` and `error.type`.
+pub const EVALUATION_RESULT_ATTRIBUTES: &[&str] = &[
+    attr::GEN_AI_EVALUATION_NAME,
+    attr::GEN_AI_EVALUATION_SCORE_VALUE,
+    attr::GEN_AI_EVALUATION_SCORE_LABEL,
+    attr::GEN_AI_EVALUATION_EXPLANATION,
+    attr::GEN_AI_RESPONSE_ID,
+    attr::ERROR_TYPE,
+];
+
+/// The attributes of [`OPERATION_EXCEPTION`].
+pub const OPERATION_EXCEPTION_ATTRIBUTES: &[&str] = &[
+    attr::EXCEPTION_TYPE,
+    attr::EXCEPTION_MESSAGE,
+    attr::EXCEPTION_STACKTRACE,
+];
 
 /// `gen_ai.system.message` (deprecated): a system message; body `{content, role?}`.
 pub const SYSTEM_MESSAGE: &str = "gen_ai.system.message";

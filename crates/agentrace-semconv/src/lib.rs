@@ -14,7 +14,7 @@
 //! | [`event`] | event names, current and deprecated, and the 18-name live event vocabulary |
 //! | [`metric`] | metric names, units, instruments and exact bucket boundaries |
 //! | [`message`] | the message model: [`ChatMessage`], [`OutputMessage`], [`SystemInstructions`], [`ToolDefinition`], [`Part`] |
-//! | [`parse`] | parsing the model from JSON with errors that say where (`messages[2].parts[0]: missing field `content``) |
+//! | [`parse`] | parsing the model from JSON (as the schemas accept it, or strictly), with errors that say where, e.g. *messages\[2\].parts\[0\]: missing field content* |
 //! | [`legacy`] | the legacy event models and lossless conversions from them, from OpenAI-style messages and from deprecated event bodies |
 //! | [`capture`] | content-capture settings from `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` and friends |
 //!

@@ -9,11 +9,20 @@
 //! keeps a part of any other `type` with all its fields. So parsing and writing back gives equal
 //! JSON, including for telemetry from newer or custom producers.
 //!
-//! Two details of the round trip:
+//! Parsing accepts exactly what the schemas accept. The schemas' `GenericPart` matches any
+//! object with a string `type`, so a part of a known type whose fields do not fit (the
+//! conventions' own YAML example writes `result` instead of `response` in a
+//! `tool_call_response`) parses as a [`Part::Generic`] that keeps every field;
+//! [`Part::is_misfit`] tells such parts apart, and [`Part::from_value_strict`] and the
+//! `parse::*_strict` functions reject them with the path and the missing field.
+//!
+//! Three details of the round trip:
 //! - Absent optional fields are not written (no `null`s). An explicit `null` for an optional
 //!   string field (`name`, `id`, `mime_type`, `description`) is kept in `extra` and written back.
 //! - A [`Part::Generic`] whose `type` is one of the known part types is written with that type
 //!   and reads back as the known part when its fields fit.
+//! - Numbers in `extra`, `arguments` and `response` are kept as serde_json numbers, so `1` and
+//!   `1.0` stay distinct; [`RetrievalDocument::score`] is an `f64`.
 //!
 //! ```
 //! use agentrace_semconv::enums::{FinishReason, Role};

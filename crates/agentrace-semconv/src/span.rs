@@ -52,6 +52,25 @@ impl fmt::Display for SpanKind {
     }
 }
 
+/// Attributes that are important for sampling and SHOULD be set when the span is created (not
+/// later), for every GenAI client span.
+pub const SAMPLING_ATTRIBUTES: &[&str] = &[
+    attr::GEN_AI_OPERATION_NAME,
+    attr::GEN_AI_PROVIDER_NAME,
+    attr::GEN_AI_REQUEST_MODEL,
+    attr::SERVER_ADDRESS,
+    attr::SERVER_PORT,
+];
+
+/// The attributes to set at creation of an `op` span: [`SAMPLING_ATTRIBUTES`], except for
+/// `execute_tool`, where only `gen_ai.operation.name` is listed.
+pub fn sampling_attributes(op: &OperationName) -> &'static [&'static str] {
+    match op {
+        OperationName::ExecuteTool => &SAMPLING_ATTRIBUTES[..1],
+        _ => SAMPLING_ATTRIBUTES,
+    }
+}
+
 /// The span name for an operation and its target (`chat gpt-4o`, `execute_tool get_weather`).
 ///
 /// A missing or blank target gives the operation name alone (`invoke_agent`).
