@@ -317,6 +317,42 @@ pub fn from_openai_messages_json(json: &str) -> Result<Vec<ChatMessage>, Convert
     from_openai_messages(&value)
 }
 
+/// Converts OpenAI-style completion output into output messages: an array of choices
+/// (`{index, message, finish_reason}`, as in a chat completion response or the v1.27
+/// `gen_ai.completion` attribute) or of bare messages (`{role, content, finish_reason?}`).
+/// Choices are ordered by index; a missing `finish_reason` is `unknown`.
+pub fn output_messages_from_openai(value: &Value) -> Result<Vec<OutputMessage>, ConvertError> {
+    let items = value.as_array().ok_or(ConvertError::NotAnArray)?;
+    let mut outputs = items
+        .iter()
+        .map(|item| {
+            let map = item.as_object().ok_or(ConvertError::NotAnObject {
+                what: "a choice or message",
+            })?;
+            if map.get("message").is_some_and(Value::is_object) {
+                return Ok(convert_choice(map.clone()));
+            }
+            let mut message = map.clone();
+            let finish_reason = take_string(&mut message, "finish_reason");
+            let mut choice = Map::new();
+            if let Some(reason) = finish_reason {
+                choice.insert("finish_reason".to_owned(), Value::String(reason));
+            }
+            choice.insert("message".to_owned(), Value::Object(message));
+            Ok(convert_choice(choice))
+        })
+        .collect::<Result<Vec<_>, ConvertError>>()?;
+    outputs.sort_by_key(|output| output.index.unwrap_or(u64::MAX));
+    Ok(outputs.into_iter().map(|output| output.message).collect())
+}
+
+/// [`output_messages_from_openai`] for a JSON string (the v1.27 `gen_ai.completion` attribute).
+pub fn output_messages_from_openai_json(json: &str) -> Result<Vec<OutputMessage>, ConvertError> {
+    let value: Value =
+        serde_json::from_str(json).map_err(|err| ConvertError::Json(err.to_string()))?;
+    output_messages_from_openai(&value)
+}
+
 /// Converts the body of a deprecated per-message event (`gen_ai.system.message`,
 /// `gen_ai.user.message`, `gen_ai.assistant.message`, `gen_ai.tool.message`). The role is the
 /// body's `role` if present, else the event's. A body that is a string holding a JSON object is

@@ -528,3 +528,40 @@ fn openllmetry_indexed_attributes() {
         "indexed output",
     );
 }
+
+/// OpenAI completion output: choices of a response, or the bare messages of `gen_ai.completion`.
+#[test]
+fn openai_completion_output() {
+    let choices = json!([
+        {"index": 1, "finish_reason": "tool_calls", "logprobs": null,
+         "message": {"role": "assistant", "content": null,
+                     "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}},
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Paris."}}
+    ]);
+    let outputs = legacy::output_messages_from_openai(&choices).expect("choices");
+    assert_eq!(
+        outputs[0],
+        OutputMessage::new(
+            Role::Assistant,
+            vec![Part::text("Paris.")],
+            FinishReason::Stop
+        )
+    );
+    assert_eq!(outputs[1].finish_reason, FinishReason::ToolCall);
+    assert!(outputs[1].extra["logprobs"].is_null());
+    let bare = legacy::output_messages_from_openai_json(
+        r#"[{"role": "assistant", "content": "The capital of France is Paris."}]"#,
+    )
+    .expect("bare messages");
+    assert_eq!(
+        bare[0].texts().collect::<String>(),
+        "The capital of France is Paris."
+    );
+    assert_eq!(bare[0].finish_reason, FinishReason::Other("unknown".into()));
+    assert_eq!(
+        legacy::output_messages_from_openai(&json!([1])),
+        Err(ConvertError::NotAnObject {
+            what: "a choice or message"
+        })
+    );
+}
