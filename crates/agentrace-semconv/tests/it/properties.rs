@@ -258,6 +258,14 @@ proptest! {
     }
 
     #[test]
+    fn span_names_split_back(op in prop::sample::select(OperationName::KNOWN), target in "[^ ]\\PC{0,10}") {
+        let name = agentrace_semconv::span::span_name(&op, Some(&target));
+        let trimmed = target.trim();
+        let expected = (!trimmed.is_empty()).then_some(trimmed);
+        prop_assert_eq!(agentrace_semconv::span::parse_span_name(&name), Some((op, expected)));
+    }
+
+    #[test]
     fn openai_conversion_keeps_every_string(message in openai_message()) {
         let converted = legacy::from_openai_message(&message).expect("has a role");
         let written = serde_json::to_value(&converted).expect("ser");
