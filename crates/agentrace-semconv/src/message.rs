@@ -16,9 +16,11 @@
 //! [`Part::is_misfit`] tells such parts apart, and [`Part::from_value_strict`] and the
 //! `parse::*_strict` functions reject them with the path and the missing field.
 //!
-//! Three details of the round trip:
+//! Details of the round trip:
 //! - Absent optional fields are not written (no `null`s). An explicit `null` for an optional
 //!   string field (`name`, `id`, `mime_type`, `description`) is kept in `extra` and written back.
+//! - An `extra` key that names one of the struct's own fields (or `type`) is written only when
+//!   that field is absent, so a key is never written twice.
 //! - A [`Part::Generic`] whose `type` is one of the known part types is written with that type
 //!   and reads back as the known part when its fields fit.
 //! - Numbers in `extra`, `arguments` and `response` are kept as serde_json numbers, so `1` and
