@@ -1,0 +1,373 @@
+//! Server ingest benchmarks (`cargo xtask bench`).
+//!
+//! Workload of the performance brief: GenAI traces of 25 spans, 100 spans per request, each trace
+//! in its own conversation. Every request carries new ids, so nothing is a duplicate.
+//!
+//! - `ingest/otlp_http_protobuf`, `ingest/otlp_http_json`, `ingest/websocket`: one request (100
+//!   spans) through the real server on 127.0.0.1, 4 requests in flight; criterion's throughput
+//!   gives spans/s. `ingest/baseline_prost_decode` and `ingest/baseline_json_parse` decode the same
+//!   bodies without a server: the floor the server is compared against, measured in the same run.
+//! - After criterion, the binary prints the p99 latency from request to the SSE `spans_received`
+//!   update at a paced 1k spans/s, and the resident memory added per 10k stored spans.
+
+// A benchmark binary: printing its figures is its job.
+#![allow(clippy::print_stdout)]
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use agentrace_server::{
+    Server,
+    config::{DbLocation, Limits, ServerConfig, SessionRules},
+};
+use criterion::{Criterion, Throughput, criterion_group};
+use futures::{SinkExt, StreamExt};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::ExportTraceServiceRequest,
+    common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value},
+    resource::v1::Resource,
+    trace::v1::{ResourceSpans, ScopeSpans, Span},
+};
+use prost::Message;
+use serde_json::Value;
+
+const SPANS_PER_TRACE: u64 = 25;
+const SPANS_PER_REQUEST: u64 = 100;
+const IN_FLIGHT: usize = 4;
+
+static NEXT_TRACE: AtomicU64 = AtomicU64::new(1);
+
+fn kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
+        ..KeyValue::default()
+    }
+}
+
+/// One GenAI trace of 25 spans: invoke_agent > (chat, execute_tool) × 12.
+fn trace(n: u64) -> Vec<Span> {
+    let mut trace_id = [0u8; 16];
+    trace_id[..8].copy_from_slice(&n.to_be_bytes());
+    trace_id[15] = 1;
+    let span_id = |i: u64| ((n << 8) | (i + 1)).to_be_bytes().to_vec();
+    let conversation = format!("conv-{n}");
+    let start = 1_700_000_000_000_000_000u64 + n * 1_000_000_000;
+    (0..SPANS_PER_TRACE)
+        .map(|i| {
+            let (name, attrs) = if i == 0 {
+                ("invoke_agent planner".to_owned(), vec![
+                    kv("gen_ai.operation.name", "invoke_agent"),
+                    kv("gen_ai.agent.name", "planner"),
+                    kv("gen_ai.conversation.id", &conversation),
+                ])
+            } else if i % 2 == 1 {
+                ("chat gpt-4o".to_owned(), vec![
+                    kv("gen_ai.operation.name", "chat"),
+                    kv("gen_ai.request.model", "gpt-4o"),
+                    kv("gen_ai.input.messages", r#"[{"role":"user","parts":[{"type":"text","content":"Plan a trip to Lisbon for three days"}]}]"#),
+                    kv("gen_ai.output.messages", r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"c1","name":"search","arguments":{"q":"Lisbon"}}],"finish_reason":"tool_call"}]"#),
+                ])
+            } else {
+                ("execute_tool search".to_owned(), vec![
+                    kv("gen_ai.operation.name", "execute_tool"),
+                    kv("gen_ai.tool.name", "search"),
+                    kv("gen_ai.tool.call.id", "c1"),
+                    kv("gen_ai.tool.call.arguments", r#"{"q":"Lisbon"}"#),
+                ])
+            };
+            Span {
+                trace_id: trace_id.to_vec(),
+                span_id: span_id(i),
+                parent_span_id: if i == 0 { Vec::new() } else { span_id(0) },
+                name,
+                kind: if i % 2 == 1 { 3 } else { 1 },
+                start_time_unix_nano: start + i * 1000,
+                end_time_unix_nano: start + i * 1000 + 500,
+                attributes: attrs,
+                ..Span::default()
+            }
+        })
+        .collect()
+}
+
+/// A request of 100 spans (4 fresh traces).
+fn request() -> ExportTraceServiceRequest {
+    let spans = (0..SPANS_PER_REQUEST / SPANS_PER_TRACE)
+        .flat_map(|_| trace(NEXT_TRACE.fetch_add(1, Ordering::Relaxed)))
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "bench")],
+                ..Resource::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope { name: "bench".to_owned(), ..Default::default() }),
+                spans,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+fn config(db: DbLocation) -> ServerConfig {
+    let limits = Limits {
+        max_sessions: u64::MAX,
+        max_spans_per_session: u64::MAX,
+        live_buffer: 1 << 16,
+        ..Limits::default()
+    };
+    ServerConfig::builder()
+        .with_port(0)
+        .with_otlp_http_port(None)
+        .with_otlp_grpc_port(None)
+        .with_db(db)
+        .with_limits(limits)
+        .with_session_rules(SessionRules {
+            completion_grace: Duration::from_millis(200),
+            idle_timeout: Duration::from_secs(1),
+            rerun_window: Duration::from_secs(30),
+        })
+        .build()
+        .expect("bench config")
+}
+
+struct Bench {
+    runtime: tokio::runtime::Runtime,
+    server: Option<Server>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = DbLocation::File(dir.path().join("bench.db"));
+        let server = runtime.block_on(Server::start(config(db))).expect("server");
+        Self { runtime, server: Some(server), _dir: dir }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.server.as_ref().expect("server").main_addr())
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            self.runtime.block_on(server.shutdown());
+        }
+    }
+}
+
+async fn post_all(client: &reqwest::Client, url: &str, content_type: &str, bodies: Vec<Vec<u8>>) {
+    let bodies = Arc::new(std::sync::Mutex::new(bodies));
+    let mut tasks = Vec::new();
+    for _ in 0..IN_FLIGHT {
+        let (client, url, bodies) = (client.clone(), url.to_owned(), Arc::clone(&bodies));
+        let content_type = content_type.to_owned();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Some(body) = bodies.lock().expect("lock").pop() else { break };
+                let response = client
+                    .post(&url)
+                    .header("content-type", &content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("request");
+                assert_eq!(response.status(), 200, "export accepted");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("task");
+    }
+}
+
+fn ingest(c: &mut Criterion) {
+    let bench = Bench::new();
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/traces", bench.base());
+    let mut group = c.benchmark_group("ingest");
+    group.throughput(Throughput::Elements(SPANS_PER_REQUEST));
+    group.sample_size(30).measurement_time(Duration::from_secs(8));
+
+    let sample = request();
+    let proto_body = sample.encode_to_vec();
+    let json_body = serde_json::to_vec(&sample).expect("json");
+    group.bench_function("baseline_prost_decode", |b| {
+        b.iter(|| ExportTraceServiceRequest::decode(proto_body.as_slice()).expect("decode"))
+    });
+    group.bench_function("baseline_json_parse", |b| {
+        b.iter(|| serde_json::from_slice::<ExportTraceServiceRequest>(&json_body).expect("parse"))
+    });
+    group.bench_function("otlp_http_protobuf", |b| {
+        b.iter_custom(|iters| {
+            let bodies: Vec<Vec<u8>> = (0..iters).map(|_| request().encode_to_vec()).collect();
+            let started = Instant::now();
+            bench.runtime.block_on(post_all(&client, &url, "application/x-protobuf", bodies));
+            started.elapsed()
+        })
+    });
+    group.bench_function("otlp_http_json", |b| {
+        b.iter_custom(|iters| {
+            let bodies: Vec<Vec<u8>> =
+                (0..iters).map(|_| serde_json::to_vec(&request()).expect("json")).collect();
+            let started = Instant::now();
+            bench.runtime.block_on(post_all(&client, &url, "application/json", bodies));
+            started.elapsed()
+        })
+    });
+    let ws_url = format!("ws://{}/ws/traces", bench.server.as_ref().expect("server").main_addr());
+    group.bench_function("websocket", |b| {
+        b.iter_custom(|iters| {
+            bench.runtime.block_on(async {
+                let (mut ws, _) = tokio_tungstenite::connect_async(&ws_url).await.expect("ws");
+                let session = format!("ws-{}", NEXT_TRACE.fetch_add(1, Ordering::Relaxed));
+                let start = serde_json::json!({"type": "session_start", "session_id": session});
+                ws.send(start.to_string().into()).await.expect("send");
+                ws.next().await.expect("reply").expect("reply");
+                let frames: Vec<String> = (0..iters)
+                    .map(|_| {
+                        let spans: Vec<Value> = request().resource_spans[0].scope_spans[0]
+                            .spans
+                            .iter()
+                            .map(|s| serde_json::to_value(s).expect("span json"))
+                            .collect();
+                        serde_json::json!({"type": "spans", "session_id": session, "spans": spans}).to_string()
+                    })
+                    .collect();
+                let started = Instant::now();
+                for frame in frames {
+                    ws.send(frame.into()).await.expect("send");
+                }
+                // session_end is answered after every frame before it was processed.
+                let end = serde_json::json!({"type": "session_end", "session_id": session});
+                ws.send(end.to_string().into()).await.expect("send");
+                let reply = ws.next().await.expect("reply").expect("reply");
+                let elapsed = started.elapsed();
+                assert!(reply.to_text().expect("text").contains("session_complete"));
+                elapsed
+            })
+        })
+    });
+    group.finish();
+}
+
+/// p99 from sending a 100-span request to receiving its `spans_received` SSE update, paced at
+/// 1k spans/s (10 requests/s) for 200 requests.
+fn sse_latency() -> Vec<Duration> {
+    let bench = Bench::new();
+    let client = reqwest::Client::new();
+    let base = bench.base();
+    bench.runtime.block_on(async {
+        let live = client.get(format!("{base}/stream/ui-updates")).send().await.expect("sse");
+        let mut stream = live.bytes_stream();
+        client.get(format!("{base}/api/health")).send().await.expect("health");
+        let mut latencies = Vec::new();
+        let mut buffer = String::new();
+        for _ in 0..200 {
+            let body = request();
+            let first = hex::encode(&body.resource_spans[0].scope_spans[0].spans[0].span_id);
+            let bytes = body.encode_to_vec();
+            let tick = tokio::time::Instant::now() + Duration::from_millis(100);
+            let sent = Instant::now();
+            let response = client
+                .post(format!("{base}/v1/traces"))
+                .header("content-type", "application/x-protobuf")
+                .body(bytes)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(response.status(), 200);
+            'wait: loop {
+                let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+                    .await
+                    .expect("update in time")
+                    .expect("open")
+                    .expect("chunk");
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let frame: String = buffer.drain(..end + 2).collect();
+                    if frame.contains(&first) {
+                        latencies.push(sent.elapsed());
+                        break 'wait;
+                    }
+                }
+            }
+            tokio::time::sleep_until(tick).await;
+        }
+        latencies
+    })
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resident memory added by storing 50k spans (reported per 10k), while the sessions are live and
+/// after they completed.
+fn memory() -> (f64, f64) {
+    let bench = Bench::new();
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/traces", bench.base());
+    let before = rss_kib();
+    let bodies: Vec<Vec<u8>> = (0..500).map(|_| request().encode_to_vec()).collect();
+    bench.runtime.block_on(post_all(&client, &url, "application/x-protobuf", bodies));
+    let live = rss_kib();
+    bench.runtime.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let page: Value = client
+                .get(format!("{}/api/sessions?complete=false&limit=1", bench.base()))
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            if page["total"] == 0 || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let done = rss_kib();
+    let per_10k = |kib: u64| (kib.saturating_sub(before)) as f64 / 1024.0 / 5.0;
+    (per_10k(live), per_10k(done))
+}
+
+criterion_group!(benches, ingest);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    let mut latencies = sse_latency();
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
+    println!(
+        "sse_latency (100-span requests at 1k spans/s, n={}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        latencies.len(),
+        pick(0.5).as_secs_f64() * 1e3,
+        pick(0.99).as_secs_f64() * 1e3,
+        pick(1.0).as_secs_f64() * 1e3
+    );
+    let (live, done) = memory();
+    println!("memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion");
+}
