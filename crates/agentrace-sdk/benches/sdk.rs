@@ -242,7 +242,7 @@ fn events(c: &mut Criterion) {
     });
     g.bench_function("with_subscriber", |b| {
         b.iter_custom(|iters| {
-            let mut stream = EventStream::global_with_capacity(1024);
+            let mut stream = EventStream::global();
             let t = time_events(&p, iters, |i| {
                 add_event(
                     "gen_ai.model.response.chunk",

@@ -345,14 +345,9 @@ impl fmt::Debug for EventStream {
 }
 
 impl EventStream {
-    /// Subscribes to every live event of the process.
+    /// Subscribes to every live event of the process (a channel of [`DEFAULT_CAPACITY`]
+    /// events shared by all global subscribers).
     pub fn global() -> Self {
-        Self::global_with_capacity(DEFAULT_CAPACITY)
-    }
-
-    /// Like [`EventStream::global`]; the global channel's capacity is fixed at first use, so
-    /// `capacity` is accepted for symmetry and ignored after that.
-    pub fn global_with_capacity(_capacity: usize) -> Self {
         SUBSCRIBERS.fetch_add(1, Ordering::Relaxed);
         Self::from_rx(global_bus().subscribe(), None)
     }

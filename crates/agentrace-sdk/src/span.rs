@@ -565,18 +565,18 @@ impl GenAiSpan {
     pub async fn run<F, T, E>(mut self, fut: F) -> Result<T, E>
     where
         F: Future<Output = Result<T, E>>,
-        E: Error,
+        E: fmt::Display,
     {
         let result = fut.with_context(self.cx.clone()).await;
         if let Err(e) = &result {
-            self.record_error(e);
+            self.record_error_as(error_type_of::<E>(), &e.to_string());
         }
         self.end();
         result
     }
 
     /// Runs a fallible closure inside the span, records its error if any, and ends the span.
-    pub fn run_sync<T, E: Error>(
+    pub fn run_sync<T, E: fmt::Display>(
         mut self,
         f: impl FnOnce(&mut Self) -> Result<T, E>,
     ) -> Result<T, E> {
@@ -584,7 +584,7 @@ impl GenAiSpan {
         let result = f(&mut self);
         drop(guard);
         if let Err(e) = &result {
-            self.record_error(e);
+            self.record_error_as(error_type_of::<E>(), &e.to_string());
         }
         self.end();
         result

@@ -1,7 +1,7 @@
 //! Traced streams: a `futures::Stream` (and a blocking-iterator twin) of model chunks whose GenAI
 //! span ends exactly once, on natural end, error, early drop or cancellation.
 
-use std::error::Error;
+use std::fmt;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
@@ -11,7 +11,7 @@ use futures_core::Stream;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TraceContextExt;
 
-use crate::span::{GenAiSpan, Usage};
+use crate::span::{GenAiSpan, Usage, error_type_of};
 
 /// One streamed fragment of a tool call: OpenAI sends the id and name first and the arguments in
 /// pieces; Anthropic and Bedrock send `input_json_delta`s.
@@ -242,11 +242,12 @@ impl Core {
         self.output.apply(chunk);
     }
 
-    fn on_error<E: Error>(&mut self, error: &E) {
+    fn on_error<E: fmt::Display>(&mut self, error: &E) {
         if self.outcome.is_some() {
             return;
         }
-        self.span.record_error(error);
+        self.span
+            .record_error_as(error_type_of::<E>(), &error.to_string());
         self.finish(StreamOutcome::Failed);
     }
 
@@ -323,7 +324,7 @@ impl<S, C, E> Stream for TracedStream<S>
 where
     S: Stream<Item = Result<C, E>>,
     C: ModelChunk,
-    E: Error,
+    E: fmt::Display,
 {
     type Item = Result<C, E>;
 
@@ -381,7 +382,7 @@ impl<I, C, E> Iterator for TracedIter<I>
 where
     I: Iterator<Item = Result<C, E>>,
     C: ModelChunk,
-    E: Error,
+    E: fmt::Display,
 {
     type Item = Result<C, E>;
 

@@ -138,3 +138,45 @@ fn global_stream_sees_events_of_the_whole_process() {
     let got = events(stream.drain());
     assert!(got.iter().any(|e| e.name == marker));
 }
+
+#[test]
+fn convenience_emitters_use_the_live_vocabulary_and_build_nothing_unseen() {
+    use agentrace_sdk::events::emit;
+    // No span, no subscriber: nothing is built (the closure-based path returns early).
+    emit::agent_start("nobody-listens", vec![]);
+    let mut stream = EventStream::scoped();
+    stream.in_scope(|| {
+        emit::agent_start("a", vec![attr("custom", true)]);
+        emit::agent_step("a", 1, "plan", vec![]);
+        emit::model_request(Some("gpt-4o"), Some(3), vec![]);
+        emit::model_response_chunk("Hel", 0, vec![]);
+        emit::model_reasoning_chunk("hmm", 0, vec![]);
+        emit::model_reasoning("think", Some(1), vec![]);
+        emit::model_response("text", vec![]);
+        emit::tool_call("search", "call_1", Some(json!({"q": "x"})), Some(1), vec![]);
+        emit::tool_result("search", "call_1", Some(json!(["r"])), Some(1), vec![]);
+        emit::tool_error("search", "call_2", "timeout", None, vec![]);
+        emit::flow_step(1, vec![]);
+        emit::flow_reasoning("because", None, vec![]);
+        emit::flow_complete(Some(1), vec![]);
+        emit::module_start("m", vec![]);
+        emit::module_complete("m", vec![]);
+        emit::module_error("m", "bad", vec![]);
+        emit::agent_complete("a", Some(json!("done")), vec![]);
+        emit::agent_error("a", "boom", vec![]);
+    });
+    let got = events(stream.drain());
+    let names: Vec<&str> = got.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(names.len(), 18);
+    for n in &names {
+        assert!(
+            agentrace_semconv::event::LiveEventType::from_name(n).is_some(),
+            "{n}"
+        );
+    }
+    assert_eq!(got[0].get("custom"), Some(&EventValue::Bool(true)));
+    assert_eq!(
+        got[7].get("arguments"),
+        Some(&EventValue::Json(Box::new(json!({"q": "x"}))))
+    );
+}
