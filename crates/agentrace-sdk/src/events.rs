@@ -259,6 +259,12 @@ pub fn add_event_in(cx: &Context, name: Cow<'static, str>, attributes: impl Into
         cx.span().add_event(name, attributes.into_key_values());
         return;
     }
+    // Someone subscribed somewhere; publish only if this event has a destination.
+    let sink = cx.get::<ScopedSink>();
+    if sink.is_none() && global_bus().receiver_count() == 0 {
+        cx.span().add_event(name, attributes.into_key_values());
+        return;
+    }
     let (typed, kvs) = attributes.into_both();
     publish_slow(cx, name, typed, kvs);
 }
