@@ -1,3 +1,249 @@
-//! Loader benchmark (filled in below).
+//! Loader benchmark: MB/s and peak memory loading a generated 100 MB OTLP JSON Lines file, with
+//! the raw `serde_json` parse of the same bytes (to `serde_json::Value`, line by line) measured in
+//! the same run as the baseline.
+//!
+//! Run with `cargo xtask bench` (or `cargo bench -p agentrace-loader`). Set
+//! `AGENTRACE_BENCH_MB` to change the file size.
 
-fn main() {}
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use agentrace_loader::read::{LoadOptions, for_each_batch, load_bytes};
+use criterion::{Criterion, Throughput};
+
+/// One OTLP/JSON export document (one line) holding one trace of an agent turn.
+fn line(i: u64, out: &mut String) {
+    let tid = format!("{:032x}", 0x5eed_0000_0000_0000_u128 + u128::from(i));
+    let sid = |k: u64| format!("{:016x}", i.wrapping_mul(16).wrapping_add(k) | 1 << 60);
+    let start = 1_767_225_600_000_000_000_u64 + i * 1_000_000_000;
+    let msgs = format!(
+        "[{{\\\"role\\\":\\\"user\\\",\\\"parts\\\":[{{\\\"type\\\":\\\"text\\\",\\\"content\\\":\\\"Question number {i}: what is the weather in Lisbon, and should I take an umbrella tomorrow morning?\\\"}}]}}]"
+    );
+    let out_msgs = "[{\\\"role\\\":\\\"assistant\\\",\\\"parts\\\":[{\\\"type\\\":\\\"tool_call\\\",\\\"id\\\":\\\"c1\\\",\\\"name\\\":\\\"get_weather\\\",\\\"arguments\\\":{\\\"city\\\":\\\"Lisbon\\\"}}],\\\"finish_reason\\\":\\\"tool_call\\\"}]";
+    let attr = |k: &str, v: &str| format!(r#"{{"key":"{k}","value":{{"stringValue":"{v}"}}}}"#);
+    let int = |k: &str, v: u64| format!(r#"{{"key":"{k}","value":{{"intValue":"{v}"}}}}"#);
+    let span = |s: &str, p: Option<&str>, name: &str, off: u64, attrs: Vec<String>| {
+        let parent = p
+            .map(|p| format!(r#""parentSpanId":"{p}","#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"traceId":"{tid}","spanId":"{s}",{parent}"name":"{name}","kind":1,"startTimeUnixNano":"{}","endTimeUnixNano":"{}","attributes":[{}],"status":{{}}}}"#,
+            start + off,
+            start + off + 500_000,
+            attrs.join(",")
+        )
+    };
+    let root = sid(0);
+    let mut spans = vec![span(
+        &root,
+        None,
+        "invoke_agent weather",
+        0,
+        vec![
+            attr("gen_ai.operation.name", "invoke_agent"),
+            attr("gen_ai.agent.name", "weather"),
+            attr("gen_ai.conversation.id", &format!("conv-{i}")),
+        ],
+    )];
+    for k in 1..=3u64 {
+        spans.push(span(
+            &sid(k),
+            Some(&root),
+            "chat gpt-4o",
+            k * 1000,
+            vec![
+                attr("gen_ai.operation.name", "chat"),
+                attr("gen_ai.provider.name", "openai"),
+                attr("gen_ai.request.model", "gpt-4o"),
+                attr("gen_ai.response.model", "gpt-4o-2024-08-06"),
+                int("gen_ai.usage.input_tokens", 1200 + k),
+                int("gen_ai.usage.output_tokens", 30 + k),
+                attr("gen_ai.input.messages", &msgs),
+                attr("gen_ai.output.messages", out_msgs),
+            ],
+        ));
+        spans.push(span(
+            &sid(k + 8),
+            Some(&root),
+            "execute_tool get_weather",
+            k * 1000 + 500,
+            vec![
+                attr("gen_ai.operation.name", "execute_tool"),
+                attr("gen_ai.tool.name", "get_weather"),
+                attr("gen_ai.tool.call.id", &format!("c{k}")),
+                attr(
+                    "gen_ai.tool.call.arguments",
+                    "{\\\"city\\\":\\\"Lisbon\\\"}",
+                ),
+                attr(
+                    "gen_ai.tool.call.result",
+                    "{\\\"summary\\\":\\\"light rain\\\",\\\"high_c\\\":17}",
+                ),
+            ],
+        ));
+    }
+    let _ = write!(
+        out,
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{},{}]}},"scopeSpans":[{{"scope":{{"name":"bench","version":"1.0"}},"spans":[{}]}}]}}]}}"#,
+        attr("service.name", "weather-agent"),
+        attr("telemetry.sdk.language", "python"),
+        spans.join(",")
+    );
+    out.push('\n');
+}
+
+fn generate(bytes: usize) -> String {
+    let mut s = String::with_capacity(bytes + 16 * 1024);
+    let mut i = 0;
+    while s.len() < bytes {
+        line(i, &mut s);
+        i += 1;
+    }
+    s
+}
+
+fn raw_parse(data: &str) -> usize {
+    let mut n = 0;
+    for l in data.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        n += usize::from(v.is_object());
+    }
+    n
+}
+
+/// Peak resident memory since the last reset, in bytes (Linux; 0 elsewhere).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn current_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs this binary again to load `path` once (`whole`: keep everything; `stream`: batch by
+/// batch) and returns its peak RSS above its RSS before loading.
+fn child_peak(path: &Path, mode: &str) -> u64 {
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new(exe)
+        .env("AGENTRACE_BENCH_CHILD", mode)
+        .env("AGENTRACE_BENCH_FILE", path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-above-base "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn child(mode: &str) {
+    let path = PathBuf::from(std::env::var("AGENTRACE_BENCH_FILE").unwrap());
+    let base = current_rss();
+    if mode == "whole" {
+        let loaded = agentrace_loader::read::load_path(&path, LoadOptions::default()).unwrap();
+        black_box(&loaded);
+    } else {
+        let mut issues = Vec::new();
+        let mut n = 0;
+        for_each_batch(&path, LoadOptions::default(), &mut issues, |b| {
+            n += b.spans.len()
+        })
+        .unwrap();
+        black_box(n);
+    }
+    println!("peak-above-base {}", peak_rss().saturating_sub(base));
+}
+
+fn time_mb_s(len: usize, mut f: impl FnMut()) -> f64 {
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let t = Instant::now();
+        f();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    len as f64 / 1e6 / best
+}
+
+fn summary(path: &Path, data: &str) {
+    let len = data.len();
+    let mb = len as f64 / 1e6;
+    let raw = time_mb_s(len, || {
+        black_box(raw_parse(data));
+    });
+    let load = time_mb_s(len, || {
+        black_box(load_bytes(data.as_bytes(), LoadOptions::default()).unwrap());
+    });
+    // Peak memory, each in a fresh process so that memory freed earlier cannot hide it.
+    let whole = child_peak(path, "whole");
+    let streamed = child_peak(path, "stream");
+    let spans = load_bytes(data.as_bytes(), LoadOptions::default())
+        .unwrap()
+        .telemetry
+        .spans
+        .len();
+    let n = spans;
+    println!("loader summary: file {mb:.1} MB, {spans} spans ({n} streamed)");
+    println!("  raw serde_json parse (baseline): {raw:.0} MB/s");
+    println!(
+        "  load (JSONL -> model):           {load:.0} MB/s = {:.0}% of raw",
+        load / raw * 100.0
+    );
+    println!(
+        "  peak memory above baseline: whole load {:.0} MB ({:.2}x file), streaming {:.1} MB ({:.3}x file)",
+        whole as f64 / 1e6,
+        whole as f64 / len as f64,
+        streamed as f64 / 1e6,
+        streamed as f64 / len as f64
+    );
+}
+
+fn main() {
+    if let Ok(mode) = std::env::var("AGENTRACE_BENCH_CHILD") {
+        child(&mode);
+        return;
+    }
+    let mb: usize = std::env::var("AGENTRACE_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let data = generate(mb * 1_000_000);
+    let path: PathBuf =
+        std::env::temp_dir().join(format!("agentrace-bench-{}.jsonl", std::process::id()));
+    std::fs::write(&path, &data).unwrap();
+
+    summary(&path, &data);
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(10));
+    let mut g = c.benchmark_group("loader/otlp-jsonl");
+    g.throughput(Throughput::Bytes(data.len() as u64));
+    g.bench_function("raw_serde_json_value", |b| {
+        b.iter(|| raw_parse(black_box(&data)))
+    });
+    g.bench_function("load_bytes", |b| {
+        b.iter(|| load_bytes(black_box(data.as_bytes()), LoadOptions::default()).unwrap())
+    });
+    g.finish();
+    c.final_summary();
+    let _ = std::fs::remove_file(&path);
+}

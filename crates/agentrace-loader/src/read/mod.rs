@@ -4,6 +4,7 @@
 //! one batch per JSON Lines line (or one for a whole document) so that a caller that builds
 //! traces incrementally never holds more than it needs.
 
+mod fast;
 pub(crate) mod jaeger;
 pub(crate) mod otlp_json;
 pub mod proto;
@@ -16,7 +17,9 @@ use std::str::FromStr;
 
 use serde_json::Value;
 
-use crate::model::Telemetry;
+use std::sync::Arc;
+
+use crate::model::{Resource, Scope, Telemetry};
 use otlp_json::Sink;
 
 /// The container shape of a trace file.
@@ -201,12 +204,48 @@ pub struct LoadOptions {
     pub format: Option<Format>,
 }
 
+/// Shares equal resources and scopes between batches (JSON Lines repeat them on every line).
+#[derive(Default)]
+struct Shared {
+    resource: Option<Arc<Resource>>,
+    scope: Option<Arc<Scope>>,
+}
+
+impl Shared {
+    fn dedupe(&mut self, batch: &mut Telemetry) {
+        let resources = batch
+            .spans
+            .iter_mut()
+            .map(|s| (&mut s.resource, &mut s.scope))
+            .chain(
+                batch
+                    .logs
+                    .iter_mut()
+                    .map(|l| (&mut l.resource, &mut l.scope)),
+            );
+        for (res, scope) in resources {
+            match &self.resource {
+                Some(r) if Arc::ptr_eq(r, res) => {}
+                Some(r) if **r == **res => *res = Arc::clone(r),
+                _ => self.resource = Some(Arc::clone(res)),
+            }
+            match &self.scope {
+                Some(sc) if Arc::ptr_eq(sc, scope) => {}
+                Some(sc) if **sc == **scope => *scope = Arc::clone(sc),
+                _ => self.scope = Some(Arc::clone(scope)),
+            }
+        }
+    }
+}
+
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Loads a trace file (any supported format, optionally gzip-compressed).
 pub fn load_path(path: &Path, opts: LoadOptions) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
-    let format = for_each_batch(path, opts, &mut loaded.issues, |batch| {
+    let mut shared = Shared::default();
+    let format = for_each_batch(path, opts, &mut loaded.issues, |mut batch| {
+        shared.dedupe(&mut batch);
         loaded.telemetry.extend(batch);
     })?;
     loaded.format = Some(format);
@@ -362,6 +401,12 @@ fn read_plain<R: BufRead>(
     // Otherwise one multi-line document.
     let mut buf = first;
     r.read_to_end(&mut buf).map_err(io)?;
+    if matches!(opts.format, None | Some(Format::OtlpJson))
+        && let Some(batch) = fast::parse(&buf)
+    {
+        f(batch);
+        return Ok(Format::OtlpJson);
+    }
     let v = match serde_json::from_slice::<Value>(&buf) {
         Ok(v) => v,
         Err(e) if e.is_syntax() && e.to_string().contains("trailing characters") => {
@@ -452,7 +497,28 @@ fn read_jsonl<R: BufRead>(
             std::mem::take(&mut line)
         };
         if first_non_ws(&cur).is_some() {
-            match serde_json::from_slice::<Value>(&cur) {
+            if let Some(batch) = fast::parse(&cur) {
+                f(batch);
+            } else {
+                read_line_lenient(&cur, line_no, issues, f);
+            }
+        }
+        if line.capacity() == 0 {
+            line = cur;
+        }
+    }
+    Ok(())
+}
+
+fn read_line_lenient(
+    cur: &[u8],
+    line_no: usize,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+) {
+    {
+        {
+            match serde_json::from_slice::<Value>(cur) {
                 Ok(v) => {
                     let mut batch = Telemetry::default();
                     let mut sink = Sink {
@@ -470,11 +536,7 @@ fn read_jsonl<R: BufRead>(
                 }),
             }
         }
-        if line.capacity() == 0 {
-            line = cur;
-        }
     }
-    Ok(())
 }
 
 fn read_protobuf(

@@ -1,0 +1,485 @@
+//! A typed fast path for canonical OTLP/JSON export documents (`resourceSpans` / `resourceLogs`,
+//! attributes as `[{key, value: AnyValue}]`, hex ids). Anything else makes it give up, and the
+//! lenient `serde_json::Value` reader takes over, so the result is the same either way.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::model::{
+    AnyValue, Attributes, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanEvent, SpanId,
+    SpanKind, Status, StatusCode, Telemetry, TraceId,
+};
+
+#[derive(Deserialize)]
+struct Doc<'a> {
+    #[serde(default, rename = "resourceSpans", alias = "resource_spans", borrow)]
+    resource_spans: Vec<ResourceSpansT<'a>>,
+    #[serde(default, rename = "resourceLogs", alias = "resource_logs", borrow)]
+    resource_logs: Vec<ResourceLogsT<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResourceT {
+    #[serde(default)]
+    attributes: AttrsT,
+}
+
+#[derive(Deserialize)]
+struct ScopeT {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    attributes: AttrsT,
+}
+
+#[derive(Deserialize)]
+struct ResourceSpansT<'a> {
+    #[serde(default)]
+    resource: Option<ResourceT>,
+    #[serde(default, rename = "scopeSpans", alias = "scope_spans", borrow)]
+    scope_spans: Vec<ScopeSpansT<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ScopeSpansT<'a> {
+    #[serde(default)]
+    scope: Option<ScopeT>,
+    #[serde(default, borrow)]
+    spans: Vec<SpanT<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ResourceLogsT<'a> {
+    #[serde(default)]
+    resource: Option<ResourceT>,
+    #[serde(default, rename = "scopeLogs", alias = "scope_logs", borrow)]
+    scope_logs: Vec<ScopeLogsT<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ScopeLogsT<'a> {
+    #[serde(default)]
+    scope: Option<ScopeT>,
+    #[serde(default, rename = "logRecords", alias = "log_records", borrow)]
+    log_records: Vec<LogT<'a>>,
+}
+
+#[derive(Deserialize)]
+struct SpanT<'a> {
+    #[serde(rename = "traceId", alias = "trace_id", borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(rename = "spanId", alias = "span_id", borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(default, rename = "parentSpanId", alias = "parent_span_id", borrow)]
+    parent_span_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: NumOrName,
+    #[serde(default, rename = "startTimeUnixNano", alias = "start_time_unix_nano")]
+    start: U64,
+    #[serde(default, rename = "endTimeUnixNano", alias = "end_time_unix_nano")]
+    end: U64,
+    #[serde(default)]
+    attributes: AttrsT,
+    #[serde(default)]
+    events: Vec<EventT>,
+    #[serde(default, borrow)]
+    links: Vec<LinkT<'a>>,
+    #[serde(default)]
+    status: Option<StatusT>,
+}
+
+#[derive(Deserialize)]
+struct EventT {
+    #[serde(default, rename = "timeUnixNano", alias = "time_unix_nano")]
+    time: U64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    attributes: AttrsT,
+}
+
+#[derive(Deserialize)]
+struct LinkT<'a> {
+    #[serde(rename = "traceId", alias = "trace_id", borrow)]
+    trace_id: Cow<'a, str>,
+    #[serde(rename = "spanId", alias = "span_id", borrow)]
+    span_id: Cow<'a, str>,
+    #[serde(default)]
+    attributes: AttrsT,
+}
+
+#[derive(Deserialize)]
+struct StatusT {
+    #[serde(default)]
+    code: NumOrName,
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct LogT<'a> {
+    #[serde(default, rename = "timeUnixNano", alias = "time_unix_nano")]
+    time: U64,
+    #[serde(
+        default,
+        rename = "observedTimeUnixNano",
+        alias = "observed_time_unix_nano"
+    )]
+    observed: U64,
+    #[serde(default, rename = "severityNumber", alias = "severity_number")]
+    severity_number: Option<i32>,
+    #[serde(default, rename = "severityText", alias = "severity_text")]
+    severity_text: String,
+    #[serde(default, rename = "eventName", alias = "event_name")]
+    event_name: String,
+    #[serde(default)]
+    body: Option<AnyT>,
+    #[serde(default)]
+    attributes: AttrsT,
+    #[serde(default, rename = "traceId", alias = "trace_id", borrow)]
+    trace_id: Option<Cow<'a, str>>,
+    #[serde(default, rename = "spanId", alias = "span_id", borrow)]
+    span_id: Option<Cow<'a, str>>,
+}
+
+/// A u64 given as a number or a numeric string.
+#[derive(Default)]
+struct U64(u64);
+
+impl<'de> Deserialize<'de> for U64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = U64;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a numeric string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<U64, E> {
+                Ok(U64(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<U64, E> {
+                Ok(U64(u64::try_from(v).unwrap_or(0)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<U64, E> {
+                v.trim().parse().map(U64).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An enum given as its number or its name (kind, status code).
+#[derive(Default)]
+enum NumOrName {
+    #[default]
+    None,
+    Num(i64),
+    Name(String),
+}
+
+impl<'de> Deserialize<'de> for NumOrName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = NumOrName;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a name")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<NumOrName, E> {
+                Ok(NumOrName::Num(i64::try_from(v).unwrap_or(0)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NumOrName, E> {
+                Ok(NumOrName::Num(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NumOrName, E> {
+                Ok(NumOrName::Name(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Attributes as `[{key, value}]`.
+#[derive(Default)]
+struct AttrsT(Vec<KeyValue>);
+
+#[derive(Deserialize)]
+struct KvT {
+    key: String,
+    #[serde(default)]
+    value: Option<AnyT>,
+}
+
+impl<'de> Deserialize<'de> for AttrsT {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let items: Vec<KvT> = Vec::deserialize(d)?;
+        Ok(AttrsT(
+            items
+                .into_iter()
+                .map(|kv| KeyValue {
+                    key: kv.key,
+                    value: kv.value.map(|v| v.0).unwrap_or_default(),
+                })
+                .collect(),
+        ))
+    }
+}
+
+/// An OTLP/JSON `AnyValue`.
+struct AnyT(AnyValue);
+
+#[derive(Deserialize)]
+struct ValuesT<T> {
+    #[serde(default = "Vec::new")]
+    values: Vec<T>,
+}
+
+impl<'de> Deserialize<'de> for AnyT {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = AnyT;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an OTLP AnyValue object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<AnyT, A::Error> {
+                let Some(key) = m.next_key::<Cow<'de, str>>()? else {
+                    return Ok(AnyT(AnyValue::Empty));
+                };
+                let v = match key.as_ref() {
+                    "stringValue" | "string_value" => AnyValue::String(m.next_value()?),
+                    "boolValue" | "bool_value" => AnyValue::Bool(m.next_value()?),
+                    "intValue" | "int_value" => {
+                        let n: NumOrName = m.next_value()?;
+                        match n {
+                            NumOrName::Num(i) => AnyValue::Int(i),
+                            NumOrName::Name(s) => {
+                                AnyValue::Int(s.trim().parse().map_err(de::Error::custom)?)
+                            }
+                            NumOrName::None => AnyValue::Empty,
+                        }
+                    }
+                    "doubleValue" | "double_value" => AnyValue::Double(m.next_value()?),
+                    "arrayValue" | "array_value" => {
+                        let a: ValuesT<AnyT> = m.next_value()?;
+                        AnyValue::Array(a.values.into_iter().map(|x| x.0).collect())
+                    }
+                    "kvlistValue" | "kvlist_value" => {
+                        let a: ValuesT<KvT> = m.next_value()?;
+                        AnyValue::KvList(
+                            a.values
+                                .into_iter()
+                                .map(|kv| KeyValue {
+                                    key: kv.key,
+                                    value: kv.value.map(|v| v.0).unwrap_or_default(),
+                                })
+                                .collect(),
+                        )
+                    }
+                    _ => return Err(de::Error::custom("not a canonical AnyValue")),
+                };
+                if m.next_key::<IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("AnyValue with several fields"));
+                }
+                Ok(AnyT(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, _s: A) -> Result<AnyT, A::Error> {
+                Err(de::Error::custom("not an AnyValue"))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn kind(k: &NumOrName) -> SpanKind {
+    match k {
+        NumOrName::Num(n) => SpanKind::from_i64(*n),
+        NumOrName::Name(s) => SpanKind::from_name(s),
+        NumOrName::None => SpanKind::Unspecified,
+    }
+}
+
+fn code(k: &NumOrName) -> StatusCode {
+    match k {
+        NumOrName::Num(n) => StatusCode::from_i64(*n),
+        NumOrName::Name(s) => StatusCode::from_name(s),
+        NumOrName::None => StatusCode::Unset,
+    }
+}
+
+fn severity(n: Option<i32>) -> i32 {
+    n.unwrap_or(0)
+}
+
+fn opt_span(s: Option<&Cow<'_, str>>) -> Option<Option<SpanId>> {
+    match s.map(AsRef::as_ref) {
+        None | Some("") => Some(None),
+        Some(x) => {
+            let id = SpanId::from_hex(x)?;
+            Some((!id.is_zero()).then_some(id))
+        }
+    }
+}
+
+/// Parses one canonical OTLP/JSON document. `None` when the input is anything else (the lenient
+/// reader then handles it, reporting problems with their field paths).
+pub(crate) fn parse(bytes: &[u8]) -> Option<Telemetry> {
+    let doc: Doc<'_> = serde_json::from_slice(bytes).ok()?;
+    if doc.resource_spans.is_empty() && doc.resource_logs.is_empty() {
+        return None;
+    }
+    let mut out = Telemetry::default();
+    for rs in doc.resource_spans {
+        let resource = Arc::new(Resource {
+            attributes: Attributes(rs.resource.map(|r| r.attributes.0).unwrap_or_default()),
+        });
+        if rs.scope_spans.is_empty() {
+            return None;
+        }
+        for ss in rs.scope_spans {
+            let scope = Arc::new(ss.scope.map_or_else(Scope::default, |s| Scope {
+                name: s.name,
+                version: s.version,
+                attributes: Attributes(s.attributes.0),
+            }));
+            out.spans.reserve(ss.spans.len());
+            for s in ss.spans {
+                let trace_id = TraceId::from_hex(&s.trace_id)?;
+                let span_id = SpanId::from_hex(&s.span_id)?;
+                let parent_span_id = opt_span(s.parent_span_id.as_ref())?;
+                let mut links = Vec::with_capacity(s.links.len());
+                for l in s.links {
+                    links.push(Link {
+                        trace_id: TraceId::from_hex(&l.trace_id)?,
+                        span_id: SpanId::from_hex(&l.span_id)?,
+                        attributes: Attributes(l.attributes.0),
+                    });
+                }
+                out.spans.push(Span {
+                    trace_id,
+                    span_id,
+                    parent_span_id,
+                    name: s.name,
+                    kind: kind(&s.kind),
+                    start_ns: s.start.0,
+                    end_ns: s.end.0,
+                    attributes: Attributes(s.attributes.0),
+                    events: s
+                        .events
+                        .into_iter()
+                        .map(|e| SpanEvent {
+                            time_ns: e.time.0,
+                            name: e.name,
+                            attributes: Attributes(e.attributes.0),
+                        })
+                        .collect(),
+                    links,
+                    status: s
+                        .status
+                        .map(|st| Status {
+                            code: code(&st.code),
+                            message: st.message,
+                        })
+                        .unwrap_or_default(),
+                    resource: Arc::clone(&resource),
+                    scope: Arc::clone(&scope),
+                });
+            }
+        }
+    }
+    for rl in doc.resource_logs {
+        let resource = Arc::new(Resource {
+            attributes: Attributes(rl.resource.map(|r| r.attributes.0).unwrap_or_default()),
+        });
+        if rl.scope_logs.is_empty() {
+            return None;
+        }
+        for sl in rl.scope_logs {
+            let scope = Arc::new(sl.scope.map_or_else(Scope::default, |s| Scope {
+                name: s.name,
+                version: s.version,
+                attributes: Attributes(s.attributes.0),
+            }));
+            for l in sl.log_records {
+                let trace_id = match l.trace_id.as_deref() {
+                    None | Some("") => None,
+                    Some(t) => {
+                        let id = TraceId::from_hex(t)?;
+                        (!id.is_zero()).then_some(id)
+                    }
+                };
+                out.logs.push(LogRecord {
+                    time_ns: l.time.0,
+                    observed_time_ns: l.observed.0,
+                    severity_number: severity(l.severity_number),
+                    severity_text: l.severity_text,
+                    event_name: l.event_name,
+                    body: l.body.map(|b| b.0).unwrap_or_default(),
+                    attributes: Attributes(l.attributes.0),
+                    trace_id,
+                    span_id: opt_span(l.span_id.as_ref())?,
+                    resource: Arc::clone(&resource),
+                    scope: Arc::clone(&scope),
+                });
+            }
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::parse;
+    use crate::model::Telemetry;
+    use crate::read::otlp_json::{Sink, read_value};
+
+    /// The fast path and the lenient reader agree on every OTLP/JSON file of the corpus.
+    #[test]
+    fn fast_path_equals_lenient_reader() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/conformance");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(corpus).unwrap() {
+            let dir = entry.unwrap().path();
+            for name in ["trace.json", "trace.jsonl"] {
+                let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+                    continue;
+                };
+                let docs: Vec<&str> = if name.ends_with("jsonl") {
+                    text.lines().collect()
+                } else {
+                    vec![text.as_str()]
+                };
+                for doc in docs {
+                    let Some(fast) = parse(doc.as_bytes()) else {
+                        continue;
+                    };
+                    let v: serde_json::Value = serde_json::from_str(doc).unwrap();
+                    let mut issues = Vec::new();
+                    let mut slow = Telemetry::default();
+                    read_value(
+                        &v,
+                        &mut slow,
+                        &mut Sink {
+                            line: None,
+                            issues: &mut issues,
+                        },
+                    );
+                    assert_eq!(fast, slow, "{}", dir.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 12, "{checked}");
+    }
+}
