@@ -161,3 +161,82 @@ fn unknown_ids_and_unregistered_plugins_are_harmless() {
     registry.session(&SessionHook::PreInit(session("s")));
     assert!(kit.finished().is_empty());
 }
+
+/// One action on a tokio task, one on a std thread, run one after the other so that the
+/// snapshot is deterministic; the session starts and ends on two more threads.
+#[test]
+fn session_tree_snapshot() {
+    let kit = Kit::new();
+    let registry = Arc::new(PluginRegistry::new());
+    registry.register(Arc::new(TracingPlugin::new(&kit.inst)));
+    let on_thread = |f: Box<dyn FnOnce() + Send>| std::thread::spawn(f).join().unwrap();
+
+    let r = Arc::clone(&registry);
+    on_thread(Box::new(move || {
+        r.session(&SessionHook::PreInit(session("s1")))
+    }));
+
+    let action = |r: Arc<PluginRegistry>, n: usize, fail: bool| {
+        let cid = format!("c{n}");
+        r.component(&ComponentHook::PreExecute(component(&cid)));
+        r.generation(&GenerationHook::PreCall(GenerationRequest {
+            generation_id: format!("g{n}"),
+            component_id: Some(cid.clone()),
+            session_id: Some("s1".into()),
+            provider: Some("openai".into()),
+            model: "gpt-4o".into(),
+            stream: true,
+        }));
+        if fail {
+            r.generation(&GenerationHook::Error {
+                generation_id: format!("g{n}"),
+                error_type: "rate_limit_exceeded".into(),
+                message: "429 Too Many Requests".into(),
+            });
+            r.component(&ComponentHook::PostError {
+                payload: component(&cid),
+                error_type: "rate_limit_exceeded".into(),
+                message: "gave up".into(),
+            });
+        } else {
+            r.generation(&GenerationHook::PostCall(GenerationResponse {
+                generation_id: format!("g{n}"),
+                response_id: Some("chatcmpl-1".into()),
+                response_model: Some("gpt-4o-2024-08-06".into()),
+                finish_reasons: vec!["tool_calls".into()],
+                usage: Usage::new(10, 5),
+            }));
+            let tool = ToolPayload {
+                tool_call_id: "call_1".into(),
+                tool_name: "get_weather".into(),
+                component_id: Some(cid.clone()),
+                session_id: Some("s1".into()),
+            };
+            r.generation(&GenerationHook::ToolPreInvoke(tool.clone()));
+            r.generation(&GenerationHook::ToolPostInvoke {
+                payload: tool,
+                error: None,
+            });
+            r.component(&ComponentHook::PostSuccess(component(&cid)));
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let r = Arc::clone(&registry);
+    rt.block_on(async move {
+        tokio::spawn(async move { action(r, 0, false) })
+            .await
+            .unwrap()
+    });
+    let r = Arc::clone(&registry);
+    on_thread(Box::new(move || action(r, 1, true)));
+
+    let r = Arc::clone(&registry);
+    on_thread(Box::new(move || {
+        r.session(&SessionHook::Cleanup(session("s1")))
+    }));
+    assert_eq!(registry.failures(), 0);
+    check!("session_tree", kit.finished());
+}

@@ -304,3 +304,45 @@ fn cancelling_a_tokio_task_ends_the_span() {
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].status, Status::Unset);
 }
+
+/// The blocking twin: consume `take` items (all when `None`), then drop.
+fn drive_iter(kit: &Kit, steps: &[Step], take: Option<usize>) -> usize {
+    let items: Vec<Item> = steps
+        .iter()
+        .map(|s| match s {
+            Step::Chunk(c) => Ok(c.clone()),
+            Step::Error => Err(UpstreamError("boom".into())),
+        })
+        .collect();
+    let mut it = kit
+        .inst
+        .chat("m")
+        .stream(true)
+        .start()
+        .trace_iter(items.into_iter());
+    let mut seen = 0;
+    while take.is_none_or(|t| seen < t) {
+        if it.next().is_none() {
+            break;
+        }
+        seen += 1;
+    }
+    seen
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn every_exit_path_of_the_iterator_ends_exactly_one_span(steps in proptest::collection::vec(step_strategy(), 0..12), take in proptest::option::of(0usize..12)) {
+        let kit = Kit::new();
+        let seen = drive_iter(&kit, &steps, take);
+        let spans = kit.finished();
+        prop_assert_eq!(spans.len(), 1);
+        let failed = steps[..seen.min(steps.len())].iter().any(|s| matches!(s, Step::Error));
+        prop_assert_eq!(matches!(spans[0].status, Status::Error { .. }), failed);
+        // Every span ends with exactly one duration point.
+        let h = kit.histograms();
+        let count: u64 = h["gen_ai.client.operation.duration"].iter().map(|p| p["count"].as_u64().unwrap()).sum();
+        prop_assert_eq!(count, 1);
+    }
+}
