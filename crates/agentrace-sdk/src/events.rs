@@ -426,6 +426,10 @@ impl EventStream {
     /// The next buffered item without waiting; `None` when nothing is buffered or the stream
     /// ended.
     pub fn try_next(&mut self) -> Option<LiveItem> {
+        // A pending async receive holds the original receiver, which was empty when the wait
+        // began; `self.rx` was subscribed at that same position, so it has everything since:
+        // drop the wait and read from it (nothing lost, nothing twice).
+        self.recv = None;
         let item = match self.rx.try_recv() {
             Ok(ev) => LiveItem::Event(ev),
             Err(broadcast::error::TryRecvError::Lagged(n)) => LiveItem::Lagged(n),

@@ -180,3 +180,29 @@ fn convenience_emitters_use_the_live_vocabulary_and_build_nothing_unseen() {
         Some(&EventValue::Json(Box::new(json!({"q": "x"}))))
     );
 }
+
+#[test]
+fn mixing_async_waits_and_sync_drains_loses_nothing_and_repeats_nothing() {
+    use futures::task::noop_waker;
+    use std::task::{Context as TaskContext, Poll};
+    let mut stream = EventStream::scoped();
+    let waker = noop_waker();
+    let mut cx = TaskContext::from_waker(&waker);
+    assert!(matches!(stream.poll_next_unpin(&mut cx), Poll::Pending));
+    stream.in_scope(|| add_event("one", ()));
+    // Drained synchronously while the async wait is pending...
+    assert_eq!(events(stream.drain()).len(), 1);
+    stream.in_scope(|| add_event("two", ()));
+    // ...and the next async poll sees only what came after.
+    match stream.poll_next_unpin(&mut cx) {
+        Poll::Ready(Some(LiveItem::Event(e))) => assert_eq!(e.name, "two"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(stream.poll_next_unpin(&mut cx), Poll::Pending));
+    stream.in_scope(|| add_event("three", ()));
+    match stream.poll_next_unpin(&mut cx) {
+        Poll::Ready(Some(LiveItem::Event(e))) => assert_eq!(e.name, "three"),
+        other => panic!("{other:?}"),
+    }
+    assert!(stream.drain().is_empty());
+}
