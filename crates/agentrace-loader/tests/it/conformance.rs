@@ -155,3 +155,37 @@ fn every_case_matches_agentevals() {
         failures.join("\n")
     );
 }
+
+/// The report example in docs/trace-formats.md is what `multi_turn_cart` gives (its first
+/// invocation; the example is abridged).
+#[test]
+fn docs_report_example_matches() {
+    let doc = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/trace-formats.md"),
+    )
+    .unwrap();
+    let block = doc
+        .split("```json\n")
+        .nth(1)
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let mut example: Value = serde_json::from_str(block).unwrap();
+    let dir = corpus().join("multi_turn_cart");
+    let cases = ExpectedCase::from_eval_set_json(
+        &serde_json::from_str(&std::fs::read_to_string(dir.join("eval_set.json")).unwrap())
+            .unwrap(),
+    );
+    let opts = ExtractOptions {
+        cases: Some(cases),
+        ..ExtractOptions::default()
+    };
+    let (_, report) = extract_path(&dir.join("trace.json"), LoadOptions::default(), &opts).unwrap();
+    let mut actual = serde_json::to_value(&report).unwrap();
+    actual["invocations"].as_array_mut().unwrap().truncate(1);
+    example["invocations"].as_array_mut().unwrap().truncate(1);
+    let mut diffs = Vec::new();
+    compare("", None, &example, &actual, &mut diffs);
+    assert!(diffs.is_empty(), "{diffs:?}");
+}
