@@ -155,7 +155,7 @@ impl GenAiSpan {
                 }
                 other => other.to_string(),
             };
-            self.set_attribute(KeyValue::new(key, text));
+            self.set_late(KeyValue::new(key, text));
         }
         if on_events && let Some(d) = &mut self.content.details {
             d.content.push((key, value));

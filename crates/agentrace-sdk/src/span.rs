@@ -409,6 +409,7 @@ impl GenAiSpanBuilder {
             error_type: None,
             usage: Usage::default(),
             ended: false,
+            late: Vec::new(),
         }
     }
 }
@@ -440,6 +441,7 @@ pub struct GenAiSpan {
     usage: Usage,
     ended: bool,
     pub(crate) content: ContentState,
+    late: Vec<KeyValue>,
 }
 
 impl fmt::Debug for GenAiSpan {
@@ -494,7 +496,16 @@ impl GenAiSpan {
     /// Sets an attribute that the `operation.details` event repeats.
     fn set_noted(&mut self, kv: KeyValue) {
         self.content.note(&kv);
-        self.cx.span().set_attribute(kv);
+        self.set_late(kv);
+    }
+
+    /// Sets an attribute when the span ends, replacing an earlier value of the same key: the
+    /// SDK appends every `set_attribute`, so setting a key twice would export it twice.
+    pub(crate) fn set_late(&mut self, kv: KeyValue) {
+        match self.late.iter_mut().find(|a| a.key == kv.key) {
+            Some(a) => *a = kv,
+            None => self.late.push(kv),
+        }
     }
 
     /// `gen_ai.response.model` (also a metric attribute).
@@ -543,8 +554,8 @@ impl GenAiSpan {
         let message = message.to_owned();
         self.content
             .note(&KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
+        self.set_late(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
         let span = self.cx.span();
-        span.set_attribute(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
         span.add_event(
             "exception",
             vec![
@@ -600,6 +611,10 @@ impl GenAiSpan {
             return;
         }
         self.ended = true;
+        let span = self.cx.span();
+        for kv in self.late.drain(..) {
+            span.set_attribute(kv);
+        }
         crate::content::flush(self);
         if vocab::is_model_call(&self.operation) {
             self.record_metrics();

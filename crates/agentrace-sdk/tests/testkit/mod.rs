@@ -222,6 +222,11 @@ pub fn render(spans: &[SpanData]) -> Json {
                 let mut attrs = BTreeMap::new();
                 for kv in &s.attributes {
                     let key = kv.key.as_str();
+                    assert!(
+                        !attrs.contains_key(key),
+                        "{}: attribute {key} set twice",
+                        s.name
+                    );
                     let v = if TIMING_KEYS.contains(&key) {
                         json!("[duration]")
                     } else {
