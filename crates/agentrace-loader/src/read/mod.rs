@@ -290,6 +290,43 @@ pub fn for_each_batch(
     r
 }
 
+/// Streams a trace file trace by trace: consecutive batches that share a trace id are gathered,
+/// and `f` receives them as a [`TraceSet`](crate::trace::TraceSet) as soon as a batch arrives
+/// that shares none. Where a file's traces are contiguous (one line or document per trace, or
+/// consecutive lines) memory is bounded by the largest trace. Logs travel with the batch they were
+/// read in. Returns the format.
+pub fn for_each_trace_set(
+    path: &Path,
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    mut f: impl FnMut(crate::trace::TraceSet),
+) -> Result<Format, LoadError> {
+    use std::collections::HashSet;
+
+    use crate::model::TraceId;
+
+    let mut pending = Telemetry::default();
+    let mut ids: HashSet<TraceId> = HashSet::new();
+    let format = for_each_batch(path, opts, issues, |batch| {
+        let batch_ids: HashSet<TraceId> = batch
+            .spans
+            .iter()
+            .map(|s| s.trace_id)
+            .chain(batch.logs.iter().filter_map(|l| l.trace_id))
+            .collect();
+        if !pending.spans.is_empty() && ids.is_disjoint(&batch_ids) {
+            f(crate::trace::TraceSet::build(std::mem::take(&mut pending)));
+            ids.clear();
+        }
+        ids.extend(batch_ids);
+        pending.extend(batch);
+    })?;
+    if !pending.spans.is_empty() || !pending.logs.is_empty() {
+        f(crate::trace::TraceSet::build(pending));
+    }
+    Ok(format)
+}
+
 fn read_stream<R: BufRead>(
     path: &Path,
     mut r: R,

@@ -4,5 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod conformance;
+mod extract;
 mod incremental;
 mod readers;
+mod testkit;

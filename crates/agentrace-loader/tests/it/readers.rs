@@ -266,3 +266,23 @@ fn json_like() -> impl Strategy<Value = String> {
         ]
     })
 }
+
+#[test]
+fn jsonl_streams_trace_by_trace() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/conformance/jsonl_three_traces/trace.jsonl");
+    let mut sets = Vec::new();
+    let mut issues = Vec::new();
+    let format = agentrace_loader::read::for_each_trace_set(
+        &path,
+        LoadOptions::default(),
+        &mut issues,
+        |set| sets.push((set.traces.len(), set.span_count())),
+    )
+    .unwrap();
+    assert_eq!(format, Format::OtlpJsonl);
+    assert!(issues.is_empty());
+    assert_eq!(sets.len(), 3);
+    assert!(sets.iter().all(|(t, _)| *t == 1));
+    assert_eq!(sets.iter().map(|(_, s)| s).sum::<usize>(), 13);
+}

@@ -1,0 +1,325 @@
+//! Extraction rules on small hand-built traces.
+
+use agentrace_loader::extract::{AnchorKind, ExpectedCase, select_case};
+
+use crate::testkit::{failed, msgs, span, turns};
+
+const OP: &str = "gen_ai.operation.name";
+
+#[test]
+fn agent_without_content_is_not_a_turn_but_a_root_with_calls_is() {
+    let user = msgs(&[("user", "hi")]);
+    let out = msgs(&[("assistant", "hello")]);
+    let t = turns(vec![
+        span(1, 1, None, 0, "root", &[]),
+        span(
+            1,
+            2,
+            Some(1),
+            1,
+            "invoke_agent empty",
+            &[(OP, "invoke_agent")],
+        ),
+        span(
+            1,
+            3,
+            Some(1),
+            2,
+            "chat",
+            &[
+                (OP, "chat"),
+                ("gen_ai.input.messages", &user),
+                ("gen_ai.output.messages", &out),
+            ],
+        ),
+    ]);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].anchor_kind, AnchorKind::Root);
+    assert_eq!(t[0].user_text().as_deref(), Some("hi"));
+    assert_eq!(t[0].agent_text().as_deref(), Some("hello"));
+    assert_eq!(t[0].agent_name, None);
+}
+
+#[test]
+fn wrapper_calls_collapse_and_several_leaves_count_each() {
+    let t = turns(vec![
+        span(
+            1,
+            1,
+            None,
+            0,
+            "invoke_agent a",
+            &[(OP, "invoke_agent"), ("gen_ai.agent.name", "a")],
+        ),
+        span(
+            1,
+            2,
+            Some(1),
+            1,
+            "chat outer",
+            &[(OP, "chat"), ("gen_ai.request.model", "m1")],
+        ),
+        span(
+            1,
+            3,
+            Some(2),
+            2,
+            "chat inner",
+            &[(OP, "chat"), ("gen_ai.response.model", "m1-x")],
+        ),
+        span(1, 4, Some(1), 5, "chat wrapper", &[(OP, "chat")]),
+        span(
+            1,
+            5,
+            Some(4),
+            6,
+            "chat leaf a",
+            &[(OP, "chat"), ("gen_ai.request.model", "m2")],
+        ),
+        span(
+            1,
+            6,
+            Some(4),
+            7,
+            "chat leaf b",
+            &[(OP, "chat"), ("gen_ai.request.model", "m3")],
+        ),
+    ]);
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].llm_calls.len(), 3);
+    assert_eq!(t[0].models(), ["m1-x", "m2", "m3"]);
+    assert_eq!(t[0].agent_name.as_deref(), Some("a"));
+}
+
+#[test]
+fn nested_tool_spans_merge_and_names_fall_back_to_span_names() {
+    let t = turns(vec![
+        span(1, 1, None, 0, "invoke_agent a", &[(OP, "invoke_agent")]),
+        span(
+            1,
+            2,
+            Some(1),
+            1,
+            "execute_tool search",
+            &[(OP, "execute_tool"), ("gen_ai.tool.call.id", "c1")],
+        ),
+        failed(span(
+            1,
+            3,
+            Some(2),
+            2,
+            "mcp call",
+            &[
+                (OP, "execute_tool"),
+                ("gen_ai.tool.call.id", "c1"),
+                ("gen_ai.tool.call.arguments", "{\"q\":1}"),
+            ],
+        )),
+    ]);
+    assert_eq!(t.len(), 1);
+    let calls = &t[0].tool_calls;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].name, "search");
+    assert_eq!(calls[0].arguments, Some(serde_json::json!({"q": 1})));
+    assert!(calls[0].is_error);
+    assert_eq!(t[0].warnings[0].code, "tool_name_missing");
+}
+
+#[test]
+fn results_join_by_id_from_later_calls_and_parts_fill_the_trajectory() {
+    let out1 = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"x","name":"f","arguments":{"a":1}},
+        {"type":"tool_call","id":"y","name":"g","arguments":"{\"b\":2}"}]}]"#;
+    let in2 = r#"[{"role":"user","parts":[{"type":"text","content":"go"}]},
+        {"role":"tool","parts":[{"type":"tool_call_response","id":"x","response":"ok"}]},
+        {"role":"tool","parts":[{"type":"tool_call_response","id":"y","response":{"v":3}}]}]"#;
+    let out2 = msgs(&[("assistant", "done")]);
+    let t = turns(vec![
+        span(1, 1, None, 0, "invoke_agent a", &[(OP, "invoke_agent")]),
+        span(
+            1,
+            2,
+            Some(1),
+            1,
+            "chat",
+            &[(OP, "chat"), ("gen_ai.output.messages", out1)],
+        ),
+        span(
+            1,
+            3,
+            Some(1),
+            2,
+            "execute_tool f",
+            &[
+                (OP, "execute_tool"),
+                ("gen_ai.tool.name", "f"),
+                ("gen_ai.tool.call.id", "x"),
+            ],
+        ),
+        span(
+            1,
+            4,
+            Some(1),
+            3,
+            "chat",
+            &[
+                (OP, "chat"),
+                ("gen_ai.input.messages", in2),
+                ("gen_ai.output.messages", &out2),
+            ],
+        ),
+    ]);
+    let c = &t[0].tool_calls;
+    assert_eq!(c.len(), 2);
+    assert_eq!((c[0].name.as_str(), c[1].name.as_str()), ("f", "g"));
+    assert_eq!(c[0].arguments, Some(serde_json::json!({"a": 1})));
+    assert_eq!(c[0].result, Some(serde_json::json!("ok")));
+    assert_eq!(c[1].arguments, Some(serde_json::json!({"b": 2})));
+    assert_eq!(c[1].result, Some(serde_json::json!({"v": 3})));
+    assert_eq!(t[0].user_text().as_deref(), Some("go"));
+    let codes: Vec<_> = t[0].warnings.iter().map(|g| g.code).collect();
+    assert_eq!(codes, ["tool_from_parts_only"]);
+}
+
+#[test]
+fn a_root_turn_continuing_tool_calls_joins_the_previous_turn() {
+    let out1 = r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"x","name":"f","arguments":{}}]}]"#;
+    let in2 = r#"[{"role":"user","parts":[{"type":"text","content":"q"}]},
+        {"role":"tool","parts":[{"type":"tool_call_response","id":"x","response":1}]}]"#;
+    let out2 = msgs(&[("assistant", "answer")]);
+    let user = msgs(&[("user", "q")]);
+    let t = turns(vec![
+        span(
+            1,
+            1,
+            None,
+            0,
+            "invoke_agent a",
+            &[(OP, "invoke_agent"), ("gen_ai.conversation.id", "c")],
+        ),
+        span(
+            1,
+            2,
+            Some(1),
+            1,
+            "chat",
+            &[
+                (OP, "chat"),
+                ("gen_ai.input.messages", &user),
+                ("gen_ai.output.messages", out1),
+            ],
+        ),
+        span(
+            2,
+            3,
+            None,
+            100,
+            "chat",
+            &[
+                (OP, "chat"),
+                ("gen_ai.input.messages", in2),
+                ("gen_ai.output.messages", &out2),
+            ],
+        ),
+    ]);
+    // Grouped by trace (auto without session or multi-turn case): two groups, no joining.
+    assert_eq!(t.len(), 2);
+    let set = agentrace_loader::trace::TraceSet::build(agentrace_loader::model::Telemetry {
+        spans: vec![
+            span(
+                1,
+                1,
+                None,
+                0,
+                "invoke_agent a",
+                &[(OP, "invoke_agent"), ("gen_ai.conversation.id", "c")],
+            ),
+            span(
+                1,
+                2,
+                Some(1),
+                1,
+                "chat",
+                &[
+                    (OP, "chat"),
+                    ("gen_ai.input.messages", &user),
+                    ("gen_ai.output.messages", out1),
+                ],
+            ),
+            span(
+                2,
+                3,
+                None,
+                100,
+                "chat",
+                &[
+                    (OP, "chat"),
+                    ("gen_ai.conversation.id", "c"),
+                    ("gen_ai.input.messages", in2),
+                    ("gen_ai.output.messages", &out2),
+                ],
+            ),
+        ],
+        logs: Vec::new(),
+    });
+    let ex = agentrace_loader::extract::extract(
+        &set,
+        &agentrace_loader::extract::ExtractOptions {
+            group_by: agentrace_loader::extract::GroupBy::Conversation,
+            cases: None,
+        },
+    );
+    assert_eq!(ex.groups.len(), 1);
+    let turns = &ex.groups[0].turns;
+    assert_eq!(turns.len(), 1);
+    assert_eq!(turns[0].llm_calls.len(), 2);
+    assert_eq!(turns[0].agent_text().as_deref(), Some("answer"));
+    assert_eq!(turns[0].tool_calls[0].result, Some(serde_json::json!(1)));
+}
+
+#[test]
+fn case_selection_rules() {
+    let user = msgs(&[("user", "  Hello\nWorld ")]);
+    let t = turns(vec![span(
+        1,
+        1,
+        None,
+        0,
+        "chat",
+        &[(OP, "chat"), ("gen_ai.input.messages", &user)],
+    )]);
+    let case = |id: &str, text: &str, n: usize| ExpectedCase {
+        eval_id: id.into(),
+        first_user_text: Some(text.into()),
+        invocations: n,
+    };
+    let s = select_case(
+        &t,
+        &[case("a", "hello world", 1), case("b", "x", 1)],
+        None,
+        false,
+    );
+    assert_eq!(
+        (s.eval_case_id.as_deref(), s.how),
+        (Some("a"), Some("user_text"))
+    );
+    let s = select_case(
+        &t,
+        &[case("a", "hello world", 2), case("b", "HELLO WORLD", 2)],
+        None,
+        false,
+    );
+    assert_eq!(s.reason.as_deref(), Some("ambiguous eval case"));
+    let s = select_case(
+        &t,
+        &[case("a", "hello world", 2), case("b", "HELLO WORLD", 1)],
+        None,
+        false,
+    );
+    assert_eq!(s.eval_case_id.as_deref(), Some("b"));
+    let s = select_case(&t, &[case("z", "nope", 1)], None, true);
+    assert_eq!(s.how, Some("single_case"));
+    let s = select_case(&t, &[case("z", "nope", 1), case("y", "no", 1)], None, false);
+    assert_eq!(s.reason.as_deref(), Some("no matching eval case"));
+    let s = select_case(&t, &[case("z", "nope", 1)], Some("z"), false);
+    assert_eq!(s.how, Some("explicit"));
+}
