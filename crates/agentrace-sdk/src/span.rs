@@ -135,6 +135,7 @@ pub struct GenAiSpanBuilder {
     server_port: Option<i64>,
     attributes: Vec<KeyValue>,
     parent: Option<Context>,
+    streaming: bool,
 }
 
 impl fmt::Debug for GenAiSpanBuilder {
@@ -187,6 +188,7 @@ impl GenAiSpanBuilder {
             server_port: None,
             attributes: Vec::new(),
             parent: None,
+            streaming: false,
         };
         let subject = subject.filter(|s| !s.is_empty());
         if let Some(s) = &subject {
@@ -313,10 +315,11 @@ impl GenAiSpanBuilder {
 
     /// `gen_ai.request.stream`, recorded only when true (unset means non-streaming).
     pub fn stream(mut self, streaming: bool) -> Self {
-        if streaming {
+        if streaming && !self.streaming {
             self.attributes
                 .push(KeyValue::new(attr::GEN_AI_REQUEST_STREAM, true));
         }
+        self.streaming |= streaming;
         self
     }
 
@@ -410,6 +413,7 @@ impl GenAiSpanBuilder {
             usage: Usage::default(),
             ended: false,
             late: Vec::new(),
+            streaming: self.streaming,
         }
     }
 }
@@ -442,6 +446,7 @@ pub struct GenAiSpan {
     ended: bool,
     pub(crate) content: ContentState,
     late: Vec<KeyValue>,
+    pub(crate) streaming: bool,
 }
 
 impl fmt::Debug for GenAiSpan {
@@ -483,7 +488,8 @@ impl GenAiSpan {
         fut.with_context(self.cx.clone())
     }
 
-    /// Sets any attribute.
+    /// Sets any attribute, at once. (The SDK appends: setting a key twice exports it twice. The
+    /// recorders below replace earlier values and write once, when the span ends.)
     pub fn set_attribute(&self, kv: KeyValue) {
         self.cx.span().set_attribute(kv);
     }

@@ -199,7 +199,12 @@ struct Core {
 }
 
 impl Core {
-    fn new(span: GenAiSpan) -> Self {
+    fn new(mut span: GenAiSpan) -> Self {
+        if !span.streaming {
+            // Started without `.stream(true)`: mark it now (after start, so not for sampling).
+            span.streaming = true;
+            span.set_late(KeyValue::new(attr::GEN_AI_REQUEST_STREAM, true));
+        }
         Self {
             span,
             output: StreamOutput::default(),
