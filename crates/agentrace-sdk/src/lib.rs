@@ -86,6 +86,11 @@
 //! | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | latest: `NO_CONTENT` (default), `SPAN_ONLY`, `EVENT_ONLY`, `SPAN_AND_EVENT`; legacy: `true`/`1`/`yes` | where instructions, messages, tool definitions and tool arguments/results are written |
 //! | `OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT` | `true` / `false` | whether `gen_ai.client.inference.operation.details` is emitted (default: with `EVENT_ONLY` and `SPAN_AND_EVENT`) |
 //!
+//! Without `gen_ai_latest_experimental` the legacy conventions apply, where captured content goes
+//! only in the bodies of the legacy per-message events: those are emitted only when switched on
+//! with [`InstrumentationBuilder::with_legacy_events`] (and a logger is configured). Opt in to the
+//! latest conventions to capture content on spans or on the `operation.details` event.
+//!
 //! | builder option | default | effect |
 //! |---|---|---|
 //! | [`InstrumentationBuilder::with_tracer_provider`] / `with_meter_provider` | the global providers | where spans and metrics go |
