@@ -815,7 +815,7 @@ fn gemini_part(p: &Value) -> Part {
     }
     if let Some(r) = p.get("functionResponse") {
         return Part::tool_call_response(
-            s(r, "id").or_else(|| s(r, "name")),
+            s(r, "id"),
             r.get("response").cloned().unwrap_or(Value::Null),
         );
     }
@@ -932,17 +932,51 @@ pub fn gemini_response(response: &Value) -> Result<ResponseContent, ConvertError
     Ok(out)
 }
 
-/// One chunk of Gemini's streamGenerateContent (a partial generateContent response).
+/// One chunk of Gemini's streamGenerateContent (a partial generateContent response). Gemini
+/// sends whole function calls with object arguments; [`GeminiChunk::new`] serializes them once so
+/// that the stream can reassemble them like any other provider's.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GeminiChunk(pub Value);
+pub struct GeminiChunk {
+    value: Value,
+    args: Vec<Option<String>>,
+}
 
 impl GeminiChunk {
+    /// Wraps one streamed response.
+    pub fn new(value: Value) -> Self {
+        let mut chunk = Self {
+            value,
+            args: Vec::new(),
+        };
+        chunk.args = chunk
+            .parts()
+            .iter()
+            .map(|p| {
+                p.get("functionCall")
+                    .and_then(|c| c.get("args"))
+                    .map(Value::to_string)
+            })
+            .collect();
+        chunk
+    }
+
+    /// The response JSON.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
     fn parts(&self) -> &[Value] {
-        self.0
+        self.value
             .get("candidates")
             .and_then(|c| c.get(0))
             .and_then(|c| c.get("content"))
             .map_or(&[], |c| arr(c, "parts"))
+    }
+}
+
+impl From<Value> for GeminiChunk {
+    fn from(value: Value) -> Self {
+        Self::new(value)
     }
 }
 
@@ -960,32 +994,31 @@ impl ModelChunk for GeminiChunk {
             .and_then(|p| p.get("text")?.as_str())
     }
     fn tool_call_deltas(&self, f: &mut dyn FnMut(ToolCallDelta<'_>)) {
-        // Gemini sends whole function calls; their arguments are re-serialized by the caller.
         for (i, p) in self.parts().iter().enumerate() {
             if let Some(c) = p.get("functionCall") {
                 f(ToolCallDelta {
                     index: i,
                     id: c.get("id").and_then(Value::as_str),
                     name: c.get("name").and_then(Value::as_str),
-                    arguments: None,
+                    arguments: self.args.get(i).and_then(Option::as_deref),
                 });
             }
         }
     }
     fn usage(&self) -> Option<Usage> {
-        self.0.get("usageMetadata").map(gemini_usage)
+        self.value.get("usageMetadata").map(gemini_usage)
     }
     fn finish_reason(&self) -> Option<&str> {
-        self.0
+        self.value
             .get("candidates")?
             .get(0)?
             .get("finishReason")?
             .as_str()
     }
     fn response_id(&self) -> Option<&str> {
-        self.0.get("responseId")?.as_str()
+        self.value.get("responseId")?.as_str()
     }
     fn response_model(&self) -> Option<&str> {
-        self.0.get("modelVersion")?.as_str()
+        self.value.get("modelVersion")?.as_str()
     }
 }

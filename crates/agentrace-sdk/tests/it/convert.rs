@@ -212,11 +212,11 @@ fn provider_stream_chunks_are_understood() {
     assert_eq!(out.finish_reasons(), ["tool_use"]);
     // Gemini.
     let out = run(vec![
-        GeminiChunk(
+        GeminiChunk::new(
             json!({"responseId": "r", "modelVersion": "gemini-2.5", "candidates": [{"content": {"parts": [{"text": "Sun"}]}}]}),
         ),
-        GeminiChunk(
-            json!({"candidates": [{"content": {"parts": [{"text": "ny"}]}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2}}),
+        GeminiChunk::new(
+            json!({"candidates": [{"content": {"parts": [{"text": "ny"}, {"functionCall": {"name": "f", "args": {"a": 1}}}]}, "finishReason": "STOP"}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2}}),
         ),
     ]);
     assert_eq!(
@@ -224,4 +224,11 @@ fn provider_stream_chunks_are_understood() {
         ("Sunny", Some("gemini-2.5"))
     );
     assert_eq!(out.usage, Usage::new(3, 2));
+    assert_eq!(
+        (
+            out.choices[0].tool_calls[1].name.as_str(),
+            out.choices[0].tool_calls[1].arguments.as_str()
+        ),
+        ("f", "{\"a\":1}")
+    );
 }
