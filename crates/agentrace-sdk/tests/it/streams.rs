@@ -346,3 +346,30 @@ proptest! {
         prop_assert_eq!(count, 1);
     }
 }
+
+#[test]
+fn sampled_out_and_global_noop_spans_still_trace_the_stream() {
+    use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+    let kit = Kit::new();
+    let off = SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .with_simple_exporter(kit.spans.clone())
+        .build();
+    let inst = agentrace_sdk::Instrumentation::builder()
+        .with_tracer_provider(&off)
+        .with_meter_provider(&kit.meter_provider)
+        .build();
+    for inst in [inst, agentrace_sdk::Instrumentation::global()] {
+        let span = inst.chat("m").stream(true).start();
+        assert!(!span.is_recording());
+        let it = span.trace_iter(scripted_chat().into_iter().map(Ok::<_, UpstreamError>));
+        let mut it = it;
+        for _ in it.by_ref() {}
+        assert_eq!(it.output().usage, Usage::new(42, 17));
+        assert_eq!(it.outcome(), Some(StreamOutcome::Completed));
+    }
+    assert!(kit.finished().is_empty());
+    // Metrics do not depend on sampling.
+    let h = kit.histograms();
+    assert_eq!(h["gen_ai.client.operation.duration"][0]["count"], 1);
+}
