@@ -580,6 +580,9 @@ pub mod emit {
     }
 
     /// `gen_ai.model.response.chunk` `{chunk, index}`.
+    ///
+    /// One span event per chunk: the SDK keeps 128 events per span by default
+    /// (`OTEL_SPAN_EVENT_COUNT_LIMIT`) and drops the rest, while live subscribers get every one.
     pub fn model_response_chunk(chunk: &str, index: u64, extra: Vec<EventAttribute>) {
         add_event_with(names::MODEL_RESPONSE_CHUNK, || {
             with(
