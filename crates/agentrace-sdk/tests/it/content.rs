@@ -240,3 +240,56 @@ fn truncation_keeps_json_valid_and_is_char_aware() {
     let parsed: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(parsed[0]["parts"][0]["content"], "a …");
 }
+
+#[test]
+fn a_streamed_response_gives_one_legacy_choice_event_with_the_full_message() {
+    use agentrace_sdk::convert::ConverseStreamEvent;
+    let kit = Kit::with(CaptureSettings::from_values(Some("true"), None, None), true);
+    let events = vec![
+        ConverseStreamEvent(json!({"messageStart": {"role": "assistant"}})),
+        ConverseStreamEvent(
+            json!({"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Rainy "}}}),
+        ),
+        ConverseStreamEvent(
+            json!({"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "in Paris."}}}),
+        ),
+        ConverseStreamEvent(json!({"messageStop": {"stopReason": "end_turn"}})),
+    ];
+    let mut it = kit
+        .inst
+        .chat("anthropic.claude-3-sonnet")
+        .provider("aws.bedrock")
+        .start()
+        .trace_iter(events.into_iter().map(Ok::<_, UpstreamError>));
+    for _ in it.by_ref() {}
+    drop(it);
+    // A failing stream: the choice is what arrived, with finish_reason `error`.
+    let items = vec![
+        Ok(ConverseStreamEvent(
+            json!({"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "Sun"}}}),
+        )),
+        Err(UpstreamError("throttled".into())),
+    ];
+    let mut it = kit
+        .inst
+        .chat("m")
+        .provider("aws.bedrock")
+        .start()
+        .trace_iter(items.into_iter());
+    for _ in it.by_ref() {}
+    drop(it);
+    let logs = kit.log_events();
+    let choices: Vec<_> = logs
+        .iter()
+        .filter(|l| l["event_name"] == "gen_ai.choice")
+        .collect();
+    assert_eq!(
+        choices.len(),
+        2,
+        "one choice event per response, never per chunk"
+    );
+    assert_eq!(choices[0]["body"]["message"]["content"], "Rainy in Paris.");
+    assert_eq!(choices[0]["body"]["finish_reason"], "stop");
+    assert_eq!(choices[1]["body"]["message"]["content"], "Sun");
+    assert_eq!(choices[1]["body"]["finish_reason"], "error");
+}
