@@ -1,6 +1,7 @@
 //! Shared test helpers: an [`Instrumentation`] on in-memory span, log and metric exporters, a
 //! redacted JSON rendering of exported spans for insta, a span-tree printer, and metric readers.
-//! Used by the integration tests and the benchmarks (`#[path]`-included there).
+//! Included by the integration-test binary (`tests/it/main.rs`); the benchmarks use a dropping
+//! span processor of their own instead, since they measure instrumentation, not export.
 
 #![allow(
     dead_code,
