@@ -8,6 +8,10 @@
 //! on. With `NO_CONTENT` (the default) no content is written anywhere: the recorders return
 //! before serializing anything.
 //!
+//! The `operation.details` event exists for inference operations only; tool arguments and results
+//! of `execute_tool` spans are therefore captured on spans (`SPAN_ONLY`, `SPAN_AND_EVENT`) and not
+//! at all with `EVENT_ONLY`.
+//!
 //! Truncation ([`crate::InstrumentationBuilder::with_content_max_length`]) cuts string values
 //! inside the JSON (a budget in characters shared by all strings of one value, in document order,
 //! each cut marked with `…`), so the result is always valid JSON of the same shape.
