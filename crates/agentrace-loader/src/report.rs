@@ -97,8 +97,11 @@ pub struct Report {
     pub span_count: usize,
     /// Log records decoded.
     pub log_count: usize,
-    /// Grouping used.
+    /// Grouping mode asked for (`auto` unless set), as agentevals records it.
     pub group_by: String,
+    /// Grouping actually used (`auto` resolved to `trace` or `conversation`); not in agentevals'
+    /// output.
+    pub group_by_resolved: String,
     /// Groups.
     pub groups: Vec<GroupReport>,
     /// Invocations of every group.
@@ -179,7 +182,8 @@ impl Report {
             trace_count: set.traces.len(),
             span_count: set.span_count(),
             log_count: set.log_count,
-            group_by: ex.group_by.as_str().to_owned(),
+            group_by: ex.requested_group_by.as_str().to_owned(),
+            group_by_resolved: ex.group_by.as_str().to_owned(),
             groups,
             invocations,
         }
@@ -204,12 +208,13 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{} ({}): {} trace(s), {} span(s), {} log record(s); grouped by {}",
+            "{} ({}): {} trace(s), {} span(s), {} log record(s); grouped by {} ({})",
             self.format,
             self.agentevals_format,
             self.trace_count,
             self.span_count,
             self.log_count,
+            self.group_by_resolved,
             self.group_by
         );
         for g in &self.groups {

@@ -314,6 +314,8 @@ pub struct CaseSelection {
 /// The result of extraction over a set of traces.
 #[derive(Clone, Debug)]
 pub struct Extraction {
+    /// The grouping mode asked for.
+    pub requested_group_by: GroupBy,
     /// The grouping mode used (`auto` resolved).
     pub group_by: GroupBy,
     /// Groups in order.
@@ -1184,5 +1186,9 @@ pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
             }
         })
         .collect();
-    Extraction { group_by, groups }
+    Extraction {
+        requested_group_by: opts.group_by,
+        group_by,
+        groups,
+    }
 }
