@@ -441,3 +441,17 @@ impl Telemetry {
         self.logs.extend(other.logs);
     }
 }
+
+impl serde::Serialize for TraceId {
+    /// Serializes as lowercase hex.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl serde::Serialize for SpanId {
+    /// Serializes as lowercase hex.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}

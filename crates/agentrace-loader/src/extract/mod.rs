@@ -170,6 +170,44 @@ pub struct Turn {
     pub conversation_id: Option<String>,
     /// Gaps bridged.
     pub warnings: Vec<Gap>,
+    /// `gen_ai.evaluation.result` events (span events or log records) found on the turn's spans.
+    pub external_evaluations: Vec<Evaluation>,
+    /// Google ADK invocation id, when the turn's spans carry one.
+    pub adk_invocation_id: Option<String>,
+}
+
+/// An evaluation result recorded in the telemetry (`gen_ai.evaluation.result`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evaluation {
+    /// The span it was recorded on.
+    pub span_id: SpanId,
+    /// `gen_ai.evaluation.name`.
+    pub name: Option<String>,
+    /// `gen_ai.evaluation.score.value`.
+    pub score_value: Option<f64>,
+    /// `gen_ai.evaluation.score.label`.
+    pub score_label: Option<String>,
+    /// `gen_ai.evaluation.explanation`.
+    pub explanation: Option<String>,
+}
+
+impl Evaluation {
+    fn from_attributes(span_id: SpanId, a: &crate::model::Attributes) -> Self {
+        let text = |k: &str| a.get_str(k).map(str::to_owned);
+        Self {
+            span_id,
+            name: text(attr::GEN_AI_EVALUATION_NAME),
+            score_value: match a.get(attr::GEN_AI_EVALUATION_SCORE_VALUE) {
+                Some(AnyValue::Double(d)) => Some(*d),
+                #[allow(clippy::cast_precision_loss)]
+                Some(AnyValue::Int(i)) => Some(*i as f64),
+                Some(AnyValue::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            },
+            score_label: text(attr::GEN_AI_EVALUATION_SCORE_LABEL),
+            explanation: text(attr::GEN_AI_EVALUATION_EXPLANATION),
+        }
+    }
 }
 
 impl Turn {
@@ -181,6 +219,28 @@ impl Turn {
     /// Text of the final output.
     pub fn agent_text(&self) -> Option<String> {
         text_of(&self.final_output)
+    }
+
+    /// Token usage over the turn's logical calls (each counted once).
+    pub fn usage(&self) -> Usage {
+        let add = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (None, None) => None,
+            (x, y) => Some(x.unwrap_or(0) + y.unwrap_or(0)),
+        };
+        self.llm_calls.iter().fold(Usage::default(), |u, c| Usage {
+            input: add(u.input, c.usage.input),
+            output: add(u.output, c.usage.output),
+            cache_read_input: add(u.cache_read_input, c.usage.cache_read_input),
+            cache_write_input: add(u.cache_write_input, c.usage.cache_write_input),
+            reasoning_output: add(u.reasoning_output, c.usage.reasoning_output),
+        })
+    }
+
+    /// True when any model call of the turn carries message content.
+    pub fn content_captured(&self) -> bool {
+        self.llm_calls
+            .iter()
+            .any(|c| c.input_messages.is_some() || c.output_messages.is_some())
     }
 
     /// Distinct models in call order.
@@ -413,6 +473,8 @@ struct Draft {
     end_ns: u64,
     status_error: bool,
     conversation_id: Option<String>,
+    evaluations: Vec<Evaluation>,
+    adk_invocation_id: Option<String>,
 }
 
 fn trace_drafts(ctx: &TraceCtx<'_>) -> Vec<Draft> {
@@ -646,6 +708,26 @@ fn build_draft(
         end_ns: anchor_span.end_ns,
         status_error: av.status_error,
         conversation_id,
+        evaluations: members
+            .iter()
+            .flat_map(|&i| {
+                let id = t.spans[i].span_id;
+                t.spans[i]
+                    .events
+                    .iter()
+                    .filter(|e| e.name == attr::GEN_AI_EVALUATION_RESULT)
+                    .map(move |e| Evaluation::from_attributes(id, &e.attributes))
+                    .chain(
+                        t.span_logs[i]
+                            .iter()
+                            .filter(|l| l.name() == attr::GEN_AI_EVALUATION_RESULT)
+                            .map(move |l| Evaluation::from_attributes(id, &l.attributes)),
+                    )
+            })
+            .collect(),
+        adk_invocation_id: members
+            .iter()
+            .find_map(|&i| ctx.views[i].adk_invocation_id.clone()),
     })
 }
 
@@ -756,6 +838,7 @@ fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
                     prev.tool_name_missing.extend(d.tool_name_missing);
                     prev.has_tool_spans |= d.has_tool_spans;
                     prev.end_ns = prev.end_ns.max(d.end_ns);
+                    prev.evaluations.extend(d.evaluations);
                     continue;
                 }
             }
@@ -974,6 +1057,8 @@ fn finish_turn(d: Draft, mut warnings: Vec<Gap>) -> Turn {
         status_error: d.status_error,
         conversation_id: d.conversation_id,
         warnings,
+        external_evaluations: d.evaluations,
+        adk_invocation_id: d.adk_invocation_id,
     }
 }
 

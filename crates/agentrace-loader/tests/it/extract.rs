@@ -323,3 +323,53 @@ fn case_selection_rules() {
     let s = select_case(&t, &[case("z", "nope", 1)], Some("z"), false);
     assert_eq!(s.how, Some("explicit"));
 }
+
+#[test]
+fn evaluation_events_and_usage_are_attached_to_the_turn() {
+    let mut agent = span(1, 1, None, 0, "invoke_agent a", &[(OP, "invoke_agent")]);
+    let mut ev = agentrace_loader::model::SpanEvent {
+        name: "gen_ai.evaluation.result".into(),
+        ..Default::default()
+    };
+    ev.attributes.push(
+        "gen_ai.evaluation.name",
+        agentrace_loader::model::AnyValue::String("relevance".into()),
+    );
+    ev.attributes.push(
+        "gen_ai.evaluation.score.value",
+        agentrace_loader::model::AnyValue::Double(0.5),
+    );
+    agent.events.push(ev);
+    let t = turns(vec![
+        agent,
+        span(
+            1,
+            2,
+            Some(1),
+            1,
+            "chat",
+            &[(OP, "chat"), ("gen_ai.usage.input_tokens", "10")],
+        ),
+        span(
+            1,
+            3,
+            Some(1),
+            2,
+            "chat",
+            &[
+                (OP, "chat"),
+                ("gen_ai.usage.input_tokens", "5"),
+                ("gen_ai.usage.output_tokens", "2"),
+            ],
+        ),
+    ]);
+    let e = &t[0].external_evaluations;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].name.as_deref(), Some("relevance"));
+    assert_eq!(e[0].score_value, Some(0.5));
+    let u = t[0].usage();
+    assert_eq!(
+        (u.input, u.output, u.reasoning_output),
+        (Some(15), Some(2), None)
+    );
+}
