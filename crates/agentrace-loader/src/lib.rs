@@ -12,6 +12,7 @@
 //! - [`extract`]: turns, tool trajectories, grouping and golden case selection, following
 //!   agentevals 0.11.0; [`incremental::IncrementalExtractor`] for live use.
 //! - [`report`]: the extraction part of agentevals' `expected.json`.
+//! - [`write`](mod@write): the model back to canonical OTLP/JSON and `opentelemetry_proto` requests.
 //!
 //! ```
 //! use agentrace_loader::{extract_bytes, extract::ExtractOptions, read::LoadOptions};
@@ -38,6 +39,7 @@ pub mod model;
 pub mod read;
 pub mod report;
 pub mod trace;
+pub mod write;
 
 use std::path::Path;
 

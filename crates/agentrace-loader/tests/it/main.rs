@@ -7,4 +7,5 @@ mod conformance;
 mod extract;
 mod incremental;
 mod readers;
+mod roundtrip;
 mod testkit;
