@@ -2,7 +2,6 @@
 //! attributes as `[{key, value: AnyValue}]`, hex ids). Anything else makes it give up, and the
 //! lenient `serde_json::Value` reader takes over, so the result is the same either way.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -15,11 +14,11 @@ use crate::model::{
 };
 
 #[derive(Deserialize)]
-struct Doc<'a> {
-    #[serde(default, rename = "resourceSpans", alias = "resource_spans", borrow)]
-    resource_spans: Vec<ResourceSpansT<'a>>,
-    #[serde(default, rename = "resourceLogs", alias = "resource_logs", borrow)]
-    resource_logs: Vec<ResourceLogsT<'a>>,
+struct Doc {
+    #[serde(default, rename = "resourceSpans", alias = "resource_spans")]
+    resource_spans: Vec<ResourceSpansT>,
+    #[serde(default, rename = "resourceLogs", alias = "resource_logs")]
+    resource_logs: Vec<ResourceLogsT>,
 }
 
 #[derive(Deserialize)]
@@ -39,45 +38,45 @@ struct ScopeT {
 }
 
 #[derive(Deserialize)]
-struct ResourceSpansT<'a> {
+struct ResourceSpansT {
     #[serde(default)]
     resource: Option<ResourceT>,
-    #[serde(default, rename = "scopeSpans", alias = "scope_spans", borrow)]
-    scope_spans: Vec<ScopeSpansT<'a>>,
+    #[serde(default, rename = "scopeSpans", alias = "scope_spans")]
+    scope_spans: Vec<ScopeSpansT>,
 }
 
 #[derive(Deserialize)]
-struct ScopeSpansT<'a> {
+struct ScopeSpansT {
     #[serde(default)]
     scope: Option<ScopeT>,
-    #[serde(default, borrow)]
-    spans: Vec<SpanT<'a>>,
+    #[serde(default)]
+    spans: Vec<SpanT>,
 }
 
 #[derive(Deserialize)]
-struct ResourceLogsT<'a> {
+struct ResourceLogsT {
     #[serde(default)]
     resource: Option<ResourceT>,
-    #[serde(default, rename = "scopeLogs", alias = "scope_logs", borrow)]
-    scope_logs: Vec<ScopeLogsT<'a>>,
+    #[serde(default, rename = "scopeLogs", alias = "scope_logs")]
+    scope_logs: Vec<ScopeLogsT>,
 }
 
 #[derive(Deserialize)]
-struct ScopeLogsT<'a> {
+struct ScopeLogsT {
     #[serde(default)]
     scope: Option<ScopeT>,
-    #[serde(default, rename = "logRecords", alias = "log_records", borrow)]
-    log_records: Vec<LogT<'a>>,
+    #[serde(default, rename = "logRecords", alias = "log_records")]
+    log_records: Vec<LogT>,
 }
 
 #[derive(Deserialize)]
-struct SpanT<'a> {
-    #[serde(rename = "traceId", alias = "trace_id", borrow)]
-    trace_id: Cow<'a, str>,
-    #[serde(rename = "spanId", alias = "span_id", borrow)]
-    span_id: Cow<'a, str>,
-    #[serde(default, rename = "parentSpanId", alias = "parent_span_id", borrow)]
-    parent_span_id: Option<Cow<'a, str>>,
+struct SpanT {
+    #[serde(rename = "traceId", alias = "trace_id")]
+    trace_id: HexTrace,
+    #[serde(rename = "spanId", alias = "span_id")]
+    span_id: HexSpan,
+    #[serde(default, rename = "parentSpanId", alias = "parent_span_id")]
+    parent_span_id: OptSpan,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -90,8 +89,8 @@ struct SpanT<'a> {
     attributes: AttrsT,
     #[serde(default)]
     events: Vec<EventT>,
-    #[serde(default, borrow)]
-    links: Vec<LinkT<'a>>,
+    #[serde(default)]
+    links: Vec<LinkT>,
     #[serde(default)]
     status: Option<StatusT>,
 }
@@ -107,11 +106,11 @@ struct EventT {
 }
 
 #[derive(Deserialize)]
-struct LinkT<'a> {
-    #[serde(rename = "traceId", alias = "trace_id", borrow)]
-    trace_id: Cow<'a, str>,
-    #[serde(rename = "spanId", alias = "span_id", borrow)]
-    span_id: Cow<'a, str>,
+struct LinkT {
+    #[serde(rename = "traceId", alias = "trace_id")]
+    trace_id: HexTrace,
+    #[serde(rename = "spanId", alias = "span_id")]
+    span_id: HexSpan,
     #[serde(default)]
     attributes: AttrsT,
 }
@@ -125,7 +124,7 @@ struct StatusT {
 }
 
 #[derive(Deserialize)]
-struct LogT<'a> {
+struct LogT {
     #[serde(default, rename = "timeUnixNano", alias = "time_unix_nano")]
     time: U64,
     #[serde(
@@ -144,10 +143,63 @@ struct LogT<'a> {
     body: Option<AnyT>,
     #[serde(default)]
     attributes: AttrsT,
-    #[serde(default, rename = "traceId", alias = "trace_id", borrow)]
-    trace_id: Option<Cow<'a, str>>,
-    #[serde(default, rename = "spanId", alias = "span_id", borrow)]
-    span_id: Option<Cow<'a, str>>,
+    #[serde(default, rename = "traceId", alias = "trace_id")]
+    trace_id: OptTrace,
+    #[serde(default, rename = "spanId", alias = "span_id")]
+    span_id: OptSpan,
+}
+
+/// An id given as hex; anything else fails the fast path.
+macro_rules! hex_id {
+    ($name:ident, $opt:ident, $id:ty) => {
+        struct $name($id);
+        #[derive(Default)]
+        struct $opt(Option<$id>);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                match $opt::deserialize(d)?.0 {
+                    Some(id) => Ok($name(id)),
+                    None => Err(de::Error::custom("missing id")),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $opt {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl Visitor<'_> for V {
+                    type Value = $opt;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a hex id")
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$opt, E> {
+                        if v.is_empty() {
+                            return Ok($opt(None));
+                        }
+                        let id = <$id>::from_hex(v).ok_or_else(|| E::custom("not a hex id"))?;
+                        Ok($opt((!id.is_zero()).then_some(id)))
+                    }
+                    fn visit_unit<E: de::Error>(self) -> Result<$opt, E> {
+                        Ok($opt(None))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+hex_id!(HexTrace, OptTrace, TraceId);
+hex_id!(HexSpan, OptSpan, SpanId);
+
+/// A map key, owned (keys are short).
+struct KeyStr(String);
+
+impl<'de> Deserialize<'de> for KeyStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(KeyStr)
+    }
 }
 
 /// A u64 given as a number or a numeric string.
@@ -251,10 +303,10 @@ impl<'de> Deserialize<'de> for AnyT {
                 f.write_str("an OTLP AnyValue object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<AnyT, A::Error> {
-                let Some(key) = m.next_key::<Cow<'de, str>>()? else {
+                let Some(key) = m.next_key::<KeyStr>()? else {
                     return Ok(AnyT(AnyValue::Empty));
                 };
-                let v = match key.as_ref() {
+                let v = match key.0.as_str() {
                     "stringValue" | "string_value" => AnyValue::String(m.next_value()?),
                     "boolValue" | "bool_value" => AnyValue::Bool(m.next_value()?),
                     "intValue" | "int_value" => {
@@ -319,20 +371,18 @@ fn severity(n: Option<i32>) -> i32 {
     n.unwrap_or(0)
 }
 
-fn opt_span(s: Option<&Cow<'_, str>>) -> Option<Option<SpanId>> {
-    match s.map(AsRef::as_ref) {
-        None | Some("") => Some(None),
-        Some(x) => {
-            let id = SpanId::from_hex(x)?;
-            Some((!id.is_zero()).then_some(id))
-        }
-    }
-}
-
 /// Parses one canonical OTLP/JSON document. `None` when the input is anything else (the lenient
 /// reader then handles it, reporting problems with their field paths).
 pub(crate) fn parse(bytes: &[u8]) -> Option<Telemetry> {
-    let doc: Doc<'_> = serde_json::from_slice(bytes).ok()?;
+    convert(serde_json::from_slice(bytes).ok()?)
+}
+
+/// Like [`parse`], reading from a stream: memory is the model, not the file.
+pub(crate) fn parse_reader(r: impl std::io::Read) -> Option<Telemetry> {
+    convert(serde_json::from_reader(r).ok()?)
+}
+
+fn convert(doc: Doc) -> Option<Telemetry> {
     if doc.resource_spans.is_empty() && doc.resource_logs.is_empty() {
         return None;
     }
@@ -352,17 +402,18 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Telemetry> {
             }));
             out.spans.reserve(ss.spans.len());
             for s in ss.spans {
-                let trace_id = TraceId::from_hex(&s.trace_id)?;
-                let span_id = SpanId::from_hex(&s.span_id)?;
-                let parent_span_id = opt_span(s.parent_span_id.as_ref())?;
-                let mut links = Vec::with_capacity(s.links.len());
-                for l in s.links {
-                    links.push(Link {
-                        trace_id: TraceId::from_hex(&l.trace_id)?,
-                        span_id: SpanId::from_hex(&l.span_id)?,
+                let trace_id = s.trace_id.0;
+                let span_id = s.span_id.0;
+                let parent_span_id = s.parent_span_id.0;
+                let links = s
+                    .links
+                    .into_iter()
+                    .map(|l| Link {
+                        trace_id: l.trace_id.0,
+                        span_id: l.span_id.0,
                         attributes: Attributes(l.attributes.0),
-                    });
-                }
+                    })
+                    .collect();
                 out.spans.push(Span {
                     trace_id,
                     span_id,
@@ -409,13 +460,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Telemetry> {
                 attributes: Attributes(s.attributes.0),
             }));
             for l in sl.log_records {
-                let trace_id = match l.trace_id.as_deref() {
-                    None | Some("") => None,
-                    Some(t) => {
-                        let id = TraceId::from_hex(t)?;
-                        (!id.is_zero()).then_some(id)
-                    }
-                };
                 out.logs.push(LogRecord {
                     time_ns: l.time.0,
                     observed_time_ns: l.observed.0,
@@ -424,8 +468,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Telemetry> {
                     event_name: l.event_name,
                     body: l.body.map(|b| b.0).unwrap_or_default(),
                     attributes: Attributes(l.attributes.0),
-                    trace_id,
-                    span_id: opt_span(l.span_id.as_ref())?,
+                    trace_id: l.trace_id.0,
+                    span_id: l.span_id.0,
                     resource: Arc::clone(&resource),
                     scope: Arc::clone(&scope),
                 });

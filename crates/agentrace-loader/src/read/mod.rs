@@ -11,7 +11,7 @@ pub mod proto;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -256,9 +256,14 @@ pub fn load_path(path: &Path, opts: LoadOptions) -> Result<Loaded, LoadError> {
 pub fn load_bytes(bytes: &[u8], opts: LoadOptions) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     let path = Path::new("<memory>");
-    let format = read_stream(path, bytes, opts, &mut loaded.issues, &mut |batch| {
-        loaded.telemetry.extend(batch);
-    })?;
+    let format = read_stream(
+        path,
+        bytes,
+        opts,
+        &mut loaded.issues,
+        &mut |batch| loaded.telemetry.extend(batch),
+        None,
+    )?;
     loaded.format = Some(format);
     Ok(loaded)
 }
@@ -277,12 +282,14 @@ pub fn for_each_batch(
     };
     let file = File::open(path).map_err(io)?;
     let start = issues.len();
+    let reopen = || open_decoded(path);
     let r = read_stream(
         path,
         BufReader::with_capacity(1 << 16, file),
         opts,
         issues,
         &mut f,
+        Some(&reopen),
     );
     for i in &mut issues[start..] {
         i.file = Some(path.to_owned());
@@ -327,12 +334,32 @@ pub fn for_each_trace_set(
     Ok(format)
 }
 
+/// Reopens a file for a second, whole read, decompressing it if it is gzip.
+fn open_decoded(path: &Path) -> Result<Box<dyn BufRead>, LoadError> {
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut r = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+    if r.fill_buf().map_err(io)?.starts_with(&GZIP_MAGIC) {
+        return Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(r),
+        )));
+    }
+    Ok(Box::new(r))
+}
+
+/// Reopens the input from its start (file input only).
+type Reopen<'a> = Option<&'a dyn Fn() -> Result<Box<dyn BufRead>, LoadError>>;
+
 fn read_stream<R: BufRead>(
     path: &Path,
     mut r: R,
     opts: LoadOptions,
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
+    reopen: Reopen<'_>,
 ) -> Result<Format, LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_owned(),
@@ -341,9 +368,25 @@ fn read_stream<R: BufRead>(
     let head = r.fill_buf().map_err(io)?;
     if head.starts_with(&GZIP_MAGIC) {
         let gz = BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(r));
-        return read_plain(path, gz, opts, issues, f);
+        return read_plain(path, gz, opts, issues, f, reopen);
     }
-    read_plain(path, r, opts, issues, f)
+    read_plain(path, r, opts, issues, f, reopen)
+}
+
+/// The next line that is not blank, or an empty buffer at the end of the input.
+fn next_non_blank_line<R: BufRead>(r: &mut R) -> std::io::Result<Vec<u8>> {
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            line.clear();
+            return Ok(line);
+        }
+        if first_non_ws(&line).is_some() {
+            return Ok(line);
+        }
+    }
 }
 
 fn first_non_ws(b: &[u8]) -> Option<u8> {
@@ -356,6 +399,7 @@ fn read_plain<R: BufRead>(
     opts: LoadOptions,
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
+    reopen: Reopen<'_>,
 ) -> Result<Format, LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_owned(),
@@ -396,17 +440,23 @@ fn read_plain<R: BufRead>(
             return read_protobuf(path, &buf, issues, f);
         }
     }
+    // A canonical OTLP document on the first line: a one-line document or the first of JSON Lines.
+    if matches!(opts.format, None | Some(Format::OtlpJson))
+        && let Some(batch) = fast::parse(&first)
+    {
+        drop(first);
+        let rest = next_non_blank_line(&mut r).map_err(io)?;
+        f(batch);
+        if rest.is_empty() {
+            return Ok(Format::OtlpJson);
+        }
+        read_jsonl(path, r, 1, Some(rest), issues, f)?;
+        return Ok(Format::OtlpJsonl);
+    }
     // A complete JSON value on the first line followed by more content is JSON Lines.
     if let Ok(v) = serde_json::from_slice::<Value>(&first) {
-        let mut rest_first = Vec::new();
-        loop {
-            rest_first.clear();
-            let n = r.read_until(b'\n', &mut rest_first).map_err(io)?;
-            if n == 0 || first_non_ws(&rest_first).is_some() {
-                break;
-            }
-        }
-        if rest_first.is_empty() || first_non_ws(&rest_first).is_none() {
+        let rest_first = next_non_blank_line(&mut r).map_err(io)?;
+        if rest_first.is_empty() {
             // One single-line document.
             let fmt = opts.format.unwrap_or_else(|| classify(&v));
             if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
@@ -435,15 +485,31 @@ fn read_plain<R: BufRead>(
         read_jsonl(path, r, 1, Some(rest_first), issues, f)?;
         return Ok(Format::OtlpJsonl);
     }
-    // Otherwise one multi-line document.
-    let mut buf = first;
-    r.read_to_end(&mut buf).map_err(io)?;
-    if matches!(opts.format, None | Some(Format::OtlpJson))
-        && let Some(batch) = fast::parse(&buf)
-    {
-        f(batch);
-        return Ok(Format::OtlpJson);
-    }
+    // Otherwise one multi-line document. From a file, canonical OTLP/JSON is decoded as it
+    // streams in (memory is the model, not the file); anything else is read again, whole, for
+    // the lenient reader.
+    let otlp = matches!(opts.format, None | Some(Format::OtlpJson));
+    let buf = match reopen {
+        Some(reopen) if otlp => {
+            if let Some(batch) = fast::parse_reader(std::io::Cursor::new(&first).chain(&mut r)) {
+                f(batch);
+                return Ok(Format::OtlpJson);
+            }
+            drop(first);
+            let mut buf = Vec::new();
+            reopen()?.read_to_end(&mut buf).map_err(io)?;
+            buf
+        }
+        _ => {
+            let mut buf = first;
+            r.read_to_end(&mut buf).map_err(io)?;
+            if otlp && let Some(batch) = fast::parse(&buf) {
+                f(batch);
+                return Ok(Format::OtlpJson);
+            }
+            buf
+        }
+    };
     let v = match serde_json::from_slice::<Value>(&buf) {
         Ok(v) => v,
         Err(e) if e.is_syntax() && e.to_string().contains("trailing characters") => {
