@@ -45,7 +45,9 @@ static NEXT_TRACE: AtomicU64 = AtomicU64::new(1);
 fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
-        value: Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
         ..KeyValue::default()
     }
 }
@@ -108,7 +110,10 @@ fn request() -> ExportTraceServiceRequest {
                 ..Resource::default()
             }),
             scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope { name: "bench".to_owned(), ..Default::default() }),
+                scope: Some(InstrumentationScope {
+                    name: "bench".to_owned(),
+                    ..Default::default()
+                }),
                 spans,
                 ..ScopeSpans::default()
             }],
@@ -147,15 +152,25 @@ struct Bench {
 
 impl Bench {
     fn new() -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
         let dir = tempfile::tempdir().expect("temp dir");
         let db = DbLocation::File(dir.path().join("bench.db"));
         let server = runtime.block_on(Server::start(config(db))).expect("server");
-        Self { runtime, server: Some(server), _dir: dir }
+        Self {
+            runtime,
+            server: Some(server),
+            _dir: dir,
+        }
     }
 
     fn base(&self) -> String {
-        format!("http://{}", self.server.as_ref().expect("server").main_addr())
+        format!(
+            "http://{}",
+            self.server.as_ref().expect("server").main_addr()
+        )
     }
 }
 
@@ -175,7 +190,9 @@ async fn post_all(client: &reqwest::Client, url: &str, content_type: &str, bodie
         let content_type = content_type.to_owned();
         tasks.push(tokio::spawn(async move {
             loop {
-                let Some(body) = bodies.lock().expect("lock").pop() else { break };
+                let Some(body) = bodies.lock().expect("lock").pop() else {
+                    break;
+                };
                 let response = client
                     .post(&url)
                     .header("content-type", &content_type)
@@ -198,7 +215,9 @@ fn ingest(c: &mut Criterion) {
     let url = format!("{}/v1/traces", bench.base());
     let mut group = c.benchmark_group("ingest");
     group.throughput(Throughput::Elements(SPANS_PER_REQUEST));
-    group.sample_size(30).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(8));
 
     let sample = request();
     let proto_body = sample.encode_to_vec();
@@ -209,24 +228,46 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("baseline_json_parse", |b| {
         b.iter(|| serde_json::from_slice::<ExportTraceServiceRequest>(&json_body).expect("parse"))
     });
+    group.bench_function("pipeline_direct", |b| {
+        // The ingest pipeline alone (routing, SQLite commit, live extraction), no HTTP, no decode.
+        let ingest = std::sync::Arc::clone(&bench.server.as_ref().expect("server").state().ingest);
+        b.iter_custom(|iters| {
+            let batches: Vec<_> = (0..iters)
+                .map(|_| agentrace_loader::read::proto::from_trace_request(&request()).0)
+                .collect();
+            let started = Instant::now();
+            for spans in batches {
+                ingest.spans(spans, &[]).expect("ingest");
+            }
+            started.elapsed()
+        })
+    });
     group.bench_function("otlp_http_protobuf", |b| {
         b.iter_custom(|iters| {
             let bodies: Vec<Vec<u8>> = (0..iters).map(|_| request().encode_to_vec()).collect();
             let started = Instant::now();
-            bench.runtime.block_on(post_all(&client, &url, "application/x-protobuf", bodies));
+            bench
+                .runtime
+                .block_on(post_all(&client, &url, "application/x-protobuf", bodies));
             started.elapsed()
         })
     });
     group.bench_function("otlp_http_json", |b| {
         b.iter_custom(|iters| {
-            let bodies: Vec<Vec<u8>> =
-                (0..iters).map(|_| serde_json::to_vec(&request()).expect("json")).collect();
+            let bodies: Vec<Vec<u8>> = (0..iters)
+                .map(|_| serde_json::to_vec(&request()).expect("json"))
+                .collect();
             let started = Instant::now();
-            bench.runtime.block_on(post_all(&client, &url, "application/json", bodies));
+            bench
+                .runtime
+                .block_on(post_all(&client, &url, "application/json", bodies));
             started.elapsed()
         })
     });
-    let ws_url = format!("ws://{}/ws/traces", bench.server.as_ref().expect("server").main_addr());
+    let ws_url = format!(
+        "ws://{}/ws/traces",
+        bench.server.as_ref().expect("server").main_addr()
+    );
     group.bench_function("websocket", |b| {
         b.iter_custom(|iters| {
             bench.runtime.block_on(async {
@@ -242,7 +283,8 @@ fn ingest(c: &mut Criterion) {
                             .iter()
                             .map(|s| serde_json::to_value(s).expect("span json"))
                             .collect();
-                        serde_json::json!({"type": "spans", "session_id": session, "spans": spans}).to_string()
+                        serde_json::json!({"type": "spans", "session_id": session, "spans": spans})
+                            .to_string()
                     })
                     .collect();
                 let started = Instant::now();
@@ -254,7 +296,11 @@ fn ingest(c: &mut Criterion) {
                 ws.send(end.to_string().into()).await.expect("send");
                 let reply = ws.next().await.expect("reply").expect("reply");
                 let elapsed = started.elapsed();
-                assert!(reply.to_text().expect("text").contains("session_complete"));
+                let text = reply.to_text().expect("text");
+                assert!(
+                    text.contains("session_complete"),
+                    "unexpected reply: {text:.300}"
+                );
                 elapsed
             })
         })
@@ -269,9 +315,17 @@ fn sse_latency() -> Vec<Duration> {
     let client = reqwest::Client::new();
     let base = bench.base();
     bench.runtime.block_on(async {
-        let live = client.get(format!("{base}/stream/ui-updates")).send().await.expect("sse");
+        let live = client
+            .get(format!("{base}/stream/ui-updates"))
+            .send()
+            .await
+            .expect("sse");
         let mut stream = live.bytes_stream();
-        client.get(format!("{base}/api/health")).send().await.expect("health");
+        client
+            .get(format!("{base}/api/health"))
+            .send()
+            .await
+            .expect("health");
         let mut latencies = Vec::new();
         let mut buffer = String::new();
         for _ in 0..200 {
@@ -329,13 +383,18 @@ fn memory() -> (f64, f64) {
     let url = format!("{}/v1/traces", bench.base());
     let before = rss_kib();
     let bodies: Vec<Vec<u8>> = (0..500).map(|_| request().encode_to_vec()).collect();
-    bench.runtime.block_on(post_all(&client, &url, "application/x-protobuf", bodies));
+    bench
+        .runtime
+        .block_on(post_all(&client, &url, "application/x-protobuf", bodies));
     let live = rss_kib();
     bench.runtime.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let page: Value = client
-                .get(format!("{}/api/sessions?complete=false&limit=1", bench.base()))
+                .get(format!(
+                    "{}/api/sessions?complete=false&limit=1",
+                    bench.base()
+                ))
                 .send()
                 .await
                 .expect("list")
@@ -369,5 +428,7 @@ fn main() {
         pick(1.0).as_secs_f64() * 1e3
     );
     let (live, done) = memory();
-    println!("memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion");
+    println!(
+        "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion"
+    );
 }

@@ -16,7 +16,7 @@ use std::{
     time::Instant,
 };
 
-use agentrace_loader::model::{LogRecord, Resource, Span};
+use agentrace_loader::model::{LogRecord, Resource, Scope, Span};
 use agentrace_semconv::attr;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
@@ -191,6 +191,7 @@ impl Ingest {
             }
         }
         let mut rows: Vec<(String, NewSpan)> = Vec::new();
+        let mut origins = Origins::default();
         let mut accepted: Vec<(String, Span)> = Vec::new();
         let mut over_limit = 0u64;
         for (trace_id, spans) in by_trace {
@@ -219,7 +220,7 @@ impl Ingest {
                     continue;
                 }
                 counts.0 += 1;
-                rows.push((session.clone(), new_span(&span)));
+                rows.push((session.clone(), new_span(&span, &mut origins)));
                 accepted.push((session.clone(), span));
             }
         }
@@ -377,6 +378,7 @@ impl Ingest {
         let now = Instant::now();
         let mut state = self.state.lock();
         let mut rows: Vec<(String, NewLog)> = Vec::new();
+        let mut origins = Origins::default();
         let mut accepted: Vec<(String, LogRecord)> = Vec::new();
         let (mut no_context, mut over_limit) = (0u64, 0u64);
         for record in logs {
@@ -409,7 +411,7 @@ impl Ingest {
                 continue;
             }
             counts.1 += 1;
-            rows.push((session.clone(), new_log(&record)));
+            rows.push((session.clone(), new_log(&record, &mut origins)));
             accepted.push((session, record));
         }
         outcome.reject(
@@ -696,7 +698,23 @@ fn nanos(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn new_span(span: &Span) -> NewSpan {
+/// Origin JSON per distinct (resource, scope) pair of a batch: computed once, shared by pointer.
+#[derive(Default)]
+struct Origins(Vec<(*const Resource, *const Scope, Arc<str>)>);
+
+impl Origins {
+    fn get(&mut self, resource: &Arc<Resource>, scope: &Arc<Scope>) -> Arc<str> {
+        let key = (Arc::as_ptr(resource), Arc::as_ptr(scope));
+        if let Some((_, _, json)) = self.0.iter().find(|(r, s, _)| (*r, *s) == key) {
+            return Arc::clone(json);
+        }
+        let json: Arc<str> = Arc::from(otlp_json::origin(resource, scope));
+        self.0.push((key.0, key.1, Arc::clone(&json)));
+        json
+    }
+}
+
+fn new_span(span: &Span, origins: &mut Origins) -> NewSpan {
     NewSpan {
         trace_id: span.trace_id.to_string(),
         span_id: span.span_id.to_string(),
@@ -704,12 +722,12 @@ fn new_span(span: &Span) -> NewSpan {
         name: span.name.clone(),
         start_ns: nanos(span.start_ns),
         end_ns: nanos(span.end_ns),
-        origin: otlp_json::origin(&span.resource, &span.scope),
+        origin: origins.get(&span.resource, &span.scope),
         body: otlp_json::span(span).to_string(),
     }
 }
 
-fn new_log(record: &LogRecord) -> NewLog {
+fn new_log(record: &LogRecord, origins: &mut Origins) -> NewLog {
     let body = otlp_json::log(record).to_string();
     NewLog {
         trace_id: record.trace_id.map(|t| t.to_string()),
@@ -719,7 +737,7 @@ fn new_log(record: &LogRecord) -> NewLog {
         } else {
             record.observed_time_ns
         }),
-        origin: otlp_json::origin(&record.resource, &record.scope),
+        origin: origins.get(&record.resource, &record.scope),
         fingerprint: fingerprint(&body),
         body,
     }

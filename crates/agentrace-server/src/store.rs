@@ -119,8 +119,9 @@ pub struct NewSpan {
     pub start_ns: i64,
     /// End, nanoseconds since the epoch.
     pub end_ns: i64,
-    /// The resource and scope as JSON: `{"resource": {...}, "scope": {...}}`.
-    pub origin: String,
+    /// The resource and scope as JSON: `{"resource": {...}, "scope": {...}}` (shared by the
+    /// items of one resource and scope).
+    pub origin: std::sync::Arc<str>,
     /// The span as an OTLP/JSON object.
     pub body: String,
 }
@@ -135,7 +136,7 @@ pub struct NewLog {
     /// Time, nanoseconds since the epoch.
     pub time_ns: i64,
     /// The resource and scope as JSON.
-    pub origin: String,
+    pub origin: std::sync::Arc<str>,
     /// A fingerprint of the record's content: a retried export stores it once.
     pub fingerprint: String,
     /// The record as an OTLP/JSON object.

@@ -2,6 +2,7 @@
 
 mod api;
 mod docs;
+mod fuzz;
 mod live;
 mod otlp_http;
 mod store;

@@ -29,7 +29,7 @@ fn span(trace: &str, id: &str) -> NewSpan {
         name: format!("span {id}"),
         start_ns: 10,
         end_ns: 20,
-        origin: r#"{"resource":{},"scope":{}}"#.to_owned(),
+        origin: r#"{"resource":{},"scope":{}}"#.into(),
         body: json!({"traceId": trace, "spanId": id}).to_string(),
     }
 }
@@ -79,7 +79,7 @@ fn a_retried_export_is_stored_once() {
         trace_id: Some("t1".to_owned()),
         span_id: Some("a".to_owned()),
         time_ns: 5,
-        origin: "{}".to_owned(),
+        origin: "{}".into(),
         fingerprint: "f1".to_owned(),
         body: "{}".to_owned(),
     };

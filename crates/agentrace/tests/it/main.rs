@@ -1,0 +1,4 @@
+//! Integration tests of the `agentrace` binary: one test binary, one module per area.
+
+mod crash;
+mod extract;
