@@ -50,7 +50,7 @@ struct ScopeSpansT {
     #[serde(default)]
     scope: Option<ScopeT>,
     #[serde(default)]
-    spans: Vec<SpanT>,
+    spans: SpanList,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +66,7 @@ struct ScopeLogsT {
     #[serde(default)]
     scope: Option<ScopeT>,
     #[serde(default, rename = "logRecords", alias = "log_records")]
-    log_records: Vec<LogT>,
+    log_records: LogList,
 }
 
 #[derive(Deserialize)]
@@ -382,6 +382,109 @@ pub(crate) fn parse_reader(r: impl std::io::Read) -> Option<Telemetry> {
     convert(serde_json::from_reader(r).ok()?)
 }
 
+/// Spans converted one by one as they are decoded, so that the decoded form and the model never
+/// both hold a whole list. Resource and scope are set by the caller.
+#[derive(Default)]
+struct SpanList(Vec<Span>);
+
+/// Log records converted one by one as they are decoded.
+#[derive(Default)]
+struct LogList(Vec<LogRecord>);
+
+impl<'de> Deserialize<'de> for SpanList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SpanList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of spans")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SpanList, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                let (res, scope) = (Arc::new(Resource::default()), Arc::new(Scope::default()));
+                while let Some(s) = seq.next_element::<SpanT>()? {
+                    out.push(span_of(s, &res, &scope));
+                }
+                Ok(SpanList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LogList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of log records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LogList, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                let (res, scope) = (Arc::new(Resource::default()), Arc::new(Scope::default()));
+                while let Some(l) = seq.next_element::<LogT>()? {
+                    out.push(LogRecord {
+                        time_ns: l.time.0,
+                        observed_time_ns: l.observed.0,
+                        severity_number: severity(l.severity_number),
+                        severity_text: l.severity_text,
+                        event_name: l.event_name,
+                        body: l.body.map(|b| b.0).unwrap_or_default(),
+                        attributes: Attributes(l.attributes.0),
+                        trace_id: l.trace_id.0,
+                        span_id: l.span_id.0,
+                        resource: Arc::clone(&res),
+                        scope: Arc::clone(&scope),
+                    });
+                }
+                Ok(LogList(out))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+fn span_of(s: SpanT, res: &Arc<Resource>, scope: &Arc<Scope>) -> Span {
+    Span {
+        trace_id: s.trace_id.0,
+        span_id: s.span_id.0,
+        parent_span_id: s.parent_span_id.0,
+        name: s.name,
+        kind: kind(&s.kind),
+        start_ns: s.start.0,
+        end_ns: s.end.0,
+        attributes: Attributes(s.attributes.0),
+        events: s
+            .events
+            .into_iter()
+            .map(|e| SpanEvent {
+                time_ns: e.time.0,
+                name: e.name,
+                attributes: Attributes(e.attributes.0),
+            })
+            .collect(),
+        links: s
+            .links
+            .into_iter()
+            .map(|l| Link {
+                trace_id: l.trace_id.0,
+                span_id: l.span_id.0,
+                attributes: Attributes(l.attributes.0),
+            })
+            .collect(),
+        status: s
+            .status
+            .map(|st| Status {
+                code: code(&st.code),
+                message: st.message,
+            })
+            .unwrap_or_default(),
+        resource: Arc::clone(res),
+        scope: Arc::clone(scope),
+    }
+}
+
 fn convert(doc: Doc) -> Option<Telemetry> {
     if doc.resource_spans.is_empty() && doc.resource_logs.is_empty() {
         return None;
@@ -400,49 +503,11 @@ fn convert(doc: Doc) -> Option<Telemetry> {
                 version: s.version,
                 attributes: Attributes(s.attributes.0),
             }));
-            out.spans.reserve(ss.spans.len());
-            for s in ss.spans {
-                let trace_id = s.trace_id.0;
-                let span_id = s.span_id.0;
-                let parent_span_id = s.parent_span_id.0;
-                let links = s
-                    .links
-                    .into_iter()
-                    .map(|l| Link {
-                        trace_id: l.trace_id.0,
-                        span_id: l.span_id.0,
-                        attributes: Attributes(l.attributes.0),
-                    })
-                    .collect();
-                out.spans.push(Span {
-                    trace_id,
-                    span_id,
-                    parent_span_id,
-                    name: s.name,
-                    kind: kind(&s.kind),
-                    start_ns: s.start.0,
-                    end_ns: s.end.0,
-                    attributes: Attributes(s.attributes.0),
-                    events: s
-                        .events
-                        .into_iter()
-                        .map(|e| SpanEvent {
-                            time_ns: e.time.0,
-                            name: e.name,
-                            attributes: Attributes(e.attributes.0),
-                        })
-                        .collect(),
-                    links,
-                    status: s
-                        .status
-                        .map(|st| Status {
-                            code: code(&st.code),
-                            message: st.message,
-                        })
-                        .unwrap_or_default(),
-                    resource: Arc::clone(&resource),
-                    scope: Arc::clone(&scope),
-                });
+            let first = out.spans.len();
+            out.spans.append(&mut { ss.spans }.0);
+            for span in &mut out.spans[first..] {
+                span.resource = Arc::clone(&resource);
+                span.scope = Arc::clone(&scope);
             }
         }
     }
@@ -459,20 +524,11 @@ fn convert(doc: Doc) -> Option<Telemetry> {
                 version: s.version,
                 attributes: Attributes(s.attributes.0),
             }));
-            for l in sl.log_records {
-                out.logs.push(LogRecord {
-                    time_ns: l.time.0,
-                    observed_time_ns: l.observed.0,
-                    severity_number: severity(l.severity_number),
-                    severity_text: l.severity_text,
-                    event_name: l.event_name,
-                    body: l.body.map(|b| b.0).unwrap_or_default(),
-                    attributes: Attributes(l.attributes.0),
-                    trace_id: l.trace_id.0,
-                    span_id: l.span_id.0,
-                    resource: Arc::clone(&resource),
-                    scope: Arc::clone(&scope),
-                });
+            let first = out.logs.len();
+            out.logs.append(&mut { sl.log_records }.0);
+            for log in &mut out.logs[first..] {
+                log.resource = Arc::clone(&resource);
+                log.scope = Arc::clone(&scope);
             }
         }
     }
