@@ -543,6 +543,18 @@ mod tests {
     use crate::model::Telemetry;
     use crate::read::otlp_json::{Sink, read_value};
 
+    /// A pretty-printed canonical document streams through the fast path.
+    #[test]
+    fn reader_path_takes_pretty_documents() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/conformance/semconv_travel_tools/trace.json");
+        let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+        let t = super::parse_reader(file).unwrap();
+        assert_eq!(t.spans.len(), 6);
+        let doc = "{\"resourceSpans\": [\n{\"resource\":{\"attributes\":[]},\"scopeSpans\":[{\"scope\":{\"name\":\"b\"},\"spans\":[{\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"b7ad6b7169203331\",\"name\":\"x\",\"kind\":1,\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\",\"attributes\":[{\"key\":\"k\",\"value\":{\"intValue\":\"3\"}}],\"status\":{}}]}]}\n]}\n";
+        assert_eq!(super::parse_reader(doc.as_bytes()).unwrap().spans.len(), 1);
+    }
+
     /// The fast path and the lenient reader agree on every OTLP/JSON file of the corpus.
     #[test]
     fn fast_path_equals_lenient_reader() {
