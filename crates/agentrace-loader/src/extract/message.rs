@@ -174,10 +174,16 @@ pub(crate) fn parse_message(o: &Map<String, Value>, role: Option<&str>) -> Messa
         Some(Value::Array(items)) => {
             for p in items {
                 if let Some(po) = p.as_object() {
-                    if role == "tool" && !po.contains_key("type") {
-                        continue;
-                    }
+                    let before = parts.len();
                     parse_part(po, &mut parts);
+                    if role == "tool" && parts.len() == before {
+                        // An untyped tool result block: the block is the response.
+                        parts.push(Part::ToolCallResponse {
+                            id: id_field(o, &["tool_call_id", "id"]),
+                            name: None,
+                            response: p.clone(),
+                        });
+                    }
                 } else if let Some(s) = p.as_str() {
                     parts.push(Part::Text(s.to_owned()));
                 }
@@ -268,6 +274,19 @@ fn parse_google_part(po: &Map<String, Value>, parts: &mut Vec<Part>) {
             id: id_field(fr, &["id"]),
             name: str_field(fr, &["name"]).map(str::to_owned),
             response: fr.get("response").map(parse_jsonish).unwrap_or(Value::Null),
+        });
+    } else if let Some(tu) = po.get("toolUse").and_then(Value::as_object) {
+        // Strands (Bedrock Converse) content blocks.
+        parts.push(Part::ToolCall {
+            id: id_field(tu, &["toolUseId"]),
+            name: str_field(tu, &["name"]).map(str::to_owned),
+            arguments: tu.get("input").map(parse_jsonish),
+        });
+    } else if let Some(tr) = po.get("toolResult").and_then(Value::as_object) {
+        parts.push(Part::ToolCallResponse {
+            id: id_field(tr, &["toolUseId"]),
+            name: None,
+            response: tr.get("content").map(parse_jsonish).unwrap_or(Value::Null),
         });
     } else if let Some(t) = po.get("text").and_then(Value::as_str) {
         if po.get("thought").and_then(Value::as_bool) == Some(true) {

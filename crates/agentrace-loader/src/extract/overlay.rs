@@ -344,6 +344,14 @@ fn event_object(attrs: &Attributes, body: &AnyValue) -> Map<String, Value> {
         let mut val = kv.value.to_json();
         if matches!(kv.key.as_str(), "message" | "tool_calls") {
             val = parse_jsonish(&val);
+        } else if kv.key == "content" {
+            // Strands writes content blocks as a JSON list in a string.
+            if let Value::String(text) = &val
+                && text.trim_start().starts_with('[')
+                && let Ok(list @ Value::Array(_)) = serde_json::from_str::<Value>(text)
+            {
+                val = list;
+            }
         }
         o.entry(kv.key.clone()).or_insert(val);
     }
@@ -394,9 +402,19 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
     let mut output = Vec::new();
     for (_, name, o) in &events {
         if *name == attr::GEN_AI_CHOICE {
-            let mut m = match o.get("message").and_then(Value::as_object) {
-                Some(msg) => parse_message(msg, Some("assistant")),
-                None => parse_message(o, Some("assistant")),
+            let mut m = match o.get("message") {
+                Some(Value::Object(msg)) => parse_message(msg, Some("assistant")),
+                Some(blocks @ Value::Array(_)) => {
+                    let mut wrapped = Map::new();
+                    wrapped.insert("content".into(), blocks.clone());
+                    parse_message(&wrapped, Some("assistant"))
+                }
+                Some(Value::String(text)) if !o.contains_key("content") => {
+                    let mut wrapped = Map::new();
+                    wrapped.insert("content".into(), Value::String(text.clone()));
+                    parse_message(&wrapped, Some("assistant"))
+                }
+                _ => parse_message(o, Some("assistant")),
             };
             if let Some(fr) = o.get("finish_reason").and_then(Value::as_str) {
                 m.finish_reason = Some(fr.to_owned());

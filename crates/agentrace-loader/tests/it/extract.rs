@@ -373,3 +373,71 @@ fn evaluation_events_and_usage_are_attached_to_the_turn() {
         (Some(15), Some(2), None)
     );
 }
+
+#[test]
+fn strands_style_span_events_are_read() {
+    use agentrace_loader::model::{AnyValue, SpanEvent};
+    let event = |name: &str, attrs: &[(&str, &str)]| {
+        let mut e = SpanEvent {
+            name: name.into(),
+            ..SpanEvent::default()
+        };
+        for (k, v) in attrs {
+            e.attributes.push(*k, AnyValue::String((*v).into()));
+        }
+        e
+    };
+    let mut chat1 = span(1, 2, Some(1), 1, "chat", &[(OP, "chat")]);
+    chat1.events = vec![
+        event(
+            "gen_ai.user.message",
+            &[("content", r#"[{"text": "weather in Oslo?"}]"#)],
+        ),
+        event(
+            "gen_ai.choice",
+            &[
+                (
+                    "message",
+                    r#"[{"toolUse": {"toolUseId": "t1", "name": "weather", "input": {"city": "Oslo"}}}]"#,
+                ),
+                ("finish_reason", "tool_use"),
+            ],
+        ),
+    ];
+    let mut chat2 = span(1, 3, Some(1), 5, "chat", &[(OP, "chat")]);
+    chat2.events = vec![
+        event(
+            "gen_ai.user.message",
+            &[("content", r#"[{"text": "weather in Oslo?"}]"#)],
+        ),
+        event(
+            "gen_ai.tool.message",
+            &[
+                (
+                    "content",
+                    r#"[{"toolResult": {"toolUseId": "t1", "content": [{"text": "rain"}]}}]"#,
+                ),
+                ("id", "t1"),
+            ],
+        ),
+        event(
+            "gen_ai.choice",
+            &[
+                ("message", r#"[{"text": "It rains."}]"#),
+                ("finish_reason", "end_turn"),
+            ],
+        ),
+    ];
+    let t = turns(vec![
+        span(1, 1, None, 0, "invoke_agent a", &[(OP, "invoke_agent")]),
+        chat1,
+        chat2,
+    ]);
+    assert_eq!(t[0].user_text().as_deref(), Some("weather in Oslo?"));
+    assert_eq!(t[0].agent_text().as_deref(), Some("It rains."));
+    let c = &t[0].tool_calls;
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].name, "weather");
+    assert_eq!(c[0].arguments, Some(serde_json::json!({"city": "Oslo"})));
+    assert_eq!(c[0].result, Some(serde_json::json!([{"text": "rain"}])));
+}
