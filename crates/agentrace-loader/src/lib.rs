@@ -16,16 +16,21 @@
 //!
 //! ```
 //! use agentrace_loader::{extract_bytes, extract::ExtractOptions, read::LoadOptions};
+//! use agentrace_semconv::attr;
 //!
-//! let doc = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[
-//!   {"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",
-//!    "name":"invoke_agent a","startTimeUnixNano":"1","endTimeUnixNano":"9",
-//!    "attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"invoke_agent"}},
-//!                  {"key":"gen_ai.agent.name","value":{"stringValue":"a"}},
-//!                  {"key":"gen_ai.input.messages","value":{"stringValue":
-//!                    "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"hi\"}]}]"}}]}
-//! ]}]}]}"#;
-//! let (loaded, report) = extract_bytes(doc, LoadOptions::default(), &ExtractOptions::default())?;
+//! let messages = r#"[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"hi\"}]}]"#;
+//! let doc = format!(
+//!     r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[
+//!       {{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331",
+//!        "name":"invoke_agent a","startTimeUnixNano":"1","endTimeUnixNano":"9",
+//!        "attributes":[{{"key":"{op}","value":{{"stringValue":"invoke_agent"}}}},
+//!                      {{"key":"{input}","value":{{"stringValue":"{messages}"}}}}]}}
+//!     ]}}]}}]}}"#,
+//!     op = attr::GEN_AI_OPERATION_NAME,
+//!     input = attr::GEN_AI_INPUT_MESSAGES,
+//! );
+//! let (loaded, report) =
+//!     extract_bytes(doc.as_bytes(), LoadOptions::default(), &ExtractOptions::default())?;
 //! assert_eq!(loaded.skipped(), 0);
 //! assert_eq!(report.invocations[0].user_text.as_deref(), Some("hi"));
 //! # Ok::<(), agentrace_loader::read::LoadError>(())
