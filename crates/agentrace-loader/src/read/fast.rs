@@ -377,11 +377,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Telemetry> {
     convert(serde_json::from_slice(bytes).ok()?)
 }
 
-/// Like [`parse`], reading from a stream: memory is the model, not the file.
-pub(crate) fn parse_reader(r: impl std::io::Read) -> Option<Telemetry> {
-    convert(serde_json::from_reader(r).ok()?)
-}
-
 /// Spans converted one by one as they are decoded, so that the decoded form and the model never
 /// both hold a whole list. Resource and scope are set by the caller.
 #[derive(Default)]
@@ -535,6 +530,177 @@ fn convert(doc: Doc) -> Option<Telemetry> {
     Some(out)
 }
 
+/// A byte scanner over a buffered reader, for splitting one large document into its
+/// `resourceSpans` / `resourceLogs` elements.
+struct Scan<R> {
+    r: R,
+}
+
+impl<R: std::io::BufRead> Scan<R> {
+    fn peek(&mut self) -> Option<u8> {
+        self.r.fill_buf().ok()?.first().copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.r.consume(1);
+        Some(b)
+    }
+
+    fn skip_ws(&mut self) -> Option<u8> {
+        loop {
+            let b = self.peek()?;
+            if b.is_ascii_whitespace() {
+                self.r.consume(1);
+            } else {
+                return Some(b);
+            }
+        }
+    }
+
+    /// Reads a string whose opening quote was consumed; stores its raw bytes when asked.
+    fn string(&mut self, mut out: Option<&mut Vec<u8>>) -> Option<()> {
+        loop {
+            let b = self.next()?;
+            if let Some(o) = out.as_deref_mut() {
+                o.push(b);
+            }
+            match b {
+                b'"' => return Some(()),
+                b'\\' => {
+                    let e = self.next()?;
+                    if let Some(o) = out.as_deref_mut() {
+                        o.push(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads one JSON value (after whitespace), storing its bytes when asked.
+    fn value(&mut self, mut out: Option<&mut Vec<u8>>) -> Option<()> {
+        let first = self.skip_ws()?;
+        if first == b'"' {
+            self.r.consume(1);
+            if let Some(o) = out.as_deref_mut() {
+                o.push(b'"');
+            }
+            return self.string(out);
+        }
+        if first != b'{' && first != b'[' {
+            // A scalar: up to a delimiter, which is left in place.
+            loop {
+                let b = self.peek()?;
+                if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
+                    return Some(());
+                }
+                if let Some(o) = out.as_deref_mut() {
+                    o.push(b);
+                }
+                self.r.consume(1);
+            }
+        }
+        let mut depth = 0usize;
+        loop {
+            let b = self.next()?;
+            if let Some(o) = out.as_deref_mut() {
+                o.push(b);
+            }
+            match b {
+                b'"' => self.string(out.as_deref_mut())?,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Decodes one canonical OTLP/JSON document from a stream, element by element: each
+/// `resourceSpans` / `resourceLogs` entry is cut out and decoded on its own, so memory is the
+/// model plus the largest entry. `None` when the document is anything else.
+pub(crate) fn parse_stream(r: impl std::io::BufRead) -> Option<Telemetry> {
+    let mut sc = Scan { r };
+    if sc.skip_ws()? != b'{' {
+        return None;
+    }
+    sc.r.consume(1);
+    let mut out = Telemetry::default();
+    let mut elements = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        match sc.skip_ws()? {
+            b'}' => {
+                sc.r.consume(1);
+                break;
+            }
+            b',' => {
+                sc.r.consume(1);
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        sc.r.consume(1);
+        let mut key = Vec::new();
+        sc.string(Some(&mut key))?;
+        key.pop();
+        if sc.skip_ws()? != b':' {
+            return None;
+        }
+        sc.r.consume(1);
+        let spans = matches!(key.as_slice(), b"resourceSpans" | b"resource_spans");
+        let logs = matches!(key.as_slice(), b"resourceLogs" | b"resource_logs");
+        if !spans && !logs {
+            sc.value(None)?;
+            continue;
+        }
+        if sc.skip_ws()? != b'[' {
+            return None;
+        }
+        sc.r.consume(1);
+        loop {
+            match sc.skip_ws()? {
+                b']' => {
+                    sc.r.consume(1);
+                    break;
+                }
+                b',' => {
+                    sc.r.consume(1);
+                    continue;
+                }
+                _ => {}
+            }
+            buf.clear();
+            sc.value(Some(&mut buf))?;
+            let doc = if spans {
+                Doc {
+                    resource_spans: vec![serde_json::from_slice(&buf).ok()?],
+                    resource_logs: Vec::new(),
+                }
+            } else {
+                Doc {
+                    resource_spans: Vec::new(),
+                    resource_logs: vec![serde_json::from_slice(&buf).ok()?],
+                }
+            };
+            out.extend(convert(doc)?);
+            elements += 1;
+        }
+    }
+    // Nothing but whitespace may follow.
+    if sc.skip_ws().is_some() || elements == 0 {
+        return None;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -549,10 +715,15 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/fixtures/conformance/semconv_travel_tools/trace.json");
         let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
-        let t = super::parse_reader(file).unwrap();
+        let t = super::parse_stream(file).unwrap();
         assert_eq!(t.spans.len(), 6);
         let doc = "{\"resourceSpans\": [\n{\"resource\":{\"attributes\":[]},\"scopeSpans\":[{\"scope\":{\"name\":\"b\"},\"spans\":[{\"traceId\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"b7ad6b7169203331\",\"name\":\"x\",\"kind\":1,\"startTimeUnixNano\":\"1\",\"endTimeUnixNano\":\"2\",\"attributes\":[{\"key\":\"k\",\"value\":{\"intValue\":\"3\"}}],\"status\":{}}]}]}\n]}\n";
-        assert_eq!(super::parse_reader(doc.as_bytes()).unwrap().spans.len(), 1);
+        assert_eq!(super::parse_stream(doc.as_bytes()).unwrap().spans.len(), 1);
+        assert!(
+            super::parse_stream(&b"{\"resourceSpans\": [], \"x\": {\"a\": \"]\\\"\"}}"[..])
+                .is_none()
+        );
+        assert!(super::parse_stream(&b"{\"batches\": []}"[..]).is_none());
     }
 
     /// The fast path and the lenient reader agree on every OTLP/JSON file of the corpus.

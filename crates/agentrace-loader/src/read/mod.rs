@@ -491,7 +491,7 @@ fn read_plain<R: BufRead>(
     let otlp = matches!(opts.format, None | Some(Format::OtlpJson));
     let buf = match reopen {
         Some(reopen) if otlp => {
-            if let Some(batch) = fast::parse_reader(std::io::Cursor::new(&first).chain(&mut r)) {
+            if let Some(batch) = fast::parse_stream(std::io::Cursor::new(&first).chain(&mut r)) {
                 f(batch);
                 return Ok(Format::OtlpJson);
             }

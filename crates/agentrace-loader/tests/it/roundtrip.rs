@@ -157,6 +157,18 @@ proptest! {
     }
 
     #[test]
+    fn pretty_document_file_round_trip(t in telemetry()) {
+        // A multi-line document read from a file takes the element-by-element streaming path.
+        let text = serde_json::to_string_pretty(&write::to_otlp_json(&t)).unwrap();
+        let path = std::env::temp_dir().join(format!("agentrace-rt-{}.json", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let back = agentrace_loader::read::load_path(&path, LoadOptions::default()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        prop_assert!(back.issues.is_empty(), "{:?}", back.issues);
+        prop_assert_eq!(back.telemetry, t);
+    }
+
+    #[test]
     fn otlp_protobuf_round_trip(t in telemetry()) {
         let (spans, errors) = proto::from_trace_request(&write::to_trace_request(&t.spans));
         prop_assert!(errors.is_empty());
