@@ -437,8 +437,17 @@ pub struct Telemetry {
 impl Telemetry {
     /// Appends another batch.
     pub fn extend(&mut self, other: Telemetry) {
-        self.spans.extend(other.spans);
-        self.logs.extend(other.logs);
+        // Taking the other's vectors when ours are empty avoids a second copy of a large batch.
+        if self.spans.is_empty() {
+            self.spans = other.spans;
+        } else {
+            self.spans.extend(other.spans);
+        }
+        if self.logs.is_empty() {
+            self.logs = other.logs;
+        } else {
+            self.logs.extend(other.logs);
+        }
     }
 }
 

@@ -634,6 +634,7 @@ pub(crate) fn parse_stream(r: impl std::io::BufRead) -> Option<Telemetry> {
     let mut out = Telemetry::default();
     let mut elements = 0usize;
     let mut buf = Vec::new();
+    let mut shared = super::Shared::default();
     loop {
         match sc.skip_ws()? {
             b'}' => {
@@ -690,7 +691,9 @@ pub(crate) fn parse_stream(r: impl std::io::BufRead) -> Option<Telemetry> {
                     resource_logs: vec![serde_json::from_slice(&buf).ok()?],
                 }
             };
-            out.extend(convert(doc)?);
+            let mut batch = convert(doc)?;
+            shared.dedupe(&mut batch);
+            out.extend(batch);
             elements += 1;
         }
     }

@@ -206,13 +206,13 @@ pub struct LoadOptions {
 
 /// Shares equal resources and scopes between batches (JSON Lines repeat them on every line).
 #[derive(Default)]
-struct Shared {
+pub(crate) struct Shared {
     resource: Option<Arc<Resource>>,
     scope: Option<Arc<Scope>>,
 }
 
 impl Shared {
-    fn dedupe(&mut self, batch: &mut Telemetry) {
+    pub(crate) fn dedupe(&mut self, batch: &mut Telemetry) {
         let resources = batch
             .spans
             .iter_mut()
