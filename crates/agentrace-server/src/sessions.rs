@@ -177,6 +177,8 @@ pub struct SessionIndex {
     traces: HashMap<String, TraceState>,
     /// (kind, key) → the newest session (generation) of that key.
     heads: HashMap<(KeyKind, String), String>,
+    /// Sessions that complete by timer and have not yet: the only ones the ticker looks at.
+    live: HashSet<String>,
 }
 
 impl SessionIndex {
@@ -187,6 +189,7 @@ impl SessionIndex {
             sessions: HashMap::new(),
             traces: HashMap::new(),
             heads: HashMap::new(),
+            live: HashSet::new(),
         }
     }
 
@@ -202,6 +205,9 @@ impl SessionIndex {
             completed_at: complete.then_some(now),
             explicit_end: kind == KeyKind::WebSocket,
         };
+        if !complete && kind != KeyKind::WebSocket {
+            self.live.insert(id.to_owned());
+        }
         self.heads.insert((kind, key.to_owned()), id.to_owned());
         self.sessions.insert(id.to_owned(), state);
     }
@@ -351,6 +357,7 @@ impl SessionIndex {
 
     /// Forgets a session (after a delete).
     pub fn remove(&mut self, id: &str) {
+        self.live.remove(id);
         if let Some(session) = self.sessions.remove(id) {
             for trace in &session.traces {
                 self.traces.remove(trace);
@@ -359,50 +366,59 @@ impl SessionIndex {
         }
     }
 
-    /// Sessions that became complete by `now`; marks them complete.
+    /// When a trace is done waiting: the grace period after its last span when it has a local
+    /// root, else the idle timeout.
+    fn trace_deadline(&self, trace: &TraceState) -> Instant {
+        let wait = if trace.has_root {
+            self.rules.completion_grace
+        } else {
+            self.rules.idle_timeout
+        };
+        trace.last_seen + wait
+    }
+
+    /// When a live session completes: when its last trace is done waiting.
+    fn session_deadline(&self, session: &SessionState) -> Option<Instant> {
+        session
+            .traces
+            .iter()
+            .filter_map(|t| self.traces.get(t))
+            .map(|t| self.trace_deadline(t))
+            .max()
+    }
+
+    /// Sessions that became complete by `now`; marks them complete. Only live sessions are
+    /// looked at, so the cost does not grow with the sessions already complete.
     pub fn complete_due(&mut self, now: Instant) -> Vec<String> {
-        let mut done = Vec::new();
-        for session in self.sessions.values_mut() {
-            if session.completed_at.is_some() || session.explicit_end || session.traces.is_empty() {
-                continue;
-            }
-            let all_done = session.traces.iter().all(|t| {
-                self.traces.get(t).is_none_or(|trace| {
-                    let wait = if trace.has_root {
-                        self.rules.completion_grace
-                    } else {
-                        self.rules.idle_timeout
-                    };
-                    now.saturating_duration_since(trace.last_seen) >= wait
-                })
-            });
-            if all_done {
+        let mut done: Vec<String> = self
+            .live
+            .iter()
+            .filter(|id| {
+                self.sessions
+                    .get(*id)
+                    .and_then(|s| self.session_deadline(s))
+                    .is_some_and(|deadline| deadline <= now)
+            })
+            .cloned()
+            .collect();
+        done.sort();
+        for id in &done {
+            self.live.remove(id);
+            if let Some(session) = self.sessions.get_mut(id) {
                 session.completed_at = Some(now);
-                done.push(session.id.clone());
             }
         }
-        done.sort();
         done
     }
 
-    /// How long until the next session could complete (for the ticker), if any is live.
+    /// How long until the next live session could complete (for the ticker), if any is live.
     pub fn next_deadline(&self, now: Instant) -> Option<Duration> {
-        self.traces
-            .values()
-            .filter(|t| {
-                self.sessions
-                    .get(&t.session)
-                    .is_some_and(|s| s.completed_at.is_none())
-            })
-            .map(|t| {
-                let wait = if t.has_root {
-                    self.rules.completion_grace
-                } else {
-                    self.rules.idle_timeout
-                };
-                (t.last_seen + wait).saturating_duration_since(now)
-            })
+        self.live
+            .iter()
+            .filter_map(|id| self.sessions.get(id))
+            .filter_map(|s| self.session_deadline(s))
             .min()
+            .map(|deadline| deadline.saturating_duration_since(now))
     }
 
     fn touch(&mut self, trace_id: &str, session_id: &str, keys: &TraceKeys, now: Instant) {
@@ -427,6 +443,9 @@ impl SessionIndex {
             session.traces.insert(trace_id.to_owned());
             // New spans reopen a complete session.
             session.completed_at = None;
+            if !session.explicit_end && !self.live.contains(session_id) {
+                self.live.insert(session_id.to_owned());
+            }
         }
     }
 
