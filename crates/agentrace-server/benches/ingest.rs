@@ -342,10 +342,16 @@ fn sse_latency() -> Vec<Duration> {
                 .await
                 .expect("post");
             assert_eq!(response.status(), 200);
+            let reply = response.bytes().await.expect("reply");
+            let reply = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(reply)
+                .expect("export response");
+            assert_eq!(reply.partial_success, None, "spans rejected");
             'wait: loop {
                 let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
                     .await
-                    .expect("update in time")
+                    .unwrap_or_else(|_| {
+                        panic!("no update for {first} in time; buffer: {buffer:.500}")
+                    })
                     .expect("open")
                     .expect("chunk");
                 buffer.push_str(&String::from_utf8_lossy(&chunk));

@@ -215,7 +215,7 @@ impl Ingest {
             };
             let counts = state.counts.entry(session.clone()).or_default();
             for span in spans {
-                if counts.0 >= self.limits.max_spans_per_session as i64 {
+                if at_limit(counts.0, self.limits.max_spans_per_session) {
                     over_limit += 1;
                     continue;
                 }
@@ -406,7 +406,7 @@ impl Ingest {
                 }
             };
             let counts = state.counts.entry(session.clone()).or_default();
-            if counts.1 >= self.limits.max_logs_per_session as i64 {
+            if at_limit(counts.1, self.limits.max_logs_per_session) {
                 over_limit += 1;
                 continue;
             }
@@ -571,6 +571,11 @@ impl Ingest {
         }
         Ok(())
     }
+}
+
+/// Whether a count has reached a limit (compared without sign or width surprises).
+fn at_limit(count: i64, limit: u64) -> bool {
+    u64::try_from(count).unwrap_or(0) >= limit
 }
 
 fn ignore_not_found(err: StoreError) -> Result<(), StoreError> {
@@ -751,4 +756,21 @@ fn fingerprint(body: &str) -> String {
         hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
     }
     format!("{hash:032x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_limit;
+
+    #[test]
+    fn limits_compare_without_wrapping() {
+        assert!(
+            !at_limit(0, u64::MAX),
+            "an unbounded limit is never reached"
+        );
+        assert!(!at_limit(i64::MAX, u64::MAX));
+        assert!(at_limit(3, 3));
+        assert!(!at_limit(2, 3));
+        assert!(at_limit(0, 0));
+    }
 }
