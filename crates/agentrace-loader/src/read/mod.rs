@@ -6,6 +6,7 @@
 
 mod fast;
 pub(crate) mod jaeger;
+mod locate;
 pub(crate) mod otlp_json;
 pub mod proto;
 
@@ -533,7 +534,13 @@ fn read_plain<R: BufRead>(
             reason: "a JSON value that is neither OTLP nor Jaeger".into(),
         });
     }
+    let before = issues.len();
     read_document(fmt, &v, None, issues, f);
+    for issue in &mut issues[before..] {
+        if issue.line.is_none() && !issue.field.is_empty() {
+            issue.line = locate::line_of(&buf, &issue.field);
+        }
+    }
     Ok(fmt)
 }
 

@@ -286,3 +286,25 @@ fn jsonl_streams_trace_by_trace() {
     assert!(sets.iter().all(|(t, _)| *t == 1));
     assert_eq!(sets.iter().map(|(_, s)| s).sum::<usize>(), 13);
 }
+
+#[test]
+fn a_bad_span_in_a_document_is_reported_with_its_line() {
+    let doc = format!(
+        "{{\n \"resourceSpans\": [\n  {{\"scopeSpans\": [\n   {{\"spans\": [\n    {{\"traceId\": \"{TID}\", \"spanId\": \"b7ad6b7169203331\"}},\n    {{\"traceId\": \"{TID}\",\n     \"spanId\": \"nothex\"}}\n   ]}}\n  ]}}\n ]\n}}\n"
+    );
+    let path = tempfile_dir().join("doc.json");
+    std::fs::write(&path, doc).unwrap();
+    let l = load_path(&path, LoadOptions::default()).unwrap();
+    assert_eq!(l.telemetry.spans.len(), 1);
+    assert_eq!(l.skipped(), 1);
+    let issue = &l.issues[0];
+    assert_eq!(
+        issue.field,
+        "resourceSpans[0].scopeSpans[0].spans[1].spanId"
+    );
+    assert_eq!(issue.line, Some(7), "{issue}");
+    assert!(
+        issue.to_string().contains("doc.json:7: resourceSpans[0]"),
+        "{issue}"
+    );
+}
