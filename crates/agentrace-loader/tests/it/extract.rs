@@ -441,3 +441,108 @@ fn strands_style_span_events_are_read() {
     assert_eq!(c[0].arguments, Some(serde_json::json!({"city": "Oslo"})));
     assert_eq!(c[0].result, Some(serde_json::json!([{"text": "rain"}])));
 }
+
+mod random {
+    //! Random GenAI-shaped traces (including parent cycles and self-parents): extraction never
+    //! panics, and the incremental extractor agrees with the batch one.
+
+    use agentrace_loader::extract::{self, ExtractOptions, GroupBy};
+    use agentrace_loader::incremental::IncrementalExtractor;
+    use agentrace_loader::model::{Span, Telemetry};
+    use agentrace_loader::read::Format;
+    use agentrace_loader::report::Report;
+    use agentrace_loader::trace::TraceSet;
+    use proptest::prelude::*;
+
+    use crate::testkit::span;
+
+    const OPS: [&str; 6] = [
+        "chat",
+        "invoke_agent",
+        "execute_tool",
+        "invoke_workflow",
+        "embeddings",
+        "",
+    ];
+    const MSGS: [&str; 6] = [
+        r#"[{"role":"user","parts":[{"type":"text","content":"hi"}]}]"#,
+        r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"c1","name":"f","arguments":{"a":1}}]}]"#,
+        r#"[{"role":"tool","parts":[{"type":"tool_call_response","id":"c1","response":"ok"}]}]"#,
+        r#"[{"role":"assistant","parts":[{"type":"text","content":"done"}],"finish_reason":"stop"}]"#,
+        r#"[{"role":"user","content":"plain"},{"role":"tool","content":"{\"x\":1}","tool_call_id":"c2"}]"#,
+        "<REDACTED>",
+    ];
+
+    fn one_span() -> impl Strategy<Value = Span> {
+        (
+            (0u8..3, 1u8..12, prop::option::of(1u8..12), 0u64..50),
+            (
+                0..OPS.len(),
+                prop::option::of(0..MSGS.len()),
+                prop::option::of(0..MSGS.len()),
+            ),
+            (
+                prop::option::of("[fg]"),
+                prop::option::of("c[12]"),
+                any::<bool>(),
+            ),
+        )
+            .prop_map(
+                |((t, id, parent, start), (op, input, output), (tool, call, conv))| {
+                    let mut attrs: Vec<(&str, &str)> = Vec::new();
+                    if !OPS[op].is_empty() {
+                        attrs.push(("gen_ai.operation.name", OPS[op]));
+                    }
+                    if let Some(i) = input {
+                        attrs.push(("gen_ai.input.messages", MSGS[i]));
+                    }
+                    if let Some(o) = output {
+                        attrs.push(("gen_ai.output.messages", MSGS[o]));
+                    }
+                    let tool = tool.unwrap_or_default();
+                    if !tool.is_empty() {
+                        attrs.push(("gen_ai.tool.name", &tool));
+                    }
+                    let call = call.unwrap_or_default();
+                    if !call.is_empty() {
+                        attrs.push(("gen_ai.tool.call.id", &call));
+                    }
+                    if conv {
+                        attrs.push(("gen_ai.conversation.id", "conv"));
+                    }
+                    span(t, id, parent, start, "execute_tool x", &attrs)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn extraction_never_panics_and_is_order_independent(
+            spans in prop::collection::vec(one_span(), 0..24),
+            conversation in any::<bool>(),
+        ) {
+            let opts = ExtractOptions {
+                group_by: if conversation { GroupBy::Conversation } else { GroupBy::Trace },
+                cases: None,
+            };
+            // Duplicated span ids keep their first copy; keep only first copies so that order
+            // does not decide which copy wins.
+            let mut seen = std::collections::HashSet::new();
+            let spans: Vec<Span> = spans
+                .into_iter()
+                .filter(|s| seen.insert((s.trace_id, s.span_id)))
+                .collect();
+            let set = TraceSet::build(Telemetry { spans: spans.clone(), logs: Vec::new() });
+            let batch = Report::new(Format::OtlpJson, &set, &extract::extract(&set, &opts));
+            let mut inc = IncrementalExtractor::new();
+            for s in spans.into_iter().rev() {
+                inc.push_spans([s]);
+            }
+            let set2 = inc.trace_set();
+            let got = Report::new(Format::OtlpJson, &set2, &inc.extract(&opts));
+            prop_assert_eq!(got, batch);
+        }
+    }
+}
