@@ -81,10 +81,11 @@ fn jsonl_bad_line_is_reported_and_skipped() {
         good("b7ad6b7169203331"),
         good("b7ad6b7169203332")
     );
-    let dir = tempfile_dir();
+    let dir = tempfile_dir("jsonl");
     let path = dir.join("t.jsonl");
     std::fs::write(&path, text).unwrap();
     let l = load_path(&path, LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(l.format, Some(Format::OtlpJsonl));
     assert_eq!(l.telemetry.spans.len(), 2);
     assert_eq!(l.skipped(), 2);
@@ -95,8 +96,9 @@ fn jsonl_bad_line_is_reported_and_skipped() {
     assert!(shown.contains("t.jsonl:4: span.traceId"), "{shown}");
 }
 
-fn tempfile_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("agentrace-loader-it-{}", std::process::id()));
+/// A fresh directory for one test; the test removes it.
+fn tempfile_dir(test: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("agentrace-loader-it-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -292,9 +294,11 @@ fn a_bad_span_in_a_document_is_reported_with_its_line() {
     let doc = format!(
         "{{\n \"resourceSpans\": [\n  {{\"scopeSpans\": [\n   {{\"spans\": [\n    {{\"traceId\": \"{TID}\", \"spanId\": \"b7ad6b7169203331\"}},\n    {{\"traceId\": \"{TID}\",\n     \"spanId\": \"nothex\"}}\n   ]}}\n  ]}}\n ]\n}}\n"
     );
-    let path = tempfile_dir().join("doc.json");
+    let dir = tempfile_dir("doc");
+    let path = dir.join("doc.json");
     std::fs::write(&path, doc).unwrap();
     let l = load_path(&path, LoadOptions::default()).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(l.telemetry.spans.len(), 1);
     assert_eq!(l.skipped(), 1);
     let issue = &l.issues[0];
