@@ -421,6 +421,11 @@ fn memory() -> (f64, f64) {
 criterion_group!(benches, ingest);
 
 fn main() {
+    // Memory first, in a fresh process, so earlier benchmarks' freed memory does not hide growth.
+    let (live, done) = memory();
+    println!(
+        "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion"
+    );
     benches();
     Criterion::default().configure_from_args().final_summary();
     let mut latencies = sse_latency();
@@ -432,9 +437,5 @@ fn main() {
         pick(0.5).as_secs_f64() * 1e3,
         pick(0.99).as_secs_f64() * 1e3,
         pick(1.0).as_secs_f64() * 1e3
-    );
-    let (live, done) = memory();
-    println!(
-        "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion"
     );
 }

@@ -27,7 +27,7 @@ use crate::{
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
     store::{NewLog, NewSpan, SessionRow, Store, StoreError, now_ns},
-    tracker::Tracker,
+    tracker::{Tracker, Updates},
 };
 
 /// Resource attribute naming an agentevals session.
@@ -87,6 +87,8 @@ pub struct Ingest {
     hub: LiveHub,
     limits: Limits,
     state: Mutex<State>,
+    /// Signalled when a batch made live sessions dirty.
+    dirty: tokio::sync::Notify,
 }
 
 #[derive(Debug)]
@@ -131,6 +133,7 @@ impl Ingest {
                 counts,
                 tracker: Tracker::default(),
             }),
+            dirty: tokio::sync::Notify::new(),
         })
     }
 
@@ -252,9 +255,9 @@ impl Ingest {
         touched.sort();
         touched.dedup();
         self.publish_spans(&state, &accepted);
-        let updates = state.tracker.add_spans(accepted);
+        state.tracker.add_spans(accepted);
         drop(state);
-        self.persist_updates(updates)?;
+        self.dirty.notify_one();
         outcome.sessions = touched;
         Ok(outcome)
     }
@@ -433,9 +436,9 @@ impl Ingest {
         let mut touched: Vec<String> = accepted.iter().map(|(s, _)| s.clone()).collect();
         touched.sort();
         touched.dedup();
-        let updates = state.tracker.add_logs(accepted);
+        state.tracker.add_logs(accepted);
         drop(state);
-        self.persist_updates(updates)?;
+        self.dirty.notify_one();
         outcome.sessions = touched;
         Ok(outcome)
     }
@@ -494,8 +497,9 @@ impl Ingest {
         if !state.index.end_explicit(session_id, Instant::now()) {
             return Err(StoreError::NotFound(format!("no session `{session_id}`")).into());
         }
-        let invocations = state.tracker.finish(session_id);
+        let (invocations, updates) = state.tracker.finish(session_id);
         drop(state);
+        self.publish_updates(updates);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
     }
@@ -504,16 +508,17 @@ impl Ingest {
     pub fn complete_due(&self) -> Result<Vec<String>, IngestError> {
         let mut state = self.state.lock();
         let due = state.index.complete_due(Instant::now());
-        let finished: Vec<(String, Vec<Value>)> = due
+        let finished: Vec<(String, (Vec<Value>, Updates))> = due
             .into_iter()
             .map(|id| {
-                let inv = state.tracker.finish(&id);
-                (id, inv)
+                let done = state.tracker.finish(&id);
+                (id, done)
             })
             .collect();
         drop(state);
         let mut ids = Vec::new();
-        for (id, invocations) in finished {
+        for (id, (invocations, updates)) in finished {
+            self.publish_updates(updates);
             self.complete(&id, invocations)?;
             ids.push(id);
         }
@@ -549,18 +554,30 @@ impl Ingest {
         Ok(())
     }
 
-    /// A session's current invocations: live ones from the tracker, else the stored ones.
+    /// A session's current invocations: live ones from the tracker (extracted now if stale),
+    /// else the stored ones.
     pub fn invocations(&self, session_id: &str) -> Result<Vec<Value>, StoreError> {
-        if let Some(live) = self.state.lock().tracker.current(session_id) {
-            return Ok(live);
+        let live = self.state.lock().tracker.current(session_id);
+        if let Some((invocations, updates)) = live {
+            self.publish_updates(updates);
+            return Ok(invocations);
         }
         self.store.invocations(session_id)
     }
 
-    fn persist_updates(
-        &self,
-        updates: Vec<(String, Vec<(usize, Value)>)>,
-    ) -> Result<(), IngestError> {
+    /// Extracts the invocations of every live session that changed since the last call, and
+    /// publishes the invocations that changed. The server calls it off the ingest path, debounced.
+    pub fn refresh_live(&self) {
+        let updates = self.state.lock().tracker.refresh_dirty();
+        self.publish_updates(updates);
+    }
+
+    /// Waits until a batch leaves live sessions to extract.
+    pub async fn dirty(&self) {
+        self.dirty.notified().await;
+    }
+
+    fn publish_updates(&self, updates: Updates) {
         for (session_id, changed) in updates {
             for (_, invocation) in changed {
                 self.hub.publish(LiveEvent::InvocationUpdated {
@@ -569,7 +586,6 @@ impl Ingest {
                 });
             }
         }
-        Ok(())
     }
 }
 

@@ -279,6 +279,7 @@ impl Server {
                 }
             }));
         }
+        tasks.push(spawn_extractor(state.clone(), stopped.clone()));
         tasks.push(spawn_ticker(state.clone(), stopped));
         Ok(Self {
             state,
@@ -333,6 +334,29 @@ fn spawn_http(
             .await
         {
             tracing::error!(%err, "HTTP server failed");
+        }
+    })
+}
+
+/// How long the extractor lets batches accumulate before extracting live sessions again.
+const EXTRACT_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// Re-extracts live sessions after batches arrive, debounced, off the ingest path.
+fn spawn_extractor(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = state.ingest.dirty() => {}
+                _ = stopped.wait_for(|s| *s) => break,
+            }
+            tokio::time::sleep(EXTRACT_DEBOUNCE).await;
+            let ingest = Arc::clone(&state.ingest);
+            if tokio::task::spawn_blocking(move || ingest.refresh_live())
+                .await
+                .is_err()
+            {
+                tracing::error!("live extraction failed");
+            }
         }
     })
 }

@@ -1,9 +1,11 @@
 //! Live sessions' invocations, kept up to date as spans and logs arrive.
 //!
 //! Each live session keeps its telemetry in memory and the invocations last extracted from it.
-//! After every batch the session's invocations are extracted again with the loader's extractor,
-//! and only the invocations that changed are reported (and published to live subscribers). When a
-//! session completes its memory is released: the final invocations are stored in SQLite.
+//! Adding telemetry only marks the session dirty; extraction runs later, off the ingest path
+//! ([`Tracker::refresh_dirty`], debounced by the server so a burst of batches costs one
+//! extraction), or on demand when somebody reads the invocations or the session completes. Only
+//! the invocations that changed are reported (and published to live subscribers). When a session
+//! completes its memory is released: the final invocations are stored in SQLite.
 
 use std::collections::HashMap;
 
@@ -20,44 +22,41 @@ pub struct Tracker {
 struct Live {
     telemetry: Telemetry,
     invocations: Vec<Value>,
+    dirty: bool,
 }
 
 /// Changed invocations per session: `(session id, [(index, invocation)])`.
 pub type Updates = Vec<(String, Vec<(usize, Value)>)>;
 
 impl Tracker {
-    /// Adds spans (each with its session) and returns the invocations that changed.
-    pub fn add_spans(&mut self, spans: Vec<(String, Span)>) -> Updates {
-        let mut touched: Vec<String> = Vec::new();
+    /// Adds spans (each with its session); their sessions become dirty.
+    pub fn add_spans(&mut self, spans: Vec<(String, Span)>) {
         for (session, span) in spans {
-            if touched.last() != Some(&session) && !touched.contains(&session) {
-                touched.push(session.clone());
-            }
-            self.sessions
-                .entry(session)
-                .or_default()
-                .telemetry
-                .spans
-                .push(span);
+            let live = self.sessions.entry(session).or_default();
+            live.telemetry.spans.push(span);
+            live.dirty = true;
         }
-        self.refresh(touched)
     }
 
-    /// Adds log records (each with its session) and returns the invocations that changed.
-    pub fn add_logs(&mut self, logs: Vec<(String, LogRecord)>) -> Updates {
-        let mut touched: Vec<String> = Vec::new();
+    /// Adds log records (each with its session); their sessions become dirty.
+    pub fn add_logs(&mut self, logs: Vec<(String, LogRecord)>) {
         for (session, record) in logs {
-            if !touched.contains(&session) {
-                touched.push(session.clone());
-            }
-            self.sessions
-                .entry(session)
-                .or_default()
-                .telemetry
-                .logs
-                .push(record);
+            let live = self.sessions.entry(session).or_default();
+            live.telemetry.logs.push(record);
+            live.dirty = true;
         }
-        self.refresh(touched)
+    }
+
+    /// Extracts every dirty session; returns the invocations that changed.
+    pub fn refresh_dirty(&mut self) -> Updates {
+        let mut dirty: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.dirty)
+            .map(|(id, _)| id.clone())
+            .collect();
+        dirty.sort();
+        self.refresh(dirty)
     }
 
     /// Moves a trace's telemetry between sessions.
@@ -75,22 +74,32 @@ impl Tracker {
                 .into_iter()
                 .partition(|l| l.trace_id.is_some_and(|t| t.to_string() == trace_id));
         source.telemetry.logs = kept_logs;
+        source.dirty = true;
         let target = self.sessions.entry(to.to_owned()).or_default();
         target.telemetry.spans.extend(moved_spans);
         target.telemetry.logs.extend(moved_logs);
+        target.dirty = true;
     }
 
-    /// The current invocations of a live session.
-    pub fn current(&self, session_id: &str) -> Option<Vec<Value>> {
-        self.sessions.get(session_id).map(|s| s.invocations.clone())
-    }
-
-    /// Ends a session's live state and returns its final invocations.
-    pub fn finish(&mut self, session_id: &str) -> Vec<Value> {
+    /// The current invocations of a live session (extracted first when stale), with the
+    /// invocations that this extraction changed.
+    pub fn current(&mut self, session_id: &str) -> Option<(Vec<Value>, Updates)> {
+        let updates = self.refresh(vec![session_id.to_owned()]);
         self.sessions
+            .get(session_id)
+            .map(|s| (s.invocations.clone(), updates))
+    }
+
+    /// Ends a session's live state: its final invocations, with the invocations that the last
+    /// extraction changed.
+    pub fn finish(&mut self, session_id: &str) -> (Vec<Value>, Updates) {
+        let updates = self.refresh(vec![session_id.to_owned()]);
+        let invocations = self
+            .sessions
             .remove(session_id)
             .map(|s| s.invocations)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (invocations, updates)
     }
 
     /// Forgets a session.
@@ -98,13 +107,17 @@ impl Tracker {
         self.sessions.remove(session_id);
     }
 
-    fn refresh(&mut self, touched: Vec<String>) -> Updates {
+    fn refresh(&mut self, sessions: Vec<String>) -> Updates {
         let mut updates = Vec::new();
-        for session in touched {
+        for session in sessions {
             let Some(live) = self.sessions.get_mut(&session) else {
                 continue;
             };
-            let fresh = extract(&live.telemetry);
+            if !live.dirty {
+                continue;
+            }
+            live.dirty = false;
+            let fresh = crate::extract::invocations(&live.telemetry);
             let changed: Vec<(usize, Value)> = fresh
                 .iter()
                 .enumerate()
@@ -118,9 +131,4 @@ impl Tracker {
         }
         updates
     }
-}
-
-/// Extracts a session's invocations in the shape of `expected.json`'s `invocations`.
-fn extract(telemetry: &Telemetry) -> Vec<Value> {
-    crate::extract::invocations(telemetry)
 }
