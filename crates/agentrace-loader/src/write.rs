@@ -16,7 +16,8 @@ use crate::model::{
     AnyValue, Attributes, LogRecord, Resource, Scope, Span, SpanKind, StatusCode, Telemetry,
 };
 
-fn any_json(v: &AnyValue) -> Value {
+/// An attribute value as an OTLP/JSON `AnyValue`.
+pub fn any_json(v: &AnyValue) -> Value {
     match v {
         AnyValue::Empty => Value::Object(Map::new()),
         AnyValue::String(s) => json!({ "stringValue": s }),
@@ -38,7 +39,8 @@ fn any_json(v: &AnyValue) -> Value {
     }
 }
 
-fn attrs_json(a: &Attributes) -> Value {
+/// Attributes as an OTLP/JSON key-value list.
+pub fn attrs_json(a: &Attributes) -> Value {
     Value::Array(
         a.iter()
             .map(|kv| json!({ "key": kv.key, "value": any_json(&kv.value) }))
@@ -65,7 +67,8 @@ fn code_num(c: StatusCode) -> i32 {
     }
 }
 
-fn span_json(s: &Span) -> Value {
+/// One span as an OTLP/JSON object (without its resource and scope).
+pub fn span_json(s: &Span) -> Value {
     let mut o = Map::new();
     o.insert("traceId".into(), json!(s.trace_id.to_string()));
     o.insert("spanId".into(), json!(s.span_id.to_string()));
@@ -108,7 +111,8 @@ fn span_json(s: &Span) -> Value {
     Value::Object(o)
 }
 
-fn log_json(l: &LogRecord) -> Value {
+/// One log record as an OTLP/JSON object (without its resource and scope).
+pub fn log_json(l: &LogRecord) -> Value {
     let mut o = Map::new();
     o.insert("timeUnixNano".into(), json!(l.time_ns.to_string()));
     o.insert(
@@ -131,7 +135,8 @@ fn log_json(l: &LogRecord) -> Value {
     Value::Object(o)
 }
 
-fn scope_json(s: &Scope) -> Value {
+/// An instrumentation scope as an OTLP/JSON object.
+pub fn scope_json(s: &Scope) -> Value {
     json!({ "name": s.name, "version": s.version, "attributes": attrs_json(&s.attributes) })
 }
 

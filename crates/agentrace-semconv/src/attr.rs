@@ -214,32 +214,11 @@ pub const GEN_AI_OPENAI_RESPONSE_SERVICE_TIER: &str = "gen_ai.openai.response.se
 pub const GEN_AI_OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str =
     "gen_ai.openai.response.system_fingerprint";
 
-// Keys and event names the read side (agentrace-loader) needs to recognise old and event-based telemetry.
+// Keys the read side (agentrace-loader) needs to recognise old telemetry. Event names are in
+// [`crate::event`].
 
 /// `gen_ai.response.finish_reason`: Deprecated single finish reason (use `gen_ai.response.finish_reasons`).
 pub const GEN_AI_RESPONSE_FINISH_REASON: &str = "gen_ai.response.finish_reason";
-
-/// `gen_ai.client.inference.operation.details`: Event (span event or log record) carrying the messages of one inference.
-pub const GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: &str =
-    "gen_ai.client.inference.operation.details";
-
-/// `gen_ai.system.message`: Deprecated per-message event with a system message.
-pub const GEN_AI_SYSTEM_MESSAGE: &str = "gen_ai.system.message";
-
-/// `gen_ai.user.message`: Deprecated per-message event with a user message.
-pub const GEN_AI_USER_MESSAGE: &str = "gen_ai.user.message";
-
-/// `gen_ai.assistant.message`: Deprecated per-message event with an assistant message.
-pub const GEN_AI_ASSISTANT_MESSAGE: &str = "gen_ai.assistant.message";
-
-/// `gen_ai.tool.message`: Deprecated per-message event with a tool result.
-pub const GEN_AI_TOOL_MESSAGE: &str = "gen_ai.tool.message";
-
-/// `gen_ai.choice`: Deprecated event with one model output choice.
-pub const GEN_AI_CHOICE: &str = "gen_ai.choice";
-
-/// `gen_ai.evaluation.result`: Event with the result of an evaluation of GenAI output.
-pub const GEN_AI_EVALUATION_RESULT: &str = "gen_ai.evaluation.result";
 
 /// `openai.request.service_tier`: The service tier requested (replaces `gen_ai.openai.request.service_tier`).
 pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";

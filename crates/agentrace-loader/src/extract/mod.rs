@@ -6,7 +6,7 @@ pub mod overlay;
 
 use std::collections::{HashMap, HashSet};
 
-use agentrace_semconv::attr;
+use agentrace_semconv::{attr, event};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -715,12 +715,12 @@ fn build_draft(
                 t.spans[i]
                     .events
                     .iter()
-                    .filter(|e| e.name == attr::GEN_AI_EVALUATION_RESULT)
+                    .filter(|e| e.name == event::EVALUATION_RESULT)
                     .map(move |e| Evaluation::from_attributes(id, &e.attributes))
                     .chain(
                         t.span_logs[i]
                             .iter()
-                            .filter(|l| l.name() == attr::GEN_AI_EVALUATION_RESULT)
+                            .filter(|l| l.name() == event::EVALUATION_RESULT)
                             .map(move |l| Evaluation::from_attributes(id, &l.attributes)),
                     )
             })

@@ -1,6 +1,6 @@
 //! The overlay: one normalized view per span, filled from every source in a fixed precedence.
 
-use agentrace_semconv::attr;
+use agentrace_semconv::{attr, event};
 use serde_json::{Map, Value};
 
 use crate::extract::message::{
@@ -262,12 +262,12 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
     if let Some(ev) = span
         .events
         .iter()
-        .find(|e| e.name == attr::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS)
+        .find(|e| e.name == event::INFERENCE_OPERATION_DETAILS)
     {
         fill_semconv(&mut v, &ev.attributes);
     } else if let Some(log) = logs
         .iter()
-        .find(|l| l.name() == attr::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS)
+        .find(|l| l.name() == event::INFERENCE_OPERATION_DETAILS)
     {
         fill_semconv(&mut v, &log.attributes);
         if let AnyValue::KvList(kv) = &log.body {
@@ -359,11 +359,11 @@ fn event_object(attrs: &Attributes, body: &AnyValue) -> Map<String, Value> {
 }
 
 const DEPRECATED_EVENTS: [&str; 5] = [
-    attr::GEN_AI_SYSTEM_MESSAGE,
-    attr::GEN_AI_USER_MESSAGE,
-    attr::GEN_AI_ASSISTANT_MESSAGE,
-    attr::GEN_AI_TOOL_MESSAGE,
-    attr::GEN_AI_CHOICE,
+    event::SYSTEM_MESSAGE,
+    event::USER_MESSAGE,
+    event::ASSISTANT_MESSAGE,
+    event::TOOL_MESSAGE,
+    event::CHOICE,
 ];
 
 fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
@@ -401,7 +401,7 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
     let mut input = Vec::new();
     let mut output = Vec::new();
     for (_, name, o) in &events {
-        if *name == attr::GEN_AI_CHOICE {
+        if *name == event::CHOICE {
             let mut m = match o.get("message") {
                 Some(Value::Object(msg)) => parse_message(msg, Some("assistant")),
                 Some(blocks @ Value::Array(_)) => {
@@ -422,11 +422,11 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
             output.push(m);
             continue;
         }
-        let role = if *name == attr::GEN_AI_SYSTEM_MESSAGE {
+        let role = if *name == event::SYSTEM_MESSAGE {
             "system"
-        } else if *name == attr::GEN_AI_USER_MESSAGE {
+        } else if *name == event::USER_MESSAGE {
             "user"
-        } else if *name == attr::GEN_AI_ASSISTANT_MESSAGE {
+        } else if *name == event::ASSISTANT_MESSAGE {
             "assistant"
         } else {
             "tool"

@@ -90,7 +90,11 @@ async fn acknowledged_spans_survive_sigkill_during_ingest() {
     // Two writers post without pause; each stops at its first failure (the server is gone).
     let mut writers = Vec::new();
     for writer in 0..2u32 {
-        let (client, url, acknowledged) = (client.clone(), url.clone(), std::sync::Arc::clone(&acknowledged));
+        let (client, url, acknowledged) = (
+            client.clone(),
+            url.clone(),
+            std::sync::Arc::clone(&acknowledged),
+        );
         let acks_tx = std::sync::Arc::clone(&acks_tx);
         writers.push(tokio::spawn(async move {
             for n in 0..5_000u32 {
