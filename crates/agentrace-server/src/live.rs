@@ -151,3 +151,40 @@ async fn forward(mut socket: WebSocket, hub: LiveHub) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::{LiveEvent, LiveHub};
+
+    fn deleted(n: usize) -> LiveEvent {
+        LiveEvent::SessionDeleted {
+            session_id: n.to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_subscriber_is_told_what_it_missed_and_continues_with_the_newest() {
+        let hub = LiveHub::new(2);
+        let mut events = Box::pin(hub.subscribe());
+        for n in 0..10 {
+            hub.publish(deleted(n));
+        }
+        // The buffer held 2 events; the 8 older ones were dropped for this subscriber only.
+        assert_eq!(events.next().await, Some(LiveEvent::Lagged { missed: 8 }));
+        assert_eq!(events.next().await, Some(deleted(8)));
+        assert_eq!(events.next().await, Some(deleted(9)));
+    }
+
+    #[tokio::test]
+    async fn publishing_without_subscribers_costs_nothing_and_fails_nothing() {
+        let hub = LiveHub::new(4);
+        assert!(!hub.has_subscribers());
+        hub.publish(deleted(1));
+        let mut events = Box::pin(hub.subscribe());
+        assert!(hub.has_subscribers());
+        hub.publish(deleted(2));
+        assert_eq!(events.next().await, Some(deleted(2)));
+    }
+}
