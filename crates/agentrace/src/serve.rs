@@ -25,7 +25,8 @@ pub(crate) struct ServeArgs {
     /// OTLP/gRPC port (the standard 4317); 0 disables it.
     #[arg(long, env = "AGENTRACE_OTLP_GRPC_PORT", default_value_t = 4317)]
     otlp_grpc_port: u16,
-    /// SQLite database file, or `:memory:` [default: <data dir>/agentrace/agentrace.db].
+    /// SQLite database file, or `:memory:` [default: agentrace/agentrace.db in the user's data
+    /// directory].
     #[arg(long, env = "AGENTRACE_DB")]
     db: Option<String>,
     /// Bearer token that protects ingest and the API.
