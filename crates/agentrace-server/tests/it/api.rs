@@ -44,14 +44,7 @@ async fn a_token_protects_ingest_and_api_but_not_health() {
             .status(),
         401
     );
-    let body: Value = http
-        .get(format!("{base}/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(body["error"]["code"], "unauthorized");
     let ok = http
         .get(format!("{base}/api/sessions"))
@@ -178,25 +171,11 @@ async fn sessions_survive_a_restart() {
 
     let server = testkit::start(testkit::config().with_db(db).build().unwrap()).await;
     let base = testkit::base(&server);
-    let session: Value = client()
-        .get(format!("{base}/api/sessions/kept"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value = testkit::get_json(&format!("{base}/api/sessions/kept")).await;
     assert_eq!(session["spanCount"], 2);
     // New spans of the same session rejoin it after the restart.
     assert_eq!(post_turn(&base, "kept", 2, None).await.status(), 200);
-    let list: Value = client()
-        .get(format!("{base}/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["sessions"][0]["spanCount"], 4);
     server.shutdown().await;
@@ -291,14 +270,7 @@ async fn eval_sets_are_validated_stored_and_listed() {
         .await
         .unwrap();
     assert_eq!(created.status(), 201);
-    let list: Value = http
-        .get(format!("{base}/api/eval-sets"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = testkit::get_json(&format!("{base}/api/eval-sets")).await;
     let ids: Vec<&str> = list["evalSets"]
         .as_array()
         .unwrap()
@@ -306,14 +278,7 @@ async fn eval_sets_are_validated_stored_and_listed() {
         .map(|e| e["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["pre", "e1"]);
-    let one: Value = http
-        .get(format!("{base}/api/eval-sets/e1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = testkit::get_json(&format!("{base}/api/eval-sets/e1")).await;
     assert_eq!(one, good);
     assert_eq!(
         http.get(format!("{base}/api/eval-sets/zz"))

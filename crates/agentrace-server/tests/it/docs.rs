@@ -92,14 +92,7 @@ async fn documented_shapes_match_the_server() {
         .await
         .unwrap();
 
-    let summary: Value = http
-        .get(format!("{base}/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(summary["total"], 0);
     for event in &events {
         let kind = event["type"].as_str().unwrap();
@@ -127,26 +120,12 @@ async fn documented_shapes_match_the_server() {
         .unwrap();
     let documented = example_where(&examples, |e| e.get("code").is_some());
     assert_eq!(keys(&bad_request), keys(documented));
-    let not_found: Value = http
-        .get(format!("{base}/api/sessions/abc"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let not_found: Value = testkit::get_json(&format!("{base}/api/sessions/abc")).await;
     assert_eq!(
         not_found,
         *example_where(&examples, |e| e.get("error").is_some())
     );
-    let health: Value = http
-        .get(format!("{base}/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = testkit::get_json(&format!("{base}/api/health")).await;
     assert_eq!(health["status"], "ok");
     server.shutdown().await;
 }

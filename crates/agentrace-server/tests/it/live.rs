@@ -4,11 +4,10 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use prost::Message as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
-use crate::testkit::{self, agent_turn, client, kv, traces};
+use crate::testkit::{self, agent_turn, kv, traces};
 
 async fn next_json(
     ws: &mut tokio_tungstenite::WebSocketStream<
@@ -85,14 +84,8 @@ async fn websocket_session_start_span_log_end_gives_the_invocations() {
     assert_eq!(invocation["agentText"], "You rolled 4");
     assert_eq!(invocation["modelInfo"]["models"], json!(["gpt-4o"]));
 
-    let session: Value = client()
-        .get(format!("{}/api/sessions/ws-1", testkit::base(&server)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value =
+        testkit::get_json(&format!("{}/api/sessions/ws-1", testkit::base(&server))).await;
     assert_eq!(session["keyKind"], "websocket");
     assert_eq!(session["evalSetId"], "e1");
     assert_eq!(session["metadata"], json!({"who": "test"}));
@@ -117,14 +110,8 @@ async fn grpc_export_is_ingested() {
     );
     let response = grpc.export(request).await.unwrap().into_inner();
     assert_eq!(response.partial_success, None);
-    let sessions: Value = client()
-        .get(format!("{}/api/sessions/grpc", testkit::base(&server)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value =
+        testkit::get_json(&format!("{}/api/sessions/grpc", testkit::base(&server))).await;
     assert_eq!(sessions["spanCount"], 2);
     server.shutdown().await;
 }
@@ -137,18 +124,11 @@ async fn the_websocket_live_feed_carries_the_events() {
         .await
         .unwrap();
     // The upgrade completed before connect_async returned, so the subscription exists.
-    let http = client();
     let request = traces(
         vec![kv("agentevals.session_name", "feed")],
         agent_turn(1, 1, "q", "a"),
     );
-    let r = http
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(request.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let r = testkit::post_proto(&format!("{base}/v1/traces"), &request).await;
     assert_eq!(r.status(), 200);
     let first = next_json(&mut live).await;
     assert_eq!(first["type"], "session_started");
@@ -184,14 +164,7 @@ async fn session_start_replaces_an_existing_session() {
         .unwrap();
         assert_eq!(next_json(&mut ws).await["type"], "session_started");
     }
-    let list: Value = client()
-        .get(format!("{}/api/sessions", testkit::base(&server)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = testkit::get_json(&format!("{}/api/sessions", testkit::base(&server))).await;
     assert_eq!(list["total"], 1);
     server.shutdown().await;
 }

@@ -24,13 +24,7 @@ async fn protobuf_spans_are_stored_grouped_and_completed() {
         vec![kv("agentevals.session_name", "demo")],
         agent_turn(1, 1, "hi", "hello"),
     );
-    let response = http
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(request.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = testkit::post_proto(&format!("{base}/v1/traces"), &request).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/x-protobuf");
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
@@ -41,14 +35,7 @@ async fn protobuf_spans_are_stored_grouped_and_completed() {
     assert_eq!(kinds.first(), Some(&"session_started"));
     assert!(kinds.contains(&"spans_received"));
 
-    let sessions: Value = http
-        .get(format!("{base}/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(sessions["total"], 1);
     let session = &sessions["sessions"][0];
     assert_eq!(session["id"], "demo");
@@ -56,14 +43,7 @@ async fn protobuf_spans_are_stored_grouped_and_completed() {
     assert_eq!(session["spanCount"], 2);
     assert_eq!(session["complete"], true);
 
-    let spans: Value = http
-        .get(format!("{base}/api/sessions/demo/spans"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spans: Value = testkit::get_json(&format!("{base}/api/sessions/demo/spans")).await;
     let names: Vec<&str> = spans["spans"]
         .as_array()
         .unwrap()
@@ -113,14 +93,7 @@ async fn json_and_gzip_are_accepted_and_retries_are_idempotent() {
             "{body}"
         );
     }
-    let session: Value = http
-        .get(format!("{base}/api/sessions/conv-1"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session: Value = testkit::get_json(&format!("{base}/api/sessions/conv-1")).await;
     assert_eq!(session["keyKind"], "conversation");
     assert_eq!(session["spanCount"], 1, "a retried export is stored once");
     server.shutdown().await;
@@ -134,13 +107,7 @@ async fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
     bad.span_id = vec![1, 2, 3];
     let mut spans = agent_turn(2, 1, "q", "a");
     spans.push(bad);
-    let response = client()
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(traces(vec![], spans).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = testkit::post_proto(&format!("{base}/v1/traces"), &traces(vec![], spans)).await;
     assert_eq!(response.status(), 200);
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     let partial = body.partial_success.expect("partial success");
@@ -150,14 +117,7 @@ async fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
         "{}",
         partial.error_message
     );
-    let sessions: Value = client()
-        .get(format!("{base}/api/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(sessions["sessions"][0]["spanCount"], 2);
     server.shutdown().await;
 }
@@ -281,14 +241,8 @@ async fn the_session_limit_is_a_503_with_retry_after_and_nothing_is_evicted() {
     assert_eq!(refused.headers()["retry-after"], "5");
     // The first session's traces still arrive.
     assert_eq!(send("first", 3).await.status(), 200);
-    let sessions: Value = http
-        .get(format!("{}/api/sessions", testkit::base(&server)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value =
+        testkit::get_json(&format!("{}/api/sessions", testkit::base(&server))).await;
     assert_eq!(sessions["total"], 1);
     assert_eq!(sessions["sessions"][0]["spanCount"], 4);
     server.shutdown().await;
@@ -304,13 +258,11 @@ async fn the_span_limit_rejects_through_partial_success() {
     let url = format!("{}/v1/traces", testkit::base(&server));
     let mut spans = agent_turn(1, 1, "q", "a");
     spans.extend(agent_turn(1, 3, "q2", "a2"));
-    let response = client()
-        .post(&url)
-        .header("content-type", "application/x-protobuf")
-        .body(traces(vec![kv("agentevals.session_name", "s")], spans).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = testkit::post_proto(
+        &url,
+        &traces(vec![kv("agentevals.session_name", "s")], spans),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     let partial = body.partial_success.expect("partial success");
@@ -335,12 +287,7 @@ async fn logs_join_their_trace_and_metrics_are_accepted() {
         vec![kv("agentevals.session_name", "with-logs")],
         agent_turn(4, 1, "q", "a"),
     );
-    http.post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(spans.encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    testkit::post_proto(&format!("{base}/v1/traces"), &spans).await;
     let record = LogRecord {
         time_unix_nano: 1_700_000_000_000_000_000,
         event_name: "gen_ai.client.inference.operation.details".to_owned(),
@@ -352,13 +299,11 @@ async fn logs_join_their_trace_and_metrics_are_accepted() {
         event_name: "gen_ai.choice".to_owned(),
         ..LogRecord::default()
     };
-    let response = http
-        .post(format!("{base}/v1/logs"))
-        .header("content-type", "application/x-protobuf")
-        .body(testkit::logs(vec![], vec![record, orphan]).encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let response = testkit::post_proto(
+        &format!("{base}/v1/logs"),
+        &testkit::logs(vec![], vec![record, orphan]),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let body = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse::decode(
         response.bytes().await.unwrap(),
@@ -367,22 +312,13 @@ async fn logs_join_their_trace_and_metrics_are_accepted() {
     let partial = body.partial_success.expect("the orphan is rejected");
     assert_eq!(partial.rejected_log_records, 1);
     assert!(partial.error_message.contains("no trace context"));
-    let logs: Value = http
-        .get(format!("{base}/api/sessions/with-logs/logs"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let logs: Value = testkit::get_json(&format!("{base}/api/sessions/with-logs/logs")).await;
     assert_eq!(logs["logs"].as_array().unwrap().len(), 1);
-    let metrics = http
-        .post(format!("{base}/v1/metrics"))
-        .header("content-type", "application/x-protobuf")
-        .body(ExportMetricsServiceRequest::default().encode_to_vec())
-        .send()
-        .await
-        .unwrap();
+    let metrics = testkit::post_proto(
+        &format!("{base}/v1/metrics"),
+        &ExportMetricsServiceRequest::default(),
+    )
+    .await;
     assert_eq!(metrics.status(), 200);
     // The extra OTLP port serves the same receivers.
     let extra = format!("http://{}/v1/traces", server.otlp_http_addr().unwrap());

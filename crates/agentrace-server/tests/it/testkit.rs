@@ -226,3 +226,26 @@ pub(crate) async fn wait_for_event(
         }
     }
 }
+
+/// GETs `url` and parses the JSON body.
+pub(crate) async fn get_json(url: &str) -> Value {
+    client()
+        .get(url)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON body")
+}
+
+/// POSTs an OTLP protobuf export to `url`.
+pub(crate) async fn post_proto(url: &str, body: &impl prost::Message) -> reqwest::Response {
+    client()
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .body(body.encode_to_vec())
+        .send()
+        .await
+        .expect("POST")
+}
