@@ -8,6 +8,7 @@
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+use agentrace_semconv::attr;
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -45,9 +46,9 @@ fn line(i: u64, out: &mut String) {
         "invoke_agent weather",
         0,
         vec![
-            attr("gen_ai.operation.name", "invoke_agent"),
-            attr("gen_ai.agent.name", "weather"),
-            attr("gen_ai.conversation.id", &format!("conv-{i}")),
+            attr(attr::GEN_AI_OPERATION_NAME, "invoke_agent"),
+            attr(attr::GEN_AI_AGENT_NAME, "weather"),
+            attr(attr::GEN_AI_CONVERSATION_ID, &format!("conv-{i}")),
         ],
     )];
     for k in 1..=3u64 {
@@ -57,14 +58,14 @@ fn line(i: u64, out: &mut String) {
             "chat gpt-4o",
             k * 1000,
             vec![
-                attr("gen_ai.operation.name", "chat"),
-                attr("gen_ai.provider.name", "openai"),
-                attr("gen_ai.request.model", "gpt-4o"),
-                attr("gen_ai.response.model", "gpt-4o-2024-08-06"),
-                int("gen_ai.usage.input_tokens", 1200 + k),
-                int("gen_ai.usage.output_tokens", 30 + k),
-                attr("gen_ai.input.messages", &msgs),
-                attr("gen_ai.output.messages", out_msgs),
+                attr(attr::GEN_AI_OPERATION_NAME, "chat"),
+                attr(attr::GEN_AI_PROVIDER_NAME, "openai"),
+                attr(attr::GEN_AI_REQUEST_MODEL, "gpt-4o"),
+                attr(attr::GEN_AI_RESPONSE_MODEL, "gpt-4o-2024-08-06"),
+                int(attr::GEN_AI_USAGE_INPUT_TOKENS, 1200 + k),
+                int(attr::GEN_AI_USAGE_OUTPUT_TOKENS, 30 + k),
+                attr(attr::GEN_AI_INPUT_MESSAGES, &msgs),
+                attr(attr::GEN_AI_OUTPUT_MESSAGES, out_msgs),
             ],
         ));
         spans.push(span(
@@ -73,15 +74,15 @@ fn line(i: u64, out: &mut String) {
             "execute_tool get_weather",
             k * 1000 + 500,
             vec![
-                attr("gen_ai.operation.name", "execute_tool"),
-                attr("gen_ai.tool.name", "get_weather"),
-                attr("gen_ai.tool.call.id", &format!("c{k}")),
+                attr(attr::GEN_AI_OPERATION_NAME, "execute_tool"),
+                attr(attr::GEN_AI_TOOL_NAME, "get_weather"),
+                attr(attr::GEN_AI_TOOL_CALL_ID, &format!("c{k}")),
                 attr(
-                    "gen_ai.tool.call.arguments",
+                    attr::GEN_AI_TOOL_CALL_ARGUMENTS,
                     "{\\\"city\\\":\\\"Lisbon\\\"}",
                 ),
                 attr(
-                    "gen_ai.tool.call.result",
+                    attr::GEN_AI_TOOL_CALL_RESULT,
                     "{\\\"summary\\\":\\\"light rain\\\",\\\"high_c\\\":17}",
                 ),
             ],

@@ -207,7 +207,7 @@ fn events(c: &mut Criterion) {
             time_events(&p, iters, |i| {
                 Context::map_current(|cx| {
                     cx.span().add_event(
-                        "gen_ai.model.response.chunk",
+                        agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
                         vec![
                             KeyValue::new("chunk", "tok "),
                             KeyValue::new("index", i as i64),
@@ -221,7 +221,7 @@ fn events(c: &mut Criterion) {
         b.iter_custom(|iters| {
             time_events(&p, iters, |i| {
                 add_event(
-                    "gen_ai.model.response.chunk",
+                    agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
                     vec![
                         KeyValue::new("chunk", "tok "),
                         KeyValue::new("index", i as i64),
@@ -234,7 +234,7 @@ fn events(c: &mut Criterion) {
         b.iter_custom(|iters| {
             time_events(&p, iters, |i| {
                 add_event(
-                    "gen_ai.model.response.chunk",
+                    agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
                     vec![attr("chunk", "tok "), attr("index", i)],
                 )
             })
@@ -245,7 +245,7 @@ fn events(c: &mut Criterion) {
             let mut stream = EventStream::global();
             let t = time_events(&p, iters, |i| {
                 add_event(
-                    "gen_ai.model.response.chunk",
+                    agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
                     vec![
                         KeyValue::new("chunk", "tok "),
                         KeyValue::new("index", i as i64),

@@ -13,6 +13,7 @@
 // A benchmark binary: printing its figures is its job.
 #![allow(clippy::print_stdout)]
 
+use agentrace_semconv::attr;
 use std::{
     sync::{
         Arc,
@@ -64,23 +65,23 @@ fn trace(n: u64) -> Vec<Span> {
         .map(|i| {
             let (name, attrs) = if i == 0 {
                 ("invoke_agent planner".to_owned(), vec![
-                    kv("gen_ai.operation.name", "invoke_agent"),
-                    kv("gen_ai.agent.name", "planner"),
-                    kv("gen_ai.conversation.id", &conversation),
+                    kv(attr::GEN_AI_OPERATION_NAME, "invoke_agent"),
+                    kv(attr::GEN_AI_AGENT_NAME, "planner"),
+                    kv(attr::GEN_AI_CONVERSATION_ID, &conversation),
                 ])
             } else if i % 2 == 1 {
                 ("chat gpt-4o".to_owned(), vec![
-                    kv("gen_ai.operation.name", "chat"),
-                    kv("gen_ai.request.model", "gpt-4o"),
-                    kv("gen_ai.input.messages", r#"[{"role":"user","parts":[{"type":"text","content":"Plan a trip to Lisbon for three days"}]}]"#),
-                    kv("gen_ai.output.messages", r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"c1","name":"search","arguments":{"q":"Lisbon"}}],"finish_reason":"tool_call"}]"#),
+                    kv(attr::GEN_AI_OPERATION_NAME, "chat"),
+                    kv(attr::GEN_AI_REQUEST_MODEL, "gpt-4o"),
+                    kv(attr::GEN_AI_INPUT_MESSAGES, r#"[{"role":"user","parts":[{"type":"text","content":"Plan a trip to Lisbon for three days"}]}]"#),
+                    kv(attr::GEN_AI_OUTPUT_MESSAGES, r#"[{"role":"assistant","parts":[{"type":"tool_call","id":"c1","name":"search","arguments":{"q":"Lisbon"}}],"finish_reason":"tool_call"}]"#),
                 ])
             } else {
                 ("execute_tool search".to_owned(), vec![
-                    kv("gen_ai.operation.name", "execute_tool"),
-                    kv("gen_ai.tool.name", "search"),
-                    kv("gen_ai.tool.call.id", "c1"),
-                    kv("gen_ai.tool.call.arguments", r#"{"q":"Lisbon"}"#),
+                    kv(attr::GEN_AI_OPERATION_NAME, "execute_tool"),
+                    kv(attr::GEN_AI_TOOL_NAME, "search"),
+                    kv(attr::GEN_AI_TOOL_CALL_ID, "c1"),
+                    kv(attr::GEN_AI_TOOL_CALL_ARGUMENTS, r#"{"q":"Lisbon"}"#),
                 ])
             };
             Span {
