@@ -568,7 +568,13 @@ impl Ingest {
     /// Extracts the invocations of every live session that changed since the last call, and
     /// publishes the invocations that changed. The server calls it off the ingest path, debounced.
     pub fn refresh_live(&self) {
-        let updates = self.state.lock().tracker.refresh_dirty();
+        // Only the list of dirty sessions is taken under the state lock; each session is
+        // extracted under its own lock, so ingest goes on meanwhile.
+        let dirty = self.state.lock().tracker.dirty_sessions();
+        let updates: Updates = dirty
+            .iter()
+            .filter_map(|(id, live)| crate::tracker::refresh(id, live))
+            .collect();
         self.publish_updates(updates);
     }
 

@@ -2,24 +2,28 @@
 //!
 //! Each live session keeps its telemetry in memory and the invocations last extracted from it.
 //! Adding telemetry only marks the session dirty; extraction runs later, off the ingest path
-//! ([`Tracker::refresh_dirty`], debounced by the server so a burst of batches costs one
-//! extraction), or on demand when somebody reads the invocations or the session completes. Only
-//! the invocations that changed are reported (and published to live subscribers). When a session
-//! completes its memory is released: the final invocations are stored in SQLite.
+//! ([`Tracker::dirty_sessions`] then [`refresh`], debounced by the server so a burst of batches
+//! costs one extraction), or on demand when somebody reads the invocations or the session
+//! completes. Each session has its own lock, so extracting one session (which takes a while) holds
+//! up neither the ingest of other sessions nor the session index. Only the invocations that
+//! changed are reported (and published to live subscribers). When a session completes its memory
+//! is released: the final invocations are stored in SQLite.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use agentrace_loader::model::{LogRecord, Span, Telemetry};
+use parking_lot::Mutex;
 use serde_json::Value;
 
 /// Per-session live extraction state.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    sessions: HashMap<String, Live>,
+    sessions: HashMap<String, Arc<Mutex<Live>>>,
 }
 
+/// One live session's telemetry and its last extracted invocations.
 #[derive(Debug, Default)]
-struct Live {
+pub struct Live {
     telemetry: Telemetry,
     invocations: Vec<Value>,
     dirty: bool,
@@ -29,10 +33,14 @@ struct Live {
 pub type Updates = Vec<(String, Vec<(usize, Value)>)>;
 
 impl Tracker {
+    fn live(&mut self, session: String) -> &Arc<Mutex<Live>> {
+        self.sessions.entry(session).or_default()
+    }
+
     /// Adds spans (each with its session); their sessions become dirty.
     pub fn add_spans(&mut self, spans: Vec<(String, Span)>) {
         for (session, span) in spans {
-            let live = self.sessions.entry(session).or_default();
+            let mut live = self.live(session).lock();
             live.telemetry.spans.push(span);
             live.dirty = true;
         }
@@ -41,29 +49,31 @@ impl Tracker {
     /// Adds log records (each with its session); their sessions become dirty.
     pub fn add_logs(&mut self, logs: Vec<(String, LogRecord)>) {
         for (session, record) in logs {
-            let live = self.sessions.entry(session).or_default();
+            let mut live = self.live(session).lock();
             live.telemetry.logs.push(record);
             live.dirty = true;
         }
     }
 
-    /// Extracts every dirty session; returns the invocations that changed.
-    pub fn refresh_dirty(&mut self) -> Updates {
-        let mut dirty: Vec<String> = self
+    /// The sessions waiting for extraction, to be passed to [`refresh`] without holding the
+    /// tracker.
+    pub fn dirty_sessions(&self) -> Vec<(String, Arc<Mutex<Live>>)> {
+        let mut dirty: Vec<(String, Arc<Mutex<Live>>)> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.dirty)
-            .map(|(id, _)| id.clone())
+            .filter(|(_, s)| s.lock().dirty)
+            .map(|(id, s)| (id.clone(), Arc::clone(s)))
             .collect();
-        dirty.sort();
-        self.refresh(dirty)
+        dirty.sort_by(|a, b| a.0.cmp(&b.0));
+        dirty
     }
 
     /// Moves a trace's telemetry between sessions.
     pub fn move_trace(&mut self, trace_id: &str, from: &str, to: &str) {
-        let Some(source) = self.sessions.get_mut(from) else {
+        let Some(source) = self.sessions.get(from).map(Arc::clone) else {
             return;
         };
+        let mut source = source.lock();
         let (moved_spans, kept): (Vec<Span>, Vec<Span>) =
             std::mem::take(&mut source.telemetry.spans)
                 .into_iter()
@@ -75,7 +85,8 @@ impl Tracker {
                 .partition(|l| l.trace_id.is_some_and(|t| t.to_string() == trace_id));
         source.telemetry.logs = kept_logs;
         source.dirty = true;
-        let target = self.sessions.entry(to.to_owned()).or_default();
+        drop(source);
+        let mut target = self.live(to.to_owned()).lock();
         target.telemetry.spans.extend(moved_spans);
         target.telemetry.logs.extend(moved_logs);
         target.dirty = true;
@@ -84,21 +95,20 @@ impl Tracker {
     /// The current invocations of a live session (extracted first when stale), with the
     /// invocations that this extraction changed.
     pub fn current(&mut self, session_id: &str) -> Option<(Vec<Value>, Updates)> {
-        let updates = self.refresh(vec![session_id.to_owned()]);
-        self.sessions
-            .get(session_id)
-            .map(|s| (s.invocations.clone(), updates))
+        let live = self.sessions.get(session_id)?;
+        let updates = refresh(session_id, live).into_iter().collect();
+        let invocations = live.lock().invocations.clone();
+        Some((invocations, updates))
     }
 
     /// Ends a session's live state: its final invocations, with the invocations that the last
     /// extraction changed.
     pub fn finish(&mut self, session_id: &str) -> (Vec<Value>, Updates) {
-        let updates = self.refresh(vec![session_id.to_owned()]);
-        let invocations = self
-            .sessions
-            .remove(session_id)
-            .map(|s| s.invocations)
-            .unwrap_or_default();
+        let Some(live) = self.sessions.remove(session_id) else {
+            return (Vec::new(), Vec::new());
+        };
+        let updates = refresh(session_id, &live).into_iter().collect();
+        let invocations = std::mem::take(&mut live.lock().invocations);
         (invocations, updates)
     }
 
@@ -106,29 +116,22 @@ impl Tracker {
     pub fn remove(&mut self, session_id: &str) {
         self.sessions.remove(session_id);
     }
+}
 
-    fn refresh(&mut self, sessions: Vec<String>) -> Updates {
-        let mut updates = Vec::new();
-        for session in sessions {
-            let Some(live) = self.sessions.get_mut(&session) else {
-                continue;
-            };
-            if !live.dirty {
-                continue;
-            }
-            live.dirty = false;
-            let fresh = crate::extract::invocations(&live.telemetry);
-            let changed: Vec<(usize, Value)> = fresh
-                .iter()
-                .enumerate()
-                .filter(|(i, inv)| live.invocations.get(*i) != Some(*inv))
-                .map(|(i, inv)| (i, inv.clone()))
-                .collect();
-            live.invocations = fresh;
-            if !changed.is_empty() {
-                updates.push((session, changed));
-            }
-        }
-        updates
+/// Extracts one session again if it is dirty; returns the invocations that changed, if any.
+pub fn refresh(session: &str, live: &Mutex<Live>) -> Option<(String, Vec<(usize, Value)>)> {
+    let mut live = live.lock();
+    if !live.dirty {
+        return None;
     }
+    live.dirty = false;
+    let fresh = crate::extract::invocations(&live.telemetry);
+    let changed: Vec<(usize, Value)> = fresh
+        .iter()
+        .enumerate()
+        .filter(|(i, inv)| live.invocations.get(*i) != Some(*inv))
+        .map(|(i, inv)| (i, inv.clone()))
+        .collect();
+    live.invocations = fresh;
+    (!changed.is_empty()).then(|| (session.to_owned(), changed))
 }
