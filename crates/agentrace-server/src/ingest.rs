@@ -61,8 +61,6 @@ pub struct IngestOutcome {
     pub rejected: u64,
     /// Why items were rejected (at most a few distinct reasons, with counts).
     pub reasons: Vec<String>,
-    /// Sessions the batch touched.
-    pub sessions: Vec<String>,
 }
 
 impl IngestOutcome {
@@ -251,14 +249,10 @@ impl Ingest {
             self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
         }
         outcome.accepted = rows.len() as u64;
-        let mut touched: Vec<String> = accepted.iter().map(|(s, _)| s.clone()).collect();
-        touched.sort();
-        touched.dedup();
         self.publish_spans(&state, &accepted);
         state.tracker.add_spans(accepted);
         drop(state);
         self.dirty.notify_one();
-        outcome.sessions = touched;
         Ok(outcome)
     }
 
@@ -433,13 +427,9 @@ impl Ingest {
             self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
         }
         outcome.accepted = rows.len() as u64;
-        let mut touched: Vec<String> = accepted.iter().map(|(s, _)| s.clone()).collect();
-        touched.sort();
-        touched.dedup();
         state.tracker.add_logs(accepted);
         drop(state);
         self.dirty.notify_one();
-        outcome.sessions = touched;
         Ok(outcome)
     }
 

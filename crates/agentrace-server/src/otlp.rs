@@ -15,7 +15,13 @@
 
 use std::sync::Arc;
 
-use agentrace_loader::read::proto::{from_logs_request, from_trace_request};
+use agentrace_loader::{
+    model::Telemetry,
+    read::{
+        Format, LoadOptions, load_bytes,
+        proto::{ConvertError, from_logs_request, from_trace_request},
+    },
+};
 use axum::{
     body::Bytes,
     extract::State,
@@ -34,7 +40,7 @@ use crate::{
     AppState,
     body::{Encoding, decode_body},
     error::ApiError,
-    ingest::{Ingest, IngestError, IngestOutcome},
+    ingest::{Ingest, IngestError},
 };
 
 /// Which signal a request carries.
@@ -78,48 +84,101 @@ async fn export(state: AppState, headers: HeaderMap, body: Bytes, signal: Signal
     }
 }
 
+/// Decodes a traces or logs body into the model. Protobuf goes through `opentelemetry_proto`;
+/// JSON through the loader's OTLP/JSON reader, the same one trace files use, so protobuf field
+/// names, enum names and flat attributes are accepted here too. Items that cannot be read come
+/// back as reasons, to be reported through partial success.
+fn decode_telemetry(
+    raw: &[u8],
+    encoding: Encoding,
+    signal: Signal,
+) -> Result<(Telemetry, Vec<String>), ApiError> {
+    let reasons = |errors: Vec<ConvertError>| errors.iter().map(ToString::to_string).collect();
+    match (encoding, signal) {
+        (Encoding::Protobuf, Signal::Logs) => {
+            let request = ExportLogsServiceRequest::decode(raw).map_err(bad_protobuf)?;
+            let (logs, errors) = from_logs_request(&request);
+            Ok((
+                Telemetry {
+                    spans: Vec::new(),
+                    logs,
+                },
+                reasons(errors),
+            ))
+        }
+        (Encoding::Protobuf, _) => {
+            let request = ExportTraceServiceRequest::decode(raw).map_err(bad_protobuf)?;
+            let (spans, errors) = from_trace_request(&request);
+            Ok((
+                Telemetry {
+                    spans,
+                    logs: Vec::new(),
+                },
+                reasons(errors),
+            ))
+        }
+        (Encoding::Json, _) if raw.iter().all(u8::is_ascii_whitespace) => {
+            Ok((Telemetry::default(), Vec::new()))
+        }
+        (Encoding::Json, _) => {
+            let options = LoadOptions {
+                format: Some(Format::OtlpJson),
+            };
+            let loaded = load_bytes(raw, options)
+                .map_err(|err| ApiError::BadRequest(format!("invalid OTLP JSON: {err}")))?;
+            let issues = loaded.issues.iter().map(ToString::to_string).collect();
+            Ok((loaded.telemetry, issues))
+        }
+    }
+}
+
+fn bad_protobuf(err: prost::DecodeError) -> ApiError {
+    ApiError::BadRequest(format!("invalid OTLP protobuf: {err}"))
+}
+
 fn handle(
     ingest: &Ingest,
     raw: &[u8],
     encoding: Encoding,
     signal: Signal,
 ) -> Result<Response, ApiError> {
-    match signal {
-        Signal::Traces => {
-            let request: ExportTraceServiceRequest = decode(raw, encoding)?;
-            let (spans, errors) = from_trace_request(&request);
-            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            let outcome = ingest.spans(spans, &reasons).map_err(ingest_error)?;
-            let response = ExportTraceServiceResponse {
-                partial_success: (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
-                    rejected_spans: outcome.rejected as i64,
-                    error_message: outcome.error_message(),
-                }),
-            };
-            Ok(encode(&response, encoding))
-        }
-        Signal::Logs => {
-            let request: ExportLogsServiceRequest = decode(raw, encoding)?;
-            let (logs, errors) = from_logs_request(&request);
-            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
-            let outcome: IngestOutcome = ingest.logs(logs, &reasons).map_err(ingest_error)?;
-            let response = ExportLogsServiceResponse {
-                partial_success: (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
-                    rejected_log_records: outcome.rejected as i64,
-                    error_message: outcome.error_message(),
-                }),
-            };
-            Ok(encode(&response, encoding))
-        }
-        Signal::Metrics => {
-            let _request: ExportMetricsServiceRequest = decode(raw, encoding)?;
-            Ok(encode(
-                &ExportMetricsServiceResponse {
-                    partial_success: None,
-                },
-                encoding,
-            ))
-        }
+    if signal == Signal::Metrics {
+        // Accepted and validated, not stored.
+        let _request: ExportMetricsServiceRequest = decode(raw, encoding)?;
+        let response = ExportMetricsServiceResponse {
+            partial_success: None,
+        };
+        return Ok(encode(&response, encoding));
+    }
+    let (Telemetry { spans, logs }, mut reasons) = decode_telemetry(raw, encoding, signal)?;
+    if signal == Signal::Traces {
+        // Log records in a traces body are refused with a reason rather than dropped unseen.
+        reasons.extend(
+            logs.iter()
+                .map(|_| "a log record in a /v1/traces body: send it to /v1/logs".to_owned()),
+        );
+        let outcome = ingest.spans(spans, &reasons).map_err(ingest_error)?;
+        let response = ExportTraceServiceResponse {
+            partial_success: (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: outcome.rejected as i64,
+                error_message: outcome.error_message(),
+            }),
+        };
+        Ok(encode(&response, encoding))
+    } else {
+        reasons.extend(
+            spans
+                .iter()
+                .map(|_| "a span in a /v1/logs body: send it to /v1/traces".to_owned()),
+        );
+        let outcome = ingest.logs(logs, &reasons).map_err(ingest_error)?;
+        let response = ExportLogsServiceResponse {
+            partial_success: (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: outcome.rejected as i64,
+                error_message: outcome.error_message(),
+            }),
+        };
+        Ok(encode(&response, encoding))
     }
 }
 

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use agentrace_loader::{
-    model::{AnyValue, Attributes, KeyValue, LogRecord, Span},
-    read::proto::{from_logs_request, from_trace_request},
+    model::{AnyValue, Attributes, KeyValue, LogRecord, Span, Telemetry},
+    read::{Format, LoadOptions, load_bytes},
 };
 use axum::{
     extract::{
@@ -19,11 +19,6 @@ use axum::{
         ws::{Message, WebSocket, WebSocketUpgrade},
     },
     response::Response,
-};
-use opentelemetry_proto::tonic::{
-    collector::{logs::v1::ExportLogsServiceRequest, trace::v1::ExportTraceServiceRequest},
-    logs::v1::{LogRecord as ProtoLog, ResourceLogs, ScopeLogs},
-    trace::v1::{ResourceSpans, ScopeSpans, Span as ProtoSpan},
 };
 use serde_json::{Value, json};
 
@@ -142,28 +137,27 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
     }
 }
 
+/// Reads OTLP/JSON with the loader's reader (the one trace files and `/v1/*` JSON use), as the
+/// given format; returns the telemetry and a reason per item that could not be read.
+fn read_json(value: &Value, format: Format) -> Result<(Telemetry, Vec<String>), String> {
+    let bytes = serde_json::to_vec(value).map_err(|err| err.to_string())?;
+    let loaded = load_bytes(
+        &bytes,
+        LoadOptions {
+            format: Some(format),
+        },
+    )
+    .map_err(|err| err.to_string())?;
+    let issues = loaded.issues.iter().map(ToString::to_string).collect();
+    Ok((loaded.telemetry, issues))
+}
+
 /// Parses OTLP/JSON span objects; returns the spans and a reason per span that failed.
 fn parse_spans(raw: Vec<Value>) -> (Vec<Span>, Vec<String>) {
-    let mut problems = Vec::new();
-    let mut proto = Vec::new();
-    for (i, value) in raw.into_iter().enumerate() {
-        match serde_json::from_value::<ProtoSpan>(value) {
-            Ok(span) => proto.push(span),
-            Err(err) => problems.push(format!("span {i} rejected: {err}")),
-        }
+    match read_json(&Value::Array(raw), Format::OtlpBareSpans) {
+        Ok((telemetry, problems)) => (telemetry.spans, problems),
+        Err(problem) => (Vec::new(), vec![format!("spans rejected: {problem}")]),
     }
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            scope_spans: vec![ScopeSpans {
-                spans: proto,
-                ..ScopeSpans::default()
-            }],
-            ..ResourceSpans::default()
-        }],
-    };
-    let (spans, errors) = from_trace_request(&request);
-    problems.extend(errors.iter().map(ToString::to_string));
-    (spans, problems)
 }
 
 /// Parses a log: an OTLP/JSON log record, or the legacy processor's plain shape
@@ -174,22 +168,14 @@ fn parse_log(value: &Value) -> Result<LogRecord, String> {
         || value.get("eventName").is_some()
         || value.get("attributes").is_some_and(Value::is_array);
     if is_otlp {
-        let record: ProtoLog =
-            serde_json::from_value(value.clone()).map_err(|err| format!("log rejected: {err}"))?;
-        let request = ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                scope_logs: vec![ScopeLogs {
-                    log_records: vec![record],
-                    ..ScopeLogs::default()
-                }],
-                ..ResourceLogs::default()
-            }],
-        };
-        let (mut logs, errors) = from_logs_request(&request);
-        if let Some(err) = errors.first() {
-            return Err(format!("log rejected: {err}"));
+        let document = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [value]}]}]});
+        let (mut telemetry, problems) =
+            read_json(&document, Format::OtlpJson).map_err(|err| format!("log rejected: {err}"))?;
+        if let Some(problem) = problems.first() {
+            return Err(format!("log rejected: {problem}"));
         }
-        return logs
+        return telemetry
+            .logs
             .pop()
             .ok_or_else(|| "log rejected: empty record".to_owned());
     }

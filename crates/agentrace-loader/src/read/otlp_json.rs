@@ -249,7 +249,8 @@ fn read_span(
         sink.bad(format!("{path}.traceId"), "missing trace id");
         return None;
     };
-    let Some(trace_id) = parse_trace_id(tid) else {
+    // All-zero ids are invalid in OTLP, as the protobuf conversion also says.
+    let Some(trace_id) = parse_trace_id(tid).filter(|id| !id.is_zero()) else {
         sink.bad(
             format!("{path}.traceId"),
             format!("invalid trace id {tid:?}"),
@@ -260,7 +261,7 @@ fn read_span(
         sink.bad(format!("{path}.spanId"), "missing span id");
         return None;
     };
-    let Some(span_id) = parse_span_id(sid) else {
+    let Some(span_id) = parse_span_id(sid).filter(|id| !id.is_zero()) else {
         sink.bad(format!("{path}.spanId"), format!("invalid span id {sid:?}"));
         return None;
     };

@@ -332,3 +332,32 @@ async fn logs_join_their_trace_and_metrics_are_accepted() {
     assert_eq!(r.status(), 200);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn json_with_protobuf_field_names_and_enum_names_is_read_like_a_trace_file() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let doc = json!({"resource_spans": [{
+        "resource": {"attributes": [{"key": "session.id", "value": {"string_value": "snake"}}]},
+        "scope_spans": [{"spans": [{
+            "trace_id": "5b8efff798038103d269b633813fc60d",
+            "span_id": "eee19b7ec3c1b175",
+            "name": "chat m",
+            "kind": "SPAN_KIND_CLIENT",
+            "start_time_unix_nano": "1544712660000000000",
+            "end_time_unix_nano": "1544712661000000000"
+        }]}]
+    }]});
+    let response = client()
+        .post(format!("{base}/v1/traces"))
+        .header("content-type", "application/json")
+        .body(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let spans = testkit::get_json(&format!("{base}/api/sessions/snake/spans")).await;
+    assert_eq!(spans["spans"][0]["name"], "chat m");
+    assert_eq!(spans["spans"][0]["kind"], 3);
+    server.shutdown().await;
+}
