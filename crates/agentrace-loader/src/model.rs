@@ -64,9 +64,18 @@ impl SpanId {
     }
 }
 
+/// Writes bytes as lowercase hex without allocating.
+fn write_hex<const N: usize>(bytes: &[u8], f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut buf = [0u8; N];
+    if hex::encode_to_slice(bytes, &mut buf).is_err() {
+        return Err(fmt::Error);
+    }
+    f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+}
+
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        write_hex::<32>(&self.0, f)
     }
 }
 
@@ -78,7 +87,7 @@ impl fmt::Debug for TraceId {
 
 impl fmt::Display for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        write_hex::<16>(&self.0, f)
     }
 }
 

@@ -10,42 +10,216 @@ use opentelemetry_proto::tonic::common::v1 as pc;
 use opentelemetry_proto::tonic::logs::v1 as pl;
 use opentelemetry_proto::tonic::resource::v1 as pr;
 use opentelemetry_proto::tonic::trace::v1 as pt;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    AnyValue, Attributes, LogRecord, Resource, Scope, Span, SpanKind, StatusCode, Telemetry,
+    AnyValue, Attributes, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanEvent, SpanKind,
+    Status, StatusCode, Telemetry,
 };
+
+/// Serializes a model item straight to canonical OTLP/JSON, without building a
+/// [`serde_json::Value`] tree first: `serde_json::to_writer(&mut out, &Json(&span))`. The
+/// `*_json` functions below give the same JSON as a `Value`.
+#[derive(Clone, Copy, Debug)]
+pub struct Json<'a, T: ?Sized>(pub &'a T);
+
+struct Str<'a, T: std::fmt::Display>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for Str<'_, T> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(self.0)
+    }
+}
+
+struct Base64<'a>(&'a [u8]);
+
+impl Serialize for Base64<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(&base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+}
+
+struct Values<'a>(&'a [AnyValue]);
+
+impl Serialize for Values<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(1))?;
+        m.serialize_entry("values", &Seq(self.0))?;
+        m.end()
+    }
+}
+
+struct Seq<'a, T>(&'a [T]);
+
+impl<T> Serialize for Seq<'_, T>
+where
+    for<'b> Json<'b, T>: Serialize,
+{
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(Json))
+    }
+}
+
+struct KvValues<'a>(&'a [KeyValue]);
+
+impl Serialize for KvValues<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(1))?;
+        m.serialize_entry("values", &Seq(self.0))?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, AnyValue> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let len = usize::from(!matches!(self.0, AnyValue::Empty));
+        let mut m = ser.serialize_map(Some(len))?;
+        match self.0 {
+            AnyValue::Empty => {}
+            AnyValue::String(s) => m.serialize_entry("stringValue", s)?,
+            AnyValue::Bool(b) => m.serialize_entry("boolValue", b)?,
+            AnyValue::Int(i) => m.serialize_entry("intValue", &Str(i))?,
+            AnyValue::Double(d) if d.is_finite() => m.serialize_entry("doubleValue", d)?,
+            AnyValue::Double(d) => m.serialize_entry("doubleValue", &Str(d))?,
+            AnyValue::Bytes(b) => m.serialize_entry("bytesValue", &Base64(b))?,
+            AnyValue::Array(a) => m.serialize_entry("arrayValue", &Values(a))?,
+            AnyValue::KvList(kv) => m.serialize_entry("kvlistValue", &KvValues(kv))?,
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, KeyValue> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(2))?;
+        m.serialize_entry("key", &self.0.key)?;
+        m.serialize_entry("value", &Json(&self.0.value))?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, Attributes> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(Json))
+    }
+}
+
+impl Serialize for Json<'_, SpanEvent> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("timeUnixNano", &Str(&e.time_ns))?;
+        m.serialize_entry("name", &e.name)?;
+        m.serialize_entry("attributes", &Json(&e.attributes))?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, Link> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let l = self.0;
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("traceId", &Str(&l.trace_id))?;
+        m.serialize_entry("spanId", &Str(&l.span_id))?;
+        m.serialize_entry("attributes", &Json(&l.attributes))?;
+        m.end()
+    }
+}
+
+struct StatusJson<'a>(&'a Status);
+
+impl Serialize for StatusJson<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(2))?;
+        m.serialize_entry("code", &code_num(self.0.code))?;
+        m.serialize_entry("message", &self.0.message)?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, Span> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("traceId", &Str(&s.trace_id))?;
+        m.serialize_entry("spanId", &Str(&s.span_id))?;
+        if let Some(p) = &s.parent_span_id {
+            m.serialize_entry("parentSpanId", &Str(p))?;
+        }
+        m.serialize_entry("name", &s.name)?;
+        m.serialize_entry("kind", &kind_num(s.kind))?;
+        m.serialize_entry("startTimeUnixNano", &Str(&s.start_ns))?;
+        m.serialize_entry("endTimeUnixNano", &Str(&s.end_ns))?;
+        m.serialize_entry("attributes", &Json(&s.attributes))?;
+        m.serialize_entry("events", &Seq(&s.events))?;
+        m.serialize_entry("links", &Seq(&s.links))?;
+        m.serialize_entry("status", &StatusJson(&s.status))?;
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, LogRecord> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let l = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("timeUnixNano", &Str(&l.time_ns))?;
+        m.serialize_entry("observedTimeUnixNano", &Str(&l.observed_time_ns))?;
+        m.serialize_entry("severityNumber", &l.severity_number)?;
+        m.serialize_entry("severityText", &l.severity_text)?;
+        m.serialize_entry("eventName", &l.event_name)?;
+        if l.body != AnyValue::Empty {
+            m.serialize_entry("body", &Json(&l.body))?;
+        }
+        m.serialize_entry("attributes", &Json(&l.attributes))?;
+        if let Some(t) = &l.trace_id {
+            m.serialize_entry("traceId", &Str(t))?;
+        }
+        if let Some(s) = &l.span_id {
+            m.serialize_entry("spanId", &Str(s))?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Json<'_, Scope> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.0;
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("name", &s.name)?;
+        m.serialize_entry("version", &s.version)?;
+        m.serialize_entry("attributes", &Json(&s.attributes))?;
+        m.end()
+    }
+}
+
+fn value_of<T: Serialize>(item: T) -> Value {
+    // Serializing these types to a `Value` cannot fail: every map key is a string and every
+    // number is finite (non-finite doubles are written as strings).
+    serde_json::to_value(item).unwrap_or(Value::Null)
+}
+
+/// Writes one item as a compact OTLP/JSON string (no intermediate `Value`).
+pub fn to_json_string<T: ?Sized>(item: &T) -> String
+where
+    for<'a> Json<'a, T>: Serialize,
+{
+    let mut out = Vec::with_capacity(1024);
+    // Writing to a `Vec` cannot fail, and serde_json writes UTF-8.
+    match serde_json::to_writer(&mut out, &Json(item)) {
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
 
 /// An attribute value as an OTLP/JSON `AnyValue`.
 pub fn any_json(v: &AnyValue) -> Value {
-    match v {
-        AnyValue::Empty => Value::Object(Map::new()),
-        AnyValue::String(s) => json!({ "stringValue": s }),
-        AnyValue::Bool(b) => json!({ "boolValue": b }),
-        AnyValue::Int(i) => json!({ "intValue": i.to_string() }),
-        AnyValue::Double(d) => match serde_json::Number::from_f64(*d) {
-            Some(n) => json!({ "doubleValue": n }),
-            None => json!({ "doubleValue": d.to_string() }),
-        },
-        AnyValue::Bytes(b) => {
-            json!({ "bytesValue": base64::engine::general_purpose::STANDARD.encode(b) })
-        }
-        AnyValue::Array(a) => {
-            json!({ "arrayValue": { "values": a.iter().map(any_json).collect::<Vec<_>>() } })
-        }
-        AnyValue::KvList(kv) => {
-            json!({ "kvlistValue": { "values": attrs_json(&Attributes(kv.clone())) } })
-        }
-    }
+    value_of(Json(v))
 }
 
 /// Attributes as an OTLP/JSON key-value list.
 pub fn attrs_json(a: &Attributes) -> Value {
-    Value::Array(
-        a.iter()
-            .map(|kv| json!({ "key": kv.key, "value": any_json(&kv.value) }))
-            .collect(),
-    )
+    value_of(Json(a))
 }
 
 fn kind_num(k: SpanKind) -> i64 {
@@ -69,75 +243,17 @@ fn code_num(c: StatusCode) -> i32 {
 
 /// One span as an OTLP/JSON object (without its resource and scope).
 pub fn span_json(s: &Span) -> Value {
-    let mut o = Map::new();
-    o.insert("traceId".into(), json!(s.trace_id.to_string()));
-    o.insert("spanId".into(), json!(s.span_id.to_string()));
-    if let Some(p) = s.parent_span_id {
-        o.insert("parentSpanId".into(), json!(p.to_string()));
-    }
-    o.insert("name".into(), json!(s.name));
-    o.insert("kind".into(), json!(kind_num(s.kind)));
-    o.insert("startTimeUnixNano".into(), json!(s.start_ns.to_string()));
-    o.insert("endTimeUnixNano".into(), json!(s.end_ns.to_string()));
-    o.insert("attributes".into(), attrs_json(&s.attributes));
-    o.insert(
-        "events".into(),
-        Value::Array(
-            s.events
-                .iter()
-                .map(|e| {
-                    json!({ "timeUnixNano": e.time_ns.to_string(), "name": e.name,
-                            "attributes": attrs_json(&e.attributes) })
-                })
-                .collect(),
-        ),
-    );
-    o.insert(
-        "links".into(),
-        Value::Array(
-            s.links
-                .iter()
-                .map(|l| {
-                    json!({ "traceId": l.trace_id.to_string(), "spanId": l.span_id.to_string(),
-                            "attributes": attrs_json(&l.attributes) })
-                })
-                .collect(),
-        ),
-    );
-    o.insert(
-        "status".into(),
-        json!({ "code": code_num(s.status.code), "message": s.status.message }),
-    );
-    Value::Object(o)
+    value_of(Json(s))
 }
 
 /// One log record as an OTLP/JSON object (without its resource and scope).
 pub fn log_json(l: &LogRecord) -> Value {
-    let mut o = Map::new();
-    o.insert("timeUnixNano".into(), json!(l.time_ns.to_string()));
-    o.insert(
-        "observedTimeUnixNano".into(),
-        json!(l.observed_time_ns.to_string()),
-    );
-    o.insert("severityNumber".into(), json!(l.severity_number));
-    o.insert("severityText".into(), json!(l.severity_text));
-    o.insert("eventName".into(), json!(l.event_name));
-    if l.body != AnyValue::Empty {
-        o.insert("body".into(), any_json(&l.body));
-    }
-    o.insert("attributes".into(), attrs_json(&l.attributes));
-    if let Some(t) = l.trace_id {
-        o.insert("traceId".into(), json!(t.to_string()));
-    }
-    if let Some(s) = l.span_id {
-        o.insert("spanId".into(), json!(s.to_string()));
-    }
-    Value::Object(o)
+    value_of(Json(l))
 }
 
 /// An instrumentation scope as an OTLP/JSON object.
 pub fn scope_json(s: &Scope) -> Value {
-    json!({ "name": s.name, "version": s.version, "attributes": attrs_json(&s.attributes) })
+    value_of(Json(s))
 }
 
 /// Items of one scope.

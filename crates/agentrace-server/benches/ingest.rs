@@ -37,6 +37,10 @@ use opentelemetry_proto::tonic::{
 use prost::Message;
 use serde_json::Value;
 
+/// The allocator the `agentrace` binary ships with, so the server is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SPANS_PER_TRACE: u64 = 25;
 const SPANS_PER_REQUEST: u64 = 100;
 const IN_FLIGHT: usize = 4;

@@ -16,7 +16,10 @@ use std::{
     time::Instant,
 };
 
-use agentrace_loader::model::{LogRecord, Resource, Scope, Span};
+use agentrace_loader::{
+    model::{LogRecord, Resource, Scope, Span, TraceId},
+    write,
+};
 use agentrace_semconv::attr;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
@@ -170,18 +173,33 @@ impl Ingest {
             return Ok(outcome);
         }
         let now = Instant::now();
-        let mut by_trace: BTreeMap<String, Vec<Span>> = BTreeMap::new();
+        // Before taking any lock: group by trace, read each trace's keys and write the stored
+        // form of every span, so concurrent batches do this work in parallel.
+        let mut by_trace: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
         for span in spans {
-            by_trace
-                .entry(span.trace_id.to_string())
-                .or_default()
-                .push(span);
+            by_trace.entry(span.trace_id).or_default().push(span);
         }
+        let mut origins = Origins::default();
+        let traces: Vec<(String, TraceKeys, Vec<(Span, NewSpan)>)> = by_trace
+            .into_iter()
+            .map(|(trace_id, spans)| {
+                let keys = trace_keys(&spans);
+                let items = spans
+                    .into_iter()
+                    .map(|span| {
+                        let row = new_span(&span, &mut origins);
+                        (span, row)
+                    })
+                    .collect();
+                (trace_id.to_string(), keys, items)
+            })
+            .collect();
+
         let mut state = self.state.lock();
         if explicit.is_none() {
-            let creating = by_trace
+            let creating = traces
                 .iter()
-                .filter(|(trace, spans)| state.index.would_create(trace, &trace_keys(spans), now))
+                .filter(|(trace, keys, _)| state.index.would_create(trace, keys, now))
                 .count() as u64;
             let existing = state.index.len() as u64;
             if creating > 0 && existing + creating > self.limits.max_sessions {
@@ -192,11 +210,10 @@ impl Ingest {
             }
         }
         let mut rows: Vec<(String, NewSpan)> = Vec::new();
-        let mut origins = Origins::default();
+        let mut created: Vec<SessionRow> = Vec::new();
         let mut accepted: Vec<(String, Span)> = Vec::new();
         let mut over_limit = 0u64;
-        for (trace_id, spans) in by_trace {
-            let keys = trace_keys(&spans);
+        for (trace_id, keys, items) in traces {
             let session = match explicit {
                 Some(id) => {
                     state
@@ -206,23 +223,30 @@ impl Ingest {
                 }
                 None => {
                     let routed = state.index.route(&trace_id, &keys, now);
-                    let resource = spans
+                    let resource = items
                         .first()
-                        .map(|s| Arc::clone(&s.resource))
+                        .map(|(s, _)| Arc::clone(&s.resource))
                         .unwrap_or_default();
-                    self.apply_routing(&mut state, &routed, &trace_id, &resource, &keys)?;
+                    self.apply_routing(
+                        &mut state,
+                        &routed,
+                        &trace_id,
+                        &resource,
+                        &keys,
+                        &mut created,
+                    )?;
                     routed.session().to_owned()
                 }
             };
             let counts = state.counts.entry(session.clone()).or_default();
-            for span in spans {
+            for (span, row) in items {
                 if at_limit(counts.0, self.limits.max_spans_per_session) {
                     over_limit += 1;
                     continue;
                 }
                 counts.0 += 1;
-                rows.push((session.clone(), new_span(&span, &mut origins)));
-                accepted.push((session.clone(), span));
+                rows.push((session.clone(), row));
+                accepted.push((trace_id.clone(), span));
             }
         }
         outcome.reject(
@@ -232,14 +256,25 @@ impl Ingest {
                 self.limits.max_spans_per_session
             ),
         );
-        let inserted = match self.store.insert_spans(&rows) {
+        // The write connection is taken before the routing lock is let go: batches commit in
+        // the order they were routed, while the next batch is already being routed.
+        let mut writer = self.store.writer();
+        drop(state);
+        let inserted = writer.insert_spans(&created, &rows);
+        drop(writer);
+        let mut state = self.state.lock();
+        let inserted = match inserted {
             Ok(inserted) => inserted,
             Err(err) => {
-                // Nothing was stored: undo the optimistic counts.
+                // Nothing was stored: undo the optimistic counts and the sessions created.
                 for (session, _) in &rows {
                     if let Some(c) = state.counts.get_mut(session) {
                         c.0 -= 1;
                     }
+                }
+                for row in &created {
+                    state.index.remove(&row.id);
+                    state.counts.remove(&row.id);
                 }
                 return Err(err.into());
             }
@@ -249,6 +284,23 @@ impl Ingest {
             self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
         }
         outcome.accepted = rows.len() as u64;
+        for row in &created {
+            self.hub.publish(LiveEvent::SessionStarted {
+                session: session_summary(row),
+            });
+        }
+        // A trace may have moved to another session while this batch was being written: its
+        // spans go where the trace is now.
+        let accepted: Vec<(String, Span)> = accepted
+            .into_iter()
+            .map(|(trace_id, span)| {
+                let session = match explicit {
+                    Some(id) => id.to_owned(),
+                    None => state.index.session_of(&trace_id).unwrap_or_default().to_owned(),
+                };
+                (session, span)
+            })
+            .collect();
         self.publish_spans(&state, &accepted);
         state.tracker.add_spans(accepted);
         drop(state);
@@ -273,6 +325,9 @@ impl Ingest {
         Ok(())
     }
 
+    /// Applies a routing decision: a session the trace created joins `pending`, to be stored
+    /// with the batch (and announced once stored); a move is applied now, in the store and the
+    /// live state, after storing the pending sessions it may refer to.
     fn apply_routing(
         &self,
         state: &mut State,
@@ -280,16 +335,18 @@ impl Ingest {
         trace_id: &str,
         resource: &Resource,
         keys: &TraceKeys,
+        pending: &mut Vec<SessionRow>,
     ) -> Result<(), StoreError> {
         let created = match routed {
             Routed::Existing(_) => None,
             Routed::Created(id) => Some(id.as_str()),
             Routed::Moved { to, created, .. } => created.then_some(to.as_str()),
         };
-        if let Some(id) = created {
+        let row = created.map(|id| {
             let session = state.index.get(id).map(|s| (s.kind, s.key.clone()));
             let (kind, key) = session.unwrap_or((KeyKind::Trace, trace_id.to_owned()));
-            let row = SessionRow {
+            state.counts.insert(id.to_owned(), (0, 0));
+            SessionRow {
                 id: id.to_owned(),
                 key_kind: kind.as_str().to_owned(),
                 key,
@@ -300,22 +357,26 @@ impl Ingest {
                 completed_at_ns: None,
                 span_count: 0,
                 log_count: 0,
-            };
+            }
+        });
+        pending.extend(row);
+        let Routed::Moved { from, to, .. } = routed else {
+            return Ok(());
+        };
+        // Rare: the sessions of this batch so far are stored before the move, right away.
+        for row in pending.drain(..) {
             self.store.create_session(&row)?;
-            state.counts.insert(id.to_owned(), (0, 0));
             self.hub.publish(LiveEvent::SessionStarted {
                 session: session_summary(&row),
             });
         }
-        if let Routed::Moved { from, to, .. } = routed {
-            self.store.move_trace(trace_id, from, to)?;
-            state.tracker.move_trace(trace_id, from, to);
-            for id in [from.as_str(), to.as_str()] {
-                let row = self.store.session(id)?;
-                state
-                    .counts
-                    .insert(id.to_owned(), (row.span_count, row.log_count));
-            }
+        self.store.move_trace(trace_id, from, to)?;
+        state.tracker.move_trace(trace_id, from, to);
+        for id in [from.as_str(), to.as_str()] {
+            let row = self.store.session(id)?;
+            state
+                .counts
+                .insert(id.to_owned(), (row.span_count, row.log_count));
         }
         Ok(())
     }
@@ -373,32 +434,61 @@ impl Ingest {
         let mut outcome = IngestOutcome::default();
         outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
         let now = Instant::now();
-        let mut state = self.state.lock();
-        let mut rows: Vec<(String, NewLog)> = Vec::new();
+        // Before taking any lock: the stored form and the session keys of every record.
         let mut origins = Origins::default();
-        let mut accepted: Vec<(String, LogRecord)> = Vec::new();
-        let (mut no_context, mut over_limit) = (0u64, 0u64);
-        for record in logs {
-            let session = match (explicit, record.trace_id) {
-                (Some(id), _) => id.to_owned(),
-                (None, None) => {
-                    no_context += 1;
-                    continue;
-                }
-                (None, Some(trace)) => {
-                    let trace_id = trace.to_string();
-                    let keys = log_keys(&record);
-                    if state.index.would_create(&trace_id, &keys, now)
-                        && state.index.len() as u64 >= self.limits.max_sessions
-                    {
-                        return Err(IngestError::Unavailable(format!(
-                            "session limit reached ({} sessions)",
-                            self.limits.max_sessions
-                        )));
+        let mut no_context = 0u64;
+        let records: Vec<(Option<(String, TraceKeys)>, LogRecord, NewLog)> = logs
+            .into_iter()
+            .filter_map(|record| {
+                let route = match (explicit, record.trace_id) {
+                    (Some(_), _) => None,
+                    (None, None) => {
+                        no_context += 1;
+                        return None;
                     }
+                    (None, Some(trace)) => Some((trace.to_string(), log_keys(&record))),
+                };
+                let row = new_log(&record, &mut origins);
+                Some((route, record, row))
+            })
+            .collect();
+
+        let mut state = self.state.lock();
+        let mut creating: Vec<&str> = records
+            .iter()
+            .filter_map(|(route, _, _)| route.as_ref())
+            .filter(|(trace, keys)| state.index.would_create(trace, keys, now))
+            .map(|(trace, _)| trace.as_str())
+            .collect();
+        creating.sort_unstable();
+        creating.dedup();
+        if !creating.is_empty()
+            && state.index.len() as u64 + creating.len() as u64 > self.limits.max_sessions
+        {
+            return Err(IngestError::Unavailable(format!(
+                "session limit reached ({} sessions)",
+                self.limits.max_sessions
+            )));
+        }
+        let mut rows: Vec<(String, NewLog)> = Vec::new();
+        let mut created: Vec<SessionRow> = Vec::new();
+        let mut accepted: Vec<(String, LogRecord)> = Vec::new();
+        let mut over_limit = 0u64;
+        for (route, record, row) in records {
+            let session = match (explicit, route) {
+                (Some(id), _) => id.to_owned(),
+                (None, None) => continue,
+                (None, Some((trace_id, keys))) => {
                     let routed = state.index.route(&trace_id, &keys, now);
                     let resource = Arc::clone(&record.resource);
-                    self.apply_routing(&mut state, &routed, &trace_id, &resource, &keys)?;
+                    self.apply_routing(
+                        &mut state,
+                        &routed,
+                        &trace_id,
+                        &resource,
+                        &keys,
+                        &mut created,
+                    )?;
                     routed.session().to_owned()
                 }
             };
@@ -408,7 +498,7 @@ impl Ingest {
                 continue;
             }
             counts.1 += 1;
-            rows.push((session.clone(), new_log(&record, &mut origins)));
+            rows.push((session.clone(), row));
             accepted.push((session, record));
         }
         outcome.reject(
@@ -422,11 +512,35 @@ impl Ingest {
                 self.limits.max_logs_per_session
             ),
         );
-        let inserted = self.store.insert_logs(&rows)?;
+        let mut writer = self.store.writer();
+        drop(state);
+        let inserted = writer.insert_logs(&created, &rows);
+        drop(writer);
+        let mut state = self.state.lock();
+        let inserted = match inserted {
+            Ok(inserted) => inserted,
+            Err(err) => {
+                for (session, _) in &rows {
+                    if let Some(c) = state.counts.get_mut(session) {
+                        c.1 -= 1;
+                    }
+                }
+                for row in &created {
+                    state.index.remove(&row.id);
+                    state.counts.remove(&row.id);
+                }
+                return Err(err.into());
+            }
+        };
         if inserted.duplicates > 0 {
             self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
         }
         outcome.accepted = rows.len() as u64;
+        for row in &created {
+            self.hub.publish(LiveEvent::SessionStarted {
+                session: session_summary(row),
+            });
+        }
         state.tracker.add_logs(accepted);
         drop(state);
         self.dirty.notify_one();
@@ -494,10 +608,13 @@ impl Ingest {
         Ok(invocations)
     }
 
-    /// Completes the sessions that are due; returns their ids.
+    /// Completes the sessions that are due, in one transaction; returns their ids.
     pub fn complete_due(&self) -> Result<Vec<String>, IngestError> {
         let mut state = self.state.lock();
         let due = state.index.complete_due(Instant::now());
+        if due.is_empty() {
+            return Ok(due);
+        }
         let finished: Vec<(String, (Vec<Value>, Updates))> = due
             .into_iter()
             .map(|id| {
@@ -506,13 +623,19 @@ impl Ingest {
             })
             .collect();
         drop(state);
-        let mut ids = Vec::new();
+        let mut sessions = Vec::with_capacity(finished.len());
         for (id, (invocations, updates)) in finished {
             self.publish_updates(updates);
-            self.complete(&id, invocations)?;
-            ids.push(id);
+            sessions.push((id, invocations));
         }
-        Ok(ids)
+        self.store.complete_sessions(&sessions, now_ns())?;
+        for (id, invocations) in &sessions {
+            self.hub.publish(LiveEvent::SessionComplete {
+                session_id: id.clone(),
+                invocation_count: invocations.len(),
+            });
+        }
+        Ok(sessions.into_iter().map(|(id, _)| id).collect())
     }
 
     /// How long until a session could complete, if any is live.
@@ -521,11 +644,12 @@ impl Ingest {
     }
 
     fn complete(&self, session_id: &str, invocations: Vec<Value>) -> Result<(), IngestError> {
-        self.store.replace_invocations(session_id, &invocations)?;
-        self.store.set_completed(session_id, Some(now_ns()))?;
+        let invocation_count = invocations.len();
+        self.store
+            .complete_sessions(&[(session_id.to_owned(), invocations)], now_ns())?;
         self.hub.publish(LiveEvent::SessionComplete {
             session_id: session_id.to_owned(),
-            invocation_count: invocations.len(),
+            invocation_count,
         });
         Ok(())
     }
@@ -740,12 +864,12 @@ fn new_span(span: &Span, origins: &mut Origins) -> NewSpan {
         start_ns: nanos(span.start_ns),
         end_ns: nanos(span.end_ns),
         origin: origins.get(&span.resource, &span.scope),
-        body: otlp_json::span(span).to_string(),
+        body: write::to_json_string(span),
     }
 }
 
 fn new_log(record: &LogRecord, origins: &mut Origins) -> NewLog {
-    let body = otlp_json::log(record).to_string();
+    let body = write::to_json_string(record);
     NewLog {
         trace_id: record.trace_id.map(|t| t.to_string()),
         span_id: record.span_id.map(|s| s.to_string()),

@@ -229,6 +229,11 @@ impl SessionIndex {
         );
     }
 
+    /// The session a trace is in now.
+    pub fn session_of(&self, trace_id: &str) -> Option<&str> {
+        self.traces.get(trace_id).map(|t| t.session.as_str())
+    }
+
     /// A session by id.
     pub fn get(&self, id: &str) -> Option<&SessionState> {
         self.sessions.get(id)

@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS origins (
     json TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS spans (
+    id             INTEGER PRIMARY KEY,
     trace_id       TEXT NOT NULL,
     span_id        TEXT NOT NULL,
     session_id     TEXT NOT NULL,
@@ -75,8 +76,8 @@ CREATE TABLE IF NOT EXISTS spans (
     end_ns         INTEGER NOT NULL,
     origin_id      INTEGER NOT NULL,
     body           TEXT NOT NULL,
-    PRIMARY KEY (trace_id, span_id)
-) WITHOUT ROWID;
+    UNIQUE (trace_id, span_id)
+);
 CREATE INDEX IF NOT EXISTS spans_by_session ON spans(session_id, start_ns);
 CREATE TABLE IF NOT EXISTS logs (
     id          INTEGER PRIMARY KEY,
@@ -264,31 +265,7 @@ impl Store {
 
     /// Creates a session row.
     pub fn create_session(&self, row: &SessionRow) -> Result<(), StoreError> {
-        let conn = self.conn.lock();
-        conn.execute(
-            "INSERT INTO sessions (id, key_kind, key, eval_set_id, metadata, created_at_ns, \
-             updated_at_ns, completed_at_ns, span_count, log_count) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                row.id,
-                row.key_kind,
-                row.key,
-                row.eval_set_id,
-                row.metadata.to_string(),
-                row.created_at_ns,
-                row.updated_at_ns,
-                row.completed_at_ns,
-                row.span_count,
-                row.log_count
-            ],
-        )?;
-        Ok(())
-    }
-
-    /// Number of sessions stored.
-    pub fn session_count(&self) -> Result<i64, StoreError> {
-        let conn = self.conn.lock();
-        Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
+        insert_session(&self.conn.lock(), row)
     }
 
     fn origin_id(&self, conn: &Connection, origin: &str) -> Result<i64, StoreError> {
@@ -303,92 +280,32 @@ impl Store {
         Ok(id)
     }
 
+    /// Number of sessions stored.
+    pub fn session_count(&self) -> Result<i64, StoreError> {
+        let conn = self.conn.lock();
+        Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
+    }
+
+    /// Takes the write connection. Whoever holds the returned [`Writer`] writes next: the ingest
+    /// pipeline takes it before it lets go of its routing lock, so batches commit in the order
+    /// they were routed while the next batch is already being routed.
+    pub fn writer(&self) -> Writer<'_> {
+        Writer {
+            store: self,
+            conn: self.conn.lock(),
+        }
+    }
+
     /// Stores spans for sessions in one transaction: `(session id, span)` pairs. A span whose
     /// (trace id, span id) is already stored is a duplicate and is not stored again.
     pub fn insert_spans(&self, spans: &[(String, NewSpan)]) -> Result<Inserted, StoreError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
-        let mut result = Inserted::default();
-        let mut per_session: HashMap<&str, i64> = HashMap::new();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO spans (trace_id, span_id, session_id, parent_span_id, \
-                 name, start_ns, end_ns, origin_id, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for (session_id, span) in spans {
-                let origin = self.origin_id(&tx, &span.origin)?;
-                let n = insert.execute(params![
-                    span.trace_id,
-                    span.span_id,
-                    session_id,
-                    span.parent_span_id,
-                    span.name,
-                    span.start_ns,
-                    span.end_ns,
-                    origin,
-                    span.body
-                ])?;
-                if n == 1 {
-                    result.stored += 1;
-                    *per_session.entry(session_id.as_str()).or_default() += 1;
-                } else {
-                    result.duplicates += 1;
-                }
-            }
-        }
-        let now = now_ns();
-        for (session_id, added) in per_session {
-            tx.execute(
-                "UPDATE sessions SET span_count = span_count + ?1, updated_at_ns = ?2, \
-                 completed_at_ns = NULL WHERE id = ?3",
-                params![added, now, session_id],
-            )?;
-        }
-        tx.commit()?;
-        Ok(result)
+        self.writer().insert_spans(&[], spans)
     }
 
     /// Stores log records for sessions in one transaction; a record whose fingerprint is already
     /// stored is a duplicate.
     pub fn insert_logs(&self, logs: &[(String, NewLog)]) -> Result<Inserted, StoreError> {
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
-        let mut result = Inserted::default();
-        let mut per_session: HashMap<&str, i64> = HashMap::new();
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT OR IGNORE INTO logs (session_id, trace_id, span_id, time_ns, origin_id, \
-                 fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for (session_id, log) in logs {
-                let origin = self.origin_id(&tx, &log.origin)?;
-                let n = insert.execute(params![
-                    session_id,
-                    log.trace_id,
-                    log.span_id,
-                    log.time_ns,
-                    origin,
-                    log.fingerprint,
-                    log.body
-                ])?;
-                if n == 1 {
-                    result.stored += 1;
-                    *per_session.entry(session_id.as_str()).or_default() += 1;
-                } else {
-                    result.duplicates += 1;
-                }
-            }
-        }
-        let now = now_ns();
-        for (session_id, added) in per_session {
-            tx.execute(
-                "UPDATE sessions SET log_count = log_count + ?1, updated_at_ns = ?2 WHERE id = ?3",
-                params![added, now, session_id],
-            )?;
-        }
-        tx.commit()?;
-        Ok(result)
+        self.writer().insert_logs(&[], logs)
     }
 
     /// Moves a trace's spans and logs from one session to another (a stronger key arrived).
@@ -439,16 +356,26 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        tx.execute(
-            "DELETE FROM invocations WHERE session_id = ?1",
-            [session_id],
-        )?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO invocations (session_id, idx, body) VALUES (?1, ?2, ?3)",
-            )?;
-            for (idx, invocation) in invocations.iter().enumerate() {
-                insert.execute(params![session_id, idx as i64, invocation.to_string()])?;
+        write_invocations(&tx, session_id, invocations)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Completes sessions at `at_ns` with their final invocations, in one transaction.
+    pub fn complete_sessions(
+        &self,
+        sessions: &[(String, Vec<serde_json::Value>)],
+        at_ns: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        for (session_id, invocations) in sessions {
+            write_invocations(&tx, session_id, invocations)?;
+            let n = tx
+                .prepare_cached("UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2")?
+                .execute(params![at_ns, session_id])?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("no session `{session_id}`")));
             }
         }
         tx.commit()?;
@@ -669,6 +596,189 @@ impl Store {
         let body = body.ok_or_else(|| StoreError::NotFound(format!("no eval set `{id}`")))?;
         Ok(serde_json::from_str(&body)?)
     }
+}
+
+/// The write connection, held: see [`Store::writer`].
+pub struct Writer<'a> {
+    store: &'a Store,
+    conn: parking_lot::MutexGuard<'a, Connection>,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+/// The columns of one ingested item, bound to the insert statement of its table.
+trait Item {
+    const INSERT: &'static str;
+    /// Adds `?1` items to session `?3` at time `?2`.
+    const COUNT: &'static str;
+    fn origin(&self) -> &std::sync::Arc<str>;
+    fn insert(
+        &self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        session_id: &str,
+        origin_id: i64,
+    ) -> rusqlite::Result<usize>;
+}
+
+impl Item for NewSpan {
+    const INSERT: &'static str = "INSERT OR IGNORE INTO spans (trace_id, span_id, session_id, \
+        parent_span_id, name, start_ns, end_ns, origin_id, body) \
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    const COUNT: &'static str = "UPDATE sessions SET span_count = span_count + ?1, \
+        updated_at_ns = ?2, completed_at_ns = NULL WHERE id = ?3";
+    fn origin(&self) -> &std::sync::Arc<str> {
+        &self.origin
+    }
+    fn insert(
+        &self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        session_id: &str,
+        origin_id: i64,
+    ) -> rusqlite::Result<usize> {
+        stmt.execute(params![
+            self.trace_id,
+            self.span_id,
+            session_id,
+            self.parent_span_id,
+            self.name,
+            self.start_ns,
+            self.end_ns,
+            origin_id,
+            self.body
+        ])
+    }
+}
+
+impl Item for NewLog {
+    const INSERT: &'static str = "INSERT OR IGNORE INTO logs (session_id, trace_id, span_id, \
+        time_ns, origin_id, fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    const COUNT: &'static str = "UPDATE sessions SET log_count = log_count + ?1, \
+        updated_at_ns = ?2 WHERE id = ?3";
+    fn origin(&self) -> &std::sync::Arc<str> {
+        &self.origin
+    }
+    fn insert(
+        &self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        session_id: &str,
+        origin_id: i64,
+    ) -> rusqlite::Result<usize> {
+        stmt.execute(params![
+            session_id,
+            self.trace_id,
+            self.span_id,
+            self.time_ns,
+            origin_id,
+            self.fingerprint,
+            self.body
+        ])
+    }
+}
+
+impl Writer<'_> {
+    /// Creates `sessions` and stores spans for sessions, in one transaction: `(session id, span)`
+    /// pairs. A span whose (trace id, span id) is already stored is a duplicate and is not stored
+    /// again.
+    pub fn insert_spans(
+        &mut self,
+        sessions: &[SessionRow],
+        spans: &[(String, NewSpan)],
+    ) -> Result<Inserted, StoreError> {
+        self.insert(sessions, spans)
+    }
+
+    /// Creates `sessions` and stores log records for sessions, in one transaction; a record whose
+    /// fingerprint is already stored is a duplicate.
+    pub fn insert_logs(
+        &mut self,
+        sessions: &[SessionRow],
+        logs: &[(String, NewLog)],
+    ) -> Result<Inserted, StoreError> {
+        self.insert(sessions, logs)
+    }
+
+    fn insert<T: Item>(
+        &mut self,
+        sessions: &[SessionRow],
+        items: &[(String, T)],
+    ) -> Result<Inserted, StoreError> {
+        let tx = self.conn.transaction()?;
+        for row in sessions {
+            insert_session(&tx, row)?;
+        }
+        let mut result = Inserted::default();
+        let mut per_session: HashMap<&str, i64> = HashMap::new();
+        {
+            let mut insert = tx.prepare_cached(T::INSERT)?;
+            // Items of one batch share their origin string: look it up once per distinct one.
+            let mut last: Option<(*const u8, i64)> = None;
+            for (session_id, item) in items {
+                let ptr = item.origin().as_ptr();
+                let origin = match last {
+                    Some((p, id)) if p == ptr => id,
+                    _ => {
+                        let id = self.store.origin_id(&tx, item.origin())?;
+                        last = Some((ptr, id));
+                        id
+                    }
+                };
+                if item.insert(&mut insert, session_id, origin)? == 1 {
+                    result.stored += 1;
+                    *per_session.entry(session_id.as_str()).or_default() += 1;
+                } else {
+                    result.duplicates += 1;
+                }
+            }
+        }
+        let now = now_ns();
+        let mut update = tx.prepare_cached(T::COUNT)?;
+        for (session_id, added) in per_session {
+            update.execute(params![added, now, session_id])?;
+        }
+        drop(update);
+        tx.commit()?;
+        Ok(result)
+    }
+}
+
+fn write_invocations(
+    conn: &Connection,
+    session_id: &str,
+    invocations: &[serde_json::Value],
+) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM invocations WHERE session_id = ?1")?
+        .execute([session_id])?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO invocations (session_id, idx, body) VALUES (?1, ?2, ?3)")?;
+    for (idx, invocation) in invocations.iter().enumerate() {
+        insert.execute(params![session_id, idx as i64, invocation.to_string()])?;
+    }
+    Ok(())
+}
+
+fn insert_session(conn: &Connection, row: &SessionRow) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO sessions (id, key_kind, key, eval_set_id, metadata, created_at_ns, \
+         updated_at_ns, completed_at_ns, span_count, log_count) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        row.id,
+        row.key_kind,
+        row.key,
+        row.eval_set_id,
+        row.metadata.to_string(),
+        row.created_at_ns,
+        row.updated_at_ns,
+        row.completed_at_ns,
+        row.span_count,
+        row.log_count
+    ])?;
+    Ok(())
 }
 
 const SESSION_COLUMNS: &str = "id, key_kind, key, eval_set_id, metadata, created_at_ns, \

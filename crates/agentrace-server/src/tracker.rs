@@ -9,7 +9,10 @@
 //! changed are reported (and published to live subscribers). When a session completes its memory
 //! is released: the final invocations are stored in SQLite.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use agentrace_loader::model::{LogRecord, Span, Telemetry};
 use parking_lot::Mutex;
@@ -19,6 +22,8 @@ use serde_json::Value;
 #[derive(Debug, Default)]
 pub struct Tracker {
     sessions: HashMap<String, Arc<Mutex<Live>>>,
+    /// Sessions that received telemetry since [`Tracker::dirty_sessions`] last ran.
+    dirty: HashSet<String>,
 }
 
 /// One live session's telemetry and its last extracted invocations.
@@ -34,6 +39,9 @@ pub type Updates = Vec<(String, Vec<(usize, Value)>)>;
 
 impl Tracker {
     fn live(&mut self, session: String) -> &Arc<Mutex<Live>> {
+        if !self.dirty.contains(&session) {
+            self.dirty.insert(session.clone());
+        }
         self.sessions.entry(session).or_default()
     }
 
@@ -57,12 +65,14 @@ impl Tracker {
 
     /// The sessions waiting for extraction, to be passed to [`refresh`] without holding the
     /// tracker.
-    pub fn dirty_sessions(&self) -> Vec<(String, Arc<Mutex<Live>>)> {
+    pub fn dirty_sessions(&mut self) -> Vec<(String, Arc<Mutex<Live>>)> {
         let mut dirty: Vec<(String, Arc<Mutex<Live>>)> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.lock().dirty)
-            .map(|(id, s)| (id.clone(), Arc::clone(s)))
+            .dirty
+            .drain()
+            .filter_map(|id| {
+                let live = Arc::clone(self.sessions.get(&id)?);
+                Some((id, live))
+            })
             .collect();
         dirty.sort_by(|a, b| a.0.cmp(&b.0));
         dirty
@@ -73,6 +83,7 @@ impl Tracker {
         let Some(source) = self.sessions.get(from).map(Arc::clone) else {
             return;
         };
+        self.dirty.insert(from.to_owned());
         let mut source = source.lock();
         let (moved_spans, kept): (Vec<Span>, Vec<Span>) =
             std::mem::take(&mut source.telemetry.spans)
