@@ -17,7 +17,8 @@ use std::{
 };
 
 use agentrace_loader::{
-    model::{LogRecord, Resource, Scope, Span, TraceId},
+    model::{LogRecord, Resource, Scope, Span, Telemetry, TraceId},
+    read::{Format, LoadOptions, load_bytes},
     write,
 };
 use agentrace_semconv::attr;
@@ -30,7 +31,7 @@ use crate::{
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
     store::{NewLog, NewSpan, SessionRow, Store, StoreError, now_ns},
-    tracker::{Tracker, Updates},
+    tracker::{self, Live, Tracker, Updates},
 };
 
 /// Resource attribute naming an agentevals session.
@@ -54,6 +55,12 @@ pub enum IngestError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// A trace of a batch ready to route: its id, its session keys, its spans with their stored form.
+type PreparedTrace = (String, TraceKeys, Vec<(Span, NewSpan)>);
+/// A log record ready to route: its trace and keys (none for an explicit session), the record
+/// and its stored form.
+type PreparedLog = (Option<(String, TraceKeys)>, LogRecord, NewLog);
 
 /// What happened to a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -180,7 +187,7 @@ impl Ingest {
             by_trace.entry(span.trace_id).or_default().push(span);
         }
         let mut origins = Origins::default();
-        let traces: Vec<(String, TraceKeys, Vec<(Span, NewSpan)>)> = by_trace
+        let traces: Vec<PreparedTrace> = by_trace
             .into_iter()
             .map(|(trace_id, spans)| {
                 let keys = trace_keys(&spans);
@@ -296,16 +303,74 @@ impl Ingest {
             .map(|(trace_id, span)| {
                 let session = match explicit {
                     Some(id) => id.to_owned(),
-                    None => state.index.session_of(&trace_id).unwrap_or_default().to_owned(),
+                    None => state
+                        .index
+                        .session_of(&trace_id)
+                        .unwrap_or_default()
+                        .to_owned(),
                 };
                 (session, span)
             })
             .collect();
         self.publish_spans(&state, &accepted);
+        let accepted = self.resume_stored(&mut state, accepted, |_| (1, 0))?;
         state.tracker.add_spans(accepted);
         drop(state);
         self.dirty.notify_one();
         Ok(outcome)
+    }
+
+    /// A session without live state that already holds stored items (it completed, or was live
+    /// when the server stopped) gets its live state back from the store before more is added,
+    /// so its invocations are extracted from everything it holds. Returns the items still to add:
+    /// a resumed session's items are already in what was loaded.
+    fn resume_stored<T>(
+        &self,
+        state: &mut State,
+        items: Vec<(String, T)>,
+        count: impl Fn(&T) -> (i64, i64),
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let mut incoming: HashMap<&str, (i64, i64)> = HashMap::new();
+        for (session, item) in &items {
+            let (spans, logs) = count(item);
+            let entry = incoming.entry(session.as_str()).or_default();
+            entry.0 += spans;
+            entry.1 += logs;
+        }
+        let mut resumed: Vec<String> = Vec::new();
+        for (session, (spans, logs)) in incoming {
+            if state.tracker.contains(session) {
+                continue;
+            }
+            let stored = state.counts.get(session).copied().unwrap_or_default();
+            if stored.0 > spans || stored.1 > logs {
+                let telemetry = self.stored_telemetry(session)?;
+                state.tracker.seed(session, telemetry);
+                resumed.push(session.to_owned());
+            }
+        }
+        if resumed.is_empty() {
+            return Ok(items);
+        }
+        Ok(items
+            .into_iter()
+            .filter(|(session, _)| !resumed.contains(session))
+            .collect())
+    }
+
+    /// A session's stored spans and logs, read back into the model.
+    fn stored_telemetry(&self, session: &str) -> Result<Telemetry, StoreError> {
+        let spans = self.store.spans(session)?;
+        let logs = self.store.logs(session)?;
+        let document = otlp_json::document(&spans, &logs, &[]).to_string();
+        let options = LoadOptions {
+            format: Some(Format::OtlpJson),
+        };
+        // What the store holds was written by the loader's writer; a record that no longer
+        // reads is left out of live extraction (the stored data itself is untouched).
+        Ok(load_bytes(document.as_bytes(), options)
+            .map(|loaded| loaded.telemetry)
+            .unwrap_or_default())
     }
 
     fn resync_counts<'a>(
@@ -437,7 +502,7 @@ impl Ingest {
         // Before taking any lock: the stored form and the session keys of every record.
         let mut origins = Origins::default();
         let mut no_context = 0u64;
-        let records: Vec<(Option<(String, TraceKeys)>, LogRecord, NewLog)> = logs
+        let records: Vec<PreparedLog> = logs
             .into_iter()
             .filter_map(|record| {
                 let route = match (explicit, record.trace_id) {
@@ -541,6 +606,7 @@ impl Ingest {
                 session: session_summary(row),
             });
         }
+        let accepted = self.resume_stored(&mut state, accepted, |_| (0, 1))?;
         state.tracker.add_logs(accepted);
         drop(state);
         self.dirty.notify_one();
@@ -601,8 +667,9 @@ impl Ingest {
         if !state.index.end_explicit(session_id, Instant::now()) {
             return Err(StoreError::NotFound(format!("no session `{session_id}`")).into());
         }
-        let (invocations, updates) = state.tracker.finish(session_id);
+        let live = state.tracker.take(session_id);
         drop(state);
+        let (invocations, updates) = tracker::finish(session_id, live);
         self.publish_updates(updates);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
@@ -615,16 +682,18 @@ impl Ingest {
         if due.is_empty() {
             return Ok(due);
         }
-        let finished: Vec<(String, (Vec<Value>, Updates))> = due
+        let ended: Vec<(String, Option<Arc<Mutex<Live>>>)> = due
             .into_iter()
             .map(|id| {
-                let done = state.tracker.finish(&id);
-                (id, done)
+                let live = state.tracker.take(&id);
+                (id, live)
             })
             .collect();
         drop(state);
-        let mut sessions = Vec::with_capacity(finished.len());
-        for (id, (invocations, updates)) in finished {
+        // Extraction runs without the routing lock: ingest goes on meanwhile.
+        let mut sessions = Vec::with_capacity(ended.len());
+        for (id, live) in ended {
+            let (invocations, updates) = tracker::finish(&id, live);
             self.publish_updates(updates);
             sessions.push((id, invocations));
         }
@@ -671,8 +740,9 @@ impl Ingest {
     /// A session's current invocations: live ones from the tracker (extracted now if stale),
     /// else the stored ones.
     pub fn invocations(&self, session_id: &str) -> Result<Vec<Value>, StoreError> {
-        let live = self.state.lock().tracker.current(session_id);
-        if let Some((invocations, updates)) = live {
+        let live = self.state.lock().tracker.get(session_id);
+        if let Some(live) = live {
+            let (invocations, updates) = tracker::current(session_id, &live);
             self.publish_updates(updates);
             return Ok(invocations);
         }

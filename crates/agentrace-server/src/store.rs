@@ -222,6 +222,8 @@ pub struct Inserted {
 pub struct Store {
     conn: Mutex<Connection>,
     origins: Mutex<HashMap<String, i64>>,
+    /// Wakes the background checkpointer after a commit (file databases only).
+    checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
 }
 
 /// Nanoseconds since the epoch, now.
@@ -235,8 +237,8 @@ pub fn now_ns() -> i64 {
 impl Store {
     /// Opens (creating when missing) the database.
     pub fn open(location: &DbLocation) -> Result<Self, StoreError> {
-        let conn = match location {
-            DbLocation::Memory => Connection::open_in_memory()?,
+        let (conn, checkpoint) = match location {
+            DbLocation::Memory => (Connection::open_in_memory()?, None),
             DbLocation::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -244,14 +246,27 @@ impl Store {
                         source,
                     })?;
                 }
-                Self::open_file(path)?
+                let conn = Self::open_file(path)?;
+                // Checkpoints (copying the WAL back into the database) run on their own thread
+                // and connection, not inside the commit of whoever crosses the WAL threshold.
+                conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                (conn, Some(spawn_checkpointer(Self::open_file(path)?)?))
             }
         };
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
             origins: Mutex::new(HashMap::new()),
+            checkpoint,
         })
+    }
+
+    /// Tells the checkpointer that a transaction committed.
+    fn committed(&self) {
+        if let Some(wake) = &self.checkpoint {
+            // Full means a wake-up is already pending: nothing is lost.
+            let _ = wake.try_send(());
+        }
     }
 
     fn open_file(path: &Path) -> Result<Connection, StoreError> {
@@ -379,6 +394,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.committed();
         Ok(())
     }
 
@@ -741,8 +757,40 @@ impl Writer<'_> {
         }
         drop(update);
         tx.commit()?;
+        self.store.committed();
         Ok(result)
     }
+}
+
+/// How long the checkpointer waits after a wake-up, so a burst of commits costs one checkpoint.
+const CHECKPOINT_COALESCE: std::time::Duration = std::time::Duration::from_millis(50);
+/// How often the checkpointer runs when nothing wakes it.
+const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Starts the thread that checkpoints the WAL with its own connection (a passive checkpoint
+/// never blocks the writer). It stops when the store is dropped.
+fn spawn_checkpointer(conn: Connection) -> Result<std::sync::mpsc::SyncSender<()>, StoreError> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+    std::thread::Builder::new()
+        .name("agentrace-checkpoint".into())
+        .spawn(move || {
+            loop {
+                match woken.recv_timeout(CHECKPOINT_IDLE) {
+                    Ok(()) => std::thread::sleep(CHECKPOINT_COALESCE),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+                if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(%err, "WAL checkpoint failed; retrying later");
+                }
+            }
+        })
+        .map_err(|source| StoreError::Io {
+            path: "checkpoint thread".into(),
+            source,
+        })?;
+    Ok(wake)
 }
 
 fn write_invocations(

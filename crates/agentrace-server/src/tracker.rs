@@ -103,30 +103,54 @@ impl Tracker {
         target.dirty = true;
     }
 
-    /// The current invocations of a live session (extracted first when stale), with the
-    /// invocations that this extraction changed.
-    pub fn current(&mut self, session_id: &str) -> Option<(Vec<Value>, Updates)> {
-        let live = self.sessions.get(session_id)?;
-        let updates = refresh(session_id, live).into_iter().collect();
-        let invocations = live.lock().invocations.clone();
-        Some((invocations, updates))
+    /// A live session's state, to extract without holding the tracker.
+    pub fn get(&self, session_id: &str) -> Option<Arc<Mutex<Live>>> {
+        self.sessions.get(session_id).map(Arc::clone)
     }
 
-    /// Ends a session's live state: its final invocations, with the invocations that the last
-    /// extraction changed.
-    pub fn finish(&mut self, session_id: &str) -> (Vec<Value>, Updates) {
-        let Some(live) = self.sessions.remove(session_id) else {
-            return (Vec::new(), Vec::new());
-        };
-        let updates = refresh(session_id, &live).into_iter().collect();
-        let invocations = std::mem::take(&mut live.lock().invocations);
-        (invocations, updates)
+    /// Whether a session has live state.
+    pub fn contains(&self, session_id: &str) -> bool {
+        self.sessions.contains_key(session_id)
+    }
+
+    /// Starts a session's live state from telemetry stored earlier (a session that completed,
+    /// or that was live when the server stopped, and receives more).
+    pub fn seed(&mut self, session_id: &str, telemetry: Telemetry) {
+        let mut live = self.live(session_id.to_owned()).lock();
+        live.telemetry = telemetry;
+        live.dirty = true;
+    }
+
+    /// Ends a session's live state, to be finished by [`finish`] without holding the tracker.
+    pub fn take(&mut self, session_id: &str) -> Option<Arc<Mutex<Live>>> {
+        self.dirty.remove(session_id);
+        self.sessions.remove(session_id)
     }
 
     /// Forgets a session.
     pub fn remove(&mut self, session_id: &str) {
+        self.dirty.remove(session_id);
         self.sessions.remove(session_id);
     }
+}
+
+/// The current invocations of a live session (extracted first when stale), with the invocations
+/// that this extraction changed.
+pub fn current(session_id: &str, live: &Mutex<Live>) -> (Vec<Value>, Updates) {
+    let updates = refresh(session_id, live).into_iter().collect();
+    let invocations = live.lock().invocations.clone();
+    (invocations, updates)
+}
+
+/// A session's final invocations (taken out of its ended live state), with the invocations that
+/// the last extraction changed.
+pub fn finish(session_id: &str, live: Option<Arc<Mutex<Live>>>) -> (Vec<Value>, Updates) {
+    let Some(live) = live else {
+        return (Vec::new(), Vec::new());
+    };
+    let updates = refresh(session_id, &live).into_iter().collect();
+    let invocations = std::mem::take(&mut live.lock().invocations);
+    (invocations, updates)
 }
 
 /// Extracts one session again if it is dirty; returns the invocations that changed, if any.

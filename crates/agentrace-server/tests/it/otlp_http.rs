@@ -361,3 +361,49 @@ async fn json_with_protobuf_field_names_and_enum_names_is_read_like_a_trace_file
     assert_eq!(spans["spans"][0]["kind"], 3);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn spans_arriving_after_completion_extend_the_stored_invocations() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let http = client();
+    let url = format!("{base}/v1/traces");
+    let resource = || vec![kv("agentevals.session_name", "late")];
+
+    let live = http
+        .get(format!("{base}/stream/ui-updates"))
+        .send()
+        .await
+        .unwrap();
+    let first = traces(
+        resource(),
+        agent_turn(7, 1, "first question", "first answer"),
+    );
+    assert_eq!(testkit::post_proto(&url, &first).await.status(), 200);
+    testkit::wait_for_event(live, |e| e["type"] == "session_complete").await;
+
+    // A second turn of the same trace arrives after the session completed: the session is live
+    // again, and its invocations are extracted from everything it holds, not only the new spans.
+    let live = http
+        .get(format!("{base}/stream/ui-updates"))
+        .send()
+        .await
+        .unwrap();
+    let second = traces(
+        resource(),
+        agent_turn(7, 3, "second question", "second answer"),
+    );
+    assert_eq!(testkit::post_proto(&url, &second).await.status(), 200);
+    let events = testkit::wait_for_event(live, |e| e["type"] == "session_complete").await;
+    assert_eq!(events.last().unwrap()["invocation_count"], 2, "{events:?}");
+
+    let stored = testkit::get_json(&format!("{base}/api/sessions/late/invocations")).await;
+    let users: Vec<&str> = stored["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_text"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(users, ["first question", "second question"], "{stored}");
+    server.shutdown().await;
+}
