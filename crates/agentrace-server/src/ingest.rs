@@ -929,10 +929,6 @@ fn new_span(span: &Span, origins: &mut Origins) -> NewSpan {
     NewSpan {
         trace_id: span.trace_id.to_string(),
         span_id: span.span_id.to_string(),
-        parent_span_id: span.parent_span_id.map(|p| p.to_string()),
-        name: span.name.clone(),
-        start_ns: nanos(span.start_ns),
-        end_ns: nanos(span.end_ns),
         origin: origins.get(&span.resource, &span.scope),
         body: write::to_json_string(span),
     }

@@ -65,20 +65,21 @@ CREATE TABLE IF NOT EXISTS origins (
     id   INTEGER PRIMARY KEY,
     json TEXT NOT NULL UNIQUE
 );
-CREATE TABLE IF NOT EXISTS spans (
-    id             INTEGER PRIMARY KEY,
-    trace_id       TEXT NOT NULL,
-    span_id        TEXT NOT NULL,
-    session_id     TEXT NOT NULL,
-    parent_span_id TEXT,
-    name           TEXT NOT NULL,
-    start_ns       INTEGER NOT NULL,
-    end_ns         INTEGER NOT NULL,
-    origin_id      INTEGER NOT NULL,
-    body           TEXT NOT NULL,
-    UNIQUE (trace_id, span_id)
+CREATE TABLE IF NOT EXISTS span_chunks (
+    id         INTEGER PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    trace_id   TEXT NOT NULL,
+    origin_id  INTEGER NOT NULL,
+    span_count INTEGER NOT NULL,
+    body       TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS spans_by_session ON spans(session_id, start_ns);
+CREATE INDEX IF NOT EXISTS span_chunks_by_session ON span_chunks(session_id);
+CREATE INDEX IF NOT EXISTS span_chunks_by_trace ON span_chunks(trace_id);
+CREATE TABLE IF NOT EXISTS span_ids (
+    trace_id TEXT NOT NULL,
+    span_id  TEXT NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS logs (
     id          INTEGER PRIMARY KEY,
     session_id  TEXT NOT NULL,
@@ -105,21 +106,26 @@ CREATE TABLE IF NOT EXISTS eval_sets (
 );
 ";
 
+/// Databases written before spans were stored in chunks kept one row per span in `spans`: each
+/// becomes a chunk of one, once.
+const MIGRATE_SPAN_ROWS: &str = "
+INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
+    SELECT session_id, trace_id, origin_id, 1, '[' || body || ']' FROM spans ORDER BY start_ns;
+INSERT OR IGNORE INTO span_ids (trace_id, span_id) SELECT trace_id, span_id FROM spans;
+DROP TABLE spans;
+";
+
 /// A span ready to store.
+///
+/// Spans are stored in chunks: the spans of one trace, session and origin that arrive in one
+/// batch share a row (`span_chunks`, a JSON array), and `span_ids` keeps every (trace id, span id)
+/// so a retried export is stored once. A row per span cost most of the ingest time.
 #[derive(Debug, Clone)]
 pub struct NewSpan {
     /// Trace id, lowercase hex.
     pub trace_id: String,
     /// Span id, lowercase hex.
     pub span_id: String,
-    /// Parent span id, lowercase hex.
-    pub parent_span_id: Option<String>,
-    /// Span name.
-    pub name: String,
-    /// Start, nanoseconds since the epoch.
-    pub start_ns: i64,
-    /// End, nanoseconds since the epoch.
-    pub end_ns: i64,
     /// The resource and scope as JSON: `{"resource": {...}, "scope": {...}}` (shared by the
     /// items of one resource and scope).
     pub origin: std::sync::Arc<str>,
@@ -254,6 +260,16 @@ impl Store {
             }
         };
         conn.execute_batch(SCHEMA)?;
+        let old_rows: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'spans'",
+            [],
+            |r| r.get(0),
+        )?;
+        if old_rows > 0 {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(MIGRATE_SPAN_ROWS)?;
+            tx.commit()?;
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             origins: Mutex::new(HashMap::new()),
@@ -327,15 +343,21 @@ impl Store {
     pub fn move_trace(&self, trace_id: &str, from: &str, to: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let spans = tx.execute(
-            "UPDATE spans SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
+        let spans: i64 = tx.query_row(
+            "SELECT COALESCE(SUM(span_count), 0) FROM span_chunks \
+             WHERE trace_id = ?1 AND session_id = ?2",
+            params![trace_id, from],
+            |r| r.get(0),
+        )?;
+        tx.execute(
+            "UPDATE span_chunks SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
             params![to, trace_id, from],
         )?;
         let logs = tx.execute(
             "UPDATE logs SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
             params![to, trace_id, from],
         )?;
-        let (spans, logs) = (spans as i64, logs as i64);
+        let logs = logs as i64;
         tx.execute(
             "UPDATE sessions SET span_count = span_count - ?1, log_count = log_count - ?2 \
              WHERE id = ?3",
@@ -485,7 +507,7 @@ impl Store {
     pub fn trace_sessions(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(
-            "SELECT DISTINCT trace_id, session_id FROM spans \
+            "SELECT DISTINCT trace_id, session_id FROM span_chunks \
              UNION SELECT DISTINCT trace_id, session_id FROM logs WHERE trace_id IS NOT NULL",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -496,13 +518,31 @@ impl Store {
         Ok(out)
     }
 
-    /// A session's spans in start order.
+    /// A session's spans in start order (then span id).
     pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        self.items(
-            "SELECT o.json, s.body FROM spans s JOIN origins o ON o.id = s.origin_id \
-             WHERE s.session_id = ?1 ORDER BY s.start_ns, s.span_id",
+        let chunks = self.items(
+            "SELECT o.json, c.body FROM span_chunks c JOIN origins o ON o.id = c.origin_id \
+             WHERE c.session_id = ?1 ORDER BY c.id",
             session_id,
-        )
+        )?;
+        let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
+        for chunk in chunks {
+            let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
+            for raw in list {
+                let key: SpanKey = serde_json::from_str(raw.get())?;
+                let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
+                spans.push((
+                    start,
+                    key.span_id.unwrap_or_default(),
+                    StoredItem {
+                        origin: chunk.origin.clone(),
+                        body: raw.get().to_owned(),
+                    },
+                ));
+            }
+        }
+        spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(spans.into_iter().map(|(_, _, item)| item).collect())
     }
 
     /// A session's log records in time order.
@@ -538,7 +578,15 @@ impl Store {
         if n == 0 {
             return Err(StoreError::NotFound(format!("no session `{session_id}`")));
         }
-        tx.execute("DELETE FROM spans WHERE session_id = ?1", [session_id])?;
+        tx.execute(
+            "DELETE FROM span_ids WHERE trace_id IN \
+             (SELECT DISTINCT trace_id FROM span_chunks WHERE session_id = ?1)",
+            [session_id],
+        )?;
+        tx.execute(
+            "DELETE FROM span_chunks WHERE session_id = ?1",
+            [session_id],
+        )?;
         tx.execute("DELETE FROM logs WHERE session_id = ?1", [session_id])?;
         tx.execute(
             "DELETE FROM invocations WHERE session_id = ?1",
@@ -626,6 +674,63 @@ impl std::fmt::Debug for Writer<'_> {
     }
 }
 
+/// Spans of one (session, trace, origin) being gathered into one `span_chunks` row.
+#[derive(Default)]
+struct Chunk {
+    session_id: String,
+    trace_id: String,
+    origin_id: i64,
+    count: i64,
+    body: String,
+}
+
+impl Chunk {
+    fn holds(&self, session_id: &str, trace_id: &str, origin_id: i64) -> bool {
+        self.count > 0
+            && self.origin_id == origin_id
+            && self.trace_id == trace_id
+            && self.session_id == session_id
+    }
+
+    fn start(&mut self, session_id: &str, trace_id: &str, origin_id: i64) {
+        session_id.clone_into(&mut self.session_id);
+        trace_id.clone_into(&mut self.trace_id);
+        self.origin_id = origin_id;
+    }
+
+    fn push(&mut self, span: &str) {
+        self.body.push(if self.count == 0 { '[' } else { ',' });
+        self.body.push_str(span);
+        self.count += 1;
+    }
+
+    fn flush(&mut self, insert: &mut rusqlite::CachedStatement<'_>) -> Result<(), StoreError> {
+        if self.count == 0 {
+            return Ok(());
+        }
+        self.body.push(']');
+        insert.execute(params![
+            self.session_id,
+            self.trace_id,
+            self.origin_id,
+            self.count,
+            self.body
+        ])?;
+        self.count = 0;
+        self.body.clear();
+        Ok(())
+    }
+}
+
+/// The fields of a stored span that order a session's spans.
+#[derive(serde::Deserialize)]
+struct SpanKey {
+    #[serde(rename = "startTimeUnixNano")]
+    start: Option<String>,
+    #[serde(rename = "spanId")]
+    span_id: Option<String>,
+}
+
 /// The columns of one ingested item, bound to the insert statement of its table.
 trait Item {
     const INSERT: &'static str;
@@ -638,35 +743,6 @@ trait Item {
         session_id: &str,
         origin_id: i64,
     ) -> rusqlite::Result<usize>;
-}
-
-impl Item for NewSpan {
-    const INSERT: &'static str = "INSERT OR IGNORE INTO spans (trace_id, span_id, session_id, \
-        parent_span_id, name, start_ns, end_ns, origin_id, body) \
-        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    const COUNT: &'static str = "UPDATE sessions SET span_count = span_count + ?1, \
-        updated_at_ns = ?2, completed_at_ns = NULL WHERE id = ?3";
-    fn origin(&self) -> &std::sync::Arc<str> {
-        &self.origin
-    }
-    fn insert(
-        &self,
-        stmt: &mut rusqlite::CachedStatement<'_>,
-        session_id: &str,
-        origin_id: i64,
-    ) -> rusqlite::Result<usize> {
-        stmt.execute(params![
-            self.trace_id,
-            self.span_id,
-            session_id,
-            self.parent_span_id,
-            self.name,
-            self.start_ns,
-            self.end_ns,
-            origin_id,
-            self.body
-        ])
-    }
 }
 
 impl Item for NewLog {
@@ -704,7 +780,59 @@ impl Writer<'_> {
         sessions: &[SessionRow],
         spans: &[(String, NewSpan)],
     ) -> Result<Inserted, StoreError> {
-        self.insert(sessions, spans)
+        let tx = self.conn.transaction()?;
+        for row in sessions {
+            insert_session(&tx, row)?;
+        }
+        let mut result = Inserted::default();
+        let mut per_session: HashMap<&str, i64> = HashMap::new();
+        {
+            let mut new_id = tx.prepare_cached(
+                "INSERT OR IGNORE INTO span_ids (trace_id, span_id) VALUES (?1, ?2)",
+            )?;
+            let mut chunk_insert = tx.prepare_cached(
+                "INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            // Consecutive spans of one (session, trace, origin) form one chunk.
+            let mut chunk = Chunk::default();
+            let mut last_origin: Option<(*const u8, i64)> = None;
+            for (session_id, span) in spans {
+                let ptr = span.origin.as_ptr();
+                let origin = match last_origin {
+                    Some((p, id)) if p == ptr => id,
+                    _ => {
+                        let id = self.store.origin_id(&tx, &span.origin)?;
+                        last_origin = Some((ptr, id));
+                        id
+                    }
+                };
+                if new_id.execute(params![span.trace_id, span.span_id])? == 0 {
+                    result.duplicates += 1;
+                    continue;
+                }
+                result.stored += 1;
+                *per_session.entry(session_id.as_str()).or_default() += 1;
+                if !chunk.holds(session_id, &span.trace_id, origin) {
+                    chunk.flush(&mut chunk_insert)?;
+                    chunk.start(session_id, &span.trace_id, origin);
+                }
+                chunk.push(&span.body);
+            }
+            chunk.flush(&mut chunk_insert)?;
+        }
+        let mut update = tx.prepare_cached(
+            "UPDATE sessions SET span_count = span_count + ?1, updated_at_ns = ?2, \
+             completed_at_ns = NULL WHERE id = ?3",
+        )?;
+        let now = now_ns();
+        for (session_id, added) in per_session {
+            update.execute(params![added, now, session_id])?;
+        }
+        drop(update);
+        tx.commit()?;
+        self.store.committed();
+        Ok(result)
     }
 
     /// Creates `sessions` and stores log records for sessions, in one transaction; a record whose

@@ -25,10 +25,6 @@ fn span(trace: &str, id: &str) -> NewSpan {
     NewSpan {
         trace_id: trace.to_owned(),
         span_id: id.to_owned(),
-        parent_span_id: None,
-        name: format!("span {id}"),
-        start_ns: 10,
-        end_ns: 20,
         origin: r#"{"resource":{},"scope":{}}"#.into(),
         body: json!({"traceId": trace, "spanId": id}).to_string(),
     }
@@ -184,4 +180,52 @@ fn eval_sets_are_stored_and_replaced() {
     );
     assert_eq!(store.eval_set("e1").unwrap()["v"], 2);
     assert!(matches!(store.eval_set("e2"), Err(StoreError::NotFound(_))));
+}
+
+#[test]
+fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        // The layout of databases written before spans were stored in chunks.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            r#"
+            CREATE TABLE sessions (id TEXT PRIMARY KEY, key_kind TEXT NOT NULL, key TEXT NOT NULL,
+                eval_set_id TEXT, metadata TEXT NOT NULL DEFAULT '{}',
+                created_at_ns INTEGER NOT NULL, updated_at_ns INTEGER NOT NULL,
+                completed_at_ns INTEGER, span_count INTEGER NOT NULL DEFAULT 0,
+                log_count INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE origins (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+            CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+                session_id TEXT NOT NULL, parent_span_id TEXT, name TEXT NOT NULL,
+                start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, origin_id INTEGER NOT NULL,
+                body TEXT NOT NULL, PRIMARY KEY (trace_id, span_id)) WITHOUT ROWID;
+            INSERT INTO sessions (id, key_kind, key, created_at_ns, updated_at_ns, span_count)
+                VALUES ('s1', 'name', 's1', 1, 1, 2);
+            INSERT INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
+            INSERT INTO spans VALUES ('t1', 'b', 's1', NULL, 'second', 20, 30, 1,
+                '{"traceId":"t1","spanId":"b","startTimeUnixNano":"20"}');
+            INSERT INTO spans VALUES ('t1', 'a', 's1', NULL, 'first', 10, 30, 1,
+                '{"traceId":"t1","spanId":"a","startTimeUnixNano":"10"}');
+            "#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
+    let spans = store.spans("s1").unwrap();
+    let ids: Vec<String> = spans
+        .iter()
+        .map(|s| serde_json::from_str::<serde_json::Value>(&s.body).unwrap()["spanId"].to_string())
+        .collect();
+    assert_eq!(ids, [r#""a""#, r#""b""#], "in start order");
+    // The migrated ids still deduplicate a retried export.
+    let again = store
+        .insert_spans(&[("s1".to_owned(), span("t1", "a"))])
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 1));
+    drop(store);
+    // Opening again does not migrate twice.
+    let store = Store::open(&DbLocation::File(path)).unwrap();
+    assert_eq!(store.spans("s1").unwrap().len(), 2);
 }
