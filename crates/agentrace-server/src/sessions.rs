@@ -169,6 +169,45 @@ impl Routed {
     }
 }
 
+/// Where a key leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// An existing session.
+    Existing(String),
+    /// A session to create, with this id.
+    New(String),
+}
+
+/// A routing decision, made without changing the index ([`SessionIndex::route`] applies it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Plan {
+    /// The trace stays in (or a keyless trace rejoins) this session.
+    Stay(String),
+    /// A new trace joins a session of this key kind.
+    Join { to: Target, kind: KeyKind },
+    /// A known trace moves to a stronger key's session.
+    Move {
+        from: String,
+        to: Target,
+        kind: KeyKind,
+    },
+}
+
+impl Plan {
+    fn creates(&self) -> bool {
+        matches!(
+            self,
+            Self::Join {
+                to: Target::New(_),
+                ..
+            } | Self::Move {
+                to: Target::New(_),
+                ..
+            }
+        )
+    }
+}
+
 /// The in-memory routing index.
 #[derive(Debug)]
 pub struct SessionIndex {
@@ -250,72 +289,69 @@ impl SessionIndex {
     }
 
     /// Whether routing `keys` for `trace_id` would create a session (used to refuse a batch
-    /// before anything is stored when the session limit is reached).
+    /// before anything is stored when the session limit is reached): [`SessionIndex::route`]'s
+    /// own decision, without applying it.
     pub fn would_create(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> bool {
-        match self.traces.get(trace_id) {
-            Some(trace) => match keys.key() {
+        self.plan(trace_id, keys, now).creates()
+    }
+
+    /// Decides where a trace goes, without changing anything.
+    fn plan(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> Plan {
+        if let Some(trace) = self.traces.get(trace_id) {
+            return match keys.key() {
                 Some((kind, key)) if kind > trace.kind => {
-                    !self.heads.contains_key(&(kind, key.to_owned()))
+                    let to = self.head_target(kind, key, keys, now);
+                    match to {
+                        Target::Existing(id) if id == trace.session => Plan::Stay(id),
+                        to => Plan::Move {
+                            from: trace.session.clone(),
+                            to,
+                            kind,
+                        },
+                    }
                 }
-                _ => false,
+                _ => Plan::Stay(trace.session.clone()),
+            };
+        }
+        match keys.key() {
+            Some((kind, key)) => Plan::Join {
+                to: self.head_target(kind, key, keys, now),
+                kind,
             },
-            None => match keys.key() {
-                None => true,
-                Some((kind, key)) => match self.heads.get(&(kind, key.to_owned())) {
-                    None => true,
-                    Some(head) => self
-                        .sessions
-                        .get(head)
-                        .is_none_or(|s| self.is_rerun(s, keys, now)),
-                },
-            },
+            None => {
+                let id = trace_session_id(trace_id);
+                if self.sessions.contains_key(&id) {
+                    Plan::Stay(id)
+                } else {
+                    Plan::Join {
+                        to: Target::New(id),
+                        kind: KeyKind::Trace,
+                    }
+                }
+            }
         }
     }
 
     /// Routes one trace of an incoming batch, creating or moving as the rules say.
     pub fn route(&mut self, trace_id: &str, keys: &TraceKeys, now: Instant) -> Routed {
-        if let Some(trace) = self.traces.get(trace_id).cloned() {
-            let routed = match keys.key() {
-                Some((kind, key)) if kind > trace.kind => {
-                    let (to, created) = self.head_for(kind, key, keys, now);
-                    if to == trace.session {
-                        Routed::Existing(to)
-                    } else {
-                        if let Some(old) = self.sessions.get_mut(&trace.session) {
-                            old.traces.remove(trace_id);
-                        }
-                        Routed::Moved {
-                            from: trace.session.clone(),
-                            to,
-                            created,
-                        }
-                    }
-                }
-                _ => Routed::Existing(trace.session.clone()),
-            };
-            self.touch(trace_id, routed.session(), keys, now);
-            return routed;
-        }
-        let routed = match keys.key() {
-            Some((kind, key)) => {
-                let (id, created) = self.head_for(kind, key, keys, now);
+        let routed = match self.plan(trace_id, keys, now) {
+            Plan::Stay(id) => Routed::Existing(id),
+            Plan::Join { to, kind } => {
+                let key = keys.key().map_or(trace_id, |(_, key)| key).to_owned();
+                let (id, created) = self.enter(to, kind, &key, keys);
                 if created {
                     Routed::Created(id)
                 } else {
                     Routed::Existing(id)
                 }
             }
-            None => {
-                let id = trace_session_id(trace_id);
-                let created = !self.sessions.contains_key(&id);
-                if created {
-                    self.insert_session(&id, KeyKind::Trace, trace_id, keys, false);
+            Plan::Move { from, to, kind } => {
+                let key = keys.key().map_or("", |(_, key)| key).to_owned();
+                let (to, created) = self.enter(to, kind, &key, keys);
+                if let Some(old) = self.sessions.get_mut(&from) {
+                    old.traces.remove(trace_id);
                 }
-                if created {
-                    Routed::Created(id)
-                } else {
-                    Routed::Existing(id)
-                }
+                Routed::Moved { from, to, created }
             }
         };
         self.touch(trace_id, routed.session(), keys, now);
@@ -472,38 +508,47 @@ impl SessionIndex {
         }
     }
 
-    fn head_for(
-        &mut self,
-        kind: KeyKind,
-        key: &str,
-        keys: &TraceKeys,
-        now: Instant,
-    ) -> (String, bool) {
-        let head_key = (kind, key.to_owned());
-        if let Some(head) = self.heads.get(&head_key).cloned() {
+    /// The session a key leads to: its head, or a new session (the first of the key, or a new
+    /// generation when the head is a finished run).
+    fn head_target(&self, kind: KeyKind, key: &str, keys: &TraceKeys, now: Instant) -> Target {
+        if let Some(head) = self.heads.get(&(kind, key.to_owned())) {
             let rerun = self
                 .sessions
-                .get(&head)
+                .get(head)
                 .is_none_or(|s| self.is_rerun(s, keys, now));
             if !rerun {
-                return (head, false);
+                return Target::Existing(head.clone());
             }
-            let id = self.next_generation(key);
-            self.insert_session(&id, kind, key, keys, false);
-            return (id, true);
+            return Target::New(self.next_generation(key));
         }
         let id = match kind {
             KeyKind::Name | KeyKind::WebSocket => key.to_owned(),
             _ if !self.sessions.contains_key(key) => key.to_owned(),
             _ => format!("{}:{key}", kind.as_str()),
         };
-        let id = if self.sessions.contains_key(&id) {
-            self.next_generation(&id)
+        if self.sessions.contains_key(&id) {
+            Target::New(self.next_generation(&id))
         } else {
-            id
-        };
-        self.insert_session(&id, kind, key, keys, false);
-        (id, true)
+            Target::New(id)
+        }
+    }
+
+    /// Enters a target: a new session is created. Returns the session id and whether it was
+    /// created.
+    fn enter(
+        &mut self,
+        target: Target,
+        kind: KeyKind,
+        key: &str,
+        keys: &TraceKeys,
+    ) -> (String, bool) {
+        match target {
+            Target::Existing(id) => (id, false),
+            Target::New(id) => {
+                self.insert_session(&id, kind, key, keys, false);
+                (id, true)
+            }
+        }
     }
 
     fn next_generation(&self, base: &str) -> String {
@@ -678,6 +723,49 @@ mod tests {
             }
         );
         assert!(index.get("s").is_some_and(|s| s.traces.is_empty()));
+    }
+
+    proptest::proptest! {
+        /// `would_create` is `route`'s own decision: over random sequences of traces and keys
+        /// (names, conversations, session ids, run ids, instance ids, completions), it predicts
+        /// exactly whether `route` creates a session.
+        #[test]
+        fn would_create_predicts_route(
+            steps in proptest::collection::vec(
+                (0u8..6, 0u8..4, 0u8..3, 0u8..3, 0u8..3, proptest::bool::ANY, 0u64..60),
+                1..40,
+            )
+        ) {
+            let mut index = SessionIndex::new(rules());
+            let start = Instant::now();
+            let mut clock = 0u64;
+            for (trace, key_kind, key, run, instance, complete, advance) in steps {
+                clock += advance;
+                let now = start + Duration::from_secs(clock);
+                if complete {
+                    index.complete_due(now);
+                }
+                let value = Some(format!("k{key}"));
+                let keys = TraceKeys {
+                    name: (key_kind == 1).then(|| value.clone()).flatten(),
+                    conversation: (key_kind == 2).then(|| value.clone()).flatten(),
+                    session_id: (key_kind == 3).then(|| value.clone()).flatten(),
+                    run_id: Some(format!("r{run}")),
+                    instance_id: (instance > 0).then(|| format!("i{instance}")),
+                    has_root: true,
+                    ..TraceKeys::default()
+                };
+                let trace_id = format!("{trace:032x}");
+                let predicted = index.would_create(&trace_id, &keys, now);
+                let routed = index.route(&trace_id, &keys, now);
+                let created = matches!(
+                    routed,
+                    Routed::Created(_) | Routed::Moved { created: true, .. }
+                );
+                proptest::prop_assert_eq!(predicted, created, "{:?}", routed);
+                proptest::prop_assert!(index.get(routed.session()).is_some());
+            }
+        }
     }
 
     #[test]
