@@ -32,6 +32,30 @@ impl<T: std::fmt::Display> Serialize for Str<'_, T> {
     }
 }
 
+/// An integer as a JSON string (OTLP/JSON writes 64-bit integers as strings).
+struct IntStr<T: itoa::Integer>(T);
+
+impl<T: itoa::Integer + Copy> Serialize for IntStr<T> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(itoa::Buffer::new().format(self.0))
+    }
+}
+
+/// An id as lowercase hex, formatted on the stack.
+struct Hex<const N: usize, const M: usize>([u8; N]);
+
+fn hex_id<const N: usize, const M: usize>(bytes: [u8; N]) -> Hex<N, M> {
+    Hex(bytes)
+}
+
+impl<const N: usize, const M: usize> Serialize for Hex<N, M> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; M];
+        hex::encode_to_slice(self.0, &mut buf).map_err(serde::ser::Error::custom)?;
+        ser.serialize_str(std::str::from_utf8(&buf).map_err(serde::ser::Error::custom)?)
+    }
+}
+
 struct Base64<'a>(&'a [u8]);
 
 impl Serialize for Base64<'_> {
@@ -79,7 +103,7 @@ impl Serialize for Json<'_, AnyValue> {
             AnyValue::Empty => {}
             AnyValue::String(s) => m.serialize_entry("stringValue", s)?,
             AnyValue::Bool(b) => m.serialize_entry("boolValue", b)?,
-            AnyValue::Int(i) => m.serialize_entry("intValue", &Str(i))?,
+            AnyValue::Int(i) => m.serialize_entry("intValue", &IntStr(*i))?,
             AnyValue::Double(d) if d.is_finite() => m.serialize_entry("doubleValue", d)?,
             AnyValue::Double(d) => m.serialize_entry("doubleValue", &Str(d))?,
             AnyValue::Bytes(b) => m.serialize_entry("bytesValue", &Base64(b))?,
@@ -109,7 +133,7 @@ impl Serialize for Json<'_, SpanEvent> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = ser.serialize_map(Some(3))?;
-        m.serialize_entry("timeUnixNano", &Str(&e.time_ns))?;
+        m.serialize_entry("timeUnixNano", &IntStr(e.time_ns))?;
         m.serialize_entry("name", &e.name)?;
         m.serialize_entry("attributes", &Json(&e.attributes))?;
         m.end()
@@ -120,8 +144,8 @@ impl Serialize for Json<'_, Link> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let l = self.0;
         let mut m = ser.serialize_map(Some(3))?;
-        m.serialize_entry("traceId", &Str(&l.trace_id))?;
-        m.serialize_entry("spanId", &Str(&l.span_id))?;
+        m.serialize_entry("traceId", &hex_id::<16, 32>(l.trace_id.0))?;
+        m.serialize_entry("spanId", &hex_id::<8, 16>(l.span_id.0))?;
         m.serialize_entry("attributes", &Json(&l.attributes))?;
         m.end()
     }
@@ -142,15 +166,15 @@ impl Serialize for Json<'_, Span> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let s = self.0;
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("traceId", &Str(&s.trace_id))?;
-        m.serialize_entry("spanId", &Str(&s.span_id))?;
+        m.serialize_entry("traceId", &hex_id::<16, 32>(s.trace_id.0))?;
+        m.serialize_entry("spanId", &hex_id::<8, 16>(s.span_id.0))?;
         if let Some(p) = &s.parent_span_id {
-            m.serialize_entry("parentSpanId", &Str(p))?;
+            m.serialize_entry("parentSpanId", &hex_id::<8, 16>(p.0))?;
         }
         m.serialize_entry("name", &s.name)?;
         m.serialize_entry("kind", &kind_num(s.kind))?;
-        m.serialize_entry("startTimeUnixNano", &Str(&s.start_ns))?;
-        m.serialize_entry("endTimeUnixNano", &Str(&s.end_ns))?;
+        m.serialize_entry("startTimeUnixNano", &IntStr(s.start_ns))?;
+        m.serialize_entry("endTimeUnixNano", &IntStr(s.end_ns))?;
         m.serialize_entry("attributes", &Json(&s.attributes))?;
         m.serialize_entry("events", &Seq(&s.events))?;
         m.serialize_entry("links", &Seq(&s.links))?;
@@ -163,8 +187,8 @@ impl Serialize for Json<'_, LogRecord> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let l = self.0;
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("timeUnixNano", &Str(&l.time_ns))?;
-        m.serialize_entry("observedTimeUnixNano", &Str(&l.observed_time_ns))?;
+        m.serialize_entry("timeUnixNano", &IntStr(l.time_ns))?;
+        m.serialize_entry("observedTimeUnixNano", &IntStr(l.observed_time_ns))?;
         m.serialize_entry("severityNumber", &l.severity_number)?;
         m.serialize_entry("severityText", &l.severity_text)?;
         m.serialize_entry("eventName", &l.event_name)?;
@@ -173,10 +197,10 @@ impl Serialize for Json<'_, LogRecord> {
         }
         m.serialize_entry("attributes", &Json(&l.attributes))?;
         if let Some(t) = &l.trace_id {
-            m.serialize_entry("traceId", &Str(t))?;
+            m.serialize_entry("traceId", &hex_id::<16, 32>(t.0))?;
         }
         if let Some(s) = &l.span_id {
-            m.serialize_entry("spanId", &Str(s))?;
+            m.serialize_entry("spanId", &hex_id::<8, 16>(s.0))?;
         }
         m.end()
     }

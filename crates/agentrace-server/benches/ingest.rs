@@ -238,7 +238,7 @@ fn ingest(c: &mut Criterion) {
         let ingest = std::sync::Arc::clone(&bench.server.as_ref().expect("server").state().ingest);
         b.iter_custom(|iters| {
             let batches: Vec<_> = (0..iters)
-                .map(|_| agentrace_loader::read::proto::from_trace_request(&request()).0)
+                .map(|_| agentrace_loader::read::proto::from_trace_request(request()).0)
                 .collect();
             let started = Instant::now();
             for spans in batches {

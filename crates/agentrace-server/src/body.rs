@@ -51,7 +51,11 @@ impl Encoding {
 
 /// Undoes the request's `Content-Encoding` (identity or gzip), never producing more than `limit`
 /// bytes. Other encodings are a 415, a bad gzip stream a 400, too much output a 413.
-pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
+pub fn decode_body<'a>(
+    headers: &HeaderMap,
+    body: &'a [u8],
+    limit: usize,
+) -> Result<std::borrow::Cow<'a, [u8]>, ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
@@ -61,9 +65,9 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec
             if body.len() > limit {
                 return Err(too_large(limit));
             }
-            Ok(body.to_vec())
+            Ok(std::borrow::Cow::Borrowed(body))
         }
-        "gzip" | "x-gzip" => gunzip_bounded(body, limit),
+        "gzip" | "x-gzip" => gunzip_bounded(body, limit).map(std::borrow::Cow::Owned),
         other => Err(ApiError::UnsupportedMediaType(format!(
             "unsupported Content-Encoding `{other}`: use gzip or identity"
         ))),
@@ -133,7 +137,7 @@ mod tests {
     fn gzip_round_trip_and_bounds() {
         let data = vec![b'a'; 10_000];
         let h = headers(&[(header::CONTENT_ENCODING, "gzip")]);
-        assert_eq!(decode_body(&h, &gzip(&data), 10_000).unwrap(), data);
+        assert_eq!(*decode_body(&h, &gzip(&data), 10_000).unwrap(), *data);
         assert!(matches!(
             decode_body(&h, &gzip(&data), 9_999),
             Err(ApiError::TooLarge(_))

@@ -88,7 +88,7 @@ impl TraceService for OtlpGrpc {
         let ingest = Arc::clone(&self.ingest);
         let request = request.into_inner();
         let outcome = blocking(move || {
-            let (spans, errors) = from_trace_request(&request);
+            let (spans, errors) = from_trace_request(request);
             let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
             ingest.spans(spans, &reasons).map_err(to_status)
         })
@@ -112,7 +112,7 @@ impl LogsService for OtlpGrpc {
         let ingest = Arc::clone(&self.ingest);
         let request = request.into_inner();
         let outcome = blocking(move || {
-            let (logs, errors) = from_logs_request(&request);
+            let (logs, errors) = from_logs_request(request);
             let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
             ingest.logs(logs, &reasons).map_err(to_status)
         })

@@ -97,7 +97,7 @@ fn decode_telemetry(
     match (encoding, signal) {
         (Encoding::Protobuf, Signal::Logs) => {
             let request = ExportLogsServiceRequest::decode(raw).map_err(bad_protobuf)?;
-            let (logs, errors) = from_logs_request(&request);
+            let (logs, errors) = from_logs_request(request);
             Ok((
                 Telemetry {
                     spans: Vec::new(),
@@ -108,7 +108,7 @@ fn decode_telemetry(
         }
         (Encoding::Protobuf, _) => {
             let request = ExportTraceServiceRequest::decode(raw).map_err(bad_protobuf)?;
-            let (spans, errors) = from_trace_request(&request);
+            let (spans, errors) = from_trace_request(request);
             Ok((
                 Telemetry {
                     spans,

@@ -39,31 +39,28 @@ pub enum ConvertError {
 
 const MAX_DEPTH: usize = 64;
 
-fn any(v: &pc::AnyValue, depth: usize) -> AnyValue {
+fn any(v: pc::AnyValue, depth: usize) -> AnyValue {
     if depth > MAX_DEPTH {
         return AnyValue::Empty;
     }
-    match &v.value {
+    match v.value {
         None => AnyValue::Empty,
-        Some(PValue::StringValue(s)) => AnyValue::String(s.clone()),
-        Some(PValue::BoolValue(b)) => AnyValue::Bool(*b),
-        Some(PValue::IntValue(i)) => AnyValue::Int(*i),
-        Some(PValue::DoubleValue(d)) => AnyValue::Double(*d),
-        Some(PValue::BytesValue(b)) => AnyValue::Bytes(b.clone()),
+        Some(PValue::StringValue(s)) => AnyValue::String(s),
+        Some(PValue::BoolValue(b)) => AnyValue::Bool(b),
+        Some(PValue::IntValue(i)) => AnyValue::Int(i),
+        Some(PValue::DoubleValue(d)) => AnyValue::Double(d),
+        Some(PValue::BytesValue(b)) => AnyValue::Bytes(b),
         Some(PValue::ArrayValue(a)) => {
-            AnyValue::Array(a.values.iter().map(|x| any(x, depth + 1)).collect())
+            AnyValue::Array(a.values.into_iter().map(|x| any(x, depth + 1)).collect())
         }
-        Some(PValue::StringValueStrindex(i)) => AnyValue::Int(i64::from(*i)),
+        Some(PValue::StringValueStrindex(i)) => AnyValue::Int(i64::from(i)),
         Some(PValue::KvlistValue(kv)) => AnyValue::KvList(
             kv.values
-                .iter()
+                .into_iter()
                 .map(|k| {
                     KeyValue::new(
-                        k.key.clone(),
-                        k.value
-                            .as_ref()
-                            .map(|x| any(x, depth + 1))
-                            .unwrap_or_default(),
+                        k.key,
+                        k.value.map(|x| any(x, depth + 1)).unwrap_or_default(),
                     )
                 })
                 .collect(),
@@ -71,34 +68,29 @@ fn any(v: &pc::AnyValue, depth: usize) -> AnyValue {
     }
 }
 
-fn attrs(kvs: &[pc::KeyValue]) -> Attributes {
+fn attrs(kvs: Vec<pc::KeyValue>) -> Attributes {
     Attributes(
-        kvs.iter()
-            .map(|k| {
-                KeyValue::new(
-                    k.key.clone(),
-                    k.value.as_ref().map(|x| any(x, 0)).unwrap_or_default(),
-                )
-            })
+        kvs.into_iter()
+            .map(|k| KeyValue::new(k.key, k.value.map(|x| any(x, 0)).unwrap_or_default()))
             .collect(),
     )
 }
 
-fn resource(r: Option<&PResource>) -> Arc<Resource> {
+fn resource(r: Option<PResource>) -> Arc<Resource> {
     Arc::new(Resource {
-        attributes: r.map(|r| attrs(&r.attributes)).unwrap_or_default(),
+        attributes: r.map(|r| attrs(r.attributes)).unwrap_or_default(),
     })
 }
 
-fn scope(s: Option<&pc::InstrumentationScope>) -> Arc<Scope> {
+fn scope(s: Option<pc::InstrumentationScope>) -> Arc<Scope> {
     Arc::new(s.map_or_else(Scope::default, |s| Scope {
-        name: s.name.clone(),
-        version: s.version.clone(),
-        attributes: attrs(&s.attributes),
+        name: s.name,
+        version: s.version,
+        attributes: attrs(s.attributes),
     }))
 }
 
-fn span_id_opt(b: &[u8], what: &str) -> Result<Option<SpanId>, ConvertError> {
+fn span_id_opt(b: &[u8], what: impl Fn() -> String) -> Result<Option<SpanId>, ConvertError> {
     if b.is_empty() {
         return Ok(None);
     }
@@ -106,34 +98,38 @@ fn span_id_opt(b: &[u8], what: &str) -> Result<Option<SpanId>, ConvertError> {
         Some(id) if id.is_zero() => Ok(None),
         Some(id) => Ok(Some(id)),
         None => Err(ConvertError::SpanId {
-            what: what.to_owned(),
+            what: what(),
             len: b.len(),
         }),
     }
 }
 
-/// Converts an OTLP trace export request into spans. Spans with malformed ids are skipped and
-/// returned as errors next to the spans that converted.
-pub fn from_trace_request(req: &ExportTraceServiceRequest) -> (Vec<Span>, Vec<ConvertError>) {
+/// Converts an OTLP trace export request into spans (taking its strings, not copying them).
+/// Spans with malformed ids are skipped and returned as errors next to the spans that converted.
+pub fn from_trace_request(req: ExportTraceServiceRequest) -> (Vec<Span>, Vec<ConvertError>) {
     let mut spans = Vec::new();
     let mut errors = Vec::new();
-    for (i, rs) in req.resource_spans.iter().enumerate() {
-        let res = resource(rs.resource.as_ref());
-        for (j, ss) in rs.scope_spans.iter().enumerate() {
-            let sc = scope(ss.scope.as_ref());
-            for (k, s) in ss.spans.iter().enumerate() {
-                let what = format!("resource_spans[{i}].scope_spans[{j}].spans[{k}]");
+    for (i, rs) in req.resource_spans.into_iter().enumerate() {
+        let res = resource(rs.resource);
+        for (j, ss) in rs.scope_spans.into_iter().enumerate() {
+            let sc = scope(ss.scope);
+            spans.reserve(ss.spans.len());
+            for (k, s) in ss.spans.into_iter().enumerate() {
+                let what = || format!("resource_spans[{i}].scope_spans[{j}].spans[{k}]");
                 let Some(trace_id) = TraceId::from_bytes(&s.trace_id) else {
                     errors.push(ConvertError::TraceId {
-                        what,
+                        what: what(),
                         len: s.trace_id.len(),
                     });
                     continue;
                 };
-                let span_id = match span_id_opt(&s.span_id, &what) {
+                let span_id = match span_id_opt(&s.span_id, what) {
                     Ok(Some(id)) => id,
                     Ok(None) => {
-                        errors.push(ConvertError::SpanId { what, len: 0 });
+                        errors.push(ConvertError::SpanId {
+                            what: what(),
+                            len: 0,
+                        });
                         continue;
                     }
                     Err(e) => {
@@ -141,7 +137,7 @@ pub fn from_trace_request(req: &ExportTraceServiceRequest) -> (Vec<Span>, Vec<Co
                         continue;
                     }
                 };
-                let parent_span_id = match span_id_opt(&s.parent_span_id, &what) {
+                let parent_span_id = match span_id_opt(&s.parent_span_id, what) {
                     Ok(p) => p,
                     Err(e) => {
                         errors.push(e);
@@ -152,37 +148,36 @@ pub fn from_trace_request(req: &ExportTraceServiceRequest) -> (Vec<Span>, Vec<Co
                     trace_id,
                     span_id,
                     parent_span_id,
-                    name: s.name.clone(),
+                    name: s.name,
                     kind: SpanKind::from_i64(i64::from(s.kind)),
                     start_ns: s.start_time_unix_nano,
                     end_ns: s.end_time_unix_nano,
-                    attributes: attrs(&s.attributes),
+                    attributes: attrs(s.attributes),
                     events: s
                         .events
-                        .iter()
+                        .into_iter()
                         .map(|e| SpanEvent {
                             time_ns: e.time_unix_nano,
-                            name: e.name.clone(),
-                            attributes: attrs(&e.attributes),
+                            name: e.name,
+                            attributes: attrs(e.attributes),
                         })
                         .collect(),
                     links: s
                         .links
-                        .iter()
+                        .into_iter()
                         .filter_map(|l| {
                             Some(Link {
                                 trace_id: TraceId::from_bytes(&l.trace_id)?,
                                 span_id: SpanId::from_bytes(&l.span_id)?,
-                                attributes: attrs(&l.attributes),
+                                attributes: attrs(l.attributes),
                             })
                         })
                         .collect(),
                     status: s
                         .status
-                        .as_ref()
                         .map(|st| Status {
                             code: StatusCode::from_i64(i64::from(st.code)),
-                            message: st.message.clone(),
+                            message: st.message,
                         })
                         .unwrap_or_default(),
                     resource: Arc::clone(&res),
@@ -194,17 +189,17 @@ pub fn from_trace_request(req: &ExportTraceServiceRequest) -> (Vec<Span>, Vec<Co
     (spans, errors)
 }
 
-/// Converts an OTLP logs export request into log records. Records with malformed ids are
-/// skipped and returned as errors.
-pub fn from_logs_request(req: &ExportLogsServiceRequest) -> (Vec<LogRecord>, Vec<ConvertError>) {
+/// Converts an OTLP logs export request into log records (taking its strings). Records with
+/// malformed ids are skipped and returned as errors.
+pub fn from_logs_request(req: ExportLogsServiceRequest) -> (Vec<LogRecord>, Vec<ConvertError>) {
     let mut logs = Vec::new();
     let mut errors = Vec::new();
-    for (i, rl) in req.resource_logs.iter().enumerate() {
-        let res = resource(rl.resource.as_ref());
-        for (j, sl) in rl.scope_logs.iter().enumerate() {
-            let sc = scope(sl.scope.as_ref());
-            for (k, l) in sl.log_records.iter().enumerate() {
-                let what = format!("resource_logs[{i}].scope_logs[{j}].log_records[{k}]");
+    for (i, rl) in req.resource_logs.into_iter().enumerate() {
+        let res = resource(rl.resource);
+        for (j, sl) in rl.scope_logs.into_iter().enumerate() {
+            let sc = scope(sl.scope);
+            for (k, l) in sl.log_records.into_iter().enumerate() {
+                let what = || format!("resource_logs[{i}].scope_logs[{j}].log_records[{k}]");
                 let trace_id = if l.trace_id.is_empty() {
                     None
                 } else {
@@ -213,14 +208,14 @@ pub fn from_logs_request(req: &ExportLogsServiceRequest) -> (Vec<LogRecord>, Vec
                         Some(t) => Some(t),
                         None => {
                             errors.push(ConvertError::TraceId {
-                                what,
+                                what: what(),
                                 len: l.trace_id.len(),
                             });
                             continue;
                         }
                     }
                 };
-                let span_id = match span_id_opt(&l.span_id, &what) {
+                let span_id = match span_id_opt(&l.span_id, what) {
                     Ok(s) => s,
                     Err(e) => {
                         errors.push(e);
@@ -231,10 +226,10 @@ pub fn from_logs_request(req: &ExportLogsServiceRequest) -> (Vec<LogRecord>, Vec
                     time_ns: l.time_unix_nano,
                     observed_time_ns: l.observed_time_unix_nano,
                     severity_number: l.severity_number,
-                    severity_text: l.severity_text.clone(),
-                    event_name: l.event_name.clone(),
-                    body: l.body.as_ref().map(|b| any(b, 0)).unwrap_or_default(),
-                    attributes: attrs(&l.attributes),
+                    severity_text: l.severity_text,
+                    event_name: l.event_name,
+                    body: l.body.map(|b| any(b, 0)).unwrap_or_default(),
+                    attributes: attrs(l.attributes),
                     trace_id,
                     span_id,
                     resource: Arc::clone(&res),
@@ -254,8 +249,9 @@ pub(crate) fn decode_file(
     use prost::Message as _;
     let trace_err = match ExportTraceServiceRequest::decode(bytes) {
         Ok(traces) => {
-            let (spans, errors) = from_trace_request(&traces);
-            if !spans.is_empty() || traces.resource_spans.is_empty() {
+            let no_resources = traces.resource_spans.is_empty();
+            let (spans, errors) = from_trace_request(traces);
+            if !spans.is_empty() || no_resources {
                 return Ok((
                     Telemetry {
                         spans,
@@ -272,7 +268,7 @@ pub(crate) fn decode_file(
         Ok(l) => l,
         Err(e) => return Err(trace_err.unwrap_or(e)),
     };
-    let (logs, errors) = from_logs_request(&logs);
+    let (logs, errors) = from_logs_request(logs);
     Ok((
         Telemetry {
             spans: Vec::new(),

@@ -170,10 +170,10 @@ proptest! {
 
     #[test]
     fn otlp_protobuf_round_trip(t in telemetry()) {
-        let (spans, errors) = proto::from_trace_request(&write::to_trace_request(&t.spans));
+        let (spans, errors) = proto::from_trace_request(write::to_trace_request(&t.spans));
         prop_assert!(errors.is_empty());
         prop_assert_eq!(spans, t.spans);
-        let (logs, errors) = proto::from_logs_request(&write::to_logs_request(&t.logs));
+        let (logs, errors) = proto::from_logs_request(write::to_logs_request(&t.logs));
         prop_assert!(errors.is_empty());
         prop_assert_eq!(logs, t.logs);
     }
