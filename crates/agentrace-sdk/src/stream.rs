@@ -189,12 +189,21 @@ impl StreamOutput {
     }
 }
 
+/// How many chunk intervals a traced stream buffers before it records them (a bound on the
+/// memory a long stream holds and on how late its points reach the meter).
+pub(crate) const CHUNK_INTERVAL_BUFFER: usize = 256;
+
 /// The part of a traced stream that does not depend on the inner stream's type.
 #[derive(Debug)]
 struct Core {
     span: GenAiSpan,
     output: StreamOutput,
     last_chunk: Option<Instant>,
+    /// Intervals between chunks (seconds) not yet recorded in
+    /// `gen_ai.client.operation.time_per_output_chunk`.
+    intervals: Vec<f64>,
+    /// Whether `gen_ai.client.operation.time_to_first_chunk` still has to be recorded.
+    ttfc_pending: bool,
     outcome: Option<StreamOutcome>,
 }
 
@@ -209,42 +218,72 @@ impl Core {
             span,
             output: StreamOutput::default(),
             last_chunk: None,
+            intervals: Vec::new(),
+            ttfc_pending: false,
             outcome: None,
         }
     }
 
+    /// Per chunk: one clock read and a push (the histogram points are recorded in batches by
+    /// [`Core::record_chunk_metrics`], off the per-chunk path), then the chunk is merged.
     #[inline]
     fn on_chunk<C: ModelChunk + ?Sized>(&mut self, chunk: &C) {
-        if self.outcome.is_some() {
-            return;
-        }
-        let metrics = self.span.inst.metrics();
         match self.last_chunk {
             Some(_) if !self.span.inst.inner.per_chunk_metric => {}
             None => {
                 let now = Instant::now();
                 let ttfc = now.saturating_duration_since(self.span.started);
-                let secs = ttfc.as_secs_f64();
                 self.output.time_to_first_chunk = Some(ttfc);
                 self.span.set_attribute(KeyValue::new(
                     attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-                    secs,
+                    ttfc.as_secs_f64(),
                 ));
-                metrics
-                    .time_to_first_chunk
-                    .record(secs, self.span.base_metric_attributes());
+                self.ttfc_pending = true;
                 self.last_chunk = Some(now);
             }
             Some(prev) => {
                 let now = Instant::now();
-                metrics.time_per_output_chunk.record(
-                    now.saturating_duration_since(prev).as_secs_f64(),
-                    self.span.base_metric_attributes(),
-                );
+                if self.intervals.capacity() == 0 {
+                    self.intervals.reserve_exact(CHUNK_INTERVAL_BUFFER);
+                }
+                self.intervals
+                    .push(now.saturating_duration_since(prev).as_secs_f64());
                 self.last_chunk = Some(now);
+                if self.intervals.len() >= CHUNK_INTERVAL_BUFFER {
+                    self.record_chunk_metrics();
+                }
             }
         }
         self.output.apply(chunk);
+    }
+
+    /// Records the pending time-to-first-chunk point and the buffered chunk intervals, one
+    /// histogram point per interval (the conventions' "recorded for each chunk received after the
+    /// first one"), with the span's metric attributes and, once a chunk has named it, the
+    /// response model.
+    fn record_chunk_metrics(&mut self) {
+        if !self.ttfc_pending && self.intervals.is_empty() {
+            return;
+        }
+        if let Some(m) = &self.output.response_model
+            && self.span.response_model() != Some(m.as_str())
+        {
+            self.span.set_response_model(m.clone());
+        }
+        let attrs = self.span.metric_attributes(false);
+        let metrics = self.span.inst.metrics();
+        if self.ttfc_pending {
+            self.ttfc_pending = false;
+            if let Some(ttfc) = self.output.time_to_first_chunk {
+                metrics
+                    .time_to_first_chunk
+                    .record(ttfc.as_secs_f64(), &attrs);
+            }
+        }
+        for &interval in &self.intervals {
+            metrics.time_per_output_chunk.record(interval, &attrs);
+        }
+        self.intervals.clear();
     }
 
     fn on_error<E: fmt::Display>(&mut self, error: &E) {
@@ -276,6 +315,7 @@ impl Core {
         if !usage.is_empty() {
             self.span.record_usage(&usage);
         }
+        self.record_chunk_metrics();
         crate::content::record_stream_output(&mut self.span, &self.output, outcome);
         self.span.finish();
     }

@@ -98,7 +98,8 @@ fn event_only_puts_structured_content_on_the_details_event() {
     chat_call(&kit);
     assert_eq!(content_on_spans(&kit), 0);
     let logs = kit.log_events();
-    assert_eq!(logs.len(), 1);
+    // One for the chat span, one for the tool span (it has content: arguments and result).
+    assert_eq!(logs.len(), 2);
     insta::assert_json_snapshot!("details_event_only", logs);
 }
 
@@ -107,7 +108,7 @@ fn span_and_event_does_both_and_emit_event_false_suppresses_the_event() {
     let kit = Kit::with(settings("SPAN_AND_EVENT"), false);
     chat_call(&kit);
     assert_eq!(content_on_spans(&kit), 6);
-    assert_eq!(kit.log_events().len(), 1);
+    assert_eq!(kit.log_events().len(), 2);
 
     let s = CaptureSettings::from_values(
         Some("SPAN_AND_EVENT"),
