@@ -69,12 +69,12 @@
 //!   the span before it ends, and ends it on natural end, on the first error (status ERROR,
 //!   `error.type`, an `exception` event), or when dropped or cancelled (status unset). Each poll
 //!   of the inner stream runs with the span current, so an HTTP client's spans nest under it.
-//! - Per chunk a traced stream reads the clock once and keeps the interval; the
-//!   `time_to_first_chunk` point and one `time_per_output_chunk` point per chunk after the first
-//!   are recorded in batches (every 256 chunks and when the stream ends, on every exit path,
-//!   before its span ends), with the response model once a chunk has named it. With delta
-//!   temporality a long stream's points may therefore land in a later collection interval than
-//!   the chunks.
+//! - A traced stream records `time_to_first_chunk` on the first chunk. After it, per chunk, it
+//!   reads the clock once and keeps the interval; the `time_per_output_chunk` points, one per
+//!   chunk after the first, are recorded in batches (every 256 chunks and when the stream ends,
+//!   on every exit path, before its span ends), with the response model once a chunk has named
+//!   it. With delta temporality a long stream's points may therefore land in a later collection
+//!   interval than their chunks.
 //! - No `ContextGuard` is ever held across an `.await`: futures are wrapped with
 //!   `FutureExt::with_context`, guards live only inside synchronous sections.
 //! - Metric attributes are the low-cardinality semconv set only: operation, provider, request and

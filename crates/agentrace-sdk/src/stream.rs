@@ -202,8 +202,6 @@ struct Core {
     /// Intervals between chunks (seconds) not yet recorded in
     /// `gen_ai.client.operation.time_per_output_chunk`.
     intervals: Vec<f64>,
-    /// Whether `gen_ai.client.operation.time_to_first_chunk` still has to be recorded.
-    ttfc_pending: bool,
     outcome: Option<StreamOutcome>,
 }
 
@@ -219,15 +217,15 @@ impl Core {
             output: StreamOutput::default(),
             last_chunk: None,
             intervals: Vec::new(),
-            ttfc_pending: false,
             outcome: None,
         }
     }
 
-    /// Per chunk: one clock read and a push (the histogram points are recorded in batches by
-    /// [`Core::record_chunk_metrics`], off the per-chunk path), then the chunk is merged.
+    /// Per chunk after the first: one clock read and a push; the intervals are recorded in
+    /// batches by [`Core::record_intervals`]. The first chunk records time to first chunk at once.
     #[inline]
     fn on_chunk<C: ModelChunk + ?Sized>(&mut self, chunk: &C) {
+        let first = self.last_chunk.is_none();
         match self.last_chunk {
             Some(_) if !self.span.inst.inner.per_chunk_metric => {}
             None => {
@@ -238,7 +236,6 @@ impl Core {
                     attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
                     ttfc.as_secs_f64(),
                 ));
-                self.ttfc_pending = true;
                 self.last_chunk = Some(now);
             }
             Some(prev) => {
@@ -250,38 +247,42 @@ impl Core {
                     .push(now.saturating_duration_since(prev).as_secs_f64());
                 self.last_chunk = Some(now);
                 if self.intervals.len() >= CHUNK_INTERVAL_BUFFER {
-                    self.record_chunk_metrics();
+                    self.record_intervals();
                 }
             }
         }
         self.output.apply(chunk);
+        if first && let Some(ttfc) = self.output.time_to_first_chunk {
+            let attrs = self.metric_attributes();
+            let metrics = self.span.inst.metrics();
+            metrics
+                .time_to_first_chunk
+                .record(ttfc.as_secs_f64(), &attrs);
+        }
     }
 
-    /// Records the pending time-to-first-chunk point and the buffered chunk intervals, one
-    /// histogram point per interval (the conventions' "recorded for each chunk received after the
-    /// first one"), with the span's metric attributes and, once a chunk has named it, the
-    /// response model.
-    fn record_chunk_metrics(&mut self) {
-        if !self.ttfc_pending && self.intervals.is_empty() {
-            return;
-        }
+    /// The span's metric attributes (no `error.type`), with the response model once a chunk has
+    /// named it.
+    fn metric_attributes(&mut self) -> Vec<KeyValue> {
         if let Some(m) = &self.output.response_model
             && self.span.response_model() != Some(m.as_str())
         {
             self.span.set_response_model(m.clone());
         }
-        let attrs = self.span.metric_attributes(false);
-        let metrics = self.span.inst.metrics();
-        if self.ttfc_pending {
-            self.ttfc_pending = false;
-            if let Some(ttfc) = self.output.time_to_first_chunk {
-                metrics
-                    .time_to_first_chunk
-                    .record(ttfc.as_secs_f64(), &attrs);
-            }
+        self.span.metric_attributes(false)
+    }
+
+    /// Records the buffered chunk intervals in `gen_ai.client.operation.time_per_output_chunk`:
+    /// one histogram point per interval, as the conventions ask ("recorded for each chunk
+    /// received after the first one"), all with the same attributes.
+    fn record_intervals(&mut self) {
+        if self.intervals.is_empty() {
+            return;
         }
+        let attrs = self.metric_attributes();
+        let histogram = &self.span.inst.metrics().time_per_output_chunk;
         for &interval in &self.intervals {
-            metrics.time_per_output_chunk.record(interval, &attrs);
+            histogram.record(interval, &attrs);
         }
         self.intervals.clear();
     }
@@ -315,7 +316,7 @@ impl Core {
         if !usage.is_empty() {
             self.span.record_usage(&usage);
         }
-        self.record_chunk_metrics();
+        self.record_intervals();
         crate::content::record_stream_output(&mut self.span, &self.output, outcome);
         self.span.finish();
     }
