@@ -8,9 +8,14 @@
 //! on. With `NO_CONTENT` (the default) no content is written anywhere: the recorders return
 //! before serializing anything.
 //!
-//! The `operation.details` event exists for inference operations only; tool arguments and results
-//! of `execute_tool` spans are therefore captured on spans (`SPAN_ONLY`, `SPAN_AND_EVENT`) and not
-//! at all with `EVENT_ONLY`.
+//! The `operation.details` event is the conventions' one log event for content. An inference span
+//! emits it whenever it is on (it also carries the response attributes). Any other span
+//! (`execute_tool` with its arguments and result, an agent with its tool definitions and
+//! messages, a retrieval with its query) emits it, with that span's attributes, only when content
+//! was recorded on it and content goes to events (`EVENT_ONLY`, `SPAN_AND_EVENT`): so with
+//! `EVENT_ONLY` tool arguments and results are on the event and not on the span. When the event
+//! is switched off (`OTEL_INSTRUMENTATION_GENAI_EMIT_EVENT=false`, or the legacy conventions),
+//! `EVENT_ONLY` content of non-inference spans has nowhere to go and is not captured.
 //!
 //! Truncation ([`crate::InstrumentationBuilder::with_content_max_length`]) cuts string values
 //! inside the JSON (a budget in characters shared by all strings of one value, in document order,
@@ -44,20 +49,25 @@ pub(crate) struct ContentState {
 struct Details {
     attributes: Vec<KeyValue>,
     content: Vec<(&'static str, Value)>,
+    /// Inference spans emit the event even without content; other spans only with content.
+    inference: bool,
 }
 
 impl ContentState {
-    /// State for a new span; `start_attributes` are copied only if the details event is on.
+    /// State for a new span; `start_attributes` are copied only if the details event may be
+    /// emitted for it (an inference span with the event on, or any span when content also goes
+    /// to events).
     pub(crate) fn for_span(
         settings: &CaptureSettings,
         inference: bool,
         start_attributes: &[KeyValue],
     ) -> Self {
-        if inference && settings.emit_inference_details_event() {
+        if settings.emit_inference_details_event() && (inference || settings.capture_on_events()) {
             Self {
                 details: Some(Box::new(Details {
                     attributes: start_attributes.to_vec(),
                     content: Vec::new(),
+                    inference,
                 })),
             }
         } else {
@@ -248,7 +258,7 @@ impl GenAiSpan {
         }
     }
 
-    fn emit(&self, event: LogEvent) {
+    pub(crate) fn emit(&self, event: LogEvent) {
         let _guard = self.cx.clone().attach();
         self.inst.emit_log_event(event);
     }
@@ -383,11 +393,15 @@ fn to_value<T: serde::Serialize + ?Sized>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// Called once when a span ends: emits the `operation.details` event if it is on.
+/// Called once when a span ends: emits the `operation.details` event if it is on (for a
+/// non-inference span, only if content was recorded on it).
 pub(crate) fn flush(span: &mut GenAiSpan) {
     let Some(details) = span.content.details.take() else {
         return;
     };
+    if !details.inference && details.content.is_empty() {
+        return;
+    }
     let mut attributes: Vec<(Key, AnyValue)> = details
         .attributes
         .into_iter()

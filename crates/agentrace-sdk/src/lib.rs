@@ -60,11 +60,21 @@
 //! - A [`GenAiSpan`] ends exactly once: on [`GenAiSpan::end`] or on drop. Ending records
 //!   `gen_ai.client.operation.duration` (with `error.type` after an error) and
 //!   `gen_ai.client.token.usage` per token type, for model calls.
+//! - An error recorded on a span ([`GenAiSpan::record_error`], [`GenAiSpan::run`], a stream's
+//!   error) sets status ERROR and `error.type` and adds an `exception` span event; on a client
+//!   operation (a span of kind `CLIENT`) it also emits a `gen_ai.client.operation.exception` log
+//!   event (severity WARN, `exception.type`, `exception.message`) when a logger is configured.
 //! - A [`TracedStream`] sets `gen_ai.response.time_to_first_chunk` on the first chunk, merges
 //!   usage (early or late), finish reasons, response id and model from the chunks, sets them on
 //!   the span before it ends, and ends it on natural end, on the first error (status ERROR,
 //!   `error.type`, an `exception` event), or when dropped or cancelled (status unset). Each poll
 //!   of the inner stream runs with the span current, so an HTTP client's spans nest under it.
+//! - A traced stream records `time_to_first_chunk` on the first chunk. After it, per chunk, it
+//!   reads the clock once and keeps the interval; the `time_per_output_chunk` points, one per
+//!   chunk after the first, are recorded in batches (every 256 chunks and when the stream ends,
+//!   on every exit path, before its span ends), with the response model once a chunk has named
+//!   it. With delta temporality a long stream's points may therefore land in a later collection
+//!   interval than their chunks.
 //! - No `ContextGuard` is ever held across an `.await`: futures are wrapped with
 //!   `FutureExt::with_context`, guards live only inside synchronous sections.
 //! - Metric attributes are the low-cardinality semconv set only: operation, provider, request and
@@ -97,7 +107,7 @@
 //! | [`InstrumentationBuilder::with_logger_provider`] | none | where log events go; without it no log event is emitted |
 //! | [`InstrumentationBuilder::with_legacy_events`] | off | also emit `gen_ai.{role}.message` and `gen_ai.choice` log events |
 //! | [`InstrumentationBuilder::with_content_max_length`] | unlimited | truncates captured content, keeping the JSON valid |
-//! | [`InstrumentationBuilder::with_per_chunk_metric`] | on | records `time_per_output_chunk` per chunk |
+//! | [`InstrumentationBuilder::with_per_chunk_metric`] | on | records `time_per_output_chunk`, one point per chunk after the first |
 
 pub mod content;
 pub mod convert;

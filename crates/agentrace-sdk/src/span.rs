@@ -8,13 +8,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentrace_semconv::attr;
+use agentrace_semconv::{attr, event};
 use opentelemetry::context::{FutureExt, WithContext};
+use opentelemetry::logs::{AnyValue, Severity};
 use opentelemetry::trace::{SpanContext, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
+use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
 
 use crate::content::ContentState;
-use crate::instrumentation::Instrumentation;
+use crate::instrumentation::{Instrumentation, LogEvent};
 use agentrace_semconv::{OperationName, TokenType};
 
 use crate::vocab;
@@ -395,6 +396,7 @@ impl GenAiSpanBuilder {
         let parent = self.parent.unwrap_or_else(Context::current);
         let label = SpanLabel::new(&name);
         let tracer = self.inst.tracer();
+        let client = self.kind == SpanKind::Client;
         let span = tracer
             .span_builder(name)
             .with_kind(self.kind)
@@ -414,6 +416,7 @@ impl GenAiSpanBuilder {
             ended: false,
             late: Vec::new(),
             streaming: self.streaming,
+            client,
         }
     }
 }
@@ -447,6 +450,9 @@ pub struct GenAiSpan {
     pub(crate) content: ContentState,
     late: Vec<KeyValue>,
     pub(crate) streaming: bool,
+    /// Whether the span is a client operation (kind `CLIENT`): its errors also emit
+    /// `gen_ai.client.operation.exception`.
+    client: bool,
 }
 
 impl fmt::Debug for GenAiSpan {
@@ -521,6 +527,10 @@ impl GenAiSpan {
         self.response_model = Some(model);
     }
 
+    pub(crate) fn response_model(&self) -> Option<&str> {
+        self.response_model.as_deref()
+    }
+
     /// `gen_ai.response.finish_reasons`, one per choice.
     pub fn set_finish_reasons<I, S>(&mut self, reasons: I)
     where
@@ -548,13 +558,16 @@ impl GenAiSpan {
         &self.usage
     }
 
-    /// Records an error: status ERROR, `error.type` from the error's type, an `exception` event.
+    /// Records an error: status ERROR, `error.type` from the error's type, an `exception` span
+    /// event and, for a client operation (a span of kind `CLIENT`) when a logger is configured,
+    /// a `gen_ai.client.operation.exception` log event (severity WARN, with `exception.type`
+    /// and `exception.message`, in the span's context).
     pub fn record_error<E: Error + ?Sized>(&mut self, error: &E) {
         self.record_error_as(error_type_of::<E>(), &error.to_string());
     }
 
     /// Records an error with an explicit low-cardinality `error.type` (a provider error code,
-    /// say).
+    /// say); otherwise as [`GenAiSpan::record_error`].
     pub fn record_error_as(&mut self, error_type: impl Into<Cow<'static, str>>, message: &str) {
         let error_type = error_type.into();
         let message = message.to_owned();
@@ -569,7 +582,24 @@ impl GenAiSpan {
                 KeyValue::new(attr::EXCEPTION_MESSAGE, message.clone()),
             ],
         );
-        span.set_status(Status::error(message));
+        span.set_status(Status::error(message.clone()));
+        if self.client {
+            self.emit(LogEvent {
+                name: event::OPERATION_EXCEPTION,
+                severity: Severity::Warn,
+                attributes: vec![
+                    (
+                        Key::from_static_str(attr::EXCEPTION_TYPE),
+                        AnyValue::String(StringValue::from(error_type.clone())),
+                    ),
+                    (
+                        Key::from_static_str(attr::EXCEPTION_MESSAGE),
+                        AnyValue::String(message.into()),
+                    ),
+                ],
+                body: None,
+            });
+        }
         self.error_type = Some(error_type);
     }
 

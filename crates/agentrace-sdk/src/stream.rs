@@ -189,12 +189,19 @@ impl StreamOutput {
     }
 }
 
+/// How many chunk intervals a traced stream buffers before it records them (a bound on the
+/// memory a long stream holds and on how late its points reach the meter).
+pub(crate) const CHUNK_INTERVAL_BUFFER: usize = 256;
+
 /// The part of a traced stream that does not depend on the inner stream's type.
 #[derive(Debug)]
 struct Core {
     span: GenAiSpan,
     output: StreamOutput,
     last_chunk: Option<Instant>,
+    /// Intervals between chunks (seconds) not yet recorded in
+    /// `gen_ai.client.operation.time_per_output_chunk`.
+    intervals: Vec<f64>,
     outcome: Option<StreamOutcome>,
 }
 
@@ -209,42 +216,75 @@ impl Core {
             span,
             output: StreamOutput::default(),
             last_chunk: None,
+            intervals: Vec::new(),
             outcome: None,
         }
     }
 
+    /// Per chunk after the first: one clock read and a push; the intervals are recorded in
+    /// batches by [`Core::record_intervals`]. The first chunk records time to first chunk at once.
     #[inline]
     fn on_chunk<C: ModelChunk + ?Sized>(&mut self, chunk: &C) {
-        if self.outcome.is_some() {
-            return;
-        }
-        let metrics = self.span.inst.metrics();
+        let first = self.last_chunk.is_none();
         match self.last_chunk {
             Some(_) if !self.span.inst.inner.per_chunk_metric => {}
             None => {
                 let now = Instant::now();
                 let ttfc = now.saturating_duration_since(self.span.started);
-                let secs = ttfc.as_secs_f64();
                 self.output.time_to_first_chunk = Some(ttfc);
                 self.span.set_attribute(KeyValue::new(
                     attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-                    secs,
+                    ttfc.as_secs_f64(),
                 ));
-                metrics
-                    .time_to_first_chunk
-                    .record(secs, self.span.base_metric_attributes());
                 self.last_chunk = Some(now);
             }
             Some(prev) => {
                 let now = Instant::now();
-                metrics.time_per_output_chunk.record(
-                    now.saturating_duration_since(prev).as_secs_f64(),
-                    self.span.base_metric_attributes(),
-                );
+                if self.intervals.capacity() == 0 {
+                    self.intervals.reserve_exact(CHUNK_INTERVAL_BUFFER);
+                }
+                self.intervals
+                    .push(now.saturating_duration_since(prev).as_secs_f64());
                 self.last_chunk = Some(now);
+                if self.intervals.len() >= CHUNK_INTERVAL_BUFFER {
+                    self.record_intervals();
+                }
             }
         }
         self.output.apply(chunk);
+        if first && let Some(ttfc) = self.output.time_to_first_chunk {
+            let attrs = self.metric_attributes();
+            let metrics = self.span.inst.metrics();
+            metrics
+                .time_to_first_chunk
+                .record(ttfc.as_secs_f64(), &attrs);
+        }
+    }
+
+    /// The span's metric attributes (no `error.type`), with the response model once a chunk has
+    /// named it.
+    fn metric_attributes(&mut self) -> Vec<KeyValue> {
+        if let Some(m) = &self.output.response_model
+            && self.span.response_model() != Some(m.as_str())
+        {
+            self.span.set_response_model(m.clone());
+        }
+        self.span.metric_attributes(false)
+    }
+
+    /// Records the buffered chunk intervals in `gen_ai.client.operation.time_per_output_chunk`:
+    /// one histogram point per interval, as the conventions ask ("recorded for each chunk
+    /// received after the first one"), all with the same attributes.
+    fn record_intervals(&mut self) {
+        if self.intervals.is_empty() {
+            return;
+        }
+        let attrs = self.metric_attributes();
+        let histogram = &self.span.inst.metrics().time_per_output_chunk;
+        for &interval in &self.intervals {
+            histogram.record(interval, &attrs);
+        }
+        self.intervals.clear();
     }
 
     fn on_error<E: fmt::Display>(&mut self, error: &E) {
@@ -276,6 +316,7 @@ impl Core {
         if !usage.is_empty() {
             self.span.record_usage(&usage);
         }
+        self.record_intervals();
         crate::content::record_stream_output(&mut self.span, &self.output, outcome);
         self.span.finish();
     }

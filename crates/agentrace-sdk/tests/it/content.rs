@@ -98,7 +98,8 @@ fn event_only_puts_structured_content_on_the_details_event() {
     chat_call(&kit);
     assert_eq!(content_on_spans(&kit), 0);
     let logs = kit.log_events();
-    assert_eq!(logs.len(), 1);
+    // One for the chat span, one for the tool span (it has content: arguments and result).
+    assert_eq!(logs.len(), 2);
     insta::assert_json_snapshot!("details_event_only", logs);
 }
 
@@ -107,7 +108,7 @@ fn span_and_event_does_both_and_emit_event_false_suppresses_the_event() {
     let kit = Kit::with(settings("SPAN_AND_EVENT"), false);
     chat_call(&kit);
     assert_eq!(content_on_spans(&kit), 6);
-    assert_eq!(kit.log_events().len(), 1);
+    assert_eq!(kit.log_events().len(), 2);
 
     let s = CaptureSettings::from_values(
         Some("SPAN_AND_EVENT"),
@@ -292,4 +293,161 @@ fn a_streamed_response_gives_one_legacy_choice_event_with_the_full_message() {
     assert_eq!(choices[0]["body"]["finish_reason"], "stop");
     assert_eq!(choices[1]["body"]["message"]["content"], "Sun");
     assert_eq!(choices[1]["body"]["finish_reason"], "error");
+}
+
+/// A tool call with arguments and result, an agent offering tool definitions, and a tool span
+/// without content.
+fn tool_calls(kit: &Kit) {
+    let mut tool = kit
+        .inst
+        .execute_tool("get_weather")
+        .tool_call_id("call_1")
+        .start();
+    tool.record_tool_call_arguments(&json!({"city": "Zürich", "days": 2}));
+    tool.record_tool_call_result(&json!({"sky": "sunny", "temp_c": 21}));
+    tool.end();
+    let mut agent = kit.inst.invoke_agent("planner").start();
+    agent.record_tool_definitions(&[ToolDefinition::function(
+        "get_weather",
+        Some("Weather by city".into()),
+        Some(json!({"type": "object"})),
+    )]);
+    agent.end();
+    kit.inst.execute_tool("noop").start().end();
+}
+
+#[test]
+fn tool_content_follows_each_capture_mode() {
+    use agentrace_semconv::event;
+
+    use crate::testkit::{attr, value_to_json};
+
+    let latest = |mode: &str, emit: Option<&str>| {
+        CaptureSettings::from_values(Some(mode), Some("gen_ai_latest_experimental"), emit)
+    };
+    // (name, settings, legacy events, content on spans, content on the details event)
+    let cases = [
+        ("default", CaptureSettings::default(), false, false, false),
+        ("NO_CONTENT", settings("NO_CONTENT"), false, false, false),
+        (
+            "NO_CONTENT+emit",
+            latest("NO_CONTENT", Some("true")),
+            false,
+            false,
+            false,
+        ),
+        (
+            "legacy true",
+            CaptureSettings::from_values(Some("true"), None, None),
+            true,
+            false,
+            false,
+        ),
+        ("SPAN_ONLY", settings("SPAN_ONLY"), false, true, false),
+        ("EVENT_ONLY", settings("EVENT_ONLY"), false, false, true),
+        (
+            "EVENT_ONLY, no event",
+            latest("EVENT_ONLY", Some("false")),
+            false,
+            false,
+            false,
+        ),
+        (
+            "SPAN_AND_EVENT",
+            settings("SPAN_AND_EVENT"),
+            false,
+            true,
+            true,
+        ),
+        (
+            "SPAN_AND_EVENT, no event",
+            latest("SPAN_AND_EVENT", Some("false")),
+            false,
+            true,
+            false,
+        ),
+    ];
+    for (name, settings, legacy, on_spans, on_event) in cases {
+        let kit = Kit::with(settings, legacy);
+        tool_calls(&kit);
+        let spans = kit.finished();
+        let span = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+        let (tool, agent, noop) = (
+            span("execute_tool get_weather"),
+            span("invoke_agent planner"),
+            span("execute_tool noop"),
+        );
+        let on_span = |s, key| attr(s, key).map(value_to_json);
+
+        // Spans: JSON strings, or nothing.
+        if on_spans {
+            let args = on_span(tool, "gen_ai.tool.call.arguments").unwrap();
+            let args: serde_json::Value = serde_json::from_str(args.as_str().unwrap()).unwrap();
+            assert_eq!(args, json!({"city": "Zürich", "days": 2}), "{name}");
+            let result = on_span(tool, "gen_ai.tool.call.result").unwrap();
+            let result: serde_json::Value = serde_json::from_str(result.as_str().unwrap()).unwrap();
+            assert_eq!(result, json!({"sky": "sunny", "temp_c": 21}), "{name}");
+            let defs = on_span(agent, "gen_ai.tool.definitions").unwrap();
+            let defs: serde_json::Value = serde_json::from_str(defs.as_str().unwrap()).unwrap();
+            assert_eq!(defs[0]["name"], "get_weather", "{name}");
+        }
+        assert_eq!(
+            content_on_spans(&kit),
+            if on_spans { 3 } else { 0 },
+            "{name}"
+        );
+
+        // The details event: structured values, one per span that has content, in its context.
+        let details = kit.log_records(event::INFERENCE_OPERATION_DETAILS);
+        if on_event {
+            assert_eq!(details.len(), 2, "{name}: {details:?}");
+            let t = details
+                .iter()
+                .find(|d| d.span_id == Some(tool.span_context.span_id()))
+                .unwrap();
+            assert_eq!(t.attributes["gen_ai.operation.name"], "execute_tool");
+            assert_eq!(t.attributes["gen_ai.tool.name"], "get_weather");
+            assert_eq!(t.attributes["gen_ai.tool.call.id"], "call_1");
+            assert_eq!(
+                t.attributes["gen_ai.tool.call.arguments"],
+                json!({"city": "Zürich", "days": 2})
+            );
+            assert_eq!(
+                t.attributes["gen_ai.tool.call.result"],
+                json!({"sky": "sunny", "temp_c": 21})
+            );
+            let a = details
+                .iter()
+                .find(|d| d.span_id == Some(agent.span_context.span_id()))
+                .unwrap();
+            assert_eq!(
+                a.attributes["gen_ai.tool.definitions"],
+                json!([{"type": "function", "name": "get_weather", "description": "Weather by city", "parameters": {"type": "object"}}])
+            );
+            // The tool span without content gets no event.
+            assert!(
+                details
+                    .iter()
+                    .all(|d| d.span_id != Some(noop.span_context.span_id()))
+            );
+        } else {
+            assert!(details.is_empty(), "{name}: {details:?}");
+        }
+
+        // Off means nothing anywhere: no span attribute, span event or log record has the
+        // content.
+        if !on_spans && !on_event {
+            let everything = format!(
+                "{} {}",
+                serde_json::to_string(&render(&spans)).unwrap(),
+                serde_json::to_string(&kit.log_events()).unwrap()
+            );
+            for needle in ["Zürich", "sunny", "Weather by city", "temp_c"] {
+                assert!(
+                    !everything.contains(needle),
+                    "{name}: {needle} in {everything}"
+                );
+            }
+        }
+    }
 }

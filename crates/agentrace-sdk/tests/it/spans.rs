@@ -215,3 +215,142 @@ fn client_metrics_have_spec_buckets_and_low_cardinality_attributes() {
     let h = kit.histograms();
     insta::assert_json_snapshot!("client_metrics", h);
 }
+
+/// Each failure path of a client operation emits one `gen_ai.client.operation.exception` log
+/// event (severity WARN, `exception.type` and `exception.message`) in the failing span's context.
+#[test]
+fn client_errors_emit_the_operation_exception_event_on_every_failure_path() {
+    use agentrace_semconv::event;
+    use futures::StreamExt;
+
+    use crate::testkit::{Chunk, block_on};
+
+    let kit = Kit::new();
+    let inst = &kit.inst;
+    // 1. record_error on a chat span.
+    let mut span = inst.chat("record_error").provider("openai").start();
+    span.record_error(&UpstreamError("rate limited".into()));
+    span.end();
+    // 2. record_error_as with a provider code, on an embeddings span.
+    let mut span = inst.embeddings("record_error_as").start();
+    span.record_error_as("429", "too many requests");
+    span.end();
+    // 3. run (async).
+    let r: Result<(), UpstreamError> = block_on(
+        inst.chat("run")
+            .start()
+            .run(async { Err(UpstreamError("timed out".into())) }),
+    );
+    assert!(r.is_err());
+    // 4. run_sync.
+    let r: Result<(), UpstreamError> = inst
+        .chat("run_sync")
+        .start()
+        .run_sync(|_| Err(UpstreamError("bad request".into())));
+    assert!(r.is_err());
+    // 5. A stream's error.
+    let items = vec![
+        Ok(Chunk::text("par")),
+        Err(UpstreamError("connection reset".into())),
+    ];
+    let stream = inst
+        .chat("stream")
+        .stream(true)
+        .start()
+        .trace_stream(futures::stream::iter(items.clone()));
+    assert_eq!(block_on(stream.count()), 2);
+    // 6. A blocking iterator's error.
+    let it = inst
+        .chat("iter")
+        .stream(true)
+        .start()
+        .trace_iter(items.into_iter());
+    assert_eq!(it.count(), 2);
+    // Not client operations, or no error: no exception log event.
+    let mut tool = inst.execute_tool("tool").start();
+    tool.record_error_as("timeout", "tool took too long");
+    tool.end();
+    let mut local = inst.chat("local").kind(SpanKind::Internal).start();
+    local.record_error(&UpstreamError("oom".into()));
+    local.end();
+    inst.chat("ok").start().end();
+
+    let spans = kit.finished();
+    let events = kit.log_records(event::OPERATION_EXCEPTION);
+    let expected = [
+        (
+            "chat record_error",
+            "it::testkit::UpstreamError",
+            "upstream failed: rate limited",
+        ),
+        ("embeddings record_error_as", "429", "too many requests"),
+        (
+            "chat run",
+            "it::testkit::UpstreamError",
+            "upstream failed: timed out",
+        ),
+        (
+            "chat run_sync",
+            "it::testkit::UpstreamError",
+            "upstream failed: bad request",
+        ),
+        (
+            "chat stream",
+            "it::testkit::UpstreamError",
+            "upstream failed: connection reset",
+        ),
+        (
+            "chat iter",
+            "it::testkit::UpstreamError",
+            "upstream failed: connection reset",
+        ),
+    ];
+    assert_eq!(events.len(), expected.len(), "{events:?}");
+    for (e, (span_name, ty, message)) in events.iter().zip(expected) {
+        let span = spans
+            .iter()
+            .find(|s| Some(s.span_context.span_id()) == e.span_id)
+            .unwrap_or_else(|| panic!("no span for {e:?}"));
+        assert_eq!(span.name, span_name);
+        assert_eq!(e.trace_id, Some(span.span_context.trace_id()));
+        assert_eq!(e.severity_number, Some(event::OPERATION_EXCEPTION_SEVERITY));
+        assert_eq!(e.attributes.len(), 2, "{e:?}");
+        assert_eq!(e.attributes["exception.type"], ty);
+        assert_eq!(e.attributes["exception.message"], message);
+        // The span says the same: status ERROR, error.type, an exception span event.
+        assert!(matches!(
+            span.status,
+            opentelemetry::trace::Status::Error { .. }
+        ));
+        assert_eq!(attr(span, "error.type").unwrap().as_str(), ty);
+        assert_eq!(span.events.len(), 1);
+        assert_eq!(span.events[0].name, "exception");
+    }
+    // The tool and the INTERNAL chat still record the error on their spans.
+    for name in ["execute_tool tool", "chat local"] {
+        let span = spans.iter().find(|s| s.name == name).unwrap();
+        assert!(matches!(
+            span.status,
+            opentelemetry::trace::Status::Error { .. }
+        ));
+    }
+}
+
+#[test]
+fn without_a_logger_errors_are_still_recorded_on_the_span() {
+    let kit = Kit::new();
+    let inst = agentrace_sdk::Instrumentation::builder()
+        .with_tracer_provider(&kit.tracer_provider)
+        .with_meter_provider(&kit.meter_provider)
+        .build();
+    let mut span = inst.chat("m").start();
+    span.record_error(&UpstreamError("rate limited".into()));
+    span.end();
+    assert!(kit.logs.get_emitted_logs().unwrap().is_empty());
+    let spans = kit.finished();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(
+        attr(&spans[0], "error.type").unwrap().as_str(),
+        "it::testkit::UpstreamError"
+    );
+}

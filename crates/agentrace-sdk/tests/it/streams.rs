@@ -2,8 +2,10 @@
 
 use std::pin::pin;
 use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
 
 use agentrace_sdk::{StreamOutcome, TracedStream, Usage};
+use agentrace_semconv::metric;
 use futures::StreamExt;
 use futures::channel::mpsc;
 use futures::task::noop_waker;
@@ -275,7 +277,220 @@ proptest! {
         if let Some(last) = chunks.iter().rev().find_map(|c| c.usage) {
             prop_assert_eq!(attr(span, "gen_ai.usage.input_tokens").map(|v| v.as_str().into_owned()), Some(last.input_tokens.unwrap().to_string()));
         }
+        // One time-to-first-chunk point iff a chunk arrived, one per-chunk point per later chunk.
+        let (ttfc, per_chunk) = chunk_metric_counts(kit);
+        prop_assert_eq!(ttfc, u64::from(!chunks.is_empty()));
+        prop_assert_eq!(per_chunk, chunks.len().saturating_sub(1) as u64);
     }
+}
+
+/// Total counts of the time-to-first-chunk and time-per-output-chunk histograms (0 when absent).
+fn chunk_metric_counts(kit: Kit) -> (u64, u64) {
+    let count = |name: &str| -> u64 { kit.f64_histogram(name).iter().map(|p| p.count).sum() };
+    (
+        count(metric::CLIENT_OPERATION_TIME_TO_FIRST_CHUNK),
+        count(metric::CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK),
+    )
+}
+
+/// The index of the bucket a value falls in: bucket `i` holds `(bounds[i-1], bounds[i]]`.
+fn bucket_of(bounds: &[f64], v: f64) -> usize {
+    bounds.partition_point(|&b| b < v)
+}
+
+#[test]
+fn time_per_output_chunk_has_one_exact_point_per_chunk_after_the_first() {
+    let kit = Kit::new();
+    // The upstream waits before some chunks, so that the intervals fall in different buckets of
+    // the spec's boundaries (0.01, 0.02, 0.04, 0.08, 0.16, ...): about 0, 0, 25 ms, 50 ms, 100 ms, 0.
+    let delays_ms = [0u64, 0, 0, 25, 50, 100, 0];
+    let chunks: Vec<Chunk> = (0..delays_ms.len())
+        .map(|i| Chunk {
+            model: (i == 0).then_some("gpt-4o-2024-08-06"),
+            ..Chunk::text("tok ")
+        })
+        .collect();
+    let upstream = delays_ms.into_iter().zip(chunks).map(|(ms, c)| {
+        std::thread::sleep(Duration::from_millis(ms));
+        Ok::<_, UpstreamError>(c)
+    });
+    let mut it = kit
+        .inst
+        .chat("gpt-4o")
+        .provider("openai")
+        .stream(true)
+        .start()
+        .trace_iter(upstream);
+    // Chunk k ends (the traced iterator reads the clock) within next(), between before[k] and
+    // after[k], and after the upstream's wait for it: in [before[k] + wait[k], after[k]].
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    loop {
+        let b = Instant::now();
+        let item = it.next();
+        let a = Instant::now();
+        if item.is_none() {
+            break;
+        }
+        before.push(b);
+        after.push(a);
+    }
+    assert_eq!(it.outcome(), Some(StreamOutcome::Completed));
+    // Recorded by the time the stream has ended, before the wrapper is dropped.
+    let points = kit.f64_histogram(metric::CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK);
+    drop(it);
+    let n = before.len();
+    assert_eq!(n, 7);
+    let wait = |k: usize| Duration::from_millis(delays_ms[k]);
+    let lo: Vec<f64> = (1..n)
+        .map(|k| {
+            (before[k] + wait(k))
+                .saturating_duration_since(after[k - 1])
+                .as_secs_f64()
+        })
+        .collect();
+    let hi: Vec<f64> = (1..n)
+        .map(|k| {
+            after[k]
+                .saturating_duration_since(before[k - 1] + wait(k - 1))
+                .as_secs_f64()
+        })
+        .collect();
+    let fold = |v: &[f64], f: fn(f64, f64) -> f64, init: f64| v.iter().copied().fold(init, f);
+
+    assert_eq!(points.len(), 1, "{points:?}");
+    let p = &points[0];
+    assert_eq!(p.count, 6);
+    assert_eq!(p.bounds, metric::DURATION_BUCKETS.to_vec());
+    assert_eq!(p.bucket_counts.len(), p.bounds.len() + 1);
+    assert_eq!(p.bucket_counts.iter().sum::<u64>(), 6);
+    let (lo_sum, hi_sum): (f64, f64) = (lo.iter().sum(), hi.iter().sum());
+    assert!(
+        lo_sum <= p.sum && p.sum <= hi_sum,
+        "{lo_sum} <= {} <= {hi_sum}",
+        p.sum
+    );
+    assert!(
+        p.sum >= 0.175,
+        "the three waits alone take 175 ms: {}",
+        p.sum
+    );
+    // min and max of the intervals lie between those of their lower and upper bounds.
+    let (min, max) = (p.min.unwrap(), p.max.unwrap());
+    assert!(fold(&lo, f64::min, f64::MAX) <= min && min <= fold(&hi, f64::min, f64::MAX));
+    assert!(fold(&lo, f64::max, 0.0) <= max && max <= fold(&hi, f64::max, 0.0));
+    assert!(max >= 0.1, "{max}");
+    // Each bucket holds at least the intervals certainly in it and at most those possibly in it.
+    for (i, &c) in p.bucket_counts.iter().enumerate() {
+        let certain = (0..n - 1)
+            .filter(|&k| bucket_of(&p.bounds, lo[k]) == i && bucket_of(&p.bounds, hi[k]) == i)
+            .count() as u64;
+        let possible = (0..n - 1)
+            .filter(|&k| bucket_of(&p.bounds, lo[k]) <= i && i <= bucket_of(&p.bounds, hi[k]))
+            .count() as u64;
+        assert!(
+            certain <= c && c <= possible,
+            "bucket {i}: {certain} <= {c} <= {possible}; {lo:?} {hi:?}"
+        );
+    }
+    // The waits are in buckets above the first: (0.02, 0.04], (0.04, 0.08], (0.08, 0.16] at least.
+    assert!(p.bucket_counts[0] <= 3 && p.bucket_counts[2..].iter().sum::<u64>() >= 3);
+    // The attributes of the call, with the response model a chunk named; the same set as the
+    // time-to-first-chunk point.
+    assert_eq!(p.attributes["gen_ai.operation.name"], "chat");
+    assert_eq!(p.attributes["gen_ai.provider.name"], "openai");
+    assert_eq!(p.attributes["gen_ai.request.model"], "gpt-4o");
+    assert_eq!(p.attributes["gen_ai.response.model"], "gpt-4o-2024-08-06");
+    assert_eq!(p.attributes.len(), 4);
+    let ttfc = kit.f64_histogram(metric::CLIENT_OPERATION_TIME_TO_FIRST_CHUNK);
+    assert_eq!(ttfc.len(), 1);
+    assert_eq!(ttfc[0].count, 1);
+    assert_eq!(ttfc[0].attributes, p.attributes);
+}
+
+#[test]
+fn chunk_metrics_are_recorded_on_every_exit_path_and_across_the_buffer() {
+    // Natural end of a stream longer than the interval buffer (256): every interval counts.
+    let kit = Kit::new();
+    let n = 700;
+    let stream = kit
+        .inst
+        .chat("m")
+        .stream(true)
+        .start()
+        .trace_stream(futures::stream::iter(
+            (0..n).map(|_| Ok::<_, UpstreamError>(Chunk::text("x"))),
+        ));
+    assert_eq!(block_on(stream.count()), n);
+    let p = kit.f64_histogram(metric::CLIENT_OPERATION_TIME_PER_OUTPUT_CHUNK);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].count, n as u64 - 1);
+    assert_eq!(p[0].bucket_counts.iter().sum::<u64>(), n as u64 - 1);
+    assert!(p[0].sum >= 0.0 && p[0].min.unwrap() <= p[0].max.unwrap());
+    assert_eq!(chunk_metric_counts(kit), (1, n as u64 - 1));
+
+    // An error after three chunks: two intervals.
+    let kit = Kit::new();
+    let items: Vec<Item> = vec![
+        Ok(Chunk::text("a")),
+        Ok(Chunk::text("b")),
+        Ok(Chunk::text("c")),
+        Err(UpstreamError("reset".into())),
+        Ok(Chunk::text("after the error: not traced")),
+    ];
+    let stream = kit
+        .inst
+        .chat("m")
+        .stream(true)
+        .start()
+        .trace_stream(futures::stream::iter(items));
+    assert_eq!(block_on(stream.count()), 5);
+    assert_eq!(chunk_metric_counts(kit), (1, 2));
+
+    // Dropped after four chunks of a longer stream: three intervals.
+    let kit = Kit::new();
+    let mut stream = kit
+        .inst
+        .chat("m")
+        .stream(true)
+        .start()
+        .trace_stream(futures::stream::iter(
+            (0..10).map(|_| Ok::<_, UpstreamError>(Chunk::text("x"))),
+        ));
+    for _ in 0..4 {
+        assert!(block_on(stream.next()).is_some());
+    }
+    drop(stream);
+    assert_eq!(chunk_metric_counts(kit), (1, 3));
+
+    // An error first: no chunk, no chunk metric.
+    let kit = Kit::new();
+    let stream = kit
+        .inst
+        .chat("m")
+        .stream(true)
+        .start()
+        .trace_stream(futures::stream::iter(vec![Err::<Chunk, _>(UpstreamError(
+            "refused".into(),
+        ))]));
+    assert_eq!(block_on(stream.count()), 1);
+    assert_eq!(chunk_metric_counts(kit), (0, 0));
+
+    // The per-chunk metric switched off: time to first chunk only.
+    let kit = Kit::new();
+    let inst = agentrace_sdk::Instrumentation::builder()
+        .with_tracer_provider(&kit.tracer_provider)
+        .with_meter_provider(&kit.meter_provider)
+        .with_per_chunk_metric(false)
+        .build();
+    let stream = inst
+        .chat("m")
+        .stream(true)
+        .start()
+        .trace_stream(futures::stream::iter(
+            (0..5).map(|_| Ok::<_, UpstreamError>(Chunk::text("x"))),
+        ));
+    assert_eq!(block_on(stream.count()), 5);
+    assert_eq!(chunk_metric_counts(kit), (1, 0));
 }
 
 #[test]
@@ -344,6 +559,11 @@ proptest! {
         let h = kit.histograms();
         let count: u64 = h["gen_ai.client.operation.duration"].iter().map(|p| p["count"].as_u64().unwrap()).sum();
         prop_assert_eq!(count, 1);
+        // Chunk metrics: the chunks before the first error, whatever the exit.
+        let chunks = steps[..seen.min(steps.len())].iter().take_while(|s| !matches!(s, Step::Error)).count();
+        let (ttfc, per_chunk) = chunk_metric_counts(kit);
+        prop_assert_eq!(ttfc, u64::from(chunks > 0));
+        prop_assert_eq!(per_chunk, chunks.saturating_sub(1) as u64);
     }
 }
 

@@ -141,6 +141,83 @@ impl Kit {
     }
 }
 
+/// One exported `f64` histogram data point, with everything the exporter keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistPoint {
+    pub attributes: BTreeMap<String, Json>,
+    pub count: u64,
+    pub sum: f64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub bounds: Vec<f64>,
+    pub bucket_counts: Vec<u64>,
+}
+
+/// One exported log record, raw enough to compare ids.
+#[derive(Debug, Clone)]
+pub struct LogRecordView {
+    pub event_name: Option<String>,
+    pub severity_number: Option<i32>,
+    pub attributes: BTreeMap<String, Json>,
+    pub trace_id: Option<opentelemetry::trace::TraceId>,
+    pub span_id: Option<SpanId>,
+}
+
+impl Kit {
+    /// The data points of an `f64` histogram in the latest (cumulative) export, sorted by
+    /// attributes.
+    pub fn f64_histogram(&self, name: &str) -> Vec<HistPoint> {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let mut points = Vec::new();
+        let Some(last) = exported.last() else {
+            return points;
+        };
+        for sm in last.scope_metrics() {
+            for m in sm.metrics().filter(|m| m.name() == name) {
+                if let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() {
+                    for p in h.data_points() {
+                        points.push(HistPoint {
+                            attributes: kv_map(p.attributes()),
+                            count: p.count(),
+                            sum: p.sum(),
+                            min: p.min(),
+                            max: p.max(),
+                            bounds: p.bounds().collect(),
+                            bucket_counts: p.bucket_counts().collect(),
+                        });
+                    }
+                }
+            }
+        }
+        points.sort_by_key(|p| format!("{:?}", p.attributes));
+        points
+    }
+
+    /// Exported log records named `name`.
+    pub fn log_records(&self, name: &str) -> Vec<LogRecordView> {
+        self.logs
+            .get_emitted_logs()
+            .unwrap()
+            .iter()
+            .filter(|l| l.record.event_name() == Some(name))
+            .map(|l| {
+                let r = &l.record;
+                LogRecordView {
+                    event_name: r.event_name().map(str::to_owned),
+                    severity_number: r.severity_number().map(|s| s as i32),
+                    attributes: r
+                        .attributes_iter()
+                        .map(|(k, v)| (k.to_string(), any_to_json(v)))
+                        .collect(),
+                    trace_id: r.trace_context().map(|t| t.trace_id),
+                    span_id: r.trace_context().map(|t| t.span_id),
+                }
+            })
+            .collect()
+    }
+}
+
 fn kv_map<'a>(kvs: impl Iterator<Item = &'a KeyValue>) -> BTreeMap<String, Json> {
     kvs.map(|kv| (kv.key.to_string(), value_to_json(&kv.value)))
         .collect()
