@@ -54,12 +54,14 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = None
+        self.log = open(os.path.join(SHOTS, "server.log"), "ab")
 
     def start(self):
         self.proc = subprocess.Popen(
             [BIN, "serve", "--db", ":memory:", "--auth-token", TOKEN,
              "--port", str(self.port), "--otlp-http-port", "0", "--otlp-grpc-port", "0"],
             stdout=subprocess.DEVNULL,
+            stderr=self.log,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -168,13 +170,20 @@ def check_turns(page, invocations):
 
 def main():
     os.makedirs(SHOTS, exist_ok=True)
+    for old in os.listdir(SHOTS):
+        if old.endswith((".png", ".log")):
+            os.remove(os.path.join(SHOTS, old))
     started = time.monotonic()
     server = Server()
     server.start()
     try:
         run(server)
+    except BaseException:
+        print(f"browser test failed; screenshots and server.log in {SHOTS}", file=sys.stderr)
+        raise
     finally:
         server.stop()
+        server.log.close()
     print(f"browser test: all checks passed in {time.monotonic() - started:.1f}s; screenshots in {SHOTS}")
 
 
@@ -267,6 +276,10 @@ def run(server):
         expect(page.locator(f'#sessions .srow[data-id="{new_id}"] .inv-count')).to_have_text(
             f"{travel_summary['invocationCount']} turn" + ("" if travel_summary["invocationCount"] == 1 else "s")
         )
+        # The cart session completes (the server's grace period after its last span): the list and
+        # the open page follow without a reload.
+        wait_until("the cart session to complete", lambda: server.request("GET", f"/api/sessions/{cart_id}")["complete"])
+        expect(page.locator(f'#sessions .srow[data-id="{cart_id}"] .pill')).to_have_text("complete")
         # The filter box narrows the list.
         page.locator("#filter").fill(new_id)
         expect(page.locator("#sessions .srow")).to_have_count(1)

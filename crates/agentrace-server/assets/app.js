@@ -514,7 +514,7 @@
     const body = h(
       "div",
       { class: "tool-body" },
-      call ? h("div", { class: "label", text: "Arguments" + (call.id ? " · " + call.id : "") }) : null,
+      call ? h("div", { class: "label" }, "Arguments", call.id ? h("span", { class: "call-id", text: call.id }) : null) : null,
       call ? jsonView(call.args === undefined ? null : call.args) : null,
       response ? h("div", { class: "label", text: "Result" }) : null,
       response ? jsonView(response.response === undefined ? null : response.response) : null,
