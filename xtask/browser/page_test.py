@@ -113,6 +113,26 @@ def only_traces(doc, trace_ids):
     return out
 
 
+def with_failed_tool(doc, conversation):
+    """A copy of a trace under a new trace id and conversation, whose second tool span failed."""
+    out = copy.deepcopy(doc)
+    new_trace = secrets.token_hex(16)
+    tools = 0
+    for rs in out["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                span["traceId"] = new_trace
+                for attr in span.get("attributes", []):
+                    if attr["key"].endswith("conversation.id"):
+                        attr["value"] = {"stringValue": conversation}
+                if span["name"].startswith("execute_tool"):
+                    tools += 1
+                    if tools == 2:
+                        span["status"] = {"code": 2, "message": "upstream service timed out"}
+    assert tools >= 2, "the trace should have two tool spans"
+    return out
+
+
 def trace_ids_in_order(doc):
     ids = []
     for rs in doc["resourceSpans"]:
@@ -234,11 +254,13 @@ def run(server):
             expect(first_tool.locator(".json").first).to_contain_text(json.dumps(key))
         page.screenshot(path=os.path.join(SHOTS, "1-session-1280.png"))
 
-        # The last turn arrives live: it appears without a reload, and the open tool call stays open.
+        # The last turn arrives live: the page follows the API without a reload, and the open tool
+        # call stays open. (Whether the session completed in between depends on timing; either
+        # way the page must show what the API now returns.)
         server.post_traces(only_traces(cart, cart_traces[-1:]))
         wait_until(
             "the API to extract the last turn",
-            lambda: len(server.request("GET", f"/api/sessions/{cart_id}/invocations")["invocations"]) > len(invocations),
+            lambda: server.request("GET", f"/api/sessions/{cart_id}/invocations")["invocations"] != invocations,
         )
         invocations = server.request("GET", f"/api/sessions/{cart_id}/invocations")["invocations"]
         check_turns(page, invocations)
@@ -285,6 +307,49 @@ def run(server):
         expect(page.locator("#sessions .srow")).to_have_count(1)
         page.locator("#filter").fill("")
         assert page.evaluate("window.__noReload === true"), "the page reloaded"
+
+        # A failed tool: the API marks the call as an error and the span has an error status; the
+        # page shows both.
+        failing = with_failed_tool(travel, "conv-travel-failing")
+        server.post_traces(failing)
+        failed_id = wait_until("the failing session", lambda: "conv-travel-failing" in session_ids(server) and "conv-travel-failing")
+        page.goto(f"{server.base}/?token={TOKEN}#session={failed_id}")
+        failed_invs = server.request("GET", f"/api/sessions/{failed_id}/invocations")["invocations"]
+        check_turns(page, failed_invs)
+        flags = [c.get("is_error", False) for inv in failed_invs for c in inv.get("tool_calls") or []]
+        assert any(flags), "the API marked no tool call as failed"
+        tools = page.locator("#conversation details.tool")
+        for i, flag in enumerate(flags):
+            expect(tools.nth(i)).to_have_class("tool tool-error" if flag else "tool")
+        failed_spans = server.request("GET", f"/api/sessions/{failed_id}/spans")["spans"]
+        for span in failed_spans:
+            if (span.get("status") or {}).get("code") == 2:
+                expect(page.locator("#conversation .error-line", has_text=span["status"]["message"])).to_have_count(1)
+                expect(page.locator(f'#waterfall details.span-row[data-span-id="{span["spanId"]}"]')).to_have_class("span-row span-error")
+        page.locator("#conversation details.tool-error summary").first.click()
+        page.screenshot(path=os.path.join(SHOTS, "3-failed-tool-1280.png"))
+
+        # Log records: a session whose content came as OTLP logs lists them in its Logs tab.
+        logs_doc = fixture("session_logs_good")
+        before = set(session_ids(server))
+        server.post_traces({"resourceSpans": logs_doc["resourceSpans"]})
+        answer = server.request("POST", "/v1/logs", {"resourceLogs": logs_doc["resourceLogs"]})
+        assert not (answer or {}).get("partialSuccess"), f"log records were rejected: {answer}"
+        logs_id = wait_until("the logs session", lambda: next(iter(set(session_ids(server)) - before), None))
+        logs = server.request("GET", f"/api/sessions/{logs_id}/logs")["logs"]
+        assert logs, "the API stored no log record"
+        page.goto(f"{server.base}/?token={TOKEN}#session={logs_id}")
+        expect(page.locator(".tab[data-tab=logs] .tab-count")).to_have_text(str(len(logs)))
+        page.locator(".tab[data-tab=logs]").click()
+        expect(page.locator("#logs details.log")).to_have_count(len(logs))
+        page.locator("#logs details.log summary").first.click()
+        page.screenshot(path=os.path.join(SHOTS, "3-logs-1280.png"))
+
+        # Delete: after confirming, the session leaves the list and the API.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("button", has_text="Delete").click()
+        expect(page.locator(f'#sessions .srow[data-id="{logs_id}"]')).to_have_count(0)
+        assert logs_id not in session_ids(server), "the deleted session is still listed by the API"
 
         # Open the new session through the address, as a shared link would.
         page.goto(f"{server.base}/?token={TOKEN}#session={new_id}")

@@ -85,8 +85,8 @@
     }
   }
 
-  async function api(path) {
-    const response = await fetch(path, { headers: HEADERS, cache: "no-store" });
+  async function api(path, method) {
+    const response = await fetch(path, { method: method || "GET", headers: HEADERS, cache: "no-store" });
     if (!response.ok) {
       let message = null;
       try {
@@ -97,7 +97,7 @@
       }
       throw new HttpError(path, response.status, message);
     }
-    return response.json();
+    return response.status === 204 ? null : response.json();
   }
 
   function sessionPath(id, rest) {
@@ -652,6 +652,7 @@
         h("a", { class: "button", href: exportHref, download: d.id + ".otlp.json", text: "Export OTLP JSON" }),
         h("a", { class: "button button-quiet", href: withToken(sessionPath(d.id, "/spans")), target: "_blank", rel: "noopener", text: "Spans JSON" }),
         h("a", { class: "button button-quiet", href: withToken(sessionPath(d.id, "/invocations")), target: "_blank", rel: "noopener", text: "Invocations JSON" }),
+        h("button", { class: "button button-danger", type: "button", text: "Delete", onclick: () => deleteSession(d.id) }),
       ),
     );
     const tabs = h(
@@ -659,12 +660,15 @@
       { class: "tabs", role: "tablist" },
       tabButton("conversation", "Conversation", d.invocations.size),
       tabButton("spans", "Spans", d.spans.length),
+      tabButton("logs", "Logs", s.logCount || 0),
     );
     const conversation = h("section", { id: "conversation", class: "pane", hidden: state.tab !== "conversation" });
     const spans = h("section", { id: "waterfall", class: "pane", hidden: state.tab !== "spans" });
-    main.replaceChildren(head, tabs, conversation, spans);
+    const logs = h("section", { id: "logs", class: "pane", hidden: state.tab !== "logs" });
+    main.replaceChildren(head, tabs, conversation, spans, logs);
     renderConversation();
     renderWaterfall();
+    renderLogs();
   }
 
   function backButton() {
@@ -688,6 +692,8 @@
           }
           $("conversation").hidden = name !== "conversation";
           $("waterfall").hidden = name !== "spans";
+          $("logs").hidden = name !== "logs";
+          if (name === "logs") loadLogs();
         },
       },
       label,
@@ -703,7 +709,7 @@
     const pill = document.querySelector(".dtitle .pill");
     if (pill) pill.replaceWith(statusPill(d.summary.complete));
     for (const b of document.querySelectorAll(".tab")) {
-      const count = b.dataset.tab === "spans" ? d.spans.length : d.invocations.size;
+      const count = b.dataset.tab === "spans" ? d.spans.length : b.dataset.tab === "logs" ? d.summary.logCount || 0 : d.invocations.size;
       b.querySelector(".tab-count").textContent = String(count);
     }
   }
@@ -885,6 +891,78 @@
     );
   }
 
+  // ---- Rendering: log records -----------------------------------------------------------------
+
+  function renderLogs() {
+    const pane = $("logs");
+    if (!pane) return;
+    const d = state.detail;
+    if (!d.logs) {
+      pane.replaceChildren(h("div", { class: "placeholder small", text: d.summary.logCount ? "Loading log records…" : "No log records in this session." }));
+      return;
+    }
+    if (d.logs.length === 0) {
+      pane.replaceChildren(h("div", { class: "placeholder small", text: "No log records in this session." }));
+      return;
+    }
+    const first = d.logs.reduce((min, l) => {
+      const t = ns(l.timeUnixNano || l.observedTimeUnixNano);
+      return t !== null && (min === null || t < min) ? t : min;
+    }, null);
+    const rows = d.logs.map((log, i) => {
+      const attrs = attrsObject(log.attributes);
+      const name = log.eventName || attrs["event.name"] || log.severityText || "log";
+      const t = ns(log.timeUnixNano || log.observedTimeUnixNano);
+      const body = anyValue(log.body);
+      const summary = [
+        h("span", { class: "log-time", text: first !== null && t !== null ? "+" + fmtDuration(msBetween(first, t)) : "" }),
+        h("span", { class: "log-name", text: name }),
+        h("code", { class: "tool-args", text: body === undefined || body === null ? "" : shortJson(body) }),
+      ];
+      const details = h(
+        "div",
+        { class: "tool-body" },
+        body !== undefined && body !== null ? [h("div", { class: "label", text: "Body" }), jsonView(body)] : null,
+        attrTable("Attributes", attrs),
+        attrTable("Context", Object.fromEntries(Object.entries({ "trace id": log.traceId, "span id": log.spanId, severity: log.severityText }).filter(([, v]) => v))),
+      );
+      return detailsKeyed("log/" + i, "tool log", summary, details);
+    });
+    pane.replaceChildren(h("div", { class: "tools" }, rows));
+  }
+
+  let logsSeq = 0;
+  async function loadLogs() {
+    const d = state.detail;
+    if (!d || d.missing || d.logsLoading) return;
+    if (d.logs && d.logs.length === (d.summary.logCount || 0)) return;
+    d.logsLoading = true;
+    const seq = ++logsSeq;
+    try {
+      const data = await api(sessionPath(d.id, "/logs"));
+      if (state.detail !== d || seq !== logsSeq) return;
+      d.logs = data.logs || [];
+      renderLogs();
+    } catch (err) {
+      showError(err);
+    } finally {
+      d.logsLoading = false;
+    }
+  }
+
+  async function deleteSession(id) {
+    if (!window.confirm("Delete session " + id + " and all its spans and logs?")) return;
+    try {
+      await api(sessionPath(id), "DELETE");
+      if (state.sessions.delete(id)) state.total = Math.max(0, state.total - 1);
+      state.meta.delete(id);
+      renderList();
+      location.hash = "";
+    } catch (err) {
+      showError(err);
+    }
+  }
+
   // ---- Loading ------------------------------------------------------------------------------
 
   function showError(err) {
@@ -1006,11 +1084,17 @@
         d.spans = spans.spans || [];
         d.spanIndex = null;
         d.summary = stripDetail(session);
-        for (const inv of session.invocations || []) d.invocations.set(invKey(inv), inv);
+        // The API's list is the truth: it may also have dropped or renumbered turns.
+        d.invocations = new Map((session.invocations || []).map((inv) => [invKey(inv), inv]));
+        const meta = state.meta.get(d.id);
+        if (meta) meta.invocations = new Map(d.invocations);
+        state.sessions.set(d.id, d.summary);
+        renderListSoon();
         const scroll = $("detail").scrollTop;
         refreshDetailChrome();
         renderConversation();
         renderWaterfall();
+        if (state.tab === "logs" || d.logs) loadLogs();
         $("detail").scrollTop = scroll;
       } catch (err) {
         showError(err);
@@ -1096,9 +1180,8 @@
         return;
       }
       case "session_deleted": {
-        state.sessions.delete(event.session_id);
+        if (state.sessions.delete(event.session_id)) state.total = Math.max(0, state.total - 1);
         state.meta.delete(event.session_id);
-        state.total = Math.max(0, state.total - 1);
         renderListSoon();
         if (state.detail && state.detail.id === event.session_id) {
           state.detail = { id: event.session_id, missing: "It was deleted while open." };
