@@ -64,3 +64,86 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::{
+        body::{Body, to_bytes},
+        http::{Request, StatusCode},
+    };
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn get(path: &str) -> (StatusCode, String, String) {
+        let response = routes::<()>()
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (
+            status,
+            content_type,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    /// Every `/ui/...` file that `index.html` names is served, with its type, under the policy.
+    #[tokio::test]
+    async fn every_file_the_page_names_is_served() {
+        let (status, content_type, body) = get("/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("text/html"), "{content_type}");
+        let named: Vec<&str> = body
+            .split('"')
+            .filter(|part| part.starts_with("/ui/"))
+            .collect();
+        assert_eq!(
+            named,
+            ["/ui/favicon.svg", "/ui/app.css", "/ui/app.js"],
+            "the page's files"
+        );
+        for path in named {
+            let (status, content_type, body) = get(path).await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            assert!(!body.is_empty(), "{path}");
+            let wanted = match path.rsplit('.').next() {
+                Some("js") => "text/javascript",
+                Some("css") => "text/css",
+                _ => "image/svg+xml",
+            };
+            assert!(content_type.starts_with(wanted), "{path}: {content_type}");
+        }
+    }
+
+    /// The policy allows no inline script, so the page must not have any.
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        assert!(CSP.contains("script-src 'self';"));
+        for (i, _) in INDEX.match_indices("<script") {
+            let tag_end = INDEX[i..].find('>').map(|end| &INDEX[i..i + end]).unwrap();
+            assert!(tag_end.contains(" src="), "inline script: {tag_end}");
+        }
+        assert!(!INDEX.contains("<style"), "inline style in index.html");
+        assert!(!INDEX.contains(" style="), "style attribute in index.html");
+    }
+
+    /// Trace data reaches the page only as text: the script never assigns HTML.
+    #[test]
+    fn the_script_never_parses_html() {
+        for forbidden in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
+            assert!(!SCRIPT.contains(forbidden), "app.js uses {forbidden}");
+        }
+    }
+}
