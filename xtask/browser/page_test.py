@@ -382,6 +382,12 @@ def run(server):
 
         assert not console_errors, f"console errors: {console_errors}"
 
+        # Without the token the API answers 401 and the page says what to do.
+        page.goto(f"{server.base}/")
+        expect(page.locator("#notice")).to_contain_text("needs a token")
+        page.goto(f"{server.base}/?token={TOKEN}#session={new_id}")
+        expect(page.locator("#conn")).to_have_text("live")
+
         # A dropped connection: the badge says so, and after the server is back the page
         # reconnects and resynchronises (the new in-memory server has no sessions).
         server.stop()

@@ -1119,8 +1119,8 @@
       case "session_started": {
         const s = event.session;
         if (!s || !s.id) return;
+        if (!state.sessions.has(s.id)) state.total++;
         state.sessions.set(s.id, s);
-        state.total++;
         if (!state.meta.has(s.id)) state.meta.set(s.id, { invocations: new Map(), count: 0 });
         renderListSoon();
         if (s.id === state.selected && (!state.detail || state.detail.missing)) loadDetail();
@@ -1154,11 +1154,15 @@
         renderListSoon();
         const d = state.detail;
         if (d && d.id === event.session_id && !d.missing) {
+          const main = $("detail");
+          const isNew = !d.invocations.has(invKey(inv));
+          // A reader at the bottom of the conversation follows new turns; anyone else stays put.
+          const follow = state.tab === "conversation" && isNew && main.scrollHeight - main.scrollTop - main.clientHeight < 40;
           d.invocations.set(invKey(inv), inv);
-          const scroll = $("detail").scrollTop;
+          const scroll = main.scrollTop;
           renderTurn(inv);
           refreshDetailChrome();
-          $("detail").scrollTop = scroll;
+          main.scrollTop = follow ? main.scrollHeight : scroll;
         }
         return;
       }
