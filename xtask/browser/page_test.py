@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +29,8 @@ SHOTS = os.environ["SHOTS"]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TOKEN = secrets.token_hex(12)
 TIMEOUT_MS = 10_000
+# Every wait below has its own timeout; this bounds the whole test as well.
+WHOLE_TEST_SECONDS = 150
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -188,7 +191,13 @@ def check_turns(page, invocations):
             expect(card.locator(".turn-head .chip", has_text=model)).to_have_count(1)
 
 
+def on_alarm(_signum, _frame):
+    raise TimeoutError(f"the browser test ran longer than {WHOLE_TEST_SECONDS} s")
+
+
 def main():
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(WHOLE_TEST_SECONDS)
     os.makedirs(SHOTS, exist_ok=True)
     for old in os.listdir(SHOTS):
         if old.endswith((".png", ".log")):

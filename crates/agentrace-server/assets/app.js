@@ -13,6 +13,8 @@
   const LIST_LIMIT = 200;
   const META_CONCURRENCY = 3;
   const GEN_AI = "gen_ai.";
+  /** Span rows drawn at most; a huge session stays responsive (its JSON has them all). */
+  const MAX_SPAN_ROWS = 3000;
 
   /** Adds `?token=` to a GET address, for links and the event stream. */
   function withToken(path) {
@@ -829,10 +831,14 @@
       if (!turnOfTrace.has(inv.trace_id)) turnOfTrace.set(inv.trace_id, i + 1);
     });
     const sections = [];
+    let drawn = 0;
     for (const trace of model.traces.values()) {
+      if (drawn >= MAX_SPAN_ROWS) break;
       const total = trace.start !== null && trace.end !== null ? Number(trace.end - trace.start) : 0;
       const rows = [];
       const walk = (span, depth) => {
+        if (drawn >= MAX_SPAN_ROWS) return;
+        drawn++;
         const key = "span/" + span.traceId + "/" + span.id;
         const left = total > 0 && span.start !== null ? (Number(span.start - trace.start) / total) * 100 : 0;
         const width = total > 0 && span.start !== null && span.end !== null ? (Number(span.end - span.start) / total) * 100 : 100;
@@ -877,6 +883,10 @@
         ),
       );
     }
+    const note =
+      drawn < model.spans.length
+        ? h("div", { class: "placeholder small", text: "Showing the first " + drawn + " of " + model.spans.length + " spans; Spans JSON has them all." })
+        : "";
     pane.replaceChildren(
       h(
         "div",
@@ -888,6 +898,7 @@
         h("span", { class: "muted", text: "click a span for its attributes" }),
       ),
       ...sections,
+      note,
     );
   }
 
