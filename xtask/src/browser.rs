@@ -38,9 +38,17 @@ fn ensure_chromium() -> Result<()> {
         .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
     let apt = |args: &[&str]| -> Result<()> {
         if root {
-            exec(Command::new("apt-get").args(args))
+            exec(
+                Command::new("apt-get")
+                    .args(args)
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )
         } else if has_command("sudo", &["-n", "true"]) {
-            exec(Command::new("sudo").args(["-n", "apt-get"]).args(args))
+            exec(
+                Command::new("sudo")
+                    .args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"])
+                    .args(args),
+            )
         } else {
             bail!(
                 "{CHROMIUM} is missing and this user can neither run apt-get nor sudo without a password: \
@@ -49,12 +57,15 @@ fn ensure_chromium() -> Result<()> {
         }
     };
     apt(&["update", "-qq"])?;
+    // Without recommends (no sandbox helper, printing or desktop services); a font is named so
+    // that the screenshots have readable text.
     apt(&[
         "install",
         "-y",
         "-qq",
         "--no-install-recommends",
         "chromium",
+        "fonts-liberation",
     ])?;
     if !Path::new(CHROMIUM).exists() {
         bail!("`apt-get install chromium` succeeded but {CHROMIUM} is still missing");
