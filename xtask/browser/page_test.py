@@ -156,6 +156,11 @@ def wait_until(what, predicate, timeout=10.0):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def count(n, noun):
+    """How the page writes a count: `1 turn`, `3 turns`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def session_ids(server):
     return [s["id"] for s in server.request("GET", "/api/sessions?limit=500")["sessions"]]
 
@@ -244,8 +249,8 @@ def run(server):
         expect(row).to_be_visible()
         expect(page.locator("#conn")).to_have_text("live")
         summary = server.request("GET", f"/api/sessions/{cart_id}")
-        expect(row.locator(".inv-count")).to_have_text(f"{summary['invocationCount']} turns")
-        expect(row).to_contain_text(f"{summary['spanCount']} spans")
+        expect(row.locator(".inv-count")).to_have_text(count(summary["invocationCount"], "turn"))
+        expect(row).to_contain_text(count(summary["spanCount"], "span"))
         page.evaluate("window.__noReload = true")
 
         # Open it: the turns are the ones the API extracted.
@@ -305,7 +310,7 @@ def run(server):
         expect(page.locator(f'#sessions .srow[data-id="{new_id}"]')).to_be_visible()
         travel_summary = server.request("GET", f"/api/sessions/{new_id}")
         expect(page.locator(f'#sessions .srow[data-id="{new_id}"] .inv-count')).to_have_text(
-            f"{travel_summary['invocationCount']} turn" + ("" if travel_summary["invocationCount"] == 1 else "s")
+            count(travel_summary["invocationCount"], "turn")
         )
         # The cart session completes (the server's grace period after its last span): the list and
         # the open page follow without a reload.
