@@ -323,11 +323,13 @@ def run(server):
         assert page.evaluate("window.__noReload === true"), "the page reloaded"
 
         # A failed tool: the API marks the call as an error and the span has an error status; the
-        # page shows both.
+        # page shows both. With "follow new" checked, the page opens the session by itself.
+        page.locator("#follow").check()
         failing = with_failed_tool(travel, "conv-travel-failing")
         server.post_traces(failing)
         failed_id = wait_until("the failing session", lambda: "conv-travel-failing" in session_ids(server) and "conv-travel-failing")
-        page.goto(f"{server.base}/?token={TOKEN}#session={failed_id}")
+        page.wait_for_url(f"**#session={failed_id}")
+        page.locator("#follow").uncheck()
         failed_invs = server.request("GET", f"/api/sessions/{failed_id}/invocations")["invocations"]
         check_turns(page, failed_invs)
         flags = [c.get("is_error", False) for inv in failed_invs for c in inv.get("tool_calls") or []]

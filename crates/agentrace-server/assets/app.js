@@ -480,8 +480,10 @@
     return { duration, usage, errors: spans.filter((s) => s.error) };
   }
 
-  function detailsKeyed(key, cls, summary, body) {
-    const node = h("details", { class: cls, dataset: { key } }, h("summary", null, summary), body);
+  /** A `<details>` whose open state survives re-renders; keys are per session. */
+  function detailsKeyed(localKey, cls, summary, body) {
+    const key = state.selected + "\u0000" + localKey;
+    const node = h("details", { class: cls }, h("summary", null, summary), body);
     node.open = state.open.has(key);
     node.addEventListener("toggle", () => {
       if (node.open) state.open.add(key);
@@ -1130,8 +1132,10 @@
       case "session_started": {
         const s = event.session;
         if (!s || !s.id) return;
-        if (!state.sessions.has(s.id)) state.total++;
+        const isNew = !state.sessions.has(s.id);
+        if (isNew) state.total++;
         state.sessions.set(s.id, s);
+        if (isNew && $("follow").checked && s.id !== state.selected) location.hash = sessionHref(s.id);
         if (!state.meta.has(s.id)) state.meta.set(s.id, { invocations: new Map(), count: 0 });
         renderListSoon();
         if (s.id === state.selected && (!state.detail || state.detail.missing)) loadDetail();
@@ -1280,6 +1284,19 @@
   $("filter").addEventListener("input", (e) => {
     state.filter = e.target.value;
     renderList();
+  });
+  // "Follow new" is remembered by this browser.
+  try {
+    $("follow").checked = localStorage.getItem("agentrace.follow") === "1";
+  } catch {
+    // Storage may be disabled; the box then starts unchecked.
+  }
+  $("follow").addEventListener("change", (e) => {
+    try {
+      localStorage.setItem("agentrace.follow", e.target.checked ? "1" : "0");
+    } catch {
+      // Not remembered; it still works for this page.
+    }
   });
   $("state-filter").addEventListener("change", (e) => {
     state.stateFilter = e.target.value;
