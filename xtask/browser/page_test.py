@@ -412,6 +412,7 @@ def run(server):
         server.start()
         expect(page.locator("#conn")).to_have_text("live", timeout=30_000)
         expect(page.locator("#sessions .srow")).to_have_count(0)
+        expect(page.locator("#notice")).to_be_hidden()
         expect(page.locator("#detail")).to_contain_text("No session")
         context.close()
 

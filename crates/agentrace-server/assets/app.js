@@ -991,6 +991,7 @@
     const node = $("notice");
     node.textContent = text;
     node.hidden = false;
+    node.dataset.sticky = sticky ? "1" : "";
     clearTimeout(noticeTimer);
     if (!sticky) noticeTimer = setTimeout(() => (node.hidden = true), 6000);
   }
@@ -999,6 +1000,8 @@
     const data = await api("/api/sessions?limit=" + LIST_LIMIT);
     state.sessions = new Map(data.sessions.map((s) => [s.id, s]));
     state.total = data.total;
+    // The API answers again: an error shown earlier is over.
+    if ($("notice").dataset.sticky) $("notice").hidden = true;
     for (const id of [...state.meta.keys()]) if (!state.sessions.has(id)) state.meta.delete(id);
     renderList();
     loadMissingMeta();
