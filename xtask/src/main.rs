@@ -5,12 +5,14 @@
 //! | `ci [--fast]` | everything CI checks, in order, each step timed; `--fast` skips rustdoc and cargo-deny |
 //! | `bench [FILTER]` | the criterion benchmarks of every crate; figures go to `docs/benchmarks.md` by hand |
 //! | `compat` | real OpenTelemetry clients from PyPI against the server |
+//! | `browser` | the web page in headless Chromium (Playwright), against a live server |
 //! | `invariants` | the architecture invariants of `docs/ARCHITECTURE.md` alone |
 //! | `release --dry-run` | versions agree, CHANGELOG.md names the version, `cargo package` succeeds |
 
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod browser;
 mod compat;
 mod invariants;
 
@@ -41,6 +43,7 @@ fn run() -> Result<()> {
         Some("ci") => ci(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("compat") => compat::run(&root),
+        Some("browser") => browser::run(&root),
         Some("invariants") => step("architecture invariants", || invariants::check(&root)),
         Some("release") => release(&args[1..]),
         Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
@@ -57,6 +60,7 @@ commands:
   ci [--fast]          fmt, clippy, tests, rustdoc, invariants, cargo-deny (--fast: no rustdoc, no deny)
   bench [FILTER]       criterion benchmarks of the whole workspace
   compat               real PyPI OpenTelemetry clients against the server
+  browser              the web page in headless Chromium against the server
   invariants           check the architecture invariants only
   release --dry-run    check versions, CHANGELOG.md and `cargo package`";
 
@@ -167,6 +171,7 @@ fn ci(args: &[String]) -> Result<()> {
         invariants::check(Path::new("."))
     })?;
     compat::run(&env::current_dir()?)?;
+    browser::run(&env::current_dir()?)?;
     if !fast {
         step("cargo-deny", || {
             if !has_command("cargo-deny", &["--version"]) {

@@ -1,0 +1,1319 @@
+// The agentrace web page. Plain JavaScript, no build step, no network beyond the server itself.
+//
+// Data comes from the REST API (`/api/...`) and the live feed (`/stream/ui-updates`, SSE), both
+// described in docs/server.md. Trace data is only ever put into the page as text
+// (`textContent`), never as HTML.
+"use strict";
+
+(() => {
+  // ---- Configuration from the address -------------------------------------------------------
+
+  const TOKEN = new URLSearchParams(location.search).get("token");
+  const HEADERS = TOKEN ? { Authorization: "Bearer " + TOKEN } : {};
+  const LIST_LIMIT = 200;
+  const META_CONCURRENCY = 3;
+  const GEN_AI = "gen_ai.";
+  /** Span rows drawn at most; a huge session stays responsive (its JSON has them all). */
+  const MAX_SPAN_ROWS = 3000;
+
+  /** Adds `?token=` to a GET address, for links and the event stream. */
+  function withToken(path) {
+    if (!TOKEN) return path;
+    return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
+  }
+
+  // ---- State --------------------------------------------------------------------------------
+
+  const state = {
+    /** id -> session summary, as the API returns it. */
+    sessions: new Map(),
+    /** id -> { invocations: Map(key -> invocation) | null, count: number | null, loading } */
+    meta: new Map(),
+    total: 0,
+    selected: selectedFromHash(),
+    /** The open session: { id, summary, invocations: Map, spans: [], spansLoaded, missing } */
+    detail: null,
+    tab: "conversation",
+    /** Keys of expanded elements (tool calls, spans), kept across re-renders. */
+    open: new Set(),
+    filter: "",
+    stateFilter: "",
+  };
+
+  // ---- Small helpers ------------------------------------------------------------------------
+
+  /** Creates an element; text is always set as text, never parsed as HTML. */
+  function h(tag, props, ...children) {
+    const node = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (v === undefined || v === null || v === false) continue;
+        if (k === "class") node.className = v;
+        else if (k === "text") node.textContent = v;
+        else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+        else if (k === "dataset") Object.assign(node.dataset, v);
+        else node.setAttribute(k, v === true ? "" : String(v));
+      }
+    }
+    for (const child of children.flat()) {
+      if (child === undefined || child === null || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function selectedFromHash() {
+    const m = /^#session=(.+)$/.exec(location.hash);
+    if (!m) return null;
+    try {
+      return decodeURIComponent(m[1]);
+    } catch {
+      return null;
+    }
+  }
+
+  function sessionHref(id) {
+    return "#session=" + encodeURIComponent(id);
+  }
+
+  class HttpError extends Error {
+    constructor(path, status, message) {
+      super(message || path + ": HTTP " + status);
+      this.status = status;
+    }
+  }
+
+  async function api(path, method) {
+    const response = await fetch(path, { method: method || "GET", headers: HEADERS, cache: "no-store" });
+    if (!response.ok) {
+      let message = null;
+      try {
+        const body = await response.json();
+        message = body && body.error && body.error.message;
+      } catch {
+        // The body was not the API's error shape; the status says enough.
+      }
+      throw new HttpError(path, response.status, message);
+    }
+    return response.status === 204 ? null : response.json();
+  }
+
+  function sessionPath(id, rest) {
+    return "/api/sessions/" + encodeURIComponent(id) + (rest || "");
+  }
+
+  /** Nanoseconds (number or decimal string) to BigInt; null when absent. */
+  function ns(value) {
+    if (value === undefined || value === null || value === "") return null;
+    try {
+      return BigInt(typeof value === "number" ? Math.round(value) : value);
+    } catch {
+      return null;
+    }
+  }
+
+  /** A BigInt nanosecond difference to milliseconds as a number. */
+  function msBetween(start, end) {
+    if (start === null || end === null) return null;
+    return Number(end - start) / 1e6;
+  }
+
+  function fmtDuration(ms) {
+    if (ms === null || ms === undefined || !isFinite(ms) || ms < 0) return "";
+    if (ms < 1) return ms.toFixed(2) + " ms";
+    if (ms < 1000) return Math.round(ms) + " ms";
+    if (ms < 60000) return (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
+    const minutes = Math.floor(ms / 60000);
+    const seconds = Math.round((ms % 60000) / 1000);
+    return minutes + "m " + seconds + "s";
+  }
+
+  function nsToDate(value) {
+    const n = ns(value);
+    return n === null ? null : new Date(Number(n / 1000000n));
+  }
+
+  function fmtTime(value) {
+    const d = nsToDate(value);
+    if (!d) return "";
+    const today = new Date();
+    const sameDay = d.toDateString() === today.toDateString();
+    return sameDay
+      ? d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })
+      : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function fmtCount(n, one, many) {
+    return n + " " + (n === 1 ? one : many || one + "s");
+  }
+
+  function fmtTokens(n) {
+    if (n >= 10000) return (n / 1000).toFixed(1) + "k";
+    return String(n);
+  }
+
+  // ---- OTLP values ----------------------------------------------------------------------------
+
+  /** An OTLP AnyValue as plain JavaScript. */
+  function anyValue(v) {
+    if (v === null || typeof v !== "object") return v;
+    if ("stringValue" in v) return v.stringValue;
+    if ("intValue" in v) return Number(v.intValue);
+    if ("doubleValue" in v) return v.doubleValue;
+    if ("boolValue" in v) return v.boolValue;
+    if ("bytesValue" in v) return v.bytesValue;
+    if ("arrayValue" in v) return ((v.arrayValue && v.arrayValue.values) || []).map(anyValue);
+    if ("kvlistValue" in v) return attrsObject((v.kvlistValue && v.kvlistValue.values) || []);
+    return null;
+  }
+
+  function attrsObject(list) {
+    const out = {};
+    if (Array.isArray(list)) {
+      for (const kv of list) if (kv && typeof kv.key === "string") out[kv.key] = anyValue(kv.value);
+    } else if (list && typeof list === "object") {
+      Object.assign(out, list);
+    }
+    return out;
+  }
+
+  function isErrorStatus(status) {
+    if (!status) return false;
+    return status.code === 2 || status.code === "STATUS_CODE_ERROR";
+  }
+
+  /** Parses a string that holds JSON; anything else is returned as it is. */
+  function maybeJson(value) {
+    if (typeof value !== "string") return value;
+    const t = value.trim();
+    if (!(t.startsWith("{") || t.startsWith("["))) return value;
+    try {
+      return JSON.parse(t);
+    } catch {
+      return value;
+    }
+  }
+
+  // ---- Spans: model ---------------------------------------------------------------------------
+
+  /** Prepares the spans of a session: attributes as objects, times as BigInt, tree links. */
+  function indexSpans(raw) {
+    const byId = new Map();
+    const spans = raw.map((s) => {
+      const span = {
+        raw: s,
+        id: s.spanId,
+        traceId: s.traceId,
+        parentId: s.parentSpanId || null,
+        name: s.name || "(unnamed)",
+        start: ns(s.startTimeUnixNano),
+        end: ns(s.endTimeUnixNano),
+        attrs: attrsObject(s.attributes),
+        error: isErrorStatus(s.status),
+        children: [],
+      };
+      byId.set(span.traceId + "/" + span.id, span);
+      return span;
+    });
+    for (const span of spans) {
+      const parent = span.parentId ? byId.get(span.traceId + "/" + span.parentId) : null;
+      span.parent = parent || null;
+      if (parent) parent.children.push(span);
+    }
+    const byStart = (a, b) => (a.start === null || b.start === null ? 0 : a.start < b.start ? -1 : a.start > b.start ? 1 : 0);
+    for (const span of spans) span.children.sort(byStart);
+    // Traces in order of their first span.
+    const traces = new Map();
+    for (const span of spans) {
+      if (!traces.has(span.traceId)) traces.set(span.traceId, { id: span.traceId, spans: [], roots: [] });
+      const trace = traces.get(span.traceId);
+      trace.spans.push(span);
+      if (!span.parent) trace.roots.push(span);
+    }
+    for (const trace of traces.values()) {
+      trace.roots.sort(byStart);
+      let start = null;
+      let end = null;
+      for (const span of trace.spans) {
+        if (span.start !== null && (start === null || span.start < start)) start = span.start;
+        if (span.end !== null && (end === null || span.end > end)) end = span.end;
+      }
+      trace.start = start;
+      trace.end = end;
+      trace.usage = usageOf(trace.spans);
+      trace.errors = trace.spans.filter((s) => s.error);
+    }
+    return { spans, byId, traces };
+  }
+
+  function tokenAttr(attrs, names) {
+    for (const name of names) {
+      const v = attrs[GEN_AI + name];
+      if (v !== undefined && v !== null && isFinite(Number(v))) return Number(v);
+    }
+    return null;
+  }
+
+  /**
+   * Token usage of a set of spans. A span's usage counts only when no span below it reports
+   * usage too, so an agent span that repeats its model calls' totals is not counted twice.
+   */
+  function usageOf(spans) {
+    const withUsage = new Set();
+    const values = new Map();
+    for (const span of spans) {
+      const input = tokenAttr(span.attrs, ["usage.input_tokens", "usage.prompt_tokens"]);
+      const output = tokenAttr(span.attrs, ["usage.output_tokens", "usage.completion_tokens"]);
+      if (input !== null || output !== null) {
+        withUsage.add(span);
+        values.set(span, { input: input || 0, output: output || 0 });
+      }
+    }
+    const covered = new Set();
+    for (const span of withUsage) {
+      for (let p = span.parent; p; p = p.parent) covered.add(p);
+    }
+    let input = 0;
+    let output = 0;
+    let any = false;
+    for (const span of withUsage) {
+      if (covered.has(span)) continue;
+      any = true;
+      input += values.get(span).input;
+      output += values.get(span).output;
+    }
+    return any ? { input, output } : null;
+  }
+
+  function operationOf(span) {
+    const op = span.attrs[GEN_AI + "operation.name"];
+    if (typeof op === "string") return op;
+    if (span.attrs["gcp.vertex.agent.tool_call_args"] !== undefined) return "execute_tool";
+    return "";
+  }
+
+  function opClass(span) {
+    const op = operationOf(span);
+    if (op === "chat" || op === "text_completion" || op === "generate_content") return "op-model";
+    if (op === "execute_tool") return "op-tool";
+    if (op === "invoke_agent" || op === "create_agent") return "op-agent";
+    return "op-other";
+  }
+
+  // ---- Rendering: JSON ------------------------------------------------------------------------
+
+  /** Pretty JSON with token colouring, built from text nodes only. */
+  function jsonView(value) {
+    const pre = h("pre", { class: "json" });
+    const write = (v, indent) => {
+      const pad = "  ".repeat(indent);
+      if (v === null || typeof v !== "object") {
+        const cls = v === null ? "j-null" : typeof v === "string" ? "j-str" : typeof v === "number" ? "j-num" : "j-bool";
+        pre.append(h("span", { class: cls, text: JSON.stringify(v) }));
+        return;
+      }
+      const isArray = Array.isArray(v);
+      const entries = isArray ? v.map((x, i) => [i, x]) : Object.entries(v);
+      if (entries.length === 0) {
+        pre.append(isArray ? "[]" : "{}");
+        return;
+      }
+      pre.append(isArray ? "[\n" : "{\n");
+      entries.forEach(([k, x], i) => {
+        pre.append(pad + "  ");
+        if (!isArray) pre.append(h("span", { class: "j-key", text: JSON.stringify(k) }), ": ");
+        write(x, indent + 1);
+        pre.append(i < entries.length - 1 ? ",\n" : "\n");
+      });
+      pre.append(pad + (isArray ? "]" : "}"));
+    };
+    write(maybeJson(value), 0);
+    return pre;
+  }
+
+  function shortJson(value) {
+    const v = maybeJson(value);
+    let text;
+    try {
+      text = typeof v === "string" ? v : JSON.stringify(v);
+    } catch {
+      text = String(v);
+    }
+    if (text === undefined) return "";
+    return text.length > 90 ? text.slice(0, 87) + "…" : text;
+  }
+
+  // ---- Rendering: session list ----------------------------------------------------------------
+
+  function serviceOf(summary) {
+    return (summary.metadata && summary.metadata["service.name"]) || "";
+  }
+
+  function modelsOf(id) {
+    const meta = state.meta.get(id);
+    if (!meta || !meta.invocations) return [];
+    const models = new Set();
+    for (const inv of meta.invocations.values()) for (const m of inv.models || []) models.add(m);
+    return [...models];
+  }
+
+  function invocationCountOf(id) {
+    const meta = state.meta.get(id);
+    if (!meta) return null;
+    if (meta.invocations) return meta.invocations.size;
+    return meta.count;
+  }
+
+  function matchesFilter(summary) {
+    if (state.stateFilter === "live" && summary.complete) return false;
+    if (state.stateFilter === "complete" && !summary.complete) return false;
+    const q = state.filter.trim().toLowerCase();
+    if (!q) return true;
+    const hay = [summary.id, summary.key, serviceOf(summary), summary.evalSetId || "", ...modelsOf(summary.id)]
+      .join("\n")
+      .toLowerCase();
+    return hay.includes(q);
+  }
+
+  function statusPill(complete) {
+    return h("span", { class: "pill " + (complete ? "pill-done" : "pill-live"), text: complete ? "complete" : "live" });
+  }
+
+  function sessionRow(summary) {
+    const id = summary.id;
+    const count = invocationCountOf(id);
+    const models = modelsOf(id);
+    const service = serviceOf(summary);
+    return h(
+      "li",
+      { class: "srow" + (id === state.selected ? " active" : ""), dataset: { id } },
+      h(
+        "a",
+        { href: sessionHref(id), class: "srow-link", "aria-current": id === state.selected ? "page" : null },
+        h("div", { class: "srow-top" }, h("span", { class: "sid", text: id, title: id }), statusPill(summary.complete)),
+        h(
+          "div",
+          { class: "srow-sub" },
+          service ? h("span", { class: "service", text: service }) : null,
+          h("span", { text: fmtCount(summary.spanCount, "span") }),
+          h("span", { class: "inv-count", text: count === null ? "… turns" : fmtCount(count, "turn") }),
+          h("span", { class: "time", text: fmtTime(summary.createdAtNs), title: nsToDate(summary.createdAtNs)?.toString() }),
+        ),
+        models.length ? h("div", { class: "chips" }, models.map((m) => h("span", { class: "chip", text: m }))) : null,
+      ),
+    );
+  }
+
+  let listFrame = 0;
+  function renderListSoon() {
+    if (listFrame) return;
+    listFrame = requestAnimationFrame(() => {
+      listFrame = 0;
+      renderList();
+    });
+  }
+
+  function renderList() {
+    const list = $("sessions");
+    const all = [...state.sessions.values()].sort((a, b) => (b.createdAtNs || 0) - (a.createdAtNs || 0));
+    const shown = all.filter(matchesFilter);
+    const rows = shown.map(sessionRow);
+    if (all.length === 0) {
+      rows.push(
+        h(
+          "li",
+          { class: "empty" },
+          h("strong", { text: "No sessions yet." }),
+          h("p", { text: "Point an OpenTelemetry exporter at this server:" }),
+          h("code", { text: "OTEL_EXPORTER_OTLP_ENDPOINT=" + location.origin }),
+          h("p", { text: "Spans sent to /v1/traces (OTLP/HTTP) or the gRPC port appear here live." }),
+        ),
+      );
+    } else if (shown.length === 0) {
+      rows.push(h("li", { class: "empty", text: "No session matches the filter." }));
+    }
+    list.replaceChildren(...rows);
+    const more = state.total > state.sessions.size ? " (newest " + state.sessions.size + " of " + state.total + ")" : "";
+    $("session-count").textContent =
+      shown.length === all.length ? fmtCount(all.length, "session") + more : shown.length + " of " + fmtCount(all.length, "session") + more;
+  }
+
+  // ---- Rendering: session detail --------------------------------------------------------------
+
+  function invKey(inv) {
+    return (inv.group || 0) + ":" + (inv.index || 0);
+  }
+
+  function sortedInvocations() {
+    const list = [...state.detail.invocations.values()];
+    list.sort((a, b) => (a.group || 0) - (b.group || 0) || (a.index || 0) - (b.index || 0));
+    return list;
+  }
+
+  function spanModel() {
+    const d = state.detail;
+    if (!d.spanIndex) d.spanIndex = indexSpans(d.spans);
+    return d.spanIndex;
+  }
+
+  /** Facts about a turn taken from its trace's spans: duration, usage, errors. */
+  function turnFacts(inv) {
+    const model = spanModel();
+    const trace = model.traces.get(inv.trace_id);
+    if (!trace) return { duration: null, usage: null, errors: [] };
+    const anchor = inv.invocation_id ? model.byId.get(inv.trace_id + "/" + inv.invocation_id) : null;
+    const duration = anchor ? msBetween(anchor.start, anchor.end) : msBetween(trace.start, trace.end);
+    let spans = trace.spans;
+    if (anchor) {
+      spans = [];
+      const walk = (s) => {
+        spans.push(s);
+        s.children.forEach(walk);
+      };
+      walk(anchor);
+    }
+    const usage = anchor ? usageOf(spans) || trace.usage : trace.usage;
+    return { duration, usage, errors: spans.filter((s) => s.error) };
+  }
+
+  /** A `<details>` whose open state survives re-renders; keys are per session. */
+  function detailsKeyed(localKey, cls, summary, body) {
+    const key = state.selected + "\u0000" + localKey;
+    const node = h("details", { class: cls }, h("summary", null, summary), body);
+    node.open = state.open.has(key);
+    node.addEventListener("toggle", () => {
+      if (node.open) state.open.add(key);
+      else state.open.delete(key);
+    });
+    return node;
+  }
+
+  function toolEntries(inv) {
+    const calls = inv.tool_calls || [];
+    const responses = [...(inv.tool_responses || [])];
+    const entries = calls.map((call) => {
+      let i = call.id ? responses.findIndex((r) => r.id === call.id) : -1;
+      if (i < 0) i = responses.findIndex((r) => !r.id && r.name === call.name);
+      const response = i >= 0 ? responses.splice(i, 1)[0] : null;
+      return { call, response };
+    });
+    for (const response of responses) entries.push({ call: null, response });
+    return entries;
+  }
+
+  function toolView(key, entry, i) {
+    const { call, response } = entry;
+    const name = (call && call.name) || (response && response.name) || "tool";
+    const isError = call && call.is_error;
+    const summary = [
+      h("span", { class: "tool-icon", "aria-hidden": "true", text: "⚙" }),
+      h("span", { class: "tool-name", text: name }),
+      call ? h("code", { class: "tool-args", text: shortJson(call.args) }) : null,
+      isError ? h("span", { class: "pill pill-err", text: "error" }) : response ? null : h("span", { class: "pill pill-muted", text: "no result" }),
+    ];
+    const body = h(
+      "div",
+      { class: "tool-body" },
+      call ? h("div", { class: "label" }, "Arguments", call.id ? h("span", { class: "call-id", text: call.id }) : null) : null,
+      call ? jsonView(call.args === undefined ? null : call.args) : null,
+      response ? h("div", { class: "label", text: "Result" }) : null,
+      response ? jsonView(response.response === undefined ? null : response.response) : null,
+    );
+    return detailsKeyed(key + "/tool/" + i, "tool" + (isError ? " tool-error" : ""), summary, body);
+  }
+
+  function message(role, text) {
+    return h(
+      "div",
+      { class: "msg msg-" + role },
+      h("div", { class: "who", text: role === "user" ? "User" : "Agent" }),
+      h("div", { class: "text", text }),
+    );
+  }
+
+  function turnView(inv, number) {
+    const key = invKey(inv);
+    const facts = turnFacts(inv);
+    const tools = toolEntries(inv);
+    const hasError = facts.errors.length > 0 || (inv.tool_calls || []).some((c) => c.is_error);
+    const headBits = [
+      h("span", { class: "turn-no", text: "Turn " + number }),
+      inv.agent_name ? h("span", { class: "agent", text: inv.agent_name }) : null,
+      ...(inv.models || []).map((m) => h("span", { class: "chip", text: m })),
+      h("span", { class: "spacer" }),
+      inv.llm_call_count ? h("span", { class: "fact", text: fmtCount(inv.llm_call_count, "LLM call") }) : null,
+      facts.usage
+        ? h("span", {
+            class: "fact",
+            title: facts.usage.input + " input tokens, " + facts.usage.output + " output tokens",
+            text: fmtTokens(facts.usage.input) + " in · " + fmtTokens(facts.usage.output) + " out",
+          })
+        : null,
+      facts.duration !== null ? h("span", { class: "fact", text: fmtDuration(facts.duration) }) : null,
+      hasError ? h("span", { class: "pill pill-err", text: "error" }) : null,
+    ];
+    const body = [];
+    if (inv.user_text) body.push(message("user", inv.user_text));
+    if (tools.length) body.push(h("div", { class: "tools" }, tools.map((t, i) => toolView(key, t, i))));
+    if (inv.agent_text) body.push(message("agent", inv.agent_text));
+    if (!inv.user_text && !inv.agent_text && !tools.length) body.push(h("div", { class: "muted", text: "No content captured for this turn yet." }));
+    for (const span of facts.errors) {
+      const status = span.raw.status || {};
+      const type = span.attrs["error.type"];
+      body.push(
+        h(
+          "div",
+          { class: "error-line" },
+          h("strong", { text: span.name }),
+          ": " + (status.message || type || "status ERROR"),
+        ),
+      );
+    }
+    if (inv.warnings && inv.warnings.length) {
+      body.push(h("ul", { class: "warnings" }, inv.warnings.map((w) => h("li", { text: typeof w === "string" ? w : JSON.stringify(w) }))));
+    }
+    return h(
+      "article",
+      { class: "turn" + (hasError ? " turn-error" : ""), dataset: { key }, id: "turn-" + key.replace(":", "-") },
+      h("header", { class: "turn-head" }, headBits),
+      h("div", { class: "turn-body" }, body),
+      h("div", { class: "turn-foot" }, h("span", { class: "mono", text: "trace " + inv.trace_id })),
+    );
+  }
+
+  function sessionFacts(d) {
+    const s = d.summary;
+    const model = spanModel();
+    let start = null;
+    let end = null;
+    for (const t of model.traces.values()) {
+      if (t.start !== null && (start === null || t.start < start)) start = t.start;
+      if (t.end !== null && (end === null || t.end > end)) end = t.end;
+    }
+    const usage = usageOf(model.spans);
+    const invs = [...d.invocations.values()];
+    const llmCalls = invs.reduce((n, inv) => n + (inv.llm_call_count || 0), 0);
+    const models = new Set();
+    for (const inv of invs) for (const m of inv.models || []) models.add(m);
+    const fact = (label, value) => (value === "" || value === null ? null : h("div", { class: "kv" }, h("dt", { text: label }), h("dd", { text: value })));
+    return h(
+      "dl",
+      { class: "facts", id: "facts" },
+      fact("service", serviceOf(s)),
+      fact(s.keyKind === "name" ? "session name" : s.keyKind === "conversation" ? "conversation" : s.keyKind, s.key !== s.id ? s.key : null),
+      fact("received", fmtTime(s.createdAtNs)),
+      fact("span time", start !== null && end !== null ? fmtDuration(msBetween(start, end)) : null),
+      fact("spans", String(s.spanCount)),
+      s.logCount ? fact("logs", String(s.logCount)) : null,
+      fact("turns", String(d.invocations.size)),
+      llmCalls ? fact("LLM calls", String(llmCalls)) : null,
+      usage ? fact("tokens", usage.input + " in · " + usage.output + " out") : null,
+      models.size ? fact("models", [...models].join(", ")) : null,
+      s.evalSetId ? fact("eval set", s.evalSetId) : null,
+    );
+  }
+
+  function renderDetail() {
+    const main = $("detail");
+    document.body.classList.toggle("has-selection", !!state.selected);
+    if (!state.selected) {
+      main.replaceChildren(
+        h(
+          "div",
+          { class: "placeholder" },
+          h("h2", { text: "Select a session" }),
+          h("p", { text: "Sessions group spans by agentevals.session_name, gen_ai.conversation.id or session.id; the list updates live." }),
+        ),
+      );
+      return;
+    }
+    const d = state.detail;
+    if (!d || d.id !== state.selected) {
+      main.replaceChildren(h("div", { class: "placeholder", text: "Loading " + state.selected + "…" }));
+      return;
+    }
+    if (d.missing) {
+      main.replaceChildren(
+        h("div", { class: "placeholder" }, backButton(), h("h2", { text: "No session " + d.id }), h("p", { text: d.missing })),
+      );
+      return;
+    }
+    const s = d.summary;
+    const exportHref = withToken(sessionPath(d.id, "/export"));
+    const head = h(
+      "section",
+      { class: "dhead" },
+      backButton(),
+      h("div", { class: "dtitle" }, h("h2", { text: d.id, title: d.id }), statusPill(s.complete)),
+      sessionFacts(d),
+      h(
+        "div",
+        { class: "actions" },
+        h("a", { class: "button", href: exportHref, download: d.id + ".otlp.json", text: "Export OTLP JSON" }),
+        h("a", { class: "button button-quiet", href: withToken(sessionPath(d.id, "/spans")), target: "_blank", rel: "noopener", text: "Spans JSON" }),
+        h("a", { class: "button button-quiet", href: withToken(sessionPath(d.id, "/invocations")), target: "_blank", rel: "noopener", text: "Invocations JSON" }),
+        h("button", { class: "button button-danger", type: "button", text: "Delete", onclick: () => deleteSession(d.id) }),
+      ),
+    );
+    const tabs = h(
+      "nav",
+      { class: "tabs", role: "tablist" },
+      tabButton("conversation", "Conversation", d.invocations.size),
+      tabButton("spans", "Spans", d.spans.length),
+      tabButton("logs", "Logs", s.logCount || 0),
+    );
+    const conversation = h("section", { id: "conversation", class: "pane", hidden: state.tab !== "conversation" });
+    const spans = h("section", { id: "waterfall", class: "pane", hidden: state.tab !== "spans" });
+    const logs = h("section", { id: "logs", class: "pane", hidden: state.tab !== "logs" });
+    main.replaceChildren(head, tabs, conversation, spans, logs);
+    renderConversation();
+    renderWaterfall();
+    renderLogs();
+  }
+
+  function backButton() {
+    return h("a", { class: "back", href: "#", text: "← Sessions" });
+  }
+
+  function tabButton(name, label, count) {
+    return h(
+      "button",
+      {
+        class: "tab" + (state.tab === name ? " active" : ""),
+        role: "tab",
+        "aria-selected": state.tab === name ? "true" : "false",
+        dataset: { tab: name },
+        onclick: () => {
+          state.tab = name;
+          for (const b of document.querySelectorAll(".tab")) {
+            const on = b.dataset.tab === name;
+            b.classList.toggle("active", on);
+            b.setAttribute("aria-selected", on ? "true" : "false");
+          }
+          $("conversation").hidden = name !== "conversation";
+          $("waterfall").hidden = name !== "spans";
+          $("logs").hidden = name !== "logs";
+          if (name === "logs") loadLogs();
+        },
+      },
+      label,
+      h("span", { class: "tab-count", text: String(count) }),
+    );
+  }
+
+  /** Updates the parts of an open session that depend on counts, keeping scroll and expanded state. */
+  function refreshDetailChrome() {
+    const d = state.detail;
+    const facts = $("facts");
+    if (facts) facts.replaceWith(sessionFacts(d));
+    const pill = document.querySelector(".dtitle .pill");
+    if (pill) pill.replaceWith(statusPill(d.summary.complete));
+    for (const b of document.querySelectorAll(".tab")) {
+      const count = b.dataset.tab === "spans" ? d.spans.length : b.dataset.tab === "logs" ? d.summary.logCount || 0 : d.invocations.size;
+      b.querySelector(".tab-count").textContent = String(count);
+    }
+  }
+
+  function renderConversation() {
+    const pane = $("conversation");
+    if (!pane) return;
+    const invs = sortedInvocations();
+    if (invs.length === 0) {
+      pane.replaceChildren(
+        h("div", { class: "placeholder small", text: state.detail.summary.complete ? "No turns were found in this session's spans." : "Waiting for the first turn…" }),
+      );
+      return;
+    }
+    pane.replaceChildren(...invs.map((inv, i) => turnView(inv, i + 1)));
+  }
+
+  /** Replaces or inserts one turn card, leaving the others (and the scroll position) alone. */
+  function renderTurn(inv) {
+    const pane = $("conversation");
+    if (!pane) return;
+    const invs = sortedInvocations();
+    const key = invKey(inv);
+    const position = invs.findIndex((x) => invKey(x) === key);
+    const existing = pane.querySelector('article.turn[data-key="' + CSS.escape(key) + '"]');
+    if (!pane.querySelector("article.turn")) {
+      renderConversation();
+      return;
+    }
+    const card = turnView(inv, position + 1);
+    if (existing) {
+      existing.replaceWith(card);
+      return;
+    }
+    const next = invs[position + 1];
+    const nextNode = next ? pane.querySelector('article.turn[data-key="' + CSS.escape(invKey(next)) + '"]') : null;
+    if (nextNode) {
+      pane.insertBefore(card, nextNode);
+      // Turn numbers after an insertion shift by one.
+      renderConversationNumbers();
+    } else pane.append(card);
+  }
+
+  function renderConversationNumbers() {
+    const pane = $("conversation");
+    pane.querySelectorAll("article.turn .turn-no").forEach((node, i) => {
+      node.textContent = "Turn " + (i + 1);
+    });
+  }
+
+  // ---- Rendering: span waterfall --------------------------------------------------------------
+
+  function attrTable(title, obj) {
+    const keys = Object.keys(obj);
+    if (!keys.length) return null;
+    return h(
+      "div",
+      { class: "attr-block" },
+      h("div", { class: "label", text: title }),
+      h(
+        "table",
+        { class: "attrs" },
+        h(
+          "tbody",
+          null,
+          keys.sort().map((k) => {
+            const v = maybeJson(obj[k]);
+            return h(
+              "tr",
+              null,
+              h("th", { text: k }),
+              h("td", null, v !== null && typeof v === "object" ? jsonView(v) : h("span", { class: "attr-value", text: String(v) })),
+            );
+          }),
+        ),
+      ),
+    );
+  }
+
+  function spanDetails(span) {
+    const raw = span.raw;
+    const status = raw.status || {};
+    const base = {
+      "span id": span.id,
+      "trace id": span.traceId,
+      duration: fmtDuration(msBetween(span.start, span.end)),
+    };
+    if (span.parentId) base["parent span id"] = span.parentId;
+    if (status.code) base.status = (isErrorStatus(status) ? "ERROR" : "OK") + (status.message ? ": " + status.message : "");
+    if (raw.scope && raw.scope.name) base.scope = raw.scope.name + (raw.scope.version ? " " + raw.scope.version : "");
+    const events = (raw.events || []).map((e) => ({ name: e.name, attributes: attrsObject(e.attributes) }));
+    return h(
+      "div",
+      { class: "span-details" },
+      attrTable("Span", base),
+      attrTable("Attributes", span.attrs),
+      events.length ? h("div", { class: "attr-block" }, h("div", { class: "label", text: "Events" }), jsonView(events)) : null,
+      raw.resource ? attrTable("Resource", attrsObject(raw.resource.attributes)) : null,
+    );
+  }
+
+  function renderWaterfall() {
+    const pane = $("waterfall");
+    if (!pane) return;
+    const d = state.detail;
+    if (!d.spansLoaded) {
+      pane.replaceChildren(h("div", { class: "placeholder small", text: "Loading spans…" }));
+      return;
+    }
+    const model = spanModel();
+    if (model.spans.length === 0) {
+      pane.replaceChildren(h("div", { class: "placeholder small", text: "No spans yet." }));
+      return;
+    }
+    const turnOfTrace = new Map();
+    sortedInvocations().forEach((inv, i) => {
+      if (!turnOfTrace.has(inv.trace_id)) turnOfTrace.set(inv.trace_id, i + 1);
+    });
+    const sections = [];
+    let drawn = 0;
+    for (const trace of model.traces.values()) {
+      if (drawn >= MAX_SPAN_ROWS) break;
+      const total = trace.start !== null && trace.end !== null ? Number(trace.end - trace.start) : 0;
+      const rows = [];
+      const walk = (span, depth) => {
+        if (drawn >= MAX_SPAN_ROWS) return;
+        drawn++;
+        const key = "span/" + span.traceId + "/" + span.id;
+        const left = total > 0 && span.start !== null ? (Number(span.start - trace.start) / total) * 100 : 0;
+        const width = total > 0 && span.start !== null && span.end !== null ? (Number(span.end - span.start) / total) * 100 : 100;
+        const bar = h("span", { class: "bar " + opClass(span) });
+        bar.style.left = Math.min(left, 99.5).toFixed(3) + "%";
+        bar.style.width = Math.max(width, 0.5).toFixed(3) + "%";
+        const name = h("span", { class: "span-name", title: span.name }, h("span", { class: "dot " + opClass(span) }), span.name);
+        name.style.paddingLeft = Math.min(depth, 12) * 14 + "px";
+        const summary = [
+          name,
+          h("span", { class: "track" }, bar),
+          h("span", { class: "span-dur", text: fmtDuration(msBetween(span.start, span.end)) }),
+        ];
+        const row = detailsKeyed(key, "span-row" + (span.error ? " span-error" : ""), summary, null);
+        row.dataset.spanId = span.id;
+        // Attribute tables are built when a row is first opened.
+        const fill = () => {
+          if (row.open && !row.querySelector(".span-details")) row.append(spanDetails(span));
+        };
+        row.addEventListener("toggle", fill);
+        fill();
+        rows.push(row);
+        span.children.forEach((c) => walk(c, depth + 1));
+      };
+      trace.roots.forEach((r) => walk(r, 0));
+      const turn = turnOfTrace.get(trace.id);
+      sections.push(
+        h(
+          "section",
+          { class: "trace" },
+          h(
+            "header",
+            { class: "trace-head" },
+            h("span", { class: "mono", text: "trace " + trace.id.slice(0, 16) + (trace.id.length > 16 ? "…" : ""), title: trace.id }),
+            turn ? h("span", { class: "chip", text: "turn " + turn }) : null,
+            h("span", { class: "spacer" }),
+            h("span", { class: "fact", text: fmtCount(trace.spans.length, "span") }),
+            h("span", { class: "fact", text: fmtDuration(total / 1e6) }),
+            trace.errors.length ? h("span", { class: "pill pill-err", text: fmtCount(trace.errors.length, "error") }) : null,
+          ),
+          rows,
+        ),
+      );
+    }
+    const note =
+      drawn < model.spans.length
+        ? h("div", { class: "placeholder small", text: "Showing the first " + drawn + " of " + model.spans.length + " spans; Spans JSON has them all." })
+        : "";
+    pane.replaceChildren(
+      h(
+        "div",
+        { class: "legend" },
+        h("span", null, h("span", { class: "dot op-agent" }), "agent"),
+        h("span", null, h("span", { class: "dot op-model" }), "model call"),
+        h("span", null, h("span", { class: "dot op-tool" }), "tool"),
+        h("span", null, h("span", { class: "dot op-other" }), "other"),
+        h("span", { class: "muted", text: "click a span for its attributes" }),
+      ),
+      ...sections,
+      note,
+    );
+  }
+
+  // ---- Rendering: log records -----------------------------------------------------------------
+
+  function renderLogs() {
+    const pane = $("logs");
+    if (!pane) return;
+    const d = state.detail;
+    if (!d.logs) {
+      pane.replaceChildren(h("div", { class: "placeholder small", text: d.summary.logCount ? "Loading log records…" : "No log records in this session." }));
+      return;
+    }
+    if (d.logs.length === 0) {
+      pane.replaceChildren(h("div", { class: "placeholder small", text: "No log records in this session." }));
+      return;
+    }
+    const first = d.logs.reduce((min, l) => {
+      const t = ns(l.timeUnixNano || l.observedTimeUnixNano);
+      return t !== null && (min === null || t < min) ? t : min;
+    }, null);
+    const rows = d.logs.map((log, i) => {
+      const attrs = attrsObject(log.attributes);
+      const name = log.eventName || attrs["event.name"] || log.severityText || "log";
+      const t = ns(log.timeUnixNano || log.observedTimeUnixNano);
+      const body = anyValue(log.body);
+      const summary = [
+        h("span", { class: "log-time", text: first !== null && t !== null ? "+" + fmtDuration(msBetween(first, t)) : "" }),
+        h("span", { class: "log-name", text: name }),
+        h("code", { class: "tool-args", text: body === undefined || body === null ? "" : shortJson(body) }),
+      ];
+      const details = h(
+        "div",
+        { class: "tool-body" },
+        body !== undefined && body !== null ? [h("div", { class: "label", text: "Body" }), jsonView(body)] : null,
+        attrTable("Attributes", attrs),
+        attrTable("Context", Object.fromEntries(Object.entries({ "trace id": log.traceId, "span id": log.spanId, severity: log.severityText }).filter(([, v]) => v))),
+      );
+      return detailsKeyed("log/" + i, "tool log", summary, details);
+    });
+    pane.replaceChildren(h("div", { class: "tools" }, rows));
+  }
+
+  let logsSeq = 0;
+  async function loadLogs() {
+    const d = state.detail;
+    if (!d || d.missing || d.logsLoading) return;
+    if (d.logs && d.logs.length === (d.summary.logCount || 0)) return;
+    d.logsLoading = true;
+    const seq = ++logsSeq;
+    try {
+      const data = await api(sessionPath(d.id, "/logs"));
+      if (state.detail !== d || seq !== logsSeq) return;
+      d.logs = data.logs || [];
+      renderLogs();
+    } catch (err) {
+      showError(err);
+    } finally {
+      d.logsLoading = false;
+    }
+  }
+
+  async function deleteSession(id) {
+    if (!window.confirm("Delete session " + id + " and all its spans and logs?")) return;
+    try {
+      await api(sessionPath(id), "DELETE");
+      if (state.sessions.delete(id)) state.total = Math.max(0, state.total - 1);
+      state.meta.delete(id);
+      renderList();
+      location.hash = "";
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  // ---- Loading ------------------------------------------------------------------------------
+
+  function showError(err) {
+    if (err instanceof HttpError && err.status === 401) {
+      notice(TOKEN ? "The token in the address was refused." : "This server needs a token: open the page as /?token=YOUR_TOKEN", true);
+    } else {
+      notice(String(err.message || err), true);
+    }
+  }
+
+  let noticeTimer = 0;
+  function notice(text, sticky) {
+    const node = $("notice");
+    node.textContent = text;
+    node.hidden = false;
+    node.dataset.sticky = sticky ? "1" : "";
+    clearTimeout(noticeTimer);
+    if (!sticky) noticeTimer = setTimeout(() => (node.hidden = true), 6000);
+  }
+
+  async function loadSessions() {
+    const data = await api("/api/sessions?limit=" + LIST_LIMIT);
+    state.sessions = new Map(data.sessions.map((s) => [s.id, s]));
+    state.total = data.total;
+    // The API answers again: an error shown earlier is over.
+    if ($("notice").dataset.sticky) $("notice").hidden = true;
+    for (const id of [...state.meta.keys()]) if (!state.sessions.has(id)) state.meta.delete(id);
+    renderList();
+    loadMissingMeta();
+  }
+
+  /** Fetches invocation counts and models for listed sessions, a few requests at a time. */
+  let metaRunning = 0;
+  function loadMissingMeta() {
+    for (const id of state.sessions.keys()) {
+      if (metaRunning >= META_CONCURRENCY) return;
+      const meta = state.meta.get(id);
+      if (meta && (meta.invocations || meta.loading)) continue;
+      loadMeta(id);
+    }
+  }
+
+  async function loadMeta(id) {
+    const meta = state.meta.get(id) || { invocations: null, count: null };
+    meta.loading = true;
+    state.meta.set(id, meta);
+    metaRunning++;
+    try {
+      const data = await api(sessionPath(id));
+      const invocations = new Map();
+      for (const inv of data.invocations || []) invocations.set(invKey(inv), inv);
+      // Live events may have arrived while this request ran; they are newer.
+      if (meta.invocations) for (const [k, v] of meta.invocations) invocations.set(k, v);
+      meta.invocations = invocations;
+      if (state.sessions.has(id)) state.sessions.set(id, stripDetail(data));
+      renderListSoon();
+    } catch (err) {
+      if (!(err instanceof HttpError && err.status === 404)) showError(err);
+    } finally {
+      meta.loading = false;
+      metaRunning--;
+      loadMissingMeta();
+    }
+  }
+
+  function stripDetail(data) {
+    const summary = Object.assign({}, data);
+    delete summary.invocations;
+    delete summary.invocationCount;
+    return summary;
+  }
+
+  let detailSeq = 0;
+  async function loadDetail(keepView) {
+    const id = state.selected;
+    if (!id) {
+      state.detail = null;
+      renderDetail();
+      return;
+    }
+    const seq = ++detailSeq;
+    if (!keepView) {
+      state.detail = null;
+      renderDetail();
+    }
+    try {
+      const [session, spans] = await Promise.all([api(sessionPath(id)), api(sessionPath(id, "/spans"))]);
+      if (seq !== detailSeq || id !== state.selected) return;
+      const invocations = new Map();
+      for (const inv of session.invocations || []) invocations.set(invKey(inv), inv);
+      const scroll = $("detail").scrollTop;
+      state.detail = { id, summary: stripDetail(session), invocations, spans: spans.spans || [], spansLoaded: true, spanIndex: null };
+      state.sessions.set(id, state.detail.summary);
+      const meta = state.meta.get(id) || { count: null };
+      meta.invocations = new Map(invocations);
+      state.meta.set(id, meta);
+      renderDetail();
+      if (keepView) $("detail").scrollTop = scroll;
+      else $("detail").scrollTop = 0;
+      renderListSoon();
+    } catch (err) {
+      if (seq !== detailSeq) return;
+      if (err instanceof HttpError && err.status === 404) {
+        state.detail = { id, missing: "It was deleted, or never existed on this server." };
+        renderDetail();
+      } else {
+        showError(err);
+      }
+    }
+  }
+
+  let spansTimer = 0;
+  function refreshSpansSoon() {
+    if (spansTimer) return;
+    spansTimer = setTimeout(async () => {
+      spansTimer = 0;
+      const d = state.detail;
+      if (!d || d.missing) return;
+      try {
+        const [spans, session] = await Promise.all([api(sessionPath(d.id, "/spans")), api(sessionPath(d.id))]);
+        if (state.detail !== d) return;
+        d.spans = spans.spans || [];
+        d.spanIndex = null;
+        d.summary = stripDetail(session);
+        // The API's list is the truth: it may also have dropped or renumbered turns.
+        d.invocations = new Map((session.invocations || []).map((inv) => [invKey(inv), inv]));
+        const meta = state.meta.get(d.id);
+        if (meta) meta.invocations = new Map(d.invocations);
+        state.sessions.set(d.id, d.summary);
+        renderListSoon();
+        const scroll = $("detail").scrollTop;
+        refreshDetailChrome();
+        renderConversation();
+        renderWaterfall();
+        if (state.tab === "logs" || d.logs) loadLogs();
+        $("detail").scrollTop = scroll;
+      } catch (err) {
+        showError(err);
+      }
+    }, 300);
+  }
+
+  async function resync() {
+    state.meta.clear();
+    try {
+      await loadSessions();
+      await loadDetail(true);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  // ---- Live feed ----------------------------------------------------------------------------
+
+  function onEvent(event) {
+    switch (event.type) {
+      case "session_started": {
+        const s = event.session;
+        if (!s || !s.id) return;
+        const isNew = !state.sessions.has(s.id);
+        if (isNew) state.total++;
+        state.sessions.set(s.id, s);
+        if (isNew && $("follow").checked && s.id !== state.selected) location.hash = sessionHref(s.id);
+        if (!state.meta.has(s.id)) state.meta.set(s.id, { invocations: new Map(), count: 0 });
+        renderListSoon();
+        if (s.id === state.selected && (!state.detail || state.detail.missing)) loadDetail();
+        return;
+      }
+      case "spans_received": {
+        const s = state.sessions.get(event.session_id);
+        if (!s) {
+          loadSessions().catch(showError);
+          return;
+        }
+        s.spanCount = event.span_count;
+        if (s.complete) {
+          s.complete = false;
+          s.completedAtNs = null;
+        }
+        renderListSoon();
+        if (state.detail && state.detail.id === event.session_id && !state.detail.missing) {
+          state.detail.summary = s;
+          refreshSpansSoon();
+        }
+        return;
+      }
+      case "invocation_updated": {
+        const inv = event.invocation;
+        if (!inv) return;
+        const meta = state.meta.get(event.session_id) || { invocations: null, count: null };
+        if (!meta.invocations) meta.invocations = new Map();
+        meta.invocations.set(invKey(inv), inv);
+        state.meta.set(event.session_id, meta);
+        renderListSoon();
+        const d = state.detail;
+        if (d && d.id === event.session_id && !d.missing) {
+          const main = $("detail");
+          const isNew = !d.invocations.has(invKey(inv));
+          // A reader at the bottom of the conversation follows new turns; anyone else stays put.
+          const follow = state.tab === "conversation" && isNew && main.scrollHeight - main.scrollTop - main.clientHeight < 40;
+          d.invocations.set(invKey(inv), inv);
+          const scroll = main.scrollTop;
+          renderTurn(inv);
+          refreshDetailChrome();
+          main.scrollTop = follow ? main.scrollHeight : scroll;
+        }
+        return;
+      }
+      case "session_complete": {
+        const s = state.sessions.get(event.session_id);
+        if (s) {
+          s.complete = true;
+          renderListSoon();
+        }
+        const meta = state.meta.get(event.session_id);
+        if (meta && !meta.invocations) meta.count = event.invocation_count;
+        const d = state.detail;
+        if (d && d.id === event.session_id && !d.missing) {
+          d.summary.complete = true;
+          refreshDetailChrome();
+          // Completion may finish extraction; pick up the final shape.
+          refreshSpansSoon();
+        }
+        return;
+      }
+      case "session_deleted": {
+        if (state.sessions.delete(event.session_id)) state.total = Math.max(0, state.total - 1);
+        state.meta.delete(event.session_id);
+        renderListSoon();
+        if (state.detail && state.detail.id === event.session_id) {
+          state.detail = { id: event.session_id, missing: "It was deleted while open." };
+          renderDetail();
+        }
+        return;
+      }
+      case "lagged":
+        notice("Missed " + event.missed + " live updates; reloaded everything.");
+        resync();
+        return;
+      default:
+        // Unknown event types are ignored, so newer servers work with this page.
+        return;
+    }
+  }
+
+  const conn = {
+    source: null,
+    attempt: 0,
+    timer: 0,
+    everOpen: false,
+  };
+
+  function setConn(kind, text) {
+    const node = $("conn");
+    node.className = "conn conn-" + kind;
+    node.textContent = text;
+  }
+
+  function connect() {
+    clearTimeout(conn.timer);
+    setConn("connecting", conn.attempt ? "reconnecting…" : "connecting");
+    const source = new EventSource(withToken("/stream/ui-updates"));
+    conn.source = source;
+    source.onopen = () => {
+      const reconnected = conn.everOpen;
+      conn.everOpen = true;
+      conn.attempt = 0;
+      setConn("live", "live");
+      // Anything may have changed while the feed was down.
+      if (reconnected) resync();
+    };
+    source.onmessage = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      onEvent(event);
+    };
+    source.onerror = () => {
+      source.close();
+      if (conn.source !== source) return;
+      conn.source = null;
+      conn.attempt++;
+      const delay = Math.min(15000, 500 * 2 ** Math.min(conn.attempt, 5)) * (0.8 + Math.random() * 0.4);
+      setConn("down", "disconnected · retrying in " + Math.ceil(delay / 1000) + " s");
+      conn.timer = setTimeout(connect, delay);
+    };
+  }
+
+  // ---- Wiring -------------------------------------------------------------------------------
+
+  function select(id) {
+    if (id === state.selected && state.detail && state.detail.id === id) return;
+    state.selected = id;
+    state.tab = "conversation";
+    for (const row of document.querySelectorAll("#sessions .srow")) {
+      const on = row.dataset.id === id;
+      row.classList.toggle("active", on);
+      const link = row.querySelector("a");
+      if (on) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    loadDetail();
+  }
+
+  window.addEventListener("hashchange", () => select(selectedFromHash()));
+  $("filter").addEventListener("input", (e) => {
+    state.filter = e.target.value;
+    renderList();
+  });
+  // "Follow new" is remembered by this browser.
+  try {
+    $("follow").checked = localStorage.getItem("agentrace.follow") === "1";
+  } catch {
+    // Storage may be disabled; the box then starts unchecked.
+  }
+  $("follow").addEventListener("change", (e) => {
+    try {
+      localStorage.setItem("agentrace.follow", e.target.checked ? "1" : "0");
+    } catch {
+      // Not remembered; it still works for this page.
+    }
+  });
+  $("state-filter").addEventListener("change", (e) => {
+    state.stateFilter = e.target.value;
+    renderList();
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "/" && document.activeElement !== $("filter")) {
+      e.preventDefault();
+      $("filter").focus();
+    }
+  });
+
+  renderDetail();
+  loadSessions().catch(showError);
+  loadDetail();
+  connect();
+})();

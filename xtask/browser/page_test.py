@@ -1,0 +1,421 @@
+"""Browser test of the agentrace web page, run by `cargo xtask browser`.
+
+Starts `agentrace serve` (in-memory database, a token, free loopback ports), posts conformance
+traces over OTLP/HTTP JSON, and drives Debian's Chromium through Playwright (never a downloaded
+browser). Every expectation about content is read from the server's own API, not written here.
+
+Environment (set by xtask): AGENTRACE_BIN, FIXTURES (the conformance corpus), SHOTS (the
+screenshot directory), CHROMIUM (the browser executable).
+"""
+
+import copy
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from playwright.sync_api import sync_playwright, expect
+
+BIN = os.environ["AGENTRACE_BIN"]
+FIXTURES = os.environ["FIXTURES"]
+SHOTS = os.environ["SHOTS"]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+TOKEN = secrets.token_hex(12)
+TIMEOUT_MS = 10_000
+# Every wait below has its own timeout; this bounds the whole test as well.
+WHOLE_TEST_SECONDS = 150
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-proxy-server",
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`agentrace serve` on fixed loopback ports, so it can be stopped and started again."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = None
+        self.log = open(os.path.join(SHOTS, "server.log"), "ab")
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--db", ":memory:", "--auth-token", TOKEN,
+             "--port", str(self.port), "--otlp-http-port", "0", "--otlp-grpc-port", "0"],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                sys.exit(f"agentrace serve exited early with {self.proc.returncode}")
+            try:
+                with urllib.request.urlopen(self.base + "/api/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.05)
+        sys.exit("agentrace serve did not answer /api/health within 30 s")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def request(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("Authorization", "Bearer " + TOKEN)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def post_traces(self, doc):
+        answer = self.request("POST", "/v1/traces", doc)
+        assert not (answer or {}).get("partialSuccess"), f"spans were rejected: {answer}"
+
+
+def fixture(case):
+    with open(os.path.join(FIXTURES, case, "trace.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def only_traces(doc, trace_ids):
+    """A copy of an OTLP/JSON document with only the spans of the given traces."""
+    out = copy.deepcopy(doc)
+    for rs in out["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            ss["spans"] = [s for s in ss["spans"] if s["traceId"] in trace_ids]
+    return out
+
+
+def with_failed_tool(doc, conversation):
+    """A copy of a trace under a new trace id and conversation, whose second tool span failed."""
+    out = copy.deepcopy(doc)
+    new_trace = secrets.token_hex(16)
+    tools = 0
+    for rs in out["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                span["traceId"] = new_trace
+                for attr in span.get("attributes", []):
+                    if attr["key"].endswith("conversation.id"):
+                        attr["value"] = {"stringValue": conversation}
+                if span["name"].startswith("execute_tool"):
+                    tools += 1
+                    if tools == 2:
+                        span["status"] = {"code": 2, "message": "upstream service timed out"}
+    assert tools >= 2, "the trace should have two tool spans"
+    return out
+
+
+def trace_ids_in_order(doc):
+    ids = []
+    for rs in doc["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for s in ss["spans"]:
+                if s["traceId"] not in ids:
+                    ids.append(s["traceId"])
+    return ids
+
+
+def wait_until(what, predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def count(n, noun):
+    """How the page writes a count: `1 turn`, `3 turns`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def session_ids(server):
+    return [s["id"] for s in server.request("GET", "/api/sessions?limit=500")["sessions"]]
+
+
+def no_horizontal_overflow(page, label):
+    widths = page.evaluate(
+        """() => {
+            const el = document.documentElement;
+            const wide = [...document.querySelectorAll('body *')]
+                .filter(n => n.getBoundingClientRect().right > el.clientWidth + 1 && n.offsetParent !== null)
+                .slice(0, 5).map(n => n.tagName + '.' + n.className);
+            return { scroll: el.scrollWidth, client: el.clientWidth, wide };
+        }"""
+    )
+    assert widths["scroll"] <= widths["client"], f"{label}: horizontal overflow {widths}"
+    assert not widths["wide"], f"{label}: elements past the right edge {widths['wide']}"
+
+
+def check_turns(page, invocations):
+    """Each turn card shows the API's user text, agent text and tool call names."""
+    cards = page.locator("#conversation article.turn")
+    expect(cards).to_have_count(len(invocations), timeout=TIMEOUT_MS)
+    for i, inv in enumerate(invocations):
+        card = cards.nth(i)
+        if inv.get("user_text"):
+            expect(card.locator(".msg-user .text")).to_have_text(inv["user_text"])
+        if inv.get("agent_text"):
+            expect(card.locator(".msg-agent .text")).to_have_text(inv["agent_text"])
+        names = [c["name"] for c in inv.get("tool_calls") or []]
+        if names:
+            expect(card.locator(".tool-name")).to_have_text(names)
+        for model in inv.get("models") or []:
+            expect(card.locator(".turn-head .chip", has_text=model)).to_have_count(1)
+
+
+def on_alarm(_signum, _frame):
+    raise TimeoutError(f"the browser test ran longer than {WHOLE_TEST_SECONDS} s")
+
+
+def main():
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(WHOLE_TEST_SECONDS)
+    os.makedirs(SHOTS, exist_ok=True)
+    for old in os.listdir(SHOTS):
+        if old.endswith((".png", ".log")):
+            os.remove(os.path.join(SHOTS, old))
+    started = time.monotonic()
+    server = Server()
+    server.start()
+    try:
+        run(server)
+    except BaseException:
+        print(f"browser test failed; screenshots and server.log in {SHOTS}", file=sys.stderr)
+        raise
+    finally:
+        server.stop()
+        server.log.close()
+    print(f"browser test: all checks passed in {time.monotonic() - started:.1f}s; screenshots in {SHOTS}")
+
+
+def run(server):
+    cart = fixture("multi_turn_cart")
+    cart_traces = trace_ids_in_order(cart)
+    assert len(cart_traces) >= 2, "multi_turn_cart should hold several traces"
+    # All turns but the last now; the last one arrives while the page is open.
+    server.post_traces(only_traces(cart, cart_traces[:-1]))
+    cart_id = wait_until("the cart session", lambda: next(iter(session_ids(server)), None))
+
+    console_errors = []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="agentrace-chromium-") as profile:
+        context = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 860},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
+
+        # The session list, with the token passed on from the address.
+        page.goto(f"{server.base}/?token={TOKEN}")
+        row = page.locator(f'#sessions .srow[data-id="{cart_id}"]')
+        expect(row).to_be_visible()
+        expect(page.locator("#conn")).to_have_text("live")
+        summary = server.request("GET", f"/api/sessions/{cart_id}")
+        expect(row.locator(".inv-count")).to_have_text(count(summary["invocationCount"], "turn"))
+        expect(row).to_contain_text(count(summary["spanCount"], "span"))
+        page.evaluate("window.__noReload = true")
+
+        # Open it: the turns are the ones the API extracted.
+        row.locator("a").click()
+        page.wait_for_url(f"**#session={cart_id}")
+        invocations = server.request("GET", f"/api/sessions/{cart_id}/invocations")["invocations"]
+        assert invocations, "the API extracted no invocation from the cart traces"
+        check_turns(page, invocations)
+
+        # Expand the first tool call: its arguments are the API's.
+        first_tool = page.locator("#conversation article.turn").first.locator("details.tool").first
+        first_tool.locator("summary").click()
+        call = invocations[0]["tool_calls"][0]
+        for key in call["args"]:
+            expect(first_tool.locator(".json").first).to_contain_text(json.dumps(key))
+        page.screenshot(path=os.path.join(SHOTS, "1-session-1280.png"))
+
+        # The last turn arrives live: the page follows the API without a reload, and the open tool
+        # call stays open. (Whether the session completed in between depends on timing; either
+        # way the page must show what the API now returns.)
+        server.post_traces(only_traces(cart, cart_traces[-1:]))
+        wait_until(
+            "the API to extract the last turn",
+            lambda: server.request("GET", f"/api/sessions/{cart_id}/invocations")["invocations"] != invocations,
+        )
+        invocations = server.request("GET", f"/api/sessions/{cart_id}/invocations")["invocations"]
+        check_turns(page, invocations)
+        assert first_tool.evaluate("d => d.open"), "the expanded tool call closed on a live update"
+        spans = server.request("GET", f"/api/sessions/{cart_id}/spans")["spans"]
+        expect(page.locator(".tab[data-tab=spans] .tab-count")).to_have_text(str(len(spans)))
+
+        # The span waterfall: one row per span; a click shows the span's attributes.
+        page.locator(".tab[data-tab=spans]").click()
+        rows = page.locator("#waterfall details.span-row")
+        expect(rows).to_have_count(len(spans))
+        expect(page.locator("#waterfall section.trace")).to_have_count(len({s["traceId"] for s in spans}))
+        tool_span = next(s for s in spans if s["name"].startswith("execute_tool"))
+        tool_row = page.locator(f'#waterfall details.span-row[data-span-id="{tool_span["spanId"]}"]')
+        tool_row.locator("summary").click()
+        details = tool_row.locator(".span-details")
+        expect(details).to_contain_text(tool_span["spanId"])
+        for attr in tool_span["attributes"][:3]:
+            expect(details.locator("th", has_text=attr["key"]).first).to_be_visible()
+        page.screenshot(path=os.path.join(SHOTS, "2-spans-1280.png"))
+
+        # The export link gives the session as OTLP/JSON.
+        href = page.locator("a", has_text="Export OTLP JSON").get_attribute("href")
+        exported = page.request.get(server.base + href).json()
+        exported_spans = sum(len(ss["spans"]) for rs in exported["resourceSpans"] for ss in rs["scopeSpans"])
+        assert exported_spans == len(spans), f"export has {exported_spans} spans, the API {len(spans)}"
+
+        # A new session appears in the open page, live.
+        travel = fixture("semconv_travel_tools")
+        before = set(session_ids(server))
+        server.post_traces(travel)
+        new_id = wait_until("the travel session", lambda: next(iter(set(session_ids(server)) - before), None))
+        expect(page.locator(f'#sessions .srow[data-id="{new_id}"]')).to_be_visible()
+        travel_summary = server.request("GET", f"/api/sessions/{new_id}")
+        expect(page.locator(f'#sessions .srow[data-id="{new_id}"] .inv-count')).to_have_text(
+            count(travel_summary["invocationCount"], "turn")
+        )
+        # The cart session completes (the server's grace period after its last span): the list and
+        # the open page follow without a reload.
+        wait_until("the cart session to complete", lambda: server.request("GET", f"/api/sessions/{cart_id}")["complete"])
+        expect(page.locator(f'#sessions .srow[data-id="{cart_id}"] .pill')).to_have_text("complete")
+        # The filter box narrows the list.
+        page.locator("#filter").fill(new_id)
+        expect(page.locator("#sessions .srow")).to_have_count(1)
+        page.locator("#filter").fill("")
+        assert page.evaluate("window.__noReload === true"), "the page reloaded"
+
+        # A failed tool: the API marks the call as an error and the span has an error status; the
+        # page shows both. With "follow new" checked, the page opens the session by itself.
+        page.locator("#follow").check()
+        failing = with_failed_tool(travel, "conv-travel-failing")
+        server.post_traces(failing)
+        failed_id = wait_until("the failing session", lambda: "conv-travel-failing" in session_ids(server) and "conv-travel-failing")
+        page.wait_for_url(f"**#session={failed_id}")
+        page.locator("#follow").uncheck()
+        failed_invs = server.request("GET", f"/api/sessions/{failed_id}/invocations")["invocations"]
+        check_turns(page, failed_invs)
+        flags = [c.get("is_error", False) for inv in failed_invs for c in inv.get("tool_calls") or []]
+        assert any(flags), "the API marked no tool call as failed"
+        tools = page.locator("#conversation details.tool")
+        for i, flag in enumerate(flags):
+            expect(tools.nth(i)).to_have_class("tool tool-error" if flag else "tool")
+        failed_spans = server.request("GET", f"/api/sessions/{failed_id}/spans")["spans"]
+        for span in failed_spans:
+            if (span.get("status") or {}).get("code") == 2:
+                expect(page.locator("#conversation .error-line", has_text=span["status"]["message"])).to_have_count(1)
+                expect(page.locator(f'#waterfall details.span-row[data-span-id="{span["spanId"]}"]')).to_have_class("span-row span-error")
+        page.locator("#conversation details.tool-error summary").first.click()
+        page.screenshot(path=os.path.join(SHOTS, "3-failed-tool-1280.png"))
+
+        # Log records: a session whose content came as OTLP logs lists them in its Logs tab.
+        logs_doc = fixture("session_logs_good")
+        before = set(session_ids(server))
+        server.post_traces({"resourceSpans": logs_doc["resourceSpans"]})
+        answer = server.request("POST", "/v1/logs", {"resourceLogs": logs_doc["resourceLogs"]})
+        assert not (answer or {}).get("partialSuccess"), f"log records were rejected: {answer}"
+        logs_id = wait_until("the logs session", lambda: next(iter(set(session_ids(server)) - before), None))
+        logs = server.request("GET", f"/api/sessions/{logs_id}/logs")["logs"]
+        assert logs, "the API stored no log record"
+        page.goto(f"{server.base}/?token={TOKEN}#session={logs_id}")
+        expect(page.locator(".tab[data-tab=logs] .tab-count")).to_have_text(str(len(logs)))
+        page.locator(".tab[data-tab=logs]").click()
+        expect(page.locator("#logs details.log")).to_have_count(len(logs))
+        page.locator("#logs details.log summary").first.click()
+        page.screenshot(path=os.path.join(SHOTS, "3-logs-1280.png"))
+
+        # Delete: after confirming, the session leaves the list and the API.
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("button", has_text="Delete").click()
+        expect(page.locator(f'#sessions .srow[data-id="{logs_id}"]')).to_have_count(0)
+        assert logs_id not in session_ids(server), "the deleted session is still listed by the API"
+
+        # Open the new session through the address, as a shared link would.
+        page.goto(f"{server.base}/?token={TOKEN}#session={new_id}")
+        check_turns(page, server.request("GET", f"/api/sessions/{new_id}/invocations")["invocations"])
+        page.screenshot(path=os.path.join(SHOTS, "3-travel-1280.png"))
+
+        # 400 px wide: no horizontal overflow, list and session each usable.
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.goto(f"{server.base}/?token={TOKEN}#session={cart_id}")
+        check_turns(page, invocations)
+        page.locator("#conversation details.tool").first.locator("summary").click()
+        no_horizontal_overflow(page, "session at 400 px")
+        page.screenshot(path=os.path.join(SHOTS, "4-session-400.png"), full_page=True)
+        page.locator(".tab[data-tab=spans]").click()
+        page.locator("#waterfall details.span-row summary").nth(2).click()
+        no_horizontal_overflow(page, "spans at 400 px")
+        page.screenshot(path=os.path.join(SHOTS, "5-spans-400.png"))
+        page.locator(".back").click()
+        expect(page.locator(f'#sessions .srow[data-id="{cart_id}"]')).to_be_visible()
+        no_horizontal_overflow(page, "list at 400 px")
+        page.screenshot(path=os.path.join(SHOTS, "6-list-400.png"))
+
+        # Dark mode.
+        page.emulate_media(color_scheme="dark")
+        page.set_viewport_size({"width": 1280, "height": 860})
+        page.goto(f"{server.base}/?token={TOKEN}#session={new_id}")
+        check_turns(page, server.request("GET", f"/api/sessions/{new_id}/invocations")["invocations"])
+        page.locator("#conversation details.tool").first.locator("summary").click()
+        page.screenshot(path=os.path.join(SHOTS, "7-dark-1280.png"))
+
+        assert not console_errors, f"console errors: {console_errors}"
+
+        # Without the token the API answers 401 and the page says what to do.
+        page.goto(f"{server.base}/")
+        expect(page.locator("#notice")).to_contain_text("needs a token")
+        page.goto(f"{server.base}/?token={TOKEN}#session={new_id}")
+        expect(page.locator("#conn")).to_have_text("live")
+
+        # A dropped connection: the badge says so, and after the server is back the page
+        # reconnects and resynchronises (the new in-memory server has no sessions).
+        server.stop()
+        expect(page.locator("#conn")).to_contain_text("disconnected")
+        page.screenshot(path=os.path.join(SHOTS, "8-disconnected-1280.png"))
+        server.start()
+        expect(page.locator("#conn")).to_have_text("live", timeout=30_000)
+        expect(page.locator("#sessions .srow")).to_have_count(0)
+        expect(page.locator("#notice")).to_be_hidden()
+        expect(page.locator("#detail")).to_contain_text("No session")
+        context.close()
+
+
+if __name__ == "__main__":
+    main()

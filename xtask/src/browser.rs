@@ -1,0 +1,140 @@
+//! `cargo xtask browser`: the web page in a real headless browser.
+//!
+//! Uses Debian's Chromium (`/usr/bin/chromium`, installed with `apt-get install -y chromium`
+//! when missing) driven by Python Playwright from PyPI, installed into the compat virtual
+//! environment from `xtask/browser/requirements.txt`. Playwright's own browser downloads are
+//! never used. Builds the debug `agentrace` binary and runs `xtask/browser/page_test.py`, which
+//! starts the server on free loopback ports and checks the page against the API; screenshots go
+//! to `<target>/browser/`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, exec, has_command, step};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+/// Installs Debian's Chromium when it is missing, with `sudo` when not root.
+fn ensure_chromium() -> Result<()> {
+    if Path::new(CHROMIUM).exists() {
+        return Ok(());
+    }
+    if !has_command("apt-get", &["--version"]) {
+        bail!(
+            "{CHROMIUM} is missing and there is no apt-get to install it: install Chromium by hand"
+        );
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    let apt = |args: &[&str]| -> Result<()> {
+        if root {
+            exec(
+                Command::new("apt-get")
+                    .args(args)
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )
+        } else if has_command("sudo", &["-n", "true"]) {
+            exec(
+                Command::new("sudo")
+                    .args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"])
+                    .args(args),
+            )
+        } else {
+            bail!(
+                "{CHROMIUM} is missing and this user can neither run apt-get nor sudo without a password: \
+                 run `apt-get install -y chromium` as root"
+            )
+        }
+    };
+    apt(&["update", "-qq"])?;
+    // Without recommends (no sandbox helper, printing or desktop services); a font is named so
+    // that the screenshots have readable text.
+    apt(&[
+        "install",
+        "-y",
+        "-qq",
+        "--no-install-recommends",
+        "chromium",
+        "fonts-liberation",
+    ])?;
+    if !Path::new(CHROMIUM).exists() {
+        bail!("`apt-get install chromium` succeeded but {CHROMIUM} is still missing");
+    }
+    Ok(())
+}
+
+/// The compat venv's Python with Playwright installed (reinstalled when the requirements change).
+fn playwright_python(root: &Path) -> Result<PathBuf> {
+    let requirements = root.join("xtask/browser/requirements.txt");
+    let wanted =
+        std::fs::read_to_string(&requirements).context("read xtask/browser/requirements.txt")?;
+    let dir = target_dir().join("compat-venv");
+    let python = dir.join("bin/python");
+    let marker = dir.join("installed-browser-requirements.txt");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(wanted.as_str())
+        && has_command(&python.to_string_lossy(), &["-c", "import playwright"])
+    {
+        return Ok(python);
+    }
+    if !python.exists() {
+        let system_python = if has_command("python3", &["--version"]) {
+            "python3"
+        } else {
+            "python"
+        };
+        exec(Command::new(system_python).args(["-m", "venv"]).arg(&dir))?;
+    }
+    exec(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+    )?;
+    std::fs::write(&marker, wanted)?;
+    Ok(python)
+}
+
+/// Runs the browser test.
+pub(crate) fn run(root: &Path) -> Result<()> {
+    step("browser: Chromium", ensure_chromium)?;
+    let python = step("browser: Playwright (venv)", || playwright_python(root))?;
+    step("browser: build agentrace", || {
+        exec(cargo().args(["build", "--locked", "-p", "agentrace"]))
+    })?;
+    let target = std::path::absolute(target_dir())?;
+    let fixtures = root.join("../shared/fixtures/conformance");
+    if !fixtures.join("multi_turn_cart/trace.json").exists() {
+        bail!(
+            "the conformance corpus is missing at {}: the browser test posts its traces",
+            fixtures.display()
+        );
+    }
+    step("browser: page test in headless Chromium", || {
+        exec(
+            Command::new(&python)
+                .arg(root.join("xtask/browser/page_test.py"))
+                .env("AGENTRACE_BIN", target.join("debug/agentrace"))
+                .env("FIXTURES", &fixtures)
+                .env("SHOTS", target.join("browser"))
+                .env("CHROMIUM", CHROMIUM)
+                .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+                .env("NO_PROXY", "127.0.0.1,localhost"),
+        )
+    })
+}
