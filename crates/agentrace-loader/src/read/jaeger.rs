@@ -40,14 +40,10 @@ fn read_tags(v: Option<&Value>) -> Attributes {
     out
 }
 
-/// Reads a Jaeger JSON document.
-pub(crate) fn read_value(v: &Value, out: &mut Telemetry, sink: &mut Sink<'_>) {
-    let Some(data) = v.get("data").and_then(Value::as_array) else {
-        sink.bad("data".into(), "expected a `data` array");
-        return;
-    };
-    for (ti, tr) in data.iter().enumerate() {
-        let Some(tr) = tr.as_object() else { continue };
+/// Reads one element of a Jaeger `data` array (one trace); `ti` is its index, for field paths.
+pub(crate) fn read_trace(ti: usize, tr: &Value, out: &mut Telemetry, sink: &mut Sink<'_>) {
+    {
+        let Some(tr) = tr.as_object() else { return };
         let mut processes: HashMap<&str, Arc<Resource>> = HashMap::new();
         if let Some(ps) = tr.get("processes").and_then(Value::as_object) {
             for (pid, p) in ps {

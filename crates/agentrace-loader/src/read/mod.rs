@@ -9,6 +9,7 @@ pub(crate) mod jaeger;
 mod locate;
 pub(crate) mod otlp_json;
 pub mod proto;
+mod stream;
 
 use std::fmt;
 use std::fs::File;
@@ -455,115 +456,141 @@ fn read_plain<R: BufRead>(
         return Ok(Format::OtlpJsonl);
     }
     // A complete JSON value on the first line followed by more content is JSON Lines.
-    if let Ok(v) = serde_json::from_slice::<Value>(&first) {
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok() {
         let rest_first = next_non_blank_line(&mut r).map_err(io)?;
         if rest_first.is_empty() {
-            // One single-line document.
-            let fmt = opts.format.unwrap_or_else(|| classify(&v));
-            if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
-                return Err(LoadError::Detect {
-                    path: path.to_owned(),
-                    reason: "a JSON value that is neither OTLP nor Jaeger".into(),
-                });
-            }
-            read_document(fmt, &v, None, issues, f);
-            return Ok(fmt);
+            // One single-line document: a large one is streamed again from the file rather than
+            // walked in memory next to its model.
+            return match reopen {
+                Some(reopen) if first.len() > REREAD_LINE_BYTES => {
+                    drop(first);
+                    read_documents(path, reopen()?, opts, issues, f)
+                }
+                _ => read_documents(path, &first[..], opts, issues, f),
+            };
         }
         // JSON Lines: first line, then the line we peeked at, then the rest.
-        if opts.format.is_none() && !is_otlp(&v) {
+        let line = std::cell::Cell::new(1);
+        let top = stream::Values::new(&first[..], &line)
+            .next_value()
+            .map_err(|e| json_error(path, &e))?
+            .ok_or_else(|| LoadError::Detect {
+                path: path.to_owned(),
+                reason: "the file is empty".into(),
+            })?;
+        if opts.format.is_none() && !top.is_otlp() {
             return Err(LoadError::Detect {
                 path: path.to_owned(),
                 reason: "the first line is neither an OTLP document nor a span".into(),
             });
         }
-        let mut sink = Sink {
-            line: Some(1),
-            issues,
-        };
-        let mut batch = Telemetry::default();
-        otlp_json::read_value(&v, &mut batch, &mut sink);
+        let (batch, line_issues) = top.into_telemetry(Format::OtlpJson);
+        issues.extend(
+            line_issues
+                .into_iter()
+                .map(|i| RecordIssue { line: Some(1), ..i }),
+        );
         f(batch);
         read_jsonl(path, r, 1, Some(rest_first), issues, f)?;
         return Ok(Format::OtlpJsonl);
     }
-    // Otherwise one multi-line document. From a file, canonical OTLP/JSON is decoded as it
-    // streams in (memory is the model, not the file); anything else is read again, whole, for
-    // the lenient reader.
+    // Otherwise one multi-line document (or several). From a file, canonical OTLP/JSON is decoded
+    // as it streams in; anything else is read again from the start by the streaming lenient
+    // reader. Neither holds the file in memory.
     let otlp = matches!(opts.format, None | Some(Format::OtlpJson));
-    let buf = match reopen {
-        Some(reopen) if otlp => {
-            if let Some(batch) = fast::parse_stream(std::io::Cursor::new(&first).chain(&mut r)) {
+    match reopen {
+        Some(reopen) => {
+            if otlp
+                && let Some(batch) = fast::parse_stream(std::io::Cursor::new(&first).chain(&mut r))
+            {
                 f(batch);
                 return Ok(Format::OtlpJson);
             }
             drop(first);
-            let mut buf = Vec::new();
-            reopen()?.read_to_end(&mut buf).map_err(io)?;
-            buf
+            read_documents(path, reopen()?, opts, issues, f)
         }
-        _ => {
+        None => {
             let mut buf = first;
             r.read_to_end(&mut buf).map_err(io)?;
             if otlp && let Some(batch) = fast::parse(&buf) {
                 f(batch);
                 return Ok(Format::OtlpJson);
             }
-            buf
-        }
-    };
-    let v = match serde_json::from_slice::<Value>(&buf) {
-        Ok(v) => v,
-        Err(e) if e.is_syntax() && e.to_string().contains("trailing characters") => {
-            // Several pretty-printed documents one after another: read them in sequence.
-            drop(e);
-            return read_concatenated(path, &buf, opts, issues, f);
-        }
-        Err(e) => {
-            return Err(LoadError::Json {
-                path: path.to_owned(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            });
-        }
-    };
-    let fmt = opts.format.unwrap_or_else(|| classify(&v));
-    if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
-        return Err(LoadError::Detect {
-            path: path.to_owned(),
-            reason: "a JSON value that is neither OTLP nor Jaeger".into(),
-        });
-    }
-    let before = issues.len();
-    read_document(fmt, &v, None, issues, f);
-    for issue in &mut issues[before..] {
-        if issue.line.is_none() && !issue.field.is_empty() {
-            issue.line = locate::line_of(&buf, &issue.field);
+            read_documents(path, &buf[..], opts, issues, f)
         }
     }
-    Ok(fmt)
 }
 
-fn read_concatenated(
+/// A single-line document longer than this is read a second time, streaming, from its file.
+const REREAD_LINE_BYTES: usize = 1 << 20;
+
+fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
+    LoadError::Json {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
+}
+
+/// Reads one JSON document, or several one after another, with the streaming lenient reader.
+fn read_documents<R: std::io::Read>(
     path: &Path,
-    buf: &[u8],
+    r: R,
     opts: LoadOptions,
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
 ) -> Result<Format, LoadError> {
-    let mut stream = serde_json::Deserializer::from_slice(buf).into_iter::<Value>();
-    for v in stream.by_ref() {
-        match v {
-            Ok(v) => {
-                if opts.format != Some(Format::JaegerJson)
-                    && v.get("data").is_some()
-                    && !is_otlp(&v)
-                {
-                    read_document(Format::JaegerJson, &v, None, issues, f);
-                } else {
-                    read_document(Format::OtlpJson, &v, None, issues, f);
-                }
+    let fail = |e: serde_json::Error| {
+        if e.is_io() {
+            LoadError::Io {
+                path: path.to_owned(),
+                source: e.into(),
             }
+        } else {
+            json_error(path, &e)
+        }
+    };
+    let line = std::cell::Cell::new(1);
+    let mut values = stream::Values::new(r, &line);
+    let Some(first) = values.next_value().map_err(fail)? else {
+        return Err(LoadError::Detect {
+            path: path.to_owned(),
+            reason: "the file is empty".into(),
+        });
+    };
+    let second = values.next_value();
+    if let Ok(None) = second {
+        let fmt = opts.format.unwrap_or_else(|| first.detected());
+        if opts.format.is_none() && fmt == Format::OtlpJson && !first.is_otlp() {
+            return Err(LoadError::Detect {
+                path: path.to_owned(),
+                reason: "a JSON value that is neither OTLP nor Jaeger".into(),
+            });
+        }
+        let (batch, doc_issues) = first.into_telemetry(fmt);
+        issues.extend(doc_issues);
+        f(batch);
+        return Ok(fmt);
+    }
+    // Several pretty-printed documents one after another: each is Jaeger when it has `data` and
+    // nothing OTLP, else OTLP.
+    let mut emit = |top: stream::Top, issues: &mut Vec<RecordIssue>| {
+        let fmt = if opts.format != Some(Format::JaegerJson) && top.jaeger_like() {
+            Format::JaegerJson
+        } else {
+            Format::OtlpJson
+        };
+        let (batch, doc_issues) = top.into_telemetry(fmt);
+        issues.extend(doc_issues);
+        f(batch);
+    };
+    emit(first, issues);
+    let mut next = second;
+    loop {
+        match next {
+            Ok(Some(top)) => emit(top, issues),
+            Ok(None) => break,
             Err(e) => {
                 issues.push(RecordIssue {
                     file: None,
@@ -574,8 +601,8 @@ fn read_concatenated(
                 break;
             }
         }
+        next = values.next_value();
     }
-    let _ = path;
     Ok(Format::OtlpJsonl)
 }
 
@@ -673,23 +700,6 @@ fn read_protobuf(
             source,
         }),
     }
-}
-
-fn read_document(
-    fmt: Format,
-    v: &Value,
-    line: Option<usize>,
-    issues: &mut Vec<RecordIssue>,
-    f: &mut dyn FnMut(Telemetry),
-) {
-    let mut batch = Telemetry::default();
-    let mut sink = Sink { line, issues };
-    if fmt == Format::JaegerJson {
-        jaeger::read_value(v, &mut batch, &mut sink);
-    } else {
-        otlp_json::read_value(v, &mut batch, &mut sink);
-    }
-    f(batch);
 }
 
 /// True when a JSON value is something the OTLP reader understands.

@@ -1,0 +1,771 @@
+//! The lenient reader, streaming: JSON documents that the canonical fast path does not take
+//! (Jaeger JSON, Tempo `batches` and `{"trace": ...}` exports, flat attributes, base64 ids, bare
+//! spans) are walked with a `serde` visitor that never builds the whole document as a tree.
+//!
+//! The containers (`data`, `batches`, `resourceSpans`, `resourceLogs`, a bare span list) are
+//! walked element by element: each element (one Jaeger trace, one resource's spans, one bare span)
+//! is read as raw text, parsed, converted into the model and dropped before the next one, so memory
+//! is the model plus the largest element. A skipped record's line is found in its element's text
+//! and offset by the line where the element starts in the file.
+//!
+//! Every interpretation the document could get is gathered while walking (a `data` list as Jaeger,
+//! span lists as OTLP); which one is kept is decided at the end, with the same rules as
+//! [`classify`](super::classify) and the tree reader, so key order does not matter.
+
+use std::cell::Cell;
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use super::otlp_json::{self, Sink};
+use super::{Format, RecordIssue, jaeger, locate};
+use crate::model::{Resource, Scope, Telemetry};
+
+/// A reader that counts the newlines that pass through it (`line` is the 1-based current line).
+struct LineCount<'a, R> {
+    inner: R,
+    line: &'a Cell<usize>,
+}
+
+impl<R: Read> Read for LineCount<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let nl = buf
+            .get(..n)
+            .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+        self.line.set(self.line.get() + nl);
+        Ok(n)
+    }
+}
+
+/// The records read from one part of a document, with their issues.
+#[derive(Debug, Default)]
+pub(crate) struct Part {
+    /// The value was an array (only arrays are read).
+    array: bool,
+    /// Elements of the array.
+    len: usize,
+    /// Every element of a bare span list is an object that looks like a span.
+    all_spans: bool,
+    telemetry: Telemetry,
+    issues: Vec<RecordIssue>,
+}
+
+impl Part {
+    fn append_to(self, out: &mut Part) {
+        out.telemetry.extend(self.telemetry);
+        out.issues.extend(self.issues);
+    }
+}
+
+/// The keys of resource spans lists, in the order the tree reader prefers them.
+const SPAN_KEYS: [&str; 3] = ["batches", "resourceSpans", "resource_spans"];
+/// The keys of resource logs lists, in the order the tree reader prefers them.
+const LOG_KEYS: [&str; 2] = ["resourceLogs", "resource_logs"];
+
+/// The OTLP lists of one document object (the top level, or inside `trace`).
+#[derive(Debug, Default)]
+struct DocLists {
+    spans: [Option<Part>; 3],
+    logs: [Option<Part>; 2],
+}
+
+impl DocLists {
+    /// The tree reader's `read_document`: one spans list (`batches`, else `resourceSpans`, else
+    /// `resource_spans`) and one logs list (`resourceLogs`, else `resource_logs`).
+    fn into_part(self) -> Part {
+        let mut out = Part::default();
+        let [batches, camel, snake] = self.spans;
+        let key = otlp_json::resource_spans_key(|k| match k {
+            "batches" => batches.is_some(),
+            "resourceSpans" => camel.is_some(),
+            _ => false,
+        });
+        let spans = match key {
+            "batches" => batches,
+            "resourceSpans" => camel,
+            _ => snake,
+        };
+        if let Some(p) = spans {
+            p.append_to(&mut out);
+        }
+        let [camel, snake] = self.logs;
+        if let Some(p) = camel.or(snake) {
+            p.append_to(&mut out);
+        }
+        out
+    }
+
+    /// Reads a list member into its slot; false when `key` is not a list key.
+    fn member<'de, A: MapAccess<'de>>(
+        &mut self,
+        key: &str,
+        prefix: &str,
+        line: &Cell<usize>,
+        map: &mut A,
+    ) -> Result<bool, A::Error> {
+        if let Some(i) = SPAN_KEYS.iter().position(|k| *k == key) {
+            let kind = List::Spans(format!("{prefix}{key}"));
+            self.spans[i] = Some(map.next_value_seed(ListSeed { kind, line })?);
+            return Ok(true);
+        }
+        if let Some(i) = LOG_KEYS.iter().position(|k| *k == key) {
+            let kind = List::Logs(format!("{prefix}resourceLogs"));
+            self.logs[i] = Some(map.next_value_seed(ListSeed { kind, line })?);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// One top-level JSON value, walked.
+#[derive(Debug)]
+pub(crate) enum Top {
+    /// An object: its OTLP lists, Jaeger `data`, `trace` wrapper and other members.
+    Object(Box<TopObject>),
+    /// An array: read as bare spans.
+    Array {
+        /// The spans read.
+        part: Part,
+        /// Elements.
+        len: usize,
+        /// Every element is an object that looks like a span.
+        all_spans: bool,
+        /// The line of the opening bracket.
+        line: usize,
+    },
+    /// Anything else; the line where it ends.
+    Scalar(usize),
+}
+
+/// The members of a top-level object.
+#[derive(Debug, Default)]
+pub(crate) struct TopObject {
+    lists: DocLists,
+    /// `data`, read as Jaeger traces.
+    data: Option<Part>,
+    /// `trace`: `Some(None)` when it is not an object.
+    trace: Option<Option<DocLists>>,
+    /// Every other member, as a tree (small in any real document: span fields, counters).
+    rest: Map<String, Value>,
+    /// For each member of `rest`, the line where its value ends.
+    rest_lines: Vec<(String, usize)>,
+    /// The line of the opening brace.
+    line: usize,
+}
+
+impl TopObject {
+    fn has_list(&self) -> bool {
+        self.lists.spans.iter().any(Option::is_some) || self.lists.logs.iter().any(Option::is_some)
+    }
+
+    fn trace_object(&self) -> Option<&DocLists> {
+        self.trace.as_ref().and_then(Option::as_ref)
+    }
+}
+
+impl Top {
+    /// The container shape, as [`classify`](super::classify) gives it for the same value.
+    pub(crate) fn detected(&self) -> Format {
+        match self {
+            Self::Object(o) => {
+                if o.lists.spans[0].is_some() {
+                    Format::TempoBatches
+                } else if o.has_list() {
+                    Format::OtlpJson
+                } else if o.trace_object().is_some() {
+                    Format::TempoTraceWrapper
+                } else if otlp_json::looks_like_span(&o.rest) {
+                    Format::OtlpBareSpans
+                } else if o.data.is_some() {
+                    Format::JaegerJson
+                } else {
+                    Format::OtlpJson
+                }
+            }
+            Self::Array { .. } if self.is_otlp() => Format::OtlpBareSpans,
+            _ => Format::OtlpJson,
+        }
+    }
+
+    /// True when the OTLP reader understands the value (as `is_otlp` says of the tree).
+    pub(crate) fn is_otlp(&self) -> bool {
+        match self {
+            Self::Object(o) => {
+                o.has_list()
+                    || o.trace_object()
+                        .is_some_and(|t| t.spans.iter().any(Option::is_some))
+                    || otlp_json::looks_like_span(&o.rest)
+            }
+            Self::Array { len, all_spans, .. } => *len > 0 && *all_spans,
+            Self::Scalar(_) => false,
+        }
+    }
+
+    /// True for an object with a `data` member that the OTLP reader does not understand.
+    pub(crate) fn jaeger_like(&self) -> bool {
+        matches!(self, Self::Object(o) if o.data.is_some()) && !self.is_otlp()
+    }
+
+    /// The records of the value read as `fmt` (Jaeger reads `data`; every other format reads it as
+    /// OTLP), and the records skipped.
+    pub(crate) fn into_telemetry(self, fmt: Format) -> (Telemetry, Vec<RecordIssue>) {
+        let whole = |field: &str, message: &str, line: Option<usize>| Part {
+            issues: vec![RecordIssue {
+                file: None,
+                line,
+                field: field.to_owned(),
+                message: message.to_owned(),
+            }],
+            ..Part::default()
+        };
+        let part = match (self, fmt) {
+            (Self::Object(o), Format::JaegerJson) => match o.data {
+                Some(p) if p.array => p,
+                _ => whole("data", "expected a `data` array", Some(o.line)),
+            },
+            (Self::Array { line, .. }, Format::JaegerJson) => {
+                whole("data", "expected a `data` array", Some(line))
+            }
+            (Self::Scalar(line), Format::JaegerJson) => {
+                whole("data", "expected a `data` array", Some(line))
+            }
+            (Self::Object(o), _) => {
+                let o = *o;
+                match o.trace {
+                    Some(Some(inner)) => inner.into_part(),
+                    _ if otlp_json::looks_like_span(&o.rest) => bare_span(&o),
+                    _ => o.lists.into_part(),
+                }
+            }
+            (Self::Array { part, .. }, _) => part,
+            (Self::Scalar(line), _) => whole("", "expected an object or an array", Some(line)),
+        };
+        (part.telemetry, part.issues)
+    }
+}
+
+/// A top-level object that is one bare span.
+fn bare_span(o: &TopObject) -> Part {
+    let mut part = Part::default();
+    let res = Arc::new(Resource::default());
+    let scope = Arc::new(Scope::default());
+    let mut sink = Sink {
+        line: None,
+        issues: &mut part.issues,
+    };
+    if let Some(s) = otlp_json::read_span(&o.rest, &res, &scope, &mut sink, "span") {
+        part.telemetry.spans.push(s);
+    }
+    for issue in &mut part.issues {
+        let member = issue
+            .field
+            .strip_prefix("span.")
+            .and_then(|f| f.split(['.', '[']).next())
+            .unwrap_or("");
+        let at = o
+            .rest_lines
+            .iter()
+            .find(|(k, _)| k == member)
+            .map(|(_, l)| *l);
+        issue.line = Some(at.unwrap_or(o.line));
+    }
+    part
+}
+
+/// What a list holds.
+enum List {
+    /// Resource spans; the path of the list (`batches`, `trace.resourceSpans`).
+    Spans(String),
+    /// Resource logs; the path of the list.
+    Logs(String),
+    /// Jaeger traces (`data`).
+    Jaeger,
+    /// Bare spans (a top-level array).
+    Bare,
+}
+
+/// Reads one list element by element.
+struct ListSeed<'a> {
+    kind: List,
+    line: &'a Cell<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
+    type Value = Part;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Part, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Converts one element (its raw text, ending on line `end_line`) and locates its issues.
+fn element(
+    raw: &RawValue,
+    end_line: usize,
+    path: &str,
+    part: &mut Part,
+    read: impl FnOnce(&Value, &mut Telemetry, &mut Sink<'_>),
+) {
+    let text = raw.get();
+    let start_line = end_line.saturating_sub(text.bytes().filter(|&b| b == b'\n').count());
+    let before = part.issues.len();
+    match serde_json::from_str::<Value>(text) {
+        Ok(v) => {
+            let mut sink = Sink {
+                line: None,
+                issues: &mut part.issues,
+            };
+            read(&v, &mut part.telemetry, &mut sink);
+        }
+        Err(e) => part.issues.push(RecordIssue {
+            file: None,
+            line: None,
+            field: path.to_owned(),
+            message: format!("could not read the element: {e}"),
+        }),
+    }
+    for issue in part.issues.iter_mut().skip(before) {
+        let rel = issue
+            .field
+            .strip_prefix(path)
+            .map_or("", |r| r.trim_start_matches('.'));
+        let within = locate::line_of(text.as_bytes(), rel).unwrap_or(1);
+        issue.line = Some(start_line + within - 1);
+    }
+}
+
+impl<'de> Visitor<'de> for ListSeed<'_> {
+    type Value = Part;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Part, A::Error> {
+        let mut part = Part {
+            array: true,
+            all_spans: true,
+            ..Part::default()
+        };
+        let res = Arc::new(Resource::default());
+        let scope = Arc::new(Scope::default());
+        let mut i = 0usize;
+        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
+            let end = self.line.get();
+            match &self.kind {
+                List::Spans(list) => {
+                    let path = format!("{list}[{i}]");
+                    element(&raw, end, &path, &mut part, |v, out, sink| {
+                        otlp_json::read_resource_spans(&path, v, out, sink);
+                    });
+                }
+                List::Logs(list) => {
+                    let path = format!("{list}[{i}]");
+                    element(&raw, end, &path, &mut part, |v, out, sink| {
+                        otlp_json::read_resource_logs(&path, v, out, sink);
+                    });
+                }
+                List::Jaeger => {
+                    let path = format!("data[{i}]");
+                    element(&raw, end, &path, &mut part, |v, out, sink| {
+                        jaeger::read_trace(i, v, out, sink);
+                    });
+                }
+                List::Bare => {
+                    let path = format!("[{i}]");
+                    let mut span_like = false;
+                    element(&raw, end, &path, &mut part, |v, out, sink| {
+                        match v.as_object() {
+                            Some(o) => {
+                                span_like = otlp_json::looks_like_span(o);
+                                if let Some(s) = otlp_json::read_span(o, &res, &scope, sink, &path)
+                                {
+                                    out.spans.push(s);
+                                }
+                            }
+                            None => sink.bad(path.clone(), "expected a span object"),
+                        }
+                    });
+                    part.all_spans &= span_like;
+                }
+            }
+            i += 1;
+        }
+        part.len = i;
+        Ok(part)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Part::default())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Part, E> {
+        Ok(Part::default())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Part, E> {
+        Ok(Part::default())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Part, E> {
+        Ok(Part::default())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Part, E> {
+        Ok(Part::default())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Part, E> {
+        Ok(Part::default())
+    }
+
+    fn visit_unit<E>(self) -> Result<Part, E> {
+        Ok(Part::default())
+    }
+}
+
+/// Reads the `trace` member: its lists when it is an object.
+struct TraceSeed<'a> {
+    line: &'a Cell<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for TraceSeed<'_> {
+    type Value = Option<DocLists>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TraceSeed<'_> {
+    type Value = Option<DocLists>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut lists = DocLists::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if !lists.member(&key, "trace.", self.line, &mut map)? {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Some(lists))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Reads one top-level value.
+struct TopSeed<'a> {
+    line: &'a Cell<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed<'_> {
+    type Value = Top;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Top, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed<'_> {
+    type Value = Top;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Top, A::Error> {
+        let mut o = TopObject {
+            line: self.line.get(),
+            ..TopObject::default()
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            if o.lists.member(&key, "", self.line, &mut map)? {
+                continue;
+            }
+            match key.as_str() {
+                "data" => {
+                    let kind = List::Jaeger;
+                    o.data = Some(map.next_value_seed(ListSeed {
+                        kind,
+                        line: self.line,
+                    })?);
+                }
+                "trace" => o.trace = Some(map.next_value_seed(TraceSeed { line: self.line })?),
+                _ => {
+                    let v = map.next_value::<Value>()?;
+                    o.rest_lines.retain(|(k, _)| *k != key);
+                    o.rest_lines.push((key.clone(), self.line.get()));
+                    o.rest.insert(key, v);
+                }
+            }
+        }
+        Ok(Top::Object(Box::new(o)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Top, A::Error> {
+        let line = self.line.get();
+        let part = ListSeed {
+            kind: List::Bare,
+            line: self.line,
+        }
+        .visit_seq(seq)?;
+        Ok(Top::Array {
+            len: part.len,
+            all_spans: part.all_spans,
+            part,
+            line,
+        })
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Top, E> {
+        Ok(Top::Scalar(self.line.get()))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Top, E> {
+        Ok(Top::Scalar(self.line.get()))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Top, E> {
+        Ok(Top::Scalar(self.line.get()))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Top, E> {
+        Ok(Top::Scalar(self.line.get()))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Top, E> {
+        Ok(Top::Scalar(self.line.get()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Top, E> {
+        Ok(Top::Scalar(self.line.get()))
+    }
+}
+
+/// Top-level JSON values read one after another from a reader, each walked as it streams in.
+pub(crate) struct Values<'c, R: Read> {
+    de: serde_json::Deserializer<serde_json::de::IoRead<LineCount<'c, R>>>,
+    line: &'c Cell<usize>,
+}
+
+impl<'c, R: Read> Values<'c, R> {
+    /// Reads from `r`; `line` (1 to start with) follows the line being read.
+    pub(crate) fn new(r: R, line: &'c Cell<usize>) -> Self {
+        Self {
+            de: serde_json::Deserializer::from_reader(LineCount { inner: r, line }),
+            line,
+        }
+    }
+
+    /// The next value, `None` at the end of the input.
+    pub(crate) fn next_value(&mut self) -> Result<Option<Top>, serde_json::Error> {
+        if self.de.end().is_ok() {
+            return Ok(None);
+        }
+        TopSeed { line: self.line }
+            .deserialize(&mut self.de)
+            .map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::cell::Cell;
+
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::Values;
+    use crate::model::Telemetry;
+    use crate::read::otlp_json::{Sink, read_value};
+    use crate::read::{Format, RecordIssue, classify, is_otlp, jaeger};
+
+    /// The tree reader: the whole value parsed, then converted.
+    fn tree(v: &Value, fmt: Format) -> (Telemetry, Vec<RecordIssue>) {
+        let mut out = Telemetry::default();
+        let mut issues = Vec::new();
+        let mut sink = Sink {
+            line: None,
+            issues: &mut issues,
+        };
+        if fmt == Format::JaegerJson {
+            match v.get("data").and_then(Value::as_array) {
+                Some(data) => {
+                    for (i, t) in data.iter().enumerate() {
+                        jaeger::read_trace(i, t, &mut out, &mut sink);
+                    }
+                }
+                None => sink.bad("data".into(), "expected a `data` array"),
+            }
+        } else {
+            read_value(v, &mut out, &mut sink);
+        }
+        (out, issues)
+    }
+
+    /// Streams `text` and checks it against the tree reader under every format; returns the
+    /// streamed records and issues as detected.
+    fn check(text: &str) -> (Telemetry, Vec<RecordIssue>) {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let walk = || {
+            let line = Cell::new(1);
+            Values::new(text.as_bytes(), &line)
+                .next_value()
+                .unwrap()
+                .unwrap()
+        };
+        let top = walk();
+        assert_eq!(top.detected(), classify(&v), "{text}");
+        assert_eq!(top.is_otlp(), is_otlp(&v), "{text}");
+        let mut detected = None;
+        for fmt in [classify(&v), Format::JaegerJson, Format::OtlpJson] {
+            let (t, issues) = walk().into_telemetry(fmt);
+            let (want, want_issues) = tree(&v, fmt);
+            assert_eq!(t, want, "{fmt} {text}");
+            let fields = |i: &[RecordIssue]| {
+                i.iter()
+                    .map(|i| (i.field.clone(), i.message.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(fields(&issues), fields(&want_issues), "{fmt} {text}");
+            assert!(issues.iter().all(|i| i.line.is_some()), "{issues:?}");
+            detected.get_or_insert((t, issues));
+        }
+        detected.unwrap()
+    }
+
+    /// Every JSON document of the corpus reads the same streamed as through the tree.
+    #[test]
+    fn streaming_equals_the_tree_reader_on_the_corpus() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/conformance");
+        let mut spans = 0;
+        for entry in std::fs::read_dir(corpus).unwrap() {
+            let Ok(text) = std::fs::read_to_string(entry.unwrap().path().join("trace.json")) else {
+                continue;
+            };
+            spans += check(&text).0.spans.len();
+        }
+        assert!(spans > 50, "{spans}");
+    }
+
+    /// Lines of skipped records are found inside their element and offset by its start.
+    #[test]
+    fn issue_lines_point_into_the_file() {
+        let text = "{\n \"data\": [\n  {\"spans\": []},\n  {\"spans\": [\n    {\"traceID\": \"0af7651916cd43dd8448eb211c80319c\", \"spanID\": \"b7ad6b7169203331\"},\n    {\"traceID\": \"0af7651916cd43dd8448eb211c80319c\",\n     \"spanID\": \"zz\"}\n  ]}\n ]\n}\n";
+        let (t, issues) = check(text);
+        assert_eq!(t.spans.len(), 1);
+        assert_eq!(issues.len(), 1);
+        assert_eq!(issues[0].field, "data[1].spans[1].spanID");
+        assert_eq!(issues[0].line, Some(7));
+        let bare = "[\n {\"traceId\": \"0af7651916cd43dd8448eb211c80319c\",\n  \"spanId\": \"b7ad6b7169203331\"},\n {\"traceId\": \"0af7651916cd43dd8448eb211c80319c\",\n  \"spanId\": 7}\n]";
+        let (t, issues) = check(bare);
+        assert_eq!((t.spans.len(), issues.len()), (1, 1));
+        assert_eq!(
+            (issues[0].field.as_str(), issues[0].line),
+            ("[1].spanId", Some(5))
+        );
+    }
+
+    /// JSON objects and arrays from OTLP, Tempo and Jaeger vocabulary, keys in any order.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let key = prop::sample::select(vec![
+            "resourceSpans",
+            "resource_spans",
+            "batches",
+            "resourceLogs",
+            "resource_logs",
+            "scopeSpans",
+            "scopeLogs",
+            "logRecords",
+            "spans",
+            "resource",
+            "scope",
+            "trace",
+            "data",
+            "traceId",
+            "spanId",
+            "traceID",
+            "spanID",
+            "processes",
+            "attributes",
+            "key",
+            "value",
+            "stringValue",
+            "name",
+        ]);
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(Value::from),
+            prop::sample::select(vec![
+                "0af7651916cd43dd8448eb211c80319c",
+                "b7ad6b7169203331",
+                "CvdlGRbNQ92ESOshHIAxnA==",
+                "x",
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..5).prop_map(|kv| {
+                    Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn streaming_equals_the_tree_reader(v in json_value(), pretty in any::<bool>()) {
+            let text = if pretty {
+                serde_json::to_string_pretty(&v).unwrap()
+            } else {
+                v.to_string()
+            };
+            check(&text);
+        }
+    }
+}
