@@ -230,6 +230,132 @@ fn summary(path: &Path, data: &str) {
     );
 }
 
+/// One OTLP/JSON line (one trace) as a Jaeger trace object (`data` element), written compactly.
+fn jaeger_trace(line: &str) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let v: Value = serde_json::from_str(line).unwrap();
+    let rs = &v["resourceSpans"][0];
+    let ss = &rs["scopeSpans"][0];
+    let tag = |kv: &Value| {
+        let val = &kv["value"];
+        match val.get("intValue") {
+            Some(i) => json!({"key": kv["key"], "type": "int64", "value": i}),
+            None => json!({"key": kv["key"], "type": "string", "value": val["stringValue"]}),
+        }
+    };
+    let nanos = |v: &Value| v.as_str().unwrap().parse::<u64>().unwrap();
+    let mut trace_id = Value::Null;
+    let spans: Vec<Value> = ss["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            trace_id = s["traceId"].clone();
+            let start = nanos(&s["startTimeUnixNano"]);
+            let end = nanos(&s["endTimeUnixNano"]);
+            let references: Vec<Value> = s
+                .get("parentSpanId")
+                .map(|p| json!({"refType": "CHILD_OF", "traceID": s["traceId"], "spanID": p}))
+                .into_iter()
+                .collect();
+            let mut tags: Vec<Value> = s["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(tag)
+                .collect();
+            tags.push(json!({"key": "span.kind", "type": "string", "value": "internal"}));
+            tags.push(
+                json!({"key": "otel.scope.name", "type": "string", "value": ss["scope"]["name"]}),
+            );
+            json!({
+                "traceID": s["traceId"],
+                "spanID": s["spanId"],
+                "operationName": s["name"],
+                "references": references,
+                "startTime": start / 1000,
+                "duration": (end - start) / 1000,
+                "tags": tags,
+                "logs": [],
+                "processID": "p1",
+                "warnings": null
+            })
+        })
+        .collect();
+    let ptags: Vec<Value> = rs["resource"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|kv| kv["key"] != "service.name")
+        .map(tag)
+        .collect();
+    json!({
+        "traceID": trace_id,
+        "spans": spans,
+        "processes": {"p1": {"serviceName": "weather-agent", "tags": ptags}},
+        "warnings": null
+    })
+}
+
+/// The JSON Lines as one Jaeger JSON document (`data`, one trace per line of the file).
+fn as_jaeger(data: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 64);
+    out.push_str("{\"data\": [\n");
+    for (i, l) in data.lines().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        out.push_str(&jaeger_trace(l).to_string());
+    }
+    out.push_str("\n], \"total\": 0, \"limit\": 0, \"offset\": 0, \"errors\": null}\n");
+    out
+}
+
+/// The JSON Lines as one Tempo export document (`batches`, one resource's spans per line).
+fn as_tempo(data: &str) -> String {
+    as_document(data).replacen("{\"resourceSpans\"", "{\"batches\"", 1)
+}
+
+/// Loads `path` once and returns MB/s.
+fn load_speed(path: &Path) -> f64 {
+    let len = std::fs::metadata(path).map_or(1, |m| m.len());
+    let t = Instant::now();
+    let l = agentrace_loader::read::load_path(path, LoadOptions::default()).unwrap();
+    assert_eq!(l.skipped(), 0);
+    black_box(l);
+    len as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+/// Peak memory and speed of the lenient reader's shapes (Jaeger, Tempo), written to files.
+fn lenient_summary(path: &Path, data: &str) {
+    for (name, ext, text) in [
+        (
+            "Jaeger JSON (`data`, one trace per line)",
+            "jaeger.json",
+            as_jaeger(data),
+        ),
+        (
+            "Tempo export (`batches`, one resource per line)",
+            "tempo.json",
+            as_tempo(data),
+        ),
+    ] {
+        let p = path.with_extension(ext);
+        std::fs::write(&p, &text).unwrap();
+        let len = text.len();
+        drop(text);
+        let speed = load_speed(&p);
+        let peak = child_peak(&p, "whole");
+        println!(
+            "  {name}, one {:.1} MB document: load_path {speed:.0} MB/s, peak memory {:.0} MB ({:.2}x file)",
+            len as f64 / 1e6,
+            peak as f64 / 1e6,
+            peak as f64 / len as f64
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+}
+
 /// The JSON Lines as one OTLP/JSON document, one resourceSpans entry per line.
 fn as_document(data: &str) -> String {
     let mut out = String::with_capacity(data.len() + 64);
@@ -264,6 +390,7 @@ fn main() {
     std::fs::write(&path, &data).unwrap();
 
     summary(&path, &data);
+    lenient_summary(&path, &data);
 
     let mut c = Criterion::default()
         .configure_from_args()

@@ -22,22 +22,38 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::otlp_json::{self, Sink};
-use super::{Format, RecordIssue, jaeger, locate};
+use super::{Format, RecordIssue, Shared, jaeger, locate};
 use crate::model::{Resource, Scope, Telemetry};
 
 /// A reader that counts the newlines that pass through it (`line` is the 1-based current line).
+/// `serde_json` reads one byte at a time; they are served from a buffer of its own.
 struct LineCount<'a, R> {
     inner: R,
     line: &'a Cell<usize>,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
 }
 
 impl<R: Read> Read for LineCount<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let nl = buf
-            .get(..n)
-            .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
-        self.line.set(self.line.get() + nl);
+    #[inline]
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.len {
+            self.len = self.inner.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        let avail = self.buf.get(self.pos..self.len).unwrap_or(&[]);
+        let n = avail.len().min(out.len());
+        let (src, dst) = (
+            avail.get(..n).unwrap_or(&[]),
+            out.get_mut(..n).unwrap_or(&mut []),
+        );
+        dst.copy_from_slice(src);
+        let nl = src.iter().filter(|&&c| c == b'\n').count();
+        if nl > 0 {
+            self.line.set(self.line.get() + nl);
+        }
+        self.pos += n;
         Ok(n)
     }
 }
@@ -308,7 +324,7 @@ fn element(
     raw: &RawValue,
     end_line: usize,
     path: &str,
-    part: &mut Part,
+    (part, shared): (&mut Part, &mut Shared),
     read: impl FnOnce(&Value, &mut Telemetry, &mut Sink<'_>),
 ) {
     let text = raw.get();
@@ -320,7 +336,11 @@ fn element(
                 line: None,
                 issues: &mut part.issues,
             };
-            read(&v, &mut part.telemetry, &mut sink);
+            let mut batch = Telemetry::default();
+            read(&v, &mut batch, &mut sink);
+            // Equal resources and scopes of consecutive elements are held once.
+            shared.dedupe(&mut batch);
+            part.telemetry.extend(batch);
         }
         Err(e) => part.issues.push(RecordIssue {
             file: None,
@@ -354,33 +374,56 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
         };
         let res = Arc::new(Resource::default());
         let scope = Arc::new(Scope::default());
+        let mut shared = Shared::default();
         let mut i = 0usize;
         while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
             let end = self.line.get();
             match &self.kind {
                 List::Spans(list) => {
                     let path = format!("{list}[{i}]");
-                    element(&raw, end, &path, &mut part, |v, out, sink| {
-                        otlp_json::read_resource_spans(&path, v, out, sink);
-                    });
+                    element(
+                        &raw,
+                        end,
+                        &path,
+                        (&mut part, &mut shared),
+                        |v, out, sink| {
+                            otlp_json::read_resource_spans(&path, v, out, sink);
+                        },
+                    );
                 }
                 List::Logs(list) => {
                     let path = format!("{list}[{i}]");
-                    element(&raw, end, &path, &mut part, |v, out, sink| {
-                        otlp_json::read_resource_logs(&path, v, out, sink);
-                    });
+                    element(
+                        &raw,
+                        end,
+                        &path,
+                        (&mut part, &mut shared),
+                        |v, out, sink| {
+                            otlp_json::read_resource_logs(&path, v, out, sink);
+                        },
+                    );
                 }
                 List::Jaeger => {
                     let path = format!("data[{i}]");
-                    element(&raw, end, &path, &mut part, |v, out, sink| {
-                        jaeger::read_trace(i, v, out, sink);
-                    });
+                    element(
+                        &raw,
+                        end,
+                        &path,
+                        (&mut part, &mut shared),
+                        |v, out, sink| {
+                            jaeger::read_trace(i, v, out, sink);
+                        },
+                    );
                 }
                 List::Bare => {
                     let path = format!("[{i}]");
                     let mut span_like = false;
-                    element(&raw, end, &path, &mut part, |v, out, sink| {
-                        match v.as_object() {
+                    element(
+                        &raw,
+                        end,
+                        &path,
+                        (&mut part, &mut shared),
+                        |v, out, sink| match v.as_object() {
                             Some(o) => {
                                 span_like = otlp_json::looks_like_span(o);
                                 if let Some(s) = otlp_json::read_span(o, &res, &scope, sink, &path)
@@ -389,8 +432,8 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
                                 }
                             }
                             None => sink.bad(path.clone(), "expected a span object"),
-                        }
-                    });
+                        },
+                    );
                     part.all_spans &= span_like;
                 }
             }
@@ -589,7 +632,13 @@ impl<'c, R: Read> Values<'c, R> {
     /// Reads from `r`; `line` (1 to start with) follows the line being read.
     pub(crate) fn new(r: R, line: &'c Cell<usize>) -> Self {
         Self {
-            de: serde_json::Deserializer::from_reader(LineCount { inner: r, line }),
+            de: serde_json::Deserializer::from_reader(LineCount {
+                inner: r,
+                line,
+                buf: vec![0; 1 << 16].into_boxed_slice(),
+                pos: 0,
+                len: 0,
+            }),
             line,
         }
     }
