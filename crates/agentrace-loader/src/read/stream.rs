@@ -319,43 +319,79 @@ impl<'de> DeserializeSeed<'de> for ListSeed<'_> {
     }
 }
 
-/// Converts one element (its raw text, ending on line `end_line`) and locates its issues.
-fn element(
-    raw: &RawValue,
-    end_line: usize,
-    path: &str,
-    (part, shared): (&mut Part, &mut Shared),
-    read: impl FnOnce(&Value, &mut Telemetry, &mut Sink<'_>),
-) {
-    let text = raw.get();
-    let start_line = end_line.saturating_sub(text.bytes().filter(|&b| b == b'\n').count());
-    let before = part.issues.len();
-    match serde_json::from_str::<Value>(text) {
-        Ok(v) => {
-            let mut sink = Sink {
-                line: None,
-                issues: &mut part.issues,
-            };
-            let mut batch = Telemetry::default();
-            read(&v, &mut batch, &mut sink);
-            // Equal resources and scopes of consecutive elements are held once.
-            shared.dedupe(&mut batch);
-            part.telemetry.extend(batch);
+/// A list being read element by element.
+struct ListState {
+    kind: List,
+    part: Part,
+    shared: Shared,
+    res: Arc<Resource>,
+    scope: Arc<Scope>,
+}
+
+impl ListState {
+    fn new(kind: List) -> Self {
+        Self {
+            kind,
+            part: Part {
+                array: true,
+                all_spans: true,
+                ..Part::default()
+            },
+            shared: Shared::default(),
+            res: Arc::new(Resource::default()),
+            scope: Arc::new(Scope::default()),
         }
-        Err(e) => part.issues.push(RecordIssue {
-            file: None,
-            line: None,
-            field: path.to_owned(),
-            message: format!("could not read the element: {e}"),
-        }),
     }
-    for issue in part.issues.iter_mut().skip(before) {
-        let rel = issue
-            .field
-            .strip_prefix(path)
-            .map_or("", |r| r.trim_start_matches('.'));
-        let within = locate::line_of(text.as_bytes(), rel).unwrap_or(1);
-        issue.line = Some(start_line + within - 1);
+
+    /// Converts the next element (its text, starting on line `start_line`) and locates its
+    /// issues. An element that is not JSON is an error (the caller decides what it means).
+    fn push(&mut self, text: &str, start_line: usize) -> Result<(), serde_json::Error> {
+        let i = self.part.len;
+        self.part.len += 1;
+        let v = serde_json::from_str::<Value>(text)?;
+        let path = match &self.kind {
+            List::Spans(list) | List::Logs(list) => format!("{list}[{i}]"),
+            List::Jaeger => format!("data[{i}]"),
+            List::Bare => format!("[{i}]"),
+        };
+        let part = &mut self.part;
+        let before = part.issues.len();
+        let mut sink = Sink {
+            line: None,
+            issues: &mut part.issues,
+        };
+        let mut batch = Telemetry::default();
+        match &self.kind {
+            List::Spans(_) => otlp_json::read_resource_spans(&path, &v, &mut batch, &mut sink),
+            List::Logs(_) => otlp_json::read_resource_logs(&path, &v, &mut batch, &mut sink),
+            List::Jaeger => jaeger::read_trace(i, &v, &mut batch, &mut sink),
+            List::Bare => match v.as_object() {
+                Some(o) => {
+                    part.all_spans &= otlp_json::looks_like_span(o);
+                    if let Some(s) =
+                        otlp_json::read_span(o, &self.res, &self.scope, &mut sink, &path)
+                    {
+                        batch.spans.push(s);
+                    }
+                }
+                None => {
+                    part.all_spans = false;
+                    sink.bad(path.clone(), "expected a span object");
+                }
+            },
+        }
+        // Equal resources and scopes of consecutive elements are held once.
+        self.shared.dedupe(&mut batch);
+        part.telemetry.extend(batch);
+        for issue in part.issues.iter_mut().skip(before) {
+            let rel = issue
+                .field
+                .strip_prefix(path.as_str())
+                .map_or("", |r| r.trim_start_matches('.'));
+            let within = locate::line_of(text.as_bytes(), rel).unwrap_or(1);
+            issue.line = Some(start_line + within - 1);
+        }
+        Ok(())
     }
 }
 
@@ -367,80 +403,23 @@ impl<'de> Visitor<'de> for ListSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Part, A::Error> {
-        let mut part = Part {
-            array: true,
-            all_spans: true,
-            ..Part::default()
-        };
-        let res = Arc::new(Resource::default());
-        let scope = Arc::new(Scope::default());
-        let mut shared = Shared::default();
-        let mut i = 0usize;
+        let mut list = ListState::new(self.kind);
         while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            let end = self.line.get();
-            match &self.kind {
-                List::Spans(list) => {
-                    let path = format!("{list}[{i}]");
-                    element(
-                        &raw,
-                        end,
-                        &path,
-                        (&mut part, &mut shared),
-                        |v, out, sink| {
-                            otlp_json::read_resource_spans(&path, v, out, sink);
-                        },
-                    );
-                }
-                List::Logs(list) => {
-                    let path = format!("{list}[{i}]");
-                    element(
-                        &raw,
-                        end,
-                        &path,
-                        (&mut part, &mut shared),
-                        |v, out, sink| {
-                            otlp_json::read_resource_logs(&path, v, out, sink);
-                        },
-                    );
-                }
-                List::Jaeger => {
-                    let path = format!("data[{i}]");
-                    element(
-                        &raw,
-                        end,
-                        &path,
-                        (&mut part, &mut shared),
-                        |v, out, sink| {
-                            jaeger::read_trace(i, v, out, sink);
-                        },
-                    );
-                }
-                List::Bare => {
-                    let path = format!("[{i}]");
-                    let mut span_like = false;
-                    element(
-                        &raw,
-                        end,
-                        &path,
-                        (&mut part, &mut shared),
-                        |v, out, sink| match v.as_object() {
-                            Some(o) => {
-                                span_like = otlp_json::looks_like_span(o);
-                                if let Some(s) = otlp_json::read_span(o, &res, &scope, sink, &path)
-                                {
-                                    out.spans.push(s);
-                                }
-                            }
-                            None => sink.bad(path.clone(), "expected a span object"),
-                        },
-                    );
-                    part.all_spans &= span_like;
-                }
+            let text = raw.get();
+            // The element has just been read: the line is where it ends.
+            let newlines = text.bytes().filter(|&b| b == b'\n').count();
+            let start = self.line.get().saturating_sub(newlines);
+            if let Err(e) = list.push(text, start) {
+                // Valid JSON by now; only nesting too deep for a second parse lands here.
+                list.part.issues.push(RecordIssue {
+                    file: None,
+                    line: Some(start),
+                    field: String::new(),
+                    message: format!("could not read an element: {e}"),
+                });
             }
-            i += 1;
         }
-        part.len = i;
-        Ok(part)
+        Ok(list.part)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Part, A::Error> {
