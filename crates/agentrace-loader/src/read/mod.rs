@@ -464,9 +464,21 @@ fn read_plain<R: BufRead>(
             return match reopen {
                 Some(reopen) if first.len() > REREAD_LINE_BYTES => {
                     drop(first);
-                    read_documents(path, reopen()?, opts, issues, f)
+                    read_documents(
+                        path,
+                        &|| reopen().map(|r| r as Box<dyn BufRead>),
+                        opts,
+                        issues,
+                        f,
+                    )
                 }
-                _ => read_documents(path, &first[..], opts, issues, f),
+                _ => read_documents(
+                    path,
+                    &|| Ok(Box::new(&first[..]) as Box<dyn BufRead + '_>),
+                    opts,
+                    issues,
+                    f,
+                ),
             };
         }
         // JSON Lines: first line, then the line we peeked at, then the rest.
@@ -507,7 +519,13 @@ fn read_plain<R: BufRead>(
                 return Ok(Format::OtlpJson);
             }
             drop(first);
-            read_documents(path, reopen()?, opts, issues, f)
+            read_documents(
+                path,
+                &|| reopen().map(|r| r as Box<dyn BufRead>),
+                opts,
+                issues,
+                f,
+            )
         }
         None => {
             let mut buf = first;
@@ -516,7 +534,13 @@ fn read_plain<R: BufRead>(
                 f(batch);
                 return Ok(Format::OtlpJson);
             }
-            read_documents(path, &buf[..], opts, issues, f)
+            read_documents(
+                path,
+                &|| Ok(Box::new(&buf[..]) as Box<dyn BufRead + '_>),
+                opts,
+                issues,
+                f,
+            )
         }
     }
 }
@@ -533,65 +557,129 @@ fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
     }
 }
 
-/// Reads one JSON document, or several one after another, with the streaming lenient reader.
-fn read_documents<R: std::io::Read>(
+/// How a walk of the input stopped early.
+enum Stop {
+    /// The scanner gave up: read again with the walking reader.
+    Bail,
+    /// Invalid JSON (from the walking reader).
+    Syntax(serde_json::Error),
+    /// The input could not be read, or is empty.
+    Fail(LoadError),
+}
+
+/// Opens the input of [`read_documents`] from its start.
+type Open<'a, 'b> = &'a dyn Fn() -> Result<Box<dyn BufRead + 'b>, LoadError>;
+
+/// Reads one JSON document, or several one after another, with the streaming lenient reader: the
+/// byte scanner first, and, if it gives up (invalid JSON, unusual nesting), the `serde` walk from
+/// the start, which skips the documents already handed over and reports errors precisely.
+fn read_documents(
     path: &Path,
-    r: R,
+    open: Open<'_, '_>,
     opts: LoadOptions,
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
 ) -> Result<Format, LoadError> {
-    let fail = |e: serde_json::Error| {
-        if e.is_io() {
-            LoadError::Io {
-                path: path.to_owned(),
-                source: e.into(),
-            }
-        } else {
-            json_error(path, &e)
-        }
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
     };
+    let mut emitted = 0usize;
+    let mut scanner = stream::Scanner::new(open()?);
+    let mut next = || {
+        scanner.next_value().map_err(|e| match e {
+            stream::ScanError::Io(e) => Stop::Fail(io(e)),
+            stream::ScanError::Bail => Stop::Bail,
+        })
+    };
+    match drive(path, &mut next, opts, issues, f, 0, &mut emitted) {
+        Ok(fmt) => return Ok(fmt),
+        Err(Stop::Fail(e)) => return Err(e),
+        Err(Stop::Bail | Stop::Syntax(_)) => {}
+    }
     let line = std::cell::Cell::new(1);
-    let mut values = stream::Values::new(r, &line);
-    let Some(first) = values.next_value().map_err(fail)? else {
-        return Err(LoadError::Detect {
+    let mut values = stream::Values::new(open()?, &line);
+    let mut next = || {
+        values.next_value().map_err(|e| {
+            if e.is_io() {
+                Stop::Fail(io(e.into()))
+            } else {
+                Stop::Syntax(e)
+            }
+        })
+    };
+    match drive(path, &mut next, opts, issues, f, emitted, &mut 0) {
+        Ok(fmt) => Ok(fmt),
+        Err(Stop::Fail(e)) => Err(e),
+        Err(Stop::Syntax(e)) => Err(json_error(path, &e)),
+        Err(Stop::Bail) => Err(LoadError::Detect {
+            path: path.to_owned(),
+            reason: "unreadable JSON".into(),
+        }),
+    }
+}
+
+/// Hands over the documents `next` yields, after the first `skip` (already handed over);
+/// `emitted` counts those handed over so far.
+fn drive(
+    path: &Path,
+    next: &mut dyn FnMut() -> Result<Option<stream::Top>, Stop>,
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+    skip: usize,
+    emitted: &mut usize,
+) -> Result<Format, Stop> {
+    let Some(first) = next()? else {
+        return Err(Stop::Fail(LoadError::Detect {
             path: path.to_owned(),
             reason: "the file is empty".into(),
-        });
+        }));
     };
-    let second = values.next_value();
-    if let Ok(None) = second {
-        let fmt = opts.format.unwrap_or_else(|| first.detected());
-        if opts.format.is_none() && fmt == Format::OtlpJson && !first.is_otlp() {
-            return Err(LoadError::Detect {
-                path: path.to_owned(),
-                reason: "a JSON value that is neither OTLP nor Jaeger".into(),
-            });
+    let second = next();
+    match second {
+        Ok(None) => {
+            let fmt = opts.format.unwrap_or_else(|| first.detected());
+            if opts.format.is_none() && fmt == Format::OtlpJson && !first.is_otlp() {
+                return Err(Stop::Fail(LoadError::Detect {
+                    path: path.to_owned(),
+                    reason: "a JSON value that is neither OTLP nor Jaeger".into(),
+                }));
+            }
+            let (batch, doc_issues) = first.into_telemetry(fmt);
+            issues.extend(doc_issues);
+            f(batch);
+            *emitted = 1;
+            return Ok(fmt);
         }
-        let (batch, doc_issues) = first.into_telemetry(fmt);
-        issues.extend(doc_issues);
-        f(batch);
-        return Ok(fmt);
+        Err(Stop::Bail) => return Err(Stop::Bail),
+        Err(Stop::Fail(e)) => return Err(Stop::Fail(e)),
+        Ok(Some(_)) | Err(Stop::Syntax(_)) => {}
     }
     // Several pretty-printed documents one after another: each is Jaeger when it has `data` and
     // nothing OTLP, else OTLP.
+    let mut k = 0usize;
     let mut emit = |top: stream::Top, issues: &mut Vec<RecordIssue>| {
-        let fmt = if opts.format != Some(Format::JaegerJson) && top.jaeger_like() {
-            Format::JaegerJson
-        } else {
-            Format::OtlpJson
-        };
-        let (batch, doc_issues) = top.into_telemetry(fmt);
-        issues.extend(doc_issues);
-        f(batch);
+        if k >= skip {
+            let fmt = if opts.format != Some(Format::JaegerJson) && top.jaeger_like() {
+                Format::JaegerJson
+            } else {
+                Format::OtlpJson
+            };
+            let (batch, doc_issues) = top.into_telemetry(fmt);
+            issues.extend(doc_issues);
+            f(batch);
+        }
+        k += 1;
+        *emitted = k;
     };
     emit(first, issues);
-    let mut next = second;
+    let mut cur = second;
     loop {
-        match next {
+        match cur {
             Ok(Some(top)) => emit(top, issues),
             Ok(None) => break,
-            Err(e) => {
+            Err(Stop::Syntax(e)) => {
                 issues.push(RecordIssue {
                     file: None,
                     line: Some(e.line()),
@@ -600,8 +688,9 @@ fn read_documents<R: std::io::Read>(
                 });
                 break;
             }
+            Err(stop) => return Err(stop),
         }
-        next = values.next_value();
+        cur = next();
     }
     Ok(Format::OtlpJsonl)
 }

@@ -25,11 +25,14 @@ use super::otlp_json::{self, Sink};
 use super::{Format, RecordIssue, Shared, jaeger, locate};
 use crate::model::{Resource, Scope, Telemetry};
 
-/// A reader that counts the newlines that pass through it (`line` is the 1-based current line).
-/// `serde_json` reads one byte at a time; they are served from a buffer of its own.
+/// A reader that counts newlines: `line` is the 1-based line of the last byte read (a newline
+/// belongs to the line it ends). `serde_json` reads one byte at a time; they are served from a
+/// buffer of its own.
 struct LineCount<'a, R> {
     inner: R,
     line: &'a Cell<usize>,
+    /// The last byte read was a newline: the next byte starts a line.
+    pending: bool,
     buf: Box<[u8]>,
     pos: usize,
     len: usize,
@@ -49,9 +52,12 @@ impl<R: Read> Read for LineCount<'_, R> {
             out.get_mut(..n).unwrap_or(&mut []),
         );
         dst.copy_from_slice(src);
-        let nl = src.iter().filter(|&&c| c == b'\n').count();
-        if nl > 0 {
-            self.line.set(self.line.get() + nl);
+        if let Some((&last, head)) = src.split_last() {
+            let nl = head.iter().filter(|&&c| c == b'\n').count() + usize::from(self.pending);
+            if nl > 0 {
+                self.line.set(self.line.get() + nl);
+            }
+            self.pending = last == b'\n';
         }
         self.pos += n;
         Ok(n)
@@ -116,6 +122,27 @@ impl DocLists {
         out
     }
 
+    /// The slot and list kind of a list key (`None` for any other key).
+    fn slot(key: &str, prefix: &str) -> Option<(Slot, List)> {
+        if let Some(i) = SPAN_KEYS.iter().position(|k| *k == key) {
+            return Some((Slot::Spans(i), List::Spans(format!("{prefix}{key}"))));
+        }
+        LOG_KEYS
+            .iter()
+            .position(|k| *k == key)
+            .map(|i| (Slot::Logs(i), List::Logs(format!("{prefix}resourceLogs"))))
+    }
+
+    fn set(&mut self, slot: Slot, part: Part) {
+        let cell = match slot {
+            Slot::Spans(i) => self.spans.get_mut(i),
+            Slot::Logs(i) => self.logs.get_mut(i),
+        };
+        if let Some(cell) = cell {
+            *cell = Some(part);
+        }
+    }
+
     /// Reads a list member into its slot; false when `key` is not a list key.
     fn member<'de, A: MapAccess<'de>>(
         &mut self,
@@ -124,18 +151,19 @@ impl DocLists {
         line: &Cell<usize>,
         map: &mut A,
     ) -> Result<bool, A::Error> {
-        if let Some(i) = SPAN_KEYS.iter().position(|k| *k == key) {
-            let kind = List::Spans(format!("{prefix}{key}"));
-            self.spans[i] = Some(map.next_value_seed(ListSeed { kind, line })?);
-            return Ok(true);
-        }
-        if let Some(i) = LOG_KEYS.iter().position(|k| *k == key) {
-            let kind = List::Logs(format!("{prefix}resourceLogs"));
-            self.logs[i] = Some(map.next_value_seed(ListSeed { kind, line })?);
-            return Ok(true);
-        }
-        Ok(false)
+        let Some((slot, kind)) = Self::slot(key, prefix) else {
+            return Ok(false);
+        };
+        self.set(slot, map.next_value_seed(ListSeed { kind, line })?);
+        Ok(true)
     }
+}
+
+/// Where a list member goes in [`DocLists`].
+#[derive(Clone, Copy)]
+enum Slot {
+    Spans(usize),
+    Logs(usize),
 }
 
 /// One top-level JSON value, walked.
@@ -614,6 +642,7 @@ impl<'c, R: Read> Values<'c, R> {
             de: serde_json::Deserializer::from_reader(LineCount {
                 inner: r,
                 line,
+                pending: false,
                 buf: vec![0; 1 << 16].into_boxed_slice(),
                 pos: 0,
                 len: 0,
@@ -633,6 +662,287 @@ impl<'c, R: Read> Values<'c, R> {
     }
 }
 
+/// Why the scanner stopped.
+#[derive(Debug)]
+pub(crate) enum ScanError {
+    /// The input could not be read.
+    Io(io::Error),
+    /// The input is not as simple as the scanner needs (invalid JSON, a top-level scalar, very
+    /// deep nesting): the walking reader ([`Values`]) reads it again from the start and reports.
+    Bail,
+}
+
+impl From<io::Error> for ScanError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// JSON whitespace.
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Deepest nesting the scanner takes (the walking reader's limit is 128 for the document).
+const MAX_SCAN_DEPTH: usize = 100;
+
+/// The fast way to the same [`Top`] values as [`Values`]: a byte scanner cuts the document's
+/// structure (members, list elements) out of the stream in large chunks, and each piece is parsed
+/// from memory. Valid JSON only: on anything else it gives up ([`ScanError::Bail`]).
+pub(crate) struct Scanner<R> {
+    r: R,
+    /// The 1-based line of the next byte.
+    line: usize,
+    /// The last value captured.
+    buf: Vec<u8>,
+}
+
+impl<R: io::BufRead> Scanner<R> {
+    /// Scans `r`.
+    pub(crate) fn new(r: R) -> Self {
+        Self {
+            r,
+            line: 1,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Skips whitespace; the next byte, not consumed.
+    fn peek_ws(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            let chunk = self.r.fill_buf()?;
+            if chunk.is_empty() {
+                return Ok(None);
+            }
+            let mut n = 0;
+            for &b in chunk {
+                if !is_ws(b) {
+                    break;
+                }
+                if b == b'\n' {
+                    self.line += 1;
+                }
+                n += 1;
+            }
+            let next = chunk.get(n).copied();
+            self.r.consume(n);
+            if next.is_some() {
+                return Ok(next);
+            }
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), ScanError> {
+        if self.peek_ws()? != Some(c) {
+            return Err(ScanError::Bail);
+        }
+        self.r.consume(1);
+        Ok(())
+    }
+
+    /// Captures the next value (after whitespace) into `buf`, unvalidated.
+    fn capture(&mut self) -> Result<(), ScanError> {
+        self.buf.clear();
+        let first = self.peek_ws()?.ok_or(ScanError::Bail)?;
+        let scalar = !matches!(first, b'"' | b'{' | b'[');
+        let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+        loop {
+            let chunk = self.r.fill_buf()?;
+            if chunk.is_empty() {
+                return if scalar && !self.buf.is_empty() {
+                    Ok(())
+                } else {
+                    Err(ScanError::Bail)
+                };
+            }
+            let mut end = None;
+            for (i, &b) in chunk.iter().enumerate() {
+                if scalar {
+                    if matches!(b, b',' | b'}' | b']') || is_ws(b) {
+                        end = Some(i);
+                        break;
+                    }
+                } else if in_str {
+                    if esc {
+                        esc = false;
+                    } else if b == b'\\' {
+                        esc = true;
+                    } else if b == b'"' {
+                        in_str = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                } else {
+                    match b {
+                        b'"' => in_str = true,
+                        b'{' | b'[' => {
+                            depth += 1;
+                            if depth > MAX_SCAN_DEPTH {
+                                return Err(ScanError::Bail);
+                            }
+                        }
+                        b'}' | b']' => {
+                            depth = depth.checked_sub(1).ok_or(ScanError::Bail)?;
+                            if depth == 0 {
+                                end = Some(i + 1);
+                                break;
+                            }
+                        }
+                        b'\n' => self.line += 1,
+                        _ => {}
+                    }
+                }
+            }
+            let take = end.unwrap_or(chunk.len());
+            self.buf.extend_from_slice(chunk.get(..take).unwrap_or(&[]));
+            self.r.consume(take);
+            if end.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Captures the next value and checks that it is JSON.
+    fn skip_valid(&mut self) -> Result<(), ScanError> {
+        self.capture()?;
+        serde_json::from_slice::<IgnoredAny>(&self.buf).map_err(|_| ScanError::Bail)?;
+        Ok(())
+    }
+
+    /// The next top-level value, `None` at the end of the input.
+    pub(crate) fn next_value(&mut self) -> Result<Option<Top>, ScanError> {
+        let Some(b) = self.peek_ws()? else {
+            return Ok(None);
+        };
+        let line = self.line;
+        match b {
+            b'{' => {
+                self.r.consume(1);
+                let mut o = TopObject {
+                    line,
+                    ..TopObject::default()
+                };
+                self.members(|sc, key| {
+                    if let Some((slot, kind)) = DocLists::slot(&key, "") {
+                        let part = sc.list_or_skip(kind)?;
+                        o.lists.set(slot, part);
+                        return Ok(());
+                    }
+                    match key.as_str() {
+                        "data" => o.data = Some(sc.list_or_skip(List::Jaeger)?),
+                        "trace" => o.trace = Some(sc.trace()?),
+                        _ => {
+                            sc.capture()?;
+                            let v: Value =
+                                serde_json::from_slice(&sc.buf).map_err(|_| ScanError::Bail)?;
+                            o.rest_lines.retain(|(k, _)| *k != key);
+                            o.rest_lines.push((key.clone(), sc.line));
+                            o.rest.insert(key, v);
+                        }
+                    }
+                    Ok(())
+                })?;
+                Ok(Some(Top::Object(Box::new(o))))
+            }
+            b'[' => {
+                let part = self.list(List::Bare)?;
+                Ok(Some(Top::Array {
+                    len: part.len,
+                    all_spans: part.all_spans,
+                    part,
+                    line,
+                }))
+            }
+            _ => Err(ScanError::Bail),
+        }
+    }
+
+    /// The members of an object whose `{` was consumed: `each` reads the value of each key.
+    fn members(
+        &mut self,
+        mut each: impl FnMut(&mut Self, String) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        if self.peek_ws()? == Some(b'}') {
+            self.r.consume(1);
+            return Ok(());
+        }
+        loop {
+            if self.peek_ws()? != Some(b'"') {
+                return Err(ScanError::Bail);
+            }
+            self.capture()?;
+            let key: String = serde_json::from_slice(&self.buf).map_err(|_| ScanError::Bail)?;
+            self.expect(b':')?;
+            each(self, key)?;
+            match self.peek_ws()? {
+                Some(b',') => self.r.consume(1),
+                Some(b'}') => {
+                    self.r.consume(1);
+                    return Ok(());
+                }
+                _ => return Err(ScanError::Bail),
+            }
+        }
+    }
+
+    /// A list member: its elements when it is an array, else nothing.
+    fn list_or_skip(&mut self, kind: List) -> Result<Part, ScanError> {
+        if self.peek_ws()? == Some(b'[') {
+            return self.list(kind);
+        }
+        self.skip_valid()?;
+        Ok(Part::default())
+    }
+
+    /// An array at the next byte, element by element.
+    fn list(&mut self, kind: List) -> Result<Part, ScanError> {
+        self.expect(b'[')?;
+        let mut list = ListState::new(kind);
+        if self.peek_ws()? == Some(b']') {
+            self.r.consume(1);
+            return Ok(list.part);
+        }
+        loop {
+            self.peek_ws()?;
+            let start = self.line;
+            self.capture()?;
+            let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
+            list.push(text, start).map_err(|_| ScanError::Bail)?;
+            match self.peek_ws()? {
+                Some(b',') => self.r.consume(1),
+                Some(b']') => {
+                    self.r.consume(1);
+                    return Ok(list.part);
+                }
+                _ => return Err(ScanError::Bail),
+            }
+        }
+    }
+
+    /// The `trace` member: its lists when it is an object.
+    fn trace(&mut self) -> Result<Option<DocLists>, ScanError> {
+        if self.peek_ws()? != Some(b'{') {
+            self.skip_valid()?;
+            return Ok(None);
+        }
+        self.r.consume(1);
+        let mut lists = DocLists::default();
+        self.members(|sc, key| {
+            match DocLists::slot(&key, "trace.") {
+                Some((slot, kind)) => {
+                    let part = sc.list_or_skip(kind)?;
+                    lists.set(slot, part);
+                }
+                None => sc.skip_valid()?,
+            }
+            Ok(())
+        })?;
+        Ok(Some(lists))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -642,7 +952,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::Value;
 
-    use super::Values;
+    use super::{ScanError, Scanner, Values};
     use crate::model::Telemetry;
     use crate::read::otlp_json::{Sink, read_value};
     use crate::read::{Format, RecordIssue, classify, is_otlp, jaeger};
@@ -681,9 +991,33 @@ mod tests {
                 .unwrap()
                 .unwrap()
         };
+        let scan = || {
+            let mut sc = Scanner::new(text.as_bytes());
+            let top = sc.next_value().unwrap().unwrap();
+            assert!(sc.next_value().unwrap().is_none());
+            top
+        };
         let top = walk();
         assert_eq!(top.detected(), classify(&v), "{text}");
         assert_eq!(top.is_otlp(), is_otlp(&v), "{text}");
+        // The scanner, where it takes the document, gives exactly what the walk gives.
+        if !matches!(v, Value::Object(_) | Value::Array(_)) {
+            assert!(matches!(
+                Scanner::new(text.as_bytes()).next_value(),
+                Err(ScanError::Bail)
+            ));
+        } else {
+            let scanned = scan();
+            assert_eq!(scanned.detected(), top.detected(), "{text}");
+            assert_eq!(scanned.is_otlp(), top.is_otlp(), "{text}");
+            for fmt in [Format::JaegerJson, Format::OtlpJson] {
+                assert_eq!(
+                    scan().into_telemetry(fmt),
+                    walk().into_telemetry(fmt),
+                    "{text}"
+                );
+            }
+        }
         let mut detected = None;
         for fmt in [classify(&v), Format::JaegerJson, Format::OtlpJson] {
             let (t, issues) = walk().into_telemetry(fmt);
