@@ -442,12 +442,41 @@ fn read_plain<R: BufRead>(
             return read_protobuf(path, &buf, issues, f);
         }
     }
+    // A long first line that is the whole file (a one-line document): streamed again from the
+    // file, so that its text and its model are never held together.
+    let mut peeked: Option<Vec<u8>> = None;
+    if first.len() > REREAD_LINE_BYTES
+        && let Some(reopen) = reopen
+    {
+        let rest = next_non_blank_line(&mut r).map_err(io)?;
+        if rest.is_empty() {
+            drop(first);
+            if matches!(opts.format, None | Some(Format::OtlpJson))
+                && let Some(batch) = fast::parse_stream(reopen()?)
+            {
+                f(batch);
+                return Ok(Format::OtlpJson);
+            }
+            return read_documents(
+                path,
+                &|| reopen().map(|r| r as Box<dyn BufRead>),
+                opts,
+                issues,
+                f,
+            );
+        }
+        peeked = Some(rest);
+    }
+    let mut next_line = |r: &mut R| match peeked.take() {
+        Some(line) => Ok(line),
+        None => next_non_blank_line(r).map_err(io),
+    };
     // A canonical OTLP document on the first line: a one-line document or the first of JSON Lines.
     if matches!(opts.format, None | Some(Format::OtlpJson))
         && let Some(batch) = fast::parse(&first)
     {
         drop(first);
-        let rest = next_non_blank_line(&mut r).map_err(io)?;
+        let rest = next_line(&mut r)?;
         f(batch);
         if rest.is_empty() {
             return Ok(Format::OtlpJson);
@@ -457,29 +486,16 @@ fn read_plain<R: BufRead>(
     }
     // A complete JSON value on the first line followed by more content is JSON Lines.
     if serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok() {
-        let rest_first = next_non_blank_line(&mut r).map_err(io)?;
+        let rest_first = next_line(&mut r)?;
         if rest_first.is_empty() {
-            // One single-line document: a large one is streamed again from the file rather than
-            // walked in memory next to its model.
-            return match reopen {
-                Some(reopen) if first.len() > REREAD_LINE_BYTES => {
-                    drop(first);
-                    read_documents(
-                        path,
-                        &|| reopen().map(|r| r as Box<dyn BufRead>),
-                        opts,
-                        issues,
-                        f,
-                    )
-                }
-                _ => read_documents(
-                    path,
-                    &|| Ok(Box::new(&first[..]) as Box<dyn BufRead + '_>),
-                    opts,
-                    issues,
-                    f,
-                ),
-            };
+            // One single-line document (a long one from a file was taken above).
+            return read_documents(
+                path,
+                &|| Ok(Box::new(&first[..]) as Box<dyn BufRead + '_>),
+                opts,
+                issues,
+                f,
+            );
         }
         // JSON Lines: first line, then the line we peeked at, then the rest.
         let line = std::cell::Cell::new(1);
@@ -512,8 +528,11 @@ fn read_plain<R: BufRead>(
     let otlp = matches!(opts.format, None | Some(Format::OtlpJson));
     match reopen {
         Some(reopen) => {
+            // The line peeked at above, if any, goes back between the first line and the rest.
+            let peeked = std::io::Cursor::new(peeked.take().unwrap_or_default());
             if otlp
-                && let Some(batch) = fast::parse_stream(std::io::Cursor::new(&first).chain(&mut r))
+                && let Some(batch) =
+                    fast::parse_stream(std::io::Cursor::new(&first).chain(peeked).chain(&mut r))
             {
                 f(batch);
                 return Ok(Format::OtlpJson);
