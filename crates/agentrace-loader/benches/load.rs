@@ -147,6 +147,11 @@ fn child_peak(path: &Path, mode: &str) -> u64 {
         .env("AGENTRACE_BENCH_FILE", path)
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("peak-above-base "))
@@ -339,6 +344,11 @@ fn lenient_summary(path: &Path, data: &str) {
             "tempo.json",
             as_tempo(data),
         ),
+        (
+            "Tempo export on one line",
+            "tempo1.json",
+            as_tempo(data).replace(",\n", ","),
+        ),
     ] {
         let p = path.with_extension(ext);
         std::fs::write(&p, &text).unwrap();
@@ -354,6 +364,25 @@ fn lenient_summary(path: &Path, data: &str) {
         );
         let _ = std::fs::remove_file(&p);
     }
+    // One pretty-printed Jaeger document per trace, one after another: streamed, memory is bounded
+    // by a trace.
+    let p = path.with_extension("jaeger-docs.json");
+    let mut docs = String::with_capacity(data.len() * 5 / 4);
+    for l in data.lines() {
+        let doc = serde_json::json!({"data": [jaeger_trace(l)]});
+        let _ = writeln!(docs, "{}", serde_json::to_string_pretty(&doc).unwrap());
+    }
+    std::fs::write(&p, &docs).unwrap();
+    let len = docs.len();
+    drop(docs);
+    let streamed = child_peak(&p, "stream");
+    println!(
+        "  Jaeger, one document per trace ({:.1} MB), for_each_batch: peak memory {:.2} MB ({:.4}x file)",
+        len as f64 / 1e6,
+        streamed as f64 / 1e6,
+        streamed as f64 / len as f64
+    );
+    let _ = std::fs::remove_file(&p);
 }
 
 /// The JSON Lines as one OTLP/JSON document, one resourceSpans entry per line.
