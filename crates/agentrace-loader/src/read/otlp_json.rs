@@ -178,7 +178,7 @@ pub(crate) fn read_resource_logs(path: &str, rl: &Value, out: &mut Telemetry, si
     }
 }
 
-fn read_resource(rs: &Map<String, Value>) -> Resource {
+pub(crate) fn read_resource(rs: &Map<String, Value>) -> Resource {
     let attributes = rs
         .get("resource")
         .and_then(Value::as_object)
@@ -188,7 +188,7 @@ fn read_resource(rs: &Map<String, Value>) -> Resource {
     Resource { attributes }
 }
 
-fn read_scope(ss: &Map<String, Value>) -> Scope {
+pub(crate) fn read_scope(ss: &Map<String, Value>) -> Scope {
     let Some(s) = ss
         .get("scope")
         .or_else(|| field(ss, "instrumentationLibrary", "instrumentation_library"))

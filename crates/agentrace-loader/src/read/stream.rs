@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use super::otlp_json::{self, Sink};
 use super::{Format, RecordIssue, Shared, jaeger, locate};
-use crate::model::{Resource, Scope, Telemetry};
+use crate::model::{Resource, Scope, Span, Telemetry};
 
 /// A reader that counts newlines: `line` is the 1-based line of the last byte read (a newline
 /// belongs to the line it ends). `serde_json` reads one byte at a time; they are served from a
@@ -411,16 +411,48 @@ impl ListState {
         // Equal resources and scopes of consecutive elements are held once.
         self.shared.dedupe(&mut batch);
         part.telemetry.extend(batch);
-        for issue in part.issues.iter_mut().skip(before) {
-            let rel = issue
-                .field
-                .strip_prefix(path.as_str())
-                .map_or("", |r| r.trim_start_matches('.'));
-            let within = locate::line_of(text.as_bytes(), rel).unwrap_or(1);
-            issue.line = Some(start_line + within - 1);
-        }
+        locate_issues(
+            part.issues.get_mut(before..).unwrap_or(&mut []),
+            &path,
+            text,
+            start_line,
+        );
         Ok(())
     }
+}
+
+/// Sets the line of issues found in `text` (the value at `path`, starting on `start_line`).
+fn locate_issues(issues: &mut [RecordIssue], path: &str, text: &str, start_line: usize) {
+    for issue in issues {
+        let rel = issue
+            .field
+            .strip_prefix(path)
+            .map_or("", |r| r.trim_start_matches('.'));
+        let within = locate::line_of(text.as_bytes(), rel).unwrap_or(1);
+        issue.line = Some(start_line + within - 1);
+    }
+}
+
+/// The keys of a resource's scope spans list, in the order the tree reader prefers them.
+const SCOPE_SPANS_KEYS: [&str; 4] = [
+    "scopeSpans",
+    "scope_spans",
+    "instrumentationLibrarySpans",
+    "instrumentation_library_spans",
+];
+/// The keys of a scope spans element's scope, in the order the tree reader prefers them.
+const SCOPE_KEYS: [&str; 3] = ["scope", "instrumentationLibrary", "instrumentation_library"];
+
+/// One scope spans element, read span by span.
+#[derive(Default)]
+struct ScopeSpans {
+    /// It is an object (others are skipped, as the tree reader does).
+    object: bool,
+    /// The scope members, by [`SCOPE_KEYS`].
+    scope: [Option<Value>; 3],
+    /// Its spans (resource and scope are set when the element is complete) and issues.
+    spans: Vec<Span>,
+    issues: Vec<RecordIssue>,
 }
 
 impl<'de> Visitor<'de> for ListSeed<'_> {
@@ -905,16 +937,180 @@ impl<R: io::BufRead> Scanner<R> {
             return Ok(list.part);
         }
         loop {
-            self.peek_ws()?;
+            let first = self.peek_ws()?;
             let start = self.line;
-            self.capture()?;
-            let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
-            list.push(text, start).map_err(|_| ScanError::Bail)?;
+            if matches!(list.kind, List::Spans(_)) && first == Some(b'{') {
+                // A resource's spans, span by span: memory is bounded by a span, not a resource.
+                self.resource_spans(&mut list)?;
+            } else {
+                self.capture()?;
+                let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
+                list.push(text, start).map_err(|_| ScanError::Bail)?;
+            }
             match self.peek_ws()? {
                 Some(b',') => self.r.consume(1),
                 Some(b']') => {
                     self.r.consume(1);
                     return Ok(list.part);
+                }
+                _ => return Err(ScanError::Bail),
+            }
+        }
+    }
+
+    /// One resource spans element (an object at the next byte), converted span by span with the
+    /// tree reader's rules: `resource`, one scope spans list (`scopeSpans`, else `scope_spans`,
+    /// else the `instrumentationLibrarySpans` names), in each element one scope and `spans`.
+    fn resource_spans(&mut self, list: &mut ListState) -> Result<(), ScanError> {
+        let i = list.part.len;
+        list.part.len += 1;
+        let path = match &list.kind {
+            List::Spans(name) => format!("{name}[{i}]"),
+            _ => return Err(ScanError::Bail),
+        };
+        self.expect(b'{')?;
+        let mut resource: Option<Value> = None;
+        let mut lists: [Option<Vec<ScopeSpans>>; 4] = Default::default();
+        self.members(|sc, key| {
+            if key == "resource" {
+                sc.capture()?;
+                resource = Some(serde_json::from_slice(&sc.buf).map_err(|_| ScanError::Bail)?);
+            } else if let Some(li) = SCOPE_SPANS_KEYS.iter().position(|k| *k == key) {
+                let scopes = sc.scope_spans_list(&path)?;
+                if let Some(slot) = lists.get_mut(li) {
+                    *slot = Some(scopes);
+                }
+            } else {
+                sc.skip_valid()?;
+            }
+            Ok(())
+        })?;
+        let mut rs = Map::new();
+        if let Some(r) = resource {
+            rs.insert("resource".to_owned(), r);
+        }
+        let res = Arc::new(otlp_json::read_resource(&rs));
+        let mut batch = Telemetry::default();
+        let chosen = lists.into_iter().flatten().next().unwrap_or_default();
+        for ss in chosen.into_iter().filter(|ss| ss.object) {
+            let mut m = Map::new();
+            for (k, v) in SCOPE_KEYS.iter().zip(ss.scope) {
+                if let Some(v) = v {
+                    m.insert((*k).to_owned(), v);
+                }
+            }
+            let scope = Arc::new(otlp_json::read_scope(&m));
+            for mut span in ss.spans {
+                span.resource = Arc::clone(&res);
+                span.scope = Arc::clone(&scope);
+                batch.spans.push(span);
+            }
+            list.part.issues.extend(ss.issues);
+        }
+        list.shared.dedupe(&mut batch);
+        list.part.telemetry.extend(batch);
+        Ok(())
+    }
+
+    /// A scope spans list at the next byte (anything but an array reads as empty).
+    fn scope_spans_list(&mut self, path: &str) -> Result<Vec<ScopeSpans>, ScanError> {
+        let mut out = Vec::new();
+        if self.peek_ws()? != Some(b'[') {
+            self.skip_valid()?;
+            return Ok(out);
+        }
+        self.r.consume(1);
+        if self.peek_ws()? == Some(b']') {
+            self.r.consume(1);
+            return Ok(out);
+        }
+        loop {
+            let j = out.len();
+            if self.peek_ws()? == Some(b'{') {
+                self.r.consume(1);
+                let mut ss = ScopeSpans {
+                    object: true,
+                    ..ScopeSpans::default()
+                };
+                self.members(|sc, key| {
+                    if let Some(si) = SCOPE_KEYS.iter().position(|k| *k == key) {
+                        sc.capture()?;
+                        let v = serde_json::from_slice(&sc.buf).map_err(|_| ScanError::Bail)?;
+                        if let Some(slot) = ss.scope.get_mut(si) {
+                            *slot = Some(v);
+                        }
+                    } else if key == "spans" {
+                        ss.spans.clear();
+                        ss.issues.clear();
+                        sc.spans_list(&format!("{path}.scopeSpans[{j}]"), &mut ss)?;
+                    } else {
+                        sc.skip_valid()?;
+                    }
+                    Ok(())
+                })?;
+                out.push(ss);
+            } else {
+                self.skip_valid()?;
+                out.push(ScopeSpans::default());
+            }
+            match self.peek_ws()? {
+                Some(b',') => self.r.consume(1),
+                Some(b']') => {
+                    self.r.consume(1);
+                    return Ok(out);
+                }
+                _ => return Err(ScanError::Bail),
+            }
+        }
+    }
+
+    /// A `spans` list at the next byte, each span converted as it is cut out (anything but an
+    /// array reads as empty).
+    fn spans_list(&mut self, prefix: &str, ss: &mut ScopeSpans) -> Result<(), ScanError> {
+        if self.peek_ws()? != Some(b'[') {
+            return self.skip_valid();
+        }
+        self.r.consume(1);
+        if self.peek_ws()? == Some(b']') {
+            self.r.consume(1);
+            return Ok(());
+        }
+        // Resource and scope are set when the resource is complete.
+        let res = Arc::new(Resource::default());
+        let scope = Arc::new(Scope::default());
+        let mut k = 0usize;
+        loop {
+            self.peek_ws()?;
+            let start = self.line;
+            self.capture()?;
+            let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
+            let v: Value = serde_json::from_str(text).map_err(|_| ScanError::Bail)?;
+            let path = format!("{prefix}.spans[{k}]");
+            let before = ss.issues.len();
+            let mut sink = Sink {
+                line: None,
+                issues: &mut ss.issues,
+            };
+            match v.as_object() {
+                Some(o) => {
+                    if let Some(span) = otlp_json::read_span(o, &res, &scope, &mut sink, &path) {
+                        ss.spans.push(span);
+                    }
+                }
+                None => sink.bad(path.clone(), "expected a span object"),
+            }
+            locate_issues(
+                ss.issues.get_mut(before..).unwrap_or(&mut []),
+                &path,
+                text,
+                start,
+            );
+            k += 1;
+            match self.peek_ws()? {
+                Some(b',') => self.r.consume(1),
+                Some(b']') => {
+                    self.r.consume(1);
+                    return Ok(());
                 }
                 _ => return Err(ScanError::Bail),
             }
@@ -1068,6 +1264,42 @@ mod tests {
         );
     }
 
+    /// Resource spans are read span by span: members in any order (resource and scope after the
+    /// spans), the older list and scope names, skipped elements, and lines inside a resource.
+    #[test]
+    fn resource_spans_stream_span_by_span() {
+        let span = |id: &str| {
+            format!(
+                "{{\"traceId\": \"0af7651916cd43dd8448eb211c80319c\", \"spanId\": \"{id}\", \"name\": \"n\"}}"
+            )
+        };
+        let text = format!(
+            "{{\"batches\": [\n {{\"instrumentationLibrarySpans\": [\n  7,\n  {{\"spans\": [\n   {},\n   {},\n   \"x\"\n  ], \"instrumentationLibrary\": {{\"name\": \"lib\"}}}}\n ],\n \"resource\": {{\"attributes\": {{\"service\": {{\"name\": \"svc\"}}}}}}}},\n {{\"scope_spans\": {{}}, \"scopeSpans\": [{{\"scope\": {{\"name\": \"s\"}}, \"spans\": [{}]}}]}}\n]}}",
+            span("b7ad6b7169203331"),
+            span("nothex"),
+            span("b7ad6b7169203332"),
+        );
+        let (t, issues) = check(&text);
+        // `scopeSpans` wins over `scope_spans` in the second resource.
+        assert_eq!(t.spans.len(), 2);
+        assert_eq!(t.spans[1].scope.name, "s");
+        let first = &t.spans[0];
+        assert_eq!(first.scope.name, "lib");
+        assert_eq!(
+            first.resource.attributes.get_str("service.name"),
+            Some("svc")
+        );
+        let fields: Vec<(&str, Option<usize>)> =
+            issues.iter().map(|i| (i.field.as_str(), i.line)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("batches[0].scopeSpans[1].spans[1].spanId", Some(6)),
+                ("batches[0].scopeSpans[1].spans[2]", Some(7)),
+            ]
+        );
+    }
+
     /// JSON objects and arrays from OTLP, Tempo and Jaeger vocabulary, keys in any order.
     fn json_value() -> impl Strategy<Value = Value> {
         let key = prop::sample::select(vec![
@@ -1077,6 +1309,9 @@ mod tests {
             "resourceLogs",
             "resource_logs",
             "scopeSpans",
+            "scope_spans",
+            "instrumentationLibrarySpans",
+            "instrumentationLibrary",
             "scopeLogs",
             "logRecords",
             "spans",
