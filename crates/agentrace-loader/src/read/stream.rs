@@ -942,6 +942,9 @@ impl<R: io::BufRead> Scanner<R> {
             if matches!(list.kind, List::Spans(_)) && first == Some(b'{') {
                 // A resource's spans, span by span: memory is bounded by a span, not a resource.
                 self.resource_spans(&mut list)?;
+            } else if matches!(list.kind, List::Jaeger) && first == Some(b'{') {
+                // A Jaeger trace, span by span.
+                self.jaeger_trace(&mut list)?;
             } else {
                 self.capture()?;
                 let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
@@ -1106,6 +1109,104 @@ impl<R: io::BufRead> Scanner<R> {
                 start,
             );
             k += 1;
+            match self.peek_ws()? {
+                Some(b',') => self.r.consume(1),
+                Some(b']') => {
+                    self.r.consume(1);
+                    return Ok(());
+                }
+                _ => return Err(ScanError::Bail),
+            }
+        }
+    }
+
+    /// One Jaeger trace (an object at the next byte), converted span by span with the tree
+    /// reader's rules; each span's resource (its process) is set when the trace is complete, as
+    /// `processes` usually follows `spans`.
+    fn jaeger_trace(&mut self, list: &mut ListState) -> Result<(), ScanError> {
+        let ti = list.part.len;
+        list.part.len += 1;
+        self.expect(b'{')?;
+        let mut processes: Option<Value> = None;
+        let mut spans: Vec<(Span, Option<String>)> = Vec::new();
+        let mut issues = Vec::new();
+        let mut scopes = jaeger::Scopes::new();
+        self.members(|sc, key| {
+            match key.as_str() {
+                "processes" => {
+                    sc.capture()?;
+                    processes = Some(serde_json::from_slice(&sc.buf).map_err(|_| ScanError::Bail)?);
+                }
+                "spans" => {
+                    spans.clear();
+                    issues.clear();
+                    sc.jaeger_spans(ti, &mut spans, &mut issues, &mut scopes)?;
+                }
+                _ => sc.skip_valid()?,
+            }
+            Ok(())
+        })?;
+        let processes = jaeger::read_processes(processes.as_ref());
+        let mut batch = Telemetry::default();
+        for (mut span, pid) in spans {
+            span.resource = pid
+                .as_deref()
+                .and_then(|p| processes.get(p))
+                .cloned()
+                .unwrap_or_default();
+            batch.spans.push(span);
+        }
+        list.part.issues.extend(issues);
+        list.shared.dedupe(&mut batch);
+        list.part.telemetry.extend(batch);
+        Ok(())
+    }
+
+    /// The `spans` of a Jaeger trace at the next byte, each converted as it is cut out, with its
+    /// process id (anything but an array reads as empty).
+    fn jaeger_spans(
+        &mut self,
+        ti: usize,
+        spans: &mut Vec<(Span, Option<String>)>,
+        issues: &mut Vec<RecordIssue>,
+        scopes: &mut jaeger::Scopes,
+    ) -> Result<(), ScanError> {
+        if self.peek_ws()? != Some(b'[') {
+            return self.skip_valid();
+        }
+        self.r.consume(1);
+        if self.peek_ws()? == Some(b']') {
+            self.r.consume(1);
+            return Ok(());
+        }
+        let no_processes = std::collections::HashMap::new();
+        let mut si = 0usize;
+        loop {
+            self.peek_ws()?;
+            let start = self.line;
+            self.capture()?;
+            let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
+            let v: Value = serde_json::from_str(text).map_err(|_| ScanError::Bail)?;
+            let before = issues.len();
+            let mut sink = Sink {
+                line: None,
+                issues: &mut *issues,
+            };
+            if let Some(span) = jaeger::read_span(ti, si, &v, &no_processes, scopes, &mut sink) {
+                let pid = v
+                    .get("processID")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                spans.push((span, pid));
+            }
+            let path = format!("data[{ti}].spans[{si}]");
+            locate_issues(
+                issues.get_mut(before..).unwrap_or(&mut []),
+                &path,
+                text,
+                start,
+            );
+            si += 1;
             match self.peek_ws()? {
                 Some(b',') => self.r.consume(1),
                 Some(b']') => {
@@ -1324,6 +1425,8 @@ mod tests {
             "traceID",
             "spanID",
             "processes",
+            "processID",
+            "serviceName",
             "attributes",
             "key",
             "value",
