@@ -321,6 +321,38 @@ fn as_tempo(data: &str) -> String {
     as_document(data).replacen("{\"resourceSpans\"", "{\"batches\"", 1)
 }
 
+/// The spans of every line as one Tempo export with a single resource and scope.
+fn as_one_resource(data: &str) -> String {
+    let mut spans = Vec::new();
+    for l in data.lines() {
+        let start = l.find("\"spans\":[").unwrap() + "\"spans\":[".len();
+        let end = l.rfind("]}]}]}").unwrap();
+        spans.push(&l[start..end]);
+    }
+    format!(
+        "{{\"batches\": [{{\"resource\": {{\"attributes\": []}}, \"scopeSpans\": [{{\"scope\": {{\"name\": \"bench\"}}, \"spans\": [\n{}\n]}}]}}]}}\n",
+        spans.join(",\n")
+    )
+}
+
+/// The spans of every line as one Jaeger trace (one `data` element), one span per line.
+fn as_one_jaeger_trace(data: &str) -> String {
+    let mut spans = Vec::new();
+    let mut processes = serde_json::Value::Null;
+    for l in data.lines() {
+        let t = jaeger_trace(l);
+        processes = t["processes"].clone();
+        for s in t["spans"].as_array().unwrap() {
+            spans.push(s.to_string());
+        }
+    }
+    format!(
+        "{{\"data\": [{{\"traceID\": \"{}\", \"spans\": [\n{}\n], \"processes\": {processes}}}]}}\n",
+        "5eed",
+        spans.join(",\n")
+    )
+}
+
 /// Loads `path` once and returns MB/s.
 fn load_speed(path: &Path) -> f64 {
     let len = std::fs::metadata(path).map_or(1, |m| m.len());
@@ -348,6 +380,16 @@ fn lenient_summary(path: &Path, data: &str) {
             "Tempo export on one line",
             "tempo1.json",
             as_tempo(data).replace(",\n", ","),
+        ),
+        (
+            "Tempo export, one resource holding every span",
+            "tempo-one.json",
+            as_one_resource(data),
+        ),
+        (
+            "Jaeger JSON, one trace holding every span",
+            "jaeger-one.json",
+            as_one_jaeger_trace(data),
         ),
     ] {
         let p = path.with_extension(ext);

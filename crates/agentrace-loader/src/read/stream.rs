@@ -1003,11 +1003,16 @@ impl<R: io::BufRead> Scanner<R> {
                 }
             }
             let scope = Arc::new(otlp_json::read_scope(&m));
-            for mut span in ss.spans {
+            let mut spans = ss.spans;
+            for span in &mut spans {
                 span.resource = Arc::clone(&res);
                 span.scope = Arc::clone(&scope);
-                batch.spans.push(span);
             }
+            // Moved, not copied: one resource may hold most of the file.
+            batch.extend(Telemetry {
+                spans,
+                logs: Vec::new(),
+            });
             list.part.issues.extend(ss.issues);
         }
         list.shared.dedupe(&mut batch);
@@ -1128,7 +1133,8 @@ impl<R: io::BufRead> Scanner<R> {
         list.part.len += 1;
         self.expect(b'{')?;
         let mut processes: Option<Value> = None;
-        let mut spans: Vec<(Span, Option<String>)> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
+        let mut pids: Vec<Option<String>> = Vec::new();
         let mut issues = Vec::new();
         let mut scopes = jaeger::Scopes::new();
         self.members(|sc, key| {
@@ -1139,23 +1145,27 @@ impl<R: io::BufRead> Scanner<R> {
                 }
                 "spans" => {
                     spans.clear();
+                    pids.clear();
                     issues.clear();
-                    sc.jaeger_spans(ti, &mut spans, &mut issues, &mut scopes)?;
+                    sc.jaeger_spans(ti, (&mut spans, &mut pids), &mut issues, &mut scopes)?;
                 }
                 _ => sc.skip_valid()?,
             }
             Ok(())
         })?;
         let processes = jaeger::read_processes(processes.as_ref());
-        let mut batch = Telemetry::default();
-        for (mut span, pid) in spans {
+        for (span, pid) in spans.iter_mut().zip(pids) {
             span.resource = pid
                 .as_deref()
                 .and_then(|p| processes.get(p))
                 .cloned()
                 .unwrap_or_default();
-            batch.spans.push(span);
         }
+        // Moved, not copied: one trace may hold most of the file.
+        let mut batch = Telemetry {
+            spans,
+            logs: Vec::new(),
+        };
         list.part.issues.extend(issues);
         list.shared.dedupe(&mut batch);
         list.part.telemetry.extend(batch);
@@ -1167,7 +1177,7 @@ impl<R: io::BufRead> Scanner<R> {
     fn jaeger_spans(
         &mut self,
         ti: usize,
-        spans: &mut Vec<(Span, Option<String>)>,
+        (spans, pids): (&mut Vec<Span>, &mut Vec<Option<String>>),
         issues: &mut Vec<RecordIssue>,
         scopes: &mut jaeger::Scopes,
     ) -> Result<(), ScanError> {
@@ -1193,11 +1203,12 @@ impl<R: io::BufRead> Scanner<R> {
                 issues: &mut *issues,
             };
             if let Some(span) = jaeger::read_span(ti, si, &v, &no_processes, scopes, &mut sink) {
-                let pid = v
-                    .get("processID")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                spans.push((span, pid));
+                pids.push(
+                    v.get("processID")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                );
+                spans.push(span);
             }
             let path = format!("data[{ti}].spans[{si}]");
             locate_issues(
