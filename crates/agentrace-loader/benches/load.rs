@@ -327,7 +327,7 @@ fn as_one_resource(data: &str) -> String {
     for l in data.lines() {
         let start = l.find("\"spans\":[").unwrap() + "\"spans\":[".len();
         let end = l.rfind("]}]}]}").unwrap();
-        spans.push(&l[start..end]);
+        spans.push(l.get(start..end).unwrap());
     }
     format!(
         "{{\"batches\": [{{\"resource\": {{\"attributes\": []}}, \"scopeSpans\": [{{\"scope\": {{\"name\": \"bench\"}}, \"spans\": [\n{}\n]}}]}}]}}\n",
