@@ -1,16 +1,25 @@
 //! The lenient reader, streaming: JSON documents that the canonical fast path does not take
 //! (Jaeger JSON, Tempo `batches` and `{"trace": ...}` exports, flat attributes, base64 ids, bare
-//! spans) are walked with a `serde` visitor that never builds the whole document as a tree.
+//! spans) are read without building the whole document as a tree, and, from a file, without
+//! holding the file.
 //!
-//! The containers (`data`, `batches`, `resourceSpans`, `resourceLogs`, a bare span list) are
-//! walked element by element: each element (one Jaeger trace, one resource's spans, one bare span)
-//! is read as raw text, parsed, converted into the model and dropped before the next one, so memory
-//! is the model plus the largest element. A skipped record's line is found in its element's text
-//! and offset by the line where the element starts in the file.
+//! Two readers give the same [`Top`] values:
 //!
-//! Every interpretation the document could get is gathered while walking (a `data` list as Jaeger,
-//! span lists as OTLP); which one is kept is decided at the end, with the same rules as
-//! [`classify`](super::classify) and the tree reader, so key order does not matter.
+//! - [`Scanner`], the fast one: a byte scanner cuts the document's structure out of the stream in
+//!   large chunks. Containers (`data`, `batches`, `resourceSpans`, `resourceLogs`, a bare span
+//!   list) are cut into elements, and Jaeger traces and resources further into spans; each piece
+//!   is parsed from memory, converted into the model and dropped before the next, so memory is the
+//!   model plus one piece. Resources and scopes, which may follow their spans, are set when their
+//!   trace or resource is complete. It takes valid JSON only and gives up on anything else.
+//! - [`Values`], a `serde` visitor over `serde_json`'s reader: slower (it reads one byte at a time
+//!   and works element by element, not span by span) but exact about invalid JSON, whose line and
+//!   column it reports. The loader uses it when the scanner gives up, reading the input again.
+//!
+//! A skipped record's line is found in its piece's text and offset by the line where the piece
+//! starts in the file. Every interpretation the document could get is gathered while walking (a
+//! `data` list as Jaeger, span lists as OTLP); which one is kept is decided at the end, with the
+//! same rules as [`classify`](super::classify) and the tree reader, so key order does not matter.
+//! A property test checks both readers against the tree reader.
 
 use std::cell::Cell;
 use std::fmt;
