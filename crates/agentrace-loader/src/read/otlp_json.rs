@@ -370,7 +370,7 @@ pub(crate) fn read_span(
     })
 }
 
-fn read_log(
+pub(crate) fn read_log(
     o: &Map<String, Value>,
     resource: &Arc<Resource>,
     scope: &Arc<Scope>,

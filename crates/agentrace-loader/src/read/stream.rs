@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use super::otlp_json::{self, Sink};
 use super::{Format, RecordIssue, Shared, jaeger, locate};
-use crate::model::{Resource, Scope, Span, Telemetry};
+use crate::model::{LogRecord, Resource, Scope, Span, Telemetry};
 
 /// A reader that counts newlines: `line` is the 1-based line of the last byte read (a newline
 /// belongs to the line it ends). `serde_json` reads one byte at a time; they are served from a
@@ -442,26 +442,70 @@ fn locate_issues(issues: &mut [RecordIssue], path: &str, text: &str, start_line:
     }
 }
 
-/// The keys of a resource's scope spans list, in the order the tree reader prefers them.
-const SCOPE_SPANS_KEYS: [&str; 4] = [
-    "scopeSpans",
-    "scope_spans",
-    "instrumentationLibrarySpans",
-    "instrumentation_library_spans",
-];
-/// The keys of a scope spans element's scope, in the order the tree reader prefers them.
+/// What a resource element holds.
+#[derive(Clone, Copy)]
+enum Signal {
+    Spans,
+    Logs,
+}
+
+impl Signal {
+    /// The keys of a resource's scope list, in the order the tree reader prefers them.
+    fn scope_lists(self) -> &'static [&'static str] {
+        match self {
+            Self::Spans => &[
+                "scopeSpans",
+                "scope_spans",
+                "instrumentationLibrarySpans",
+                "instrumentation_library_spans",
+            ],
+            Self::Logs => &[
+                "scopeLogs",
+                "scope_logs",
+                "instrumentationLibraryLogs",
+                "instrumentation_library_logs",
+            ],
+        }
+    }
+
+    /// The keys of a scope element's record list, in the order the tree reader prefers them.
+    fn record_lists(self) -> &'static [&'static str] {
+        match self {
+            Self::Spans => &["spans"],
+            Self::Logs => &["logRecords", "log_records"],
+        }
+    }
+
+    /// The names used in field paths: the scope list and the record list.
+    fn path_names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Spans => ("scopeSpans", "spans"),
+            Self::Logs => ("scopeLogs", "logRecords"),
+        }
+    }
+}
+
+/// The keys of a scope element's scope, in the order the tree reader prefers them.
 const SCOPE_KEYS: [&str; 3] = ["scope", "instrumentationLibrary", "instrumentation_library"];
 
-/// One scope spans element, read span by span.
+/// The records of one list, converted (resource and scope are set when the resource is
+/// complete), and their issues.
 #[derive(Default)]
-struct ScopeSpans {
+struct Records {
+    spans: Vec<Span>,
+    logs: Vec<LogRecord>,
+    issues: Vec<RecordIssue>,
+}
+
+/// One scope element (`scopeSpans` / `scopeLogs` entry), read record by record.
+#[derive(Default)]
+struct ScopeRecords {
     /// It is an object (others are skipped, as the tree reader does).
     object: bool,
     /// The scope members, by [`SCOPE_KEYS`].
     scope: [Option<Value>; 3],
-    /// Its spans (resource and scope are set when the element is complete) and issues.
-    spans: Vec<Span>,
-    issues: Vec<RecordIssue>,
+    /// The record lists, by [`Signal::record_lists`].
+    records: [Option<Records>; 2],
 }
 
 impl<'de> Visitor<'de> for ListSeed<'_> {
@@ -950,7 +994,9 @@ impl<R: io::BufRead> Scanner<R> {
             let start = self.line;
             if matches!(list.kind, List::Spans(_)) && first == Some(b'{') {
                 // A resource's spans, span by span: memory is bounded by a span, not a resource.
-                self.resource_spans(&mut list)?;
+                self.resource_records(&mut list, Signal::Spans)?;
+            } else if matches!(list.kind, List::Logs(_)) && first == Some(b'{') {
+                self.resource_records(&mut list, Signal::Logs)?;
             } else if matches!(list.kind, List::Jaeger) && first == Some(b'{') {
                 // A Jaeger trace, span by span.
                 self.jaeger_trace(&mut list)?;
@@ -970,25 +1016,26 @@ impl<R: io::BufRead> Scanner<R> {
         }
     }
 
-    /// One resource spans element (an object at the next byte), converted span by span with the
-    /// tree reader's rules: `resource`, one scope spans list (`scopeSpans`, else `scope_spans`,
-    /// else the `instrumentationLibrarySpans` names), in each element one scope and `spans`.
-    fn resource_spans(&mut self, list: &mut ListState) -> Result<(), ScanError> {
+    /// One resource element (an object at the next byte), converted record by record with the
+    /// tree reader's rules: `resource`, one scope list (`scopeSpans`, else `scope_spans`, else
+    /// the `instrumentationLibrary*` names; the same for logs), in each element one scope and one
+    /// record list.
+    fn resource_records(&mut self, list: &mut ListState, signal: Signal) -> Result<(), ScanError> {
         let i = list.part.len;
         list.part.len += 1;
         let path = match &list.kind {
-            List::Spans(name) => format!("{name}[{i}]"),
+            List::Spans(name) | List::Logs(name) => format!("{name}[{i}]"),
             _ => return Err(ScanError::Bail),
         };
         self.expect(b'{')?;
         let mut resource: Option<Value> = None;
-        let mut lists: [Option<Vec<ScopeSpans>>; 4] = Default::default();
+        let mut lists: [Option<Vec<ScopeRecords>>; 4] = Default::default();
         self.members(|sc, key| {
             if key == "resource" {
                 sc.capture()?;
                 resource = Some(serde_json::from_slice(&sc.buf).map_err(|_| ScanError::Bail)?);
-            } else if let Some(li) = SCOPE_SPANS_KEYS.iter().position(|k| *k == key) {
-                let scopes = sc.scope_spans_list(&path)?;
+            } else if let Some(li) = signal.scope_lists().iter().position(|k| *k == key) {
+                let scopes = sc.scope_list(&path, signal)?;
                 if let Some(slot) = lists.get_mut(li) {
                     *slot = Some(scopes);
                 }
@@ -1012,25 +1059,31 @@ impl<R: io::BufRead> Scanner<R> {
                 }
             }
             let scope = Arc::new(otlp_json::read_scope(&m));
-            let mut spans = ss.spans;
-            for span in &mut spans {
+            let Some(mut records) = ss.records.into_iter().flatten().next() else {
+                continue;
+            };
+            for span in &mut records.spans {
                 span.resource = Arc::clone(&res);
                 span.scope = Arc::clone(&scope);
             }
+            for log in &mut records.logs {
+                log.resource = Arc::clone(&res);
+                log.scope = Arc::clone(&scope);
+            }
             // Moved, not copied: one resource may hold most of the file.
             batch.extend(Telemetry {
-                spans,
-                logs: Vec::new(),
+                spans: records.spans,
+                logs: records.logs,
             });
-            list.part.issues.extend(ss.issues);
+            list.part.issues.extend(records.issues);
         }
         list.shared.dedupe(&mut batch);
         list.part.telemetry.extend(batch);
         Ok(())
     }
 
-    /// A scope spans list at the next byte (anything but an array reads as empty).
-    fn scope_spans_list(&mut self, path: &str) -> Result<Vec<ScopeSpans>, ScanError> {
+    /// A scope list at the next byte (anything but an array reads as empty).
+    fn scope_list(&mut self, path: &str, signal: Signal) -> Result<Vec<ScopeRecords>, ScanError> {
         let mut out = Vec::new();
         if self.peek_ws()? != Some(b'[') {
             self.skip_valid()?;
@@ -1041,13 +1094,14 @@ impl<R: io::BufRead> Scanner<R> {
             self.r.consume(1);
             return Ok(out);
         }
+        let (scope_name, _) = signal.path_names();
         loop {
             let j = out.len();
             if self.peek_ws()? == Some(b'{') {
                 self.r.consume(1);
-                let mut ss = ScopeSpans {
+                let mut ss = ScopeRecords {
                     object: true,
-                    ..ScopeSpans::default()
+                    ..ScopeRecords::default()
                 };
                 self.members(|sc, key| {
                     if let Some(si) = SCOPE_KEYS.iter().position(|k| *k == key) {
@@ -1056,10 +1110,12 @@ impl<R: io::BufRead> Scanner<R> {
                         if let Some(slot) = ss.scope.get_mut(si) {
                             *slot = Some(v);
                         }
-                    } else if key == "spans" {
-                        ss.spans.clear();
-                        ss.issues.clear();
-                        sc.spans_list(&format!("{path}.scopeSpans[{j}]"), &mut ss)?;
+                    } else if let Some(ri) = signal.record_lists().iter().position(|k| *k == key) {
+                        let prefix = format!("{path}.{scope_name}[{j}]");
+                        let records = sc.records_list(&prefix, signal)?;
+                        if let Some(slot) = ss.records.get_mut(ri) {
+                            *slot = Some(records);
+                        }
                     } else {
                         sc.skip_valid()?;
                     }
@@ -1068,7 +1124,7 @@ impl<R: io::BufRead> Scanner<R> {
                 out.push(ss);
             } else {
                 self.skip_valid()?;
-                out.push(ScopeSpans::default());
+                out.push(ScopeRecords::default());
             }
             match self.peek_ws()? {
                 Some(b',') => self.r.consume(1),
@@ -1081,20 +1137,23 @@ impl<R: io::BufRead> Scanner<R> {
         }
     }
 
-    /// A `spans` list at the next byte, each span converted as it is cut out (anything but an
-    /// array reads as empty).
-    fn spans_list(&mut self, prefix: &str, ss: &mut ScopeSpans) -> Result<(), ScanError> {
+    /// A record list (`spans`, `logRecords`) at the next byte, each record converted as it is
+    /// cut out (anything but an array reads as empty).
+    fn records_list(&mut self, prefix: &str, signal: Signal) -> Result<Records, ScanError> {
+        let mut out = Records::default();
         if self.peek_ws()? != Some(b'[') {
-            return self.skip_valid();
+            self.skip_valid()?;
+            return Ok(out);
         }
         self.r.consume(1);
         if self.peek_ws()? == Some(b']') {
             self.r.consume(1);
-            return Ok(());
+            return Ok(out);
         }
         // Resource and scope are set when the resource is complete.
         let res = Arc::new(Resource::default());
         let scope = Arc::new(Scope::default());
+        let (_, record_name) = signal.path_names();
         let mut k = 0usize;
         loop {
             self.peek_ws()?;
@@ -1102,22 +1161,28 @@ impl<R: io::BufRead> Scanner<R> {
             self.capture()?;
             let text = std::str::from_utf8(&self.buf).map_err(|_| ScanError::Bail)?;
             let v: Value = serde_json::from_str(text).map_err(|_| ScanError::Bail)?;
-            let path = format!("{prefix}.spans[{k}]");
-            let before = ss.issues.len();
+            let path = format!("{prefix}.{record_name}[{k}]");
+            let before = out.issues.len();
             let mut sink = Sink {
                 line: None,
-                issues: &mut ss.issues,
+                issues: &mut out.issues,
             };
-            match v.as_object() {
-                Some(o) => {
+            match (v.as_object(), signal) {
+                (Some(o), Signal::Spans) => {
                     if let Some(span) = otlp_json::read_span(o, &res, &scope, &mut sink, &path) {
-                        ss.spans.push(span);
+                        out.spans.push(span);
                     }
                 }
-                None => sink.bad(path.clone(), "expected a span object"),
+                (Some(o), Signal::Logs) => {
+                    if let Some(log) = otlp_json::read_log(o, &res, &scope, &mut sink, &path) {
+                        out.logs.push(log);
+                    }
+                }
+                (None, Signal::Spans) => sink.bad(path.clone(), "expected a span object"),
+                (None, Signal::Logs) => sink.bad(path.clone(), "expected a log record object"),
             }
             locate_issues(
-                ss.issues.get_mut(before..).unwrap_or(&mut []),
+                out.issues.get_mut(before..).unwrap_or(&mut []),
                 &path,
                 text,
                 start,
@@ -1127,7 +1192,7 @@ impl<R: io::BufRead> Scanner<R> {
                 Some(b',') => self.r.consume(1),
                 Some(b']') => {
                     self.r.consume(1);
-                    return Ok(());
+                    return Ok(out);
                 }
                 _ => return Err(ScanError::Bail),
             }
@@ -1421,6 +1486,31 @@ mod tests {
         );
     }
 
+    /// Resource logs are read record by record, with the same rules.
+    #[test]
+    fn resource_logs_stream_record_by_record() {
+        let text = "{\"resourceLogs\": [{\"scope_logs\": [{\"log_records\": [\n {\"body\": {\"stringValue\": \"a\"}},\n {\"traceId\": \"zz\"},\n 3\n], \"scope\": {\"name\": \"l\"}}],\n \"resource\": {\"attributes\": [{\"key\": \"service.name\", \"value\": {\"stringValue\": \"svc\"}}]}}]}";
+        let (t, issues) = check(text);
+        assert_eq!(t.logs.len(), 1);
+        assert_eq!(t.logs[0].scope.name, "l");
+        assert_eq!(
+            t.logs[0].resource.attributes.get_str("service.name"),
+            Some("svc")
+        );
+        let fields: Vec<(&str, Option<usize>)> =
+            issues.iter().map(|i| (i.field.as_str(), i.line)).collect();
+        assert_eq!(
+            fields,
+            [
+                (
+                    "resourceLogs[0].scopeLogs[0].logRecords[1].traceId",
+                    Some(3)
+                ),
+                ("resourceLogs[0].scopeLogs[0].logRecords[2]", Some(4)),
+            ]
+        );
+    }
+
     /// JSON objects and arrays from OTLP, Tempo and Jaeger vocabulary, keys in any order.
     fn json_value() -> impl Strategy<Value = Value> {
         let key = prop::sample::select(vec![
@@ -1434,7 +1524,10 @@ mod tests {
             "instrumentationLibrarySpans",
             "instrumentationLibrary",
             "scopeLogs",
+            "scope_logs",
+            "instrumentationLibraryLogs",
             "logRecords",
+            "log_records",
             "spans",
             "resource",
             "scope",
