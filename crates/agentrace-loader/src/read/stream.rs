@@ -7,7 +7,8 @@
 //!
 //! - [`Scanner`], the fast one: a byte scanner cuts the document's structure out of the stream in
 //!   large chunks. Containers (`data`, `batches`, `resourceSpans`, `resourceLogs`, a bare span
-//!   list) are cut into elements, and Jaeger traces and resources further into spans; each piece
+//!   list) are cut into elements, and Jaeger traces and resources further into spans and log
+//!   records; each piece
 //!   is parsed from memory, converted into the model and dropped before the next, so memory is the
 //!   model plus one piece. Resources and scopes, which may follow their spans, are set when their
 //!   trace or resource is complete. It takes valid JSON only and gives up on anything else.
