@@ -147,6 +147,11 @@ fn child_peak(path: &Path, mode: &str) -> u64 {
         .env("AGENTRACE_BENCH_FILE", path)
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("peak-above-base "))
@@ -230,6 +235,198 @@ fn summary(path: &Path, data: &str) {
     );
 }
 
+/// One OTLP/JSON line (one trace) as a Jaeger trace object (`data` element), written compactly.
+fn jaeger_trace(line: &str) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let v: Value = serde_json::from_str(line).unwrap();
+    let rs = &v["resourceSpans"][0];
+    let ss = &rs["scopeSpans"][0];
+    let tag = |kv: &Value| {
+        let val = &kv["value"];
+        match val.get("intValue") {
+            Some(i) => json!({"key": kv["key"], "type": "int64", "value": i}),
+            None => json!({"key": kv["key"], "type": "string", "value": val["stringValue"]}),
+        }
+    };
+    let nanos = |v: &Value| v.as_str().unwrap().parse::<u64>().unwrap();
+    let mut trace_id = Value::Null;
+    let spans: Vec<Value> = ss["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            trace_id = s["traceId"].clone();
+            let start = nanos(&s["startTimeUnixNano"]);
+            let end = nanos(&s["endTimeUnixNano"]);
+            let references: Vec<Value> = s
+                .get("parentSpanId")
+                .map(|p| json!({"refType": "CHILD_OF", "traceID": s["traceId"], "spanID": p}))
+                .into_iter()
+                .collect();
+            let mut tags: Vec<Value> = s["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(tag)
+                .collect();
+            tags.push(json!({"key": "span.kind", "type": "string", "value": "internal"}));
+            tags.push(
+                json!({"key": "otel.scope.name", "type": "string", "value": ss["scope"]["name"]}),
+            );
+            json!({
+                "traceID": s["traceId"],
+                "spanID": s["spanId"],
+                "operationName": s["name"],
+                "references": references,
+                "startTime": start / 1000,
+                "duration": (end - start) / 1000,
+                "tags": tags,
+                "logs": [],
+                "processID": "p1",
+                "warnings": null
+            })
+        })
+        .collect();
+    let ptags: Vec<Value> = rs["resource"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|kv| kv["key"] != "service.name")
+        .map(tag)
+        .collect();
+    json!({
+        "traceID": trace_id,
+        "spans": spans,
+        "processes": {"p1": {"serviceName": "weather-agent", "tags": ptags}},
+        "warnings": null
+    })
+}
+
+/// The JSON Lines as one Jaeger JSON document (`data`, one trace per line of the file).
+fn as_jaeger(data: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 64);
+    out.push_str("{\"data\": [\n");
+    for (i, l) in data.lines().enumerate() {
+        if i > 0 {
+            out.push_str(",\n");
+        }
+        out.push_str(&jaeger_trace(l).to_string());
+    }
+    out.push_str("\n], \"total\": 0, \"limit\": 0, \"offset\": 0, \"errors\": null}\n");
+    out
+}
+
+/// The JSON Lines as one Tempo export document (`batches`, one resource's spans per line).
+fn as_tempo(data: &str) -> String {
+    as_document(data).replacen("{\"resourceSpans\"", "{\"batches\"", 1)
+}
+
+/// The spans of every line as one Tempo export with a single resource and scope.
+fn as_one_resource(data: &str) -> String {
+    let mut spans = Vec::new();
+    for l in data.lines() {
+        let start = l.find("\"spans\":[").unwrap() + "\"spans\":[".len();
+        let end = l.rfind("]}]}]}").unwrap();
+        spans.push(l.get(start..end).unwrap());
+    }
+    format!(
+        "{{\"batches\": [{{\"resource\": {{\"attributes\": []}}, \"scopeSpans\": [{{\"scope\": {{\"name\": \"bench\"}}, \"spans\": [\n{}\n]}}]}}]}}\n",
+        spans.join(",\n")
+    )
+}
+
+/// The spans of every line as one Jaeger trace (one `data` element), one span per line.
+fn as_one_jaeger_trace(data: &str) -> String {
+    let mut spans = Vec::new();
+    let mut processes = serde_json::Value::Null;
+    for l in data.lines() {
+        let t = jaeger_trace(l);
+        processes = t["processes"].clone();
+        for s in t["spans"].as_array().unwrap() {
+            spans.push(s.to_string());
+        }
+    }
+    format!(
+        "{{\"data\": [{{\"traceID\": \"{}\", \"spans\": [\n{}\n], \"processes\": {processes}}}]}}\n",
+        "5eed",
+        spans.join(",\n")
+    )
+}
+
+/// Loads `path` once and returns MB/s.
+fn load_speed(path: &Path) -> f64 {
+    let len = std::fs::metadata(path).map_or(1, |m| m.len());
+    let t = Instant::now();
+    let l = agentrace_loader::read::load_path(path, LoadOptions::default()).unwrap();
+    assert_eq!(l.skipped(), 0);
+    black_box(l);
+    len as f64 / 1e6 / t.elapsed().as_secs_f64()
+}
+
+/// Peak memory and speed of the lenient reader's shapes (Jaeger, Tempo), written to files.
+fn lenient_summary(path: &Path, data: &str) {
+    for (name, ext, text) in [
+        (
+            "Jaeger JSON (`data`, one trace per line)",
+            "jaeger.json",
+            as_jaeger(data),
+        ),
+        (
+            "Tempo export (`batches`, one resource per line)",
+            "tempo.json",
+            as_tempo(data),
+        ),
+        (
+            "Tempo export on one line",
+            "tempo1.json",
+            as_tempo(data).replace(",\n", ","),
+        ),
+        (
+            "Tempo export, one resource holding every span",
+            "tempo-one.json",
+            as_one_resource(data),
+        ),
+        (
+            "Jaeger JSON, one trace holding every span",
+            "jaeger-one.json",
+            as_one_jaeger_trace(data),
+        ),
+    ] {
+        let p = path.with_extension(ext);
+        std::fs::write(&p, &text).unwrap();
+        let len = text.len();
+        drop(text);
+        let speed = load_speed(&p);
+        let peak = child_peak(&p, "whole");
+        println!(
+            "  {name}, one {:.1} MB document: load_path {speed:.0} MB/s, peak memory {:.0} MB ({:.2}x file)",
+            len as f64 / 1e6,
+            peak as f64 / 1e6,
+            peak as f64 / len as f64
+        );
+        let _ = std::fs::remove_file(&p);
+    }
+    // One pretty-printed Jaeger document per trace, one after another: streamed, memory is bounded
+    // by a trace.
+    let p = path.with_extension("jaeger-docs.json");
+    let mut docs = String::with_capacity(data.len() * 5 / 4);
+    for l in data.lines() {
+        let doc = serde_json::json!({"data": [jaeger_trace(l)]});
+        let _ = writeln!(docs, "{}", serde_json::to_string_pretty(&doc).unwrap());
+    }
+    std::fs::write(&p, &docs).unwrap();
+    let len = docs.len();
+    drop(docs);
+    let streamed = child_peak(&p, "stream");
+    println!(
+        "  Jaeger, one document per trace ({:.1} MB), for_each_batch: peak memory {:.2} MB ({:.4}x file)",
+        len as f64 / 1e6,
+        streamed as f64 / 1e6,
+        streamed as f64 / len as f64
+    );
+    let _ = std::fs::remove_file(&p);
+}
+
 /// The JSON Lines as one OTLP/JSON document, one resourceSpans entry per line.
 fn as_document(data: &str) -> String {
     let mut out = String::with_capacity(data.len() + 64);
@@ -264,6 +461,7 @@ fn main() {
     std::fs::write(&path, &data).unwrap();
 
     summary(&path, &data);
+    lenient_summary(&path, &data);
 
     let mut c = Criterion::default()
         .configure_from_args()

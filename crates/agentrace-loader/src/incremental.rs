@@ -1,18 +1,110 @@
 //! Incremental extraction for live use: feed spans and logs in any order and batching, ask for
 //! the current result at any time. The result equals batch extraction over everything fed.
+//!
+//! Each trace keeps its built state: the [`Trace`] (which owns the trace's spans and logs; they
+//! are held once) and the per-trace part of extraction (turn drafts, conversation key, explicit
+//! case id). A push marks the traces it touches dirty; a call to [`IncrementalExtractor::extract`]
+//! or [`IncrementalExtractor::report`] rebuilds only the dirty traces, then redoes the cross-trace
+//! steps (grouping, continuation joining, case selection). The turns of a group are cached too and
+//! reused while its member traces are unchanged, so a call costs the changed traces plus the
+//! assembly of the result.
+//!
+//! ```
+//! use agentrace_loader::extract::ExtractOptions;
+//! use agentrace_loader::incremental::IncrementalExtractor;
+//! use agentrace_loader::model::{Span, SpanId, TraceId};
+//! use agentrace_loader::read::Format;
+//!
+//! let span = |t: u8, s: u8| Span {
+//!     trace_id: TraceId([t; 16]),
+//!     span_id: SpanId([s; 8]),
+//!     ..Span::default()
+//! };
+//! let mut inc = IncrementalExtractor::new();
+//! inc.push_spans([span(1, 1), span(1, 2), span(2, 1)]);
+//! inc.push_spans([span(1, 1)]); // a duplicate: ignored
+//! let report = inc.report(Format::OtlpJson, &ExtractOptions::default());
+//! assert_eq!((report.trace_count, report.span_count), (2, 3));
+//! let moved = inc.take_trace(TraceId([1; 16]));
+//! assert_eq!(moved.spans.len(), 2);
+//! assert_eq!((inc.trace_count(), inc.span_count()), (1, 1));
+//! ```
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use crate::extract::{self, ExtractOptions, Extraction};
+use crate::extract::{
+    self, Draft, ExtractOptions, Extraction, Group, GroupBy, PreparedTrace, Turn,
+};
 use crate::model::{LogRecord, Span, SpanId, Telemetry, TraceId};
-use crate::trace::TraceSet;
+use crate::read::Format;
+use crate::report::{Counts, GroupRef, Report};
+use crate::trace::{Trace, TraceSet};
 
-/// Accumulates telemetry and extracts on demand.
+/// Accumulates telemetry per trace and extracts on demand, re-running only what changed.
 #[derive(Debug, Default)]
 pub struct IncrementalExtractor {
-    spans: Vec<Span>,
-    seen: HashSet<(TraceId, SpanId)>,
-    logs: Vec<LogRecord>,
+    traces: HashMap<TraceId, TraceState>,
+    /// Traces pushed to since their state was last built.
+    dirty: HashSet<TraceId>,
+    /// Log records without a trace id (counted, never extracted).
+    untraced_logs: Vec<LogRecord>,
+    span_count: usize,
+    log_count: usize,
+    /// Source of trace generations: a rebuilt trace gets a new one.
+    next_generation: u64,
+    /// Turns per group, valid while the group's members and their generations are unchanged.
+    groups: HashMap<String, GroupCache>,
+}
+
+#[derive(Debug)]
+struct TraceState {
+    /// Span ids held (for de-duplication: the first copy wins).
+    ids: HashSet<SpanId>,
+    /// The trace as last built; it owns the spans and logs fed before that build.
+    trace: Trace,
+    /// Spans and logs fed since the last build.
+    new_spans: Vec<Span>,
+    new_logs: Vec<LogRecord>,
+    /// The per-trace extraction of `trace`; `None` while the trace has no spans.
+    prepared: Option<PreparedTrace>,
+    generation: u64,
+}
+
+impl TraceState {
+    fn new(trace_id: TraceId) -> Self {
+        Self {
+            ids: HashSet::new(),
+            trace: Trace::assemble(trace_id, Vec::new(), Vec::new()),
+            new_spans: Vec::new(),
+            new_logs: Vec::new(),
+            prepared: None,
+            generation: 0,
+        }
+    }
+
+    /// Everything held, spans in a canonical order (start, span id) and logs by (span id, time,
+    /// observed time), so that the build does not depend on the order of feeding.
+    fn take_all(&mut self) -> (Vec<Span>, Vec<LogRecord>) {
+        let (mut spans, mut logs) = self.trace.take_parts();
+        spans.append(&mut self.new_spans);
+        logs.append(&mut self.new_logs);
+        spans.sort_by_key(|s| (s.start_ns, s.span_id));
+        logs.sort_by_key(|l| (l.span_id, l.time_ns, l.observed_time_ns));
+        (spans, logs)
+    }
+}
+
+#[derive(Debug)]
+struct GroupCache {
+    members: Vec<(TraceId, u64)>,
+    turns: Vec<Turn>,
+}
+
+/// One group of the current result, with its turns in the group cache.
+struct PlannedGroup {
+    key: String,
+    trace_ids: Vec<TraceId>,
+    case: Option<extract::CaseSelection>,
 }
 
 impl IncrementalExtractor {
@@ -22,17 +114,39 @@ impl IncrementalExtractor {
     }
 
     /// Adds spans; a span id seen before in the same trace is ignored (the first copy wins).
+    /// Marks the traces touched for rebuilding at the next [`extract`](Self::extract) or
+    /// [`report`](Self::report).
     pub fn push_spans(&mut self, spans: impl IntoIterator<Item = Span>) {
         for s in spans {
-            if self.seen.insert((s.trace_id, s.span_id)) {
-                self.spans.push(s);
+            let tid = s.trace_id;
+            let state = self
+                .traces
+                .entry(tid)
+                .or_insert_with(|| TraceState::new(tid));
+            if state.ids.insert(s.span_id) {
+                state.new_spans.push(s);
+                self.span_count += 1;
+                self.dirty.insert(tid);
             }
         }
     }
 
-    /// Adds log records.
+    /// Adds log records; a record is joined to its span by (trace id, span id) whenever that span
+    /// arrives, before or after the record.
     pub fn push_logs(&mut self, logs: impl IntoIterator<Item = LogRecord>) {
-        self.logs.extend(logs);
+        for l in logs {
+            self.log_count += 1;
+            let Some(tid) = l.trace_id else {
+                self.untraced_logs.push(l);
+                continue;
+            };
+            let state = self
+                .traces
+                .entry(tid)
+                .or_insert_with(|| TraceState::new(tid));
+            state.new_logs.push(l);
+            self.dirty.insert(tid);
+        }
     }
 
     /// Adds a batch of spans and logs.
@@ -41,30 +155,163 @@ impl IncrementalExtractor {
         self.push_logs(t.logs);
     }
 
-    /// Spans held.
+    /// Spans held (after de-duplication).
     pub fn span_count(&self) -> usize {
-        self.spans.len()
+        self.span_count
+    }
+
+    /// Log records held (as fed: duplicates are not detected).
+    pub fn log_count(&self) -> usize {
+        self.log_count
+    }
+
+    /// Traces with at least one span.
+    pub fn trace_count(&self) -> usize {
+        self.traces.values().filter(|t| !t.ids.is_empty()).count()
+    }
+
+    /// Removes one trace and returns its spans and log records (logs fed for the trace before
+    /// any of its spans included). Nothing is returned for an unknown trace.
+    pub fn take_trace(&mut self, trace_id: TraceId) -> Telemetry {
+        let Some(mut state) = self.traces.remove(&trace_id) else {
+            return Telemetry::default();
+        };
+        self.dirty.remove(&trace_id);
+        let (spans, logs) = state.take_all();
+        self.span_count -= spans.len();
+        self.log_count -= logs.len();
+        Telemetry { spans, logs }
     }
 
     /// The traces built from everything fed so far, in a canonical order (independent of the
-    /// order of feeding).
+    /// order of feeding). This copies every span: for tests and one-off use.
     pub fn trace_set(&self) -> TraceSet {
-        let mut spans = self.spans.clone();
+        let mut spans: Vec<Span> = Vec::with_capacity(self.span_count);
+        let mut logs: Vec<LogRecord> = Vec::with_capacity(self.log_count);
+        for state in self.traces.values() {
+            spans.extend(state.trace.spans.iter().cloned());
+            spans.extend(state.new_spans.iter().cloned());
+            logs.extend(state.trace.span_logs.iter().flatten().cloned());
+            logs.extend(state.trace.orphan_logs.iter().cloned());
+            logs.extend(state.new_logs.iter().cloned());
+        }
+        logs.extend(self.untraced_logs.iter().cloned());
         spans.sort_by_key(|s| (s.trace_id, s.start_ns, s.span_id));
-        let mut logs = self.logs.clone();
-        logs.sort_by(|a, b| {
-            (a.trace_id, a.span_id, a.time_ns, a.observed_time_ns).cmp(&(
-                b.trace_id,
-                b.span_id,
-                b.time_ns,
-                b.observed_time_ns,
-            ))
-        });
+        logs.sort_by_key(|l| (l.trace_id, l.span_id, l.time_ns, l.observed_time_ns));
         TraceSet::build(Telemetry { spans, logs })
     }
 
-    /// Extracts from everything fed so far.
-    pub fn extract(&self, opts: &ExtractOptions) -> Extraction {
-        extract::extract(&self.trace_set(), opts)
+    /// Extracts from everything fed so far: the same result as [`extract::extract`] over
+    /// [`trace_set`](Self::trace_set). Rebuilds only the traces fed since the last call.
+    pub fn extract(&mut self, opts: &ExtractOptions) -> Extraction {
+        let (group_by, planned) = self.plan(opts);
+        let groups = planned
+            .into_iter()
+            .map(|g| Group {
+                turns: self
+                    .groups
+                    .get(&g.key)
+                    .map(|c| c.turns.clone())
+                    .unwrap_or_default(),
+                key: g.key,
+                trace_ids: g.trace_ids,
+                case: g.case,
+            })
+            .collect();
+        Extraction {
+            requested_group_by: opts.group_by,
+            group_by,
+            groups,
+        }
+    }
+
+    /// The report of everything fed so far: the same as [`Report::new`] over
+    /// [`trace_set`](Self::trace_set) and its extraction, without building a trace set or
+    /// copying the cached turns.
+    pub fn report(&mut self, format: Format, opts: &ExtractOptions) -> Report {
+        let (group_by, planned) = self.plan(opts);
+        let counts = Counts {
+            traces: self.trace_count(),
+            spans: self.span_count,
+            logs: self.log_count,
+        };
+        let groups = &self.groups;
+        Report::assemble(
+            format,
+            counts,
+            opts.group_by,
+            group_by,
+            planned.iter().map(|g| GroupRef {
+                key: &g.key,
+                trace_ids: &g.trace_ids,
+                turns: groups.get(&g.key).map_or(&[][..], |c| &c.turns[..]),
+                case: g.case.as_ref(),
+            }),
+        )
+    }
+
+    /// Rebuilds the dirty traces.
+    fn refresh(&mut self) {
+        for tid in std::mem::take(&mut self.dirty) {
+            let Some(state) = self.traces.get_mut(&tid) else {
+                continue;
+            };
+            let (spans, logs) = state.take_all();
+            state.trace = Trace::assemble(tid, spans, logs);
+            state.prepared = if state.trace.spans.is_empty() {
+                None
+            } else {
+                Some(PreparedTrace::new(&state.trace))
+            };
+            self.next_generation += 1;
+            state.generation = self.next_generation;
+        }
+    }
+
+    /// Brings every trace up to date, groups the traces and fills the group cache with the
+    /// turns of every group whose members changed.
+    fn plan(&mut self, opts: &ExtractOptions) -> (GroupBy, Vec<PlannedGroup>) {
+        self.refresh();
+        let prepared: Vec<(&PreparedTrace, u64)> = self
+            .traces
+            .values()
+            .filter_map(|s| s.prepared.as_ref().map(|p| (p, s.generation)))
+            .collect();
+        let refs: Vec<&PreparedTrace> = prepared.iter().map(|(p, _)| *p).collect();
+        let group_by = extract::resolve_group_by(opts, refs.iter().copied());
+        let plan = extract::plan_groups(&refs, group_by);
+        let group_count = plan.len();
+        let mut cache = std::mem::take(&mut self.groups);
+        let mut next_cache: HashMap<String, GroupCache> = HashMap::with_capacity(plan.len());
+        let mut planned = Vec::with_capacity(plan.len());
+        for (key, members) in plan {
+            let member_ids: Vec<(TraceId, u64)> = members
+                .iter()
+                .map(|&i| (prepared[i].0.trace_id, prepared[i].1))
+                .collect();
+            let entry = match cache.remove(&key) {
+                Some(c) if c.members == member_ids => c,
+                _ => {
+                    let drafts: Vec<Draft> = members
+                        .iter()
+                        .flat_map(|&i| prepared[i].0.drafts.iter().cloned())
+                        .collect();
+                    GroupCache {
+                        members: member_ids,
+                        turns: extract::conversation_turns(drafts),
+                    }
+                }
+            };
+            let member_refs: Vec<&PreparedTrace> = members.iter().map(|&i| refs[i]).collect();
+            let case = extract::group_case(opts, &entry.turns, &member_refs, group_count);
+            planned.push(PlannedGroup {
+                trace_ids: entry.members.iter().map(|(t, _)| *t).collect(),
+                key: key.clone(),
+                case,
+            });
+            next_cache.insert(key, entry);
+        }
+        self.groups = next_cache;
+        (group_by, planned)
     }
 }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::extract::{Extraction, Turn};
+use crate::extract::{CaseSelection, Extraction, GroupBy, Turn};
+use crate::model::TraceId;
 use crate::read::Format;
 use crate::trace::TraceSet;
 
@@ -155,22 +156,79 @@ fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
     }
 }
 
+/// The record counts a report states: traces with spans, spans after de-duplication, log
+/// records decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Traces with spans.
+    pub traces: usize,
+    /// Spans after de-duplication.
+    pub spans: usize,
+    /// Log records decoded.
+    pub logs: usize,
+}
+
+impl Counts {
+    /// The counts of a trace set.
+    pub fn of(set: &TraceSet) -> Self {
+        Self {
+            traces: set.traces.len(),
+            spans: set.span_count(),
+            logs: set.log_count,
+        }
+    }
+}
+
+/// One group as the report reads it (borrowed, so that a cache need not clone its turns).
+pub(crate) struct GroupRef<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) trace_ids: &'a [TraceId],
+    pub(crate) turns: &'a [Turn],
+    pub(crate) case: Option<&'a CaseSelection>,
+}
+
 impl Report {
     /// Builds the report of an extraction.
     pub fn new(format: Format, set: &TraceSet, ex: &Extraction) -> Self {
+        Self::from_counts(format, Counts::of(set), ex)
+    }
+
+    /// Builds the report of an extraction from the counts alone, without the trace set.
+    pub fn from_counts(format: Format, counts: Counts, ex: &Extraction) -> Self {
+        Self::assemble(
+            format,
+            counts,
+            ex.requested_group_by,
+            ex.group_by,
+            ex.groups.iter().map(|g| GroupRef {
+                key: &g.key,
+                trace_ids: &g.trace_ids,
+                turns: &g.turns,
+                case: g.case.as_ref(),
+            }),
+        )
+    }
+
+    pub(crate) fn assemble<'a>(
+        format: Format,
+        counts: Counts,
+        requested: GroupBy,
+        resolved: GroupBy,
+        groups_in: impl Iterator<Item = GroupRef<'a>>,
+    ) -> Self {
         let mut groups = Vec::new();
         let mut invocations = Vec::new();
-        for (gi, g) in ex.groups.iter().enumerate() {
+        for (gi, g) in groups_in.enumerate() {
             let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
             groups.push(GroupReport {
                 index: gi,
-                key: g.key.clone(),
+                key: g.key.to_owned(),
                 trace_id: trace_ids.first().cloned().unwrap_or_default(),
                 trace_ids,
                 num_invocations: g.turns.len(),
-                eval_case_id: g.case.as_ref().map(|c| c.eval_case_id.clone()),
-                eval_case_match: g.case.as_ref().map(|c| c.how.map(str::to_owned)),
-                eval_case_reason: g.case.as_ref().map(|c| c.reason.clone()),
+                eval_case_id: g.case.map(|c| c.eval_case_id.clone()),
+                eval_case_match: g.case.map(|c| c.how.map(str::to_owned)),
+                eval_case_reason: g.case.map(|c| c.reason.clone()),
             });
             for (ti, t) in g.turns.iter().enumerate() {
                 invocations.push(invocation(gi, ti, t));
@@ -179,11 +237,11 @@ impl Report {
         Self {
             format: format.as_str().to_owned(),
             agentevals_format: format.agentevals_format().to_owned(),
-            trace_count: set.traces.len(),
-            span_count: set.span_count(),
-            log_count: set.log_count,
-            group_by: ex.requested_group_by.as_str().to_owned(),
-            group_by_resolved: ex.group_by.as_str().to_owned(),
+            trace_count: counts.traces,
+            span_count: counts.spans,
+            log_count: counts.logs,
+            group_by: requested.as_str().to_owned(),
+            group_by_resolved: resolved.as_str().to_owned(),
             groups,
             invocations,
         }

@@ -26,6 +26,38 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Builds one trace from its spans (distinct span ids, all of `trace_id`) and its log
+    /// records (all of `trace_id`): the per-trace part of [`TraceSet::build`].
+    pub(crate) fn assemble(trace_id: TraceId, spans: Vec<Span>, logs: Vec<LogRecord>) -> Self {
+        let ids: HashMap<SpanId, usize> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.span_id, i))
+            .collect();
+        let mut trace = build_trace(trace_id, spans, &ids);
+        for log in logs {
+            match log.span_id.and_then(|s| ids.get(&s)) {
+                Some(si) => trace.span_logs[*si].push(log),
+                None => trace.orphan_logs.push(log),
+            }
+        }
+        trace
+    }
+
+    /// Takes the spans and log records out of the trace (leaving it empty).
+    pub(crate) fn take_parts(&mut self) -> (Vec<Span>, Vec<LogRecord>) {
+        let spans = std::mem::take(&mut self.spans);
+        let mut logs: Vec<LogRecord> = std::mem::take(&mut self.span_logs)
+            .into_iter()
+            .flatten()
+            .collect();
+        logs.append(&mut self.orphan_logs);
+        self.parent.clear();
+        self.children.clear();
+        self.roots.clear();
+        (spans, logs)
+    }
+
     /// The index of a span by id.
     pub fn index_of(&self, id: SpanId) -> Option<usize> {
         self.spans.iter().position(|s| s.span_id == id)

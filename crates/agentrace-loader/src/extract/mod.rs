@@ -457,7 +457,8 @@ impl<'a> TraceCtx<'a> {
 }
 
 /// Raw material of a turn before continuation joining and trajectory building.
-struct Draft {
+#[derive(Clone, Debug)]
+pub(crate) struct Draft {
     trace_id: TraceId,
     anchor: SpanId,
     anchor_kind: AnchorKind,
@@ -1071,10 +1072,113 @@ pub fn extract_conversation(traces: &[&Trace]) -> Vec<Turn> {
         let ctx = TraceCtx::new(t);
         drafts.extend(trace_drafts(&ctx));
     }
+    conversation_turns(drafts)
+}
+
+/// Continuation joining and trajectory building over the drafts of one conversation (traces in
+/// start order).
+pub(crate) fn conversation_turns(drafts: Vec<Draft>) -> Vec<Turn> {
     join_continuations(drafts)
         .into_iter()
         .map(|(d, g)| finish_turn(d, g))
         .collect()
+}
+
+/// What extraction keeps of one trace: its drafts and what grouping and case selection read.
+/// Built once per trace ([`PreparedTrace::new`]); the incremental extractor caches it.
+#[derive(Clone, Debug)]
+pub(crate) struct PreparedTrace {
+    /// The trace id.
+    pub(crate) trace_id: TraceId,
+    /// The earliest span start, ns.
+    pub(crate) start_ns: u64,
+    /// Turn drafts of the trace, by anchor start.
+    pub(crate) drafts: Vec<Draft>,
+    /// [`conversation_key`] of the trace.
+    pub(crate) conversation_key: String,
+    /// Some span's resource carries `agentevals.session_name`.
+    pub(crate) session_named: bool,
+    /// The first explicit eval case id of the trace (spans by start).
+    pub(crate) explicit_case: Option<String>,
+}
+
+impl PreparedTrace {
+    /// Runs the per-trace part of extraction.
+    pub(crate) fn new(t: &Trace) -> Self {
+        let ctx = TraceCtx::new(t);
+        Self {
+            trace_id: t.trace_id,
+            start_ns: t.start_ns,
+            drafts: trace_drafts(&ctx),
+            conversation_key: conversation_key(t),
+            session_named: t
+                .spans
+                .iter()
+                .any(|s| attr_str(&s.resource.attributes, SESSION_NAME).is_some()),
+            explicit_case: explicit_case_id(&[t]),
+        }
+    }
+}
+
+/// The grouping used: `auto` resolved from the traces and the cases.
+pub(crate) fn resolve_group_by<'a>(
+    opts: &ExtractOptions,
+    mut traces: impl Iterator<Item = &'a PreparedTrace>,
+) -> GroupBy {
+    match opts.group_by {
+        GroupBy::Auto => {
+            let multi = opts
+                .cases
+                .as_ref()
+                .is_some_and(|c| c.iter().any(|c| c.invocations > 1));
+            if multi || traces.any(|t| t.session_named) {
+                GroupBy::Conversation
+            } else {
+                GroupBy::Trace
+            }
+        }
+        other => other,
+    }
+}
+
+/// Groups traces: keys in order of their earliest trace, each with its members (indexes into
+/// `traces`) by (start, trace id).
+pub(crate) fn plan_groups(
+    traces: &[&PreparedTrace],
+    group_by: GroupBy,
+) -> Vec<(String, Vec<usize>)> {
+    let mut order: Vec<usize> = (0..traces.len()).collect();
+    order.sort_by_key(|&i| (traces[i].start_ns, traces[i].trace_id));
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for i in order {
+        let key = match group_by {
+            GroupBy::Trace | GroupBy::Auto => traces[i].trace_id.to_string(),
+            GroupBy::Conversation => traces[i].conversation_key.clone(),
+        };
+        match index.get(&key) {
+            Some(&g) => groups[g].1.push(i),
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push((key, vec![i]));
+            }
+        }
+    }
+    groups
+}
+
+/// The golden case of one group, when cases were given.
+pub(crate) fn group_case(
+    opts: &ExtractOptions,
+    turns: &[Turn],
+    members: &[&PreparedTrace],
+    group_count: usize,
+) -> Option<CaseSelection> {
+    let cases = opts.cases.as_ref()?;
+    let single_pairing =
+        group_count == 1 && cases.iter().filter(|c| c.invocations > 0).count() == 1;
+    let explicit = members.iter().find_map(|t| t.explicit_case.as_deref());
+    Some(select_case(turns, cases, explicit, single_pairing))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1212,60 +1316,26 @@ pub fn select_case(
 
 /// Extracts groups and turns from built traces.
 pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
-    let group_by = match opts.group_by {
-        GroupBy::Auto => {
-            let session = set.traces.iter().any(|t| {
-                t.spans
-                    .iter()
-                    .any(|s| attr_str(&s.resource.attributes, SESSION_NAME).is_some())
-            });
-            let multi = opts
-                .cases
-                .as_ref()
-                .is_some_and(|c| c.iter().any(|c| c.invocations > 1));
-            if session || multi {
-                GroupBy::Conversation
-            } else {
-                GroupBy::Trace
-            }
-        }
-        other => other,
+    let mut prepared: Vec<PreparedTrace> = set.traces.iter().map(PreparedTrace::new).collect();
+    let group_by = resolve_group_by(opts, prepared.iter());
+    let plan = {
+        let refs: Vec<&PreparedTrace> = prepared.iter().collect();
+        plan_groups(&refs, group_by)
     };
-    let mut ordered: Vec<&Trace> = set.traces.iter().collect();
-    ordered.sort_by_key(|t| (t.start_ns, t.trace_id));
-    let mut keys: Vec<String> = Vec::new();
-    let mut members: HashMap<String, Vec<&Trace>> = HashMap::new();
-    for t in ordered {
-        let key = match group_by {
-            GroupBy::Trace | GroupBy::Auto => t.trace_id.to_string(),
-            GroupBy::Conversation => conversation_key(t),
-        };
-        if !members.contains_key(&key) {
-            keys.push(key.clone());
-        }
-        members.entry(key).or_default().push(t);
-    }
-    let single_pairing = keys.len() == 1
-        && opts
-            .cases
-            .as_ref()
-            .is_some_and(|c| c.iter().filter(|c| c.invocations > 0).count() == 1);
-    let groups = keys
+    let group_count = plan.len();
+    let groups = plan
         .into_iter()
-        .map(|key| {
-            let traces = members.remove(&key).unwrap_or_default();
-            let turns = extract_conversation(&traces);
-            let case = opts.cases.as_ref().map(|cases| {
-                select_case(
-                    &turns,
-                    cases,
-                    explicit_case_id(&traces).as_deref(),
-                    single_pairing,
-                )
-            });
+        .map(|(key, members)| {
+            let drafts: Vec<Draft> = members
+                .iter()
+                .flat_map(|&i| std::mem::take(&mut prepared[i].drafts))
+                .collect();
+            let turns = conversation_turns(drafts);
+            let refs: Vec<&PreparedTrace> = members.iter().map(|&i| &prepared[i]).collect();
+            let case = group_case(opts, &turns, &refs, group_count);
             Group {
                 key,
-                trace_ids: traces.iter().map(|t| t.trace_id).collect(),
+                trace_ids: refs.iter().map(|t| t.trace_id).collect(),
                 turns,
                 case,
             }

@@ -656,6 +656,11 @@ pub(crate) fn parse_stream(r: impl std::io::BufRead) -> Option<Telemetry> {
             return None;
         }
         sc.r.consume(1);
+        // Shapes of the lenient reader (which also prefers them to `resourceSpans`): give up at
+        // once rather than scan the rest of the file.
+        if matches!(key.as_slice(), b"batches" | b"data" | b"trace") {
+            return None;
+        }
         let spans = matches!(key.as_slice(), b"resourceSpans" | b"resource_spans");
         let logs = matches!(key.as_slice(), b"resourceLogs" | b"resource_logs");
         if !spans && !logs {

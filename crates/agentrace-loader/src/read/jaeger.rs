@@ -40,183 +40,200 @@ fn read_tags(v: Option<&Value>) -> Attributes {
     out
 }
 
-/// Reads a Jaeger JSON document.
-pub(crate) fn read_value(v: &Value, out: &mut Telemetry, sink: &mut Sink<'_>) {
-    let Some(data) = v.get("data").and_then(Value::as_array) else {
-        sink.bad("data".into(), "expected a `data` array");
-        return;
-    };
-    for (ti, tr) in data.iter().enumerate() {
-        let Some(tr) = tr.as_object() else { continue };
-        let mut processes: HashMap<&str, Arc<Resource>> = HashMap::new();
-        if let Some(ps) = tr.get("processes").and_then(Value::as_object) {
-            for (pid, p) in ps {
-                let mut attrs = Attributes::default();
-                if let Some(name) = p.get("serviceName").and_then(Value::as_str) {
-                    attrs.push("service.name", AnyValue::String(name.to_owned()));
-                }
-                for kv in read_tags(p.get("tags")).0 {
-                    attrs.0.push(kv);
-                }
-                processes.insert(pid.as_str(), Arc::new(Resource { attributes: attrs }));
-            }
+/// Reads one element of a Jaeger `data` array (one trace); `ti` is its index, for field paths.
+pub(crate) fn read_trace(ti: usize, tr: &Value, out: &mut Telemetry, sink: &mut Sink<'_>) {
+    let Some(tr) = tr.as_object() else { return };
+    let processes = read_processes(tr.get("processes"));
+    let mut scopes = HashMap::new();
+    for (si, s) in tr
+        .get("spans")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if let Some(span) = read_span(ti, si, s, &processes, &mut scopes, sink) {
+            out.spans.push(span);
         }
-        let mut scopes: HashMap<(String, String), Arc<Scope>> = HashMap::new();
-        for (si, s) in tr
-            .get("spans")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let path = format!("data[{ti}].spans[{si}]");
-            let Some(s) = s.as_object() else {
-                sink.bad(path, "expected a span object");
-                continue;
-            };
-            let Some(trace_id) = s
-                .get("traceID")
-                .and_then(Value::as_str)
-                .and_then(parse_trace_id)
-            else {
-                sink.bad(format!("{path}.traceID"), "missing or invalid trace id");
-                continue;
-            };
-            let Some(span_id) = s
-                .get("spanID")
-                .and_then(Value::as_str)
-                .and_then(parse_span_id)
-            else {
-                sink.bad(format!("{path}.spanID"), "missing or invalid span id");
-                continue;
-            };
-            let mut parent = None;
-            let mut links = Vec::new();
-            for r in s
-                .get("references")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let Some(r) = r.as_object() else { continue };
-                let (Some(t), Some(sp)) = (
-                    r.get("traceID")
-                        .and_then(Value::as_str)
-                        .and_then(parse_trace_id),
-                    r.get("spanID")
-                        .and_then(Value::as_str)
-                        .and_then(parse_span_id),
-                ) else {
-                    continue;
-                };
-                let child_of = r.get("refType").and_then(Value::as_str) == Some("CHILD_OF");
-                if child_of && parent.is_none() {
-                    parent = Some(sp);
-                } else {
-                    links.push(Link {
-                        trace_id: t,
-                        span_id: sp,
-                        attributes: Attributes::default(),
-                    });
-                }
+    }
+}
+
+/// The resources of a trace's `processes`, by process id.
+pub(crate) fn read_processes(v: Option<&Value>) -> HashMap<String, Arc<Resource>> {
+    let mut processes = HashMap::new();
+    if let Some(ps) = v.and_then(Value::as_object) {
+        for (pid, p) in ps {
+            let mut attrs = Attributes::default();
+            if let Some(name) = p.get("serviceName").and_then(Value::as_str) {
+                attrs.push("service.name", AnyValue::String(name.to_owned()));
             }
-            let mut kind = SpanKind::Unspecified;
-            let mut status = Status::default();
-            let (mut scope_name, mut scope_version) = (String::new(), String::new());
-            let mut error_tag = false;
-            let mut attributes = Attributes::default();
-            for kv in read_tags(s.get("tags")).0 {
-                match kv.key.as_str() {
-                    "span.kind" => kind = SpanKind::from_name(kv.value.as_str().unwrap_or("")),
-                    "otel.status_code" => {
-                        status.code = StatusCode::from_name(kv.value.as_str().unwrap_or(""));
-                    }
-                    "otel.status_description" => {
-                        status.message = kv.value.as_str().unwrap_or("").to_owned();
-                    }
-                    "otel.scope.name" | "otel.library.name" => {
-                        scope_name = kv.value.as_str().unwrap_or("").to_owned();
-                    }
-                    "otel.scope.version" | "otel.library.version" => {
-                        scope_version = kv.value.as_str().unwrap_or("").to_owned();
-                    }
-                    _ => {
-                        if kv.key == "error"
-                            && matches!(&kv.value, AnyValue::Bool(true))
-                                | matches!(&kv.value, AnyValue::String(x) if x.eq_ignore_ascii_case("true"))
-                        {
-                            error_tag = true;
-                        }
-                        attributes.0.push(kv);
-                    }
-                }
+            for kv in read_tags(p.get("tags")).0 {
+                attrs.0.push(kv);
             }
-            if error_tag && status.code == StatusCode::Unset {
-                status.code = StatusCode::Error;
-            }
-            let events = s
-                .get("logs")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_object)
-                .map(|l| {
-                    let mut name = String::new();
-                    let mut attrs = Attributes::default();
-                    for kv in read_tags(l.get("fields")).0 {
-                        if kv.key == "event" && name.is_empty() {
-                            name = kv.value.as_str().unwrap_or("").to_owned();
-                        } else {
-                            attrs.0.push(kv);
-                        }
-                    }
-                    SpanEvent {
-                        time_ns: micros(l.get("timestamp")),
-                        name,
-                        attributes: attrs,
-                    }
-                })
-                .collect();
-            let resource = s
-                .get("processID")
+            processes.insert(pid.clone(), Arc::new(Resource { attributes: attrs }));
+        }
+    }
+    processes
+}
+
+/// The scopes of one trace, by (name, version).
+pub(crate) type Scopes = HashMap<(String, String), Arc<Scope>>;
+
+/// Reads span `si` of trace `ti`; its resource is its process's in `processes`.
+pub(crate) fn read_span(
+    ti: usize,
+    si: usize,
+    s: &Value,
+    processes: &HashMap<String, Arc<Resource>>,
+    scopes: &mut Scopes,
+    sink: &mut Sink<'_>,
+) -> Option<Span> {
+    let path = format!("data[{ti}].spans[{si}]");
+    let Some(s) = s.as_object() else {
+        sink.bad(path, "expected a span object");
+        return None;
+    };
+    let Some(trace_id) = s
+        .get("traceID")
+        .and_then(Value::as_str)
+        .and_then(parse_trace_id)
+    else {
+        sink.bad(format!("{path}.traceID"), "missing or invalid trace id");
+        return None;
+    };
+    let Some(span_id) = s
+        .get("spanID")
+        .and_then(Value::as_str)
+        .and_then(parse_span_id)
+    else {
+        sink.bad(format!("{path}.spanID"), "missing or invalid span id");
+        return None;
+    };
+    let mut parent = None;
+    let mut links = Vec::new();
+    for r in s
+        .get("references")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(r) = r.as_object() else { continue };
+        let (Some(t), Some(sp)) = (
+            r.get("traceID")
                 .and_then(Value::as_str)
-                .and_then(|p| processes.get(p))
-                .cloned()
-                .unwrap_or_default();
-            let scope = Arc::clone(
-                scopes
-                    .entry((scope_name.clone(), scope_version.clone()))
-                    .or_insert_with(|| {
-                        Arc::new(Scope {
-                            name: scope_name,
-                            version: scope_version,
-                            attributes: Attributes::default(),
-                        })
-                    }),
-            );
-            let start_ns = micros(s.get("startTime"));
-            let end_ns = start_ns.saturating_add(micros(s.get("duration")));
-            out.spans.push(Span {
-                trace_id,
-                span_id,
-                parent_span_id: parent,
-                name: s
-                    .get("operationName")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned(),
-                kind,
-                start_ns,
-                end_ns,
-                attributes,
-                events,
-                links,
-                status,
-                resource,
-                scope,
+                .and_then(parse_trace_id),
+            r.get("spanID")
+                .and_then(Value::as_str)
+                .and_then(parse_span_id),
+        ) else {
+            continue;
+        };
+        let child_of = r.get("refType").and_then(Value::as_str) == Some("CHILD_OF");
+        if child_of && parent.is_none() {
+            parent = Some(sp);
+        } else {
+            links.push(Link {
+                trace_id: t,
+                span_id: sp,
+                attributes: Attributes::default(),
             });
         }
     }
+    let mut kind = SpanKind::Unspecified;
+    let mut status = Status::default();
+    let (mut scope_name, mut scope_version) = (String::new(), String::new());
+    let mut error_tag = false;
+    let mut attributes = Attributes::default();
+    for kv in read_tags(s.get("tags")).0 {
+        match kv.key.as_str() {
+            "span.kind" => kind = SpanKind::from_name(kv.value.as_str().unwrap_or("")),
+            "otel.status_code" => {
+                status.code = StatusCode::from_name(kv.value.as_str().unwrap_or(""));
+            }
+            "otel.status_description" => {
+                status.message = kv.value.as_str().unwrap_or("").to_owned();
+            }
+            "otel.scope.name" | "otel.library.name" => {
+                scope_name = kv.value.as_str().unwrap_or("").to_owned();
+            }
+            "otel.scope.version" | "otel.library.version" => {
+                scope_version = kv.value.as_str().unwrap_or("").to_owned();
+            }
+            _ => {
+                if kv.key == "error"
+                    && matches!(&kv.value, AnyValue::Bool(true))
+                        | matches!(&kv.value, AnyValue::String(x) if x.eq_ignore_ascii_case("true"))
+                {
+                    error_tag = true;
+                }
+                attributes.0.push(kv);
+            }
+        }
+    }
+    if error_tag && status.code == StatusCode::Unset {
+        status.code = StatusCode::Error;
+    }
+    let events = s
+        .get("logs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .map(|l| {
+            let mut name = String::new();
+            let mut attrs = Attributes::default();
+            for kv in read_tags(l.get("fields")).0 {
+                if kv.key == "event" && name.is_empty() {
+                    name = kv.value.as_str().unwrap_or("").to_owned();
+                } else {
+                    attrs.0.push(kv);
+                }
+            }
+            SpanEvent {
+                time_ns: micros(l.get("timestamp")),
+                name,
+                attributes: attrs,
+            }
+        })
+        .collect();
+    let resource = s
+        .get("processID")
+        .and_then(Value::as_str)
+        .and_then(|p| processes.get(p))
+        .cloned()
+        .unwrap_or_default();
+    let scope = Arc::clone(
+        scopes
+            .entry((scope_name.clone(), scope_version.clone()))
+            .or_insert_with(|| {
+                Arc::new(Scope {
+                    name: scope_name,
+                    version: scope_version,
+                    attributes: Attributes::default(),
+                })
+            }),
+    );
+    let start_ns = micros(s.get("startTime"));
+    let end_ns = start_ns.saturating_add(micros(s.get("duration")));
+    Some(Span {
+        trace_id,
+        span_id,
+        parent_span_id: parent,
+        name: s
+            .get("operationName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        kind,
+        start_ns,
+        end_ns,
+        attributes,
+        events,
+        links,
+        status,
+        resource,
+        scope,
+    })
 }
 
 fn micros(v: Option<&Value>) -> u64 {

@@ -9,6 +9,7 @@ pub(crate) mod jaeger;
 mod locate;
 pub(crate) mod otlp_json;
 pub mod proto;
+mod stream;
 
 use std::fmt;
 use std::fs::File;
@@ -441,12 +442,41 @@ fn read_plain<R: BufRead>(
             return read_protobuf(path, &buf, issues, f);
         }
     }
+    // A long first line that is the whole file (a one-line document): streamed again from the
+    // file, so that its text and its model are never held together.
+    let mut peeked: Option<Vec<u8>> = None;
+    if first.len() > REREAD_LINE_BYTES
+        && let Some(reopen) = reopen
+    {
+        let rest = next_non_blank_line(&mut r).map_err(io)?;
+        if rest.is_empty() {
+            drop(first);
+            if matches!(opts.format, None | Some(Format::OtlpJson))
+                && let Some(batch) = fast::parse_stream(reopen()?)
+            {
+                f(batch);
+                return Ok(Format::OtlpJson);
+            }
+            return read_documents(
+                path,
+                &|| reopen().map(|r| r as Box<dyn BufRead>),
+                opts,
+                issues,
+                f,
+            );
+        }
+        peeked = Some(rest);
+    }
+    let mut next_line = |r: &mut R| match peeked.take() {
+        Some(line) => Ok(line),
+        None => next_non_blank_line(r).map_err(io),
+    };
     // A canonical OTLP document on the first line: a one-line document or the first of JSON Lines.
     if matches!(opts.format, None | Some(Format::OtlpJson))
         && let Some(batch) = fast::parse(&first)
     {
         drop(first);
-        let rest = next_non_blank_line(&mut r).map_err(io)?;
+        let rest = next_line(&mut r)?;
         f(batch);
         if rest.is_empty() {
             return Ok(Format::OtlpJson);
@@ -455,116 +485,220 @@ fn read_plain<R: BufRead>(
         return Ok(Format::OtlpJsonl);
     }
     // A complete JSON value on the first line followed by more content is JSON Lines.
-    if let Ok(v) = serde_json::from_slice::<Value>(&first) {
-        let rest_first = next_non_blank_line(&mut r).map_err(io)?;
+    if serde_json::from_slice::<serde::de::IgnoredAny>(&first).is_ok() {
+        let rest_first = next_line(&mut r)?;
         if rest_first.is_empty() {
-            // One single-line document.
-            let fmt = opts.format.unwrap_or_else(|| classify(&v));
-            if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
-                return Err(LoadError::Detect {
-                    path: path.to_owned(),
-                    reason: "a JSON value that is neither OTLP nor Jaeger".into(),
-                });
-            }
-            read_document(fmt, &v, None, issues, f);
-            return Ok(fmt);
+            // One single-line document (a long one from a file was taken above).
+            return read_documents(
+                path,
+                &|| Ok(Box::new(&first[..]) as Box<dyn BufRead + '_>),
+                opts,
+                issues,
+                f,
+            );
         }
         // JSON Lines: first line, then the line we peeked at, then the rest.
-        if opts.format.is_none() && !is_otlp(&v) {
+        let line = std::cell::Cell::new(1);
+        let top = stream::Values::new(&first[..], &line)
+            .next_value()
+            .map_err(|e| json_error(path, &e))?
+            .ok_or_else(|| LoadError::Detect {
+                path: path.to_owned(),
+                reason: "the file is empty".into(),
+            })?;
+        if opts.format.is_none() && !top.is_otlp() {
             return Err(LoadError::Detect {
                 path: path.to_owned(),
                 reason: "the first line is neither an OTLP document nor a span".into(),
             });
         }
-        let mut sink = Sink {
-            line: Some(1),
-            issues,
-        };
-        let mut batch = Telemetry::default();
-        otlp_json::read_value(&v, &mut batch, &mut sink);
+        let (batch, line_issues) = top.into_telemetry(Format::OtlpJson);
+        issues.extend(
+            line_issues
+                .into_iter()
+                .map(|i| RecordIssue { line: Some(1), ..i }),
+        );
         f(batch);
         read_jsonl(path, r, 1, Some(rest_first), issues, f)?;
         return Ok(Format::OtlpJsonl);
     }
-    // Otherwise one multi-line document. From a file, canonical OTLP/JSON is decoded as it
-    // streams in (memory is the model, not the file); anything else is read again, whole, for
-    // the lenient reader.
+    // Otherwise one multi-line document (or several). From a file, canonical OTLP/JSON is decoded
+    // as it streams in; anything else is read again from the start by the streaming lenient
+    // reader. Neither holds the file in memory.
     let otlp = matches!(opts.format, None | Some(Format::OtlpJson));
-    let buf = match reopen {
-        Some(reopen) if otlp => {
-            if let Some(batch) = fast::parse_stream(std::io::Cursor::new(&first).chain(&mut r)) {
+    match reopen {
+        Some(reopen) => {
+            // The line peeked at above, if any, goes back between the first line and the rest.
+            let peeked = std::io::Cursor::new(peeked.take().unwrap_or_default());
+            if otlp
+                && let Some(batch) =
+                    fast::parse_stream(std::io::Cursor::new(&first).chain(peeked).chain(&mut r))
+            {
                 f(batch);
                 return Ok(Format::OtlpJson);
             }
             drop(first);
-            let mut buf = Vec::new();
-            reopen()?.read_to_end(&mut buf).map_err(io)?;
-            buf
+            read_documents(
+                path,
+                &|| reopen().map(|r| r as Box<dyn BufRead>),
+                opts,
+                issues,
+                f,
+            )
         }
-        _ => {
+        None => {
             let mut buf = first;
             r.read_to_end(&mut buf).map_err(io)?;
             if otlp && let Some(batch) = fast::parse(&buf) {
                 f(batch);
                 return Ok(Format::OtlpJson);
             }
-            buf
-        }
-    };
-    let v = match serde_json::from_slice::<Value>(&buf) {
-        Ok(v) => v,
-        Err(e) if e.is_syntax() && e.to_string().contains("trailing characters") => {
-            // Several pretty-printed documents one after another: read them in sequence.
-            drop(e);
-            return read_concatenated(path, &buf, opts, issues, f);
-        }
-        Err(e) => {
-            return Err(LoadError::Json {
-                path: path.to_owned(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            });
-        }
-    };
-    let fmt = opts.format.unwrap_or_else(|| classify(&v));
-    if opts.format.is_none() && fmt == Format::OtlpJson && !is_otlp(&v) {
-        return Err(LoadError::Detect {
-            path: path.to_owned(),
-            reason: "a JSON value that is neither OTLP nor Jaeger".into(),
-        });
-    }
-    let before = issues.len();
-    read_document(fmt, &v, None, issues, f);
-    for issue in &mut issues[before..] {
-        if issue.line.is_none() && !issue.field.is_empty() {
-            issue.line = locate::line_of(&buf, &issue.field);
+            read_documents(
+                path,
+                &|| Ok(Box::new(&buf[..]) as Box<dyn BufRead + '_>),
+                opts,
+                issues,
+                f,
+            )
         }
     }
-    Ok(fmt)
 }
 
-fn read_concatenated(
+/// A single-line document longer than this is read a second time, streaming, from its file.
+const REREAD_LINE_BYTES: usize = 1 << 20;
+
+fn json_error(path: &Path, e: &serde_json::Error) -> LoadError {
+    LoadError::Json {
+        path: path.to_owned(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    }
+}
+
+/// How a walk of the input stopped early.
+enum Stop {
+    /// The scanner gave up: read again with the walking reader.
+    Bail,
+    /// Invalid JSON (from the walking reader).
+    Syntax(serde_json::Error),
+    /// The input could not be read, or is empty.
+    Fail(LoadError),
+}
+
+/// Opens the input of [`read_documents`] from its start.
+type Open<'a, 'b> = &'a dyn Fn() -> Result<Box<dyn BufRead + 'b>, LoadError>;
+
+/// Reads one JSON document, or several one after another, with the streaming lenient reader: the
+/// byte scanner first, and, if it gives up (invalid JSON, unusual nesting), the `serde` walk from
+/// the start, which skips the documents already handed over and reports errors precisely.
+fn read_documents(
     path: &Path,
-    buf: &[u8],
+    open: Open<'_, '_>,
     opts: LoadOptions,
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
 ) -> Result<Format, LoadError> {
-    let mut stream = serde_json::Deserializer::from_slice(buf).into_iter::<Value>();
-    for v in stream.by_ref() {
-        match v {
-            Ok(v) => {
-                if opts.format != Some(Format::JaegerJson)
-                    && v.get("data").is_some()
-                    && !is_otlp(&v)
-                {
-                    read_document(Format::JaegerJson, &v, None, issues, f);
-                } else {
-                    read_document(Format::OtlpJson, &v, None, issues, f);
-                }
+    let io = |source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut emitted = 0usize;
+    let mut scanner = stream::Scanner::new(open()?);
+    let mut next = || {
+        scanner.next_value().map_err(|e| match e {
+            stream::ScanError::Io(e) => Stop::Fail(io(e)),
+            stream::ScanError::Bail => Stop::Bail,
+        })
+    };
+    match drive(path, &mut next, opts, issues, f, 0, &mut emitted) {
+        Ok(fmt) => return Ok(fmt),
+        Err(Stop::Fail(e)) => return Err(e),
+        Err(Stop::Bail | Stop::Syntax(_)) => {}
+    }
+    let line = std::cell::Cell::new(1);
+    let mut values = stream::Values::new(open()?, &line);
+    let mut next = || {
+        values.next_value().map_err(|e| {
+            if e.is_io() {
+                Stop::Fail(io(e.into()))
+            } else {
+                Stop::Syntax(e)
             }
-            Err(e) => {
+        })
+    };
+    match drive(path, &mut next, opts, issues, f, emitted, &mut 0) {
+        Ok(fmt) => Ok(fmt),
+        Err(Stop::Fail(e)) => Err(e),
+        Err(Stop::Syntax(e)) => Err(json_error(path, &e)),
+        Err(Stop::Bail) => Err(LoadError::Detect {
+            path: path.to_owned(),
+            reason: "unreadable JSON".into(),
+        }),
+    }
+}
+
+/// Hands over the documents `next` yields, after the first `skip` (already handed over);
+/// `emitted` counts those handed over so far.
+fn drive(
+    path: &Path,
+    next: &mut dyn FnMut() -> Result<Option<stream::Top>, Stop>,
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    f: &mut dyn FnMut(Telemetry),
+    skip: usize,
+    emitted: &mut usize,
+) -> Result<Format, Stop> {
+    let Some(first) = next()? else {
+        return Err(Stop::Fail(LoadError::Detect {
+            path: path.to_owned(),
+            reason: "the file is empty".into(),
+        }));
+    };
+    let second = next();
+    match second {
+        Ok(None) => {
+            let fmt = opts.format.unwrap_or_else(|| first.detected());
+            if opts.format.is_none() && fmt == Format::OtlpJson && !first.is_otlp() {
+                return Err(Stop::Fail(LoadError::Detect {
+                    path: path.to_owned(),
+                    reason: "a JSON value that is neither OTLP nor Jaeger".into(),
+                }));
+            }
+            let (batch, doc_issues) = first.into_telemetry(fmt);
+            issues.extend(doc_issues);
+            f(batch);
+            *emitted = 1;
+            return Ok(fmt);
+        }
+        Err(Stop::Bail) => return Err(Stop::Bail),
+        Err(Stop::Fail(e)) => return Err(Stop::Fail(e)),
+        Ok(Some(_)) | Err(Stop::Syntax(_)) => {}
+    }
+    // Several pretty-printed documents one after another: each is Jaeger when it has `data` and
+    // nothing OTLP, else OTLP.
+    let mut k = 0usize;
+    let mut emit = |top: stream::Top, issues: &mut Vec<RecordIssue>| {
+        if k >= skip {
+            let fmt = if opts.format != Some(Format::JaegerJson) && top.jaeger_like() {
+                Format::JaegerJson
+            } else {
+                Format::OtlpJson
+            };
+            let (batch, doc_issues) = top.into_telemetry(fmt);
+            issues.extend(doc_issues);
+            f(batch);
+        }
+        k += 1;
+        *emitted = k;
+    };
+    emit(first, issues);
+    let mut cur = second;
+    loop {
+        match cur {
+            Ok(Some(top)) => emit(top, issues),
+            Ok(None) => break,
+            Err(Stop::Syntax(e)) => {
                 issues.push(RecordIssue {
                     file: None,
                     line: Some(e.line()),
@@ -573,9 +707,10 @@ fn read_concatenated(
                 });
                 break;
             }
+            Err(stop) => return Err(stop),
         }
+        cur = next();
     }
-    let _ = path;
     Ok(Format::OtlpJsonl)
 }
 
@@ -673,23 +808,6 @@ fn read_protobuf(
             source,
         }),
     }
-}
-
-fn read_document(
-    fmt: Format,
-    v: &Value,
-    line: Option<usize>,
-    issues: &mut Vec<RecordIssue>,
-    f: &mut dyn FnMut(Telemetry),
-) {
-    let mut batch = Telemetry::default();
-    let mut sink = Sink { line, issues };
-    if fmt == Format::JaegerJson {
-        jaeger::read_value(v, &mut batch, &mut sink);
-    } else {
-        otlp_json::read_value(v, &mut batch, &mut sink);
-    }
-    f(batch);
 }
 
 /// True when a JSON value is something the OTLP reader understands.

@@ -79,87 +79,106 @@ pub(crate) fn looks_like_span(obj: &Map<String, Value>) -> bool {
         .any(|k| obj.contains_key(*k))
 }
 
-fn read_document(obj: &Map<String, Value>, out: &mut Telemetry, sink: &mut Sink<'_>, prefix: &str) {
-    let rs_key = if obj.contains_key("batches") {
+/// The key of the resource spans list in a document: `batches`, else `resourceSpans`, else
+/// `resource_spans`.
+pub(crate) fn resource_spans_key(has: impl Fn(&str) -> bool) -> &'static str {
+    if has("batches") {
         "batches"
-    } else if obj.contains_key("resourceSpans") {
+    } else if has("resourceSpans") {
         "resourceSpans"
     } else {
         "resource_spans"
-    };
+    }
+}
+
+fn read_document(obj: &Map<String, Value>, out: &mut Telemetry, sink: &mut Sink<'_>, prefix: &str) {
+    let rs_key = resource_spans_key(|k| obj.contains_key(k));
     if let Some(list) = obj.get(rs_key).and_then(Value::as_array) {
         for (i, rs) in list.iter().enumerate() {
-            let path = format!("{prefix}{rs_key}[{i}]");
-            let Some(rs) = rs.as_object() else {
-                sink.bad(path, "expected an object");
-                continue;
-            };
-            let resource = Arc::new(read_resource(rs));
-            let ss_list = field(rs, "scopeSpans", "scope_spans")
-                .or_else(|| {
-                    field(
-                        rs,
-                        "instrumentationLibrarySpans",
-                        "instrumentation_library_spans",
-                    )
-                })
-                .and_then(Value::as_array);
-            for (j, ss) in ss_list.into_iter().flatten().enumerate() {
-                let Some(ss) = ss.as_object() else { continue };
-                let scope = Arc::new(read_scope(ss));
-                let spans = ss.get("spans").and_then(Value::as_array);
-                for (k, span) in spans.into_iter().flatten().enumerate() {
-                    let spath = format!("{path}.scopeSpans[{j}].spans[{k}]");
-                    match span.as_object() {
-                        Some(so) => {
-                            if let Some(s) = read_span(so, &resource, &scope, sink, &spath) {
-                                out.spans.push(s);
-                            }
-                        }
-                        None => sink.bad(spath, "expected a span object"),
-                    }
-                }
-            }
+            read_resource_spans(&format!("{prefix}{rs_key}[{i}]"), rs, out, sink);
         }
     }
     if let Some(list) = field(obj, "resourceLogs", "resource_logs").and_then(Value::as_array) {
         for (i, rl) in list.iter().enumerate() {
-            let path = format!("{prefix}resourceLogs[{i}]");
-            let Some(rl) = rl.as_object() else {
-                sink.bad(path, "expected an object");
-                continue;
-            };
-            let resource = Arc::new(read_resource(rl));
-            let sl_list = field(rl, "scopeLogs", "scope_logs")
-                .or_else(|| {
-                    field(
-                        rl,
-                        "instrumentationLibraryLogs",
-                        "instrumentation_library_logs",
-                    )
-                })
-                .and_then(Value::as_array);
-            for (j, sl) in sl_list.into_iter().flatten().enumerate() {
-                let Some(sl) = sl.as_object() else { continue };
-                let scope = Arc::new(read_scope(sl));
-                let recs = field(sl, "logRecords", "log_records").and_then(Value::as_array);
-                for (k, rec) in recs.into_iter().flatten().enumerate() {
-                    let lpath = format!("{path}.scopeLogs[{j}].logRecords[{k}]");
-                    match rec.as_object() {
-                        Some(ro) => {
-                            if let Some(l) = read_log(ro, &resource, &scope, sink, &lpath) {
-                                out.logs.push(l);
-                            }
-                        }
-                        None => sink.bad(lpath, "expected a log record object"),
+            read_resource_logs(&format!("{prefix}resourceLogs[{i}]"), rl, out, sink);
+        }
+    }
+}
+
+/// Reads one element of a resource spans list; `path` names it in field paths.
+pub(crate) fn read_resource_spans(
+    path: &str,
+    rs: &Value,
+    out: &mut Telemetry,
+    sink: &mut Sink<'_>,
+) {
+    let Some(rs) = rs.as_object() else {
+        sink.bad(path.to_owned(), "expected an object");
+        return;
+    };
+    let resource = Arc::new(read_resource(rs));
+    let ss_list = field(rs, "scopeSpans", "scope_spans")
+        .or_else(|| {
+            field(
+                rs,
+                "instrumentationLibrarySpans",
+                "instrumentation_library_spans",
+            )
+        })
+        .and_then(Value::as_array);
+    for (j, ss) in ss_list.into_iter().flatten().enumerate() {
+        let Some(ss) = ss.as_object() else { continue };
+        let scope = Arc::new(read_scope(ss));
+        let spans = ss.get("spans").and_then(Value::as_array);
+        for (k, span) in spans.into_iter().flatten().enumerate() {
+            let spath = format!("{path}.scopeSpans[{j}].spans[{k}]");
+            match span.as_object() {
+                Some(so) => {
+                    if let Some(s) = read_span(so, &resource, &scope, sink, &spath) {
+                        out.spans.push(s);
                     }
                 }
+                None => sink.bad(spath, "expected a span object"),
             }
         }
     }
 }
 
-fn read_resource(rs: &Map<String, Value>) -> Resource {
+/// Reads one element of a resource logs list; `path` names it in field paths.
+pub(crate) fn read_resource_logs(path: &str, rl: &Value, out: &mut Telemetry, sink: &mut Sink<'_>) {
+    let Some(rl) = rl.as_object() else {
+        sink.bad(path.to_owned(), "expected an object");
+        return;
+    };
+    let resource = Arc::new(read_resource(rl));
+    let sl_list = field(rl, "scopeLogs", "scope_logs")
+        .or_else(|| {
+            field(
+                rl,
+                "instrumentationLibraryLogs",
+                "instrumentation_library_logs",
+            )
+        })
+        .and_then(Value::as_array);
+    for (j, sl) in sl_list.into_iter().flatten().enumerate() {
+        let Some(sl) = sl.as_object() else { continue };
+        let scope = Arc::new(read_scope(sl));
+        let recs = field(sl, "logRecords", "log_records").and_then(Value::as_array);
+        for (k, rec) in recs.into_iter().flatten().enumerate() {
+            let lpath = format!("{path}.scopeLogs[{j}].logRecords[{k}]");
+            match rec.as_object() {
+                Some(ro) => {
+                    if let Some(l) = read_log(ro, &resource, &scope, sink, &lpath) {
+                        out.logs.push(l);
+                    }
+                }
+                None => sink.bad(lpath, "expected a log record object"),
+            }
+        }
+    }
+}
+
+pub(crate) fn read_resource(rs: &Map<String, Value>) -> Resource {
     let attributes = rs
         .get("resource")
         .and_then(Value::as_object)
@@ -169,7 +188,7 @@ fn read_resource(rs: &Map<String, Value>) -> Resource {
     Resource { attributes }
 }
 
-fn read_scope(ss: &Map<String, Value>) -> Scope {
+pub(crate) fn read_scope(ss: &Map<String, Value>) -> Scope {
     let Some(s) = ss
         .get("scope")
         .or_else(|| field(ss, "instrumentationLibrary", "instrumentation_library"))
@@ -238,7 +257,7 @@ fn as_u64(v: Option<&Value>) -> u64 {
     }
 }
 
-fn read_span(
+pub(crate) fn read_span(
     o: &Map<String, Value>,
     resource: &Arc<Resource>,
     scope: &Arc<Scope>,
@@ -351,7 +370,7 @@ fn read_span(
     })
 }
 
-fn read_log(
+pub(crate) fn read_log(
     o: &Map<String, Value>,
     resource: &Arc<Resource>,
     scope: &Arc<Scope>,

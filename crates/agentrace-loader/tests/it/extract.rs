@@ -539,10 +539,13 @@ mod random {
             let mut inc = IncrementalExtractor::new();
             for s in spans.into_iter().rev() {
                 inc.push_spans([s]);
+                // Each call rebuilds only the trace just fed; the result must still be the batch one.
+                let _ = inc.report(Format::OtlpJson, &opts);
             }
             let set2 = inc.trace_set();
             let got = Report::new(Format::OtlpJson, &set2, &inc.extract(&opts));
-            prop_assert_eq!(got, batch);
+            prop_assert_eq!(&got, &batch);
+            prop_assert_eq!(inc.report(Format::OtlpJson, &opts), batch);
         }
     }
 }

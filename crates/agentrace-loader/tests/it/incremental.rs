@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use agentrace_loader::extract::{self, ExpectedCase, ExtractOptions};
+use agentrace_loader::extract::{self, ExpectedCase, ExtractOptions, GroupBy};
 use agentrace_loader::incremental::IncrementalExtractor;
+use agentrace_loader::model::{LogRecord, Span, Telemetry};
 use agentrace_loader::read::{Format, LoadOptions, load_path};
 use agentrace_loader::report::Report;
 use agentrace_loader::trace::TraceSet;
@@ -17,7 +18,7 @@ const CASES: [&str; 5] = [
     "helm_jaeger_pass",
 ];
 
-fn case(name: &str) -> (agentrace_loader::model::Telemetry, ExtractOptions) {
+fn case(name: &str) -> (Telemetry, ExtractOptions) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/fixtures/conformance")
         .join(name);
@@ -36,6 +37,60 @@ fn case(name: &str) -> (agentrace_loader::model::Telemetry, ExtractOptions) {
     (loaded.telemetry, opts)
 }
 
+fn batch_report(telemetry: Telemetry, opts: &ExtractOptions) -> Report {
+    let set = TraceSet::build(telemetry);
+    Report::new(Format::OtlpJson, &set, &extract::extract(&set, opts))
+}
+
+/// A seeded xorshift shuffle.
+fn shuffle<T>(items: &mut [T], seed: u64) {
+    let mut state = seed | 1;
+    for i in (1..items.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let j = usize::try_from(state % (i as u64 + 1)).unwrap();
+        items.swap(i, j);
+    }
+}
+
+enum Item {
+    Span(Span),
+    Log(LogRecord),
+}
+
+/// The telemetry as a feeding order: shuffled, with `dups` spans fed twice, and with every log
+/// record first when `logs_first`.
+fn feed_order(t: &Telemetry, seed: u64, dups: usize, logs_first: bool) -> Vec<Item> {
+    let mut spans: Vec<Item> = t.spans.iter().cloned().map(Item::Span).collect();
+    spans.extend(t.spans.iter().take(dups).cloned().map(Item::Span));
+    let logs: Vec<Item> = t.logs.iter().cloned().map(Item::Log).collect();
+    if logs_first {
+        let mut logs = logs;
+        shuffle(&mut logs, seed);
+        shuffle(&mut spans, seed.rotate_left(17));
+        logs.extend(spans);
+        logs
+    } else {
+        spans.extend(logs);
+        shuffle(&mut spans, seed);
+        spans
+    }
+}
+
+fn feed(inc: &mut IncrementalExtractor, chunk: &[Item]) {
+    let mut spans = Vec::new();
+    let mut logs = Vec::new();
+    for item in chunk {
+        match item {
+            Item::Span(s) => spans.push(s.clone()),
+            Item::Log(l) => logs.push(l.clone()),
+        }
+    }
+    inc.push_spans(spans);
+    inc.push_logs(logs);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -44,39 +99,73 @@ proptest! {
         which in 0..CASES.len(),
         seed in any::<u64>(),
         batch in 1usize..20,
+        dups in 0usize..6,
+        logs_first in any::<bool>(),
+        conversation in any::<bool>(),
+    ) {
+        let (telemetry, mut opts) = case(CASES[which]);
+        if conversation {
+            opts.group_by = GroupBy::Conversation;
+        }
+        let expected = batch_report(telemetry.clone(), &opts);
+        let items = feed_order(&telemetry, seed, dups, logs_first);
+        let mut inc = IncrementalExtractor::new();
+        for (k, chunk) in items.chunks(batch).enumerate() {
+            feed(&mut inc, chunk);
+            // Asking for a result mid-way (either way) must not disturb the final one.
+            if k % 2 == 0 {
+                let _ = inc.report(Format::OtlpJson, &opts);
+            } else {
+                let _ = inc.extract(&opts);
+            }
+        }
+        prop_assert_eq!(inc.span_count(), expected.span_count);
+        prop_assert_eq!(inc.log_count(), expected.log_count);
+        prop_assert_eq!(inc.trace_count(), expected.trace_count);
+        prop_assert_eq!(&inc.report(Format::OtlpJson, &opts), &expected);
+        let ex = inc.extract(&opts);
+        prop_assert_eq!(&Report::new(Format::OtlpJson, &inc.trace_set(), &ex), &expected);
+        // A second call with nothing new answers from the caches.
+        prop_assert_eq!(inc.report(Format::OtlpJson, &opts), expected);
+    }
+
+    #[test]
+    fn take_trace_leaves_the_batch_result_of_the_rest(
+        which in 0..CASES.len(),
+        seed in any::<u64>(),
+        batch in 1usize..20,
+        pick in any::<prop::sample::Index>(),
     ) {
         let (telemetry, opts) = case(CASES[which]);
-        let set = TraceSet::build(telemetry.clone());
-        let expected = Report::new(Format::OtlpJson, &set, &extract::extract(&set, &opts));
-
-        // Shuffle spans and logs together with a simple seeded generator.
-        let mut items: Vec<Result<_, _>> = telemetry.spans.into_iter().map(Ok).collect();
-        items.extend(telemetry.logs.into_iter().map(Err));
-        let mut state = seed | 1;
-        for i in (1..items.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let j = usize::try_from(state % (i as u64 + 1)).unwrap();
-            items.swap(i, j);
-        }
+        let items = feed_order(&telemetry, seed, 2, false);
         let mut inc = IncrementalExtractor::new();
         for chunk in items.chunks(batch) {
-            let mut spans = Vec::new();
-            let mut logs = Vec::new();
-            for item in chunk.iter().cloned() {
-                match item {
-                    Ok(s) => spans.push(s),
-                    Err(l) => logs.push(l),
-                }
-            }
-            inc.push_spans(spans);
-            inc.push_logs(logs);
-            // Asking for a result mid-way must not disturb the final one.
-            let _ = inc.extract(&opts);
+            feed(&mut inc, chunk);
+            let _ = inc.report(Format::OtlpJson, &opts);
         }
-        let set2 = inc.trace_set();
-        let got = Report::new(Format::OtlpJson, &set2, &inc.extract(&opts));
-        prop_assert_eq!(got, expected);
+        let ids: Vec<_> = TraceSet::build(telemetry.clone())
+            .traces
+            .iter()
+            .map(|t| t.trace_id)
+            .collect();
+        let taken_id = ids[pick.index(ids.len())];
+        let taken = inc.take_trace(taken_id);
+        let (mine, rest): (Vec<Span>, Vec<Span>) =
+            telemetry.spans.into_iter().partition(|s| s.trace_id == taken_id);
+        let (my_logs, rest_logs): (Vec<LogRecord>, Vec<LogRecord>) =
+            telemetry.logs.into_iter().partition(|l| l.trace_id == Some(taken_id));
+        prop_assert_eq!(taken.spans.len(), mine.len());
+        prop_assert_eq!(taken.logs.len(), my_logs.len());
+        prop_assert!(taken.spans.iter().all(|s| s.trace_id == taken_id));
+        let expected = batch_report(Telemetry { spans: rest, logs: rest_logs }, &opts);
+        prop_assert_eq!(inc.report(Format::OtlpJson, &opts), expected);
+        // The taken trace fed to another extractor gives that trace's batch result.
+        let mut other = IncrementalExtractor::new();
+        other.push(taken);
+        let expected_taken = batch_report(Telemetry { spans: mine, logs: my_logs }, &opts);
+        prop_assert_eq!(other.report(Format::OtlpJson, &opts), expected_taken);
+        // Taking it again finds nothing.
+        let again = inc.take_trace(taken_id);
+        prop_assert!(again.spans.is_empty() && again.logs.is_empty());
     }
 }

@@ -312,3 +312,103 @@ fn a_bad_span_in_a_document_is_reported_with_its_line() {
         "{issue}"
     );
 }
+
+/// A Jaeger document with a syntax error deep inside: the streaming reader gives up its fast
+/// scan and the walk names the line and column; from a file and from memory alike.
+#[test]
+fn invalid_json_in_a_streamed_document_names_line_and_column() {
+    let doc = format!(
+        "{{\"data\": [\n {{\"traceID\": \"{TID}\", \"spans\": []}},\n {{\"traceID\": \"{TID}\", \"spans\": [1,]}}\n]}}\n"
+    );
+    let dir = tempfile_dir("invalid-jaeger");
+    let path = dir.join("jaeger.json");
+    std::fs::write(&path, &doc).unwrap();
+    let from_file = load_path(&path, LoadOptions::default()).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let from_memory = load_bytes(doc.as_bytes(), LoadOptions::default()).unwrap_err();
+    for e in [from_file.to_string(), from_memory.to_string()] {
+        assert!(e.contains(":3:"), "{e}");
+        assert!(e.contains("invalid JSON"), "{e}");
+    }
+}
+
+/// Pretty-printed documents one after another stream one at a time; a broken one ends the read
+/// with an issue, and what came before is kept (once, even though the fast scan gave up).
+#[test]
+fn concatenated_documents_stream_and_a_broken_one_is_reported() {
+    let span = |id: &str| {
+        format!(
+            "{{\n \"data\": [{{\"traceID\": \"{TID}\", \"spans\": [\n  {{\"traceID\": \"{TID}\", \"spanID\": \"{id}\", \"operationName\": \"x\"}}\n ]}}]\n}}\n"
+        )
+    };
+    let good = format!("{}{}", span("b7ad6b7169203331"), span("b7ad6b7169203332"));
+    let l = load_bytes(good.as_bytes(), LoadOptions::default()).unwrap();
+    assert_eq!(l.format, Some(Format::OtlpJsonl));
+    assert_eq!((l.telemetry.spans.len(), l.skipped()), (2, 0));
+    let broken = format!("{good}{{\n \"data\": [\n");
+    let l = load_bytes(broken.as_bytes(), LoadOptions::default()).unwrap();
+    assert_eq!((l.telemetry.spans.len(), l.skipped()), (2, 1));
+    assert!(
+        l.issues[0].message.contains("invalid JSON"),
+        "{}",
+        l.issues[0]
+    );
+    assert_eq!(l.issues[0].line, Some(13));
+}
+
+/// Lines longer than 1 MiB take the path that reads the file again instead of holding the line:
+/// one-line documents (canonical, Tempo, Jaeger), a long first line of JSON Lines, and a
+/// document whose long first line is not a whole value. Each gives what reading from memory gives.
+#[test]
+fn long_first_lines_read_from_the_file_equal_reading_from_memory() {
+    let span = |i: usize| {
+        format!(
+            r#"{{"traceId":"{TID}","spanId":"{:016x}","name":"s","startTimeUnixNano":"{i}","endTimeUnixNano":"{i}","attributes":[{{"key":"k","value":{{"stringValue":"v{i}"}}}}]}}"#,
+            i + 1
+        )
+    };
+    let spans: Vec<String> = (0..9000).map(span).collect();
+    let rs = |list: &[String]| {
+        format!(
+            r#"{{"resource":{{"attributes":[]}},"scopeSpans":[{{"scope":{{"name":"t"}},"spans":[{}]}}]}}"#,
+            list.join(",")
+        )
+    };
+    let canonical = format!(r#"{{"resourceSpans":[{}]}}"#, rs(&spans));
+    let tempo = format!(r#"{{"batches":[{}]}}"#, rs(&spans));
+    let jaeger = format!(
+        r#"{{"data":[{{"traceID":"{TID}","spans":[{}]}}]}}"#,
+        (0..9000)
+            .map(|i| format!(
+                r#"{{"traceID":"{TID}","spanID":"{:016x}","operationName":"s","tags":[{{"key":"k","type":"string","value":"v{i}"}}]}}"#,
+                i + 1
+            ))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let jsonl = format!("{canonical}\n{}\n", r#"{"resourceSpans":[]}"#);
+    let split = format!(
+        "{{\"resourceSpans\":[{},\n{}\n]}}\n",
+        rs(&spans[..8000]),
+        rs(&spans[8000..])
+    );
+    let dir = tempfile_dir("long-lines");
+    for (name, text, want) in [
+        ("canonical", &canonical, Format::OtlpJson),
+        ("tempo", &tempo, Format::TempoBatches),
+        ("jaeger", &jaeger, Format::JaegerJson),
+        ("jsonl", &jsonl, Format::OtlpJsonl),
+        ("split", &split, Format::OtlpJson),
+    ] {
+        assert!(text.len() > 1 << 20, "{name}");
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(&path, text).unwrap();
+        let file = load_path(&path, LoadOptions::default()).unwrap();
+        let memory = load_bytes(text.as_bytes(), LoadOptions::default()).unwrap();
+        assert_eq!(file.format, Some(want), "{name}");
+        assert_eq!(file.telemetry.spans.len(), 9000, "{name}");
+        assert_eq!(file.telemetry, memory.telemetry, "{name}");
+        assert_eq!((file.format, file.skipped()), (memory.format, 0), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
