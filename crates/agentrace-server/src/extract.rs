@@ -1,24 +1,25 @@
-//! Invocation extraction for the server, on top of the loader's extractor.
+//! Invocation extraction for the server, on top of the loader's incremental extractor.
 
 use agentrace_loader::{
-    extract::{ExtractOptions, GroupBy, extract},
-    model::Telemetry,
+    extract::{ExtractOptions, GroupBy},
+    incremental::IncrementalExtractor,
     read::Format,
-    report::Report,
-    trace::TraceSet,
 };
 use serde_json::Value;
 
-/// A session's invocations in the shape of `expected.json`'s `invocations`: every turn of the
-/// session, in conversation order, numbered from 0 (`group` is always 0: a session is one group).
-pub fn invocations(telemetry: &Telemetry) -> Vec<Value> {
-    let set = TraceSet::build(telemetry.clone());
-    let options = ExtractOptions {
+/// How a session is extracted: as one conversation.
+fn options() -> ExtractOptions {
+    ExtractOptions {
         group_by: GroupBy::Conversation,
         cases: None,
-    };
-    let extraction = extract(&set, &options);
-    let report = Report::new(Format::OtlpJson, &set, &extraction);
+    }
+}
+
+/// A session's invocations in the shape of `expected.json`'s `invocations`: every turn of the
+/// session, in conversation order, numbered from 0 (`group` is always 0: a session is one group).
+/// Only the traces that changed since the last call are extracted again.
+pub fn invocations(extractor: &mut IncrementalExtractor) -> Vec<Value> {
+    let report = extractor.report(Format::OtlpJson, &options());
     report
         .invocations
         .into_iter()

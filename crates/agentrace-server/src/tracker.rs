@@ -1,7 +1,8 @@
 //! Live sessions' invocations, kept up to date as spans and logs arrive.
 //!
-//! Each live session keeps its telemetry in memory and the invocations last extracted from it.
-//! Adding telemetry only marks the session dirty; extraction runs later, off the ingest path
+//! Each live session keeps its telemetry in the loader's incremental extractor (which re-extracts
+//! only the traces that changed) and the invocations last extracted from it. Adding telemetry only
+//! marks the session dirty; extraction runs later, off the ingest path
 //! ([`Tracker::dirty_sessions`] then [`refresh`], debounced by the server so a burst of batches
 //! costs one extraction), or on demand when somebody reads the invocations or the session
 //! completes. Each session has its own lock, so extracting one session (which takes a while) holds
@@ -14,7 +15,10 @@ use std::{
     sync::Arc,
 };
 
-use agentrace_loader::model::{LogRecord, Span, Telemetry};
+use agentrace_loader::{
+    incremental::IncrementalExtractor,
+    model::{LogRecord, Span, Telemetry, TraceId},
+};
 use parking_lot::Mutex;
 use serde_json::Value;
 
@@ -29,7 +33,7 @@ pub struct Tracker {
 /// One live session's telemetry and its last extracted invocations.
 #[derive(Debug, Default)]
 pub struct Live {
-    telemetry: Telemetry,
+    extractor: IncrementalExtractor,
     invocations: Vec<Value>,
     dirty: bool,
 }
@@ -47,18 +51,18 @@ impl Tracker {
 
     /// Adds spans (each with its session); their sessions become dirty.
     pub fn add_spans(&mut self, spans: Vec<(String, Span)>) {
-        for (session, span) in spans {
+        for (session, spans) in runs(spans) {
             let mut live = self.live(session).lock();
-            live.telemetry.spans.push(span);
+            live.extractor.push_spans(spans);
             live.dirty = true;
         }
     }
 
     /// Adds log records (each with its session); their sessions become dirty.
     pub fn add_logs(&mut self, logs: Vec<(String, LogRecord)>) {
-        for (session, record) in logs {
+        for (session, logs) in runs(logs) {
             let mut live = self.live(session).lock();
-            live.telemetry.logs.push(record);
+            live.extractor.push_logs(logs);
             live.dirty = true;
         }
     }
@@ -83,23 +87,16 @@ impl Tracker {
         let Some(source) = self.sessions.get(from).map(Arc::clone) else {
             return;
         };
+        let Some(trace) = parse_trace_id(trace_id) else {
+            return;
+        };
         self.dirty.insert(from.to_owned());
         let mut source = source.lock();
-        let (moved_spans, kept): (Vec<Span>, Vec<Span>) =
-            std::mem::take(&mut source.telemetry.spans)
-                .into_iter()
-                .partition(|s| s.trace_id.to_string() == trace_id);
-        source.telemetry.spans = kept;
-        let (moved_logs, kept_logs): (Vec<LogRecord>, Vec<LogRecord>) =
-            std::mem::take(&mut source.telemetry.logs)
-                .into_iter()
-                .partition(|l| l.trace_id.is_some_and(|t| t.to_string() == trace_id));
-        source.telemetry.logs = kept_logs;
+        let moved = source.extractor.take_trace(trace);
         source.dirty = true;
         drop(source);
         let mut target = self.live(to.to_owned()).lock();
-        target.telemetry.spans.extend(moved_spans);
-        target.telemetry.logs.extend(moved_logs);
+        target.extractor.push(moved);
         target.dirty = true;
     }
 
@@ -117,7 +114,8 @@ impl Tracker {
     /// or that was live when the server stopped, and receives more).
     pub fn seed(&mut self, session_id: &str, telemetry: Telemetry) {
         let mut live = self.live(session_id.to_owned()).lock();
-        live.telemetry = telemetry;
+        live.extractor = IncrementalExtractor::new();
+        live.extractor.push(telemetry);
         live.dirty = true;
     }
 
@@ -153,6 +151,24 @@ pub fn finish(session_id: &str, live: Option<Arc<Mutex<Live>>>) -> (Vec<Value>, 
     (invocations, updates)
 }
 
+/// Groups consecutive items of the same session.
+fn runs<T>(items: Vec<(String, T)>) -> Vec<(String, Vec<T>)> {
+    let mut out: Vec<(String, Vec<T>)> = Vec::new();
+    for (session, item) in items {
+        match out.last_mut() {
+            Some((last, run)) if *last == session => run.push(item),
+            _ => out.push((session, vec![item])),
+        }
+    }
+    out
+}
+
+fn parse_trace_id(hex_id: &str) -> Option<TraceId> {
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(hex_id, &mut bytes).ok()?;
+    Some(TraceId(bytes))
+}
+
 /// Extracts one session again if it is dirty; returns the invocations that changed, if any.
 pub fn refresh(session: &str, live: &Mutex<Live>) -> Option<(String, Vec<(usize, Value)>)> {
     let mut live = live.lock();
@@ -160,7 +176,7 @@ pub fn refresh(session: &str, live: &Mutex<Live>) -> Option<(String, Vec<(usize,
         return None;
     }
     live.dirty = false;
-    let fresh = crate::extract::invocations(&live.telemetry);
+    let fresh = crate::extract::invocations(&mut live.extractor);
     let changed: Vec<(usize, Value)> = fresh
         .iter()
         .enumerate()
