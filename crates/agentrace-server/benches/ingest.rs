@@ -7,8 +7,9 @@
 //!   spans) through the real server on 127.0.0.1, 4 requests in flight; criterion's throughput
 //!   gives spans/s. `ingest/baseline_prost_decode` and `ingest/baseline_json_parse` decode the same
 //!   bodies without a server: the floor the server is compared against, measured in the same run.
-//! - After criterion, the binary prints the p99 latency from request to the SSE `spans_received`
-//!   update at a paced 1k spans/s, and the resident memory added per 10k stored spans.
+//! - Before criterion, the binary prints the resident memory added per 10k stored spans and the
+//!   p99 latency from request to the SSE `spans_received` update at a paced 1k spans/s, each on a
+//!   fresh server; it prints the load average at the start and the end.
 
 // A benchmark binary: printing its figures is its job.
 #![allow(clippy::print_stdout)]
@@ -426,14 +427,21 @@ fn memory() -> (f64, f64) {
 
 criterion_group!(benches, ingest);
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
 fn main() {
+    println!("load average at start: {}", load_average());
     // Memory first, in a fresh process, so earlier benchmarks' freed memory does not hide growth.
     let (live, done) = memory();
     println!(
         "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion"
     );
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    // Latency before the throughput runs: measured at its own rate on its own server, not while
+    // the machine is still writing back the gigabytes the throughput runs leave behind.
     let mut latencies = sse_latency();
     latencies.sort();
     let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
@@ -444,4 +452,7 @@ fn main() {
         pick(0.99).as_secs_f64() * 1e3,
         pick(1.0).as_secs_f64() * 1e3
     );
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    println!("load average at end: {}", load_average());
 }

@@ -338,25 +338,40 @@ fn spawn_http(
     })
 }
 
-/// How long the extractor lets batches accumulate before extracting live sessions again.
-const EXTRACT_DEBOUNCE: Duration = Duration::from_millis(20);
+/// How long the extractor lets batches accumulate before extracting live sessions again, at
+/// least; it waits longer after a long extraction (see [`extract_debounce`]).
+const EXTRACT_DEBOUNCE_MIN: Duration = Duration::from_millis(20);
+/// The longest the extractor waits between extractions while batches keep arriving.
+const EXTRACT_DEBOUNCE_MAX: Duration = Duration::from_secs(1);
+
+/// The wait before the next live extraction: four times as long as the last one took, within
+/// [`EXTRACT_DEBOUNCE_MIN`] and [`EXTRACT_DEBOUNCE_MAX`]. Live extraction of a large session then
+/// takes at most about a fifth of a core however fast spans arrive, and small sessions are still
+/// updated within tens of milliseconds (agentevals debounces the same way).
+fn extract_debounce(last: Duration) -> Duration {
+    last.saturating_mul(4)
+        .clamp(EXTRACT_DEBOUNCE_MIN, EXTRACT_DEBOUNCE_MAX)
+}
 
 /// Re-extracts live sessions after batches arrive, debounced, off the ingest path.
 fn spawn_extractor(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut last = Duration::ZERO;
         loop {
             tokio::select! {
                 () = state.ingest.dirty() => {}
                 _ = stopped.wait_for(|s| *s) => break,
             }
-            tokio::time::sleep(EXTRACT_DEBOUNCE).await;
+            tokio::time::sleep(extract_debounce(last)).await;
             let ingest = Arc::clone(&state.ingest);
+            let started = std::time::Instant::now();
             if tokio::task::spawn_blocking(move || ingest.refresh_live())
                 .await
                 .is_err()
             {
                 tracing::error!("live extraction failed");
             }
+            last = started.elapsed();
         }
     })
 }
@@ -423,4 +438,29 @@ fn preload_eval_sets(state: &AppState, dir: &std::path::Path) -> Result<(), Star
         tracing::info!(eval_set = %id, cases, "loaded eval set");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{EXTRACT_DEBOUNCE_MAX, EXTRACT_DEBOUNCE_MIN, extract_debounce};
+
+    #[test]
+    fn extraction_waits_four_times_its_last_duration_within_bounds() {
+        assert_eq!(extract_debounce(Duration::ZERO), EXTRACT_DEBOUNCE_MIN);
+        assert_eq!(
+            extract_debounce(Duration::from_millis(2)),
+            EXTRACT_DEBOUNCE_MIN
+        );
+        assert_eq!(
+            extract_debounce(Duration::from_millis(50)),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            extract_debounce(Duration::from_secs(3)),
+            EXTRACT_DEBOUNCE_MAX
+        );
+        assert_eq!(extract_debounce(Duration::MAX), EXTRACT_DEBOUNCE_MAX);
+    }
 }

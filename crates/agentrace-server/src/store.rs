@@ -42,6 +42,9 @@ pub enum StoreError {
     /// A configured capacity is reached.
     #[error("{0}")]
     Full(String),
+    /// Stored data could not be read back (a chunk that does not decompress, say).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
     /// Stored JSON could not be read back.
     #[error("corrupt stored JSON: {0}")]
     Json(#[from] serde_json::Error),
@@ -71,7 +74,7 @@ CREATE TABLE IF NOT EXISTS span_chunks (
     trace_id   TEXT NOT NULL,
     origin_id  INTEGER NOT NULL,
     span_count INTEGER NOT NULL,
-    body       TEXT NOT NULL
+    body       BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS span_chunks_by_session ON span_chunks(session_id);
 CREATE INDEX IF NOT EXISTS span_chunks_by_trace ON span_chunks(trace_id);
@@ -118,8 +121,11 @@ DROP TABLE spans;
 /// A span ready to store.
 ///
 /// Spans are stored in chunks: the spans of one trace, session and origin that arrive in one
-/// batch share a row (`span_chunks`, a JSON array), and `span_ids` keeps every (trace id, span id)
-/// so a retried export is stored once. A row per span cost most of the ingest time.
+/// batch share a row (`span_chunks`, a JSON array compressed with LZ4 block compression, its size
+/// prepended), and `span_ids` keeps every (trace id, span id) so a retried export is stored once.
+/// A row per span cost most of the ingest time; compression cut what is written (to the WAL, then
+/// again by the checkpoint) to a fraction. Chunks of older databases are uncompressed text and are
+/// read as they are.
 #[derive(Debug, Clone)]
 pub struct NewSpan {
     /// Trace id, lowercase hex.
@@ -520,11 +526,7 @@ impl Store {
 
     /// A session's spans in start order (then span id).
     pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let chunks = self.items(
-            "SELECT o.json, c.body FROM span_chunks c JOIN origins o ON o.id = c.origin_id \
-             WHERE c.session_id = ?1 ORDER BY c.id",
-            session_id,
-        )?;
+        let chunks = self.chunks(session_id)?;
         let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
         for chunk in chunks {
             let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
@@ -552,6 +554,34 @@ impl Store {
              WHERE l.session_id = ?1 ORDER BY l.time_ns, l.id",
             session_id,
         )
+    }
+
+    /// A session's span chunks, decompressed: `(origin JSON, JSON list of spans)`.
+    fn chunks(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT o.json, c.body FROM span_chunks c JOIN origins o ON o.id = c.origin_id \
+             WHERE c.session_id = ?1 ORDER BY c.id",
+        )?;
+        let mut rows = stmt.query([session_id])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let body = match row.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(packed) => unpack(packed)?,
+                rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "span chunk of type {:?} in session `{session_id}`",
+                        other.data_type()
+                    )));
+                }
+            };
+            out.push(StoredItem {
+                origin: row.get(0)?,
+                body,
+            });
+        }
+        Ok(out)
     }
 
     fn items(&self, sql: &str, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
@@ -709,12 +739,15 @@ impl Chunk {
             return Ok(());
         }
         self.body.push(']');
+        // Stored compressed: GenAI spans repeat their keys and messages, and every byte written
+        // is written twice (WAL, then checkpoint). Readers accept text chunks of older databases.
+        let packed = lz4_flex::compress_prepend_size(self.body.as_bytes());
         insert.execute(params![
             self.session_id,
             self.trace_id,
             self.origin_id,
             self.count,
-            self.body
+            packed
         ])?;
         self.count = 0;
         self.body.clear();
@@ -813,7 +846,9 @@ impl Writer<'_> {
                 }
                 result.stored += 1;
                 *per_session.entry(session_id.as_str()).or_default() += 1;
-                if !chunk.holds(session_id, &span.trace_id, origin) {
+                if !chunk.holds(session_id, &span.trace_id, origin)
+                    || chunk.body.len() >= CHUNK_SPLIT_BYTES
+                {
                     chunk.flush(&mut chunk_insert)?;
                     chunk.start(session_id, &span.trace_id, origin);
                 }
@@ -888,6 +923,28 @@ impl Writer<'_> {
         self.store.committed();
         Ok(result)
     }
+}
+
+/// A chunk is closed once its JSON reaches this size; the next span of the trace starts another.
+const CHUNK_SPLIT_BYTES: usize = 16 << 20;
+/// The largest chunk read back: chunks are closed at [`CHUNK_SPLIT_BYTES`] plus one span, so a
+/// larger size in a chunk's header means a damaged header, not a reason to allocate it.
+const MAX_CHUNK_BYTES: usize = 1 << 30;
+
+/// A compressed span chunk back to its JSON text.
+fn unpack(packed: &[u8]) -> Result<String, StoreError> {
+    let corrupt = |e: lz4_flex::block::DecompressError| {
+        StoreError::Corrupt(format!("span chunk does not decompress: {e}"))
+    };
+    let (size, block) = lz4_flex::block::uncompressed_size(packed).map_err(corrupt)?;
+    if size > MAX_CHUNK_BYTES {
+        return Err(StoreError::Corrupt(format!(
+            "span chunk claims {size} bytes (more than {MAX_CHUNK_BYTES})"
+        )));
+    }
+    let bytes = lz4_flex::block::decompress(block, size).map_err(corrupt)?;
+    String::from_utf8(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("span chunk is not UTF-8: {e}")))
 }
 
 /// How long the checkpointer waits after a wake-up, so a burst of commits costs one checkpoint.

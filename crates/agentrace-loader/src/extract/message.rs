@@ -116,15 +116,22 @@ fn id_field(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
 /// (`{role, content, tool_calls}`) and Google `Content` (`{role, parts: [{text}|{function_call}]}`).
 /// Returns `None` when the value is not a list of messages.
 pub fn parse_messages(v: &Value) -> Option<Vec<Message>> {
-    let v = match v {
-        Value::String(s) => {
-            if is_placeholder(s) || s.len() > crate::extract::MAX_JSON_PARSE_BYTES {
-                return None;
-            }
-            serde_json::from_str::<Value>(s).ok()?
-        }
-        other => other.clone(),
-    };
+    match v {
+        Value::String(s) => parse_messages_text(s),
+        other => parse_message_list(other.clone()),
+    }
+}
+
+/// [`parse_messages`] of a JSON string attribute, parsed in place (not copied into a JSON value
+/// first).
+pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
+    if is_placeholder(s) || s.len() > crate::extract::MAX_JSON_PARSE_BYTES {
+        return None;
+    }
+    parse_message_list(serde_json::from_str::<Value>(s).ok()?)
+}
+
+fn parse_message_list(v: Value) -> Option<Vec<Message>> {
     let items = match v {
         Value::Array(a) => a,
         Value::Object(_) => vec![v],

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::extract::message::{
     Message, Part, is_placeholder, parse_jsonish, parse_message, parse_messages,
+    parse_messages_text,
 };
 use crate::model::{AnyValue, Attributes, LogRecord, Span, StatusCode};
 
@@ -119,13 +120,10 @@ fn json_attr(v: Option<&AnyValue>) -> Option<Value> {
 }
 
 fn messages_attr(v: Option<&AnyValue>) -> Option<Vec<Message>> {
-    let v = v?;
-    if let AnyValue::String(x) = v
-        && is_placeholder(x)
-    {
-        return None;
+    match v? {
+        AnyValue::String(x) => parse_messages_text(x),
+        other => parse_messages(&other.to_json()),
     }
-    parse_messages(&v.to_json())
 }
 
 fn finish_reasons(v: Option<&AnyValue>) -> Option<Vec<String>> {

@@ -229,3 +229,77 @@ fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
     let store = Store::open(&DbLocation::File(path)).unwrap();
     assert_eq!(store.spans("s1").unwrap().len(), 2);
 }
+
+#[test]
+fn chunks_are_stored_compressed_and_older_text_chunks_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.db");
+    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    // A chunk as databases before compression hold it: a JSON array as text.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
+            INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
+                VALUES ('s1', 't0', 1, 1, '[{"traceId":"t0","spanId":"old","startTimeUnixNano":"1"}]');
+            "#,
+        )
+        .unwrap();
+    }
+    let message = "a long repeated message ".repeat(40);
+    let spans: Vec<(String, NewSpan)> = (0..20)
+        .map(|i| {
+            let mut s = span("t1", &format!("{i:02}"));
+            s.body = json!({"traceId": "t1", "spanId": format!("{i:02}"),
+                "startTimeUnixNano": format!("{}", 10 + i), "name": message})
+            .to_string();
+            ("s1".to_owned(), s)
+        })
+        .collect();
+    let json_bytes: usize = spans.iter().map(|(_, s)| s.body.len()).sum();
+    let inserted = store.insert_spans(&spans).unwrap();
+    assert_eq!(inserted.stored, 20);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (kind, stored_bytes): (String, i64) = conn
+        .query_row(
+            "SELECT typeof(body), length(body) FROM span_chunks WHERE trace_id = 't1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(kind, "blob", "new chunks are compressed");
+    assert!(
+        (stored_bytes as usize) * 4 < json_bytes,
+        "{stored_bytes} bytes stored for {json_bytes} bytes of JSON"
+    );
+    let read = store.spans("s1").unwrap();
+    assert_eq!(read.len(), 21, "the text chunk and the compressed one");
+    let first: serde_json::Value = serde_json::from_str(&read[0].body).unwrap();
+    assert_eq!(first["spanId"], "old");
+    let last: serde_json::Value = serde_json::from_str(&read[20].body).unwrap();
+    assert_eq!(last["spanId"], "19");
+    assert_eq!(last["name"], message.as_str(), "decompressed exactly");
+}
+
+#[test]
+fn a_chunk_that_does_not_decompress_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.db");
+    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            r#"
+            INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
+            INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
+                VALUES ('s1', 't0', 1, 1, x'ffffff7f0102');
+            "#,
+        )
+        .unwrap();
+    }
+    let err = store.spans("s1").unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+}
