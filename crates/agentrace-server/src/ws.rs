@@ -59,26 +59,55 @@ fn error(message: &str) -> Value {
     json!({ "type": "error", "message": message })
 }
 
+/// A client message: the envelope is decoded, the span payload is kept as raw JSON and handed to
+/// the loader's reader as it is (not parsed into a JSON tree and written out again).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", default)]
+    kind: Option<Value>,
+    #[serde(default)]
+    session_id: Option<Value>,
+    #[serde(borrow, default)]
+    span: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow, default)]
+    spans: Option<&'a serde_json::value::RawValue>,
+    #[serde(default)]
+    log: Option<Value>,
+    #[serde(default)]
+    eval_set_id: Option<Value>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
 /// Handles one client message; returns the reply, if any.
 pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
-    let message: Value = match serde_json::from_str(text) {
+    let message: Envelope<'_> = match serde_json::from_str::<Envelope<'_>>(text) {
         Ok(v) => v,
-        Err(err) => return Some(error(&format!("invalid JSON message: {err}"))),
+        Err(err) => {
+            // Valid JSON that is not an object gets the same answers as an object without the
+            // fields; anything else is invalid JSON.
+            return Some(match serde_json::from_str::<Value>(text) {
+                Ok(_) => error("`` message without a `session_id`"),
+                Err(_) => error(&format!("invalid JSON message: {err}")),
+            });
+        }
     };
     let kind = message
-        .get("type")
+        .kind
+        .as_ref()
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let Some(session_id) = message.get("session_id").and_then(Value::as_str) else {
+    let Some(session_id) = message.session_id.as_ref().and_then(Value::as_str) else {
         return Some(error(&format!("`{kind}` message without a `session_id`")));
     };
     match kind {
         "session_start" => {
             let eval_set_id = message
-                .get("eval_set_id")
+                .eval_set_id
+                .as_ref()
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            let metadata = message.get("metadata").cloned().filter(Value::is_object);
+            let metadata = message.metadata.filter(Value::is_object);
             match ingest.open_session(session_id, eval_set_id, metadata.unwrap_or(json!({}))) {
                 Ok(()) => Some(json!({ "type": "session_started", "session_id": session_id })),
                 Err(err) => Some(error(&err.to_string())),
@@ -90,12 +119,14 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
                     "unknown session `{session_id}`: send session_start first"
                 )));
             }
-            let raw: Vec<Value> = match (kind, message.get("span"), message.get("spans")) {
-                ("span", Some(span), _) => vec![span.clone()],
-                ("spans", _, Some(Value::Array(spans))) => spans.clone(),
+            let list = match (kind, message.span, message.spans) {
+                ("span", Some(span), _) if span.get().starts_with('{') => {
+                    format!("[{}]", span.get())
+                }
+                ("spans", _, Some(spans)) if spans.get().starts_with('[') => spans.get().to_owned(),
                 _ => return Some(error(&format!("`{kind}` message without its payload"))),
             };
-            let (spans, mut problems) = parse_spans(raw);
+            let (spans, mut problems) = parse_spans(&list);
             match ingest.spans_for_session(session_id, spans) {
                 Ok(outcome) if outcome.rejected > 0 => {
                     problems.push(outcome.error_message());
@@ -112,7 +143,7 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
                     "unknown session `{session_id}`: send session_start first"
                 )));
             }
-            let Some(log) = message.get("log") else {
+            let Some(log) = message.log.as_ref() else {
                 return Some(error("`log` message without a `log`"));
             };
             let record = match parse_log(log) {
@@ -139,10 +170,9 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
 
 /// Reads OTLP/JSON with the loader's reader (the one trace files and `/v1/*` JSON use), as the
 /// given format; returns the telemetry and a reason per item that could not be read.
-fn read_json(value: &Value, format: Format) -> Result<(Telemetry, Vec<String>), String> {
-    let bytes = serde_json::to_vec(value).map_err(|err| err.to_string())?;
+fn read_json(bytes: &[u8], format: Format) -> Result<(Telemetry, Vec<String>), String> {
     let loaded = load_bytes(
-        &bytes,
+        bytes,
         LoadOptions {
             format: Some(format),
         },
@@ -152,9 +182,12 @@ fn read_json(value: &Value, format: Format) -> Result<(Telemetry, Vec<String>), 
     Ok((loaded.telemetry, issues))
 }
 
-/// Parses OTLP/JSON span objects; returns the spans and a reason per span that failed.
-fn parse_spans(raw: Vec<Value>) -> (Vec<Span>, Vec<String>) {
-    match read_json(&Value::Array(raw), Format::OtlpBareSpans) {
+/// Parses a JSON array of OTLP/JSON span objects; returns the spans and a reason per span that
+/// failed. The array is read as the spans of a document with an empty resource and scope (what
+/// bare spans are), so canonical spans take the loader's typed fast path.
+fn parse_spans(list: &str) -> (Vec<Span>, Vec<String>) {
+    let document = format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":{list}}}]}}]}}"#);
+    match read_json(document.as_bytes(), Format::OtlpJson) {
         Ok((telemetry, problems)) => (telemetry.spans, problems),
         Err(problem) => (Vec::new(), vec![format!("spans rejected: {problem}")]),
     }
@@ -170,7 +203,8 @@ fn parse_log(value: &Value) -> Result<LogRecord, String> {
     if is_otlp {
         let document = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [value]}]}]});
         let (mut telemetry, problems) =
-            read_json(&document, Format::OtlpJson).map_err(|err| format!("log rejected: {err}"))?;
+            read_json(document.to_string().as_bytes(), Format::OtlpJson)
+                .map_err(|err| format!("log rejected: {err}"))?;
         if let Some(problem) = problems.first() {
             return Err(format!("log rejected: {problem}"));
         }
