@@ -68,6 +68,12 @@ struct TraceState {
     /// The per-trace extraction of `trace`; `None` while the trace has no spans.
     prepared: Option<PreparedTrace>,
     generation: u64,
+    /// The spans and logs of the last build were dropped by [`IncrementalExtractor::release_rooted`]
+    /// (`prepared` still holds their extraction); the caller gives them back with
+    /// [`IncrementalExtractor::restore`] before the trace can be built again.
+    released: bool,
+    /// Log records held (as fed), released ones included.
+    logs: usize,
 }
 
 impl TraceState {
@@ -79,6 +85,8 @@ impl TraceState {
             new_logs: Vec::new(),
             prepared: None,
             generation: 0,
+            released: false,
+            logs: 0,
         }
     }
 
@@ -145,6 +153,7 @@ impl IncrementalExtractor {
                 .entry(tid)
                 .or_insert_with(|| TraceState::new(tid));
             state.new_logs.push(l);
+            state.logs += 1;
             self.dirty.insert(tid);
         }
     }
@@ -178,13 +187,89 @@ impl IncrementalExtractor {
         };
         self.dirty.remove(&trace_id);
         let (spans, logs) = state.take_all();
-        self.span_count -= spans.len();
-        self.log_count -= logs.len();
+        self.span_count -= state.ids.len();
+        self.log_count -= state.logs;
         Telemetry { spans, logs }
     }
 
+    /// Whether a trace's built spans were released (see [`release_rooted`](Self::release_rooted)):
+    /// [`take_trace`](Self::take_trace) then returns only what was fed since.
+    pub fn is_released(&self, trace_id: TraceId) -> bool {
+        self.traces.get(&trace_id).is_some_and(|t| t.released)
+    }
+
+    /// Drops the spans and logs of every built, unchanged trace that holds a root span (one
+    /// without a parent), keeping their extraction: the memory of a live session is then mostly
+    /// its extracted turns. Spans end before their parents, so a trace whose root has arrived is
+    /// usually complete; if more arrives for it, [`needs_restore`](Self::needs_restore) names it
+    /// and the caller gives its whole telemetry back with [`restore`](Self::restore) before the
+    /// next [`extract`](Self::extract) or [`report`](Self::report). Returns the spans released.
+    pub fn release_rooted(&mut self) -> usize {
+        let mut released = 0;
+        for (tid, state) in &mut self.traces {
+            if state.released
+                || self.dirty.contains(tid)
+                || state.prepared.is_none()
+                || !state.trace.spans.iter().any(|s| s.parent_span_id.is_none())
+            {
+                continue;
+            }
+            released += state.trace.spans.len();
+            state.trace = Trace::assemble(*tid, Vec::new(), Vec::new());
+            state.released = true;
+        }
+        released
+    }
+
+    /// Released traces that were fed since: each needs [`restore`](Self::restore) before the
+    /// next extraction.
+    pub fn needs_restore(&self) -> Vec<TraceId> {
+        let mut out: Vec<TraceId> = self
+            .dirty
+            .iter()
+            .filter(|tid| self.traces.get(tid).is_some_and(|t| t.released))
+            .copied()
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Gives a released trace its whole telemetry back (everything fed for it, before and after
+    /// the release; what was fed since is part of it and is not counted twice). A trace that is not
+    /// released is left alone.
+    pub fn restore(&mut self, trace_id: TraceId, telemetry: Telemetry) {
+        let Some(state) = self.traces.get_mut(&trace_id) else {
+            return;
+        };
+        if !state.released {
+            return;
+        }
+        self.span_count -= state.ids.len();
+        self.log_count -= state.logs;
+        state.ids.clear();
+        state.new_spans.clear();
+        state.new_logs.clear();
+        state.logs = 0;
+        for span in telemetry.spans {
+            if span.trace_id == trace_id && state.ids.insert(span.span_id) {
+                state.new_spans.push(span);
+            }
+        }
+        for log in telemetry.logs {
+            if log.trace_id == Some(trace_id) {
+                state.new_logs.push(log);
+                state.logs += 1;
+            }
+        }
+        self.span_count += state.ids.len();
+        self.log_count += state.logs;
+        state.released = false;
+        self.dirty.insert(trace_id);
+    }
+
     /// The traces built from everything fed so far, in a canonical order (independent of the
-    /// order of feeding). This copies every span: for tests and one-off use.
+    /// order of feeding). This copies every span: for tests and one-off use. Released traces
+    /// contribute only what was fed since their release.
     pub fn trace_set(&self) -> TraceSet {
         let mut spans: Vec<Span> = Vec::with_capacity(self.span_count);
         let mut logs: Vec<LogRecord> = Vec::with_capacity(self.log_count);
@@ -256,6 +341,12 @@ impl IncrementalExtractor {
             let Some(state) = self.traces.get_mut(&tid) else {
                 continue;
             };
+            if state.released {
+                // Not given back yet: its last extraction stands, and what was fed since is
+                // kept (and the trace stays dirty) until it is restored.
+                self.dirty.insert(tid);
+                continue;
+            }
             let (spans, logs) = state.take_all();
             state.trace = Trace::assemble(tid, spans, logs);
             state.prepared = if state.trace.spans.is_empty() {

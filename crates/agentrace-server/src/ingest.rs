@@ -30,7 +30,7 @@ use crate::{
     live::{LiveEvent, LiveHub},
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
-    store::{NewLog, NewSpan, SessionRow, Store, StoreError, now_ns},
+    store::{NewLog, NewSpan, SessionRow, Store, StoreError, StoredItem, now_ns},
     tracker::{self, Live, Tracker, Updates},
 };
 
@@ -362,15 +362,20 @@ impl Ingest {
     fn stored_telemetry(&self, session: &str) -> Result<Telemetry, StoreError> {
         let spans = self.store.spans(session)?;
         let logs = self.store.logs(session)?;
-        let document = otlp_json::document(&spans, &logs, &[]).to_string();
-        let options = LoadOptions {
-            format: Some(Format::OtlpJson),
-        };
-        // What the store holds was written by the loader's writer; a record that no longer
-        // reads is left out of live extraction (the stored data itself is untouched).
-        Ok(load_bytes(document.as_bytes(), options)
-            .map(|loaded| loaded.telemetry)
-            .unwrap_or_default())
+        Ok(read_stored(&spans, &logs))
+    }
+
+    /// One trace's stored spans and logs, read back into the model (for live extraction of a
+    /// trace whose spans it released). A store error leaves the trace out of live extraction
+    /// (logged); the stored data itself is untouched.
+    fn trace_telemetry(&self, trace_id: TraceId) -> Telemetry {
+        match self.store.trace(&trace_id.to_string()) {
+            Ok((spans, logs)) => read_stored(&spans, &logs),
+            Err(err) => {
+                tracing::error!(%err, trace = %trace_id, "cannot read a trace back for live extraction");
+                Telemetry::default()
+            }
+        }
     }
 
     fn resync_counts<'a>(
@@ -436,7 +441,9 @@ impl Ingest {
             });
         }
         self.store.move_trace(trace_id, from, to)?;
-        state.tracker.move_trace(trace_id, from, to);
+        state
+            .tracker
+            .move_trace(trace_id, from, to, &|t| self.trace_telemetry(t));
         for id in [from.as_str(), to.as_str()] {
             let row = self.store.session(id)?;
             state
@@ -669,7 +676,8 @@ impl Ingest {
         }
         let live = state.tracker.take(session_id);
         drop(state);
-        let (invocations, updates) = tracker::finish(session_id, live);
+        let (invocations, updates) =
+            tracker::finish(session_id, live, &|t| self.trace_telemetry(t));
         self.publish_updates(updates);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
@@ -693,7 +701,7 @@ impl Ingest {
         // Extraction runs without the routing lock: ingest goes on meanwhile.
         let mut sessions = Vec::with_capacity(ended.len());
         for (id, live) in ended {
-            let (invocations, updates) = tracker::finish(&id, live);
+            let (invocations, updates) = tracker::finish(&id, live, &|t| self.trace_telemetry(t));
             self.publish_updates(updates);
             sessions.push((id, invocations));
         }
@@ -742,7 +750,8 @@ impl Ingest {
     pub fn invocations(&self, session_id: &str) -> Result<Vec<Value>, StoreError> {
         let live = self.state.lock().tracker.get(session_id);
         if let Some(live) = live {
-            let (invocations, updates) = tracker::current(session_id, &live);
+            let (invocations, updates) =
+                tracker::current(session_id, &live, &|t| self.trace_telemetry(t));
             self.publish_updates(updates);
             return Ok(invocations);
         }
@@ -757,7 +766,9 @@ impl Ingest {
         let dirty = self.state.lock().tracker.dirty_sessions();
         let updates: Updates = dirty
             .iter()
-            .filter_map(|(id, live)| crate::tracker::refresh(id, live))
+            .filter_map(|(id, live)| {
+                crate::tracker::refresh(id, live, &|t| self.trace_telemetry(t))
+            })
             .collect();
         self.publish_updates(updates);
     }
@@ -777,6 +788,19 @@ impl Ingest {
             }
         }
     }
+}
+
+/// Stored spans and logs back into the model.
+fn read_stored(spans: &[StoredItem], logs: &[StoredItem]) -> Telemetry {
+    let document = otlp_json::document(spans, logs, &[]).to_string();
+    let options = LoadOptions {
+        format: Some(Format::OtlpJson),
+    };
+    // What the store holds was written by the loader's writer; a record that no longer reads is
+    // left out of live extraction (the stored data itself is untouched).
+    load_bytes(document.as_bytes(), options)
+        .map(|loaded| loaded.telemetry)
+        .unwrap_or_default()
 }
 
 /// Whether a count has reached a limit (compared without sign or width surprises).

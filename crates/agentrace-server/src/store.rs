@@ -526,27 +526,53 @@ impl Store {
 
     /// A session's spans in start order (then span id).
     pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let chunks = self.chunks(session_id)?;
-        let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
-        for chunk in chunks {
-            let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
-            for raw in list {
-                let key: SpanKey = serde_json::from_str(raw.get())?;
-                let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
-                spans.push((
-                    start,
-                    key.span_id.unwrap_or_default(),
-                    StoredItem {
-                        origin: chunk.origin.clone(),
-                        body: raw.get().to_owned(),
-                    },
-                ));
-            }
-        }
-        spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        Ok(spans.into_iter().map(|(_, _, item)| item).collect())
+        let chunks = self.chunks(CHUNKS_OF_SESSION, session_id)?;
+        split_chunks(chunks)
     }
 
+    /// One trace's spans (in start order, then span id) and log records (in time order),
+    /// wherever they are stored.
+    pub fn trace(&self, trace_id: &str) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
+        let spans = split_chunks(self.chunks(CHUNKS_OF_TRACE, trace_id)?)?;
+        let logs = self.items(
+            "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
+             WHERE l.trace_id = ?1 ORDER BY l.time_ns, l.id",
+            trace_id,
+        )?;
+        Ok((spans, logs))
+    }
+}
+
+/// The span chunks of a session, in the order stored.
+const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body FROM span_chunks c \
+    JOIN origins o ON o.id = c.origin_id WHERE c.session_id = ?1 ORDER BY c.id";
+/// The span chunks of a trace, in the order stored.
+const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body FROM span_chunks c \
+    JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
+
+/// The spans of chunks, one item each, in start order (then span id).
+fn split_chunks(chunks: Vec<StoredItem>) -> Result<Vec<StoredItem>, StoreError> {
+    let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
+    for chunk in chunks {
+        let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
+        for raw in list {
+            let key: SpanKey = serde_json::from_str(raw.get())?;
+            let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
+            spans.push((
+                start,
+                key.span_id.unwrap_or_default(),
+                StoredItem {
+                    origin: chunk.origin.clone(),
+                    body: raw.get().to_owned(),
+                },
+            ));
+        }
+    }
+    spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(spans.into_iter().map(|(_, _, item)| item).collect())
+}
+
+impl Store {
     /// A session's log records in time order.
     pub fn logs(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
         self.items(
@@ -556,14 +582,12 @@ impl Store {
         )
     }
 
-    /// A session's span chunks, decompressed: `(origin JSON, JSON list of spans)`.
-    fn chunks(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+    /// Span chunks, decompressed: `(origin JSON, JSON list of spans)`; `sql` selects them by
+    /// `key` (a session or a trace id).
+    fn chunks(&self, sql: &str, key: &str) -> Result<Vec<StoredItem>, StoreError> {
         let conn = self.conn.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT o.json, c.body FROM span_chunks c JOIN origins o ON o.id = c.origin_id \
-             WHERE c.session_id = ?1 ORDER BY c.id",
-        )?;
-        let mut rows = stmt.query([session_id])?;
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query([key])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body = match row.get_ref(1)? {
@@ -571,7 +595,7 @@ impl Store {
                 rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
                 other => {
                     return Err(StoreError::Corrupt(format!(
-                        "span chunk of type {:?} in session `{session_id}`",
+                        "span chunk of type {:?} (of `{key}`)",
                         other.data_type()
                     )));
                 }

@@ -41,6 +41,9 @@ pub struct Live {
 /// Changed invocations per session: `(session id, [(index, invocation)])`.
 pub type Updates = Vec<(String, Vec<(usize, Value)>)>;
 
+/// Reads one trace's whole telemetry (spans and logs) from the store.
+pub type Fetch<'a> = &'a dyn Fn(TraceId) -> Telemetry;
+
 impl Tracker {
     fn live(&mut self, session: String) -> &Arc<Mutex<Live>> {
         if !self.dirty.contains(&session) {
@@ -82,8 +85,9 @@ impl Tracker {
         dirty
     }
 
-    /// Moves a trace's telemetry between sessions.
-    pub fn move_trace(&mut self, trace_id: &str, from: &str, to: &str) {
+    /// Moves a trace's telemetry between sessions; `fetch` reads a trace's whole telemetry from
+    /// the store (a trace whose spans were released is moved from there).
+    pub fn move_trace(&mut self, trace_id: &str, from: &str, to: &str, fetch: Fetch<'_>) {
         let Some(source) = self.sessions.get(from).map(Arc::clone) else {
             return;
         };
@@ -92,7 +96,11 @@ impl Tracker {
         };
         self.dirty.insert(from.to_owned());
         let mut source = source.lock();
-        let moved = source.extractor.take_trace(trace);
+        let released = source.extractor.is_released(trace);
+        let mut moved = source.extractor.take_trace(trace);
+        if released {
+            moved = fetch(trace);
+        }
         source.dirty = true;
         drop(source);
         let mut target = self.live(to.to_owned()).lock();
@@ -134,19 +142,23 @@ impl Tracker {
 
 /// The current invocations of a live session (extracted first when stale), with the invocations
 /// that this extraction changed.
-pub fn current(session_id: &str, live: &Mutex<Live>) -> (Vec<Value>, Updates) {
-    let updates = refresh(session_id, live).into_iter().collect();
+pub fn current(session_id: &str, live: &Mutex<Live>, fetch: Fetch<'_>) -> (Vec<Value>, Updates) {
+    let updates = refresh(session_id, live, fetch).into_iter().collect();
     let invocations = live.lock().invocations.clone();
     (invocations, updates)
 }
 
 /// A session's final invocations (taken out of its ended live state), with the invocations that
 /// the last extraction changed.
-pub fn finish(session_id: &str, live: Option<Arc<Mutex<Live>>>) -> (Vec<Value>, Updates) {
+pub fn finish(
+    session_id: &str,
+    live: Option<Arc<Mutex<Live>>>,
+    fetch: Fetch<'_>,
+) -> (Vec<Value>, Updates) {
     let Some(live) = live else {
         return (Vec::new(), Vec::new());
     };
-    let updates = refresh(session_id, &live).into_iter().collect();
+    let updates = refresh(session_id, &live, fetch).into_iter().collect();
     let invocations = std::mem::take(&mut live.lock().invocations);
     (invocations, updates)
 }
@@ -170,13 +182,27 @@ fn parse_trace_id(hex_id: &str) -> Option<TraceId> {
 }
 
 /// Extracts one session again if it is dirty; returns the invocations that changed, if any.
-pub fn refresh(session: &str, live: &Mutex<Live>) -> Option<(String, Vec<(usize, Value)>)> {
+///
+/// Afterwards the spans of the session's rooted traces are released (the loader's
+/// [`IncrementalExtractor::release_rooted`]): a live session keeps its extracted turns, not its
+/// spans, which are in the store. A released trace that receives more is read back with `fetch`
+/// first.
+pub fn refresh(
+    session: &str,
+    live: &Mutex<Live>,
+    fetch: Fetch<'_>,
+) -> Option<(String, Vec<(usize, Value)>)> {
     let mut live = live.lock();
     if !live.dirty {
         return None;
     }
     live.dirty = false;
+    for trace in live.extractor.needs_restore() {
+        let telemetry = fetch(trace);
+        live.extractor.restore(trace, telemetry);
+    }
     let fresh = crate::extract::invocations(&mut live.extractor);
+    live.extractor.release_rooted();
     let changed: Vec<(usize, Value)> = fresh
         .iter()
         .enumerate()

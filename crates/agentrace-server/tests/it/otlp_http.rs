@@ -407,3 +407,55 @@ async fn spans_arriving_after_completion_extend_the_stored_invocations() {
     assert_eq!(users, ["first question", "second question"], "{stored}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() {
+    // Sessions stay live: the late span reaches the live state, not a completed session.
+    let rules = agentrace_server::config::SessionRules {
+        completion_grace: std::time::Duration::from_secs(60),
+        idle_timeout: std::time::Duration::from_secs(60),
+        rerun_window: std::time::Duration::from_secs(30),
+    };
+    let server = testkit::start(testkit::config().with_session_rules(rules).build().unwrap()).await;
+    let base = testkit::base(&server);
+    let http = client();
+    let url = format!("{base}/v1/traces");
+    let resource = || vec![kv("agentevals.session_name", "released")];
+    let live = http
+        .get(format!("{base}/stream/ui-updates"))
+        .send()
+        .await
+        .unwrap();
+    let turn = traces(resource(), agent_turn(9, 1, "where is my order", "it shipped"));
+    assert_eq!(testkit::post_proto(&url, &turn).await.status(), 200);
+    // The rooted trace was extracted; the live state then keeps its turn, not its spans.
+    testkit::wait_for_event(live, |e| e["type"] == "invocation_updated").await;
+
+    // A tool span of the same trace arrives late: the turn is extracted again from all three
+    // spans, the two earlier ones read back from the store.
+    let tool = span(
+        9,
+        3,
+        Some(1),
+        "execute_tool lookup",
+        vec![
+            kv("gen_ai.operation.name", "execute_tool"),
+            kv("gen_ai.tool.name", "lookup"),
+            kv("gen_ai.tool.call.id", "call-1"),
+            kv("gen_ai.tool.call.arguments", r#"{"order":42}"#),
+        ],
+    );
+    assert_eq!(
+        testkit::post_proto(&url, &traces(resource(), vec![tool])).await.status(),
+        200
+    );
+    let body = testkit::get_json(&format!("{base}/api/sessions/released/invocations")).await;
+    let invocations = body["invocations"].as_array().unwrap();
+    assert_eq!(invocations.len(), 1, "{body}");
+    assert_eq!(invocations[0]["user_text"], "where is my order", "{body}");
+    assert_eq!(invocations[0]["agent_text"], "it shipped", "{body}");
+    assert_eq!(invocations[0]["tool_calls"][0]["name"], "lookup", "{body}");
+    let session = testkit::get_json(&format!("{base}/api/sessions/released")).await;
+    assert_eq!(session["spanCount"], 3, "{session}");
+    server.shutdown().await;
+}
