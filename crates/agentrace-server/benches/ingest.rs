@@ -389,7 +389,7 @@ fn rss_kib() -> u64 {
 
 /// Resident memory added by storing 50k spans (reported per 10k), while the sessions are live and
 /// after they completed.
-fn memory() -> (f64, f64) {
+fn memory() -> (f64, f64, f64) {
     let bench = Bench::new();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/traces", bench.base());
@@ -421,8 +421,19 @@ fn memory() -> (f64, f64) {
         }
     });
     let done = rss_kib();
+    // Two seconds later, with the server idle but for the list polled above.
+    bench.runtime.block_on(async {
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = client
+                .get(format!("{}/api/sessions?limit=1", bench.base()))
+                .send()
+                .await;
+        }
+    });
+    let settled = rss_kib();
     let per_10k = |kib: u64| (kib.saturating_sub(before)) as f64 / 1024.0 / 5.0;
-    (per_10k(live), per_10k(done))
+    (per_10k(live), per_10k(done), per_10k(settled))
 }
 
 criterion_group!(benches, ingest);
@@ -434,11 +445,16 @@ fn load_average() -> String {
 }
 
 fn main() {
+    // The allocator options `agentrace serve` runs with (the benchmark restarts itself once).
+    if let Some(err) = agentrace_server::process::restart_with_allocator_options() {
+        println!("note: allocator options not applied: {err}");
+    }
     println!("load average at start: {}", load_average());
     // Memory first, in a fresh process, so earlier benchmarks' freed memory does not hide growth.
-    let (live, done) = memory();
+    let (live, done, settled) = memory();
     println!(
-        "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion"
+        "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion, \
+         {settled:.1} MiB two seconds later"
     );
     // Latency before the throughput runs: measured at its own rate on its own server, not while
     // the machine is still writing back the gigabytes the throughput runs leave behind.
@@ -452,6 +468,10 @@ fn main() {
         pick(0.99).as_secs_f64() * 1e3,
         pick(1.0).as_secs_f64() * 1e3
     );
+    // `AGENTRACE_BENCH_SKIP_THROUGHPUT=1` stops here (memory and latency only).
+    if std::env::var_os("AGENTRACE_BENCH_SKIP_THROUGHPUT").is_some() {
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     println!("load average at end: {}", load_average());

@@ -54,6 +54,7 @@ pub mod ingest;
 pub mod live;
 pub mod otlp;
 pub mod otlp_json;
+pub mod process;
 pub mod sessions;
 pub mod store;
 pub mod tracker;

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// mimalloc: the server allocates many small objects per span from several threads, where it is
-/// markedly faster than the system allocator and returns memory more readily (docs/benchmarks.md).
+/// markedly faster than the system allocator and, with `serve`'s purge delay of 0
+/// (`agentrace_server::process`), returns memory more readily (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -37,7 +38,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract(args) => extract::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => {
+            // The server gives freed memory back at once (see agentrace_server::process); this
+            // starts the same command again with the allocator's option set, once.
+            if let Some(err) = agentrace_server::process::restart_with_allocator_options() {
+                eprintln!("note: running with the allocator's default purge delay: {err}");
+            }
+            serve::run(args)
+        }
     };
     match result {
         Ok(code) => code,

@@ -426,7 +426,10 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
         .send()
         .await
         .unwrap();
-    let turn = traces(resource(), agent_turn(9, 1, "where is my order", "it shipped"));
+    let turn = traces(
+        resource(),
+        agent_turn(9, 1, "where is my order", "it shipped"),
+    );
     assert_eq!(testkit::post_proto(&url, &turn).await.status(), 200);
     // The rooted trace was extracted; the live state then keeps its turn, not its spans.
     testkit::wait_for_event(live, |e| e["type"] == "invocation_updated").await;
@@ -446,7 +449,9 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
         ],
     );
     assert_eq!(
-        testkit::post_proto(&url, &traces(resource(), vec![tool])).await.status(),
+        testkit::post_proto(&url, &traces(resource(), vec![tool]))
+            .await
+            .status(),
         200
     );
     let body = testkit::get_json(&format!("{base}/api/sessions/released/invocations")).await;
