@@ -230,24 +230,31 @@ fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
     assert_eq!(store.spans("s1").unwrap().len(), 2);
 }
 
-#[test]
-fn chunks_are_stored_compressed_and_older_text_chunks_still_read() {
+/// A store with session `s1` holding one chunk of trace `t0` whose body is the SQL literal `body`,
+/// written behind the store's back.
+fn store_with_raw_chunk(body: &str) -> (tempfile::TempDir, std::path::PathBuf, Store) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("mixed.db");
+    let path = dir.path().join("raw.db");
     let store = Store::open(&DbLocation::File(path.clone())).unwrap();
     store.create_session(&session("s1", 1)).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        r#"
+        INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{{"resource":{{}},"scope":{{}}}}');
+        INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
+            VALUES ('s1', 't0', 1, 1, {body});
+        "#
+    ))
+    .unwrap();
+    (dir, path, store)
+}
+
+#[test]
+fn chunks_are_stored_compressed_and_older_text_chunks_still_read() {
     // A chunk as databases before compression hold it: a JSON array as text.
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            r#"
-            INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
-            INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
-                VALUES ('s1', 't0', 1, 1, '[{"traceId":"t0","spanId":"old","startTimeUnixNano":"1"}]');
-            "#,
-        )
-        .unwrap();
-    }
+    let (_dir, path, store) = store_with_raw_chunk(
+        "'[{\"traceId\":\"t0\",\"spanId\":\"old\",\"startTimeUnixNano\":\"1\"}]'",
+    );
     let message = "a long repeated message ".repeat(40);
     let spans: Vec<(String, NewSpan)> = (0..20)
         .map(|i| {
@@ -285,21 +292,8 @@ fn chunks_are_stored_compressed_and_older_text_chunks_still_read() {
 
 #[test]
 fn a_chunk_that_does_not_decompress_is_an_error_not_a_panic() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.db");
-    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
-    store.create_session(&session("s1", 1)).unwrap();
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            r#"
-            INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
-            INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
-                VALUES ('s1', 't0', 1, 1, x'ffffff7f0102');
-            "#,
-        )
-        .unwrap();
-    }
+    // A header that claims 2 GiB, then garbage.
+    let (_dir, _path, store) = store_with_raw_chunk("x'ffffff7f0102'");
     let err = store.spans("s1").unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
 }
