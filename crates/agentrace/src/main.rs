@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// mimalloc: the server allocates many small objects per span from several threads, where it is
-/// markedly faster than the system allocator and, with `serve`'s purge delay of 0
+/// markedly faster than the system allocator and, with `serve`'s purge delay of 10 ms
 /// (`agentrace_server::process`), returns memory more readily (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
