@@ -233,11 +233,11 @@ fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
 /// A store with session `s1` holding one chunk of trace `t0` whose body is the SQL literal `body`,
 /// written behind the store's back.
 fn store_with_raw_chunk(body: &str) -> (tempfile::TempDir, std::path::PathBuf, Store) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("raw.db");
-    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
-    store.create_session(&session("s1", 1)).unwrap();
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let store = Store::open(&DbLocation::File(path.clone())).expect("store opens");
+    store.create_session(&session("s1", 1)).expect("session");
+    let conn = rusqlite::Connection::open(&path).expect("raw connection");
     conn.execute_batch(&format!(
         r#"
         INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{{"resource":{{}},"scope":{{}}}}');
@@ -245,7 +245,7 @@ fn store_with_raw_chunk(body: &str) -> (tempfile::TempDir, std::path::PathBuf, S
             VALUES ('s1', 't0', 1, 1, {body});
         "#
     ))
-    .unwrap();
+    .expect("raw chunk written");
     (dir, path, store)
 }
 
