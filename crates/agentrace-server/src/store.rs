@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS logs (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_session ON logs(session_id, time_ns);
+CREATE INDEX IF NOT EXISTS logs_by_trace ON logs(trace_id);
 CREATE TABLE IF NOT EXISTS invocations (
     session_id TEXT NOT NULL,
     idx        INTEGER NOT NULL,
@@ -541,38 +542,7 @@ impl Store {
         )?;
         Ok((spans, logs))
     }
-}
 
-/// The span chunks of a session, in the order stored.
-const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body FROM span_chunks c \
-    JOIN origins o ON o.id = c.origin_id WHERE c.session_id = ?1 ORDER BY c.id";
-/// The span chunks of a trace, in the order stored.
-const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body FROM span_chunks c \
-    JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
-
-/// The spans of chunks, one item each, in start order (then span id).
-fn split_chunks(chunks: Vec<StoredItem>) -> Result<Vec<StoredItem>, StoreError> {
-    let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
-    for chunk in chunks {
-        let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
-        for raw in list {
-            let key: SpanKey = serde_json::from_str(raw.get())?;
-            let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
-            spans.push((
-                start,
-                key.span_id.unwrap_or_default(),
-                StoredItem {
-                    origin: chunk.origin.clone(),
-                    body: raw.get().to_owned(),
-                },
-            ));
-        }
-    }
-    spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    Ok(spans.into_iter().map(|(_, _, item)| item).collect())
-}
-
-impl Store {
     /// A session's log records in time order.
     pub fn logs(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
         self.items(
@@ -726,6 +696,35 @@ impl std::fmt::Debug for Writer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer").finish_non_exhaustive()
     }
+}
+
+/// The span chunks of a session, in the order stored.
+const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body FROM span_chunks c \
+    JOIN origins o ON o.id = c.origin_id WHERE c.session_id = ?1 ORDER BY c.id";
+/// The span chunks of a trace, in the order stored.
+const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body FROM span_chunks c \
+    JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
+
+/// The spans of chunks, one item each, in start order (then span id).
+fn split_chunks(chunks: Vec<StoredItem>) -> Result<Vec<StoredItem>, StoreError> {
+    let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
+    for chunk in chunks {
+        let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
+        for raw in list {
+            let key: SpanKey = serde_json::from_str(raw.get())?;
+            let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
+            spans.push((
+                start,
+                key.span_id.unwrap_or_default(),
+                StoredItem {
+                    origin: chunk.origin.clone(),
+                    body: raw.get().to_owned(),
+                },
+            ));
+        }
+    }
+    spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(spans.into_iter().map(|(_, _, item)| item).collect())
 }
 
 /// Spans of one (session, trace, origin) being gathered into one `span_chunks` row.
