@@ -82,21 +82,24 @@ pub fn text_of(msgs: &[Message]) -> Option<String> {
 /// Parses a JSON string if it is JSON, else keeps it as a string.
 pub(crate) fn parse_jsonish(v: &Value) -> Value {
     match v {
-        Value::String(s) => {
-            let t = s.trim_start();
-            if t.starts_with('{') || t.starts_with('[') || t.starts_with('"') {
-                serde_json::from_str(s).unwrap_or_else(|_| v.clone())
-            } else if let Ok(n) = serde_json::from_str::<Value>(s.trim()) {
-                if n.is_number() || n.is_boolean() || n.is_null() {
-                    n
-                } else {
-                    v.clone()
-                }
-            } else {
-                v.clone()
-            }
-        }
+        Value::String(s) => parse_jsonish_str(s),
         other => other.clone(),
+    }
+}
+
+/// [`parse_jsonish`] of a string.
+pub(crate) fn parse_jsonish_str(s: &str) -> Value {
+    let t = s.trim_start();
+    if t.starts_with('{') || t.starts_with('[') || t.starts_with('"') {
+        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned()))
+    } else if let Ok(n) = serde_json::from_str::<Value>(s.trim()) {
+        if n.is_number() || n.is_boolean() || n.is_null() {
+            n
+        } else {
+            Value::String(s.to_owned())
+        }
+    } else {
+        Value::String(s.to_owned())
     }
 }
 
@@ -128,7 +131,138 @@ pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
     if is_placeholder(s) || s.len() > crate::extract::MAX_JSON_PARSE_BYTES {
         return None;
     }
+    if let Some(messages) = fast::parse(s) {
+        return Some(messages);
+    }
     parse_message_list(serde_json::from_str::<Value>(s).ok()?)
+}
+
+/// The typed fast path for the canonical semconv shape, `[{role, parts, finish_reason}]` with
+/// `text`, `reasoning`, `tool_call` and `tool_call_response` parts (what the semconv SDKs write):
+/// decoded straight into [`Message`]s, without building a JSON object per message and part.
+/// Anything outside that shape (another field, another type of a known field, a part that is
+/// not an object, a duplicate key) makes it give up, and the general parser reads the text; for
+/// every text it accepts, the result is the general parser's (a property test checks this).
+mod fast {
+    use std::marker::PhantomData;
+
+    use serde::{
+        Deserialize, Deserializer,
+        de::{MapAccess, Visitor, value::MapAccessDeserializer},
+    };
+    use serde_json::Value;
+
+    use super::{Message, Part, parse_jsonish, parse_jsonish_str};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FastMessage {
+        #[serde(default)]
+        role: Option<String>,
+        #[serde(default)]
+        parts: Option<Vec<Obj<FastPart>>>,
+        #[serde(default)]
+        finish_reason: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct FastPart {
+        #[serde(rename = "type")]
+        ty: String,
+        #[serde(default)]
+        content: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        id: Option<Value>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default, deserialize_with = "present")]
+        arguments: Option<Value>,
+        #[serde(default, deserialize_with = "present")]
+        response: Option<Value>,
+    }
+
+    /// A struct read only from a JSON object: a derived `Deserialize` also reads a struct from
+    /// an array of its fields, which the general parser skips.
+    struct Obj<T>(T);
+
+    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Only<T>(PhantomData<T>);
+            impl<'de, T: Deserialize<'de>> Visitor<'de> for Only<T> {
+                type Value = T;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                    T::deserialize(MapAccessDeserializer::new(map))
+                }
+            }
+            d.deserialize_map(Only(PhantomData)).map(Obj)
+        }
+    }
+
+    /// A field that is present, `null` included (`Option<Value>` alone reads `null` as absent).
+    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+        Value::deserialize(d).map(Some)
+    }
+
+    /// The general parser's id rule for one key: a non-empty string, or a number.
+    fn id(v: Option<Value>) -> Option<String> {
+        match v? {
+            Value::String(s) if !s.is_empty() => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Option<Vec<Message>> {
+        let list: Vec<Obj<FastMessage>> = serde_json::from_str(s).ok()?;
+        let mut out = Vec::with_capacity(list.len());
+        for Obj(m) in list {
+            let role = match m.role {
+                Some(r) if r == "model" => "assistant".to_owned(),
+                Some(r) => r,
+                None => String::new(),
+            };
+            let mut parts = Vec::new();
+            for Obj(p) in m.parts.unwrap_or_default() {
+                let part = match p.ty.as_str() {
+                    "text" => match p.content {
+                        Some(t) => Part::Text(t),
+                        None => continue,
+                    },
+                    "reasoning" | "thinking" => Part::Reasoning(p.content.unwrap_or_default()),
+                    "tool_call" | "function_call" | "tool_use" => Part::ToolCall {
+                        id: id(p.id),
+                        name: p.name,
+                        arguments: p.arguments.as_ref().map(parse_jsonish),
+                    },
+                    "tool_call_response" | "function_call_output" | "tool_result" => {
+                        // The general parser falls back to `content` for the response.
+                        let response = match (&p.response, &p.content) {
+                            (Some(r), _) => parse_jsonish(r),
+                            (None, Some(c)) => parse_jsonish_str(c),
+                            (None, None) => Value::Null,
+                        };
+                        Part::ToolCallResponse {
+                            id: id(p.id),
+                            name: p.name,
+                            response,
+                        }
+                    }
+                    _ => Part::Other(p.ty),
+                };
+                parts.push(part);
+            }
+            out.push(Message {
+                role,
+                parts,
+                finish_reason: m.finish_reason,
+            });
+        }
+        Some(out)
+    }
 }
 
 fn parse_message_list(v: Value) -> Option<Vec<Message>> {
@@ -172,7 +306,7 @@ pub(crate) fn parse_message(o: &Map<String, Value>, role: Option<&str>) -> Messa
                 parts.push(Part::ToolCallResponse {
                     id: id_field(o, &["tool_call_id", "id"]),
                     name: str_field(o, &["name"]).map(str::to_owned),
-                    response: parse_jsonish(&Value::String(s.clone())),
+                    response: parse_jsonish_str(s),
                 });
             } else {
                 parts.push(Part::Text(s.clone()));
@@ -305,5 +439,189 @@ fn parse_google_part(po: &Map<String, Value>, parts: &mut Vec<Part>) {
         parts.push(Part::Other("blob".into()));
     } else if po.contains_key("file_data") || po.contains_key("fileData") {
         parts.push(Part::Other("uri".into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{Message, fast, parse_message_list};
+
+    /// The general parser's reading of a text.
+    fn general(text: &str) -> Option<Vec<Message>> {
+        parse_message_list(serde_json::from_str::<Value>(text).ok()?)
+    }
+
+    /// Any JSON value, as text.
+    fn value() -> BoxedStrategy<String> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-3i64..1000).prop_map(Value::from),
+            Just(json!(1.5)),
+            prop::sample::select(vec!["", "x", "model", "{\"q\":1}", "[1,2]", " 7", "true"])
+                .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(vec!["q", "a"]), inner), 0..3)
+                    .prop_map(|kv| Value::Object(
+                        kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                    )),
+            ]
+        })
+        .prop_map(|v| v.to_string())
+        .boxed()
+    }
+
+    /// One of `choices`, as a JSON string.
+    fn string(choices: Vec<&'static str>) -> BoxedStrategy<String> {
+        prop::sample::select(choices)
+            .prop_map(|s| Value::from(s).to_string())
+            .boxed()
+    }
+
+    /// A field of the canonical shape: mostly of its type, sometimes any value.
+    fn field(typed: BoxedStrategy<String>) -> BoxedStrategy<String> {
+        prop_oneof![20 => typed, 1 => value()].boxed()
+    }
+
+    /// The text of an object with some of `fields` (each with its probability), rarely a key outside the canonical shape,
+    /// and rarely a key given twice (kept twice in the text).
+    fn object(fields: Vec<(&'static str, f64, BoxedStrategy<String>)>) -> BoxedStrategy<String> {
+        let extra = prop::option::weighted(
+            0.03,
+            (
+                prop::sample::select(vec!["text", "call_id", "content", "tool_calls"]),
+                value(),
+            ),
+        );
+        let picks: Vec<BoxedStrategy<Option<(&'static str, String)>>> = fields
+            .into_iter()
+            .map(|(k, p, v)| prop::option::weighted(p, v.prop_map(move |v| (k, v))).boxed())
+            .collect();
+        (
+            picks,
+            extra,
+            prop::option::weighted(0.01, (0usize..4, value())),
+        )
+            .prop_map(|(picked, extra, dup)| {
+                let mut kv: Vec<(&str, String)> = picked.into_iter().flatten().collect();
+                kv.extend(extra);
+                if let Some((i, v)) = dup
+                    && let Some((k, _)) = kv.get(i % kv.len().max(1)).cloned()
+                {
+                    kv.push((k, v));
+                }
+                let body: Vec<String> = kv
+                    .iter()
+                    .map(|(k, v)| format!("{}:{v}", Value::from(*k)))
+                    .collect();
+                format!("{{{}}}", body.join(","))
+            })
+            .boxed()
+    }
+
+    fn part() -> BoxedStrategy<String> {
+        let ty = string(vec![
+            "text",
+            "reasoning",
+            "thinking",
+            "tool_call",
+            "function_call",
+            "tool_use",
+            "tool_call_response",
+            "function_call_output",
+            "tool_result",
+            "blob",
+            "uri",
+        ]);
+        let id = prop_oneof![
+            string(vec!["", "c1", "call_2"]),
+            (0i64..100).prop_map(|n| n.to_string()),
+            Just("null".to_owned()),
+        ]
+        .boxed();
+        let text = string(vec![
+            "",
+            "x",
+            "hi there",
+            "{\"ok\":true}",
+            "[1,2]",
+            " 7",
+            "null",
+        ]);
+        object(vec![
+            ("type", 0.97, prop_oneof![30 => ty, 1 => value()].boxed()),
+            ("content", 0.6, field(text.clone())),
+            ("id", 0.6, field(id)),
+            ("name", 0.6, field(string(vec!["search", ""]))),
+            ("arguments", 0.6, prop_oneof![text, value()].boxed()),
+            (
+                "response",
+                0.6,
+                prop_oneof![string(vec!["{\"ok\":1}", "done"]), value()].boxed(),
+            ),
+        ])
+    }
+
+    fn message() -> BoxedStrategy<String> {
+        let parts = prop::collection::vec(prop_oneof![30 => part(), 1 => value()], 0..4)
+            .prop_map(|ps| format!("[{}]", ps.join(",")))
+            .boxed();
+        object(vec![
+            (
+                "role",
+                0.6,
+                field(string(vec!["user", "assistant", "model", "tool", ""])),
+            ),
+            ("parts", 0.6, prop_oneof![30 => parts, 1 => value()].boxed()),
+            (
+                "finish_reason",
+                0.6,
+                field(string(vec!["stop", "tool_call"])),
+            ),
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        #[test]
+        fn the_fast_path_agrees_with_the_general_parser(
+            list in prop::collection::vec(message(), 0..4)
+        ) {
+            let text = format!("[{}]", list.join(","));
+            if let Some(fast) = fast::parse(&text) {
+                prop_assert_eq!(Some(fast), general(&text), "text: {}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_fast_path_takes_the_canonical_shape_and_leaves_the_rest() {
+        let canonical = r#"[{"role":"user","parts":[{"type":"text","content":"Plan a trip"}]},
+            {"role":"assistant","parts":[{"type":"reasoning","content":"hm"},
+              {"type":"tool_call","id":"c1","name":"search","arguments":{"q":"Lisbon"}}],
+             "finish_reason":"tool_call"},
+            {"role":"tool","parts":[{"type":"tool_call_response","id":"c1","response":"{\"ok\":true}"}]}]"#;
+        let fast = fast::parse(canonical).expect("canonical messages take the fast path");
+        assert_eq!(fast.len(), 3);
+        assert_eq!(Some(fast), general(canonical));
+        for other in [
+            r#"[{"role":"user","content":"hi"}]"#,
+            r#"{"role":"user","parts":[]}"#,
+            r#"[{"role":"user","parts":["hi"]}]"#,
+            r#"[{"role":"user","parts":[{"text":"hi"}]}]"#,
+            r#"[{"role":"user","role":"system","parts":[]}]"#,
+            r#"[{"parts":[["text"]]}]"#,
+            r#"[["user"]]"#,
+        ] {
+            assert!(fast::parse(other).is_none(), "{other}");
+            assert!(general(other).is_some(), "{other}");
+        }
     }
 }

@@ -4,7 +4,7 @@ use agentrace_semconv::{attr, event};
 use serde_json::{Map, Value};
 
 use crate::extract::message::{
-    Message, Part, is_placeholder, parse_jsonish, parse_message, parse_messages,
+    Message, Part, is_placeholder, parse_jsonish, parse_jsonish_str, parse_message, parse_messages,
     parse_messages_text,
 };
 use crate::model::{AnyValue, Attributes, LogRecord, Span, StatusCode};
@@ -314,7 +314,7 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
 fn tool_value(v: Option<&AnyValue>) -> Option<Value> {
     match v? {
         AnyValue::String(x) if is_placeholder(x) => None,
-        AnyValue::String(x) => Some(parse_jsonish(&Value::String(x.clone()))),
+        AnyValue::String(x) => Some(parse_jsonish_str(x)),
         AnyValue::Empty => None,
         other => Some(other.to_json()),
     }
@@ -538,14 +538,13 @@ fn adk_overlay(v: &mut SpanView, a: &Attributes) {
 
 /// Reads OpenLLMetry's `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`; true when any was present.
 fn openllmetry(v: &mut SpanView, a: &Attributes) -> bool {
-    let prompt = format!("{}.", attr::GEN_AI_PROMPT);
-    let completion = format!("{}.", attr::GEN_AI_COMPLETION);
     let mut prompts: Vec<(usize, Map<String, Value>)> = Vec::new();
     let mut completions: Vec<(usize, Map<String, Value>)> = Vec::new();
     for kv in a.iter() {
-        let (rest, list) = if let Some(r) = kv.key.strip_prefix(prompt.as_str()) {
+        let indexed = |prefix: &str| kv.key.strip_prefix(prefix)?.strip_prefix('.');
+        let (rest, list) = if let Some(r) = indexed(attr::GEN_AI_PROMPT) {
             (r, &mut prompts)
-        } else if let Some(r) = kv.key.strip_prefix(completion.as_str()) {
+        } else if let Some(r) = indexed(attr::GEN_AI_COMPLETION) {
             (r, &mut completions)
         } else {
             continue;
