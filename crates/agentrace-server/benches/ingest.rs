@@ -145,6 +145,7 @@ fn config(db: DbLocation) -> ServerConfig {
             completion_grace: Duration::from_millis(200),
             idle_timeout: Duration::from_secs(1),
             rerun_window: Duration::from_secs(30),
+            staged_ttl: Duration::from_secs(120),
         })
         .build()
         .expect("bench config")

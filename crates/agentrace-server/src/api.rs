@@ -30,9 +30,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// `GET /api/health`.
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+/// `GET /api/health`: status, version, and the staged traces (held now, deleted since start).
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    let (staged, expired) = state.ingest.staged();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "staged": { "traces": staged, "expired": expired },
+    }))
 }
 
 /// `GET /api/config`: addresses, storage and every limit in force (never the token).
@@ -59,11 +64,13 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "retentionSeconds": l.retention.map(|d| d.as_secs()),
             "liveBuffer": l.live_buffer,
             "grpcConcurrency": l.grpc_concurrency,
+            "maxStagedTraces": l.max_staged_traces,
         },
         "sessions": {
             "completionGraceSeconds": s.completion_grace.as_secs_f64(),
             "idleTimeoutSeconds": s.idle_timeout.as_secs_f64(),
             "rerunWindowSeconds": s.rerun_window.as_secs_f64(),
+            "stagedTtlSeconds": s.staged_ttl.as_secs_f64(),
         },
     }))
 }
@@ -81,6 +88,8 @@ pub struct ListQuery {
     limit: Option<u32>,
     /// Items to skip.
     offset: Option<u32>,
+    /// `true` to list staged sessions too (traces waiting for a GenAI span or a key).
+    include_staged: Option<bool>,
 }
 
 /// `GET /api/sessions`: newest first, filtered and paged.
@@ -95,6 +104,7 @@ pub async fn list_sessions(State(state): State<AppState>, Query(q): Query<ListQu
         complete: q.complete,
         key_contains: q.q,
         eval_set_id: q.eval_set_id,
+        include_staged: q.include_staged.unwrap_or(false),
         limit,
         offset: q.offset.unwrap_or(0),
     };

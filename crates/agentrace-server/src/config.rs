@@ -66,6 +66,10 @@ pub struct Limits {
     pub live_buffer: usize,
     /// Concurrent gRPC export calls.
     pub grpc_concurrency: usize,
+    /// Traces held staged at most (keyless traces without a GenAI span, waiting for one; see
+    /// [`SessionRules::staged_ttl`]); the spans of a new trace past this are rejected through
+    /// OTLP partial success (nothing is evicted to make room).
+    pub max_staged_traces: u64,
 }
 
 impl Default for Limits {
@@ -80,6 +84,7 @@ impl Default for Limits {
             retention: None,
             live_buffer: 1024,
             grpc_concurrency: 32,
+            max_staged_traces: 1000,
         }
     }
 }
@@ -94,6 +99,12 @@ pub struct SessionRules {
     /// A new trace arriving this long after a named session completed starts a rerun (`name-2`)
     /// when the producer's `service.instance.id` is unknown.
     pub rerun_window: Duration,
+    /// A new trace with no session key and no GenAI span (an HTTP or database trace of an
+    /// instrumented app, say) is staged: stored, but in no listed session, until a GenAI span or
+    /// a key arrives for it. A staged trace that gets neither for this long after its last span
+    /// is deleted (counted in `GET /api/health`). Zero turns staging off: every trace gets a
+    /// session.
+    pub staged_ttl: Duration,
 }
 
 impl Default for SessionRules {
@@ -102,6 +113,7 @@ impl Default for SessionRules {
             completion_grace: Duration::from_secs(3),
             idle_timeout: Duration::from_secs(30),
             rerun_window: Duration::from_secs(30),
+            staged_ttl: Duration::from_secs(120),
         }
     }
 }

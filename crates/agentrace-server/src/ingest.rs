@@ -11,12 +11,13 @@
 //! 6. update the live sessions' invocations incrementally and publish live events.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::Arc,
     time::Instant,
 };
 
 use agentrace_loader::{
+    extract,
     model::{LogRecord, Resource, Scope, Span, Telemetry, TraceId},
     read::{Format, LoadOptions, load_bytes},
     write,
@@ -97,6 +98,8 @@ pub struct Ingest {
     state: Mutex<State>,
     /// Signalled when a batch made live sessions dirty.
     dirty: tokio::sync::Notify,
+    /// Staged traces deleted because nothing made them a session in time (since start).
+    staged_expired: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug)]
@@ -142,6 +145,7 @@ impl Ingest {
                 tracker: Tracker::default(),
             }),
             dirty: tokio::sync::Notify::new(),
+            staged_expired: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -203,21 +207,38 @@ impl Ingest {
             .collect();
 
         let mut state = self.state.lock();
+        let mut traces = traces;
         if explicit.is_none() {
             let creating = traces
                 .iter()
                 .filter(|(trace, keys, _)| state.index.would_create(trace, keys, now))
                 .count() as u64;
-            let existing = state.index.len() as u64;
+            let existing = state.index.listed_len() as u64;
             if creating > 0 && existing + creating > self.limits.max_sessions {
                 return Err(IngestError::Unavailable(format!(
                     "session limit reached ({} sessions); delete sessions or raise --max-sessions",
                     self.limits.max_sessions
                 )));
             }
+            let refused = self.refuse_past_staged_limit(
+                &state,
+                &mut traces,
+                |(t, k, _)| Some((t.as_str(), k)),
+                now,
+            );
+            let spans: u64 = refused.iter().map(|(_, _, items)| items.len() as u64).sum();
+            outcome.reject(
+                spans,
+                format!(
+                    "{spans} span(s) rejected: staged trace limit ({}) reached (traces without a \
+                     session key or a GenAI span wait staged); raise --max-staged-traces",
+                    self.limits.max_staged_traces
+                ),
+            );
         }
         let mut rows: Vec<(String, NewSpan)> = Vec::new();
         let mut created: Vec<SessionRow> = Vec::new();
+        let mut promoted: Vec<String> = Vec::new();
         let mut accepted: Vec<(String, Span)> = Vec::new();
         let mut over_limit = 0u64;
         for (trace_id, keys, items) in traces {
@@ -242,6 +263,9 @@ impl Ingest {
                         &keys,
                         &mut created,
                     )?;
+                    if let Routed::Promoted(id) = &routed {
+                        promoted.push(id.clone());
+                    }
                     routed.session().to_owned()
                 }
             };
@@ -292,9 +316,19 @@ impl Ingest {
         }
         outcome.accepted = rows.len() as u64;
         for row in &created {
-            self.hub.publish(LiveEvent::SessionStarted {
-                session: session_summary(row),
-            });
+            if !state.index.is_staged(&row.id) {
+                self.hub.publish(LiveEvent::SessionStarted {
+                    session: session_summary(row),
+                });
+            }
+        }
+        for id in &promoted {
+            match self.store.session(id) {
+                Ok(row) => self.hub.publish(LiveEvent::SessionStarted {
+                    session: session_summary(&row),
+                }),
+                Err(err) => tracing::error!(%err, session = %id, "promoted session not found"),
+            }
         }
         // A trace may have moved to another session while this batch was being written: its
         // spans go where the trace is now.
@@ -312,12 +346,81 @@ impl Ingest {
                 (session, span)
             })
             .collect();
+        // Staged sessions have no live state and publish nothing until promoted.
+        let accepted: Vec<(String, Span)> = accepted
+            .into_iter()
+            .filter(|(session, _)| !state.index.is_staged(session))
+            .collect();
         self.publish_spans(&state, &accepted);
         let accepted = self.resume_stored(&mut state, accepted, |_| (1, 0))?;
         state.tracker.add_spans(accepted);
         drop(state);
         self.dirty.notify_one();
         Ok(outcome)
+    }
+
+    /// Takes out of `items` the ones that would stage a new trace past
+    /// [`Limits::max_staged_traces`] (traces admitted in batch order) and returns them.
+    fn refuse_past_staged_limit<T>(
+        &self,
+        state: &State,
+        items: &mut Vec<T>,
+        route: impl Fn(&T) -> Option<(&str, &TraceKeys)>,
+        now: Instant,
+    ) -> Vec<T> {
+        let free = self
+            .limits
+            .max_staged_traces
+            .saturating_sub(state.index.staged_len() as u64);
+        let mut admitted: HashSet<String> = HashSet::new();
+        let (keep, refused): (Vec<T>, Vec<T>) =
+            std::mem::take(items).into_iter().partition(|item| {
+                let Some((trace, keys)) = route(item) else {
+                    return true;
+                };
+                if admitted.contains(trace) || !state.index.would_stage(trace, keys, now) {
+                    return true;
+                }
+                if (admitted.len() as u64) < free {
+                    admitted.insert(trace.to_owned());
+                    return true;
+                }
+                false
+            });
+        *items = keep;
+        refused
+    }
+
+    /// Deletes the staged traces that got neither a GenAI span nor a session key within
+    /// [`SessionRules::staged_ttl`] of their last item; returns their (staged) sessions.
+    pub fn expire_staged(&self) -> Result<Vec<String>, IngestError> {
+        let mut state = self.state.lock();
+        let expired = state.index.expire_staged(Instant::now());
+        for id in &expired {
+            self.store.delete_session(id).or_else(ignore_not_found)?;
+            state.counts.remove(id);
+            state.tracker.remove(id);
+        }
+        drop(state);
+        if !expired.is_empty() {
+            self.staged_expired
+                .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                traces = expired.len(),
+                "deleted staged traces: no GenAI span or session key arrived in time"
+            );
+        }
+        Ok(expired)
+    }
+
+    /// Traces staged now, and staged traces deleted since start.
+    pub fn staged(&self) -> (u64, u64) {
+        let now = self.state.lock().index.staged_len() as u64;
+        (
+            now,
+            self.staged_expired
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// A session without live state that already holds stored items (it completed, or was live
@@ -407,8 +510,12 @@ impl Ingest {
         keys: &TraceKeys,
         pending: &mut Vec<SessionRow>,
     ) -> Result<(), StoreError> {
+        if let Routed::Promoted(id) = routed {
+            self.store.set_key_kind(id, KeyKind::Trace.as_str())?;
+            return Ok(());
+        }
         let created = match routed {
-            Routed::Existing(_) => None,
+            Routed::Existing(_) | Routed::Promoted(_) => None,
             Routed::Created(id) => Some(id.as_str()),
             Routed::Moved { to, created, .. } => created.then_some(to.as_str()),
         };
@@ -449,6 +556,14 @@ impl Ingest {
             state
                 .counts
                 .insert(id.to_owned(), (row.span_count, row.log_count));
+        }
+        // A staged trace that got a key leaves its staged session empty: it goes.
+        if state.index.is_staged(from) && state.index.get(from).is_some_and(|s| s.traces.is_empty())
+        {
+            self.store.delete_session(from).or_else(ignore_not_found)?;
+            state.index.remove(from);
+            state.counts.remove(from.as_str());
+            state.tracker.remove(from);
         }
         Ok(())
     }
@@ -535,13 +650,29 @@ impl Ingest {
         creating.sort_unstable();
         creating.dedup();
         if !creating.is_empty()
-            && state.index.len() as u64 + creating.len() as u64 > self.limits.max_sessions
+            && state.index.listed_len() as u64 + creating.len() as u64 > self.limits.max_sessions
         {
             return Err(IngestError::Unavailable(format!(
                 "session limit reached ({} sessions)",
                 self.limits.max_sessions
             )));
         }
+        let mut records = records;
+        let refused = self.refuse_past_staged_limit(
+            &state,
+            &mut records,
+            |(route, _, _)| route.as_ref().map(|(t, k)| (t.as_str(), k)),
+            now,
+        );
+        let refused = refused.len() as u64;
+        outcome.reject(
+            refused,
+            format!(
+                "{refused} log record(s) rejected: staged trace limit ({}) reached (traces \
+                 without a session key or a GenAI span wait staged); raise --max-staged-traces",
+                self.limits.max_staged_traces
+            ),
+        );
         let mut rows: Vec<(String, NewLog)> = Vec::new();
         let mut created: Vec<SessionRow> = Vec::new();
         let mut accepted: Vec<(String, LogRecord)> = Vec::new();
@@ -609,10 +740,16 @@ impl Ingest {
         }
         outcome.accepted = rows.len() as u64;
         for row in &created {
-            self.hub.publish(LiveEvent::SessionStarted {
-                session: session_summary(row),
-            });
+            if !state.index.is_staged(&row.id) {
+                self.hub.publish(LiveEvent::SessionStarted {
+                    session: session_summary(row),
+                });
+            }
         }
+        let accepted: Vec<(String, LogRecord)> = accepted
+            .into_iter()
+            .filter(|(session, _)| !state.index.is_staged(session))
+            .collect();
         let accepted = self.resume_stored(&mut state, accepted, |_| (0, 1))?;
         state.tracker.add_logs(accepted);
         drop(state);
@@ -635,7 +772,7 @@ impl Ingest {
                 .or_else(ignore_not_found)?;
             state.index.remove(session_id);
             state.tracker.remove(session_id);
-        } else if state.index.len() as u64 >= self.limits.max_sessions {
+        } else if state.index.listed_len() as u64 >= self.limits.max_sessions {
             return Err(IngestError::Unavailable(format!(
                 "session limit reached ({} sessions)",
                 self.limits.max_sessions
@@ -872,6 +1009,8 @@ pub fn trace_keys(spans: &[Span]) -> TraceKeys {
     if let Some(first) = ordered.first() {
         resource_keys(&first.resource, &mut keys);
     }
+    // Only a keyless trace is staged without a GenAI span: the others need not know.
+    keys.genai = keys.key().is_none() && spans.iter().any(extract::is_genai_span);
     keys
 }
 

@@ -394,6 +394,7 @@ fn spawn_ticker(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHand
             let retention = state.config.limits.retention;
             let result = tokio::task::spawn_blocking(move || {
                 ingest.complete_due()?;
+                ingest.expire_staged()?;
                 if let Some(keep) = retention {
                     let cutoff =
                         store::now_ns() - i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX);

@@ -32,6 +32,9 @@ pub const MAX_KEY_CHARS: usize = 256;
 /// The kind of a session's key, by strength.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KeyKind {
+    /// No key and no GenAI span yet: a staged trace, stored in a session of its own that is not
+    /// listed (see [`SessionRules::staged_ttl`]).
+    Staged,
     /// No key: one session per trace.
     Trace,
     /// `session.id`.
@@ -48,6 +51,7 @@ impl KeyKind {
     /// The stored name of the kind.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Staged => "staged",
             Self::Trace => "trace",
             Self::SessionId => "session_id",
             Self::Conversation => "conversation",
@@ -63,6 +67,7 @@ impl KeyKind {
             "conversation" => Self::Conversation,
             "name" => Self::Name,
             "websocket" => Self::WebSocket,
+            "staged" => Self::Staged,
             _ => Self::Trace,
         }
     }
@@ -85,6 +90,8 @@ pub struct TraceKeys {
     pub eval_set_id: Option<String>,
     /// Whether the batch holds a local root of the trace (a span with no parent).
     pub has_root: bool,
+    /// Whether the batch holds a GenAI span of the trace (a keyless trace without one is staged).
+    pub genai: bool,
 }
 
 impl TraceKeys {
@@ -148,6 +155,9 @@ pub enum Routed {
     Existing(String),
     /// Into a session created for it.
     Created(String),
+    /// A staged trace got a GenAI span: its session is a listed session now (same id, its kind
+    /// is [`KeyKind::Trace`]).
+    Promoted(String),
     /// Out of `from` into `to` (a stronger key arrived); stored rows must move too.
     Moved {
         /// The session it left.
@@ -163,7 +173,7 @@ impl Routed {
     /// The session the trace is in now.
     pub fn session(&self) -> &str {
         match self {
-            Self::Existing(s) | Self::Created(s) => s,
+            Self::Existing(s) | Self::Created(s) | Self::Promoted(s) => s,
             Self::Moved { to, .. } => to,
         }
     }
@@ -183,6 +193,8 @@ enum Target {
 enum Plan {
     /// The trace stays in (or a keyless trace rejoins) this session.
     Stay(String),
+    /// A staged trace's session becomes a listed session.
+    Promote(String),
     /// A new trace joins a session of this key kind.
     Join { to: Target, kind: KeyKind },
     /// A known trace moves to a stronger key's session.
@@ -194,6 +206,17 @@ enum Plan {
 }
 
 impl Plan {
+    /// Whether it creates a staged session.
+    fn stages(&self) -> bool {
+        matches!(
+            self,
+            Self::Join {
+                to: Target::New(_),
+                kind: KeyKind::Staged,
+            }
+        )
+    }
+
     fn creates(&self) -> bool {
         matches!(
             self,
@@ -218,6 +241,8 @@ pub struct SessionIndex {
     heads: HashMap<(KeyKind, String), String>,
     /// Sessions that complete by timer and have not yet: the only ones the ticker looks at.
     live: HashSet<String>,
+    /// Staged sessions (not listed, not live; deleted after [`SessionRules::staged_ttl`]).
+    staged: HashSet<String>,
 }
 
 impl SessionIndex {
@@ -229,6 +254,7 @@ impl SessionIndex {
             traces: HashMap::new(),
             heads: HashMap::new(),
             live: HashSet::new(),
+            staged: HashSet::new(),
         }
     }
 
@@ -244,7 +270,9 @@ impl SessionIndex {
             completed_at: complete.then_some(now),
             explicit_end: kind == KeyKind::WebSocket,
         };
-        if !complete && kind != KeyKind::WebSocket {
+        if kind == KeyKind::Staged {
+            self.staged.insert(id.to_owned());
+        } else if !complete && kind != KeyKind::WebSocket {
             self.live.insert(id.to_owned());
         }
         self.heads.insert((kind, key.to_owned()), id.to_owned());
@@ -278,9 +306,24 @@ impl SessionIndex {
         self.sessions.get(id)
     }
 
-    /// Number of sessions.
+    /// Number of sessions, staged ones included.
     pub fn len(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Number of listed sessions (staged ones are not).
+    pub fn listed_len(&self) -> usize {
+        self.sessions.len() - self.staged.len()
+    }
+
+    /// Number of staged sessions (one per staged trace).
+    pub fn staged_len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Whether a session is staged.
+    pub fn is_staged(&self, id: &str) -> bool {
+        self.staged.contains(id)
     }
 
     /// Whether there are no sessions.
@@ -292,7 +335,13 @@ impl SessionIndex {
     /// before anything is stored when the session limit is reached): [`SessionIndex::route`]'s
     /// own decision, without applying it.
     pub fn would_create(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> bool {
-        self.plan(trace_id, keys, now).creates()
+        let plan = self.plan(trace_id, keys, now);
+        plan.creates() && !plan.stages()
+    }
+
+    /// Whether routing `keys` for `trace_id` would stage it (for the staged-trace limit).
+    pub fn would_stage(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> bool {
+        self.plan(trace_id, keys, now).stages()
     }
 
     /// Decides where a trace goes, without changing anything.
@@ -310,6 +359,9 @@ impl SessionIndex {
                         },
                     }
                 }
+                None if trace.kind == KeyKind::Staged && keys.genai => {
+                    Plan::Promote(trace.session.clone())
+                }
                 _ => Plan::Stay(trace.session.clone()),
             };
         }
@@ -320,13 +372,17 @@ impl SessionIndex {
             },
             None => {
                 let id = trace_session_id(trace_id);
-                if self.sessions.contains_key(&id) {
-                    Plan::Stay(id)
-                } else {
-                    Plan::Join {
+                match self.sessions.get(&id) {
+                    Some(s) if s.kind == KeyKind::Staged && keys.genai => Plan::Promote(id),
+                    Some(_) => Plan::Stay(id),
+                    None => Plan::Join {
                         to: Target::New(id),
-                        kind: KeyKind::Trace,
-                    }
+                        kind: if keys.genai || self.rules.staged_ttl.is_zero() {
+                            KeyKind::Trace
+                        } else {
+                            KeyKind::Staged
+                        },
+                    },
                 }
             }
         }
@@ -336,6 +392,10 @@ impl SessionIndex {
     pub fn route(&mut self, trace_id: &str, keys: &TraceKeys, now: Instant) -> Routed {
         let routed = match self.plan(trace_id, keys, now) {
             Plan::Stay(id) => Routed::Existing(id),
+            Plan::Promote(id) => {
+                self.promote(&id);
+                Routed::Promoted(id)
+            }
             Plan::Join { to, kind } => {
                 let key = keys.key().map_or(trace_id, |(_, key)| key).to_owned();
                 let (id, created) = self.enter(to, kind, &key, keys);
@@ -356,6 +416,53 @@ impl SessionIndex {
         };
         self.touch(trace_id, routed.session(), keys, now);
         routed
+    }
+
+    /// A staged session becomes a listed session of kind [`KeyKind::Trace`].
+    fn promote(&mut self, id: &str) {
+        self.staged.remove(id);
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        session.kind = KeyKind::Trace;
+        let key = session.key.clone();
+        for trace in &session.traces {
+            if let Some(t) = self.traces.get_mut(trace) {
+                t.kind = KeyKind::Trace;
+            }
+        }
+        self.heads.remove(&(KeyKind::Staged, key.clone()));
+        self.heads.insert((KeyKind::Trace, key), id.to_owned());
+    }
+
+    /// Staged sessions whose traces got neither a GenAI span nor a key within
+    /// [`SessionRules::staged_ttl`] of their last span: forgotten here, to be deleted by the
+    /// caller.
+    pub fn expire_staged(&mut self, now: Instant) -> Vec<String> {
+        let mut done: Vec<String> = self
+            .staged
+            .iter()
+            .filter(|id| {
+                self.staged_deadline(id)
+                    .is_none_or(|deadline| deadline <= now)
+            })
+            .cloned()
+            .collect();
+        done.sort();
+        for id in &done {
+            self.remove(id);
+        }
+        done
+    }
+
+    fn staged_deadline(&self, id: &str) -> Option<Instant> {
+        self.sessions
+            .get(id)?
+            .traces
+            .iter()
+            .filter_map(|t| self.traces.get(t))
+            .map(|t| t.last_seen + self.rules.staged_ttl)
+            .max()
     }
 
     /// Opens (or replaces) a WebSocket session named by the client.
@@ -399,6 +506,7 @@ impl SessionIndex {
     /// Forgets a session (after a delete).
     pub fn remove(&mut self, id: &str) {
         self.live.remove(id);
+        self.staged.remove(id);
         if let Some(session) = self.sessions.remove(id) {
             for trace in &session.traces {
                 self.traces.remove(trace);
@@ -454,10 +562,13 @@ impl SessionIndex {
 
     /// How long until the next live session could complete (for the ticker), if any is live.
     pub fn next_deadline(&self, now: Instant) -> Option<Duration> {
-        self.live
+        let live = self
+            .live
             .iter()
             .filter_map(|id| self.sessions.get(id))
-            .filter_map(|s| self.session_deadline(s))
+            .filter_map(|s| self.session_deadline(s));
+        let staged = self.staged.iter().filter_map(|id| self.staged_deadline(id));
+        live.chain(staged)
             .min()
             .map(|deadline| deadline.saturating_duration_since(now))
     }
@@ -482,6 +593,9 @@ impl SessionIndex {
         entry.has_root |= keys.has_root;
         if let Some(session) = self.sessions.get_mut(session_id) {
             session.traces.insert(trace_id.to_owned());
+            if session.kind == KeyKind::Staged {
+                return;
+            }
             // New spans reopen a complete session.
             session.completed_at = None;
             if !session.explicit_end && !self.live.contains(session_id) {
@@ -579,6 +693,9 @@ impl SessionIndex {
                 explicit_end: explicit,
             },
         );
+        if kind == KeyKind::Staged {
+            self.staged.insert(id.to_owned());
+        }
         self.heads.insert((kind, key.to_owned()), id.to_owned());
     }
 }
@@ -598,6 +715,7 @@ mod tests {
             completion_grace: Duration::from_secs(3),
             idle_timeout: Duration::from_secs(30),
             rerun_window: Duration::from_secs(30),
+            staged_ttl: Duration::from_secs(120),
         }
     }
 
@@ -753,16 +871,29 @@ mod tests {
                     run_id: Some(format!("r{run}")),
                     instance_id: (instance > 0).then(|| format!("i{instance}")),
                     has_root: true,
+                    // Keyless traces with and without GenAI spans: staged, joined, promoted.
+                    genai: run == 0,
                     ..TraceKeys::default()
                 };
                 let trace_id = format!("{trace:032x}");
                 let predicted = index.would_create(&trace_id, &keys, now);
+                let stages = index.would_stage(&trace_id, &keys, now);
                 let routed = index.route(&trace_id, &keys, now);
                 let created = matches!(
                     routed,
                     Routed::Created(_) | Routed::Moved { created: true, .. }
                 );
-                proptest::prop_assert_eq!(predicted, created, "{:?}", routed);
+                let staged = index.is_staged(routed.session());
+                proptest::prop_assert_eq!(predicted, created && !staged, "{:?}", routed);
+                proptest::prop_assert_eq!(stages, created && staged, "{:?}", routed);
+                // A staged session only ever holds keyless traces without a GenAI span so far.
+                if staged {
+                    proptest::prop_assert!(keys.key().is_none() && !keys.genai);
+                }
+                proptest::prop_assert_eq!(
+                    index.listed_len() + index.staged_len(),
+                    index.len()
+                );
                 proptest::prop_assert!(index.get(routed.session()).is_some());
             }
         }

@@ -201,6 +201,9 @@ pub struct SessionFilter {
     pub key_contains: Option<String>,
     /// Only sessions for this eval set.
     pub eval_set_id: Option<String>,
+    /// Also staged sessions (traces waiting for a GenAI span or a key), which are not listed
+    /// otherwise.
+    pub include_staged: bool,
     /// Page size.
     pub limit: u32,
     /// Skip this many.
@@ -379,6 +382,19 @@ impl Store {
         Ok(())
     }
 
+    /// Changes a session's key kind (a staged session promoted to a listed one).
+    pub fn set_key_kind(&self, session_id: &str, key_kind: &str) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        let n = conn.execute(
+            "UPDATE sessions SET key_kind = ?1 WHERE id = ?2",
+            params![key_kind, session_id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("no session `{session_id}`")));
+        }
+        Ok(())
+    }
+
     /// Marks a session complete (or live again with `None`).
     pub fn set_completed(&self, session_id: &str, at_ns: Option<i64>) -> Result<(), StoreError> {
         let conn = self.conn.lock();
@@ -469,6 +485,9 @@ impl Store {
         if let Some(id) = &filter.eval_set_id {
             args.push(Box::new(id.clone()));
             clauses.push(format!("eval_set_id = ?{}", args.len()));
+        }
+        if !filter.include_staged {
+            clauses.push("key_kind <> 'staged'".to_owned());
         }
         let filter_sql = if clauses.is_empty() {
             String::new()

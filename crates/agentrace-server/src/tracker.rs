@@ -86,24 +86,30 @@ impl Tracker {
     }
 
     /// Moves a trace's telemetry between sessions; `fetch` reads a trace's whole telemetry from
-    /// the store (a trace whose spans were released is moved from there).
+    /// the store (a trace whose spans were released, or whose session has no live state, is moved
+    /// from there). A target without live state gets none here: the ingest path seeds it from the
+    /// store, which holds the moved trace already, with everything else the target holds.
     pub fn move_trace(&mut self, trace_id: &str, from: &str, to: &str, fetch: Fetch<'_>) {
-        let Some(source) = self.sessions.get(from).map(Arc::clone) else {
-            return;
-        };
         let Some(trace) = parse_trace_id(trace_id) else {
             return;
         };
-        self.dirty.insert(from.to_owned());
-        let mut source = source.lock();
-        let released = source.extractor.is_released(trace);
-        let mut moved = source.extractor.take_trace(trace);
-        if released {
-            moved = fetch(trace);
+        let mut moved = None;
+        if let Some(source) = self.sessions.get(from).map(Arc::clone) {
+            self.dirty.insert(from.to_owned());
+            let mut source = source.lock();
+            let released = source.extractor.is_released(trace);
+            let taken = source.extractor.take_trace(trace);
+            source.dirty = true;
+            if !released {
+                moved = Some(taken);
+            }
         }
-        source.dirty = true;
-        drop(source);
-        let mut target = self.live(to.to_owned()).lock();
+        let Some(target) = self.sessions.get(to).map(Arc::clone) else {
+            return;
+        };
+        let moved = moved.unwrap_or_else(|| fetch(trace));
+        self.dirty.insert(to.to_owned());
+        let mut target = target.lock();
         target.extractor.push(moved);
         target.dirty = true;
     }

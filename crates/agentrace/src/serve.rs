@@ -4,7 +4,7 @@ use std::{net::IpAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use agentrace_server::{
     Server,
-    config::{DbLocation, Limits, ServerConfig},
+    config::{DbLocation, Limits, ServerConfig, SessionRules},
 };
 use anyhow::{Context, Result};
 use clap::Args;
@@ -60,6 +60,14 @@ pub(crate) struct ServeArgs {
     /// Largest request body on the wire, in bytes.
     #[arg(long, env = "AGENTRACE_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
     max_body_bytes: usize,
+    /// Traces held staged at most (traces with no session key and no GenAI span wait staged,
+    /// unlisted, for one to arrive); a new one past this is rejected through partial success.
+    #[arg(long, env = "AGENTRACE_MAX_STAGED_TRACES", default_value_t = Limits::default().max_staged_traces)]
+    max_staged_traces: u64,
+    /// Seconds a staged trace waits for a GenAI span or a session key before it is deleted;
+    /// 0 turns staging off (every trace gets a session).
+    #[arg(long, env = "AGENTRACE_STAGED_TTL_SECS", default_value_t = SessionRules::default().staged_ttl.as_secs())]
+    staged_ttl_secs: u64,
     /// Delete sessions completed more than this many hours ago (default: keep them).
     #[arg(long, env = "AGENTRACE_RETENTION_HOURS")]
     retention_hours: Option<u64>,
@@ -92,7 +100,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_logs_per_session: args.max_logs_per_session,
         max_body_bytes: args.max_body_bytes,
         retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
+        max_staged_traces: args.max_staged_traces,
         ..Limits::default()
+    };
+    let rules = SessionRules {
+        staged_ttl: Duration::from_secs(args.staged_ttl_secs),
+        ..SessionRules::default()
     };
     let db = args
         .db
@@ -110,6 +123,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         .with_eval_sets_dir(args.eval_sets)
         .with_headless(args.headless)
         .with_limits(limits)
+        .with_session_rules(rules)
         .build()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,7 +10,7 @@ use agentrace_semconv::{attr, event};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::model::{AnyValue, SpanId, TraceId};
+use crate::model::{AnyValue, Span, SpanId, TraceId};
 use crate::trace::{Trace, TraceSet};
 pub use message::{Message, Part, text_of};
 pub use overlay::{SpanView, Usage, overlay};
@@ -53,6 +53,22 @@ pub fn classify(view: &SpanView) -> SpanClass {
         Some(_) => SpanClass::Other,
         None => SpanClass::NonGenAi,
     }
+}
+
+/// Whether extraction sees `span` (without its logs) as a GenAI span: classified as anything but
+/// [`SpanClass::NonGenAi`] or [`SpanClass::Ignored`]. The server stages keyless traces that have
+/// none. A span naming its operation is answered without building its view.
+pub fn is_genai_span(span: &Span) -> bool {
+    if let Some(AnyValue::String(op)) = span.attributes.get(attr::GEN_AI_OPERATION_NAME)
+        && !op.is_empty()
+        && !overlay::is_adk_span(span)
+    {
+        return true;
+    }
+    !matches!(
+        classify(&overlay(span, &[])),
+        SpanClass::NonGenAi | SpanClass::Ignored
+    )
 }
 
 /// A gap in the data that extraction bridged with a heuristic.

@@ -5,5 +5,6 @@ mod docs;
 mod fuzz;
 mod live;
 mod otlp_http;
+mod staging;
 mod store;
 mod testkit;

@@ -415,6 +415,7 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
         completion_grace: std::time::Duration::from_secs(60),
         idle_timeout: std::time::Duration::from_secs(60),
         rerun_window: std::time::Duration::from_secs(30),
+        ..testkit::fast_rules()
     };
     let server = testkit::start(testkit::config().with_session_rules(rules).build().unwrap()).await;
     let base = testkit::base(&server);

@@ -26,6 +26,7 @@ pub(crate) fn fast_rules() -> SessionRules {
         completion_grace: Duration::from_millis(50),
         idle_timeout: Duration::from_millis(200),
         rerun_window: Duration::from_secs(30),
+        staged_ttl: Duration::from_secs(120),
     }
 }
 
