@@ -465,3 +465,41 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
     assert_eq!(session["spanCount"], 3, "{session}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_trace_moved_into_a_completed_session_keeps_that_sessions_invocations() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let http = client();
+    let url = format!("{base}/v1/traces");
+    let feed = || http.get(format!("{base}/stream/ui-updates")).send();
+    let (first, again) = (feed().await.unwrap(), feed().await.unwrap());
+    let completes = |e: &Value| e["type"] == "session_complete" && e["session_id"] == "demo";
+    let named = || vec![kv("agentevals.session_name", "demo")];
+    testkit::post_proto(&url, &traces(named(), agent_turn(1, 1, "first", "one"))).await;
+    testkit::wait_for_event(first, completes).await;
+    // Another trace starts under a weaker key (`session.id`), then a span of it names the
+    // completed session: the trace moves there.
+    let mut second = agent_turn(2, 3, "second", "two");
+    for s in &mut second {
+        s.attributes.push(kv("session.id", "s1"));
+    }
+    let late = span(2, 5, Some(3), "tool", vec![]);
+    testkit::post_proto(&url, &traces(vec![], second)).await;
+    testkit::post_proto(&url, &traces(named(), vec![late])).await;
+    let mut completions = 0;
+    testkit::wait_for_event(again, |e| {
+        completions += usize::from(completes(e));
+        completions == 2
+    })
+    .await;
+    let invocations = testkit::get_json(&format!("{base}/api/sessions/demo/invocations")).await;
+    let users: Vec<&str> = invocations["invocations"]
+        .as_array()
+        .expect("invocations")
+        .iter()
+        .filter_map(|i| i["user_text"].as_str())
+        .collect();
+    assert_eq!(users, ["first", "second"], "{invocations}");
+    server.shutdown().await;
+}
