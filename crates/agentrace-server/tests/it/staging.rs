@@ -240,3 +240,35 @@ async fn logs_of_an_unknown_keyless_trace_wait_staged_for_its_spans() {
     assert_eq!(staged(&base).await, (0, 0));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_staged_trace_survives_a_restart_and_is_promoted_after_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = agentrace_server::config::DbLocation::File(dir.path().join("agentrace.db"));
+    let server = testkit::start(testkit::config().with_db(db.clone()).build().unwrap()).await;
+    post(&testkit::base(&server), vec![http_span(12, 1)], vec![]).await;
+    server.shutdown().await;
+
+    let server = testkit::start(testkit::config().with_db(db).build().unwrap()).await;
+    let base = testkit::base(&server);
+    assert_eq!(
+        staged(&base).await,
+        (1, 0),
+        "staged again after the restart"
+    );
+    let listed = testkit::get_json(&format!("{base}/api/sessions")).await;
+    assert_eq!(listed["total"], 0);
+    let mut turn = agent_turn(12, 2, "after the restart", "ok");
+    turn[0].parent_span_id = testkit::span_id(1);
+    post(&base, turn, vec![]).await;
+    let id = session_id(12, 0);
+    let session = testkit::get_json(&format!("{base}/api/sessions/{id}")).await;
+    assert_eq!(session["keyKind"], "trace", "{session}");
+    assert_eq!(session["spanCount"], 3);
+    assert_eq!(
+        session["invocations"][0]["user_text"], "after the restart",
+        "{session}"
+    );
+    assert_eq!(staged(&base).await, (0, 0));
+    server.shutdown().await;
+}
