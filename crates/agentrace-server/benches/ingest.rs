@@ -317,7 +317,7 @@ fn ingest(c: &mut Criterion) {
 
 /// p99 from sending a 100-span request to receiving its `spans_received` SSE update, paced at
 /// 1k spans/s (10 requests/s) for 200 requests.
-fn sse_latency() -> Vec<Duration> {
+fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
     let bench = Bench::new();
     let client = reqwest::Client::new();
     let base = bench.base();
@@ -334,6 +334,7 @@ fn sse_latency() -> Vec<Duration> {
             .await
             .expect("health");
         let mut latencies = Vec::new();
+        let mut answered = Vec::new();
         let mut buffer = String::new();
         for _ in 0..200 {
             let body = request();
@@ -353,6 +354,7 @@ fn sse_latency() -> Vec<Duration> {
             let reply = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(reply)
                 .expect("export response");
             assert_eq!(reply.partial_success, None, "spans rejected");
+            answered.push(sent.elapsed());
             'wait: loop {
                 let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
                     .await
@@ -372,7 +374,7 @@ fn sse_latency() -> Vec<Duration> {
             }
             tokio::time::sleep_until(tick).await;
         }
-        latencies
+        (latencies, answered)
     })
 }
 
@@ -459,16 +461,21 @@ fn main() {
     );
     // Latency before the throughput runs: measured at its own rate on its own server, not while
     // the machine is still writing back the gigabytes the throughput runs leave behind.
-    let mut latencies = sse_latency();
-    latencies.sort();
-    let pick = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q).round() as usize];
-    println!(
-        "sse_latency (100-span requests at 1k spans/s, n={}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        latencies.len(),
-        pick(0.5).as_secs_f64() * 1e3,
-        pick(0.99).as_secs_f64() * 1e3,
-        pick(1.0).as_secs_f64() * 1e3
-    );
+    let (mut latencies, mut answered) = sse_latency();
+    for (what, values) in [
+        ("sse_latency", &mut latencies),
+        ("response_latency", &mut answered),
+    ] {
+        values.sort();
+        let pick = |q: f64| values[((values.len() as f64 - 1.0) * q).round() as usize];
+        println!(
+            "{what} (100-span requests at 1k spans/s, n={}): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            values.len(),
+            pick(0.5).as_secs_f64() * 1e3,
+            pick(0.99).as_secs_f64() * 1e3,
+            pick(1.0).as_secs_f64() * 1e3
+        );
+    }
     // `AGENTRACE_BENCH_SKIP_THROUGHPUT=1` stops here (memory and latency only).
     if std::env::var_os("AGENTRACE_BENCH_SKIP_THROUGHPUT").is_some() {
         return;
