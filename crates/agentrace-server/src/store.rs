@@ -78,6 +78,10 @@ CREATE TABLE IF NOT EXISTS span_chunks (
 );
 CREATE INDEX IF NOT EXISTS span_chunks_by_session ON span_chunks(session_id);
 CREATE INDEX IF NOT EXISTS span_chunks_by_trace ON span_chunks(trace_id);
+CREATE TABLE IF NOT EXISTS chunk_span_ids (
+    chunk_id INTEGER PRIMARY KEY,
+    ids      BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS span_ids (
     trace_id TEXT NOT NULL,
     span_id  TEXT NOT NULL,
@@ -123,7 +127,10 @@ DROP TABLE spans;
 ///
 /// Spans are stored in chunks: the spans of one trace, session and origin that arrive in one
 /// batch share a row (`span_chunks`, a JSON array compressed with LZ4 block compression, its size
-/// prepended), and `span_ids` keeps every (trace id, span id) so a retried export is stored once.
+/// prepended), and `chunk_span_ids` keeps the span ids of each chunk (8 bytes each, one row per
+/// chunk) so a retried export is stored once: a batch reads the ids of only the traces it holds that
+/// the store already has, one index probe per trace instead of an insert per span. Databases of
+/// earlier versions kept one `span_ids` row per span; those rows are still consulted.
 /// A row per span cost most of the ingest time; compression cut what is written (to the WAL, then
 /// again by the checkpoint) to a fraction. Chunks of older databases are uncompressed text and are
 /// read as they are.
@@ -240,6 +247,8 @@ pub struct Store {
     origins: Mutex<HashMap<String, i64>>,
     /// Wakes the background checkpointer after a commit (file databases only).
     checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
+    /// Whether the database holds `span_ids` rows of an earlier version (consulted for dedup).
+    legacy_ids: bool,
 }
 
 /// Nanoseconds since the epoch, now.
@@ -280,10 +289,13 @@ impl Store {
             tx.execute_batch(MIGRATE_SPAN_ROWS)?;
             tx.commit()?;
         }
+        let legacy_ids: bool =
+            conn.query_row("SELECT EXISTS (SELECT 1 FROM span_ids)", [], |r| r.get(0))?;
         Ok(Self {
             conn: Mutex::new(conn),
             origins: Mutex::new(HashMap::new()),
             checkpoint,
+            legacy_ids,
         })
     }
 
@@ -633,6 +645,11 @@ impl Store {
             [session_id],
         )?;
         tx.execute(
+            "DELETE FROM chunk_span_ids WHERE chunk_id IN \
+             (SELECT id FROM span_chunks WHERE session_id = ?1)",
+            [session_id],
+        )?;
+        tx.execute(
             "DELETE FROM span_chunks WHERE session_id = ?1",
             [session_id],
         )?;
@@ -760,6 +777,15 @@ struct Chunk {
     origin_id: i64,
     count: i64,
     body: String,
+    /// The span ids of the chunk, 8 bytes each.
+    ids: Vec<u8>,
+}
+
+/// A span id's 8 bytes from its 16 hex digits.
+fn span_id_bytes(hex_id: &str) -> Option<[u8; 8]> {
+    let mut bytes = [0u8; 8];
+    hex::decode_to_slice(hex_id, &mut bytes).ok()?;
+    Some(bytes)
 }
 
 impl Chunk {
@@ -776,13 +802,21 @@ impl Chunk {
         self.origin_id = origin_id;
     }
 
-    fn push(&mut self, span: &str) {
+    fn push(&mut self, span: &str, id: Option<[u8; 8]>) {
         self.body.push(if self.count == 0 { '[' } else { ',' });
         self.body.push_str(span);
+        if let Some(id) = id {
+            self.ids.extend_from_slice(&id);
+        }
         self.count += 1;
     }
 
-    fn flush(&mut self, insert: &mut rusqlite::CachedStatement<'_>) -> Result<(), StoreError> {
+    fn flush(
+        &mut self,
+        conn: &Connection,
+        insert: &mut rusqlite::CachedStatement<'_>,
+        ids_insert: &mut rusqlite::CachedStatement<'_>,
+    ) -> Result<(), StoreError> {
         if self.count == 0 {
             return Ok(());
         }
@@ -797,8 +831,10 @@ impl Chunk {
             self.count,
             packed
         ])?;
+        ids_insert.execute(params![conn.last_insert_rowid(), self.ids])?;
         self.count = 0;
         self.body.clear();
+        self.ids.clear();
         Ok(())
     }
 }
@@ -868,12 +904,26 @@ impl Writer<'_> {
         let mut result = Inserted::default();
         let mut per_session: HashMap<&str, i64> = HashMap::new();
         {
-            let mut new_id = tx.prepare_cached(
-                "INSERT OR IGNORE INTO span_ids (trace_id, span_id) VALUES (?1, ?2)",
+            // The span ids each trace of the batch already has in the store (read once per
+            // trace), plus those of this batch as they are added.
+            let mut known: HashMap<&str, std::collections::HashSet<[u8; 8]>> = HashMap::new();
+            let mut stored_ids = tx.prepare_cached(
+                "SELECT s.ids FROM span_chunks c JOIN chunk_span_ids s ON s.chunk_id = c.id \
+                 WHERE c.trace_id = ?1",
             )?;
+            let mut legacy = self
+                .store
+                .legacy_ids
+                .then(|| tx.prepare_cached("SELECT span_id FROM span_ids WHERE trace_id = ?1"))
+                .transpose()?;
             let mut chunk_insert = tx.prepare_cached(
                 "INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut ids_insert =
+                tx.prepare_cached("INSERT INTO chunk_span_ids (chunk_id, ids) VALUES (?1, ?2)")?;
+            let mut other_id = tx.prepare_cached(
+                "INSERT OR IGNORE INTO span_ids (trace_id, span_id) VALUES (?1, ?2)",
             )?;
             // Consecutive spans of one (session, trace, origin) form one chunk.
             let mut chunk = Chunk::default();
@@ -888,7 +938,36 @@ impl Writer<'_> {
                         id
                     }
                 };
-                if new_id.execute(params![span.trace_id, span.span_id])? == 0 {
+                let seen = match known.entry(span.trace_id.as_str()) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let mut ids = std::collections::HashSet::new();
+                        let mut rows = stored_ids.query([&span.trace_id])?;
+                        while let Some(row) = rows.next()? {
+                            let blob: Vec<u8> = row.get(0)?;
+                            ids.extend(
+                                blob.chunks_exact(8)
+                                    .filter_map(|c| <[u8; 8]>::try_from(c).ok()),
+                            );
+                        }
+                        if let Some(legacy) = legacy.as_mut() {
+                            let mut rows = legacy.query([&span.trace_id])?;
+                            while let Some(row) = rows.next()? {
+                                let legacy_id: String = row.get(0)?;
+                                ids.extend(span_id_bytes(&legacy_id));
+                            }
+                        }
+                        e.insert(ids)
+                    }
+                };
+                // The server's span ids are always 16 hex digits; any other id (a caller of this
+                // API with its own ids) is checked through a `span_ids` row, exactly.
+                let id = span_id_bytes(&span.span_id);
+                let fresh = match id {
+                    Some(id) => seen.insert(id),
+                    None => other_id.execute(params![span.trace_id, span.span_id])? == 1,
+                };
+                if !fresh {
                     result.duplicates += 1;
                     continue;
                 }
@@ -897,12 +976,12 @@ impl Writer<'_> {
                 if !chunk.holds(session_id, &span.trace_id, origin)
                     || chunk.body.len() >= CHUNK_SPLIT_BYTES
                 {
-                    chunk.flush(&mut chunk_insert)?;
+                    chunk.flush(&tx, &mut chunk_insert, &mut ids_insert)?;
                     chunk.start(session_id, &span.trace_id, origin);
                 }
-                chunk.push(&span.body);
+                chunk.push(&span.body, id);
             }
-            chunk.flush(&mut chunk_insert)?;
+            chunk.flush(&tx, &mut chunk_insert, &mut ids_insert)?;
         }
         let mut update = tx.prepare_cached(
             "UPDATE sessions SET span_count = span_count + ?1, updated_at_ns = ?2, \

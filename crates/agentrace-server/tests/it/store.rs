@@ -297,3 +297,47 @@ fn a_chunk_that_does_not_decompress_is_an_error_not_a_panic() {
     let err = store.spans("s1").unwrap_err();
     assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
 }
+
+#[test]
+fn span_ids_of_the_server_are_deduplicated_across_batches_reopens_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = DbLocation::File(dir.path().join("ids.db"));
+    let t = "0af7651916cd43dd8448eb211c80319c";
+    let (a, b, c) = ("b7ad6b7169203331", "00f067aa0ba902b7", "53995c3f42cd8ad8");
+    let batch = |ids: &[&str]| -> Vec<(String, NewSpan)> {
+        ids.iter()
+            .map(|id| ("s1".to_owned(), span(t, id)))
+            .collect()
+    };
+    {
+        let store = Store::open(&db).unwrap();
+        store.create_session(&session("s1", 1)).unwrap();
+        let first = store.insert_spans(&batch(&[a, b])).unwrap();
+        assert_eq!((first.stored, first.duplicates), (2, 0));
+        // A duplicate of an earlier batch and one inside the batch.
+        let second = store.insert_spans(&batch(&[b, c, c])).unwrap();
+        assert_eq!((second.stored, second.duplicates), (1, 2));
+    }
+    let store = Store::open(&db).unwrap();
+    let again = store.insert_spans(&batch(&[a, c])).unwrap();
+    assert_eq!((again.stored, again.duplicates), (0, 2), "after reopening");
+    assert_eq!(store.session("s1").unwrap().span_count, 3);
+    assert_eq!(store.spans("s1").unwrap().len(), 3);
+    // Deleting the session forgets its ids: the same spans can be stored again.
+    store.delete_session("s1").unwrap();
+    store.create_session(&session("s1", 2)).unwrap();
+    assert_eq!(store.insert_spans(&batch(&[a])).unwrap().stored, 1);
+    drop(store);
+
+    // A database of an earlier version kept one `span_ids` row per span: still a duplicate.
+    let conn = rusqlite::Connection::open(dir.path().join("ids.db")).unwrap();
+    conn.execute(
+        "INSERT INTO span_ids (trace_id, span_id) VALUES (?1, ?2)",
+        [t, b],
+    )
+    .unwrap();
+    drop(conn);
+    let store = Store::open(&db).unwrap();
+    let legacy = store.insert_spans(&batch(&[b, c])).unwrap();
+    assert_eq!((legacy.stored, legacy.duplicates), (1, 1));
+}
