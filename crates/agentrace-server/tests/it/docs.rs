@@ -52,11 +52,7 @@ async fn documented_shapes_match_the_server() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
     let http = client();
-    let live = http
-        .get(format!("{base}/stream/ui-updates"))
-        .send()
-        .await
-        .unwrap();
+    let live = testkit::live_feed(&base).await;
     http.get(format!("{base}/api/health")).send().await.unwrap();
 
     let mut spans = agent_turn(1, 1, "Roll a die", "You rolled 4");

@@ -14,12 +14,7 @@ use crate::testkit::{self, agent_turn, client, kv, span, traces};
 async fn protobuf_spans_are_stored_grouped_and_completed() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
-    let http = client();
-    let live = http
-        .get(format!("{base}/stream/ui-updates"))
-        .send()
-        .await
-        .unwrap();
+    let live = testkit::live_feed(&base).await;
     let request = traces(
         vec![kv("agentevals.session_name", "demo")],
         agent_turn(1, 1, "hi", "hello"),
@@ -366,15 +361,10 @@ async fn json_with_protobuf_field_names_and_enum_names_is_read_like_a_trace_file
 async fn spans_arriving_after_completion_extend_the_stored_invocations() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
-    let http = client();
     let url = format!("{base}/v1/traces");
     let resource = || vec![kv("agentevals.session_name", "late")];
 
-    let live = http
-        .get(format!("{base}/stream/ui-updates"))
-        .send()
-        .await
-        .unwrap();
+    let live = testkit::live_feed(&base).await;
     let first = traces(
         resource(),
         agent_turn(7, 1, "first question", "first answer"),
@@ -384,11 +374,7 @@ async fn spans_arriving_after_completion_extend_the_stored_invocations() {
 
     // A second turn of the same trace arrives after the session completed: the session is live
     // again, and its invocations are extracted from everything it holds, not only the new spans.
-    let live = http
-        .get(format!("{base}/stream/ui-updates"))
-        .send()
-        .await
-        .unwrap();
+    let live = testkit::live_feed(&base).await;
     let second = traces(
         resource(),
         agent_turn(7, 3, "second question", "second answer"),
@@ -419,14 +405,9 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
     };
     let server = testkit::start(testkit::config().with_session_rules(rules).build().unwrap()).await;
     let base = testkit::base(&server);
-    let http = client();
     let url = format!("{base}/v1/traces");
     let resource = || vec![kv("agentevals.session_name", "released")];
-    let live = http
-        .get(format!("{base}/stream/ui-updates"))
-        .send()
-        .await
-        .unwrap();
+    let live = testkit::live_feed(&base).await;
     let turn = traces(
         resource(),
         agent_turn(9, 1, "where is my order", "it shipped"),
@@ -470,10 +451,11 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
 async fn a_trace_moved_into_a_completed_session_keeps_that_sessions_invocations() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
-    let http = client();
     let url = format!("{base}/v1/traces");
-    let feed = || http.get(format!("{base}/stream/ui-updates")).send();
-    let (first, again) = (feed().await.unwrap(), feed().await.unwrap());
+    let (first, again) = (
+        testkit::live_feed(&base).await,
+        testkit::live_feed(&base).await,
+    );
     let completes = |e: &Value| e["type"] == "session_complete" && e["session_id"] == "demo";
     let named = || vec![kv("agentevals.session_name", "demo")];
     testkit::post_proto(&url, &traces(named(), agent_turn(1, 1, "first", "one"))).await;

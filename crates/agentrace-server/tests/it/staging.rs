@@ -65,12 +65,7 @@ async fn staged(base: &str) -> (u64, u64) {
 async fn a_staged_trace_becomes_a_session_when_a_genai_span_arrives() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
-    let http = client();
-    let live = http
-        .get(format!("{base}/stream/ui-updates"))
-        .send()
-        .await
-        .unwrap();
+    let live = testkit::live_feed(&base).await;
     assert_eq!(
         post(&base, apart(vec![http_span(7, 1)], 1), vec![])
             .await

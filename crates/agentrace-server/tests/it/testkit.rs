@@ -196,6 +196,15 @@ pub(crate) fn client() -> reqwest::Client {
         .expect("client")
 }
 
+/// Subscribes to the SSE live feed of the server at `base`.
+pub(crate) async fn live_feed(base: &str) -> reqwest::Response {
+    client()
+        .get(format!("{base}/stream/ui-updates"))
+        .send()
+        .await
+        .expect("SSE feed")
+}
+
 /// Reads the SSE feed until `pred` accepts an event; panics after [`WAIT`].
 pub(crate) async fn wait_for_event(
     response: reqwest::Response,
