@@ -396,24 +396,31 @@ impl Store {
 
     /// Changes a session's key kind (a staged session promoted to a listed one).
     pub fn set_key_kind(&self, session_id: &str, key_kind: &str) -> Result<(), StoreError> {
-        let conn = self.conn.lock();
-        let n = conn.execute(
+        self.update_session(
             "UPDATE sessions SET key_kind = ?1 WHERE id = ?2",
-            params![key_kind, session_id],
-        )?;
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("no session `{session_id}`")));
-        }
-        Ok(())
+            &key_kind,
+            session_id,
+        )
     }
 
     /// Marks a session complete (or live again with `None`).
     pub fn set_completed(&self, session_id: &str, at_ns: Option<i64>) -> Result<(), StoreError> {
-        let conn = self.conn.lock();
-        let n = conn.execute(
+        self.update_session(
             "UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2",
-            params![at_ns, session_id],
-        )?;
+            &at_ns,
+            session_id,
+        )
+    }
+
+    /// Runs a one-column `UPDATE sessions` (`?1` the value, `?2` the id); no such session is an
+    /// error.
+    fn update_session(
+        &self,
+        sql: &str,
+        value: &dyn rusqlite::ToSql,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
+        let n = self.conn.lock().execute(sql, params![value, session_id])?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("no session `{session_id}`")));
         }
