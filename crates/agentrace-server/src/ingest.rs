@@ -315,13 +315,7 @@ impl Ingest {
             self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
         }
         outcome.accepted = rows.len() as u64;
-        for row in &created {
-            if !state.index.is_staged(&row.id) {
-                self.hub.publish(LiveEvent::SessionStarted {
-                    session: session_summary(row),
-                });
-            }
-        }
+        self.announce_created(&state, &created);
         for id in &promoted {
             match self.store.session(id) {
                 Ok(row) => self.hub.publish(LiveEvent::SessionStarted {
@@ -346,17 +340,22 @@ impl Ingest {
                 (session, span)
             })
             .collect();
-        // Staged sessions have no live state and publish nothing until promoted.
-        let accepted: Vec<(String, Span)> = accepted
-            .into_iter()
-            .filter(|(session, _)| !state.index.is_staged(session))
-            .collect();
+        let accepted = without_staged(&state, accepted);
         self.publish_spans(&state, &accepted);
         let accepted = self.resume_stored(&mut state, accepted, |_| (1, 0))?;
         state.tracker.add_spans(accepted);
         drop(state);
         self.dirty.notify_one();
         Ok(outcome)
+    }
+
+    /// Announces the sessions a batch created; a staged one is announced when it is promoted.
+    fn announce_created(&self, state: &State, created: &[SessionRow]) {
+        for row in created.iter().filter(|r| !state.index.is_staged(&r.id)) {
+            self.hub.publish(LiveEvent::SessionStarted {
+                session: session_summary(row),
+            });
+        }
     }
 
     /// Takes out of `items` the ones that would stage a new trace past
@@ -739,17 +738,8 @@ impl Ingest {
             self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
         }
         outcome.accepted = rows.len() as u64;
-        for row in &created {
-            if !state.index.is_staged(&row.id) {
-                self.hub.publish(LiveEvent::SessionStarted {
-                    session: session_summary(row),
-                });
-            }
-        }
-        let accepted: Vec<(String, LogRecord)> = accepted
-            .into_iter()
-            .filter(|(session, _)| !state.index.is_staged(session))
-            .collect();
+        self.announce_created(&state, &created);
+        let accepted = without_staged(&state, accepted);
         let accepted = self.resume_stored(&mut state, accepted, |_| (0, 1))?;
         state.tracker.add_logs(accepted);
         drop(state);
@@ -1091,7 +1081,7 @@ impl Origins {
 fn new_span(span: &Span, origins: &mut Origins) -> NewSpan {
     NewSpan {
         trace_id: span.trace_id.to_string(),
-        span_id: span.span_id.to_string(),
+        span_id: span.span_id.0,
         origin: origins.get(&span.resource, &span.scope),
         body: write::to_json_string(span),
     }
@@ -1111,6 +1101,18 @@ fn new_log(record: &LogRecord, origins: &mut Origins) -> NewLog {
         fingerprint: fingerprint(&body),
         body,
     }
+}
+
+/// The items not in a staged session: staged sessions have no live state and publish nothing
+/// until they are promoted.
+fn without_staged<T>(state: &State, items: Vec<(String, T)>) -> Vec<(String, T)> {
+    if state.index.staged_len() == 0 {
+        return items;
+    }
+    items
+        .into_iter()
+        .filter(|(session, _)| !state.index.is_staged(session))
+        .collect()
 }
 
 /// A content fingerprint (FNV-1a 128, hex): identical records from a retried export match.

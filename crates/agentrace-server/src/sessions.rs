@@ -341,7 +341,8 @@ impl SessionIndex {
 
     /// Whether routing `keys` for `trace_id` would stage it (for the staged-trace limit).
     pub fn would_stage(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> bool {
-        self.plan(trace_id, keys, now).stages()
+        // Only a keyless trace without a GenAI span can be staged: the others skip the plan.
+        keys.key().is_none() && !keys.genai && self.plan(trace_id, keys, now).stages()
     }
 
     /// Decides where a trace goes, without changing anything.

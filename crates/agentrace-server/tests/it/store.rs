@@ -21,10 +21,18 @@ fn session(id: &str, created: i64) -> SessionRow {
     }
 }
 
+/// A span; `id` is 16 hex digits, or a short name (its bytes, zero-padded to 8).
 fn span(trace: &str, id: &str) -> NewSpan {
+    let mut span_id = [0u8; 8];
+    if hex::decode_to_slice(id, &mut span_id).is_err() {
+        span_id = [0u8; 8];
+        for (slot, byte) in span_id.iter_mut().zip(id.bytes()) {
+            *slot = byte;
+        }
+    }
     NewSpan {
         trace_id: trace.to_owned(),
-        span_id: id.to_owned(),
+        span_id,
         origin: r#"{"resource":{},"scope":{}}"#.into(),
         body: json!({"traceId": trace, "spanId": id}).to_string(),
     }
@@ -204,10 +212,10 @@ fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
             INSERT INTO sessions (id, key_kind, key, created_at_ns, updated_at_ns, span_count)
                 VALUES ('s1', 'name', 's1', 1, 1, 2);
             INSERT INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
-            INSERT INTO spans VALUES ('t1', 'b', 's1', NULL, 'second', 20, 30, 1,
-                '{"traceId":"t1","spanId":"b","startTimeUnixNano":"20"}');
-            INSERT INTO spans VALUES ('t1', 'a', 's1', NULL, 'first', 10, 30, 1,
-                '{"traceId":"t1","spanId":"a","startTimeUnixNano":"10"}');
+            INSERT INTO spans VALUES ('t1', 'b7ad6b7169203331', 's1', NULL, 'second', 20, 30, 1,
+                '{"traceId":"t1","spanId":"b7ad6b7169203331","startTimeUnixNano":"20"}');
+            INSERT INTO spans VALUES ('t1', '00f067aa0ba902b7', 's1', NULL, 'first', 10, 30, 1,
+                '{"traceId":"t1","spanId":"00f067aa0ba902b7","startTimeUnixNano":"10"}');
             "#,
         )
         .unwrap();
@@ -218,10 +226,14 @@ fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
         .iter()
         .map(|s| serde_json::from_str::<serde_json::Value>(&s.body).unwrap()["spanId"].to_string())
         .collect();
-    assert_eq!(ids, [r#""a""#, r#""b""#], "in start order");
+    assert_eq!(
+        ids,
+        [r#""00f067aa0ba902b7""#, r#""b7ad6b7169203331""#],
+        "in start order"
+    );
     // The migrated ids still deduplicate a retried export.
     let again = store
-        .insert_spans(&[("s1".to_owned(), span("t1", "a"))])
+        .insert_spans(&[("s1".to_owned(), span("t1", "00f067aa0ba902b7"))])
         .unwrap();
     assert_eq!((again.stored, again.duplicates), (0, 1));
     drop(store);
