@@ -7,6 +7,11 @@
 //!   spans) through the real server on 127.0.0.1, 4 requests in flight; criterion's throughput
 //!   gives spans/s. `ingest/baseline_prost_decode` and `ingest/baseline_json_parse` decode the same
 //!   bodies without a server: the floor the server is compared against, measured in the same run.
+//!   After criterion it prints how many cores the protobuf samples kept busy (process CPU time:
+//!   server and client).
+//! - `ingest/pipeline_direct`: the ingest pipeline called directly, without HTTP or decoding.
+//!   `ingest/live_extraction_one_trace`: the live extraction one session of this traffic costs
+//!   (one 25-span trace into its invocation, on a fresh extractor).
 //! - Before criterion, the binary prints the resident memory added per 10k stored spans and the
 //!   p99 latency from request to the SSE `spans_received` update at a paced 1k spans/s, each on a
 //!   fresh server; it prints the load average at the start and the end.
@@ -226,6 +231,8 @@ fn ingest(c: &mut Criterion) {
         .sample_size(30)
         .measurement_time(Duration::from_secs(8));
 
+    // Process CPU (clock ticks) and wall time of the protobuf samples: how busy the cores were.
+    let mut protobuf_cpu = (0u64, Duration::ZERO);
     let sample = request();
     let proto_body = sample.encode_to_vec();
     let json_body = serde_json::to_vec(&sample).expect("json");
@@ -235,6 +242,31 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("baseline_json_parse", |b| {
         b.iter(|| serde_json::from_slice::<ExportTraceServiceRequest>(&json_body).expect("parse"))
     });
+    group.throughput(Throughput::Elements(SPANS_PER_TRACE));
+    group.bench_function("live_extraction_one_trace", |b| {
+        // What the live path spends per session of the benchmark's traffic: one fresh session's
+        // incremental extraction of one 25-span trace into its invocation (as JSON).
+        b.iter_custom(|iters| {
+            let traces: Vec<_> = (0..iters)
+                .map(|_| {
+                    let mut one = request();
+                    one.resource_spans[0].scope_spans[0]
+                        .spans
+                        .truncate(SPANS_PER_TRACE as usize);
+                    agentrace_loader::read::proto::from_trace_request(one).0
+                })
+                .collect();
+            let started = Instant::now();
+            for spans in traces {
+                let mut live = agentrace_loader::incremental::IncrementalExtractor::new();
+                live.push_spans(spans);
+                let invocations = agentrace_server::extract::invocations(&mut live);
+                assert_eq!(invocations.len(), 1, "one invocation per trace");
+            }
+            started.elapsed()
+        })
+    });
+    group.throughput(Throughput::Elements(SPANS_PER_REQUEST));
     group.bench_function("pipeline_direct", |b| {
         // The ingest pipeline alone (routing, SQLite commit, live extraction), no HTTP, no decode.
         let ingest = std::sync::Arc::clone(&bench.server.as_ref().expect("server").state().ingest);
@@ -252,11 +284,15 @@ fn ingest(c: &mut Criterion) {
     group.bench_function("otlp_http_protobuf", |b| {
         b.iter_custom(|iters| {
             let bodies: Vec<Vec<u8>> = (0..iters).map(|_| request().encode_to_vec()).collect();
+            let cpu = cpu_ticks();
             let started = Instant::now();
             bench
                 .runtime
                 .block_on(post_all(&client, &url, "application/x-protobuf", bodies));
-            started.elapsed()
+            let elapsed = started.elapsed();
+            protobuf_cpu.0 += cpu_ticks().saturating_sub(cpu);
+            protobuf_cpu.1 += elapsed;
+            elapsed
         })
     });
     group.bench_function("otlp_http_json", |b| {
@@ -313,6 +349,14 @@ fn ingest(c: &mut Criterion) {
         })
     });
     group.finish();
+    if !protobuf_cpu.1.is_zero() {
+        // Server and client share the machine: this is both, in cores.
+        let cores = protobuf_cpu.0 as f64 / CLOCK_TICKS_PER_SECOND / protobuf_cpu.1.as_secs_f64();
+        println!(
+            "otlp_http_protobuf: {cores:.2} of {} cores busy (server and client, process CPU time)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
 }
 
 /// p99 from sending a 100-span request to receiving its `spans_received` SSE update, paced at
@@ -377,6 +421,28 @@ fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
         (latencies, answered)
     })
 }
+
+/// User plus system CPU time of this process, in clock ticks (`/proc/self/stat`).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
+/// Clock ticks per second of `/proc` CPU times: Linux reports them in `USER_HZ`, which is 100
+/// on every architecture it runs this benchmark on (`getconf CLK_TCK`).
+const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
