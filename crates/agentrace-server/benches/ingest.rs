@@ -12,7 +12,8 @@
 //! - `ingest/pipeline_direct`: the ingest pipeline called directly, without HTTP or decoding.
 //!   `ingest/live_extraction_one_trace`: the live extraction one session of this traffic costs
 //!   (one 25-span trace into its invocation, on a fresh extractor).
-//! - Before criterion, the binary prints the resident memory added per 10k stored spans and the
+//! - Before criterion, the binary prints the resident memory added per 10k stored spans (the
+//!   median of three runs, each in a fresh child process of this binary) and the
 //!   p99 latency from request to the SSE `spans_received` update at a paced 1k spans/s, each on a
 //!   fresh server; it prints the load average at the start and the end.
 
@@ -505,6 +506,36 @@ fn memory() -> (f64, f64, f64) {
     (per_10k(live), per_10k(done), per_10k(settled))
 }
 
+/// The environment variable that makes the benchmark binary one memory run (a child process).
+const MEMORY_CHILD: &str = "AGENTRACE_BENCH_MEMORY_CHILD";
+/// Fresh processes the memory figures are the median of: one run's figure after completion moves
+/// by about 2x between runs of the same binary.
+const MEMORY_RUNS: usize = 3;
+
+/// Runs [`memory`] in `n` fresh child processes of this binary; each run's (live, after
+/// completion, two seconds later) MiB per 10k spans.
+fn memory_runs(n: usize) -> Result<Vec<[f64; 3]>, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    (0..n)
+        .map(|_| {
+            let out = std::process::Command::new(&exe)
+                .env(MEMORY_CHILD, "1")
+                .output()
+                .map_err(|e| format!("memory run: {e}"))?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let line = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(MEMORY_CHILD))
+                .ok_or_else(|| format!("memory run printed no figures: {stdout:.500}"))?;
+            let values: Vec<f64> = line
+                .split_whitespace()
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            <[f64; 3]>::try_from(values).map_err(|v| format!("memory run printed {v:?}"))
+        })
+        .collect()
+}
+
 criterion_group!(benches, ingest);
 
 fn load_average() -> String {
@@ -518,13 +549,37 @@ fn main() {
     if let Some(err) = agentrace_server::process::restart_with_allocator_options() {
         println!("note: allocator options not applied: {err}");
     }
+    // A child run of the memory measurement (see `memory_runs`): print its figures and stop.
+    if std::env::var_os(MEMORY_CHILD).is_some() {
+        let (live, done, settled) = memory();
+        println!("{MEMORY_CHILD} {live} {done} {settled}");
+        return;
+    }
     println!("load average at start: {}", load_average());
-    // Memory first, in a fresh process, so earlier benchmarks' freed memory does not hide growth.
-    let (live, done, settled) = memory();
-    println!(
-        "memory per 10k stored spans: {live:.1} MiB while live, {done:.1} MiB after completion, \
-         {settled:.1} MiB two seconds later"
-    );
+    // Memory first, each run in a fresh process, so no earlier run's freed memory hides growth.
+    match memory_runs(MEMORY_RUNS) {
+        Ok(runs) => {
+            let column = |i: usize| {
+                let mut values: Vec<f64> = runs.iter().map(|r| r[i]).collect();
+                values.sort_by(f64::total_cmp);
+                let median = values[values.len() / 2];
+                format!(
+                    "{median:.1} MiB (runs {:.1}–{:.1})",
+                    values[0],
+                    values[values.len() - 1]
+                )
+            };
+            println!(
+                "memory per 10k stored spans, median of {} fresh servers: {} while live, {} after \
+                 completion, {} two seconds later",
+                runs.len(),
+                column(0),
+                column(1),
+                column(2)
+            );
+        }
+        Err(err) => println!("memory: not measured: {err}"),
+    }
     // Latency before the throughput runs: measured at its own rate on its own server, not while
     // the machine is still writing back the gigabytes the throughput runs leave behind.
     let (mut latencies, mut answered) = sse_latency();
