@@ -16,6 +16,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use agentrace_loader::model::SpanId;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -788,13 +789,6 @@ struct Chunk {
     ids: Vec<u8>,
 }
 
-/// A span id's 8 bytes from its 16 hex digits (the `span_ids` rows of earlier versions).
-fn span_id_bytes(hex_id: &str) -> Option<[u8; 8]> {
-    let mut bytes = [0u8; 8];
-    hex::decode_to_slice(hex_id, &mut bytes).ok()?;
-    Some(bytes)
-}
-
 impl Chunk {
     fn holds(&self, session_id: &str, trace_id: &str, origin_id: i64) -> bool {
         self.count > 0
@@ -956,7 +950,7 @@ impl Writer<'_> {
                             let mut rows = legacy.query([&span.trace_id])?;
                             while let Some(row) = rows.next()? {
                                 let legacy_id: String = row.get(0)?;
-                                ids.extend(span_id_bytes(&legacy_id));
+                                ids.extend(SpanId::from_hex(&legacy_id).map(|id| id.0));
                             }
                         }
                         e.insert(ids)

@@ -90,7 +90,7 @@ impl Tracker {
     /// from there). A target without live state gets none here: the ingest path seeds it from the
     /// store, which holds the moved trace already, with everything else the target holds.
     pub fn move_trace(&mut self, trace_id: &str, from: &str, to: &str, fetch: Fetch<'_>) {
-        let Some(trace) = parse_trace_id(trace_id) else {
+        let Some(trace) = TraceId::from_hex(trace_id) else {
             return;
         };
         let mut moved = None;
@@ -179,12 +179,6 @@ fn runs<T>(items: Vec<(String, T)>) -> Vec<(String, Vec<T>)> {
         }
     }
     out
-}
-
-fn parse_trace_id(hex_id: &str) -> Option<TraceId> {
-    let mut bytes = [0u8; 16];
-    hex::decode_to_slice(hex_id, &mut bytes).ok()?;
-    Some(TraceId(bytes))
 }
 
 /// Extracts one session again if it is dirty; returns the invocations that changed, if any.

@@ -105,13 +105,7 @@ async fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
     let response = testkit::post_proto(&format!("{base}/v1/traces"), &traces(vec![], spans)).await;
     assert_eq!(response.status(), 200);
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
-    let partial = body.partial_success.expect("partial success");
-    assert_eq!(partial.rejected_spans, 1);
-    assert!(
-        partial.error_message.contains("span"),
-        "{}",
-        partial.error_message
-    );
+    testkit::assert_spans_rejected(body.partial_success, 1, "span");
     let sessions: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(sessions["sessions"][0]["spanCount"], 2);
     server.shutdown().await;
@@ -260,13 +254,7 @@ async fn the_span_limit_rejects_through_partial_success() {
     .await;
     assert_eq!(response.status(), 200);
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
-    let partial = body.partial_success.expect("partial success");
-    assert_eq!(partial.rejected_spans, 1);
-    assert!(
-        partial.error_message.contains("span limit (3)"),
-        "{}",
-        partial.error_message
-    );
+    testkit::assert_spans_rejected(body.partial_success, 1, "span limit (3)");
     server.shutdown().await;
 }
 

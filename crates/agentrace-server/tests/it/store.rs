@@ -23,13 +23,16 @@ fn session(id: &str, created: i64) -> SessionRow {
 
 /// A span; `id` is 16 hex digits, or a short name (its bytes, zero-padded to 8).
 fn span(trace: &str, id: &str) -> NewSpan {
-    let mut span_id = [0u8; 8];
-    if hex::decode_to_slice(id, &mut span_id).is_err() {
-        span_id = [0u8; 8];
-        for (slot, byte) in span_id.iter_mut().zip(id.bytes()) {
-            *slot = byte;
-        }
-    }
+    let span_id = agentrace_loader::model::SpanId::from_hex(id).map_or_else(
+        || {
+            let mut bytes = [0u8; 8];
+            for (slot, byte) in bytes.iter_mut().zip(id.bytes()) {
+                *slot = byte;
+            }
+            bytes
+        },
+        |id| id.0,
+    );
     NewSpan {
         trace_id: trace.to_owned(),
         span_id,

@@ -17,6 +17,21 @@ use opentelemetry_proto::tonic::{
 };
 use serde_json::Value;
 
+/// Checks an export's partial success: `count` spans rejected, with `reason` in the message.
+pub(crate) fn assert_spans_rejected(
+    partial: Option<opentelemetry_proto::tonic::collector::trace::v1::ExportTracePartialSuccess>,
+    count: i64,
+    reason: &str,
+) {
+    let partial = partial.expect("partial success");
+    assert_eq!(partial.rejected_spans, count, "{}", partial.error_message);
+    assert!(
+        partial.error_message.contains(reason),
+        "`{reason}` not in: {}",
+        partial.error_message
+    );
+}
+
 /// How long a test waits for something the server must do, at most.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
