@@ -30,11 +30,10 @@
 //! assert_eq!((inc.trace_count(), inc.span_count()), (1, 1));
 //! ```
 
-use std::collections::{HashMap, HashSet};
-
 use crate::extract::{
     self, Draft, ExtractOptions, Extraction, Group, GroupBy, PreparedTrace, Turn,
 };
+use crate::hash::{Map, Set};
 use crate::model::{LogRecord, Span, SpanId, Telemetry, TraceId};
 use crate::read::Format;
 use crate::report::{Counts, GroupRef, Report};
@@ -43,9 +42,9 @@ use crate::trace::{Trace, TraceSet};
 /// Accumulates telemetry per trace and extracts on demand, re-running only what changed.
 #[derive(Debug, Default)]
 pub struct IncrementalExtractor {
-    traces: HashMap<TraceId, TraceState>,
+    traces: Map<TraceId, TraceState>,
     /// Traces pushed to since their state was last built.
-    dirty: HashSet<TraceId>,
+    dirty: Set<TraceId>,
     /// Log records without a trace id (counted, never extracted).
     untraced_logs: Vec<LogRecord>,
     span_count: usize,
@@ -53,13 +52,13 @@ pub struct IncrementalExtractor {
     /// Source of trace generations: a rebuilt trace gets a new one.
     next_generation: u64,
     /// Turns per group, valid while the group's members and their generations are unchanged.
-    groups: HashMap<String, GroupCache>,
+    groups: Map<String, GroupCache>,
 }
 
 #[derive(Debug)]
 struct TraceState {
     /// Span ids held (for de-duplication: the first copy wins).
-    ids: HashSet<SpanId>,
+    ids: Set<SpanId>,
     /// The trace as last built; it owns the spans and logs fed before that build.
     trace: Trace,
     /// Spans and logs fed since the last build.
@@ -79,7 +78,7 @@ struct TraceState {
 impl TraceState {
     fn new(trace_id: TraceId) -> Self {
         Self {
-            ids: HashSet::new(),
+            ids: Set::default(),
             trace: Trace::assemble(trace_id, Vec::new(), Vec::new()),
             new_spans: Vec::new(),
             new_logs: Vec::new(),
@@ -373,7 +372,8 @@ impl IncrementalExtractor {
         let plan = extract::plan_groups(&refs, group_by);
         let group_count = plan.len();
         let mut cache = std::mem::take(&mut self.groups);
-        let mut next_cache: HashMap<String, GroupCache> = HashMap::with_capacity(plan.len());
+        let mut next_cache: Map<String, GroupCache> =
+            Map::with_capacity_and_hasher(plan.len(), Default::default());
         let mut planned = Vec::with_capacity(plan.len());
         for (key, members) in plan {
             let member_ids: Vec<(TraceId, u64)> = members

@@ -39,6 +39,7 @@
 //! Features: none. The crate has no async dependencies.
 
 pub mod extract;
+mod hash;
 pub mod incremental;
 pub mod model;
 pub mod read;

@@ -1,7 +1,6 @@
 //! Span trees: spans grouped by trace, parents resolved, logs joined to their spans.
 
-use std::collections::HashMap;
-
+use crate::hash::Map;
 use crate::model::{LogRecord, Span, SpanId, Telemetry, TraceId};
 
 /// One trace: its spans as a tree, and the log records that belong to it.
@@ -29,7 +28,7 @@ impl Trace {
     /// Builds one trace from its spans (distinct span ids, all of `trace_id`) and its log
     /// records (all of `trace_id`): the per-trace part of [`TraceSet::build`].
     pub(crate) fn assemble(trace_id: TraceId, spans: Vec<Span>, logs: Vec<LogRecord>) -> Self {
-        let ids: HashMap<SpanId, usize> = spans
+        let ids: Map<SpanId, usize> = spans
             .iter()
             .enumerate()
             .map(|(i, s)| (s.span_id, i))
@@ -87,11 +86,11 @@ impl TraceSet {
     /// (trace id, span id).
     pub fn build(telemetry: Telemetry) -> Self {
         let mut order: Vec<TraceId> = Vec::new();
-        let mut by_trace: HashMap<TraceId, (Vec<Span>, HashMap<SpanId, usize>)> = HashMap::new();
+        let mut by_trace: Map<TraceId, (Vec<Span>, Map<SpanId, usize>)> = Map::default();
         for span in telemetry.spans {
             let entry = by_trace.entry(span.trace_id).or_insert_with(|| {
                 order.push(span.trace_id);
-                (Vec::new(), HashMap::new())
+                (Vec::new(), Map::default())
             });
             if entry.1.contains_key(&span.span_id) {
                 continue;
@@ -101,7 +100,7 @@ impl TraceSet {
         }
         let log_count = telemetry.logs.len();
         let mut traces: Vec<Trace> = Vec::with_capacity(order.len());
-        let mut trace_index: HashMap<TraceId, (usize, HashMap<SpanId, usize>)> = HashMap::new();
+        let mut trace_index: Map<TraceId, (usize, Map<SpanId, usize>)> = Map::default();
         for tid in order {
             let Some((spans, ids)) = by_trace.remove(&tid) else {
                 continue;
@@ -134,7 +133,7 @@ impl TraceSet {
     }
 }
 
-fn build_trace(trace_id: TraceId, spans: Vec<Span>, ids: &HashMap<SpanId, usize>) -> Trace {
+fn build_trace(trace_id: TraceId, spans: Vec<Span>, ids: &Map<SpanId, usize>) -> Trace {
     let n = spans.len();
     let mut parent: Vec<Option<usize>> = spans
         .iter()

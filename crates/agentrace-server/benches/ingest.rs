@@ -556,6 +556,12 @@ fn main() {
         return;
     }
     println!("load average at start: {}", load_average());
+    // `AGENTRACE_BENCH_CRITERION_ONLY=1` runs only the criterion benchmarks (for profiling them).
+    if std::env::var_os("AGENTRACE_BENCH_CRITERION_ONLY").is_some() {
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+        return;
+    }
     // Memory first, each run in a fresh process, so no earlier run's freed memory hides growth.
     match memory_runs(MEMORY_RUNS) {
         Ok(runs) => {

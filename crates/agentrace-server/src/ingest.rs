@@ -1079,12 +1079,7 @@ impl Origins {
 }
 
 fn new_span(span: &Span, origins: &mut Origins) -> NewSpan {
-    NewSpan {
-        trace_id: span.trace_id.to_string(),
-        span_id: span.span_id.0,
-        origin: origins.get(&span.resource, &span.scope),
-        body: write::to_json_string(span),
-    }
+    NewSpan::new(span, origins.get(&span.resource, &span.scope))
 }
 
 fn new_log(record: &LogRecord, origins: &mut Origins) -> NewLog {

@@ -46,6 +46,7 @@
 pub mod api;
 pub mod auth;
 pub mod body;
+pub mod codec;
 pub mod config;
 pub mod error;
 pub mod extract;

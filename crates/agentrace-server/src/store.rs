@@ -127,14 +127,14 @@ DROP TABLE spans;
 /// A span ready to store.
 ///
 /// Spans are stored in chunks: the spans of one trace, session and origin that arrive in one
-/// batch share a row (`span_chunks`, a JSON array compressed with LZ4 block compression, its size
-/// prepended), and `chunk_span_ids` keeps the span ids of each chunk (8 bytes each, one row per
+/// batch share a row (`span_chunks`: the spans in the binary form of [`crate::codec`], compressed
+/// with LZ4 block compression, its size prepended), and `chunk_span_ids` keeps the span ids of each chunk (8 bytes each, one row per
 /// chunk) so a retried export is stored once: a batch reads the ids of only the traces it holds that
 /// the store already has, one index probe per trace instead of an insert per span. Databases of
 /// earlier versions kept one `span_ids` row per span; those rows are still consulted.
 /// A row per span cost most of the ingest time; compression cut what is written (to the WAL, then
-/// again by the checkpoint) to a fraction. Chunks of older databases are uncompressed text and are
-/// read as they are.
+/// again by the checkpoint) to a fraction, and the binary form costs a fraction of writing JSON.
+/// Chunks of older databases (a JSON array, compressed or as text) are read as they are.
 #[derive(Debug, Clone)]
 pub struct NewSpan {
     /// Trace id, lowercase hex.
@@ -144,8 +144,22 @@ pub struct NewSpan {
     /// The resource and scope as JSON: `{"resource": {...}, "scope": {...}}` (shared by the
     /// items of one resource and scope).
     pub origin: std::sync::Arc<str>,
-    /// The span as an OTLP/JSON object.
-    pub body: String,
+    /// The span in the store's binary form ([`crate::codec::encode_span`]).
+    pub body: Vec<u8>,
+}
+
+impl NewSpan {
+    /// A span ready to store, with the JSON of its resource and scope.
+    pub fn new(span: &agentrace_loader::model::Span, origin: std::sync::Arc<str>) -> Self {
+        let mut body = Vec::with_capacity(256);
+        crate::codec::encode_span(span, &mut body);
+        Self {
+            trace_id: span.trace_id.to_string(),
+            span_id: span.span_id.0,
+            origin,
+            body,
+        }
+    }
 }
 
 /// A log record ready to store.
@@ -597,17 +611,32 @@ impl Store {
         )
     }
 
-    /// Span chunks, decompressed: `(origin JSON, JSON list of spans)`; `sql` selects them by
-    /// `key` (a session or a trace id).
-    fn chunks(&self, sql: &str, key: &str) -> Result<Vec<StoredItem>, StoreError> {
+    /// Span chunks, decompressed and decoded; `sql` selects them by `key` (a session or a trace
+    /// id).
+    fn chunks(&self, sql: &str, key: &str) -> Result<Vec<StoredChunk>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare_cached(sql)?;
         let mut rows = stmt.query([key])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body = match row.get_ref(1)? {
-                rusqlite::types::ValueRef::Blob(packed) => unpack(packed)?,
-                rusqlite::types::ValueRef::Text(text) => String::from_utf8_lossy(text).into_owned(),
+                rusqlite::types::ValueRef::Blob(packed) => {
+                    let bytes = unpack(packed)?;
+                    if bytes.first() == Some(&crate::codec::CHUNK_TAG) {
+                        let spans = crate::codec::decode_spans(
+                            &bytes[1..],
+                            &std::sync::Arc::default(),
+                            &std::sync::Arc::default(),
+                        )
+                        .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
+                        ChunkBody::Spans(spans)
+                    } else {
+                        ChunkBody::Json(String::from_utf8_lossy(&bytes).into_owned())
+                    }
+                }
+                rusqlite::types::ValueRef::Text(text) => {
+                    ChunkBody::Json(String::from_utf8_lossy(text).into_owned())
+                }
                 other => {
                     return Err(StoreError::Corrupt(format!(
                         "span chunk of type {:?} (of `{key}`)",
@@ -615,7 +644,7 @@ impl Store {
                     )));
                 }
             };
-            out.push(StoredItem {
+            out.push(StoredChunk {
                 origin: row.get(0)?,
                 body,
             });
@@ -755,22 +784,50 @@ const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body FROM span_chunks c \
 const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body FROM span_chunks c \
     JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
 
-/// The spans of chunks, one item each, in start order (then span id).
-fn split_chunks(chunks: Vec<StoredItem>) -> Result<Vec<StoredItem>, StoreError> {
+/// One span chunk as read: the JSON of its origin and its spans.
+struct StoredChunk {
+    origin: String,
+    body: ChunkBody,
+}
+
+/// The spans of a chunk: binary (this version) or a JSON array (earlier versions).
+enum ChunkBody {
+    Spans(Vec<agentrace_loader::model::Span>),
+    Json(String),
+}
+
+/// The spans of chunks, one item each (as OTLP/JSON), in start order (then span id).
+fn split_chunks(chunks: Vec<StoredChunk>) -> Result<Vec<StoredItem>, StoreError> {
     let mut spans: Vec<(u64, String, StoredItem)> = Vec::new();
     for chunk in chunks {
-        let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&chunk.body)?;
-        for raw in list {
-            let key: SpanKey = serde_json::from_str(raw.get())?;
-            let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
-            spans.push((
-                start,
-                key.span_id.unwrap_or_default(),
-                StoredItem {
-                    origin: chunk.origin.clone(),
-                    body: raw.get().to_owned(),
-                },
-            ));
+        match chunk.body {
+            ChunkBody::Spans(list) => {
+                for span in list {
+                    spans.push((
+                        span.start_ns,
+                        span.span_id.to_string(),
+                        StoredItem {
+                            origin: chunk.origin.clone(),
+                            body: agentrace_loader::write::to_json_string(&span),
+                        },
+                    ));
+                }
+            }
+            ChunkBody::Json(text) => {
+                let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(&text)?;
+                for raw in list {
+                    let key: SpanKey = serde_json::from_str(raw.get())?;
+                    let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
+                    spans.push((
+                        start,
+                        key.span_id.unwrap_or_default(),
+                        StoredItem {
+                            origin: chunk.origin.clone(),
+                            body: raw.get().to_owned(),
+                        },
+                    ));
+                }
+            }
         }
     }
     spans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
@@ -784,7 +841,8 @@ struct Chunk {
     trace_id: String,
     origin_id: i64,
     count: i64,
-    body: String,
+    /// [`crate::codec::CHUNK_TAG`], then the spans in binary form.
+    body: Vec<u8>,
     /// The span ids of the chunk, 8 bytes each.
     ids: Vec<u8>,
 }
@@ -803,9 +861,11 @@ impl Chunk {
         self.origin_id = origin_id;
     }
 
-    fn push(&mut self, span: &str, id: [u8; 8]) {
-        self.body.push(if self.count == 0 { '[' } else { ',' });
-        self.body.push_str(span);
+    fn push(&mut self, span: &[u8], id: [u8; 8]) {
+        if self.count == 0 {
+            self.body.push(crate::codec::CHUNK_TAG);
+        }
+        self.body.extend_from_slice(span);
         self.ids.extend_from_slice(&id);
         self.count += 1;
     }
@@ -819,10 +879,10 @@ impl Chunk {
         if self.count == 0 {
             return Ok(());
         }
-        self.body.push(']');
         // Stored compressed: GenAI spans repeat their keys and messages, and every byte written
-        // is written twice (WAL, then checkpoint). Readers accept text chunks of older databases.
-        let packed = lz4_flex::compress_prepend_size(self.body.as_bytes());
+        // is written twice (WAL, then checkpoint). Readers accept the JSON chunks (compressed or
+        // text) of older databases.
+        let packed = lz4_flex::compress_prepend_size(&self.body);
         insert.execute(params![
             self.session_id,
             self.trace_id,
@@ -1041,14 +1101,14 @@ impl Writer<'_> {
     }
 }
 
-/// A chunk is closed once its JSON reaches this size; the next span of the trace starts another.
+/// A chunk is closed once its body reaches this size; the next span of the trace starts another.
 const CHUNK_SPLIT_BYTES: usize = 16 << 20;
 /// The largest chunk read back: chunks are closed at [`CHUNK_SPLIT_BYTES`] plus one span, so a
 /// larger size in a chunk's header means a damaged header, not a reason to allocate it.
 const MAX_CHUNK_BYTES: usize = 1 << 30;
 
-/// A compressed span chunk back to its JSON text.
-fn unpack(packed: &[u8]) -> Result<String, StoreError> {
+/// A compressed span chunk back to its bytes (binary spans, or the JSON text of older versions).
+fn unpack(packed: &[u8]) -> Result<Vec<u8>, StoreError> {
     let corrupt = |e: lz4_flex::block::DecompressError| {
         StoreError::Corrupt(format!("span chunk does not decompress: {e}"))
     };
@@ -1058,9 +1118,7 @@ fn unpack(packed: &[u8]) -> Result<String, StoreError> {
             "span chunk claims {size} bytes (more than {MAX_CHUNK_BYTES})"
         )));
     }
-    let bytes = lz4_flex::block::decompress(block, size).map_err(corrupt)?;
-    String::from_utf8(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("span chunk is not UTF-8: {e}")))
+    lz4_flex::block::decompress(block, size).map_err(corrupt)
 }
 
 /// How long the checkpointer waits after a wake-up, so a burst of commits costs one checkpoint.

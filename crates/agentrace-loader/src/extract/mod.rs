@@ -4,12 +4,11 @@
 pub mod message;
 pub mod overlay;
 
-use std::collections::{HashMap, HashSet};
-
 use agentrace_semconv::{attr, event};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::hash::{Map, Set};
 use crate::model::{AnyValue, Span, SpanId, TraceId};
 use crate::trace::{Trace, TraceSet};
 pub use message::{Message, Part, text_of};
@@ -457,7 +456,7 @@ impl<'a> TraceCtx<'a> {
     }
 
     /// Pre-order walk of the subtree of `root` (children by start), skipping subtrees of `skip`.
-    fn walk(&self, root: usize, skip: &HashSet<usize>) -> Vec<usize> {
+    fn walk(&self, root: usize, skip: &Set<usize>) -> Vec<usize> {
         let mut out = Vec::new();
         let mut stack = vec![root];
         while let Some(i) = stack.pop() {
@@ -501,7 +500,7 @@ fn trace_drafts(ctx: &TraceCtx<'_>) -> Vec<Draft> {
     let mut agentic_ancestor = vec![false; n];
     let mut order = Vec::with_capacity(n);
     for r in &t.roots {
-        order.extend(ctx.walk(*r, &HashSet::new()));
+        order.extend(ctx.walk(*r, &Set::default()));
     }
     for &i in &order {
         if let Some(p) = t.parent[i] {
@@ -515,7 +514,7 @@ fn trace_drafts(ctx: &TraceCtx<'_>) -> Vec<Draft> {
             matches!(ctx.class[i], SpanClass::Agent | SpanClass::Workflow) && !agentic_ancestor[i]
         })
         .collect();
-    let anchor_set: HashSet<usize> = agentic_anchors.iter().copied().collect();
+    let anchor_set: Set<usize> = agentic_anchors.iter().copied().collect();
     let mut anchors: Vec<(usize, AnchorKind, Vec<usize>)> = Vec::new();
     for &a in &agentic_anchors {
         let kind = if ctx.class[a] == SpanClass::Agent {
@@ -523,7 +522,7 @@ fn trace_drafts(ctx: &TraceCtx<'_>) -> Vec<Draft> {
         } else {
             AnchorKind::Workflow
         };
-        anchors.push((a, kind, ctx.walk(a, &HashSet::new())));
+        anchors.push((a, kind, ctx.walk(a, &Set::default())));
     }
     for &r in &t.roots {
         if anchor_set.contains(&r) {
@@ -551,12 +550,12 @@ fn build_draft(
     members: &[usize],
 ) -> Option<Draft> {
     let t = ctx.trace;
-    let member_set: HashSet<usize> = members.iter().copied().collect();
+    let member_set: Set<usize> = members.iter().copied().collect();
     // Context per member: under a tool, nearest inference ancestor (no agent/tool between),
     // nearest tool ancestor (no agent/inference between).
-    let mut under_tool: HashMap<usize, bool> = HashMap::new();
-    let mut inf_parent: HashMap<usize, Option<usize>> = HashMap::new();
-    let mut tool_parent: HashMap<usize, Option<usize>> = HashMap::new();
+    let mut under_tool: Map<usize, bool> = Map::default();
+    let mut inf_parent: Map<usize, Option<usize>> = Map::default();
+    let mut tool_parent: Map<usize, Option<usize>> = Map::default();
     for &i in members {
         let p = t.parent[i].filter(|p| member_set.contains(p) && i != anchor);
         let (ut, ip, tp) = match p {
@@ -586,13 +585,13 @@ fn build_draft(
         .copied()
         .filter(|&i| ctx.class[i] == SpanClass::Inference)
         .collect();
-    let mut top_of: HashMap<usize, usize> = HashMap::new();
+    let mut top_of: Map<usize, usize> = Map::default();
     for &i in &inference {
         // Members are in pre-order, so a parent's top is known first.
         let top = inf_parent[&i].map_or(i, |p| top_of.get(&p).copied().unwrap_or(p));
         top_of.insert(i, top);
     }
-    let has_inf_child: HashSet<usize> = inference.iter().filter_map(|i| inf_parent[i]).collect();
+    let has_inf_child: Set<usize> = inference.iter().filter_map(|i| inf_parent[i]).collect();
     let mut calls = Vec::new();
     let tops: Vec<usize> = inference
         .iter()
@@ -629,7 +628,7 @@ fn build_draft(
     // Tool calls from spans; nested tool spans with the same name or call id are one call.
     let mut tool_spans: Vec<(usize, ToolCall)> = Vec::new();
     let mut tool_name_missing = Vec::new();
-    let mut merged_into: HashMap<usize, usize> = HashMap::new();
+    let mut merged_into: Map<usize, usize> = Map::default();
     for &i in members {
         if ctx.class[i] != SpanClass::Tool {
             continue;
@@ -807,9 +806,9 @@ fn is_tool_finish(r: &str) -> bool {
     )
 }
 
-fn requested_call_ids(call: &LlmCall) -> (bool, HashSet<String>) {
+fn requested_call_ids(call: &LlmCall) -> (bool, Set<String>) {
     let mut any = false;
-    let mut ids = HashSet::new();
+    let mut ids = Set::default();
     for m in call.output_messages.iter().flatten() {
         for p in &m.parts {
             if let Part::ToolCall { id, .. } = p {
@@ -837,7 +836,7 @@ fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
                 .is_some_and(Message::is_tool_result);
             if let (Some(lp), true) = (last_prev, ends_with_response) {
                 let (requested, ids) = requested_call_ids(lp);
-                let resp_ids: HashSet<String> = first_input
+                let resp_ids: Set<String> = first_input
                     .into_iter()
                     .flatten()
                     .rev()
@@ -986,7 +985,7 @@ fn finish_turn(d: Draft, mut warnings: Vec<Gap>) -> Turn {
         });
     }
     // Results from tool_call_response parts in later calls' inputs.
-    let mut by_order_used: HashSet<(usize, usize, usize)> = HashSet::new();
+    let mut by_order_used: Set<(usize, usize, usize)> = Set::default();
     let mut by_order_gap = false;
     for (tc, src) in &mut traj {
         if tc.result.is_some() {
@@ -1166,7 +1165,7 @@ pub(crate) fn plan_groups(
     let mut order: Vec<usize> = (0..traces.len()).collect();
     order.sort_by_key(|&i| (traces[i].start_ns, traces[i].trace_id));
     let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: Map<String, usize> = Map::default();
     for i in order {
         let key = match group_by {
             GroupBy::Trace | GroupBy::Auto => traces[i].trace_id.to_string(),

@@ -33,12 +33,13 @@ fn span(trace: &str, id: &str) -> NewSpan {
         },
         |id| id.0,
     );
-    NewSpan {
-        trace_id: trace.to_owned(),
-        span_id,
-        origin: r#"{"resource":{},"scope":{}}"#.into(),
-        body: json!({"traceId": trace, "spanId": id}).to_string(),
-    }
+    let model = agentrace_loader::model::Span {
+        span_id: agentrace_loader::model::SpanId(span_id),
+        ..Default::default()
+    };
+    let mut stored = NewSpan::new(&model, r#"{"resource":{},"scope":{}}"#.into());
+    trace.clone_into(&mut stored.trace_id);
+    stored
 }
 
 #[test]
@@ -265,22 +266,32 @@ fn store_with_raw_chunk(body: &str) -> (tempfile::TempDir, std::path::PathBuf, S
 }
 
 #[test]
-fn chunks_are_stored_compressed_and_older_text_chunks_still_read() {
+fn chunks_are_stored_binary_and_compressed_and_older_text_chunks_still_read() {
     // A chunk as databases before compression hold it: a JSON array as text.
     let (_dir, path, store) = store_with_raw_chunk(
         "'[{\"traceId\":\"t0\",\"spanId\":\"old\",\"startTimeUnixNano\":\"1\"}]'",
     );
     let message = "a long repeated message ".repeat(40);
-    let spans: Vec<(String, NewSpan)> = (0..20)
-        .map(|i| {
-            let mut s = span("t1", &format!("{i:02}"));
-            s.body = json!({"traceId": "t1", "spanId": format!("{i:02}"),
-                "startTimeUnixNano": format!("{}", 10 + i), "name": message})
-            .to_string();
+    let models: Vec<agentrace_loader::model::Span> = (0..20u8)
+        .map(|i| agentrace_loader::model::Span {
+            span_id: agentrace_loader::model::SpanId([1, i, 0, 0, 0, 0, 0, 0]),
+            start_ns: 10 + u64::from(i),
+            name: message.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let spans: Vec<(String, NewSpan)> = models
+        .iter()
+        .map(|m| {
+            let mut s = NewSpan::new(m, r#"{"resource":{},"scope":{}}"#.into());
+            "t1".clone_into(&mut s.trace_id);
             ("s1".to_owned(), s)
         })
         .collect();
-    let json_bytes: usize = spans.iter().map(|(_, s)| s.body.len()).sum();
+    let json_bytes: usize = models
+        .iter()
+        .map(|m| agentrace_loader::write::to_json_string(m).len())
+        .sum();
     let inserted = store.insert_spans(&spans).unwrap();
     assert_eq!(inserted.stored, 20);
     let conn = rusqlite::Connection::open(&path).unwrap();
@@ -300,9 +311,43 @@ fn chunks_are_stored_compressed_and_older_text_chunks_still_read() {
     assert_eq!(read.len(), 21, "the text chunk and the compressed one");
     let first: serde_json::Value = serde_json::from_str(&read[0].body).unwrap();
     assert_eq!(first["spanId"], "old");
+    for (item, model) in read[1..].iter().zip(&models) {
+        assert_eq!(
+            item.body,
+            agentrace_loader::write::to_json_string(model),
+            "read back as the JSON of the span written"
+        );
+    }
     let last: serde_json::Value = serde_json::from_str(&read[20].body).unwrap();
-    assert_eq!(last["spanId"], "19");
+    assert_eq!(last["spanId"], "0113000000000000");
     assert_eq!(last["name"], message.as_str(), "decompressed exactly");
+}
+
+#[test]
+fn compressed_json_chunks_of_earlier_versions_still_read() {
+    // Versions before the binary form wrote each chunk as a JSON array, compressed with LZ4.
+    let json = r#"[{"traceId":"t0","spanId":"b","startTimeUnixNano":"2"},{"traceId":"t0","spanId":"a","startTimeUnixNano":"1"}]"#;
+    let packed = lz4_flex::compress_prepend_size(json.as_bytes());
+    let (_dir, _path, store) = store_with_raw_chunk(&format!("x'{}'", hex::encode(packed)));
+    let ids: Vec<String> = store
+        .spans("s1")
+        .unwrap()
+        .iter()
+        .map(|s| serde_json::from_str::<serde_json::Value>(&s.body).unwrap()["spanId"].to_string())
+        .collect();
+    assert_eq!(ids, [r#""a""#, r#""b""#], "in start order");
+}
+
+#[test]
+fn a_damaged_binary_chunk_is_an_error_not_a_panic() {
+    // The binary tag, then a span cut short after its ids.
+    let packed = lz4_flex::compress_prepend_size(&[agentrace_server::codec::CHUNK_TAG, 1, 2, 3]);
+    let (_dir, _path, store) = store_with_raw_chunk(&format!("x'{}'", hex::encode(packed)));
+    let err = store.spans("s1").unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("ends early")),
+        "{err}"
+    );
 }
 
 #[test]
