@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     config::{Limits, SessionRules},
+    extract::Invocation,
     live::{LiveEvent, LiveHub},
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
@@ -796,7 +797,7 @@ impl Ingest {
     }
 
     /// Completes an explicit session now; returns its invocations.
-    pub fn end_session(&self, session_id: &str) -> Result<Vec<Value>, IngestError> {
+    pub fn end_session(&self, session_id: &str) -> Result<Vec<Invocation>, IngestError> {
         let mut state = self.state.lock();
         if !state.index.end_explicit(session_id, Instant::now()) {
             return Err(StoreError::NotFound(format!("no session `{session_id}`")).into());
@@ -847,7 +848,7 @@ impl Ingest {
         self.state.lock().index.next_deadline(Instant::now())
     }
 
-    fn complete(&self, session_id: &str, invocations: Vec<Value>) -> Result<(), IngestError> {
+    fn complete(&self, session_id: &str, invocations: Vec<Invocation>) -> Result<(), IngestError> {
         let invocation_count = invocations.len();
         self.store
             .complete_sessions(&[(session_id.to_owned(), invocations)], now_ns())?;
@@ -880,7 +881,7 @@ impl Ingest {
             let (invocations, updates) =
                 tracker::current(session_id, &live, &|t| self.trace_telemetry(t));
             self.publish_updates(updates);
-            return Ok(invocations);
+            return Ok(invocations.iter().map(Invocation::to_value).collect());
         }
         self.store.invocations(session_id)
     }

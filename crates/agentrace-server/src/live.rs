@@ -47,7 +47,7 @@ pub enum LiveEvent {
         /// Session id.
         session_id: String,
         /// The invocation, in the shape of `GET /api/sessions/{id}/invocations`.
-        invocation: Value,
+        invocation: crate::extract::Invocation,
     },
     /// A session completed.
     SessionComplete {

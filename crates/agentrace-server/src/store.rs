@@ -22,6 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::config::DbLocation;
+use crate::extract::Invocation;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -446,12 +447,11 @@ impl Store {
     pub fn replace_invocations(
         &self,
         session_id: &str,
-        invocations: &[serde_json::Value],
+        invocations: &[Invocation],
     ) -> Result<(), StoreError> {
-        let texts = invocation_texts(invocations);
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        write_invocations(&tx, session_id, &texts)?;
+        write_invocations(&tx, session_id, invocations)?;
         tx.commit()?;
         Ok(())
     }
@@ -459,17 +459,13 @@ impl Store {
     /// Completes sessions at `at_ns` with their final invocations, in one transaction.
     pub fn complete_sessions(
         &self,
-        sessions: &[(String, Vec<serde_json::Value>)],
+        sessions: &[(String, Vec<Invocation>)],
         at_ns: i64,
     ) -> Result<(), StoreError> {
-        // Serialized before the write connection is taken: ingest waits only for the writes.
-        let texts: Vec<(&str, Vec<String>)> = sessions
-            .iter()
-            .map(|(id, invocations)| (id.as_str(), invocation_texts(invocations)))
-            .collect();
+        // The invocations were serialized when extracted: ingest waits only for the writes.
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        for (session_id, invocations) in &texts {
+        for (session_id, invocations) in sessions {
             write_invocations(&tx, session_id, invocations)?;
             let n = tx
                 .prepare_cached("UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2")?
@@ -1158,24 +1154,16 @@ fn spawn_checkpointer(conn: Connection) -> Result<std::sync::mpsc::SyncSender<()
 fn write_invocations(
     conn: &Connection,
     session_id: &str,
-    invocations: &[String],
+    invocations: &[Invocation],
 ) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM invocations WHERE session_id = ?1")?
         .execute([session_id])?;
     let mut insert =
         conn.prepare_cached("INSERT INTO invocations (session_id, idx, body) VALUES (?1, ?2, ?3)")?;
     for (idx, invocation) in invocations.iter().enumerate() {
-        insert.execute(params![session_id, idx as i64, invocation])?;
+        insert.execute(params![session_id, idx as i64, invocation.json()])?;
     }
     Ok(())
-}
-
-/// Invocations as the JSON text they are stored as (written before the connection is taken).
-fn invocation_texts(invocations: &[serde_json::Value]) -> Vec<String> {
-    invocations
-        .iter()
-        .map(serde_json::Value::to_string)
-        .collect()
 }
 
 fn insert_session(conn: &Connection, row: &SessionRow) -> Result<(), StoreError> {

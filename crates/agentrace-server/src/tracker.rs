@@ -20,7 +20,8 @@ use agentrace_loader::{
     model::{LogRecord, Span, Telemetry, TraceId},
 };
 use parking_lot::Mutex;
-use serde_json::Value;
+
+use crate::extract::Invocation;
 
 /// Per-session live extraction state.
 #[derive(Debug, Default)]
@@ -34,12 +35,12 @@ pub struct Tracker {
 #[derive(Debug, Default)]
 pub struct Live {
     extractor: IncrementalExtractor,
-    invocations: Vec<Value>,
+    invocations: Vec<Invocation>,
     dirty: bool,
 }
 
 /// Changed invocations per session: `(session id, [(index, invocation)])`.
-pub type Updates = Vec<(String, Vec<(usize, Value)>)>;
+pub type Updates = Vec<(String, Vec<(usize, Invocation)>)>;
 
 /// Reads one trace's whole telemetry (spans and logs) from the store.
 pub type Fetch<'a> = &'a dyn Fn(TraceId) -> Telemetry;
@@ -148,7 +149,11 @@ impl Tracker {
 
 /// The current invocations of a live session (extracted first when stale), with the invocations
 /// that this extraction changed.
-pub fn current(session_id: &str, live: &Mutex<Live>, fetch: Fetch<'_>) -> (Vec<Value>, Updates) {
+pub fn current(
+    session_id: &str,
+    live: &Mutex<Live>,
+    fetch: Fetch<'_>,
+) -> (Vec<Invocation>, Updates) {
     let updates = refresh(session_id, live, fetch).into_iter().collect();
     let invocations = live.lock().invocations.clone();
     (invocations, updates)
@@ -160,7 +165,7 @@ pub fn finish(
     session_id: &str,
     live: Option<Arc<Mutex<Live>>>,
     fetch: Fetch<'_>,
-) -> (Vec<Value>, Updates) {
+) -> (Vec<Invocation>, Updates) {
     let Some(live) = live else {
         return (Vec::new(), Vec::new());
     };
@@ -191,7 +196,7 @@ pub fn refresh(
     session: &str,
     live: &Mutex<Live>,
     fetch: Fetch<'_>,
-) -> Option<(String, Vec<(usize, Value)>)> {
+) -> Option<(String, Vec<(usize, Invocation)>)> {
     let mut live = live.lock();
     if !live.dirty {
         return None;
@@ -203,7 +208,7 @@ pub fn refresh(
     }
     let fresh = crate::extract::invocations(&mut live.extractor);
     live.extractor.release_rooted();
-    let changed: Vec<(usize, Value)> = fresh
+    let changed: Vec<(usize, Invocation)> = fresh
         .iter()
         .enumerate()
         .filter(|(i, inv)| live.invocations.get(*i) != Some(*inv))

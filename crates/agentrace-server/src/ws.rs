@@ -160,7 +160,7 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
             Ok(invocations) => Some(json!({
                 "type": "session_complete",
                 "session_id": session_id,
-                "invocations": invocations.iter().map(camel_invocation).collect::<Vec<_>>(),
+                "invocations": invocations.iter().map(|i| camel_invocation(&i.to_value())).collect::<Vec<_>>(),
             })),
             Err(err) => Some(error(&err.to_string())),
         },

@@ -57,7 +57,13 @@ fn data_survives_reopening_the_file() {
             .unwrap();
         assert_eq!(inserted.stored, 2);
         store
-            .replace_invocations("s1", &[json!({"invocation_id": "a"})])
+            .replace_invocations(
+                "s1",
+                &[
+                    agentrace_server::extract::Invocation::new(&json!({"invocation_id": "a"}))
+                        .unwrap(),
+                ],
+            )
             .unwrap();
     }
     let store = Store::open(&location).unwrap();
