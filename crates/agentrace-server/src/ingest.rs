@@ -352,6 +352,9 @@ impl Ingest {
 
     /// Announces the sessions a batch created; a staged one is announced when it is promoted.
     fn announce_created(&self, state: &State, created: &[SessionRow]) {
+        if !self.hub.has_subscribers() {
+            return;
+        }
         for row in created.iter().filter(|r| !state.index.is_staged(&r.id)) {
             self.hub.publish(LiveEvent::SessionStarted {
                 session: session_summary(row),

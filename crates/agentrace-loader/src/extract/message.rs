@@ -87,6 +87,14 @@ pub(crate) fn parse_jsonish(v: &Value) -> Value {
     }
 }
 
+/// [`parse_jsonish`] of an owned value (a string is parsed, anything else is kept as it is).
+pub(crate) fn parse_jsonish_owned(v: Value) -> Value {
+    match v {
+        Value::String(s) => parse_jsonish_str(&s),
+        other => other,
+    }
+}
+
 /// [`parse_jsonish`] of a string.
 pub(crate) fn parse_jsonish_str(s: &str) -> Value {
     let t = s.trim_start();
@@ -152,24 +160,25 @@ mod fast {
     };
     use serde_json::Value;
 
-    use super::{Message, Part, parse_jsonish, parse_jsonish_str};
+    use super::{Message, Part, parse_jsonish_owned, parse_jsonish_str};
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct FastMessage {
+    struct FastMessage<'a> {
         #[serde(default)]
         role: Option<String>,
-        #[serde(default)]
-        parts: Option<Vec<Obj<FastPart>>>,
+        #[serde(default, borrow)]
+        parts: Option<Vec<Obj<FastPart<'a>>>>,
         #[serde(default)]
         finish_reason: Option<String>,
     }
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct FastPart {
-        #[serde(rename = "type")]
-        ty: String,
+    struct FastPart<'a> {
+        /// Borrowed from the text when it has no escapes.
+        #[serde(rename = "type", borrow)]
+        ty: std::borrow::Cow<'a, str>,
         #[serde(default)]
         content: Option<String>,
         #[serde(default, deserialize_with = "present")]
@@ -217,7 +226,7 @@ mod fast {
     }
 
     pub(super) fn parse(s: &str) -> Option<Vec<Message>> {
-        let list: Vec<Obj<FastMessage>> = serde_json::from_str(s).ok()?;
+        let list: Vec<Obj<FastMessage<'_>>> = serde_json::from_str(s).ok()?;
         let mut out = Vec::with_capacity(list.len());
         for Obj(m) in list {
             let role = match m.role {
@@ -227,7 +236,7 @@ mod fast {
             };
             let mut parts = Vec::new();
             for Obj(p) in m.parts.unwrap_or_default() {
-                let part = match p.ty.as_str() {
+                let part = match &*p.ty {
                     "text" => match p.content {
                         Some(t) => Part::Text(t),
                         None => continue,
@@ -236,12 +245,12 @@ mod fast {
                     "tool_call" | "function_call" | "tool_use" => Part::ToolCall {
                         id: id(p.id),
                         name: p.name,
-                        arguments: p.arguments.as_ref().map(parse_jsonish),
+                        arguments: p.arguments.map(parse_jsonish_owned),
                     },
                     "tool_call_response" | "function_call_output" | "tool_result" => {
                         // The general parser falls back to `content` for the response.
-                        let response = match (&p.response, &p.content) {
-                            (Some(r), _) => parse_jsonish(r),
+                        let response = match (p.response, &p.content) {
+                            (Some(r), _) => parse_jsonish_owned(r),
                             (None, Some(c)) => parse_jsonish_str(c),
                             (None, None) => Value::Null,
                         };
@@ -251,7 +260,7 @@ mod fast {
                             response,
                         }
                     }
-                    _ => Part::Other(p.ty),
+                    _ => Part::Other(p.ty.into_owned()),
                 };
                 parts.push(part);
             }
