@@ -16,6 +16,8 @@
 //!   median of three runs, each in a fresh child process of this binary) and the
 //!   p99 latency from request to the SSE `spans_received` update at a paced 1k spans/s, each on a
 //!   fresh server; it prints the load average at the start and the end.
+//! - `AGENTRACE_BENCH_SKIP_THROUGHPUT=1` stops after memory and latency;
+//!   `AGENTRACE_BENCH_CRITERION_ONLY=1` runs only the criterion benchmarks (for profiling them).
 
 // A benchmark binary: printing its figures is its job.
 #![allow(clippy::print_stdout)]

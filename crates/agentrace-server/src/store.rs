@@ -129,9 +129,10 @@ DROP TABLE spans;
 ///
 /// Spans are stored in chunks: the spans of one trace, session and origin that arrive in one
 /// batch share a row (`span_chunks`: the spans in the binary form of [`crate::codec`], compressed
-/// with LZ4 block compression, its size prepended), and `chunk_span_ids` keeps the span ids of each chunk (8 bytes each, one row per
-/// chunk) so a retried export is stored once: a batch reads the ids of only the traces it holds that
-/// the store already has, one index probe per trace instead of an insert per span. Databases of
+/// with LZ4 block compression, its size prepended), and `chunk_span_ids` keeps the span ids of
+/// each chunk (8 bytes each, one row per chunk) so a retried export is stored once: a batch reads
+/// the ids of only the traces it holds that the store already has, one index probe per trace
+/// instead of an insert per span. Databases of
 /// earlier versions kept one `span_ids` row per span; those rows are still consulted.
 /// A row per span cost most of the ingest time; compression cut what is written (to the WAL, then
 /// again by the checkpoint) to a fraction, and the binary form costs a fraction of writing JSON.
@@ -627,7 +628,11 @@ impl Store {
                         .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
                         ChunkBody::Spans(spans)
                     } else {
-                        ChunkBody::Json(String::from_utf8_lossy(&bytes).into_owned())
+                        ChunkBody::Json(String::from_utf8(bytes).map_err(|e| {
+                            StoreError::Corrupt(format!(
+                                "span chunk is not UTF-8: {e} (of `{key}`)"
+                            ))
+                        })?)
                     }
                 }
                 rusqlite::types::ValueRef::Text(text) => {
