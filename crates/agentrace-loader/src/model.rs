@@ -272,6 +272,18 @@ pub enum SpanKind {
 }
 
 impl SpanKind {
+    /// The OTLP number.
+    pub fn to_i64(self) -> i64 {
+        match self {
+            Self::Unspecified => 0,
+            Self::Internal => 1,
+            Self::Server => 2,
+            Self::Client => 3,
+            Self::Producer => 4,
+            Self::Consumer => 5,
+        }
+    }
+
     /// From the OTLP number.
     pub fn from_i64(n: i64) -> Self {
         match n {
@@ -311,6 +323,15 @@ pub enum StatusCode {
 }
 
 impl StatusCode {
+    /// The OTLP number.
+    pub fn to_i32(self) -> i32 {
+        match self {
+            Self::Unset => 0,
+            Self::Ok => 1,
+            Self::Error => 2,
+        }
+    }
+
     /// From the OTLP number.
     pub fn from_i64(n: i64) -> Self {
         match n {

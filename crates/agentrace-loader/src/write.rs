@@ -14,8 +14,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    AnyValue, Attributes, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanEvent, SpanKind,
-    Status, StatusCode, Telemetry,
+    AnyValue, Attributes, KeyValue, Link, LogRecord, Resource, Scope, Span, SpanEvent, Status,
+    Telemetry,
 };
 
 /// Serializes a model item straight to canonical OTLP/JSON, without building a
@@ -156,7 +156,7 @@ struct StatusJson<'a>(&'a Status);
 impl Serialize for StatusJson<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(Some(2))?;
-        m.serialize_entry("code", &code_num(self.0.code))?;
+        m.serialize_entry("code", &self.0.code.to_i32())?;
         m.serialize_entry("message", &self.0.message)?;
         m.end()
     }
@@ -172,7 +172,7 @@ impl Serialize for Json<'_, Span> {
             m.serialize_entry("parentSpanId", &hex_id::<8, 16>(p.0))?;
         }
         m.serialize_entry("name", &s.name)?;
-        m.serialize_entry("kind", &kind_num(s.kind))?;
+        m.serialize_entry("kind", &s.kind.to_i64())?;
         m.serialize_entry("startTimeUnixNano", &IntStr(s.start_ns))?;
         m.serialize_entry("endTimeUnixNano", &IntStr(s.end_ns))?;
         m.serialize_entry("attributes", &Json(&s.attributes))?;
@@ -244,25 +244,6 @@ pub fn any_json(v: &AnyValue) -> Value {
 /// Attributes as an OTLP/JSON key-value list.
 pub fn attrs_json(a: &Attributes) -> Value {
     value_of(Json(a))
-}
-
-fn kind_num(k: SpanKind) -> i64 {
-    match k {
-        SpanKind::Unspecified => 0,
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
-
-fn code_num(c: StatusCode) -> i32 {
-    match c {
-        StatusCode::Unset => 0,
-        StatusCode::Ok => 1,
-        StatusCode::Error => 2,
-    }
 }
 
 /// One span as an OTLP/JSON object (without its resource and scope).
@@ -421,7 +402,7 @@ pub fn to_trace_request(spans: &[Span]) -> ExportTraceServiceRequest {
                                     .map(|p| p.0.to_vec())
                                     .unwrap_or_default(),
                                 name: s.name.clone(),
-                                kind: i32::try_from(kind_num(s.kind)).unwrap_or(0),
+                                kind: i32::try_from(s.kind.to_i64()).unwrap_or(0),
                                 start_time_unix_nano: s.start_ns,
                                 end_time_unix_nano: s.end_ns,
                                 attributes: attrs_proto(&s.attributes),
@@ -446,7 +427,7 @@ pub fn to_trace_request(spans: &[Span]) -> ExportTraceServiceRequest {
                                     })
                                     .collect(),
                                 status: Some(pt::Status {
-                                    code: code_num(s.status.code),
+                                    code: s.status.code.to_i32(),
                                     message: s.status.message.clone(),
                                 }),
                                 ..Default::default()

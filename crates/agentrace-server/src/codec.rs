@@ -38,7 +38,8 @@ pub fn encode_span(span: &Span, out: &mut Vec<u8>) {
         None => out.push(0),
     }
     put_str(out, &span.name);
-    out.push(kind_code(span.kind));
+    // OTLP's numbers: 0 to 5.
+    out.push(u8::try_from(span.kind.to_i64()).unwrap_or(0));
     put_varint(out, span.start_ns);
     put_varint(out, span.end_ns);
     put_attributes(out, &span.attributes);
@@ -54,7 +55,8 @@ pub fn encode_span(span: &Span, out: &mut Vec<u8>) {
         out.extend_from_slice(&link.span_id.0);
         put_attributes(out, &link.attributes);
     }
-    out.push(status_code(span.status.code));
+    // OTLP's numbers: 0 to 2.
+    out.push(u8::try_from(span.status.code.to_i32()).unwrap_or(0));
     put_str(out, &span.status.message);
 }
 
@@ -71,25 +73,6 @@ pub fn decode_spans(
         bytes = reader.bytes;
     }
     Ok(spans)
-}
-
-fn kind_code(kind: SpanKind) -> u8 {
-    match kind {
-        SpanKind::Unspecified => 0,
-        SpanKind::Internal => 1,
-        SpanKind::Server => 2,
-        SpanKind::Client => 3,
-        SpanKind::Producer => 4,
-        SpanKind::Consumer => 5,
-    }
-}
-
-fn status_code(code: StatusCode) -> u8 {
-    match code {
-        StatusCode::Unset => 0,
-        StatusCode::Ok => 1,
-        StatusCode::Error => 2,
-    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {

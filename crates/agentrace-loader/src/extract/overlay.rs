@@ -126,11 +126,10 @@ impl<'a> Known<'a> {
                     *slot = Some(&kv.value);
                 }
             }
-            if let Some(rest) = key.strip_prefix("gen_ai.") {
-                known.indexed |= rest.starts_with("prompt.") || rest.starts_with("completion.");
-            } else {
-                known.adk |= key.starts_with(ADK_ATTRIBUTE_PREFIX);
-            }
+            known.indexed |= [attr::GEN_AI_PROMPT, attr::GEN_AI_COMPLETION]
+                .iter()
+                .any(|prefix| key.strip_prefix(prefix).is_some_and(|r| r.starts_with('.')));
+            known.adk |= key.starts_with(ADK_ATTRIBUTE_PREFIX);
         }
         known
     }
