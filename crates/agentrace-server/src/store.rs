@@ -626,6 +626,14 @@ impl Store {
                             &std::sync::Arc::default(),
                         )
                         .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
+                        // A chunk cut between two spans still decodes: its row's count tells.
+                        let count: i64 = row.get(2)?;
+                        if i64::try_from(spans.len()).ok() != Some(count) {
+                            return Err(StoreError::Corrupt(format!(
+                                "span chunk holds {} spans, its row says {count} (of `{key}`)",
+                                spans.len()
+                            )));
+                        }
                         ChunkBody::Spans(spans)
                     } else {
                         ChunkBody::Json(String::from_utf8(bytes).map_err(|e| {
@@ -779,10 +787,10 @@ impl std::fmt::Debug for Writer<'_> {
 }
 
 /// The span chunks of a session, in the order stored.
-const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body FROM span_chunks c \
+const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
     JOIN origins o ON o.id = c.origin_id WHERE c.session_id = ?1 ORDER BY c.id";
 /// The span chunks of a trace, in the order stored.
-const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body FROM span_chunks c \
+const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
     JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
 
 /// One span chunk as read: the JSON of its origin and its spans.

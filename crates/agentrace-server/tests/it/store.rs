@@ -357,6 +357,27 @@ fn a_damaged_binary_chunk_is_an_error_not_a_panic() {
 }
 
 #[test]
+fn a_binary_chunk_with_more_or_fewer_spans_than_its_row_says_is_an_error() {
+    // Two whole spans where the row says one: a chunk cut or joined between spans still decodes,
+    // so the count is what tells.
+    let mut body = vec![agentrace_server::codec::CHUNK_TAG];
+    for id in [1u8, 2] {
+        let span = agentrace_loader::model::Span {
+            span_id: agentrace_loader::model::SpanId([id; 8]),
+            ..Default::default()
+        };
+        agentrace_server::codec::encode_span(&span, &mut body);
+    }
+    let packed = lz4_flex::compress_prepend_size(&body);
+    let (_dir, _path, store) = store_with_raw_chunk(&format!("x'{}'", hex::encode(packed)));
+    let err = store.spans("s1").unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("holds 2 spans, its row says 1")),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_chunk_that_does_not_decompress_is_an_error_not_a_panic() {
     // A header that claims 2 GiB, then garbage.
     let (_dir, _path, store) = store_with_raw_chunk("x'ffffff7f0102'");
