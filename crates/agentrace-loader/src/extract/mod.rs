@@ -493,7 +493,9 @@ pub(crate) struct Draft {
     adk_invocation_id: Option<String>,
 }
 
-fn trace_drafts(ctx: &TraceCtx<'_>) -> Vec<Draft> {
+/// Builds the trace's drafts. The views' message lists move into the model calls (each inference
+/// span belongs to one call of one draft), so `ctx` is spent afterwards.
+fn trace_drafts(ctx: &mut TraceCtx<'_>) -> Vec<Draft> {
     let t = ctx.trace;
     let n = t.spans.len();
     // Anchors: agent/workflow spans with no agent, workflow or tool ancestor.
@@ -544,7 +546,7 @@ fn trace_drafts(ctx: &TraceCtx<'_>) -> Vec<Draft> {
 }
 
 fn build_draft(
-    ctx: &TraceCtx<'_>,
+    ctx: &mut TraceCtx<'_>,
     anchor: usize,
     kind: AnchorKind,
     members: &[usize],
@@ -617,10 +619,10 @@ fn build_draft(
                     None => break,
                 }
             }
-            calls.push(make_call(ctx, &chain, top, under_tool[&top]));
+            calls.push(make_call(ctx, &chain, top, under_tool[&top], anchor));
         } else {
             for leaf in leaves {
-                calls.push(make_call(ctx, &[leaf], leaf, under_tool[&leaf]));
+                calls.push(make_call(ctx, &[leaf], leaf, under_tool[&leaf], anchor));
             }
         }
     }
@@ -747,7 +749,15 @@ fn build_draft(
     })
 }
 
-fn make_call(ctx: &TraceCtx<'_>, chain: &[usize], top: usize, delegated: bool) -> LlmCall {
+/// One logical model call from its chain of nested spans. The chain's message lists move out of
+/// the views (no other call reads them), except the anchor's, which its draft reads too.
+fn make_call(
+    ctx: &mut TraceCtx<'_>,
+    chain: &[usize],
+    top: usize,
+    delegated: bool,
+    anchor: usize,
+) -> LlmCall {
     let mut c = LlmCall {
         span_id: Some(ctx.trace.spans[top].span_id),
         delegated,
@@ -756,7 +766,7 @@ fn make_call(ctx: &TraceCtx<'_>, chain: &[usize], top: usize, delegated: bool) -
         ..LlmCall::default()
     };
     for &i in chain {
-        let v = &ctx.views[i];
+        let v = &mut ctx.views[i];
         let fill = |slot: &mut Option<String>, val: &Option<String>| {
             if slot.is_none() {
                 slot.clone_from(val);
@@ -772,12 +782,17 @@ fn make_call(ctx: &TraceCtx<'_>, chain: &[usize], top: usize, delegated: bool) -
         if c.finish_reasons.is_empty() {
             c.finish_reasons.clone_from(&v.finish_reasons);
         }
-        if c.input_messages.is_none() {
-            c.input_messages.clone_from(&v.input_messages);
-        }
-        if c.output_messages.is_none() {
-            c.output_messages.clone_from(&v.output_messages);
-        }
+        let messages = |slot: &mut Option<Vec<Message>>, from: &mut Option<Vec<Message>>| {
+            if slot.is_none() {
+                if i == anchor {
+                    slot.clone_from(from);
+                } else {
+                    *slot = from.take();
+                }
+            }
+        };
+        messages(&mut c.input_messages, &mut v.input_messages);
+        messages(&mut c.output_messages, &mut v.output_messages);
         c.status_error |= v.status_error;
     }
     c
@@ -1084,8 +1099,8 @@ pub fn extract_conversation(traces: &[&Trace]) -> Vec<Turn> {
     sorted.sort_by_key(|t| (t.start_ns, t.trace_id));
     let mut drafts = Vec::new();
     for t in sorted {
-        let ctx = TraceCtx::new(t);
-        drafts.extend(trace_drafts(&ctx));
+        let mut ctx = TraceCtx::new(t);
+        drafts.extend(trace_drafts(&mut ctx));
     }
     conversation_turns(drafts)
 }
@@ -1120,11 +1135,11 @@ pub(crate) struct PreparedTrace {
 impl PreparedTrace {
     /// Runs the per-trace part of extraction.
     pub(crate) fn new(t: &Trace) -> Self {
-        let ctx = TraceCtx::new(t);
+        let mut ctx = TraceCtx::new(t);
         Self {
             trace_id: t.trace_id,
             start_ns: t.start_ns,
-            drafts: trace_drafts(&ctx),
+            drafts: trace_drafts(&mut ctx),
             conversation_key: conversation_key(t),
             session_named: t
                 .spans
