@@ -25,9 +25,13 @@ fn options() -> ExtractOptions {
 pub struct Invocation(Box<RawValue>);
 
 impl Invocation {
-    /// Serializes an invocation (`None` if it does not serialize: a map with non-string keys).
-    pub fn new(invocation: &impl Serialize) -> Option<Self> {
-        serde_json::value::to_raw_value(invocation).ok().map(Self)
+    /// Serializes an invocation; one that does not serialize (a map with non-string keys, which
+    /// a report never holds) becomes `null`, keeping the invocations' indexes.
+    pub fn new(invocation: &impl Serialize) -> Self {
+        Self(
+            serde_json::value::to_raw_value(invocation)
+                .unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        )
     }
 
     /// The JSON text.
@@ -56,13 +60,10 @@ pub fn invocations(extractor: &mut IncrementalExtractor) -> Vec<Invocation> {
         .invocations
         .into_iter()
         .enumerate()
-        .filter_map(|(index, mut invocation)| {
+        .map(|(index, mut invocation)| {
             invocation.group = 0;
             invocation.index = index;
-            // Serializing a report of plain fields and `Value`s cannot fail.
-            serde_json::value::to_raw_value(&invocation)
-                .ok()
-                .map(Invocation)
+            Invocation::new(&invocation)
         })
         .collect()
 }

@@ -160,7 +160,10 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
             Ok(invocations) => Some(json!({
                 "type": "session_complete",
                 "session_id": session_id,
-                "invocations": invocations.iter().map(|i| camel_invocation(&i.to_value())).collect::<Vec<_>>(),
+                "invocations": invocations
+                    .iter()
+                    .map(|i| camel_invocation(&i.to_value()))
+                    .collect::<Vec<_>>(),
             })),
             Err(err) => Some(error(&err.to_string())),
         },

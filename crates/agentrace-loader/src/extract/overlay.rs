@@ -7,137 +7,13 @@ use crate::extract::message::{
     Message, Part, is_placeholder, parse_jsonish, parse_jsonish_str, parse_message, parse_messages,
     parse_messages_text,
 };
-use crate::model::{AnyValue, Attributes, KeyValue, LogRecord, Span, StatusCode};
+use crate::model::{AnyValue, Attributes, LogRecord, Span, StatusCode};
 
 const ADK_PREFIX: &str = "gcp.vertex.agent";
-const ADK_ATTRIBUTE_PREFIX: &str = "gcp.vertex.agent.";
 const ADK_LLM_REQUEST: &str = "gcp.vertex.agent.llm_request";
 const ADK_LLM_RESPONSE: &str = "gcp.vertex.agent.llm_response";
 const ADK_TOOL_ARGS: &str = "gcp.vertex.agent.tool_call_args";
 const ADK_TOOL_RESPONSE: &str = "gcp.vertex.agent.tool_response";
-const ADK_INVOCATION_ID: &str = "gcp.vertex.agent.invocation_id";
-const ADK_SESSION_ID: &str = "gcp.vertex.agent.session_id";
-
-/// The attribute keys the overlay reads.
-#[derive(Clone, Copy)]
-enum Key {
-    InputMessages,
-    OutputMessages,
-    SystemInstructions,
-    ToolDefinitions,
-    ProviderName,
-    RequestModel,
-    ResponseModel,
-    ResponseId,
-    UsageInput,
-    UsageOutput,
-    UsageCacheRead,
-    UsageCacheCreation,
-    UsageReasoning,
-    FinishReasons,
-    OperationName,
-    AgentName,
-    ToolName,
-    ToolCallId,
-    ToolCallArguments,
-    ToolCallResult,
-    ConversationId,
-    ErrorType,
-    System,
-    PromptTokens,
-    CompletionTokens,
-    FinishReason,
-    Prompt,
-    Completion,
-    AdkLlmRequest,
-    AdkLlmResponse,
-    AdkToolArgs,
-    AdkToolResponse,
-    AdkInvocationId,
-    AdkSessionId,
-}
-
-const KEY_COUNT: usize = Key::AdkSessionId as usize + 1;
-
-impl Key {
-    fn of(key: &str) -> Option<Self> {
-        Some(match key {
-            attr::GEN_AI_INPUT_MESSAGES => Self::InputMessages,
-            attr::GEN_AI_OUTPUT_MESSAGES => Self::OutputMessages,
-            attr::GEN_AI_SYSTEM_INSTRUCTIONS => Self::SystemInstructions,
-            attr::GEN_AI_TOOL_DEFINITIONS => Self::ToolDefinitions,
-            attr::GEN_AI_PROVIDER_NAME => Self::ProviderName,
-            attr::GEN_AI_REQUEST_MODEL => Self::RequestModel,
-            attr::GEN_AI_RESPONSE_MODEL => Self::ResponseModel,
-            attr::GEN_AI_RESPONSE_ID => Self::ResponseId,
-            attr::GEN_AI_USAGE_INPUT_TOKENS => Self::UsageInput,
-            attr::GEN_AI_USAGE_OUTPUT_TOKENS => Self::UsageOutput,
-            attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS => Self::UsageCacheRead,
-            attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS => Self::UsageCacheCreation,
-            attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS => Self::UsageReasoning,
-            attr::GEN_AI_RESPONSE_FINISH_REASONS => Self::FinishReasons,
-            attr::GEN_AI_OPERATION_NAME => Self::OperationName,
-            attr::GEN_AI_AGENT_NAME => Self::AgentName,
-            attr::GEN_AI_TOOL_NAME => Self::ToolName,
-            attr::GEN_AI_TOOL_CALL_ID => Self::ToolCallId,
-            attr::GEN_AI_TOOL_CALL_ARGUMENTS => Self::ToolCallArguments,
-            attr::GEN_AI_TOOL_CALL_RESULT => Self::ToolCallResult,
-            attr::GEN_AI_CONVERSATION_ID => Self::ConversationId,
-            attr::ERROR_TYPE => Self::ErrorType,
-            attr::GEN_AI_SYSTEM => Self::System,
-            attr::GEN_AI_USAGE_PROMPT_TOKENS => Self::PromptTokens,
-            attr::GEN_AI_USAGE_COMPLETION_TOKENS => Self::CompletionTokens,
-            attr::GEN_AI_RESPONSE_FINISH_REASON => Self::FinishReason,
-            attr::GEN_AI_PROMPT => Self::Prompt,
-            attr::GEN_AI_COMPLETION => Self::Completion,
-            ADK_LLM_REQUEST => Self::AdkLlmRequest,
-            ADK_LLM_RESPONSE => Self::AdkLlmResponse,
-            ADK_TOOL_ARGS => Self::AdkToolArgs,
-            ADK_TOOL_RESPONSE => Self::AdkToolResponse,
-            ADK_INVOCATION_ID => Self::AdkInvocationId,
-            ADK_SESSION_ID => Self::AdkSessionId,
-            _ => return None,
-        })
-    }
-}
-
-/// The values of the keys the overlay reads, found in one pass over an attribute list (the first
-/// occurrence of a key wins, as in [`Attributes::get`]), in place of one linear lookup per key.
-struct Known<'a> {
-    values: [Option<&'a AnyValue>; KEY_COUNT],
-    /// Some key is a Google ADK one (`gcp.vertex.agent.*`).
-    adk: bool,
-    /// Some key is an OpenLLMetry indexed one (`gen_ai.prompt.N.*`, `gen_ai.completion.N.*`).
-    indexed: bool,
-}
-
-impl<'a> Known<'a> {
-    fn scan(attributes: &'a [KeyValue]) -> Self {
-        let mut known = Self {
-            values: [None; KEY_COUNT],
-            adk: false,
-            indexed: false,
-        };
-        for kv in attributes {
-            let key = kv.key.as_str();
-            if let Some(k) = Key::of(key) {
-                let slot = &mut known.values[k as usize];
-                if slot.is_none() {
-                    *slot = Some(&kv.value);
-                }
-            }
-            known.indexed |= [attr::GEN_AI_PROMPT, attr::GEN_AI_COMPLETION]
-                .iter()
-                .any(|prefix| key.strip_prefix(prefix).is_some_and(|r| r.starts_with('.')));
-            known.adk |= key.starts_with(ADK_ATTRIBUTE_PREFIX);
-        }
-        known
-    }
-
-    fn get(&self, key: Key) -> Option<&'a AnyValue> {
-        self.values[key as usize]
-    }
-}
 
 /// Token usage of a model call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -284,43 +160,56 @@ fn finish_reasons(v: Option<&AnyValue>) -> Option<Vec<String>> {
 }
 
 /// Fills the model, usage and message keys from a set of semconv attributes.
-fn fill_semconv(view: &mut SpanView, a: &Known<'_>) {
+fn fill_semconv(view: &mut SpanView, a: &Attributes) {
     set(
         &mut view.input_messages,
-        messages_attr(a.get(Key::InputMessages)),
+        messages_attr(a.get(attr::GEN_AI_INPUT_MESSAGES)),
     );
     set(
         &mut view.output_messages,
-        messages_attr(a.get(Key::OutputMessages)),
+        messages_attr(a.get(attr::GEN_AI_OUTPUT_MESSAGES)),
     );
     set(
         &mut view.system_instructions,
-        json_attr(a.get(Key::SystemInstructions)),
+        json_attr(a.get(attr::GEN_AI_SYSTEM_INSTRUCTIONS)),
     );
     set(
         &mut view.tool_definitions,
-        json_attr(a.get(Key::ToolDefinitions)),
+        json_attr(a.get(attr::GEN_AI_TOOL_DEFINITIONS)),
     );
-    set(&mut view.provider, s(a.get(Key::ProviderName)));
-    set(&mut view.request_model, s(a.get(Key::RequestModel)));
-    set(&mut view.response_model, s(a.get(Key::ResponseModel)));
-    set(&mut view.response_id, s(a.get(Key::ResponseId)));
-    set(&mut view.usage.input, int(a.get(Key::UsageInput)));
-    set(&mut view.usage.output, int(a.get(Key::UsageOutput)));
+    set(&mut view.provider, s(a.get(attr::GEN_AI_PROVIDER_NAME)));
+    set(
+        &mut view.request_model,
+        s(a.get(attr::GEN_AI_REQUEST_MODEL)),
+    );
+    set(
+        &mut view.response_model,
+        s(a.get(attr::GEN_AI_RESPONSE_MODEL)),
+    );
+    set(&mut view.response_id, s(a.get(attr::GEN_AI_RESPONSE_ID)));
+    set(
+        &mut view.usage.input,
+        int(a.get(attr::GEN_AI_USAGE_INPUT_TOKENS)),
+    );
+    set(
+        &mut view.usage.output,
+        int(a.get(attr::GEN_AI_USAGE_OUTPUT_TOKENS)),
+    );
     set(
         &mut view.usage.cache_read_input,
-        int(a.get(Key::UsageCacheRead)),
+        int(a.get(attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
     );
     set(
         &mut view.usage.cache_write_input,
-        int(a.get(Key::UsageCacheCreation)),
+        int(a.get(attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)),
     );
     set(
         &mut view.usage.reasoning_output,
-        int(a.get(Key::UsageReasoning)),
+        int(a.get(attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)),
     );
     if view.finish_reasons.is_empty() {
-        view.finish_reasons = finish_reasons(a.get(Key::FinishReasons)).unwrap_or_default();
+        view.finish_reasons =
+            finish_reasons(a.get(attr::GEN_AI_RESPONSE_FINISH_REASONS)).unwrap_or_default();
     }
 }
 
@@ -330,34 +219,40 @@ pub(crate) fn is_adk_span(span: &Span) -> bool {
         || span
             .attributes
             .iter()
-            .any(|kv| kv.key.starts_with(ADK_ATTRIBUTE_PREFIX))
+            .any(|kv| kv.key.starts_with("gcp.vertex.agent."))
 }
 
 /// Builds the view of `span`; `logs` are the log records joined to it.
 pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
-    let a = Known::scan(&span.attributes.0);
+    let a = &span.attributes;
     let mut v = SpanView::default();
     // 1. Semconv keys on the span.
-    fill_semconv(&mut v, &a);
-    v.operation = s(a.get(Key::OperationName));
-    v.agent_name = s(a.get(Key::AgentName));
-    v.tool_name = s(a.get(Key::ToolName));
-    v.tool_call_id = s(a.get(Key::ToolCallId));
-    v.tool_arguments = tool_value(a.get(Key::ToolCallArguments));
-    v.tool_result = tool_value(a.get(Key::ToolCallResult));
-    v.conversation_id = s(a.get(Key::ConversationId));
-    v.error_type = s(a.get(Key::ErrorType));
+    fill_semconv(&mut v, a);
+    v.operation = s(a.get(attr::GEN_AI_OPERATION_NAME));
+    v.agent_name = s(a.get(attr::GEN_AI_AGENT_NAME));
+    v.tool_name = s(a.get(attr::GEN_AI_TOOL_NAME));
+    v.tool_call_id = s(a.get(attr::GEN_AI_TOOL_CALL_ID));
+    v.tool_arguments = tool_value(a.get(attr::GEN_AI_TOOL_CALL_ARGUMENTS));
+    v.tool_result = tool_value(a.get(attr::GEN_AI_TOOL_CALL_RESULT));
+    v.conversation_id = s(a.get(attr::GEN_AI_CONVERSATION_ID));
+    v.error_type = s(a.get(attr::ERROR_TYPE));
     v.status_error = span.status.code == StatusCode::Error;
     // 2. Deprecated aliases.
-    if let Some(sys) = s(a.get(Key::System))
+    if let Some(sys) = s(a.get(attr::GEN_AI_SYSTEM))
         && sys != ADK_PREFIX
     {
         set(&mut v.provider, Some(sys));
     }
-    set(&mut v.usage.input, int(a.get(Key::PromptTokens)));
-    set(&mut v.usage.output, int(a.get(Key::CompletionTokens)));
+    set(
+        &mut v.usage.input,
+        int(a.get(attr::GEN_AI_USAGE_PROMPT_TOKENS)),
+    );
+    set(
+        &mut v.usage.output,
+        int(a.get(attr::GEN_AI_USAGE_COMPLETION_TOKENS)),
+    );
     if v.finish_reasons.is_empty()
-        && let Some(r) = s(a.get(Key::FinishReason))
+        && let Some(r) = s(a.get(attr::GEN_AI_RESPONSE_FINISH_REASON))
     {
         v.finish_reasons = vec![r];
     }
@@ -367,14 +262,14 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         .iter()
         .find(|e| e.name == event::INFERENCE_OPERATION_DETAILS)
     {
-        fill_semconv(&mut v, &Known::scan(&ev.attributes.0));
+        fill_semconv(&mut v, &ev.attributes);
     } else if let Some(log) = logs
         .iter()
         .find(|l| l.name() == event::INFERENCE_OPERATION_DETAILS)
     {
-        fill_semconv(&mut v, &Known::scan(&log.attributes.0));
+        fill_semconv(&mut v, &log.attributes);
         if let AnyValue::KvList(kv) = &log.body {
-            fill_semconv(&mut v, &Known::scan(kv));
+            fill_semconv(&mut v, &Attributes(kv.clone()));
         }
     }
     // 4. Deprecated per-message events: span events win over log records.
@@ -382,8 +277,9 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         deprecated_events(&mut v, span, logs);
     }
     // 5. Google ADK.
-    if a.adk || span.scope.name == ADK_PREFIX {
-        adk_overlay(&mut v, &a);
+    let adk = is_adk_span(span);
+    if adk {
+        adk_overlay(&mut v, a);
         if span.name.starts_with("execute_tool (merged") || span.name.contains("(merged tools)") {
             v.ignored = true;
         }
@@ -396,15 +292,16 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         }
     }
     // 6. OpenLLMetry indexed attributes.
-    let has_indexed = a.indexed && openllmetry(&mut v, &span.attributes);
+    let has_indexed = openllmetry(&mut v, a);
     // Operation inference.
     if v.operation.is_none() {
-        let has_model_or_system =
-            v.request_model.is_some() || a.get(Key::System).is_some() || v.provider.is_some();
+        let has_model_or_system = v.request_model.is_some()
+            || a.get(attr::GEN_AI_SYSTEM).is_some()
+            || v.provider.is_some();
         let has_payload = !v.usage.is_empty()
             || has_indexed
-            || a.get(Key::Prompt).is_some()
-            || a.get(Key::Completion).is_some()
+            || a.get(attr::GEN_AI_PROMPT).is_some()
+            || a.get(attr::GEN_AI_COMPLETION).is_some()
             || v.input_messages.is_some()
             || v.output_messages.is_some();
         if has_model_or_system && has_payload {
@@ -556,8 +453,8 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
     }
 }
 
-fn adk_overlay(v: &mut SpanView, a: &Known<'_>) {
-    if let Some(Value::Object(req)) = json_attr(a.get(Key::AdkLlmRequest)) {
+fn adk_overlay(v: &mut SpanView, a: &Attributes) {
+    if let Some(Value::Object(req)) = json_attr(a.get(ADK_LLM_REQUEST)) {
         if let Some(contents) = req.get("contents").and_then(Value::as_array)
             && !contents.is_empty()
         {
@@ -592,7 +489,7 @@ fn adk_overlay(v: &mut SpanView, a: &Known<'_>) {
                 .map(str::to_owned),
         );
     }
-    if let Some(Value::Object(resp)) = json_attr(a.get(Key::AdkLlmResponse)) {
+    if let Some(Value::Object(resp)) = json_attr(a.get(ADK_LLM_RESPONSE)) {
         if let Some(c) = resp.get("content").and_then(Value::as_object) {
             let mut m = parse_message(c, None);
             if m.role.is_empty() || m.role == "model" {
@@ -625,18 +522,18 @@ fn adk_overlay(v: &mut SpanView, a: &Known<'_>) {
             set(&mut v.usage.reasoning_output, g("thoughts_token_count"));
         }
     }
-    if let Some(args @ AnyValue::String(x)) = a.get(Key::AdkToolArgs)
+    if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_ARGS)
         && x != "N/A"
     {
-        set(&mut v.tool_arguments, tool_value(Some(args)));
+        set(&mut v.tool_arguments, tool_value(a.get(ADK_TOOL_ARGS)));
     }
-    if let Some(response @ AnyValue::String(x)) = a.get(Key::AdkToolResponse)
+    if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_RESPONSE)
         && x != "<not specified>"
     {
-        set(&mut v.tool_result, tool_value(Some(response)));
+        set(&mut v.tool_result, tool_value(a.get(ADK_TOOL_RESPONSE)));
     }
-    v.adk_invocation_id = s(a.get(Key::AdkInvocationId));
-    v.adk_session_id = s(a.get(Key::AdkSessionId));
+    v.adk_invocation_id = s(a.get("gcp.vertex.agent.invocation_id"));
+    v.adk_session_id = s(a.get("gcp.vertex.agent.session_id"));
 }
 
 /// Reads OpenLLMetry's `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`; true when any was present.

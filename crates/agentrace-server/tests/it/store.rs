@@ -59,10 +59,9 @@ fn data_survives_reopening_the_file() {
         store
             .replace_invocations(
                 "s1",
-                &[
-                    agentrace_server::extract::Invocation::new(&json!({"invocation_id": "a"}))
-                        .unwrap(),
-                ],
+                &[agentrace_server::extract::Invocation::new(
+                    &json!({"invocation_id": "a"}),
+                )],
             )
             .unwrap();
     }
