@@ -19,7 +19,8 @@ use agentrace_loader::{
     model::Telemetry,
     read::{
         Format, LoadOptions, load_bytes,
-        proto::{ConvertError, from_logs_request, from_trace_request},
+        proto::{ConvertError, from_logs_request},
+        wire::decode_trace_request,
     },
 };
 use axum::{
@@ -31,7 +32,7 @@ use axum::{
 use opentelemetry_proto::tonic::collector::{
     logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse},
     metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse},
-    trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse},
+    trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse},
 };
 use prost::Message;
 use serde_json::json;
@@ -84,8 +85,9 @@ async fn export(state: AppState, headers: HeaderMap, body: Bytes, signal: Signal
     }
 }
 
-/// Decodes a traces or logs body into the model. Protobuf goes through `opentelemetry_proto`;
-/// JSON through the loader's OTLP/JSON reader, the same one trace files use, so protobuf field
+/// Decodes a traces or logs body into the model. Protobuf traces are read straight into the model
+/// by the loader's wire decoder (the same result as `opentelemetry_proto` plus the conversion,
+/// without the intermediate messages), protobuf logs through `opentelemetry_proto`; JSON through the loader's OTLP/JSON reader, the same one trace files use, so protobuf field
 /// names, enum names and flat attributes are accepted here too. Items that cannot be read come
 /// back as reasons, to be reported through partial success.
 fn decode_telemetry(
@@ -107,8 +109,8 @@ fn decode_telemetry(
             ))
         }
         (Encoding::Protobuf, _) => {
-            let request = ExportTraceServiceRequest::decode(raw).map_err(bad_protobuf)?;
-            let (spans, errors) = from_trace_request(request);
+            let (spans, errors) = decode_trace_request(raw)
+                .map_err(|err| ApiError::BadRequest(format!("invalid OTLP protobuf: {err}")))?;
             Ok((
                 Telemetry {
                     spans,

@@ -10,6 +10,7 @@ mod locate;
 pub(crate) mod otlp_json;
 pub mod proto;
 mod stream;
+pub mod wire;
 
 use std::fmt;
 use std::fs::File;
@@ -171,8 +172,8 @@ pub enum LoadError {
     Protobuf {
         /// The file.
         path: PathBuf,
-        /// The decoder's error.
-        source: prost::DecodeError,
+        /// The decoder's error (the trace decoder's when there is one, else the log decoder's).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

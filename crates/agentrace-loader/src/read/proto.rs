@@ -1,7 +1,9 @@
 //! OTLP protobuf: conversion from `opentelemetry_proto` messages into the model.
 //!
-//! The server decodes OTLP/HTTP and gRPC requests with `opentelemetry_proto` and hands them to
-//! [`from_trace_request`] and [`from_logs_request`].
+//! The server hands gRPC requests (decoded by tonic) and OTLP/HTTP log requests to
+//! [`from_trace_request`] and [`from_logs_request`]. OTLP/HTTP trace bodies and protobuf trace
+//! files skip the messages: [`super::wire::decode_trace_request`] reads the bytes straight into
+//! the model, with the same result.
 
 use std::sync::Arc;
 
@@ -245,19 +247,17 @@ pub fn from_logs_request(req: ExportLogsServiceRequest) -> (Vec<LogRecord>, Vec<
 /// `ExportLogsServiceRequest`.
 pub(crate) fn decode_file(
     bytes: &[u8],
-) -> Result<(Telemetry, Vec<ConvertError>), prost::DecodeError> {
+) -> Result<(Telemetry, Vec<ConvertError>), Box<dyn std::error::Error + Send + Sync>> {
     use prost::Message as _;
-    let trace_err = match ExportTraceServiceRequest::decode(bytes) {
+    let trace_err = match super::wire::decode_traces(bytes) {
         Ok(traces) => {
-            let no_resources = traces.resource_spans.is_empty();
-            let (spans, errors) = from_trace_request(traces);
-            if !spans.is_empty() || no_resources {
+            if !traces.spans.is_empty() || traces.resource_spans == 0 {
                 return Ok((
                     Telemetry {
-                        spans,
+                        spans: traces.spans,
                         logs: Vec::new(),
                     },
-                    errors,
+                    traces.errors,
                 ));
             }
             None
@@ -266,7 +266,9 @@ pub(crate) fn decode_file(
     };
     let logs = match ExportLogsServiceRequest::decode(bytes) {
         Ok(l) => l,
-        Err(e) => return Err(trace_err.unwrap_or(e)),
+        Err(e) => {
+            return Err(trace_err.map_or_else(|| e.into(), Into::into));
+        }
     };
     let (logs, errors) = from_logs_request(logs);
     Ok((
