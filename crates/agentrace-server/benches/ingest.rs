@@ -363,7 +363,9 @@ fn ingest(c: &mut Criterion) {
 }
 
 /// p99 from sending a 100-span request to receiving its `spans_received` SSE update, paced at
-/// 1k spans/s (10 requests/s) for 200 requests.
+/// 1k spans/s (10 requests/s) for 200 requests. The SSE stream is read by a task of its own that
+/// timestamps each update as it arrives, so an update that arrives before the response is timed
+/// when it arrived, not when the client got round to reading it.
 fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
     let bench = Bench::new();
     let client = reqwest::Client::new();
@@ -374,15 +376,38 @@ fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
             .send()
             .await
             .expect("sse");
-        let mut stream = live.bytes_stream();
         client
             .get(format!("{base}/api/health"))
             .send()
             .await
             .expect("health");
+        // (first span id of an update, when it arrived), in arrival order.
+        let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+        let reader = tokio::spawn(async move {
+            let mut stream = live.bytes_stream();
+            let mut buffer = String::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                let at = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let frame: String = buffer.drain(..end + 2).collect();
+                    let Some(data) = frame.strip_prefix("data: ") else {
+                        continue;
+                    };
+                    let Ok(event) = serde_json::from_str::<Value>(data.trim_end()) else {
+                        continue;
+                    };
+                    if event["type"] == "spans_received"
+                        && let Some(first) = event["spans"][0]["spanId"].as_str()
+                        && arrived_tx.send((first.to_owned(), at)).is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        });
         let mut latencies = Vec::new();
         let mut answered = Vec::new();
-        let mut buffer = String::new();
         for _ in 0..200 {
             let body = request();
             let first = hex::encode(&body.resource_spans[0].scope_spans[0].spans[0].span_id);
@@ -402,25 +427,19 @@ fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
                 .expect("export response");
             assert_eq!(reply.partial_success, None, "spans rejected");
             answered.push(sent.elapsed());
-            'wait: loop {
-                let chunk = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            loop {
+                let (id, at) = tokio::time::timeout(Duration::from_secs(10), arrived.recv())
                     .await
-                    .unwrap_or_else(|_| {
-                        panic!("no update for {first} in time; buffer: {buffer:.500}")
-                    })
-                    .expect("open")
-                    .expect("chunk");
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let frame: String = buffer.drain(..end + 2).collect();
-                    if frame.contains(&first) {
-                        latencies.push(sent.elapsed());
-                        break 'wait;
-                    }
+                    .unwrap_or_else(|_| panic!("no update for {first} in time"))
+                    .expect("the SSE stream is open");
+                if id == first {
+                    latencies.push(at.duration_since(sent));
+                    break;
                 }
             }
             tokio::time::sleep_until(tick).await;
         }
+        reader.abort();
         (latencies, answered)
     })
 }

@@ -29,7 +29,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     config::{Limits, SessionRules},
     extract::Invocation,
-    live::{LiveEvent, LiveHub},
+    live::{LiveEvent, LiveHub, SpanSummary},
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
     store::{NewLog, NewSpan, SessionRow, Store, StoreError, StoredItem, now_ns},
@@ -575,17 +575,12 @@ impl Ingest {
         if !self.hub.has_subscribers() {
             return;
         }
-        let mut per_session: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        let mut per_session: BTreeMap<&str, Vec<SpanSummary>> = BTreeMap::new();
         for (session, span) in accepted {
             per_session
                 .entry(session.as_str())
                 .or_default()
-                .push(json!({
-                    "traceId": span.trace_id.to_string(),
-                    "spanId": span.span_id.to_string(),
-                    "parentSpanId": span.parent_span_id.map(|p| p.to_string()),
-                    "name": span.name,
-                }));
+                .push(SpanSummary::of(span));
         }
         for (session, spans) in per_session {
             let span_count = state.counts.get(session).map_or(0, |c| c.0.max(0) as u64);

@@ -22,6 +22,8 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
+use agentrace_loader::model::{Span, SpanId, TraceId};
+
 use crate::AppState;
 
 /// One live update.
@@ -38,7 +40,7 @@ pub enum LiveEvent {
         /// Session id.
         session_id: String,
         /// The spans' ids and names, in arrival order: `[{traceId, spanId, parentSpanId, name}]`.
-        spans: Vec<Value>,
+        spans: Vec<SpanSummary>,
         /// Spans the session now holds.
         span_count: u64,
     },
@@ -66,6 +68,34 @@ pub enum LiveEvent {
         /// Events dropped for this subscriber.
         missed: u64,
     },
+}
+
+/// A span as `spans_received` lists it: `{traceId, spanId, parentSpanId, name}` (ids in hex,
+/// `parentSpanId` null for a root). Typed rather than a JSON value: building one is a copy of
+/// the name, and it is written out only for subscribers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SpanSummary {
+    /// Trace id.
+    pub trace_id: TraceId,
+    /// Span id.
+    pub span_id: SpanId,
+    /// Parent span id, if any.
+    pub parent_span_id: Option<SpanId>,
+    /// Span name.
+    pub name: String,
+}
+
+impl SpanSummary {
+    /// The summary of a span.
+    pub fn of(span: &Span) -> Self {
+        Self {
+            trace_id: span.trace_id,
+            span_id: span.span_id,
+            parent_span_id: span.parent_span_id,
+            name: span.name.clone(),
+        }
+    }
 }
 
 /// The publishing side of the live channel.

@@ -136,6 +136,29 @@ async fn the_websocket_live_feed_carries_the_events() {
     let second = next_json(&mut live).await;
     assert_eq!(second["type"], "spans_received");
     assert_eq!(second["span_count"], 2);
+    // Each span as `{traceId, spanId, parentSpanId, name}`, in that order, ids in hex.
+    let spans = second["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2);
+    for span in spans {
+        let keys: Vec<&str> = span
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["traceId", "spanId", "parentSpanId", "name"]);
+        assert_eq!(span["traceId"].as_str().unwrap().len(), 32);
+        assert_eq!(span["spanId"].as_str().unwrap().len(), 16);
+        assert!(!span["name"].as_str().unwrap().is_empty());
+    }
+    let root = spans
+        .iter()
+        .find(|s| s["parentSpanId"].is_null())
+        .expect("a root");
+    assert!(
+        spans.iter().any(|s| s["parentSpanId"] == root["spanId"]),
+        "a child names the root as its parent: {spans:?}"
+    );
     server.shutdown().await;
 }
 
