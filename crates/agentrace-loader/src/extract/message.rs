@@ -152,68 +152,241 @@ pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
 /// not an object, a duplicate key) makes it give up, and the general parser reads the text; for
 /// every text it accepts, the result is the general parser's (a property test checks this).
 mod fast {
-    use std::marker::PhantomData;
+    //! A scanner for the canonical message shape only: an array of `{role, parts,
+    //! finish_reason}` objects whose parts have `type`, `content`, `id`, `name`, `arguments`,
+    //! `response`. Anything else (another key, a repeated key, another type, JSON it is unsure
+    //! of) gives `None`, and the general parser takes the text; the property test checks that
+    //! what the scanner takes, the general parser reads the same.
 
-    use serde::{
-        Deserialize, Deserializer,
-        de::{MapAccess, Visitor, value::MapAccessDeserializer},
-    };
     use serde_json::Value;
 
     use super::{Message, Part, parse_jsonish_owned, parse_jsonish_str};
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct FastMessage<'a> {
-        #[serde(default)]
-        role: Option<String>,
-        #[serde(default, borrow)]
-        parts: Option<Vec<Obj<FastPart<'a>>>>,
-        #[serde(default)]
-        finish_reason: Option<String>,
+    /// Nesting beyond this inside a value falls back to the general parser (serde_json stops
+    /// at 128 levels for the whole text).
+    const MAX_VALUE_DEPTH: usize = 100;
+
+    struct Scan<'a> {
+        s: &'a str,
+        b: &'a [u8],
+        i: usize,
     }
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct FastPart<'a> {
-        /// Borrowed from the text when it has no escapes.
-        #[serde(rename = "type", borrow)]
-        ty: std::borrow::Cow<'a, str>,
-        #[serde(default)]
-        content: Option<String>,
-        #[serde(default, deserialize_with = "present")]
-        id: Option<Value>,
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default, deserialize_with = "present")]
-        arguments: Option<Value>,
-        #[serde(default, deserialize_with = "present")]
-        response: Option<Value>,
+    /// A string token: the text between the quotes, and whether it has escapes.
+    struct Str<'a> {
+        raw: &'a str,
+        quoted: &'a str,
+        escaped: bool,
     }
 
-    /// A struct read only from a JSON object: a derived `Deserialize` also reads a struct from
-    /// an array of its fields, which the general parser skips.
-    struct Obj<T>(T);
-
-    impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct Only<T>(PhantomData<T>);
-            impl<'de, T: Deserialize<'de>> Visitor<'de> for Only<T> {
-                type Value = T;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                    T::deserialize(MapAccessDeserializer::new(map))
-                }
+    impl<'a> Str<'a> {
+        fn text(&self) -> Option<std::borrow::Cow<'a, str>> {
+            if self.escaped {
+                serde_json::from_str::<String>(self.quoted)
+                    .ok()
+                    .map(std::borrow::Cow::Owned)
+            } else {
+                Some(std::borrow::Cow::Borrowed(self.raw))
             }
-            d.deserialize_map(Only(PhantomData)).map(Obj)
+        }
+
+        fn owned(&self) -> Option<String> {
+            self.text().map(std::borrow::Cow::into_owned)
         }
     }
 
-    /// A field that is present, `null` included (`Option<Value>` alone reads `null` as absent).
-    fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-        Value::deserialize(d).map(Some)
+    impl<'a> Scan<'a> {
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
+                self.i += 1;
+            }
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.b.get(self.i).copied()
+        }
+
+        fn eat(&mut self, c: u8) -> Option<()> {
+            (self.peek()? == c).then(|| self.i += 1)
+        }
+
+        fn try_eat(&mut self, c: u8) -> bool {
+            self.eat(c).is_some()
+        }
+
+        fn string(&mut self) -> Option<Str<'a>> {
+            let start = self.i;
+            self.eat(b'"')?;
+            let mut escaped = false;
+            loop {
+                match *self.b.get(self.i)? {
+                    b'"' => break,
+                    b'\\' => {
+                        escaped = true;
+                        self.i += 2;
+                    }
+                    0..0x20 => return None,
+                    _ => self.i += 1,
+                }
+            }
+            self.i += 1;
+            Some(Str {
+                raw: self.s.get(start + 1..self.i - 1)?,
+                quoted: self.s.get(start..self.i)?,
+                escaped,
+            })
+        }
+
+        /// Reads a `null` if one is next.
+        fn null(&mut self) -> bool {
+            let next = self.b.get(self.i..).is_some_and(|r| r.starts_with(b"null"));
+            if next {
+                self.i += 4;
+            }
+            next
+        }
+
+        /// `null` (then `None`) or a string.
+        fn opt_string(&mut self) -> Option<Option<String>> {
+            if self.null() {
+                return Some(None);
+            }
+            self.string()?.owned().map(Some)
+        }
+
+        /// Any JSON value, read by serde_json from its extent.
+        fn value(&mut self) -> Option<Value> {
+            let start = self.i;
+            match self.peek()? {
+                b'"' => {
+                    self.string()?;
+                }
+                b'{' | b'[' => {
+                    let mut depth = 0usize;
+                    loop {
+                        match *self.b.get(self.i)? {
+                            b'"' => {
+                                self.string()?;
+                                continue;
+                            }
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => depth -= 1,
+                            _ => {}
+                        }
+                        self.i += 1;
+                        if depth == 0 {
+                            break;
+                        }
+                        if depth > MAX_VALUE_DEPTH {
+                            return None;
+                        }
+                    }
+                }
+                _ => {
+                    while let Some(c) = self.peek() {
+                        if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                            break;
+                        }
+                        self.i += 1;
+                    }
+                }
+            }
+            serde_json::from_str(self.s.get(start..self.i)?).ok()
+        }
+
+        /// The members of an object: `member(scanner, key)` reads each value; a key seen twice
+        /// gives `None` (serde's derive refuses it too).
+        fn object(&mut self, mut member: impl FnMut(&mut Self, &str) -> Option<()>) -> Option<()> {
+            self.eat(b'{')?;
+            self.ws();
+            if self.try_eat(b'}') {
+                return Some(());
+            }
+            loop {
+                self.ws();
+                let key = self.string()?;
+                let key = key.text()?;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                member(self, &key)?;
+                self.ws();
+                if self.try_eat(b',') {
+                    continue;
+                }
+                return self.eat(b'}');
+            }
+        }
+
+        /// The items of an array.
+        fn array(&mut self, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+            self.eat(b'[')?;
+            self.ws();
+            if self.try_eat(b']') {
+                return Some(());
+            }
+            loop {
+                self.ws();
+                item(self)?;
+                self.ws();
+                if self.try_eat(b',') {
+                    continue;
+                }
+                return self.eat(b']');
+            }
+        }
+    }
+
+    /// Sets a member once; a second time is a refusal.
+    fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(value);
+        Some(())
+    }
+
+    /// A part as it was written.
+    #[derive(Default)]
+    struct RawPart<'a> {
+        ty: Option<std::borrow::Cow<'a, str>>,
+        content: Option<Option<String>>,
+        id: Option<Value>,
+        name: Option<Option<String>>,
+        arguments: Option<Value>,
+        response: Option<Value>,
+    }
+
+    fn part<'a>(p: &mut Scan<'a>) -> Option<RawPart<'a>> {
+        let mut out = RawPart::default();
+        p.object(|p, key| match key {
+            "type" => {
+                let ty = p.string()?.text()?;
+                once(&mut out.ty, ty)
+            }
+            "content" => {
+                let v = p.opt_string()?;
+                once(&mut out.content, v)
+            }
+            "id" => {
+                let v = p.value()?;
+                once(&mut out.id, v)
+            }
+            "name" => {
+                let v = p.opt_string()?;
+                once(&mut out.name, v)
+            }
+            "arguments" => {
+                let v = p.value()?;
+                once(&mut out.arguments, v)
+            }
+            "response" => {
+                let v = p.value()?;
+                once(&mut out.response, v)
+            }
+            _ => None,
+        })?;
+        out.ty.is_some().then_some(out)
     }
 
     /// The general parser's id rule for one key: a non-empty string, or a number.
@@ -225,52 +398,95 @@ mod fast {
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<Vec<Message>> {
-        let list: Vec<Obj<FastMessage<'_>>> = serde_json::from_str(s).ok()?;
-        let mut out = Vec::with_capacity(list.len());
-        for Obj(m) in list {
-            let role = match m.role {
-                Some(r) if r == "model" => "assistant".to_owned(),
-                Some(r) => r,
-                None => String::new(),
-            };
-            let mut parts = Vec::new();
-            for Obj(p) in m.parts.unwrap_or_default() {
-                let part = match &*p.ty {
-                    "text" => match p.content {
-                        Some(t) => Part::Text(t),
-                        None => continue,
-                    },
-                    "reasoning" | "thinking" => Part::Reasoning(p.content.unwrap_or_default()),
-                    "tool_call" | "function_call" | "tool_use" => Part::ToolCall {
-                        id: id(p.id),
-                        name: p.name,
-                        arguments: p.arguments.map(parse_jsonish_owned),
-                    },
-                    "tool_call_response" | "function_call_output" | "tool_result" => {
-                        // The general parser falls back to `content` for the response.
-                        let response = match (p.response, &p.content) {
-                            (Some(r), _) => parse_jsonish_owned(r),
-                            (None, Some(c)) => parse_jsonish_str(c),
-                            (None, None) => Value::Null,
-                        };
-                        Part::ToolCallResponse {
-                            id: id(p.id),
-                            name: p.name,
-                            response,
-                        }
-                    }
-                    _ => Part::Other(p.ty.into_owned()),
+    fn convert(p: RawPart<'_>) -> Option<Part> {
+        let ty = p.ty?;
+        let content = p.content.flatten();
+        Some(match &*ty {
+            "text" => Part::Text(content?),
+            "reasoning" | "thinking" => Part::Reasoning(content.unwrap_or_default()),
+            "tool_call" | "function_call" | "tool_use" => Part::ToolCall {
+                id: id(p.id),
+                name: p.name.flatten(),
+                arguments: p.arguments.map(parse_jsonish_owned),
+            },
+            "tool_call_response" | "function_call_output" | "tool_result" => {
+                // The general parser falls back to `content` for the response.
+                let response = match (p.response, &content) {
+                    (Some(r), _) => parse_jsonish_owned(r),
+                    (None, Some(c)) => parse_jsonish_str(c),
+                    (None, None) => Value::Null,
                 };
-                parts.push(part);
+                Part::ToolCallResponse {
+                    id: id(p.id),
+                    name: p.name.flatten(),
+                    response,
+                }
             }
-            out.push(Message {
-                role,
-                parts,
-                finish_reason: m.finish_reason,
-            });
-        }
-        Some(out)
+            _ => Part::Other(ty.into_owned()),
+        })
+    }
+
+    fn message(p: &mut Scan<'_>) -> Option<Message> {
+        let mut role: Option<Option<String>> = None;
+        let mut parts: Option<Option<Vec<Part>>> = None;
+        let mut finish_reason: Option<Option<String>> = None;
+        p.object(|p, key| match key {
+            "role" => {
+                let v = p.opt_string()?;
+                once(&mut role, v)
+            }
+            "parts" => {
+                let list = if p.null() {
+                    None
+                } else {
+                    let mut list = Vec::new();
+                    p.array(|p| {
+                        if p.peek()? != b'{' {
+                            return None;
+                        }
+                        // A text part without content is left out, as the general parser does.
+                        list.extend(convert(part(p)?));
+                        Some(())
+                    })?;
+                    Some(list)
+                };
+                once(&mut parts, list)
+            }
+            "finish_reason" => {
+                let v = p.opt_string()?;
+                once(&mut finish_reason, v)
+            }
+            _ => None,
+        })?;
+        let role = match role.flatten() {
+            Some(r) if r == "model" => "assistant".to_owned(),
+            Some(r) => r,
+            None => String::new(),
+        };
+        Some(Message {
+            role,
+            parts: parts.flatten().unwrap_or_default(),
+            finish_reason: finish_reason.flatten(),
+        })
+    }
+
+    pub(super) fn parse(s: &str) -> Option<Vec<Message>> {
+        let mut p = Scan {
+            s,
+            b: s.as_bytes(),
+            i: 0,
+        };
+        p.ws();
+        let mut out = Vec::new();
+        p.array(|p| {
+            if p.peek()? != b'{' {
+                return None;
+            }
+            out.push(message(p)?);
+            Some(())
+        })?;
+        p.ws();
+        (p.i == p.b.len()).then_some(out)
     }
 }
 
@@ -631,6 +847,15 @@ mod tests {
         ] {
             assert!(fast::parse(other).is_none(), "{other}");
             assert!(general(other).is_some(), "{other}");
+        }
+        // Not JSON: a raw control character in a string, a bad escape, trailing text.
+        for bad in [
+            "[{\"role\":\"us\ner\"}]",
+            r#"[{"role":"us\qer"}]"#,
+            r#"[{"role":"user"}] x"#,
+            r#"[{"role":"user"},]"#,
+        ] {
+            assert!(fast::parse(bad).is_none(), "{bad}");
         }
     }
 }
