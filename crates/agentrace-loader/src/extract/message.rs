@@ -151,13 +151,9 @@ pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
 /// Anything outside that shape (another field, another type of a known field, a part that is
 /// not an object, a duplicate key) makes it give up, and the general parser reads the text; for
 /// every text it accepts, the result is the general parser's (a property test checks this).
+/// It is a byte scanner for that shape alone; values it does not model (ids, arguments,
+/// responses, escaped strings) are handed to serde_json by their extent.
 mod fast {
-    //! A scanner for the canonical message shape only: an array of `{role, parts,
-    //! finish_reason}` objects whose parts have `type`, `content`, `id`, `name`, `arguments`,
-    //! `response`. Anything else (another key, a repeated key, another type, JSON it is unsure
-    //! of) gives `None`, and the general parser takes the text; the property test checks that
-    //! what the scanner takes, the general parser reads the same.
-
     use serde_json::Value;
 
     use super::{Message, Part, parse_jsonish_owned, parse_jsonish_str};
