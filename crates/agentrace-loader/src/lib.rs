@@ -41,6 +41,7 @@
 pub mod extract;
 mod hash;
 pub mod incremental;
+mod json_scan;
 pub mod model;
 pub mod read;
 pub mod report;

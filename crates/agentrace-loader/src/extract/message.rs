@@ -157,15 +157,11 @@ mod fast {
     use serde_json::Value;
 
     use super::{Message, Part, parse_jsonish_owned, parse_jsonish_str};
-
-    /// Nesting beyond this inside a value falls back to the general parser (serde_json stops
-    /// at 128 levels for the whole text).
-    const MAX_VALUE_DEPTH: usize = 100;
+    use crate::json_scan::Cursor;
 
     struct Scan<'a> {
         s: &'a str,
-        b: &'a [u8],
-        i: usize,
+        c: Cursor<'a>,
     }
 
     /// A string token: the text between the quotes, and whether it has escapes.
@@ -193,17 +189,15 @@ mod fast {
 
     impl<'a> Scan<'a> {
         fn ws(&mut self) {
-            while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
-                self.i += 1;
-            }
+            self.c.ws();
         }
 
         fn peek(&self) -> Option<u8> {
-            self.b.get(self.i).copied()
+            self.c.b.get(self.c.i).copied()
         }
 
         fn eat(&mut self, c: u8) -> Option<()> {
-            (self.peek()? == c).then(|| self.i += 1)
+            (self.peek()? == c).then(|| self.c.i += 1)
         }
 
         fn try_eat(&mut self, c: u8) -> bool {
@@ -211,33 +205,25 @@ mod fast {
         }
 
         fn string(&mut self) -> Option<Str<'a>> {
-            let start = self.i;
-            self.eat(b'"')?;
-            let mut escaped = false;
-            loop {
-                match *self.b.get(self.i)? {
-                    b'"' => break,
-                    b'\\' => {
-                        escaped = true;
-                        self.i += 2;
-                    }
-                    0..0x20 => return None,
-                    _ => self.i += 1,
-                }
-            }
-            self.i += 1;
+            let start = self.c.i;
+            let (_, escaped) = self.c.string()?;
+            let end = self.c.i;
             Some(Str {
-                raw: self.s.get(start + 1..self.i - 1)?,
-                quoted: self.s.get(start..self.i)?,
+                raw: self.s.get(start + 1..end - 1)?,
+                quoted: self.s.get(start..end)?,
                 escaped,
             })
         }
 
         /// Reads a `null` if one is next.
         fn null(&mut self) -> bool {
-            let next = self.b.get(self.i..).is_some_and(|r| r.starts_with(b"null"));
+            let next = self
+                .c
+                .b
+                .get(self.c.i..)
+                .is_some_and(|r| r.starts_with(b"null"));
             if next {
-                self.i += 4;
+                self.c.i += 4;
             }
             next
         }
@@ -252,42 +238,9 @@ mod fast {
 
         /// Any JSON value, read by serde_json from its extent.
         fn value(&mut self) -> Option<Value> {
-            let start = self.i;
-            match self.peek()? {
-                b'"' => {
-                    self.string()?;
-                }
-                b'{' | b'[' => {
-                    let mut depth = 0usize;
-                    loop {
-                        match *self.b.get(self.i)? {
-                            b'"' => {
-                                self.string()?;
-                                continue;
-                            }
-                            b'{' | b'[' => depth += 1,
-                            b'}' | b']' => depth -= 1,
-                            _ => {}
-                        }
-                        self.i += 1;
-                        if depth == 0 {
-                            break;
-                        }
-                        if depth > MAX_VALUE_DEPTH {
-                            return None;
-                        }
-                    }
-                }
-                _ => {
-                    while let Some(c) = self.peek() {
-                        if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                            break;
-                        }
-                        self.i += 1;
-                    }
-                }
-            }
-            serde_json::from_str(self.s.get(start..self.i)?).ok()
+            let start = self.c.i;
+            self.c.skip_value()?;
+            serde_json::from_str(self.s.get(start..self.c.i)?).ok()
         }
 
         /// The members of an object: `member(scanner, key)` reads each value; a key seen twice
@@ -469,8 +422,7 @@ mod fast {
     pub(super) fn parse(s: &str) -> Option<Vec<Message>> {
         let mut p = Scan {
             s,
-            b: s.as_bytes(),
-            i: 0,
+            c: Cursor::new(s.as_bytes()),
         };
         p.ws();
         let mut out = Vec::new();
@@ -482,7 +434,7 @@ mod fast {
             Some(())
         })?;
         p.ws();
-        (p.i == p.b.len()).then_some(out)
+        (p.c.i == s.len()).then_some(out)
     }
 }
 

@@ -27,75 +27,10 @@ fn aliases(key: &str) -> &'static [&'static str] {
     }
 }
 
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
+use crate::json_scan::Cursor;
 
+/// Moves through objects and arrays by name and index.
 impl Cursor<'_> {
-    fn ws(&mut self) -> Option<u8> {
-        while let Some(&c) = self.b.get(self.i) {
-            if c.is_ascii_whitespace() {
-                self.i += 1;
-            } else {
-                return Some(c);
-            }
-        }
-        None
-    }
-
-    /// Skips a string whose opening quote is at `i`; returns its raw content.
-    fn string(&mut self) -> Option<&[u8]> {
-        self.i += 1;
-        let start = self.i;
-        loop {
-            match *self.b.get(self.i)? {
-                b'"' => {
-                    self.i += 1;
-                    return self.b.get(start..self.i - 1);
-                }
-                b'\\' => self.i += 2,
-                _ => self.i += 1,
-            }
-        }
-    }
-
-    fn value(&mut self) -> Option<()> {
-        match self.ws()? {
-            b'"' => self.string().map(|_| ()),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match *self.b.get(self.i)? {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth = depth.checked_sub(1)?;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
-            }
-            _ => {
-                while let Some(&c) = self.b.get(self.i) {
-                    if matches!(c, b',' | b'}' | b']') || c.is_ascii_whitespace() {
-                        break;
-                    }
-                    self.i += 1;
-                }
-                Some(())
-            }
-        }
-    }
-
     /// At an object: moves to the value of the first member named one of `names`.
     fn member(&mut self, names: &[&str]) -> Option<()> {
         if self.ws()? != b'{' {
@@ -111,7 +46,7 @@ impl Cursor<'_> {
                 b'"' => {}
                 _ => return None,
             }
-            let key = self.string()?;
+            let (key, _) = self.string()?;
             let hit = names.iter().any(|n| n.as_bytes() == key);
             if self.ws()? != b':' {
                 return None;
@@ -121,7 +56,7 @@ impl Cursor<'_> {
                 self.ws()?;
                 return Some(());
             }
-            self.value()?;
+            self.skip_value()?;
         }
     }
 
@@ -132,7 +67,7 @@ impl Cursor<'_> {
         }
         self.i += 1;
         for _ in 0..n {
-            self.value()?;
+            self.skip_value()?;
             if self.ws()? != b',' {
                 return None;
             }
@@ -145,7 +80,7 @@ impl Cursor<'_> {
 /// The 1-based line where the field at `path` (`resourceSpans[0].scopeSpans[1].spans[2].spanId`)
 /// starts in `text`, or where the deepest part of the path that exists starts.
 pub(crate) fn line_of(text: &[u8], path: &str) -> Option<usize> {
-    let mut c = Cursor { b: text, i: 0 };
+    let mut c = Cursor::new(text);
     for segment in path.split('.') {
         let (key, rest) = segment.split_once('[').unwrap_or((segment, ""));
         let save = c.i;

@@ -188,6 +188,37 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A string field, kept.
+    fn owned_string(&mut self, wire: u8) -> Result<String> {
+        self.expect(wire, LEN)?;
+        self.string().map(str::to_owned)
+    }
+
+    /// A string field the model does not keep: checked, not kept.
+    fn checked_string(&mut self, wire: u8) -> Result<()> {
+        self.expect(wire, LEN)?;
+        self.string().map(drop)
+    }
+
+    /// A varint field.
+    fn varint_field(&mut self, wire: u8) -> Result<u64> {
+        self.expect(wire, VARINT)?;
+        self.varint()
+    }
+
+    /// A fixed64 field.
+    fn fixed64_field(&mut self, wire: u8) -> Result<u64> {
+        self.expect(wire, FIXED64)?;
+        self.fixed64()
+    }
+
+    /// A `KeyValue` field at nesting `level`, appended to `attributes`.
+    fn attribute(&mut self, wire: u8, level: usize, attributes: &mut Attributes) -> Result<()> {
+        let kv = self.nested(wire, level)?;
+        attributes.0.push(key_value(kv, level)?);
+        Ok(())
+    }
+
     /// The fields of this message, in order: calls `field(reader, tag, wire)` for each; the
     /// callback reads or skips the value.
     fn fields(mut self, mut field: impl FnMut(&mut Self, u32, u8) -> Result<()>) -> Result<()> {
@@ -259,10 +290,7 @@ fn resource_spans(r: Reader<'_>, i: usize, out: &mut Decoded) -> Result<()> {
             j += 1;
             Ok(())
         }
-        3 => {
-            r.expect(wire, LEN)?;
-            r.string().map(drop)
-        }
+        3 => r.checked_string(wire),
         _ => r.skip(tag, wire, 1),
     })
 }
@@ -270,15 +298,8 @@ fn resource_spans(r: Reader<'_>, i: usize, out: &mut Decoded) -> Result<()> {
 /// `Resource` (level 2), merged into `res`.
 fn resource(r: Reader<'_>, res: &mut Resource) -> Result<()> {
     r.fields(|r, tag, wire| match tag {
-        1 => {
-            let kv = r.nested(wire, 3)?;
-            res.attributes.0.push(key_value(kv, 3)?);
-            Ok(())
-        }
-        2 => {
-            r.expect(wire, VARINT)?;
-            r.varint().map(drop)
-        }
+        1 => r.attribute(wire, 3, &mut res.attributes),
+        2 => r.varint_field(wire).map(drop),
         3 => entity_ref(r.nested(wire, 3)?),
         _ => r.skip(tag, wire, 2),
     })
@@ -287,10 +308,7 @@ fn resource(r: Reader<'_>, res: &mut Resource) -> Result<()> {
 /// `EntityRef` (level 3): validated, not kept.
 fn entity_ref(r: Reader<'_>) -> Result<()> {
     r.fields(|r, tag, wire| match tag {
-        1..=4 => {
-            r.expect(wire, LEN)?;
-            r.string().map(drop)
-        }
+        1..=4 => r.checked_string(wire),
         _ => r.skip(tag, wire, 3),
     })
 }
@@ -318,10 +336,7 @@ fn scope_spans(
             k += 1;
             span(s, at, res, &sc, out)
         }
-        3 => {
-            r.expect(wire, LEN)?;
-            r.string().map(drop)
-        }
+        3 => r.checked_string(wire),
         _ => r.skip(tag, wire, 2),
     })
 }
@@ -330,24 +345,15 @@ fn scope_spans(
 fn scope(r: Reader<'_>, sc: &mut Scope) -> Result<()> {
     r.fields(|r, tag, wire| match tag {
         1 => {
-            r.expect(wire, LEN)?;
-            sc.name = r.string()?.to_owned();
+            sc.name = r.owned_string(wire)?;
             Ok(())
         }
         2 => {
-            r.expect(wire, LEN)?;
-            sc.version = r.string()?.to_owned();
+            sc.version = r.owned_string(wire)?;
             Ok(())
         }
-        3 => {
-            let kv = r.nested(wire, 4)?;
-            sc.attributes.0.push(key_value(kv, 4)?);
-            Ok(())
-        }
-        4 => {
-            r.expect(wire, VARINT)?;
-            r.varint().map(drop)
-        }
+        3 => r.attribute(wire, 4, &mut sc.attributes),
+        4 => r.varint_field(wire).map(drop),
         _ => r.skip(tag, wire, 3),
     })
 }
@@ -387,34 +393,20 @@ fn span(
                     _ => ids.parent = b,
                 }
             }
-            3 => {
-                r.expect(wire, LEN)?;
-                r.string()?;
-            }
-            5 => {
-                r.expect(wire, LEN)?;
-                s.name = r.string()?.to_owned();
-            }
-            6 => {
-                r.expect(wire, VARINT)?;
-                kind = r.varint()? as i32;
-            }
+            3 => r.checked_string(wire)?,
+            5 => s.name = r.owned_string(wire)?,
+            6 => kind = r.varint_field(wire)? as i32,
             7 | 8 => {
-                r.expect(wire, FIXED64)?;
-                let v = r.fixed64()?;
+                let v = r.fixed64_field(wire)?;
                 if tag == 7 {
                     s.start_ns = v;
                 } else {
                     s.end_ns = v;
                 }
             }
-            9 => {
-                let kv = r.nested(wire, 4)?;
-                s.attributes.0.push(key_value(kv, 4)?);
-            }
+            9 => r.attribute(wire, 4, &mut s.attributes)?,
             10 | 12 | 14 => {
-                r.expect(wire, VARINT)?;
-                r.varint()?;
+                r.varint_field(wire)?;
             }
             11 => {
                 let e = r.nested(wire, 4)?;
@@ -431,13 +423,11 @@ fn span(
                 let (code, message) = status.get_or_insert_with(Default::default);
                 st.fields(|r, tag, wire| match tag {
                     2 => {
-                        r.expect(wire, LEN)?;
-                        *message = r.string()?.to_owned();
+                        *message = r.owned_string(wire)?;
                         Ok(())
                     }
                     3 => {
-                        r.expect(wire, VARINT)?;
-                        *code = r.varint()? as i32;
+                        *code = r.varint_field(wire)? as i32;
                         Ok(())
                     }
                     _ => r.skip(tag, wire, 4),
@@ -506,24 +496,15 @@ fn event(r: Reader<'_>) -> Result<SpanEvent> {
     let mut e = SpanEvent::default();
     r.fields(|r, tag, wire| match tag {
         1 => {
-            r.expect(wire, FIXED64)?;
-            e.time_ns = r.fixed64()?;
+            e.time_ns = r.fixed64_field(wire)?;
             Ok(())
         }
         2 => {
-            r.expect(wire, LEN)?;
-            e.name = r.string()?.to_owned();
+            e.name = r.owned_string(wire)?;
             Ok(())
         }
-        3 => {
-            let kv = r.nested(wire, 5)?;
-            e.attributes.0.push(key_value(kv, 5)?);
-            Ok(())
-        }
-        4 => {
-            r.expect(wire, VARINT)?;
-            r.varint().map(drop)
-        }
+        3 => r.attribute(wire, 5, &mut e.attributes),
+        4 => r.varint_field(wire).map(drop),
         _ => r.skip(tag, wire, 4),
     })?;
     Ok(e)
@@ -544,19 +525,9 @@ fn link(r: Reader<'_>) -> Result<Option<Link>> {
             }
             Ok(())
         }
-        3 => {
-            r.expect(wire, LEN)?;
-            r.string().map(drop)
-        }
-        4 => {
-            let kv = r.nested(wire, 5)?;
-            attributes.0.push(key_value(kv, 5)?);
-            Ok(())
-        }
-        5 => {
-            r.expect(wire, VARINT)?;
-            r.varint().map(drop)
-        }
+        3 => r.checked_string(wire),
+        4 => r.attribute(wire, 5, &mut attributes),
+        5 => r.varint_field(wire).map(drop),
         6 => {
             r.expect(wire, FIXED32)?;
             r.take(4).map(drop)
@@ -583,18 +554,14 @@ fn key_value_at(r: Reader<'_>, level: usize, depth: usize) -> Result<KeyValue> {
     let mut value = AnyValue::Empty;
     r.fields(|r, tag, wire| match tag {
         1 => {
-            r.expect(wire, LEN)?;
-            key = r.string()?.to_owned();
+            key = r.owned_string(wire)?;
             Ok(())
         }
         2 => {
             let v = r.nested(wire, level + 1)?;
             any_value(v, level + 1, depth, &mut value)
         }
-        3 => {
-            r.expect(wire, VARINT)?;
-            r.varint().map(drop)
-        }
+        3 => r.varint_field(wire).map(drop),
         _ => r.skip(tag, wire, level),
     })?;
     Ok(KeyValue { key, value })
@@ -612,22 +579,10 @@ fn any_value(r: Reader<'_>, level: usize, depth: usize, value: &mut AnyValue) ->
     }
     r.fields(|r, tag, wire| {
         match tag {
-            1 => {
-                r.expect(wire, LEN)?;
-                *value = AnyValue::String(r.string()?.to_owned());
-            }
-            2 => {
-                r.expect(wire, VARINT)?;
-                *value = AnyValue::Bool(r.varint()? != 0);
-            }
-            3 => {
-                r.expect(wire, VARINT)?;
-                *value = AnyValue::Int(r.varint()? as i64);
-            }
-            4 => {
-                r.expect(wire, FIXED64)?;
-                *value = AnyValue::Double(f64::from_bits(r.fixed64()?));
-            }
+            1 => *value = AnyValue::String(r.owned_string(wire)?),
+            2 => *value = AnyValue::Bool(r.varint_field(wire)? != 0),
+            3 => *value = AnyValue::Int(r.varint_field(wire)? as i64),
+            4 => *value = AnyValue::Double(f64::from_bits(r.fixed64_field(wire)?)),
             5 => {
                 let a = r.nested(wire, level + 1)?;
                 // An array occurring again appends to the array before it.
@@ -667,10 +622,7 @@ fn any_value(r: Reader<'_>, level: usize, depth: usize, value: &mut AnyValue) ->
                 r.expect(wire, LEN)?;
                 *value = AnyValue::Bytes(r.bytes()?.to_vec());
             }
-            8 => {
-                r.expect(wire, VARINT)?;
-                *value = AnyValue::Int(i64::from(r.varint()? as i32));
-            }
+            8 => *value = AnyValue::Int(i64::from(r.varint_field(wire)? as i32)),
             _ => r.skip(tag, wire, level)?,
         }
         Ok(())
