@@ -6,8 +6,10 @@
 //! - [`model`]: the trace model (resource, scope, span, span event, link, log record, typed ids,
 //!   `AnyValue` attributes).
 //! - [`read`]: readers with format detection from content ([`read::load_path`]), an explicit
-//!   override ([`read::LoadOptions`]), streaming ([`read::for_each_batch`]) and conversion from
-//!   `opentelemetry_proto` requests ([`read::proto::from_trace_request`]).
+//!   override ([`read::LoadOptions`]), streaming ([`read::for_each_batch`]), conversion from
+//!   `opentelemetry_proto` requests ([`read::proto::from_trace_request`]), and protobuf trace
+//!   requests decoded from the wire straight into the model ([`read::wire::decode_trace_request`],
+//!   the same result without the intermediate messages).
 //! - [`trace`]: span trees and log joining ([`trace::TraceSet::build`]).
 //! - [`extract`]: turns, tool trajectories, grouping and golden case selection, following
 //!   agentevals 0.11.0; [`incremental::IncrementalExtractor`] for live use.
