@@ -39,7 +39,8 @@ pub enum ConvertError {
     },
 }
 
-const MAX_DEPTH: usize = 64;
+/// Values nested deeper than this become empty (also in `super::wire`).
+pub(crate) const MAX_DEPTH: usize = 64;
 
 fn any(v: pc::AnyValue, depth: usize) -> AnyValue {
     if depth > MAX_DEPTH {

@@ -30,9 +30,8 @@ pub struct WireError {
 
 /// prost's recursion limit: a message nested deeper than this is refused.
 const RECURSION_LIMIT: usize = 100;
-/// The conversion's depth limit for nested values (deeper values become empty), as in
-/// `from_trace_request`.
-const MAX_VALUE_DEPTH: usize = 64;
+/// The conversion's depth limit for nested values (deeper values become empty).
+const MAX_VALUE_DEPTH: usize = super::proto::MAX_DEPTH;
 
 const VARINT: u8 = 0;
 const FIXED64: u8 = 1;
