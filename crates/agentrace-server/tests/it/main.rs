@@ -3,6 +3,7 @@
 mod api;
 mod docs;
 mod fuzz;
+mod grpc;
 mod live;
 mod otlp_http;
 mod staging;
