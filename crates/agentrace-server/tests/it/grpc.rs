@@ -177,11 +177,23 @@ async fn grpc_export_refuses_an_undecodable_body_and_keeps_serving() {
         )
         .await
         .expect_err("undecodable");
-    assert_ne!(err.code(), Code::Ok);
+    // Not retryable, and it says why and where.
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(
-        err.message().contains("underflow") || err.message().contains("decode"),
+        err.message()
+            .contains("invalid OTLP protobuf: buffer underflow at byte 2"),
         "{err}"
     );
+    // A method the service does not have.
+    raw.ready().await.unwrap();
+    let nope = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Nope",
+    );
+    let err = raw
+        .unary(tonic::Request::new(Vec::new()), nope, RawCodec)
+        .await
+        .expect_err("no such method");
+    assert_eq!(err.code(), Code::Unimplemented, "{err}");
     // The server still takes a good request.
     let good = traces(
         vec![kv("agentevals.session_name", "after")],
