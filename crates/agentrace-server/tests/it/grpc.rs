@@ -56,24 +56,24 @@ async fn grpc_export_needs_the_token_when_one_is_set() {
 }
 
 #[tokio::test]
-async fn grpc_export_takes_gzip() {
+async fn grpc_export_is_ingested_plain_and_gzipped() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
-    let mut grpc = client(&server)
-        .await
-        .send_compressed(CompressionEncoding::Gzip);
-    let request = traces(
-        vec![kv("agentevals.session_name", "gz")],
-        agent_turn(2, 1, "q", "a"),
-    );
-    let response = grpc
-        .export(request)
-        .await
-        .expect("gzip export")
-        .into_inner();
-    assert_eq!(response.partial_success, None);
-    let session: Value =
-        testkit::get_json(&format!("{}/api/sessions/gz", testkit::base(&server))).await;
-    assert_eq!(session["spanCount"], 2);
+    for (n, gzip) in [(1u8, false), (2, true)] {
+        let mut grpc = client(&server).await;
+        if gzip {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        }
+        let name = format!("grpc-{n}");
+        let request = traces(
+            vec![kv("agentevals.session_name", &name)],
+            agent_turn(n, 1, "q", "a"),
+        );
+        let response = grpc.export(request).await.expect("export").into_inner();
+        assert_eq!(response.partial_success, None);
+        let session: Value =
+            testkit::get_json(&format!("{}/api/sessions/{name}", testkit::base(&server))).await;
+        assert_eq!(session["spanCount"], 2, "gzip: {gzip}");
+    }
     server.shutdown().await;
 }
 

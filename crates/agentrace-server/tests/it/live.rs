@@ -1,9 +1,8 @@
-//! The WebSocket ingest protocol, the live feeds (SSE and WebSocket) and gRPC.
+//! The WebSocket ingest protocol and the live feeds (SSE and WebSocket).
 
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use serde_json::{Value, json};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
@@ -94,25 +93,6 @@ async fn websocket_session_start_span_log_end_gives_the_invocations() {
         (Some(2), Some(1))
     );
     assert_eq!(session["complete"], true);
-    server.shutdown().await;
-}
-
-#[tokio::test]
-async fn grpc_export_is_ingested() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
-    let addr = server.otlp_grpc_addr().unwrap();
-    let mut grpc = TraceServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let request = traces(
-        vec![kv("agentevals.session_name", "grpc")],
-        agent_turn(7, 1, "q", "a"),
-    );
-    let response = grpc.export(request).await.unwrap().into_inner();
-    assert_eq!(response.partial_success, None);
-    let sessions: Value =
-        testkit::get_json(&format!("{}/api/sessions/grpc", testkit::base(&server))).await;
-    assert_eq!(sessions["spanCount"], 2);
     server.shutdown().await;
 }
 
