@@ -259,6 +259,24 @@ pub fn load_path(path: &Path, opts: LoadOptions) -> Result<Loaded, LoadError> {
 pub fn load_bytes(bytes: &[u8], opts: LoadOptions) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     let path = Path::new("<memory>");
+    // A one-line document (an OTLP/HTTP JSON body, say) goes to the typed fast path in place:
+    // the general route would first copy the line, which is the whole text, to try the same.
+    let mut fast_tried = false;
+    if matches!(opts.format, None | Some(Format::OtlpJson)) && !bytes.starts_with(&GZIP_MAGIC) {
+        let end = bytes
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .map_or(0, |i| i + 1);
+        let text = &bytes[..end];
+        if matches!(first_non_ws(text), Some(b'{' | b'[')) && !text.contains(&b'\n') {
+            if let Some(telemetry) = fast::parse(text) {
+                loaded.telemetry = telemetry;
+                loaded.format = Some(Format::OtlpJson);
+                return Ok(loaded);
+            }
+            fast_tried = true;
+        }
+    }
     let format = read_stream(
         path,
         bytes,
@@ -266,6 +284,7 @@ pub fn load_bytes(bytes: &[u8], opts: LoadOptions) -> Result<Loaded, LoadError> 
         &mut loaded.issues,
         &mut |batch| loaded.telemetry.extend(batch),
         None,
+        fast_tried,
     )?;
     loaded.format = Some(format);
     Ok(loaded)
@@ -293,6 +312,7 @@ pub fn for_each_batch(
         issues,
         &mut f,
         Some(&reopen),
+        false,
     );
     for i in &mut issues[start..] {
         i.file = Some(path.to_owned());
@@ -363,6 +383,7 @@ fn read_stream<R: BufRead>(
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
     reopen: Reopen<'_>,
+    fast_tried: bool,
 ) -> Result<Format, LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_owned(),
@@ -371,9 +392,9 @@ fn read_stream<R: BufRead>(
     let head = r.fill_buf().map_err(io)?;
     if head.starts_with(&GZIP_MAGIC) {
         let gz = BufReader::with_capacity(1 << 16, flate2::bufread::MultiGzDecoder::new(r));
-        return read_plain(path, gz, opts, issues, f, reopen);
+        return read_plain(path, gz, opts, issues, f, reopen, false);
     }
-    read_plain(path, r, opts, issues, f, reopen)
+    read_plain(path, r, opts, issues, f, reopen, fast_tried)
 }
 
 /// The next line that is not blank, or an empty buffer at the end of the input.
@@ -403,6 +424,7 @@ fn read_plain<R: BufRead>(
     issues: &mut Vec<RecordIssue>,
     f: &mut dyn FnMut(Telemetry),
     reopen: Reopen<'_>,
+    fast_tried: bool,
 ) -> Result<Format, LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_owned(),
@@ -472,8 +494,10 @@ fn read_plain<R: BufRead>(
         Some(line) => Ok(line),
         None => next_non_blank_line(r).map_err(io),
     };
-    // A canonical OTLP document on the first line: a one-line document or the first of JSON Lines.
+    // A canonical OTLP document on the first line: a one-line document or the first of JSON Lines
+    // (`fast_tried`: the caller tried this very line already).
     if matches!(opts.format, None | Some(Format::OtlpJson))
+        && !fast_tried
         && let Some(batch) = fast::parse(&first)
     {
         drop(first);

@@ -412,3 +412,44 @@ fn long_first_lines_read_from_the_file_equal_reading_from_memory() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn one_line_pretty_and_lenient_documents_read_alike() {
+    // The same canonical document on one line (read in place by the typed fast path), with
+    // trailing blank lines, and pretty-printed (the general route); and a one-line document the
+    // fast path refuses (flat attributes), which the lenient reader takes.
+    let doc = serde_json::json!({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "service.name", "value": {"stringValue": "svc"}}]},
+        "scopeSpans": [{"scope": {"name": "s"}, "spans": [{
+            "traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708",
+            "name": "chat", "kind": 3, "startTimeUnixNano": "1", "endTimeUnixNano": "2",
+            "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}}]}]}]}]});
+    let one_line = serde_json::to_vec(&doc).unwrap();
+    let mut trailing = one_line.clone();
+    trailing.extend_from_slice(b"\n\n  \n");
+    let pretty = serde_json::to_vec_pretty(&doc).unwrap();
+    let expected = load(&pretty);
+    assert_eq!(expected.telemetry.spans.len(), 1);
+    for (what, bytes) in [("one line", &one_line), ("trailing blank lines", &trailing)] {
+        for format in [None, Some(Format::OtlpJson)] {
+            let loaded = load_bytes(bytes, LoadOptions { format }).unwrap();
+            assert_eq!(loaded.telemetry, expected.telemetry, "{what}, {format:?}");
+            assert_eq!(loaded.format, Some(Format::OtlpJson), "{what}, {format:?}");
+            assert!(loaded.issues.is_empty());
+        }
+    }
+    let mut flat = doc.clone();
+    flat["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"] =
+        serde_json::json!({"gen_ai.operation.name": "chat"});
+    let flat = load_bytes(
+        &serde_json::to_vec(&flat).unwrap(),
+        LoadOptions {
+            format: Some(Format::OtlpJson),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        flat.telemetry.spans[0].attributes,
+        expected.telemetry.spans[0].attributes
+    );
+}
