@@ -268,7 +268,10 @@ impl Server {
         if let Some(listener) = otlp_grpc {
             let router = grpc::router(Arc::clone(&state.ingest), &config);
             let mut stopped = stopped.clone();
-            let incoming = tonic::transport::server::TcpIncoming::from(listener);
+            // TCP_NODELAY as tonic's own listener sets it (its builder's setting does not apply
+            // to a listener handed over): without it each response waits for the peer's ACK.
+            let incoming =
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
             tasks.push(tokio::spawn(async move {
                 let shutdown = async move {
                     let _ = stopped.wait_for(|s| *s).await;
@@ -331,6 +334,13 @@ fn spawn_http(
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
         };
+        // Small writes (SSE events, WebSocket frames, short responses) go out at once instead
+        // of waiting for the peer's ACK of the previous one (Nagle's algorithm).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "TCP_NODELAY not set on a connection");
+            }
+        });
         if let Err(err) = axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
