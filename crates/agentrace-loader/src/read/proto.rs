@@ -107,6 +107,42 @@ fn span_id_opt(b: &[u8], what: impl Fn() -> String) -> Result<Option<SpanId>, Co
     }
 }
 
+/// A span's ids as OTLP/protobuf carries them, checked (the one rule for prost's messages and
+/// for [`super::wire`]): a trace id of 16 bytes (or 8), a span id of 8 bytes that is not all
+/// zero, and a parent that is absent when empty or all zero. `what` names the span in the error.
+pub(crate) fn span_ids(
+    trace: &[u8],
+    span: &[u8],
+    parent: &[u8],
+    what: impl Fn() -> String,
+) -> Result<(TraceId, SpanId, Option<SpanId>), ConvertError> {
+    let Some(trace_id) = TraceId::from_bytes(trace) else {
+        return Err(ConvertError::TraceId {
+            what: what(),
+            len: trace.len(),
+        });
+    };
+    let span_id = match span_id_opt(span, &what)? {
+        Some(id) => id,
+        None => {
+            return Err(ConvertError::SpanId {
+                what: what(),
+                len: 0,
+            });
+        }
+    };
+    Ok((trace_id, span_id, span_id_opt(parent, &what)?))
+}
+
+/// A link, or `None` (the link is dropped) when its ids are malformed.
+pub(crate) fn link(trace: &[u8], span: &[u8], attributes: Attributes) -> Option<Link> {
+    Some(Link {
+        trace_id: TraceId::from_bytes(trace)?,
+        span_id: SpanId::from_bytes(span)?,
+        attributes,
+    })
+}
+
 /// Converts an OTLP trace export request into spans (taking its strings, not copying them).
 /// Spans with malformed ids are skipped and returned as errors next to the spans that converted.
 pub fn from_trace_request(req: ExportTraceServiceRequest) -> (Vec<Span>, Vec<ConvertError>) {
@@ -119,34 +155,14 @@ pub fn from_trace_request(req: ExportTraceServiceRequest) -> (Vec<Span>, Vec<Con
             spans.reserve(ss.spans.len());
             for (k, s) in ss.spans.into_iter().enumerate() {
                 let what = || format!("resource_spans[{i}].scope_spans[{j}].spans[{k}]");
-                let Some(trace_id) = TraceId::from_bytes(&s.trace_id) else {
-                    errors.push(ConvertError::TraceId {
-                        what: what(),
-                        len: s.trace_id.len(),
-                    });
-                    continue;
-                };
-                let span_id = match span_id_opt(&s.span_id, what) {
-                    Ok(Some(id)) => id,
-                    Ok(None) => {
-                        errors.push(ConvertError::SpanId {
-                            what: what(),
-                            len: 0,
-                        });
-                        continue;
-                    }
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
-                let parent_span_id = match span_id_opt(&s.parent_span_id, what) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        errors.push(e);
-                        continue;
-                    }
-                };
+                let (trace_id, span_id, parent_span_id) =
+                    match span_ids(&s.trace_id, &s.span_id, &s.parent_span_id, what) {
+                        Ok(ids) => ids,
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    };
                 spans.push(Span {
                     trace_id,
                     span_id,
@@ -168,13 +184,7 @@ pub fn from_trace_request(req: ExportTraceServiceRequest) -> (Vec<Span>, Vec<Con
                     links: s
                         .links
                         .into_iter()
-                        .filter_map(|l| {
-                            Some(Link {
-                                trace_id: TraceId::from_bytes(&l.trace_id)?,
-                                span_id: SpanId::from_bytes(&l.span_id)?,
-                                attributes: attrs(l.attributes),
-                            })
-                        })
+                        .filter_map(|l| link(&l.trace_id, &l.span_id, attrs(l.attributes)))
                         .collect(),
                     status: s
                         .status

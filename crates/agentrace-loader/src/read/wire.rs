@@ -12,11 +12,11 @@
 use std::sync::Arc;
 
 use crate::model::{
-    AnyValue, Attributes, KeyValue, Link, Resource, Scope, Span, SpanEvent, SpanId, SpanKind,
-    Status, StatusCode, TraceId,
+    AnyValue, Attributes, KeyValue, Link, Resource, Scope, Span, SpanEvent, SpanKind, Status,
+    StatusCode,
 };
 
-use super::proto::ConvertError;
+use super::proto::{self, ConvertError, span_ids};
 
 /// Why a protobuf body could not be decoded; the whole request is refused, as prost refuses it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -448,39 +448,12 @@ fn span(
         };
     }
     let what = || format!("resource_spans[{i}].scope_spans[{j}].spans[{k}]");
-    let Some(trace_id) = TraceId::from_bytes(ids.trace) else {
-        out.errors.push(ConvertError::TraceId {
-            what: what(),
-            len: ids.trace.len(),
-        });
-        return Ok(());
-    };
-    let span_id = match SpanId::from_bytes(ids.span) {
-        Some(id) if !id.is_zero() => id,
-        _ => {
-            out.errors.push(ConvertError::SpanId {
-                what: what(),
-                len: if ids.span.len() == 8 {
-                    0
-                } else {
-                    ids.span.len()
-                },
-            });
+    let (trace_id, span_id, parent_span_id) = match span_ids(ids.trace, ids.span, ids.parent, what)
+    {
+        Ok(ids) => ids,
+        Err(e) => {
+            out.errors.push(e);
             return Ok(());
-        }
-    };
-    let parent_span_id = if ids.parent.is_empty() {
-        None
-    } else {
-        match SpanId::from_bytes(ids.parent) {
-            Some(id) => (!id.is_zero()).then_some(id),
-            None => {
-                out.errors.push(ConvertError::SpanId {
-                    what: what(),
-                    len: ids.parent.len(),
-                });
-                return Ok(());
-            }
         }
     };
     s.trace_id = trace_id;
@@ -533,13 +506,7 @@ fn link(r: Reader<'_>) -> Result<Option<Link>> {
         }
         _ => r.skip(tag, wire, 4),
     })?;
-    Ok(TraceId::from_bytes(trace)
-        .zip(SpanId::from_bytes(span))
-        .map(|(trace_id, span_id)| Link {
-            trace_id,
-            span_id,
-            attributes,
-        }))
+    Ok(proto::link(trace, span, attributes))
 }
 
 /// `KeyValue` at nesting `level`, its value at conversion depth 0.
