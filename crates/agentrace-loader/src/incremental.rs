@@ -42,7 +42,8 @@ use crate::trace::{Trace, TraceSet};
 /// Accumulates telemetry per trace and extracts on demand, re-running only what changed.
 #[derive(Debug, Default)]
 pub struct IncrementalExtractor {
-    traces: Map<TraceId, TraceState>,
+    /// Boxed: a table reserves room for several entries, and most live sessions hold one trace.
+    traces: Map<TraceId, Box<TraceState>>,
     /// Traces pushed to since their state was last built.
     dirty: Set<TraceId>,
     /// Log records without a trace id (counted, never extracted).
@@ -92,13 +93,24 @@ impl TraceState {
     /// Everything held, spans in a canonical order (start, span id) and logs by (span id, time,
     /// observed time), so that the build does not depend on the order of feeding.
     fn take_all(&mut self) -> (Vec<Span>, Vec<LogRecord>) {
-        let (mut spans, mut logs) = self.trace.take_parts();
-        spans.append(&mut self.new_spans);
-        logs.append(&mut self.new_logs);
+        let (spans, logs) = self.trace.take_parts();
+        // The buffers go with their contents: a built trace keeps its spans (until they are
+        // released), and an emptied buffer would keep its capacity for as long as the trace.
+        let mut spans = join(spans, std::mem::take(&mut self.new_spans));
+        let mut logs = join(logs, std::mem::take(&mut self.new_logs));
         spans.sort_by_key(|s| (s.start_ns, s.span_id));
         logs.sort_by_key(|l| (l.span_id, l.time_ns, l.observed_time_ns));
         (spans, logs)
     }
+}
+
+/// `a` then `b`, reusing `a`'s buffer, or `b`'s when `a` is empty.
+fn join<T>(mut a: Vec<T>, mut b: Vec<T>) -> Vec<T> {
+    if a.is_empty() {
+        return b;
+    }
+    a.append(&mut b);
+    a
 }
 
 #[derive(Debug)]
@@ -129,7 +141,7 @@ impl IncrementalExtractor {
             let state = self
                 .traces
                 .entry(tid)
-                .or_insert_with(|| TraceState::new(tid));
+                .or_insert_with(|| Box::new(TraceState::new(tid)));
             if state.ids.insert(s.span_id) {
                 state.new_spans.push(s);
                 self.span_count += 1;
@@ -150,7 +162,7 @@ impl IncrementalExtractor {
             let state = self
                 .traces
                 .entry(tid)
-                .or_insert_with(|| TraceState::new(tid));
+                .or_insert_with(|| Box::new(TraceState::new(tid)));
             state.new_logs.push(l);
             state.logs += 1;
             self.dirty.insert(tid);
@@ -198,8 +210,9 @@ impl IncrementalExtractor {
     }
 
     /// Drops the spans and logs of every built, unchanged trace that holds a root span (one
-    /// without a parent), keeping their extraction: the memory of a live session is then mostly
-    /// its extracted turns. Spans end before their parents, so a trace whose root has arrived is
+    /// without a parent), keeping their extraction, and the cached turns of every group (a
+    /// copy of the traces' turn drafts, rebuilt from them when next needed): the memory of a live
+    /// session is then its traces' drafts. Spans end before their parents, so a trace whose root has arrived is
     /// usually complete; if more arrives for it, [`needs_restore`](Self::needs_restore) names it
     /// and the caller gives its whole telemetry back with [`restore`](Self::restore) before the
     /// next [`extract`](Self::extract) or [`report`](Self::report). Returns the spans released.
@@ -217,6 +230,7 @@ impl IncrementalExtractor {
             state.trace = Trace::assemble(*tid, Vec::new(), Vec::new());
             state.released = true;
         }
+        self.groups = Map::default();
         released
     }
 

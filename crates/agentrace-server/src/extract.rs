@@ -56,14 +56,14 @@ impl PartialEq for Invocation {
 /// Only the traces that changed since the last call are extracted again.
 pub fn invocations(extractor: &mut IncrementalExtractor) -> Vec<Invocation> {
     let report = extractor.report(Format::OtlpJson, &options());
-    report
-        .invocations
-        .into_iter()
-        .enumerate()
-        .map(|(index, mut invocation)| {
-            invocation.group = 0;
-            invocation.index = index;
-            Invocation::new(&invocation)
-        })
-        .collect()
+    // Collected into a list of its own size: `collect` over the report's list would reuse that
+    // buffer (an invocation report is about 60 times larger than an `Invocation`), and a live
+    // session keeps this list.
+    let mut out = Vec::with_capacity(report.invocations.len());
+    for (index, mut invocation) in report.invocations.into_iter().enumerate() {
+        invocation.group = 0;
+        invocation.index = index;
+        out.push(Invocation::new(&invocation));
+    }
+    out
 }

@@ -95,11 +95,103 @@ pub(crate) fn parse_jsonish_owned(v: Value) -> Value {
     }
 }
 
+/// Parses JSON text into a value whose objects and arrays are each at their own size.
+///
+/// serde_json's own parser grows an object to room for three entries (and an array to four items)
+/// as the first goes in. The tool arguments and results parsed here stay in memory for as long as
+/// their live session, and most hold one or two entries: at its own size such an object takes
+/// about 40 % of the memory. The value is the one `serde_json::from_str` gives, duplicate keys
+/// and the recursion limit included.
+pub(crate) fn parse_value(s: &str) -> Option<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(s);
+    let value = compact::Seed.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(value)
+}
+
+mod compact {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Value};
+
+    /// Reads any JSON value (see [`super::parse_value`]).
+    pub(super) struct Seed;
+
+    impl<'de> DeserializeSeed<'de> for Seed {
+        type Value = Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(Seed)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Seed)? {
+                items.push(item);
+            }
+            items.shrink_to_fit();
+            Ok(Value::Array(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            // The entries are gathered first, so the map is made at its final size.
+            let mut entries: Vec<(String, Value)> = Vec::with_capacity(1);
+            while let Some(key) = map.next_key::<String>()? {
+                entries.push((key, map.next_value_seed(Seed)?));
+            }
+            // A key given twice keeps its first place and its last value, as in serde_json.
+            Ok(Value::Object(
+                entries.into_iter().collect::<Map<String, Value>>(),
+            ))
+        }
+    }
+}
+
 /// [`parse_jsonish`] of a string.
 pub(crate) fn parse_jsonish_str(s: &str) -> Value {
     let t = s.trim_start();
     if t.starts_with('{') || t.starts_with('[') || t.starts_with('"') {
-        serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_owned()))
+        parse_value(s).unwrap_or_else(|| Value::String(s.to_owned()))
     } else if let Ok(n) = serde_json::from_str::<Value>(s.trim()) {
         if n.is_number() || n.is_boolean() || n.is_null() {
             n
@@ -129,7 +221,7 @@ fn id_field(o: &Map<String, Value>, keys: &[&str]) -> Option<String> {
 pub fn parse_messages(v: &Value) -> Option<Vec<Message>> {
     match v {
         Value::String(s) => parse_messages_text(s),
-        other => parse_message_list(other.clone()),
+        other => parse_message_list(other.clone()).map(exact),
     }
 }
 
@@ -139,10 +231,26 @@ pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
     if is_placeholder(s) || s.len() > crate::extract::MAX_JSON_PARSE_BYTES {
         return None;
     }
-    if let Some(messages) = fast::parse(s) {
-        return Some(messages);
+    let messages = match fast::parse(s) {
+        Some(messages) => messages,
+        None => parse_message_list(serde_json::from_str::<Value>(s).ok()?)?,
+    };
+    Some(exact(messages))
+}
+
+/// The list with its spare capacity given back, each message's parts too. Parsed lists are kept
+/// for as long as a live session is (a growing `Vec` reserves room for four elements, and most
+/// lists hold one message of one part).
+fn exact(mut messages: Vec<Message>) -> Vec<Message> {
+    for m in &mut messages {
+        if m.parts.capacity() > m.parts.len() {
+            m.parts.shrink_to_fit();
+        }
     }
-    parse_message_list(serde_json::from_str::<Value>(s).ok()?)
+    if messages.capacity() > messages.len() {
+        messages.shrink_to_fit();
+    }
+    messages
 }
 
 /// The typed fast path for the canonical semconv shape, `[{role, parts, finish_reason}]` with
@@ -240,7 +348,7 @@ mod fast {
         fn value(&mut self) -> Option<Value> {
             let start = self.c.i;
             self.c.skip_value()?;
-            serde_json::from_str(self.s.get(start..self.c.i)?).ok()
+            super::parse_value(self.s.get(start..self.c.i)?)
         }
 
         /// The members of an object: `member(scanner, key)` reads each value; a key seen twice
@@ -388,7 +496,8 @@ mod fast {
                 let list = if p.null() {
                     None
                 } else {
-                    let mut list = Vec::new();
+                    // Most messages have one part (see `exact`).
+                    let mut list = Vec::with_capacity(1);
                     p.array(|p| {
                         if p.peek()? != b'{' {
                             return None;
@@ -425,7 +534,8 @@ mod fast {
             c: Cursor::new(s.as_bytes()),
         };
         p.ws();
-        let mut out = Vec::new();
+        // Most lists hold one message (see `exact`).
+        let mut out = Vec::with_capacity(1);
         p.array(|p| {
             if p.peek()? != b'{' {
                 return None;
@@ -620,7 +730,7 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{Message, fast, parse_message_list};
+    use super::{Message, fast, parse_message_list, parse_value};
 
     /// The general parser's reading of a text.
     fn general(text: &str) -> Option<Vec<Message>> {
@@ -772,6 +882,73 @@ mod tests {
                 prop_assert_eq!(Some(fast), general(&text), "text: {}", text);
             }
         }
+    }
+
+    /// JSON text with objects that give a key twice, and sometimes a byte cut off or changed.
+    fn json_text() -> BoxedStrategy<String> {
+        let leaf = prop_oneof![
+            value(),
+            Just("1e400".to_owned()),
+            Just("-0".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            Just(r#""\u00e9\n""#.to_owned()),
+        ];
+        let text = leaf
+            .prop_recursive(3, 16, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4)
+                        .prop_map(|items| format!("[{}]", items.join(","))),
+                    prop::collection::vec((prop::sample::select(vec!["q", "a", "q"]), inner), 0..4)
+                        .prop_map(|kv| {
+                            let body: Vec<String> =
+                                kv.iter().map(|(k, v)| format!("{k:?}:{v}")).collect();
+                            format!("{{{}}}", body.join(","))
+                        }),
+                ]
+            })
+            .boxed();
+        (
+            text,
+            prop::option::weighted(0.2, (any::<prop::sample::Index>(), 0u8..3)),
+        )
+            .prop_map(|(mut text, damage)| {
+                if let Some((at, how)) = damage
+                    && !text.is_empty()
+                {
+                    let i = at.index(text.len());
+                    if text.is_char_boundary(i) && text.is_char_boundary(i + 1) {
+                        text.replace_range(i..=i, ["", "}", " x"][usize::from(how)]);
+                    }
+                }
+                text
+            })
+            .boxed()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+        /// The compact parser gives serde_json's value: the same entries, in the same order (a
+        /// repeated key keeps its first place and its last value), and the same refusals.
+        #[test]
+        fn the_compact_parser_gives_serde_jsons_value(text in json_text()) {
+            let ours = parse_value(&text);
+            let theirs = serde_json::from_str::<Value>(&text).ok();
+            prop_assert_eq!(ours.as_ref().map(Value::to_string), theirs.as_ref().map(Value::to_string));
+            prop_assert_eq!(ours, theirs);
+        }
+    }
+
+    #[test]
+    fn the_compact_parser_keeps_serde_jsons_limits() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert!(serde_json::from_str::<Value>(&deep).is_err());
+        assert_eq!(parse_value(&deep), None);
+        let dup = r#"{"q":1,"a":2,"q":3}"#;
+        assert_eq!(
+            parse_value(dup).map(|v| v.to_string()).as_deref(),
+            Some(r#"{"q":3,"a":2}"#)
+        );
     }
 
     #[test]

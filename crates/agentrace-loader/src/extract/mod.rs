@@ -594,12 +594,13 @@ fn build_draft(
         top_of.insert(i, top);
     }
     let has_inf_child: Set<usize> = inference.iter().filter_map(|i| inf_parent[i]).collect();
-    let mut calls = Vec::new();
     let tops: Vec<usize> = inference
         .iter()
         .copied()
         .filter(|i| top_of[i] == *i)
         .collect();
+    // Sized for one call per top (a draft is kept for as long as its live session).
+    let mut calls = Vec::with_capacity(tops.len());
     for top in tops {
         let leaves: Vec<usize> = inference
             .iter()
@@ -626,6 +627,7 @@ fn build_draft(
             }
         }
     }
+    calls.shrink_to_fit();
     calls.sort_by_key(|c| (c.start_ns, c.span_id));
     // Tool calls from spans; nested tool spans with the same name or call id are one call.
     let mut tool_spans: Vec<(usize, ToolCall)> = Vec::new();
@@ -635,7 +637,8 @@ fn build_draft(
         if ctx.class[i] != SpanClass::Tool {
             continue;
         }
-        let v = &ctx.views[i];
+        // Each tool span belongs to one draft: its arguments and result move into the call.
+        let v = &mut ctx.views[i];
         let span = &t.spans[i];
         let name = match &v.tool_name {
             Some(n) => n.clone(),
@@ -656,10 +659,10 @@ fn build_draft(
                 let same_id = v.tool_call_id.is_some() && v.tool_call_id == outer.call_id;
                 if outer.name == name || same_id {
                     if outer.arguments.is_none() {
-                        outer.arguments.clone_from(&v.tool_arguments);
+                        outer.arguments = v.tool_arguments.take();
                     }
                     if outer.result.is_none() {
-                        outer.result.clone_from(&v.tool_result);
+                        outer.result = v.tool_result.take();
                     }
                     if outer.call_id.is_none() {
                         outer.call_id.clone_from(&v.tool_call_id);
@@ -676,8 +679,8 @@ fn build_draft(
                 span_id: Some(span.span_id),
                 name,
                 call_id: v.tool_call_id.clone(),
-                arguments: v.tool_arguments.clone(),
-                result: v.tool_result.clone(),
+                arguments: v.tool_arguments.take(),
+                result: v.tool_result.take(),
                 is_error,
                 start_ns: span.start_ns,
             },
