@@ -30,13 +30,15 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
-/// `GET /api/health`: status, version, and the staged traces (held now, deleted since start).
+/// `GET /api/health`: status, version, the staged traces (held now, deleted since start) and the
+/// ingest workers (busy and waiting now, refused as overloaded since start).
 pub async fn health(State(state): State<AppState>) -> Json<Value> {
     let (staged, expired) = state.ingest.staged();
     Json(json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "staged": { "traces": staged, "expired": expired },
+        "ingest": state.workers.status(),
     }))
 }
 
@@ -64,6 +66,8 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "retentionSeconds": l.retention.map(|d| d.as_secs()),
             "liveBuffer": l.live_buffer,
             "grpcConcurrency": l.grpc_concurrency,
+            "ingestWorkers": state.workers.status().workers,
+            "ingestQueue": l.ingest_queue,
             "maxStagedTraces": l.max_staged_traces,
         },
         "sessions": {

@@ -66,6 +66,13 @@ pub struct Limits {
     pub live_buffer: usize,
     /// Concurrent gRPC export calls.
     pub grpc_concurrency: usize,
+    /// Requests (OTLP/HTTP, OTLP/gRPC, WebSocket messages) decoded and ingested at once, each on
+    /// a thread of the blocking pool; at least one. Defaults to the number of cores.
+    pub ingest_workers: usize,
+    /// Requests that may wait for a worker; one more OTLP request is refused as overloaded (503
+    /// with `Retry-After`, gRPC `UNAVAILABLE`). WebSocket messages wait instead (one per
+    /// connection at a time).
+    pub ingest_queue: usize,
     /// Traces held staged at most (keyless traces without a GenAI span, waiting for one; see
     /// [`SessionRules::staged_ttl`]); the spans of a new trace past this are rejected through
     /// OTLP partial success (nothing is evicted to make room).
@@ -84,6 +91,8 @@ impl Default for Limits {
             retention: None,
             live_buffer: 1024,
             grpc_concurrency: 32,
+            ingest_workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            ingest_queue: 64,
             max_staged_traces: 1000,
         }
     }

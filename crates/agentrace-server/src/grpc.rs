@@ -31,20 +31,23 @@ use tonic::{
 use crate::{
     config::ServerConfig,
     ingest::{Ingest, IngestError},
+    workers::{WorkError, Workers},
 };
 
 /// The three OTLP services over one ingest pipeline.
 #[derive(Debug, Clone)]
 pub struct OtlpGrpc {
     ingest: Arc<Ingest>,
+    workers: Arc<Workers>,
     token: Option<Arc<str>>,
 }
 
 impl OtlpGrpc {
-    /// Services over `ingest`, checking `token` when set.
-    pub fn new(ingest: Arc<Ingest>, token: Option<&str>) -> Self {
+    /// Services over `ingest`, run on `workers`, checking `token` when set.
+    pub fn new(ingest: Arc<Ingest>, workers: Arc<Workers>, token: Option<&str>) -> Self {
         Self {
             ingest,
+            workers,
             token: token.map(Arc::from),
         }
     }
@@ -76,12 +79,16 @@ fn to_status(err: IngestError) -> Status {
     }
 }
 
+/// Runs `f` on an ingest worker; an overloaded server answers `UNAVAILABLE`, which exporters
+/// retry.
 async fn blocking<T: Send + 'static>(
+    workers: &Workers,
     f: impl FnOnce() -> Result<T, Status> + Send + 'static,
 ) -> Result<T, Status> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?
+    workers.run(f).await.map_err(|err| match err {
+        WorkError::Overloaded { .. } => Status::unavailable(err.to_string()),
+        WorkError::Failed(_) => Status::internal(err.to_string()),
+    })?
 }
 
 impl OtlpGrpc {
@@ -94,7 +101,7 @@ impl OtlpGrpc {
         self.authorize(&request)?;
         let ingest = Arc::clone(&self.ingest);
         let body = request.into_inner();
-        let outcome = blocking(move || {
+        let outcome = blocking(&self.workers, move || {
             let (spans, errors) = decode_trace_request(&body)
                 .map_err(|err| Status::invalid_argument(format!("invalid OTLP protobuf: {err}")))?;
             let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -214,7 +221,7 @@ impl LogsService for OtlpGrpc {
         self.authorize(&request)?;
         let ingest = Arc::clone(&self.ingest);
         let request = request.into_inner();
-        let outcome = blocking(move || {
+        let outcome = blocking(&self.workers, move || {
             let (logs, errors) = from_logs_request(request);
             let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
             ingest.logs(logs, &reasons).map_err(to_status)
@@ -243,8 +250,12 @@ impl MetricsService for OtlpGrpc {
 }
 
 /// The gRPC router with the three services, gzip and size limits from `config`.
-pub fn router(ingest: Arc<Ingest>, config: &ServerConfig) -> tonic::transport::server::Router {
-    let services = OtlpGrpc::new(ingest, config.auth_token.as_deref());
+pub fn router(
+    ingest: Arc<Ingest>,
+    workers: Arc<Workers>,
+    config: &ServerConfig,
+) -> tonic::transport::server::Router {
+    let services = OtlpGrpc::new(ingest, workers, config.auth_token.as_deref());
     let limit = config.limits.max_decompressed_bytes;
     tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.limits.grpc_concurrency)

@@ -60,6 +60,7 @@ pub mod sessions;
 pub mod store;
 pub mod tracker;
 pub mod ui;
+pub mod workers;
 pub mod ws;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -72,7 +73,7 @@ use axum::{
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 pub use crate::config::ServerConfig;
-use crate::{ingest::Ingest, live::LiveHub, store::Store};
+use crate::{ingest::Ingest, live::LiveHub, store::Store, workers::Workers};
 
 /// The ports the server actually bound (after `0` was resolved).
 #[derive(Debug, Clone, Copy, Default)]
@@ -96,6 +97,8 @@ pub struct AppState {
     pub hub: LiveHub,
     /// Bound ports, for `GET /api/config`.
     pub bound: BoundPorts,
+    /// The ingest workers every request is decoded and ingested on.
+    pub workers: Arc<Workers>,
 }
 
 /// Why the server could not start.
@@ -143,6 +146,10 @@ impl AppState {
                 otlp_http_port: config.otlp_http_port,
                 otlp_grpc_port: config.otlp_grpc_port,
             },
+            workers: Arc::new(Workers::new(
+                config.limits.ingest_workers,
+                config.limits.ingest_queue,
+            )),
             config: Arc::new(config),
             ingest: Arc::new(ingest),
             hub,
@@ -266,7 +273,11 @@ impl Server {
             ));
         }
         if let Some(listener) = otlp_grpc {
-            let router = grpc::router(Arc::clone(&state.ingest), &config);
+            let router = grpc::router(
+                Arc::clone(&state.ingest),
+                Arc::clone(&state.workers),
+                &config,
+            );
             let mut stopped = stopped.clone();
             // TCP_NODELAY as tonic's own listener sets it (its builder's setting does not apply
             // to a listener handed over): without it each response waits for the peer's ACK.

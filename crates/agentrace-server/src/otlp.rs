@@ -8,7 +8,7 @@
 //! | Content-Encoding other than gzip or identity | 415 |
 //! | body or decompressed body over the limit | 413 |
 //! | undecodable protobuf, JSON or gzip | 400 |
-//! | a configured capacity is reached (sessions) | 503 with `Retry-After` |
+//! | a configured capacity is reached (sessions), or every ingest worker is busy and the queue is full ([`crate::workers`]) | 503 with `Retry-After` |
 //!
 //! Error bodies are `google.rpc.Status` (`{"code": 3, "message": "..."}`) in the request's
 //! encoding. Metrics are accepted and counted, not stored.
@@ -42,6 +42,7 @@ use crate::{
     body::{Encoding, decode_body},
     error::ApiError,
     ingest::{Ingest, IngestError},
+    workers::WorkError,
 };
 
 /// Which signal a request carries.
@@ -74,14 +75,19 @@ async fn export(state: AppState, headers: HeaderMap, body: Bytes, signal: Signal
     };
     let limit = state.config.limits.max_decompressed_bytes;
     let ingest = Arc::clone(&state.ingest);
-    let work = tokio::task::spawn_blocking(move || {
+    let work = state.workers.run(move || {
         let raw = decode_body(&headers, &body, limit)?;
         handle(&ingest, &raw, encoding, signal)
     });
     match work.await {
         Ok(Ok(response)) => response,
         Ok(Err(err)) => status_error(encoding, &err),
-        Err(join) => status_error(encoding, &ApiError::Internal(join.to_string())),
+        Err(err @ WorkError::Overloaded { .. }) => {
+            status_error(encoding, &ApiError::Unavailable(err.to_string()))
+        }
+        Err(err @ WorkError::Failed(_)) => {
+            status_error(encoding, &ApiError::Internal(err.to_string()))
+        }
     }
 }
 

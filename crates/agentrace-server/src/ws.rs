@@ -22,17 +22,18 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use crate::{AppState, ingest::Ingest};
+use crate::{AppState, ingest::Ingest, workers::Workers};
 
 /// `GET /ws/traces`: upgrades to the ingest protocol.
 pub async fn traces(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
     let ingest = Arc::clone(&state.ingest);
+    let workers = Arc::clone(&state.workers);
     upgrade
         .max_message_size(state.config.limits.max_ws_message_bytes)
-        .on_upgrade(move |socket| session_loop(socket, ingest))
+        .on_upgrade(move |socket| session_loop(socket, ingest, workers))
 }
 
-async fn session_loop(mut socket: WebSocket, ingest: Arc<Ingest>) {
+async fn session_loop(mut socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Workers>) {
     while let Some(Ok(message)) = socket.recv().await {
         let text = match message {
             Message::Text(text) => text.to_string(),
@@ -41,7 +42,10 @@ async fn session_loop(mut socket: WebSocket, ingest: Arc<Ingest>) {
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         let ingest = Arc::clone(&ingest);
-        let reply = tokio::task::spawn_blocking(move || handle(&ingest, &text))
+        // A connection's next message waits for this reply, so a message waits for a worker
+        // however long it takes instead of being refused.
+        let reply = workers
+            .run_waiting(move || handle(&ingest, &text))
             .await
             .unwrap_or_else(|e| Some(error(&format!("internal error: {e}"))));
         if let Some(reply) = reply

@@ -68,6 +68,13 @@ pub(crate) struct ServeArgs {
     /// 0 turns staging off (every trace gets a session).
     #[arg(long, env = "AGENTRACE_STAGED_TTL_SECS", default_value_t = SessionRules::default().staged_ttl.as_secs())]
     staged_ttl_secs: u64,
+    /// Requests decoded and ingested at once (default: the number of cores).
+    #[arg(long, env = "AGENTRACE_INGEST_WORKERS", default_value_t = Limits::default().ingest_workers)]
+    ingest_workers: usize,
+    /// Requests that may wait for an ingest worker; one more OTLP request is refused as
+    /// overloaded (503 with Retry-After, gRPC UNAVAILABLE).
+    #[arg(long, env = "AGENTRACE_INGEST_QUEUE", default_value_t = Limits::default().ingest_queue)]
+    ingest_queue: usize,
     /// Delete sessions completed more than this many hours ago (default: keep them).
     #[arg(long, env = "AGENTRACE_RETENTION_HOURS")]
     retention_hours: Option<u64>,
@@ -101,6 +108,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_body_bytes: args.max_body_bytes,
         retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
         max_staged_traces: args.max_staged_traces,
+        ingest_workers: args.ingest_workers,
+        ingest_queue: args.ingest_queue,
         ..Limits::default()
     };
     let rules = SessionRules {

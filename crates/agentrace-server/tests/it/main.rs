@@ -9,3 +9,4 @@ mod otlp_http;
 mod staging;
 mod store;
 mod testkit;
+mod workers;
