@@ -10,11 +10,7 @@
 //! 5. store the rest in one SQLite transaction, which commits before the producer is answered;
 //! 6. update the live sessions' invocations incrementally and publish live events.
 
-use std::{
-    collections::{BTreeMap, HashMap, HashSet},
-    sync::Arc,
-    time::Instant,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use agentrace_loader::{
     extract,
@@ -26,6 +22,7 @@ use agentrace_semconv::attr;
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 
+use crate::hash::{Map as HashMap, Set};
 use crate::{
     config::{Limits, SessionRules},
     extract::Invocation,
@@ -122,7 +119,7 @@ impl Ingest {
     ) -> Result<Self, StoreError> {
         let now = Instant::now();
         let mut index = SessionIndex::new(rules);
-        let mut counts = HashMap::new();
+        let mut counts = HashMap::default();
         for row in store.all_sessions()? {
             index.restore(
                 &row.id,
@@ -375,7 +372,7 @@ impl Ingest {
             .limits
             .max_staged_traces
             .saturating_sub(state.index.staged_len() as u64);
-        let mut admitted: HashSet<String> = HashSet::new();
+        let mut admitted: Set<String> = Set::default();
         let (keep, refused): (Vec<T>, Vec<T>) =
             std::mem::take(items).into_iter().partition(|item| {
                 let Some((trace, keys)) = route(item) else {
@@ -436,7 +433,7 @@ impl Ingest {
         items: Vec<(String, T)>,
         count: impl Fn(&T) -> (i64, i64),
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let mut incoming: HashMap<&str, (i64, i64)> = HashMap::new();
+        let mut incoming: HashMap<&str, (i64, i64)> = HashMap::default();
         for (session, item) in &items {
             let (spans, logs) = count(item);
             let entry = incoming.entry(session.as_str()).or_default();

@@ -51,6 +51,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod grpc;
+mod hash;
 pub mod ingest;
 pub mod live;
 pub mod otlp;

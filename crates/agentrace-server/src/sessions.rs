@@ -19,12 +19,10 @@
 //!
 //! [`SessionIndex`] is the pure, synchronous state machine; the server wraps it in a mutex.
 
-use std::{
-    collections::{HashMap, HashSet},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use crate::config::SessionRules;
+use crate::hash::{Map, Set};
 
 /// Longest key kept, in characters.
 pub const MAX_KEY_CHARS: usize = 256;
@@ -133,7 +131,7 @@ pub struct SessionState {
     /// Instance id of the producer that created it.
     pub instance_id: Option<String>,
     /// Traces it holds.
-    pub traces: HashSet<String>,
+    pub traces: Set<String>,
     /// When it completed, if it did.
     pub completed_at: Option<Instant>,
     /// Whether it completes only by an explicit end (WebSocket sessions).
@@ -235,14 +233,14 @@ impl Plan {
 #[derive(Debug)]
 pub struct SessionIndex {
     rules: SessionRules,
-    sessions: HashMap<String, SessionState>,
-    traces: HashMap<String, TraceState>,
+    sessions: Map<String, SessionState>,
+    traces: Map<String, TraceState>,
     /// (kind, key) → the newest session (generation) of that key.
-    heads: HashMap<(KeyKind, String), String>,
+    heads: Map<(KeyKind, String), String>,
     /// Sessions that complete by timer and have not yet: the only ones the ticker looks at.
-    live: HashSet<String>,
+    live: Set<String>,
     /// Staged sessions (not listed, not live; deleted after [`SessionRules::staged_ttl`]).
-    staged: HashSet<String>,
+    staged: Set<String>,
 }
 
 impl SessionIndex {
@@ -250,11 +248,11 @@ impl SessionIndex {
     pub fn new(rules: SessionRules) -> Self {
         Self {
             rules,
-            sessions: HashMap::new(),
-            traces: HashMap::new(),
-            heads: HashMap::new(),
-            live: HashSet::new(),
-            staged: HashSet::new(),
+            sessions: Map::default(),
+            traces: Map::default(),
+            heads: Map::default(),
+            live: Set::default(),
+            staged: Set::default(),
         }
     }
 
@@ -266,7 +264,7 @@ impl SessionIndex {
             key: key.to_owned(),
             run_id: None,
             instance_id: None,
-            traces: HashSet::new(),
+            traces: Set::default(),
             completed_at: complete.then_some(now),
             explicit_end: kind == KeyKind::WebSocket,
         };
@@ -689,7 +687,7 @@ impl SessionIndex {
                 key: key.to_owned(),
                 run_id: keys.run_id.clone(),
                 instance_id: keys.instance_id.clone(),
-                traces: HashSet::new(),
+                traces: Set::default(),
                 completed_at: None,
                 explicit_end: explicit,
             },

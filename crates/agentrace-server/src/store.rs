@@ -11,7 +11,6 @@
 //! OTLP/JSON document.
 
 use std::{
-    collections::HashMap,
     path::Path,
     time::{SystemTime, UNIX_EPOCH},
 };
@@ -23,6 +22,7 @@ use serde::Serialize;
 
 use crate::config::DbLocation;
 use crate::extract::Invocation;
+use crate::hash::{Map, Set};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -261,7 +261,7 @@ pub struct Inserted {
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
-    origins: Mutex<HashMap<String, i64>>,
+    origins: Mutex<Map<String, i64>>,
     /// Wakes the background checkpointer after a commit (file databases only).
     checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
     /// Whether the database holds `span_ids` rows of an earlier version (consulted for dedup).
@@ -310,7 +310,7 @@ impl Store {
             conn.query_row("SELECT EXISTS (SELECT 1 FROM span_ids)", [], |r| r.get(0))?;
         Ok(Self {
             conn: Mutex::new(conn),
-            origins: Mutex::new(HashMap::new()),
+            origins: Mutex::new(Map::default()),
             checkpoint,
             legacy_ids,
         })
@@ -970,11 +970,11 @@ impl Writer<'_> {
             insert_session(&tx, row)?;
         }
         let mut result = Inserted::default();
-        let mut per_session: HashMap<&str, i64> = HashMap::new();
+        let mut per_session: Map<&str, i64> = Map::default();
         {
             // The span ids each trace of the batch already has in the store (read once per
             // trace), plus those of this batch as they are added.
-            let mut known: HashMap<&str, std::collections::HashSet<[u8; 8]>> = HashMap::new();
+            let mut known: Map<&str, Set<[u8; 8]>> = Map::default();
             let mut stored_ids = tx.prepare_cached(
                 "SELECT s.ids FROM span_chunks c JOIN chunk_span_ids s ON s.chunk_id = c.id \
                  WHERE c.trace_id = ?1",
@@ -1006,7 +1006,7 @@ impl Writer<'_> {
                 let seen = match known.entry(span.trace_id.as_str()) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        let mut ids = std::collections::HashSet::new();
+                        let mut ids = Set::default();
                         let mut rows = stored_ids.query([&span.trace_id])?;
                         while let Some(row) = rows.next()? {
                             let blob: Vec<u8> = row.get(0)?;
@@ -1075,7 +1075,7 @@ impl Writer<'_> {
             insert_session(&tx, row)?;
         }
         let mut result = Inserted::default();
-        let mut per_session: HashMap<&str, i64> = HashMap::new();
+        let mut per_session: Map<&str, i64> = Map::default();
         {
             let mut insert = tx.prepare_cached(T::INSERT)?;
             // Items of one batch share their origin string: look it up once per distinct one.

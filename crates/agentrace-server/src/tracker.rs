@@ -10,10 +10,7 @@
 //! changed are reported (and published to live subscribers). When a session completes its memory
 //! is released: the final invocations are stored in SQLite.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
+use std::sync::Arc;
 
 use agentrace_loader::{
     incremental::IncrementalExtractor,
@@ -22,13 +19,14 @@ use agentrace_loader::{
 use parking_lot::Mutex;
 
 use crate::extract::Invocation;
+use crate::hash::{Map, Set};
 
 /// Per-session live extraction state.
 #[derive(Debug, Default)]
 pub struct Tracker {
-    sessions: HashMap<String, Arc<Mutex<Live>>>,
+    sessions: Map<String, Arc<Mutex<Live>>>,
     /// Sessions that received telemetry since [`Tracker::dirty_sessions`] last ran.
-    dirty: HashSet<String>,
+    dirty: Set<String>,
 }
 
 /// One live session's telemetry and its last extracted invocations.
