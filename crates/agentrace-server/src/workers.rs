@@ -96,21 +96,7 @@ impl Workers {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, WorkError> {
-        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
-                    self.refused.fetch_add(1, Ordering::Relaxed);
-                    return Err(WorkError::Overloaded {
-                        workers: self.workers,
-                        queue: self.queue,
-                    });
-                }
-                let _waiting = Waiting(&self.waiting);
-                self.acquire().await?
-            }
-        };
+        let permit = self.permit(true).await?;
         Self::spawn(permit, f).await
     }
 
@@ -119,18 +105,24 @@ impl Workers {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, WorkError> {
-        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.waiting.fetch_add(1, Ordering::AcqRel);
-                let _waiting = Waiting(&self.waiting);
-                self.acquire().await?
-            }
-        };
+        let permit = self.permit(false).await?;
         Self::spawn(permit, f).await
     }
 
-    async fn acquire(&self) -> Result<OwnedSemaphorePermit, WorkError> {
+    /// A free worker, waited for (refused when `bounded` and the queue is full).
+    async fn permit(&self, bounded: bool) -> Result<OwnedSemaphorePermit, WorkError> {
+        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
+            return Ok(permit);
+        }
+        let ahead = self.waiting.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(&self.waiting);
+        if bounded && ahead >= self.queue {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(WorkError::Overloaded {
+                workers: self.workers,
+                queue: self.queue,
+            });
+        }
         Arc::clone(&self.permits)
             .acquire_owned()
             .await
@@ -183,15 +175,26 @@ mod tests {
         );
     }
 
+    /// Takes a worker until the returned sender is used; the task ends with `Ok(true)`.
+    async fn hold(
+        workers: &Arc<Workers>,
+    ) -> (
+        std::sync::mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<bool, WorkError>>,
+    ) {
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let held = tokio::spawn({
+            let workers = Arc::clone(workers);
+            async move { workers.run(move || hold.recv().is_ok()).await }
+        });
+        until(workers, 1, 0).await;
+        (release, held)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn busy_workers_queue_then_refuse_and_the_queue_drains() {
         let workers = Arc::new(Workers::new(1, 1));
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let first = tokio::spawn({
-            let workers = Arc::clone(&workers);
-            async move { workers.run(move || hold.recv().is_ok()).await }
-        });
-        until(&workers, 1, 0).await;
+        let (release, first) = hold(&workers).await;
         let second = tokio::spawn({
             let workers = Arc::clone(&workers);
             async move { workers.run(|| 2).await }
@@ -223,12 +226,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_request_that_gives_up_waiting_leaves_the_queue() {
         let workers = Arc::new(Workers::new(1, 1));
-        let (release, hold) = std::sync::mpsc::channel::<()>();
-        let first = tokio::spawn({
-            let workers = Arc::clone(&workers);
-            async move { workers.run(move || hold.recv().is_ok()).await }
-        });
-        until(&workers, 1, 0).await;
+        let (release, first) = hold(&workers).await;
         // A client that goes away while waiting (its request future is dropped).
         let gone = tokio::time::timeout(Duration::from_millis(20), workers.run(|| 2)).await;
         assert!(gone.is_err(), "it waited: {gone:?}");

@@ -7,7 +7,6 @@ use std::{sync::Arc, time::Duration};
 use agentrace_server::{Server, config::Limits, workers::WorkersStatus};
 use futures::{SinkExt, StreamExt};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use prost::Message as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 use tonic::Code;
@@ -48,20 +47,12 @@ async fn an_overloaded_server_refuses_with_retry_after_and_recovers() {
     let busy = tokio::spawn(async move { workers.run(move || hold.recv().is_ok()).await });
     until(&server, 1, 0).await;
 
-    let body = || {
-        traces(
-            vec![kv("agentevals.session_name", "busy")],
-            agent_turn(1, 1, "q", "a"),
-        )
-        .encode_to_vec()
-    };
-    let refused = testkit::client()
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(body())
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{base}/v1/traces");
+    let request = traces(
+        vec![kv("agentevals.session_name", "busy")],
+        agent_turn(1, 1, "q", "a"),
+    );
+    let refused = testkit::post_proto(&url, &request).await;
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "5");
     // A google.rpc.Status: field 1 the code (14, UNAVAILABLE), field 2 the message.
@@ -114,13 +105,7 @@ async fn an_overloaded_server_refuses_with_retry_after_and_recovers() {
     assert_eq!(reply["type"], "session_started", "{reply}");
 
     // With the worker free the same request goes through, and nothing was stored before.
-    let accepted = testkit::client()
-        .post(format!("{base}/v1/traces"))
-        .header("content-type", "application/x-protobuf")
-        .body(body())
-        .send()
-        .await
-        .unwrap();
+    let accepted = testkit::post_proto(&url, &request).await;
     assert_eq!(accepted.status(), 200);
     let session = testkit::get_json(&format!("{base}/api/sessions/busy")).await;
     assert_eq!(session["spanCount"], 2, "{session}");
