@@ -3,9 +3,11 @@
 //!
 //! Requests beyond that wait for a worker, at most [`Limits::ingest_queue`] of them; one more is
 //! refused as overloaded (OTLP/HTTP 503 with `Retry-After`, OTLP/gRPC `UNAVAILABLE`), which the
-//! OTLP exporters retry. A WebSocket message is never refused: each connection sends its next
-//! message only after the reply, so a connection waits instead. The server's own work (live
-//! extraction, completing sessions) is not bounded here: one task of each runs at a time.
+//! OTLP exporters retry. A WebSocket message is never refused: the server reads a connection's
+//! next message only once the last one is handled, so each connection has at most one message
+//! waiting, and the client's further messages wait in the connection (TCP backpressure). The
+//! server's own work (live extraction, completing sessions) is not bounded here: one task of each
+//! runs at a time.
 //!
 //! Without the bound every request in flight took a thread of its own. On two cores that was
 //! slower (the threads contended for the same locks and caches) and each thread kept memory of its

@@ -42,8 +42,9 @@ async fn session_loop(mut socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<W
             Message::Ping(_) | Message::Pong(_) => continue,
         };
         let ingest = Arc::clone(&ingest);
-        // A connection's next message waits for this reply, so a message waits for a worker
-        // however long it takes instead of being refused.
+        // The next message is read only once this one is handled, so a connection has at most
+        // one message waiting for a worker: it waits however long it takes instead of being
+        // refused, and the client's further messages wait in the connection.
         let reply = workers
             .run_waiting(move || handle(&ingest, &text))
             .await
