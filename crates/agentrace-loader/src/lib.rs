@@ -41,7 +41,7 @@
 //! Features: none. The crate has no async dependencies.
 
 pub mod extract;
-mod hash;
+pub mod hash;
 pub mod incremental;
 mod json_scan;
 pub mod model;

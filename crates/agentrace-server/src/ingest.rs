@@ -14,15 +14,15 @@ use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
 use agentrace_loader::{
     extract,
+    hash::{Map, Set},
     model::{LogRecord, Resource, Scope, Span, Telemetry, TraceId},
     read::{Format, LoadOptions, load_bytes},
     write,
 };
 use agentrace_semconv::attr;
 use parking_lot::Mutex;
-use serde_json::{Map, Value, json};
+use serde_json::{Map as JsonMap, Value, json};
 
-use crate::hash::{Map as HashMap, Set};
 use crate::{
     config::{Limits, SessionRules},
     extract::Invocation,
@@ -104,7 +104,7 @@ pub struct Ingest {
 struct State {
     index: SessionIndex,
     /// Span and log counts per session (mirrors the store, for limit checks without a query).
-    counts: HashMap<String, (i64, i64)>,
+    counts: Map<String, (i64, i64)>,
     /// Live sessions' incremental extraction.
     tracker: Tracker,
 }
@@ -119,7 +119,7 @@ impl Ingest {
     ) -> Result<Self, StoreError> {
         let now = Instant::now();
         let mut index = SessionIndex::new(rules);
-        let mut counts = HashMap::default();
+        let mut counts = Map::default();
         for row in store.all_sessions()? {
             index.restore(
                 &row.id,
@@ -433,7 +433,7 @@ impl Ingest {
         items: Vec<(String, T)>,
         count: impl Fn(&T) -> (i64, i64),
     ) -> Result<Vec<(String, T)>, StoreError> {
-        let mut incoming: HashMap<&str, (i64, i64)> = HashMap::default();
+        let mut incoming: Map<&str, (i64, i64)> = Map::default();
         for (session, item) in &items {
             let (spans, logs) = count(item);
             let entry = incoming.entry(session.as_str()).or_default();
@@ -1026,7 +1026,7 @@ fn log_keys(record: &LogRecord) -> TraceKeys {
 
 /// Session metadata from a resource: `agentevals.metadata.X` becomes `X`, `service.name` is kept.
 pub fn metadata(resource: &Resource) -> Value {
-    let mut out = Map::new();
+    let mut out = JsonMap::new();
     for kv in resource.attributes.iter() {
         if let Some(name) = kv.key.strip_prefix(AGENTEVALS_METADATA_PREFIX) {
             out.insert(name.to_owned(), kv.value.to_json());

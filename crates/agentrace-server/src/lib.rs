@@ -51,7 +51,6 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod grpc;
-mod hash;
 pub mod ingest;
 pub mod live;
 pub mod otlp;

@@ -21,8 +21,9 @@
 
 use std::time::{Duration, Instant};
 
+use agentrace_loader::hash::{Map, Set};
+
 use crate::config::SessionRules;
-use crate::hash::{Map, Set};
 
 /// Longest key kept, in characters.
 pub const MAX_KEY_CHARS: usize = 256;

@@ -15,14 +15,16 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use agentrace_loader::model::SpanId;
+use agentrace_loader::{
+    hash::{Map, Set},
+    model::SpanId,
+};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use crate::config::DbLocation;
 use crate::extract::Invocation;
-use crate::hash::{Map, Set};
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]

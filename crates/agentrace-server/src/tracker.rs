@@ -13,13 +13,13 @@
 use std::sync::Arc;
 
 use agentrace_loader::{
+    hash::{Map, Set},
     incremental::IncrementalExtractor,
     model::{LogRecord, Span, Telemetry, TraceId},
 };
 use parking_lot::Mutex;
 
 use crate::extract::Invocation;
-use crate::hash::{Map, Set};
 
 /// Per-session live extraction state.
 #[derive(Debug, Default)]

@@ -275,22 +275,41 @@ pub(crate) struct Decoded {
 /// several occurrences merge), then the scope spans.
 fn resource_spans(r: Reader<'_>, i: usize, out: &mut Decoded) -> Result<()> {
     let mut res = Resource::default();
-    r.fields(|r, tag, wire| match tag {
-        1 => resource(r.nested(wire, 2)?, &mut res),
-        _ => r.skip(tag, wire, 1),
-    })?;
+    header(r, 1, |h| resource(h, &mut res))?;
     let res = Arc::new(res);
-    let mut j = 0usize;
+    children(r, 1, |c, j| scope_spans(c, i, j, &res, out))
+}
+
+/// The header (field 1) of a container message at nesting `level`, `ResourceSpans` or
+/// `ScopeSpans`: each occurrence is read by `read`, wherever it is on the wire; the rest is skipped.
+fn header(
+    r: Reader<'_>,
+    level: usize,
+    mut read: impl FnMut(Reader<'_>) -> Result<()>,
+) -> Result<()> {
     r.fields(|r, tag, wire| match tag {
-        1 => r.skip(tag, wire, 1),
+        1 => read(r.nested(wire, level + 1)?),
+        _ => r.skip(tag, wire, level),
+    })
+}
+
+/// The children (field 2) of a container message at nesting `level`, each read by `read` with its
+/// index; the schema URL (field 3) is checked, the header skipped (see [`header`]).
+fn children(
+    r: Reader<'_>,
+    level: usize,
+    mut read: impl FnMut(Reader<'_>, usize) -> Result<()>,
+) -> Result<()> {
+    let mut index = 0usize;
+    r.fields(|r, tag, wire| match tag {
+        1 => r.skip(tag, wire, level),
         2 => {
-            let ss = r.nested(wire, 2)?;
-            scope_spans(ss, i, j, &res, out)?;
-            j += 1;
-            Ok(())
+            let child = r.nested(wire, level + 1)?;
+            index += 1;
+            read(child, index - 1)
         }
         3 => r.checked_string(wire),
-        _ => r.skip(tag, wire, 1),
+        _ => r.skip(tag, wire, level),
     })
 }
 
@@ -321,39 +340,22 @@ fn scope_spans(
     out: &mut Decoded,
 ) -> Result<()> {
     let mut sc = Scope::default();
-    r.fields(|r, tag, wire| match tag {
-        1 => scope(r.nested(wire, 3)?, &mut sc),
-        _ => r.skip(tag, wire, 2),
-    })?;
+    header(r, 2, |h| scope(h, &mut sc))?;
     let sc = Arc::new(sc);
-    let mut k = 0usize;
-    r.fields(|r, tag, wire| match tag {
-        1 => r.skip(tag, wire, 2),
-        2 => {
-            let s = r.nested(wire, 3)?;
-            let at = (i, j, k);
-            k += 1;
-            span(s, at, res, &sc, out)
-        }
-        3 => r.checked_string(wire),
-        _ => r.skip(tag, wire, 2),
-    })
+    children(r, 2, |s, k| span(s, (i, j, k), res, &sc, out))
 }
 
 /// `InstrumentationScope` (level 3), merged into `sc`.
 fn scope(r: Reader<'_>, sc: &mut Scope) -> Result<()> {
-    r.fields(|r, tag, wire| match tag {
-        1 => {
-            sc.name = r.owned_string(wire)?;
-            Ok(())
+    r.fields(|r, tag, wire| {
+        match tag {
+            1 => sc.name = r.owned_string(wire)?,
+            2 => sc.version = r.owned_string(wire)?,
+            3 => r.attribute(wire, 4, &mut sc.attributes)?,
+            4 => drop(r.varint_field(wire)?),
+            _ => r.skip(tag, wire, 3)?,
         }
-        2 => {
-            sc.version = r.owned_string(wire)?;
-            Ok(())
-        }
-        3 => r.attribute(wire, 4, &mut sc.attributes),
-        4 => r.varint_field(wire).map(drop),
-        _ => r.skip(tag, wire, 3),
+        Ok(())
     })
 }
 
@@ -420,16 +422,13 @@ fn span(
             15 => {
                 let st = r.nested(wire, 4)?;
                 let (code, message) = status.get_or_insert_with(Default::default);
-                st.fields(|r, tag, wire| match tag {
-                    2 => {
-                        *message = r.owned_string(wire)?;
-                        Ok(())
+                st.fields(|r, tag, wire| {
+                    match tag {
+                        2 => *message = r.owned_string(wire)?,
+                        3 => *code = r.varint_field(wire)? as i32,
+                        _ => r.skip(tag, wire, 4)?,
                     }
-                    3 => {
-                        *code = r.varint_field(wire)? as i32;
-                        Ok(())
-                    }
-                    _ => r.skip(tag, wire, 4),
+                    Ok(())
                 })?;
             }
             16 => {
@@ -466,18 +465,15 @@ fn span(
 /// `Span.Event` (level 4).
 fn event(r: Reader<'_>) -> Result<SpanEvent> {
     let mut e = SpanEvent::default();
-    r.fields(|r, tag, wire| match tag {
-        1 => {
-            e.time_ns = r.fixed64_field(wire)?;
-            Ok(())
+    r.fields(|r, tag, wire| {
+        match tag {
+            1 => e.time_ns = r.fixed64_field(wire)?,
+            2 => e.name = r.owned_string(wire)?,
+            3 => r.attribute(wire, 5, &mut e.attributes)?,
+            4 => drop(r.varint_field(wire)?),
+            _ => r.skip(tag, wire, 4)?,
         }
-        2 => {
-            e.name = r.owned_string(wire)?;
-            Ok(())
-        }
-        3 => r.attribute(wire, 5, &mut e.attributes),
-        4 => r.varint_field(wire).map(drop),
-        _ => r.skip(tag, wire, 4),
+        Ok(())
     })?;
     Ok(e)
 }
@@ -518,17 +514,14 @@ fn key_value(r: Reader<'_>, level: usize) -> Result<KeyValue> {
 fn key_value_at(r: Reader<'_>, level: usize, depth: usize) -> Result<KeyValue> {
     let mut key = String::new();
     let mut value = AnyValue::Empty;
-    r.fields(|r, tag, wire| match tag {
-        1 => {
-            key = r.owned_string(wire)?;
-            Ok(())
+    r.fields(|r, tag, wire| {
+        match tag {
+            1 => key = r.owned_string(wire)?,
+            2 => any_value(r.nested(wire, level + 1)?, level + 1, depth, &mut value)?,
+            3 => drop(r.varint_field(wire)?),
+            _ => r.skip(tag, wire, level)?,
         }
-        2 => {
-            let v = r.nested(wire, level + 1)?;
-            any_value(v, level + 1, depth, &mut value)
-        }
-        3 => r.varint_field(wire).map(drop),
-        _ => r.skip(tag, wire, level),
+        Ok(())
     })?;
     Ok(KeyValue { key, value })
 }
