@@ -3,9 +3,10 @@
 //!
 //! Requests beyond that wait for a worker, at most [`Limits::ingest_queue`] of them; one more is
 //! refused as overloaded (OTLP/HTTP 503 with `Retry-After`, OTLP/gRPC `UNAVAILABLE`), which the
-//! OTLP exporters retry. A WebSocket message is never refused: the server reads a connection's
-//! next message only once the last one is handled, so each connection has at most one message
-//! waiting, and the client's further messages wait in the connection (TCP backpressure). The
+//! OTLP exporters retry. A WebSocket message is never refused: a connection's messages are
+//! applied in order while the next one is parsed, so each connection has at most three messages
+//! in the server (one applying, one parsed, one parsing), and the client's further messages wait
+//! in the connection (TCP backpressure). The
 //! server's own work (live extraction, completing sessions) is not bounded here: one task of each
 //! runs at a time.
 //!

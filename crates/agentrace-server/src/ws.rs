@@ -1,5 +1,5 @@
 //! The WebSocket ingest protocol at `/ws/traces` (agentevals' legacy streaming protocol, kept so
-//! its processors work unchanged; `docs/websocket.md` has the messages).
+//! its processors work unchanged; `docs/server.md` has the messages).
 //!
 //! Client → server, JSON text frames: `session_start`, `span` (one OTLP/JSON span), `spans` (an
 //! array, our batching extension), `log`, `session_end`. Server → client: `session_started`,
@@ -20,6 +20,7 @@ use axum::{
     },
     response::Response,
 };
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
 use crate::{AppState, ingest::Ingest, workers::Workers};
@@ -33,31 +34,53 @@ pub async fn traces(State(state): State<AppState>, upgrade: WebSocketUpgrade) ->
         .on_upgrade(move |socket| session_loop(socket, ingest, workers))
 }
 
-async fn session_loop(mut socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Workers>) {
-    while let Some(Ok(message)) = socket.recv().await {
-        let text = match message {
-            Message::Text(text) => text.to_string(),
-            Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        let ingest = Arc::clone(&ingest);
-        // The next message is read only once this one is handled, so a connection has at most
-        // one message waiting for a worker: it waits however long it takes instead of being
-        // refused, and the client's further messages wait in the connection.
-        let reply = workers
-            .run_waiting(move || handle(&ingest, &text))
-            .await
-            .unwrap_or_else(|e| Some(error(&format!("internal error: {e}"))));
-        if let Some(reply) = reply
-            && socket
-                .send(Message::Text(reply.to_string().into()))
+async fn session_loop(socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Workers>) {
+    let (mut sink, mut stream) = socket.split();
+    // One message is applied while the next is parsed: parsing needs no server state, applying
+    // must follow the connection's order. The channel holds one parsed message, so a connection
+    // has at most three messages in the server (one applying, one parsed, one parsing). Each
+    // waits for a worker however long it takes instead of being refused; the client's further
+    // messages wait in the connection.
+    let (parsed_tx, mut parsed) = tokio::sync::mpsc::channel::<Prepared>(1);
+    let read = async {
+        while let Some(Ok(message)) = stream.next().await {
+            let text = match message {
+                Message::Text(text) => text.to_string(),
+                Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Message::Close(_) => break,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            let prepared = workers
+                .run_waiting(move || prepare(&text))
                 .await
-                .is_err()
-        {
-            break;
+                .unwrap_or_else(|e| Prepared::Reply(error(&format!("internal error: {e}"))));
+            if parsed_tx.send(prepared).await.is_err() {
+                break;
+            }
         }
-    }
+        // Dropping the sender lets the applier finish what was read, then stop.
+        drop(parsed_tx);
+    };
+    let apply_all = async {
+        while let Some(prepared) = parsed.recv().await {
+            let ingest = Arc::clone(&ingest);
+            let reply = workers
+                .run_waiting(move || apply(&ingest, prepared))
+                .await
+                .unwrap_or_else(|e| Some(error(&format!("internal error: {e}"))));
+            if let Some(reply) = reply
+                && sink
+                    .send(Message::Text(reply.to_string().into()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        // Stops the reader too: its next parsed message has nowhere to go.
+        drop(parsed);
+    };
+    tokio::join!(read, apply_all);
 }
 
 fn error(message: &str) -> Value {
@@ -84,14 +107,56 @@ struct Envelope<'a> {
     metadata: Option<Value>,
 }
 
-/// Handles one client message; returns the reply, if any.
+/// Handles one client message; returns the reply, if any ([`prepare`], then [`apply`]).
 pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
+    apply(ingest, prepare(text))
+}
+
+/// A client message, read and parsed: everything about it that does not depend on the server's
+/// state, so the next message is parsed while this one is applied.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Answered without the server's state: unreadable JSON, no `session_id`, an unknown type.
+    Reply(Value),
+    /// `session_start`.
+    Start {
+        /// The session.
+        session_id: String,
+        /// `eval_set_id`, if a string.
+        eval_set_id: Option<String>,
+        /// `metadata`, if an object.
+        metadata: Value,
+    },
+    /// `span` or `spans`: the spans read and a reason per span that was not, or why the payload
+    /// is missing.
+    Spans {
+        /// The session.
+        session_id: String,
+        /// The spans and the reasons, or the payload problem.
+        spans: Result<(Vec<Span>, Vec<String>), String>,
+    },
+    /// `log`: the record, or why it could not be read.
+    Log {
+        /// The session.
+        session_id: String,
+        /// The record, or the problem.
+        record: Result<LogRecord, String>,
+    },
+    /// `session_end`.
+    End {
+        /// The session.
+        session_id: String,
+    },
+}
+
+/// Reads one client message (pure: no server state).
+pub fn prepare(text: &str) -> Prepared {
     let message: Envelope<'_> = match serde_json::from_str::<Envelope<'_>>(text) {
         Ok(v) => v,
         Err(err) => {
             // Valid JSON that is not an object gets the same answers as an object without the
             // fields; anything else is invalid JSON.
-            return Some(match serde_json::from_str::<Value>(text) {
+            return Prepared::Reply(match serde_json::from_str::<Value>(text) {
                 Ok(_) => error("`` message without a `session_id`"),
                 Err(_) => error(&format!("invalid JSON message: {err}")),
             });
@@ -103,36 +168,77 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     let Some(session_id) = message.session_id.as_ref().and_then(Value::as_str) else {
-        return Some(error(&format!("`{kind}` message without a `session_id`")));
+        return Prepared::Reply(error(&format!("`{kind}` message without a `session_id`")));
     };
+    let session_id = session_id.to_owned();
     match kind {
-        "session_start" => {
-            let eval_set_id = message
+        "session_start" => Prepared::Start {
+            session_id,
+            eval_set_id: message
                 .eval_set_id
                 .as_ref()
                 .and_then(Value::as_str)
-                .map(str::to_owned);
-            let metadata = message.metadata.filter(Value::is_object);
-            match ingest.open_session(session_id, eval_set_id, metadata.unwrap_or(json!({}))) {
-                Ok(()) => Some(json!({ "type": "session_started", "session_id": session_id })),
-                Err(err) => Some(error(&err.to_string())),
-            }
-        }
+                .map(str::to_owned),
+            metadata: message
+                .metadata
+                .filter(Value::is_object)
+                .unwrap_or(json!({})),
+        },
         "span" | "spans" => {
-            if !ingest.has_session(session_id) {
-                return Some(error(&format!(
-                    "unknown session `{session_id}`: send session_start first"
-                )));
-            }
             let list = match (kind, message.span, message.spans) {
                 ("span", Some(span), _) if span.get().starts_with('{') => {
-                    format!("[{}]", span.get())
+                    Ok(format!("[{}]", span.get()))
                 }
-                ("spans", _, Some(spans)) if spans.get().starts_with('[') => spans.get().to_owned(),
-                _ => return Some(error(&format!("`{kind}` message without its payload"))),
+                ("spans", _, Some(spans)) if spans.get().starts_with('[') => {
+                    Ok(spans.get().to_owned())
+                }
+                _ => Err(format!("`{kind}` message without its payload")),
             };
-            let (spans, mut problems) = parse_spans(&list);
-            match ingest.spans_for_session(session_id, spans) {
+            Prepared::Spans {
+                session_id,
+                spans: list.map(|list| parse_spans(&list)),
+            }
+        }
+        "log" => Prepared::Log {
+            session_id,
+            record: message
+                .log
+                .as_ref()
+                .ok_or_else(|| "`log` message without a `log`".to_owned())
+                .and_then(parse_log),
+        },
+        "session_end" => Prepared::End { session_id },
+        other => Prepared::Reply(error(&format!("unknown message type `{other}`"))),
+    }
+}
+
+/// Applies a read message to the server's state; returns the reply, if any. Spans and logs for
+/// a session that was never started are refused, before any problem of their payload.
+pub fn apply(ingest: &Ingest, prepared: Prepared) -> Option<Value> {
+    let unknown = |session_id: &str| {
+        Some(error(&format!(
+            "unknown session `{session_id}`: send session_start first"
+        )))
+    };
+    match prepared {
+        Prepared::Reply(reply) => Some(reply),
+        Prepared::Start {
+            session_id,
+            eval_set_id,
+            metadata,
+        } => match ingest.open_session(&session_id, eval_set_id, metadata) {
+            Ok(()) => Some(json!({ "type": "session_started", "session_id": session_id })),
+            Err(err) => Some(error(&err.to_string())),
+        },
+        Prepared::Spans { session_id, spans } => {
+            if !ingest.has_session(&session_id) {
+                return unknown(&session_id);
+            }
+            let (spans, mut problems) = match spans {
+                Ok(read) => read,
+                Err(problem) => return Some(error(&problem)),
+            };
+            match ingest.spans_for_session(&session_id, spans) {
                 Ok(outcome) if outcome.rejected > 0 => {
                     problems.push(outcome.error_message());
                     Some(error(&problems.join("; ")))
@@ -142,26 +248,21 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
                 Err(err) => Some(error(&err.to_string())),
             }
         }
-        "log" => {
-            if !ingest.has_session(session_id) {
-                return Some(error(&format!(
-                    "unknown session `{session_id}`: send session_start first"
-                )));
+        Prepared::Log { session_id, record } => {
+            if !ingest.has_session(&session_id) {
+                return unknown(&session_id);
             }
-            let Some(log) = message.log.as_ref() else {
-                return Some(error("`log` message without a `log`"));
-            };
-            let record = match parse_log(log) {
+            let record = match record {
                 Ok(record) => record,
                 Err(problem) => return Some(error(&problem)),
             };
-            match ingest.logs_for_session(session_id, vec![record]) {
+            match ingest.logs_for_session(&session_id, vec![record]) {
                 Ok(outcome) if outcome.rejected > 0 => Some(error(&outcome.error_message())),
                 Ok(_) => None,
                 Err(err) => Some(error(&err.to_string())),
             }
         }
-        "session_end" => match ingest.end_session(session_id) {
+        Prepared::End { session_id } => match ingest.end_session(&session_id) {
             Ok(invocations) => Some(json!({
                 "type": "session_complete",
                 "session_id": session_id,
@@ -172,7 +273,6 @@ pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
             })),
             Err(err) => Some(error(&err.to_string())),
         },
-        other => Some(error(&format!("unknown message type `{other}`"))),
     }
 }
 

@@ -96,6 +96,94 @@ async fn websocket_session_start_span_log_end_gives_the_invocations() {
     server.shutdown().await;
 }
 
+/// One agent turn as OTLP/JSON spans: invoke_agent > chat, asked `question`, answering `answer`.
+fn json_turn(trace: u32, question: &str, answer: &str) -> Value {
+    let trace_id = format!("{trace:032x}");
+    let (root, chat) = (
+        format!("{:016x}", trace * 2 + 1),
+        format!("{:016x}", trace * 2 + 2),
+    );
+    let messages = |role: &str, text: &str| {
+        json!([{"role": role, "parts": [{"type": "text", "content": text}]}]).to_string()
+    };
+    let start = u64::from(trace) * 10_000;
+    json!([
+        {"traceId": trace_id, "spanId": root, "name": "invoke_agent dice",
+         "startTimeUnixNano": (start + 1000).to_string(), "endTimeUnixNano": (start + 9000).to_string(),
+         "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}]},
+        {"traceId": trace_id, "spanId": chat, "parentSpanId": root, "name": "chat gpt-4o",
+         "startTimeUnixNano": (start + 2000).to_string(), "endTimeUnixNano": (start + 3000).to_string(),
+         "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                        {"key": "gen_ai.input.messages", "value": {"stringValue": messages("user", question)}},
+                        {"key": "gen_ai.output.messages", "value": {"stringValue": messages("assistant", answer)}}]},
+    ])
+}
+
+#[tokio::test]
+async fn websocket_messages_sent_at_once_are_applied_and_answered_in_order() {
+    // The server parses a connection's next message while it applies the last one. Sent without
+    // waiting for any reply, the spans of a session started in the same burst must still find
+    // it, an error must come back between the replies it was sent between, and the session must
+    // end with everything sent before `session_end`.
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let url = format!("ws://{}/ws/traces", server.main_addr());
+    let (mut ws, _) = connect_async(url).await.unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    let turns = 30u32;
+    let mut burst = vec![send(
+        json!({"type": "session_start", "session_id": "burst"}),
+    )];
+    for i in 0..turns {
+        burst.push(send(json!({"type": "spans", "session_id": "burst",
+                               "spans": json_turn(i + 1, &format!("q{i}"), &format!("a{i}"))})));
+        if i == 10 {
+            burst.push(send(
+                json!({"type": "span", "session_id": "burst", "span": {"spanId": 7}}),
+            ));
+        }
+        if i == 20 {
+            burst.push(send(
+                json!({"type": "spans", "session_id": "never-started", "spans": []}),
+            ));
+        }
+    }
+    burst.push(send(json!({"type": "session_end", "session_id": "burst"})));
+    for message in burst {
+        ws.feed(message).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+
+    assert_eq!(next_json(&mut ws).await["type"], "session_started");
+    let bad = next_json(&mut ws).await;
+    assert_eq!(bad["type"], "error", "{bad}");
+    assert!(
+        !bad["message"].as_str().unwrap().contains("unknown session"),
+        "{bad}"
+    );
+    let unknown = next_json(&mut ws).await;
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown session `never-started`"),
+        "{unknown}"
+    );
+    let done = next_json(&mut ws).await;
+    assert_eq!(done["type"], "session_complete", "{done}");
+    let asked: Vec<&str> = done["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["userText"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (0..turns).map(|i| format!("q{i}")).collect();
+    assert_eq!(asked, expected);
+    let session: Value =
+        testkit::get_json(&format!("{}/api/sessions/burst", testkit::base(&server))).await;
+    assert_eq!(session["spanCount"].as_i64(), Some(i64::from(turns) * 2));
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_websocket_live_feed_carries_the_events() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
