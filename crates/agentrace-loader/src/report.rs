@@ -121,7 +121,7 @@ fn wrap(v: Option<&Value>, key: &str) -> Value {
     }
 }
 
-fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
+pub(crate) fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
     InvocationReport {
         group,
         index,

@@ -67,3 +67,29 @@ pub fn invocations(extractor: &mut IncrementalExtractor) -> Vec<Invocation> {
     }
     out
 }
+
+/// Brings `invocations` (the last result of this function for the session, or empty) up to date
+/// with what the extractor was fed since, and returns the ones that changed, by index. Only the
+/// invocations the new traces can touch are extracted and serialized again
+/// ([`IncrementalExtractor::invocations_since`]): a session that grows by one trace costs that
+/// trace, not the whole session. The result is the same as [`invocations`].
+pub fn update(
+    extractor: &mut IncrementalExtractor,
+    invocations: &mut Vec<Invocation>,
+) -> Vec<(usize, Invocation)> {
+    let update = extractor.invocations_since(&options());
+    let start = update.unchanged.min(invocations.len());
+    let before = invocations.split_off(start);
+    let mut changed = Vec::new();
+    for (offset, mut invocation) in update.invocations.into_iter().enumerate() {
+        let index = start + offset;
+        invocation.group = 0;
+        invocation.index = index;
+        let fresh = Invocation::new(&invocation);
+        if before.get(offset) != Some(&fresh) {
+            changed.push((index, fresh.clone()));
+        }
+        invocations.push(fresh);
+    }
+    changed
+}

@@ -6,8 +6,9 @@
 //! ([`Tracker::dirty_sessions`] then [`refresh`], debounced by the server so a burst of batches
 //! costs one extraction), or on demand when somebody reads the invocations or the session
 //! completes. Each session has its own lock, so extracting one session (which takes a while) holds
-//! up neither the ingest of other sessions nor the session index. Only the invocations that
-//! changed are reported (and published to live subscribers). When a session completes its memory
+//! up neither the ingest of other sessions nor the session index. Only the invocations the new
+//! traces can touch are extracted and serialized again ([`crate::extract::update`]), and only
+//! those that changed are reported (and published to live subscribers). When a session completes its memory
 //! is released: the final invocations are stored in SQLite.
 
 use std::sync::Arc;
@@ -204,14 +205,8 @@ pub fn refresh(
         let telemetry = fetch(trace);
         live.extractor.restore(trace, telemetry);
     }
-    let fresh = crate::extract::invocations(&mut live.extractor);
+    let live = &mut *live;
+    let changed = crate::extract::update(&mut live.extractor, &mut live.invocations);
     live.extractor.release_rooted();
-    let changed: Vec<(usize, Invocation)> = fresh
-        .iter()
-        .enumerate()
-        .filter(|(i, inv)| live.invocations.get(*i) != Some(*inv))
-        .map(|(i, inv)| (i, inv.clone()))
-        .collect();
-    live.invocations = fresh;
     (!changed.is_empty()).then(|| (session.to_owned(), changed))
 }

@@ -844,6 +844,16 @@ fn requested_call_ids(call: &LlmCall) -> (bool, Set<String>) {
 fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
     let mut out: Vec<(Draft, Vec<Gap>)> = Vec::new();
     for d in drafts {
+        join_step(&mut out, d);
+    }
+    out
+}
+
+/// One step of [`join_continuations`]: `d` joins the last turn of `out` as its continuation, or
+/// starts a turn of its own (returns `true`). A turn's gaps are decided when it starts, from the
+/// turn before it, and never change afterwards.
+fn join_step(out: &mut Vec<(Draft, Vec<Gap>)>, d: Draft) -> bool {
+    {
         if d.anchor_kind == AnchorKind::Root
             && let Some((prev, _)) = out.last_mut()
         {
@@ -873,7 +883,7 @@ fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
                     prev.has_tool_spans |= d.has_tool_spans;
                     prev.end_ns = prev.end_ns.max(d.end_ns);
                     prev.evaluations.extend(d.evaluations);
-                    continue;
+                    return false;
                 }
             }
             let no_content = d.calls.iter().all(|c| c.input_messages.is_none());
@@ -885,12 +895,49 @@ fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
                     reason: "content not captured; the previous turn ended requesting tools".into(),
                 };
                 out.push((d, vec![gap]));
-                continue;
+                return true;
             }
         }
         out.push((d, Vec::new()));
+        true
     }
-    out
+}
+
+/// Where each turn of a group starts in the group's drafts (its members' drafts, in order), and
+/// the gaps it started with: what [`turns_from`] needs to build the turns again from one of them
+/// on, without the drafts before it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TurnStarts {
+    /// Per turn: the index of its first draft, and its gaps.
+    pub(crate) starts: Vec<(usize, Vec<Gap>)>,
+}
+
+/// The turns of a group from its turn `first` on, given the group's drafts from that turn's first
+/// draft on (`drafts`, where the turn's first draft is number `starts[first].0` of the group),
+/// and the turn starts of the drafts before. The same as the turns of [`conversation_turns`] over
+/// all the group's drafts from `first` on: a turn depends on the turn before it only when it
+/// starts (its gaps), and those are kept in `starts`. `starts` is updated to the new drafts.
+pub(crate) fn turns_from(starts: &mut TurnStarts, first: usize, drafts: Vec<Draft>) -> Vec<Turn> {
+    let mut out: Vec<(Draft, Vec<Gap>)> = Vec::new();
+    let base = starts.starts.get(first).map_or(0, |(i, _)| *i);
+    let seed_gaps = starts.starts.get(first).map(|(_, g)| g.clone());
+    starts.starts.truncate(first);
+    for (offset, d) in drafts.into_iter().enumerate() {
+        let index = base + offset;
+        if offset == 0
+            && let Some(gaps) = &seed_gaps
+        {
+            // The turn's start stands: its gaps came from the turn before, unchanged.
+            out.push((d, gaps.clone()));
+            starts.starts.push((index, gaps.clone()));
+            continue;
+        }
+        if join_step(&mut out, d) {
+            let gaps = out.last().map(|(_, g)| g.clone()).unwrap_or_default();
+            starts.starts.push((index, gaps));
+        }
+    }
+    out.into_iter().map(|(d, g)| finish_turn(d, g)).collect()
 }
 
 struct PartCall {

@@ -224,4 +224,212 @@ proptest! {
         // Every case has rooted traces, so something was released along the way.
         prop_assert!(released > 0);
     }
+
+    #[test]
+    fn invocation_updates_add_up_to_the_report_at_every_step(
+        which in 0..CASES.len(),
+        seed in any::<u64>(),
+        batch in 1usize..20,
+        dups in 0usize..6,
+        logs_first in any::<bool>(),
+        group_by in 0usize..3,
+        release_every in 1usize..4,
+    ) {
+        // What the server does with a live session: after each batch, the update of the last
+        // invocations, then the rooted traces released (and given back when more arrives).
+        let (telemetry, _) = case(CASES[which]);
+        let opts = ExtractOptions {
+            group_by: [GroupBy::Auto, GroupBy::Trace, GroupBy::Conversation][group_by],
+            cases: None,
+        };
+        let items = feed_order(&telemetry, seed, dups, logs_first);
+        let mut stored = Telemetry::default();
+        let mut stored_ids = std::collections::HashSet::new();
+        let mut inc = IncrementalExtractor::new();
+        let mut list: Vec<agentrace_loader::report::InvocationReport> = Vec::new();
+        for (k, chunk) in items.chunks(batch).enumerate() {
+            for item in chunk {
+                match item {
+                    Item::Span(s) => {
+                        if stored_ids.insert((s.trace_id, s.span_id)) {
+                            stored.spans.push(s.clone());
+                        }
+                    }
+                    Item::Log(l) => stored.logs.push(l.clone()),
+                }
+            }
+            feed(&mut inc, chunk);
+            for tid in inc.needs_restore() {
+                let spans = stored.spans.iter().filter(|s| s.trace_id == tid).cloned().collect();
+                let logs = stored.logs.iter().filter(|l| l.trace_id == Some(tid)).cloned().collect();
+                inc.restore(tid, Telemetry { spans, logs });
+            }
+            let update = inc.invocations_since(&opts);
+            prop_assert!(update.unchanged <= list.len());
+            list.truncate(update.unchanged);
+            list.extend(update.invocations);
+            prop_assert_eq!(&list, &inc.report(Format::OtlpJson, &opts).invocations);
+            if k % release_every == 0 {
+                inc.release_rooted();
+            }
+        }
+        // Nothing new: nothing to answer.
+        let again = inc.invocations_since(&opts);
+        prop_assert_eq!(again.unchanged, list.len());
+        prop_assert!(again.invocations.is_empty());
+        prop_assert_eq!(&list, &batch_report(telemetry, &opts).invocations);
+    }
+
+    #[test]
+    fn invocation_updates_follow_continuations_across_traces(
+        kinds in proptest::collection::vec(0u8..4, 1..8),
+        seed in any::<u64>(),
+        batch in 1usize..6,
+        late in any::<bool>(),
+        release_every in 1usize..3,
+    ) {
+        // One conversation whose traces request tools, continue them in the next trace (a root
+        // chat answering the tool call), continue them without content (a gap), or just answer:
+        // the turn boundaries depend on the trace before, which an update must respect.
+        let opts = ExtractOptions { group_by: GroupBy::Conversation, cases: None };
+        let mut traces: Vec<Vec<Span>> = kinds
+            .iter()
+            .enumerate()
+            .map(|(n, kind)| conversation_trace(u8::try_from(n).unwrap() + 1, *kind))
+            .collect();
+        if late && traces.len() > 2 {
+            // An earlier trace arrives last.
+            let t = traces.remove(1);
+            traces.push(t);
+        }
+        let mut items: Vec<Item> = Vec::new();
+        for (n, mut spans) in traces.into_iter().enumerate() {
+            shuffle(&mut spans, seed.wrapping_add(n as u64));
+            items.extend(spans.into_iter().map(Item::Span));
+        }
+        let all = Telemetry {
+            spans: items.iter().filter_map(|i| match i { Item::Span(s) => Some(s.clone()), Item::Log(_) => None }).collect(),
+            logs: Vec::new(),
+        };
+        let mut inc = IncrementalExtractor::new();
+        let mut list = Vec::new();
+        let mut fed: Vec<Span> = Vec::new();
+        for (k, chunk) in items.chunks(batch).enumerate() {
+            for item in chunk {
+                if let Item::Span(s) = item {
+                    fed.push(s.clone());
+                }
+            }
+            feed(&mut inc, chunk);
+            for tid in inc.needs_restore() {
+                let spans = fed.iter().filter(|s| s.trace_id == tid).cloned().collect();
+                inc.restore(tid, Telemetry { spans, logs: Vec::new() });
+            }
+            let update = inc.invocations_since(&opts);
+            list.truncate(update.unchanged);
+            list.extend(update.invocations);
+            prop_assert_eq!(&list, &inc.report(Format::OtlpJson, &opts).invocations);
+            if k % release_every == 0 {
+                inc.release_rooted();
+            }
+        }
+        prop_assert_eq!(&list, &batch_report(all, &opts).invocations);
+    }
+}
+
+/// Trace `n` of a conversation `c`, starting at `n` seconds: kind 0 an agent turn whose chat
+/// requests tool `x{n}`, 1 a root chat answering the previous trace's tool call, 2 a root chat
+/// without content, 3 an agent turn answering with text.
+fn conversation_trace(n: u8, kind: u8) -> Vec<Span> {
+    use crate::testkit::{msgs, span};
+    let start = u64::from(n) * 1_000_000_000;
+    let (root, child) = (n * 10, n * 10 + 1);
+    let user = msgs(&[("user", &format!("question {n}"))]);
+    let conversation = ("gen_ai.conversation.id", "c");
+    let op = "gen_ai.operation.name";
+    match kind {
+        0 => {
+            let out = format!(
+                r#"[{{"role":"assistant","parts":[{{"type":"tool_call","id":"x{n}","name":"f","arguments":{{}}}}],"finish_reason":"tool_call"}}]"#
+            );
+            vec![
+                span(
+                    n,
+                    root,
+                    None,
+                    start,
+                    "invoke_agent a",
+                    &[(op, "invoke_agent"), conversation],
+                ),
+                span(
+                    n,
+                    child,
+                    Some(root),
+                    start + 1,
+                    "chat",
+                    &[
+                        (op, "chat"),
+                        conversation,
+                        ("gen_ai.input.messages", &user),
+                        ("gen_ai.output.messages", &out),
+                        ("gen_ai.response.finish_reasons", "tool_call"),
+                    ],
+                ),
+            ]
+        }
+        1 => {
+            let prev = n - 1;
+            let input = format!(
+                r#"[{{"role":"user","parts":[{{"type":"text","content":"question {prev}"}}]}},{{"role":"tool","parts":[{{"type":"tool_call_response","id":"x{prev}","response":1}}]}}]"#
+            );
+            let out = msgs(&[("assistant", &format!("answer {n}"))]);
+            vec![span(
+                n,
+                root,
+                None,
+                start,
+                "chat",
+                &[
+                    (op, "chat"),
+                    conversation,
+                    ("gen_ai.input.messages", &input),
+                    ("gen_ai.output.messages", &out),
+                ],
+            )]
+        }
+        2 => vec![span(
+            n,
+            root,
+            None,
+            start,
+            "chat",
+            &[(op, "chat"), conversation],
+        )],
+        _ => {
+            let out = msgs(&[("assistant", &format!("answer {n}"))]);
+            vec![
+                span(
+                    n,
+                    root,
+                    None,
+                    start,
+                    "invoke_agent a",
+                    &[(op, "invoke_agent"), conversation],
+                ),
+                span(
+                    n,
+                    child,
+                    Some(root),
+                    start + 1,
+                    "chat",
+                    &[
+                        (op, "chat"),
+                        conversation,
+                        ("gen_ai.input.messages", &user),
+                        ("gen_ai.output.messages", &out),
+                    ],
+                ),
+            ]
+        }
+    }
 }

@@ -383,6 +383,57 @@ async fn spans_arriving_after_completion_extend_the_stored_invocations() {
 }
 
 #[tokio::test]
+async fn a_growing_session_updates_only_its_new_invocation() {
+    // Each new trace of a live conversation adds one invocation: the live feed carries that one,
+    // not the earlier ones again, and the session's invocations are all of them in order.
+    let rules = agentrace_server::config::SessionRules {
+        completion_grace: std::time::Duration::from_secs(60),
+        idle_timeout: std::time::Duration::from_secs(60),
+        rerun_window: std::time::Duration::from_secs(30),
+        ..testkit::fast_rules()
+    };
+    let server = testkit::start(testkit::config().with_session_rules(rules).build().unwrap()).await;
+    let base = testkit::base(&server);
+    let url = format!("{base}/v1/traces");
+    let resource = || vec![kv("agentevals.session_name", "growing")];
+    for n in 0..4u8 {
+        let live = testkit::live_feed(&base).await;
+        let turn = traces(
+            resource(),
+            agent_turn(20 + n, 1, &format!("question {n}"), &format!("answer {n}")),
+        );
+        assert_eq!(testkit::post_proto(&url, &turn).await.status(), 200);
+        let seen = testkit::wait_for_event(live, |e| {
+            e["type"] == "invocation_updated" && e["invocation"]["index"] == u64::from(n)
+        })
+        .await;
+        let updated: Vec<&Value> = seen
+            .iter()
+            .filter(|e| e["type"] == "invocation_updated")
+            .map(|e| &e["invocation"]["index"])
+            .collect();
+        assert_eq!(updated, [&json!(n)], "only the new invocation: {seen:?}");
+        assert_eq!(
+            seen.last().unwrap()["invocation"]["user_text"],
+            format!("question {n}")
+        );
+    }
+    let body = testkit::get_json(&format!("{base}/api/sessions/growing/invocations")).await;
+    let users: Vec<&str> = body["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["user_text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        users,
+        ["question 0", "question 1", "question 2", "question 3"],
+        "{body}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() {
     // Sessions stay live: the late span reaches the live state, not a completed session.
     let rules = agentrace_server::config::SessionRules {
