@@ -2,7 +2,8 @@
 //! (an `invoke_agent` root, twelve `chat` spans with JSON messages and usage, twelve
 //! `execute_tool` spans), then the cost of pushing one more 25-span trace and asking for the
 //! report — the [`IncrementalExtractor`] against batch re-extraction of everything, in the same
-//! run.
+//! run. Then what the server does after each batch of a live session (extract, release the rooted
+//! traces): the full report against [`IncrementalExtractor::invocations_since`].
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p agentrace-loader --bench incremental`). Set
 //! `AGENTRACE_BENCH_TRACES` to change N.
@@ -173,6 +174,54 @@ fn main() {
     });
     g.bench_function("batch_reextract_all", |b| {
         b.iter_batched(|| all.clone(), |t| batch(t, &opts), BatchSize::LargeInput);
+    });
+    g.finish();
+
+    // What the server does with a live session after each batch: extract, then release the
+    // rooted traces (which drops the cached turns). The full report builds every group again;
+    // the update builds only what the new trace touches.
+    let mut live = IncrementalExtractor::new();
+    live.push_spans(session.iter().cloned());
+    live.release_rooted();
+    let mut g = c.benchmark_group(format!(
+        "loader/session-{n}x{SPANS_PER_TRACE}/push-trace-release-and-extract"
+    ));
+    g.bench_function("report_after_release", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let spans = extra.clone();
+                let t = Instant::now();
+                live.push_spans(spans);
+                black_box(live.report(Format::OtlpJson, &opts));
+                live.release_rooted();
+                spent += t.elapsed();
+                black_box(live.take_trace(extra_id));
+            }
+            spent
+        });
+    });
+    black_box(live.invocations_since(&opts));
+    g.bench_function("invocations_since", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iters {
+                let spans = extra.clone();
+                let t = Instant::now();
+                live.push_spans(spans);
+                let update = live.invocations_since(&opts);
+                live.release_rooted();
+                spent += t.elapsed();
+                assert_eq!(
+                    update.invocations.len(),
+                    1,
+                    "only the new trace's invocation"
+                );
+                black_box(live.take_trace(extra_id));
+                black_box(live.invocations_since(&opts));
+            }
+            spent
+        });
     });
     g.finish();
     c.final_summary();
