@@ -67,6 +67,26 @@ pub struct IncrementalExtractor {
     folds: Map<String, GroupFold>,
 }
 
+/// The built traces (with their generations), the grouping resolved for them, and the groups:
+/// each a key and its members, as indexes into the traces.
+type Grouped<'a> = (
+    Vec<(&'a PreparedTrace, u64)>,
+    GroupBy,
+    Vec<(String, Vec<usize>)>,
+);
+
+/// [`Grouped`] for the traces.
+fn grouped<'a>(traces: &'a Map<TraceId, Box<TraceState>>, opts: &ExtractOptions) -> Grouped<'a> {
+    let prepared: Vec<(&PreparedTrace, u64)> = traces
+        .values()
+        .filter_map(|s| s.prepared.as_ref().map(|p| (p, s.generation)))
+        .collect();
+    let refs: Vec<&PreparedTrace> = prepared.iter().map(|(p, _)| *p).collect();
+    let group_by = extract::resolve_group_by(opts, refs.iter().copied());
+    let plan = extract::plan_groups(&refs, group_by);
+    (prepared, group_by, plan)
+}
+
 /// A group as [`IncrementalExtractor::invocations_since`] last answered it.
 #[derive(Debug)]
 struct GroupFold {
@@ -395,14 +415,7 @@ impl IncrementalExtractor {
             };
         }
         self.refresh();
-        let prepared: Vec<(&PreparedTrace, u64)> = self
-            .traces
-            .values()
-            .filter_map(|s| s.prepared.as_ref().map(|p| (p, s.generation)))
-            .collect();
-        let refs: Vec<&PreparedTrace> = prepared.iter().map(|(p, _)| *p).collect();
-        let group_by = extract::resolve_group_by(opts, refs.iter().copied());
-        let plan = extract::plan_groups(&refs, group_by);
+        let (prepared, _, plan) = grouped(&self.traces, opts);
         let mut old = std::mem::take(&mut self.folds);
         let mut folds: Map<String, GroupFold> =
             Map::with_capacity_and_hasher(plan.len(), Default::default());
@@ -507,14 +520,7 @@ impl IncrementalExtractor {
     /// turns of every group whose members changed.
     fn plan(&mut self, opts: &ExtractOptions) -> (GroupBy, Vec<PlannedGroup>) {
         self.refresh();
-        let prepared: Vec<(&PreparedTrace, u64)> = self
-            .traces
-            .values()
-            .filter_map(|s| s.prepared.as_ref().map(|p| (p, s.generation)))
-            .collect();
-        let refs: Vec<&PreparedTrace> = prepared.iter().map(|(p, _)| *p).collect();
-        let group_by = extract::resolve_group_by(opts, refs.iter().copied());
-        let plan = extract::plan_groups(&refs, group_by);
+        let (prepared, group_by, plan) = grouped(&self.traces, opts);
         let group_count = plan.len();
         let mut cache = std::mem::take(&mut self.groups);
         let mut next_cache: Map<String, GroupCache> =
@@ -538,7 +544,7 @@ impl IncrementalExtractor {
                     }
                 }
             };
-            let member_refs: Vec<&PreparedTrace> = members.iter().map(|&i| refs[i]).collect();
+            let member_refs: Vec<&PreparedTrace> = members.iter().map(|&i| prepared[i].0).collect();
             let case = extract::group_case(opts, &entry.turns, &member_refs, group_count);
             planned.push(PlannedGroup {
                 trace_ids: entry.members.iter().map(|(t, _)| *t).collect(),

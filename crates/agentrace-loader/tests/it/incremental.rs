@@ -91,6 +91,51 @@ fn feed(inc: &mut IncrementalExtractor, chunk: &[Item]) {
     inc.push_logs(logs);
 }
 
+/// What a store would hold: every span once (the first copy) and every log record fed.
+#[derive(Default)]
+struct Store {
+    telemetry: Telemetry,
+    ids: std::collections::HashSet<(
+        agentrace_loader::model::TraceId,
+        agentrace_loader::model::SpanId,
+    )>,
+}
+
+impl Store {
+    fn keep(&mut self, chunk: &[Item]) {
+        for item in chunk {
+            match item {
+                Item::Span(s) => {
+                    if self.ids.insert((s.trace_id, s.span_id)) {
+                        self.telemetry.spans.push(s.clone());
+                    }
+                }
+                Item::Log(l) => self.telemetry.logs.push(l.clone()),
+            }
+        }
+    }
+
+    /// One trace's spans and logs, as the server reads them back.
+    fn trace(&self, tid: agentrace_loader::model::TraceId) -> Telemetry {
+        Telemetry {
+            spans: self
+                .telemetry
+                .spans
+                .iter()
+                .filter(|s| s.trace_id == tid)
+                .cloned()
+                .collect(),
+            logs: self
+                .telemetry
+                .logs
+                .iter()
+                .filter(|l| l.trace_id == Some(tid))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -181,28 +226,15 @@ proptest! {
         let (telemetry, opts) = case(CASES[which]);
         let expected = batch_report(telemetry.clone(), &opts);
         let items = feed_order(&telemetry, seed, dups, logs_first);
-        // What a store would hold: every span once (first copy) and every log record fed.
-        let mut stored = Telemetry::default();
-        let mut stored_ids = std::collections::HashSet::new();
+        let mut stored = Store::default();
         let mut inc = IncrementalExtractor::new();
         let mut released = 0usize;
         for (k, chunk) in items.chunks(batch).enumerate() {
-            for item in chunk {
-                match item {
-                    Item::Span(s) => {
-                        if stored_ids.insert((s.trace_id, s.span_id)) {
-                            stored.spans.push(s.clone());
-                        }
-                    }
-                    Item::Log(l) => stored.logs.push(l.clone()),
-                }
-            }
+            stored.keep(chunk);
             feed(&mut inc, chunk);
             for tid in inc.needs_restore() {
                 prop_assert!(inc.is_released(tid));
-                let spans = stored.spans.iter().filter(|s| s.trace_id == tid).cloned().collect();
-                let logs = stored.logs.iter().filter(|l| l.trace_id == Some(tid)).cloned().collect();
-                inc.restore(tid, Telemetry { spans, logs });
+                inc.restore(tid, stored.trace(tid));
                 prop_assert!(!inc.is_released(tid));
             }
             prop_assert!(inc.needs_restore().is_empty());
@@ -211,8 +243,8 @@ proptest! {
                 released += inc.release_rooted();
             }
             // Counts do not change when spans are released.
-            prop_assert_eq!(inc.span_count(), stored_ids.len());
-            prop_assert_eq!(inc.log_count(), stored.logs.len());
+            prop_assert_eq!(inc.span_count(), stored.ids.len());
+            prop_assert_eq!(inc.log_count(), stored.telemetry.logs.len());
         }
         prop_assert_eq!(inc.span_count(), expected.span_count);
         prop_assert_eq!(inc.log_count(), expected.log_count);
@@ -243,26 +275,14 @@ proptest! {
             cases: None,
         };
         let items = feed_order(&telemetry, seed, dups, logs_first);
-        let mut stored = Telemetry::default();
-        let mut stored_ids = std::collections::HashSet::new();
+        let mut stored = Store::default();
         let mut inc = IncrementalExtractor::new();
         let mut list: Vec<agentrace_loader::report::InvocationReport> = Vec::new();
         for (k, chunk) in items.chunks(batch).enumerate() {
-            for item in chunk {
-                match item {
-                    Item::Span(s) => {
-                        if stored_ids.insert((s.trace_id, s.span_id)) {
-                            stored.spans.push(s.clone());
-                        }
-                    }
-                    Item::Log(l) => stored.logs.push(l.clone()),
-                }
-            }
+            stored.keep(chunk);
             feed(&mut inc, chunk);
             for tid in inc.needs_restore() {
-                let spans = stored.spans.iter().filter(|s| s.trace_id == tid).cloned().collect();
-                let logs = stored.logs.iter().filter(|l| l.trace_id == Some(tid)).cloned().collect();
-                inc.restore(tid, Telemetry { spans, logs });
+                inc.restore(tid, stored.trace(tid));
             }
             let update = inc.invocations_since(&opts);
             prop_assert!(update.unchanged <= list.len());
@@ -313,17 +333,12 @@ proptest! {
         };
         let mut inc = IncrementalExtractor::new();
         let mut list = Vec::new();
-        let mut fed: Vec<Span> = Vec::new();
+        let mut stored = Store::default();
         for (k, chunk) in items.chunks(batch).enumerate() {
-            for item in chunk {
-                if let Item::Span(s) = item {
-                    fed.push(s.clone());
-                }
-            }
+            stored.keep(chunk);
             feed(&mut inc, chunk);
             for tid in inc.needs_restore() {
-                let spans = fed.iter().filter(|s| s.trace_id == tid).cloned().collect();
-                inc.restore(tid, Telemetry { spans, logs: Vec::new() });
+                inc.restore(tid, stored.trace(tid));
             }
             let update = inc.invocations_since(&opts);
             list.truncate(update.unchanged);
@@ -347,42 +362,40 @@ fn conversation_trace(n: u8, kind: u8) -> Vec<Span> {
     let user = msgs(&[("user", &format!("question {n}"))]);
     let conversation = ("gen_ai.conversation.id", "c");
     let op = "gen_ai.operation.name";
+    let answer = msgs(&[("assistant", &format!("answer {n}"))]);
+    // An agent span over a chat asked `question {n}` that answered `out`.
+    let agent_turn = |out: &str, finish: &[(&str, &str)]| {
+        let mut chat = vec![
+            (op, "chat"),
+            conversation,
+            ("gen_ai.input.messages", user.as_str()),
+            ("gen_ai.output.messages", out),
+        ];
+        chat.extend_from_slice(finish);
+        vec![
+            span(
+                n,
+                root,
+                None,
+                start,
+                "invoke_agent a",
+                &[(op, "invoke_agent"), conversation],
+            ),
+            span(n, child, Some(root), start + 1, "chat", &chat),
+        ]
+    };
     match kind {
-        0 => {
-            let out = format!(
+        0 => agent_turn(
+            &format!(
                 r#"[{{"role":"assistant","parts":[{{"type":"tool_call","id":"x{n}","name":"f","arguments":{{}}}}],"finish_reason":"tool_call"}}]"#
-            );
-            vec![
-                span(
-                    n,
-                    root,
-                    None,
-                    start,
-                    "invoke_agent a",
-                    &[(op, "invoke_agent"), conversation],
-                ),
-                span(
-                    n,
-                    child,
-                    Some(root),
-                    start + 1,
-                    "chat",
-                    &[
-                        (op, "chat"),
-                        conversation,
-                        ("gen_ai.input.messages", &user),
-                        ("gen_ai.output.messages", &out),
-                        ("gen_ai.response.finish_reasons", "tool_call"),
-                    ],
-                ),
-            ]
-        }
+            ),
+            &[("gen_ai.response.finish_reasons", "tool_call")],
+        ),
         1 => {
             let prev = n - 1;
             let input = format!(
                 r#"[{{"role":"user","parts":[{{"type":"text","content":"question {prev}"}}]}},{{"role":"tool","parts":[{{"type":"tool_call_response","id":"x{prev}","response":1}}]}}]"#
             );
-            let out = msgs(&[("assistant", &format!("answer {n}"))]);
             vec![span(
                 n,
                 root,
@@ -393,7 +406,7 @@ fn conversation_trace(n: u8, kind: u8) -> Vec<Span> {
                     (op, "chat"),
                     conversation,
                     ("gen_ai.input.messages", &input),
-                    ("gen_ai.output.messages", &out),
+                    ("gen_ai.output.messages", &answer),
                 ],
             )]
         }
@@ -405,31 +418,6 @@ fn conversation_trace(n: u8, kind: u8) -> Vec<Span> {
             "chat",
             &[(op, "chat"), conversation],
         )],
-        _ => {
-            let out = msgs(&[("assistant", &format!("answer {n}"))]);
-            vec![
-                span(
-                    n,
-                    root,
-                    None,
-                    start,
-                    "invoke_agent a",
-                    &[(op, "invoke_agent"), conversation],
-                ),
-                span(
-                    n,
-                    child,
-                    Some(root),
-                    start + 1,
-                    "chat",
-                    &[
-                        (op, "chat"),
-                        conversation,
-                        ("gen_ai.input.messages", &user),
-                        ("gen_ai.output.messages", &out),
-                    ],
-                ),
-            ]
-        }
+        _ => agent_turn(&answer, &[]),
     }
 }

@@ -382,17 +382,28 @@ async fn spans_arriving_after_completion_extend_the_stored_invocations() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_growing_session_updates_only_its_new_invocation() {
-    // Each new trace of a live conversation adds one invocation: the live feed carries that one,
-    // not the earlier ones again, and the session's invocations are all of them in order.
+/// A server whose sessions stay live for the test (no completion within a minute).
+async fn staying_live() -> agentrace_server::Server {
     let rules = agentrace_server::config::SessionRules {
         completion_grace: std::time::Duration::from_secs(60),
         idle_timeout: std::time::Duration::from_secs(60),
         rerun_window: std::time::Duration::from_secs(30),
         ..testkit::fast_rules()
     };
-    let server = testkit::start(testkit::config().with_session_rules(rules).build().unwrap()).await;
+    testkit::start(
+        testkit::config()
+            .with_session_rules(rules)
+            .build()
+            .expect("config"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_growing_session_updates_only_its_new_invocation() {
+    // Each new trace of a live conversation adds one invocation: the live feed carries that one,
+    // not the earlier ones again, and the session's invocations are all of them in order.
+    let server = staying_live().await;
     let base = testkit::base(&server);
     let url = format!("{base}/v1/traces");
     let resource = || vec![kv("agentevals.session_name", "growing")];
@@ -436,13 +447,7 @@ async fn a_growing_session_updates_only_its_new_invocation() {
 #[tokio::test]
 async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() {
     // Sessions stay live: the late span reaches the live state, not a completed session.
-    let rules = agentrace_server::config::SessionRules {
-        completion_grace: std::time::Duration::from_secs(60),
-        idle_timeout: std::time::Duration::from_secs(60),
-        rerun_window: std::time::Duration::from_secs(30),
-        ..testkit::fast_rules()
-    };
-    let server = testkit::start(testkit::config().with_session_rules(rules).build().unwrap()).await;
+    let server = staying_live().await;
     let base = testkit::base(&server);
     let url = format!("{base}/v1/traces");
     let resource = || vec![kv("agentevals.session_name", "released")];
