@@ -239,7 +239,14 @@ impl Ingest {
         let mut promoted: Vec<String> = Vec::new();
         let mut accepted: Vec<(String, Span)> = Vec::new();
         let mut over_limit = 0u64;
+        // Traces the index has never seen have nothing stored: the index holds every stored
+        // trace (restored at start, forgotten only with its session), so the store need not
+        // look up their stored span ids.
+        let mut new_traces: Set<String> = Set::default();
         for (trace_id, keys, items) in traces {
+            if state.index.session_of(&trace_id).is_none() {
+                new_traces.insert(trace_id.clone());
+            }
             let session = match explicit {
                 Some(id) => {
                     state
@@ -289,7 +296,7 @@ impl Ingest {
         // the order they were routed, while the next batch is already being routed.
         let mut writer = self.store.writer();
         drop(state);
-        let inserted = writer.insert_spans(&created, &rows);
+        let inserted = writer.insert_spans(&created, &rows, &new_traces);
         drop(writer);
         let mut state = self.state.lock();
         let inserted = match inserted {

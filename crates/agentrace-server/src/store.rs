@@ -371,7 +371,7 @@ impl Store {
     /// Stores spans for sessions in one transaction: `(session id, span)` pairs. A span whose
     /// (trace id, span id) is already stored is a duplicate and is not stored again.
     pub fn insert_spans(&self, spans: &[(String, NewSpan)]) -> Result<Inserted, StoreError> {
-        self.writer().insert_spans(&[], spans)
+        self.writer().insert_spans(&[], spans, &Set::default())
     }
 
     /// Stores log records for sessions in one transaction; a record whose fingerprint is already
@@ -961,11 +961,13 @@ impl Item for NewLog {
 impl Writer<'_> {
     /// Creates `sessions` and stores spans for sessions, in one transaction: `(session id, span)`
     /// pairs. A span whose (trace id, span id) is already stored is a duplicate and is not stored
-    /// again.
+    /// again. `new_traces` names traces the caller knows have nothing stored: their stored span
+    /// ids are not looked up (duplicates within the batch are still found).
     pub fn insert_spans(
         &mut self,
         sessions: &[SessionRow],
         spans: &[(String, NewSpan)],
+        new_traces: &Set<String>,
     ) -> Result<Inserted, StoreError> {
         let tx = self.conn.transaction()?;
         for row in sessions {
@@ -1007,6 +1009,11 @@ impl Writer<'_> {
                 };
                 let seen = match known.entry(span.trace_id.as_str()) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e)
+                        if new_traces.contains(&span.trace_id) =>
+                    {
+                        e.insert(Set::default())
+                    }
                     std::collections::hash_map::Entry::Vacant(e) => {
                         let mut ids = Set::default();
                         let mut rows = stored_ids.query([&span.trace_id])?;

@@ -178,6 +178,25 @@ async fn sessions_survive_a_restart() {
     let list: Value = testkit::get_json(&format!("{base}/api/sessions")).await;
     assert_eq!(list["total"], 1);
     assert_eq!(list["sessions"][0]["spanCount"], 4);
+    // A retried export of a trace stored before the restart is recognized as duplicates: the
+    // restarted server knows the trace, so the store looks up its stored span ids.
+    assert_eq!(post_turn(&base, "kept", 1, None).await.status(), 200);
+    let session: Value = testkit::get_json(&format!("{base}/api/sessions/kept")).await;
+    assert_eq!(session["spanCount"], 4, "{session}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retried_export_over_http_is_stored_once() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    for _ in 0..3 {
+        assert_eq!(post_turn(&base, "retried", 5, None).await.status(), 200);
+    }
+    let session: Value = testkit::get_json(&format!("{base}/api/sessions/retried")).await;
+    assert_eq!(session["spanCount"], 2, "{session}");
+    let spans: Value = testkit::get_json(&format!("{base}/api/sessions/retried/spans")).await;
+    assert_eq!(spans["spans"].as_array().map(Vec::len), Some(2), "{spans}");
     server.shutdown().await;
 }
 
