@@ -255,6 +255,12 @@ async fn the_span_limit_rejects_through_partial_success() {
     assert_eq!(response.status(), 200);
     let body = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
     testkit::assert_spans_rejected(body.partial_success, 1, "span limit (3)");
+    // The refused span is not stored: the session holds the limit, no more.
+    let base = testkit::base(&server);
+    let session = testkit::get_json(&format!("{base}/api/sessions/s")).await;
+    assert_eq!(session["spanCount"], 3, "{session}");
+    let spans = testkit::get_json(&format!("{base}/api/sessions/s/spans")).await;
+    assert_eq!(spans["spans"].as_array().map(Vec::len), Some(3), "{spans}");
     server.shutdown().await;
 }
 
