@@ -29,7 +29,7 @@ use crate::{
     live::{LiveEvent, LiveHub, SpanSummary},
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
-    store::{NewLog, NewSpan, PackedTrace, SessionRow, Store, StoreError, StoredItem, now_ns},
+    store::{NewLog, NewSpan, SessionRow, Store, StoreError, StoredItem, now_ns},
     tracker::{self, Live, Tracker, Updates},
 };
 
@@ -56,7 +56,7 @@ pub enum IngestError {
 }
 
 /// A trace of a batch ready to route: its id, its session keys, its spans with their stored form.
-type PreparedTrace = (String, TraceKeys, Vec<(Span, NewSpan)>, PackedTrace);
+type PreparedTrace = (String, TraceKeys, Vec<(Span, NewSpan)>);
 /// A log record ready to route: its trace and keys (none for an explicit session), the record
 /// and its stored form.
 type PreparedLog = (Option<(String, TraceKeys)>, LogRecord, NewLog);
@@ -193,16 +193,14 @@ impl Ingest {
             .into_iter()
             .map(|(trace_id, spans)| {
                 let keys = trace_keys(&spans);
-                let items: Vec<(Span, NewSpan)> = spans
+                let items = spans
                     .into_iter()
                     .map(|span| {
                         let row = new_span(&span, &mut origins);
                         (span, row)
                     })
                     .collect();
-                // Chunked and compressed here, outside the commit, which runs one batch at a time.
-                let packed = PackedTrace::new(items.iter().map(|(_, row)| row));
-                (trace_id.to_string(), keys, items, packed)
+                (trace_id.to_string(), keys, items)
             })
             .collect();
 
@@ -211,7 +209,7 @@ impl Ingest {
         if explicit.is_none() {
             let creating = traces
                 .iter()
-                .filter(|(trace, keys, _, _)| state.index.would_create(trace, keys, now))
+                .filter(|(trace, keys, _)| state.index.would_create(trace, keys, now))
                 .count() as u64;
             let existing = state.index.listed_len() as u64;
             if creating > 0 && existing + creating > self.limits.max_sessions {
@@ -223,13 +221,10 @@ impl Ingest {
             let refused = self.refuse_past_staged_limit(
                 &state,
                 &mut traces,
-                |(t, k, _, _)| Some((t.as_str(), k)),
+                |(t, k, _)| Some((t.as_str(), k)),
                 now,
             );
-            let spans: u64 = refused
-                .iter()
-                .map(|(_, _, items, _)| items.len() as u64)
-                .sum();
+            let spans: u64 = refused.iter().map(|(_, _, items)| items.len() as u64).sum();
             outcome.reject(
                 spans,
                 format!(
@@ -248,8 +243,7 @@ impl Ingest {
         // trace (restored at start, forgotten only with its session), so the store need not
         // look up their stored span ids.
         let mut new_traces: Set<String> = Set::default();
-        let mut packed_traces: Map<String, PackedTrace> = Map::default();
-        for (trace_id, keys, items, packed) in traces {
+        for (trace_id, keys, items) in traces {
             if state.index.session_of(&trace_id).is_none() {
                 new_traces.insert(trace_id.clone());
             }
@@ -281,7 +275,6 @@ impl Ingest {
                 }
             };
             let counts = state.counts.entry(session.clone()).or_default();
-            let refused_before = over_limit;
             for (span, row) in items {
                 if at_limit(counts.0, self.limits.max_spans_per_session) {
                     over_limit += 1;
@@ -290,10 +283,6 @@ impl Ingest {
                 counts.0 += 1;
                 rows.push((session.clone(), row));
                 accepted.push((trace_id.clone(), span));
-            }
-            // Packed from all the trace's spans: only usable when none was refused.
-            if over_limit == refused_before {
-                packed_traces.insert(trace_id, packed);
             }
         }
         outcome.reject(
@@ -307,7 +296,7 @@ impl Ingest {
         // the order they were routed, while the next batch is already being routed.
         let mut writer = self.store.writer();
         drop(state);
-        let inserted = writer.insert_spans(&created, &rows, &new_traces, &mut packed_traces);
+        let inserted = writer.insert_spans(&created, &rows, &new_traces);
         drop(writer);
         let mut state = self.state.lock();
         let inserted = match inserted {

@@ -371,8 +371,7 @@ impl Store {
     /// Stores spans for sessions in one transaction: `(session id, span)` pairs. A span whose
     /// (trace id, span id) is already stored is a duplicate and is not stored again.
     pub fn insert_spans(&self, spans: &[(String, NewSpan)]) -> Result<Inserted, StoreError> {
-        self.writer()
-            .insert_spans(&[], spans, &Set::default(), &mut Map::default())
+        self.writer().insert_spans(&[], spans, &Set::default())
     }
 
     /// Stores log records for sessions in one transaction; a record whose fingerprint is already
@@ -891,111 +890,23 @@ impl Chunk {
         if self.count == 0 {
             return Ok(());
         }
-        let packed = self.pack();
+        // Stored compressed: GenAI spans repeat their keys and messages, and every byte written
+        // is written twice (WAL, then checkpoint). Readers accept the JSON chunks (compressed or
+        // text) of older databases.
+        let packed = lz4_flex::compress_prepend_size(&self.body);
         insert.execute(params![
             self.session_id,
             self.trace_id,
             self.origin_id,
-            packed.count,
-            packed.body
+            self.count,
+            packed
         ])?;
-        ids_insert.execute(params![conn.last_insert_rowid(), packed.ids])?;
-        Ok(())
-    }
-
-    /// The chunk's spans compressed, and the chunk emptied. Stored compressed: GenAI spans repeat
-    /// their keys and messages, and every byte written is written twice (WAL, then checkpoint).
-    /// Readers accept the JSON chunks (compressed or text) of older databases.
-    fn pack(&mut self) -> PackedChunk {
-        let packed = PackedChunk {
-            origin: None,
-            count: self.count,
-            body: lz4_flex::compress_prepend_size(&self.body),
-            ids: std::mem::take(&mut self.ids),
-        };
+        ids_insert.execute(params![conn.last_insert_rowid(), self.ids])?;
         self.count = 0;
         self.body.clear();
-        packed
+        self.ids.clear();
+        Ok(())
     }
-}
-
-/// One chunk's row, compressed.
-#[derive(Debug)]
-struct PackedChunk {
-    origin: Option<std::sync::Arc<str>>,
-    count: i64,
-    body: Vec<u8>,
-    ids: Vec<u8>,
-}
-
-/// A trace's spans of one batch in their chunks, compressed before the write transaction, which
-/// then only inserts them. Built from the spans in batch order, each span id once, as
-/// [`Writer::insert_spans`] would chunk them when none is stored yet.
-#[derive(Debug, Default)]
-pub struct PackedTrace {
-    chunks: Vec<PackedChunk>,
-    /// The span ids packed.
-    ids: Vec<[u8; 8]>,
-    /// Spans left out as copies of an earlier one of the batch.
-    duplicates: u64,
-}
-
-impl PackedTrace {
-    /// Packs the spans of one trace (in batch order).
-    pub fn new<'a>(spans: impl IntoIterator<Item = &'a NewSpan>) -> Self {
-        let mut out = Self::default();
-        let mut seen: Set<[u8; 8]> = Set::default();
-        let mut chunk = Chunk::default();
-        let mut origin: Option<&std::sync::Arc<str>> = None;
-        for span in spans {
-            if !seen.insert(span.span_id) {
-                out.duplicates += 1;
-                continue;
-            }
-            let same_origin = origin.is_some_and(|o| **o == *span.origin);
-            if chunk.count > 0 && (!same_origin || chunk.body.len() >= CHUNK_SPLIT_BYTES) {
-                out.close(&mut chunk, origin);
-            }
-            origin = Some(&span.origin);
-            chunk.push(&span.body, span.span_id);
-            out.ids.push(span.span_id);
-        }
-        out.close(&mut chunk, origin);
-        out
-    }
-
-    fn close(&mut self, chunk: &mut Chunk, origin: Option<&std::sync::Arc<str>>) {
-        if chunk.count > 0 {
-            let mut packed = chunk.pack();
-            packed.origin = origin.cloned();
-            self.chunks.push(packed);
-        }
-    }
-}
-
-/// The span ids a trace has in the store (chunks, and the `span_ids` rows of older databases).
-fn stored_span_ids(
-    chunks: &mut rusqlite::CachedStatement<'_>,
-    legacy: Option<&mut rusqlite::CachedStatement<'_>>,
-    trace_id: &str,
-) -> Result<Set<[u8; 8]>, StoreError> {
-    let mut ids = Set::default();
-    let mut rows = chunks.query([trace_id])?;
-    while let Some(row) = rows.next()? {
-        let blob: Vec<u8> = row.get(0)?;
-        ids.extend(
-            blob.chunks_exact(8)
-                .filter_map(|c| <[u8; 8]>::try_from(c).ok()),
-        );
-    }
-    if let Some(legacy) = legacy {
-        let mut rows = legacy.query([trace_id])?;
-        while let Some(row) = rows.next()? {
-            let legacy_id: String = row.get(0)?;
-            ids.extend(SpanId::from_hex(&legacy_id).map(|id| id.0));
-        }
-    }
-    Ok(ids)
 }
 
 /// The fields of a stored span that order a session's spans.
@@ -1052,16 +963,11 @@ impl Writer<'_> {
     /// pairs. A span whose (trace id, span id) is already stored is a duplicate and is not stored
     /// again. `new_traces` names traces the caller knows have nothing stored: their stored span
     /// ids are not looked up (duplicates within the batch are still found).
-    ///
-    /// A trace in `packed` was chunked and compressed by the caller ([`PackedTrace`]) from all
-    /// its spans in `spans`: those chunks are inserted as they are, unless some of its span ids
-    /// are stored already, in which case its spans go the way of the others.
     pub fn insert_spans(
         &mut self,
         sessions: &[SessionRow],
         spans: &[(String, NewSpan)],
         new_traces: &Set<String>,
-        packed: &mut Map<String, PackedTrace>,
     ) -> Result<Inserted, StoreError> {
         let tx = self.conn.transaction()?;
         for row in sessions {
@@ -1092,45 +998,6 @@ impl Writer<'_> {
             let mut chunk = Chunk::default();
             let mut last_origin: Option<(*const u8, i64)> = None;
             for (session_id, span) in spans {
-                if let Some(trace) = packed.get(&span.trace_id) {
-                    if trace.chunks.is_empty() {
-                        // Inserted with the first span of the trace.
-                        continue;
-                    }
-                    let stored = if new_traces.contains(&span.trace_id) {
-                        Set::default()
-                    } else {
-                        stored_span_ids(&mut stored_ids, legacy.as_mut(), &span.trace_id)?
-                    };
-                    if trace.ids.iter().all(|id| !stored.contains(id)) {
-                        let trace = packed
-                            .get_mut(&span.trace_id)
-                            .map(std::mem::take)
-                            .unwrap_or_default();
-                        result.stored += trace.ids.len() as u64;
-                        result.duplicates += trace.duplicates;
-                        *per_session.entry(session_id.as_str()).or_default() +=
-                            trace.ids.len() as i64;
-                        for chunk in trace.chunks {
-                            let origin = match &chunk.origin {
-                                Some(origin) => self.store.origin_id(&tx, origin)?,
-                                None => continue,
-                            };
-                            chunk_insert.execute(params![
-                                session_id,
-                                span.trace_id,
-                                origin,
-                                chunk.count,
-                                chunk.body
-                            ])?;
-                            ids_insert.execute(params![tx.last_insert_rowid(), chunk.ids])?;
-                        }
-                        continue;
-                    }
-                    // Some of it is stored already (a retried export): span by span.
-                    packed.remove(&span.trace_id);
-                    known.insert(span.trace_id.as_str(), stored);
-                }
                 let ptr = span.origin.as_ptr();
                 let origin = match last_origin {
                     Some((p, id)) if p == ptr => id,
@@ -1147,11 +1014,25 @@ impl Writer<'_> {
                     {
                         e.insert(Set::default())
                     }
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(stored_span_ids(
-                        &mut stored_ids,
-                        legacy.as_mut(),
-                        &span.trace_id,
-                    )?),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let mut ids = Set::default();
+                        let mut rows = stored_ids.query([&span.trace_id])?;
+                        while let Some(row) = rows.next()? {
+                            let blob: Vec<u8> = row.get(0)?;
+                            ids.extend(
+                                blob.chunks_exact(8)
+                                    .filter_map(|c| <[u8; 8]>::try_from(c).ok()),
+                            );
+                        }
+                        if let Some(legacy) = legacy.as_mut() {
+                            let mut rows = legacy.query([&span.trace_id])?;
+                            while let Some(row) = rows.next()? {
+                                let legacy_id: String = row.get(0)?;
+                                ids.extend(SpanId::from_hex(&legacy_id).map(|id| id.0));
+                            }
+                        }
+                        e.insert(ids)
+                    }
                 };
                 if !seen.insert(span.span_id) {
                     result.duplicates += 1;

@@ -2,7 +2,7 @@
 
 use agentrace_server::{
     config::DbLocation,
-    store::{NewLog, NewSpan, PackedTrace, SessionFilter, SessionRow, Store, StoreError},
+    store::{NewLog, NewSpan, SessionFilter, SessionRow, Store, StoreError},
 };
 use serde_json::json;
 
@@ -427,83 +427,4 @@ fn span_ids_of_the_server_are_deduplicated_across_batches_reopens_and_versions()
     let store = Store::open(&db).unwrap();
     let legacy = store.insert_spans(&batch(&[b, c])).unwrap();
     assert_eq!((legacy.stored, legacy.duplicates), (1, 1));
-}
-
-#[test]
-fn spans_packed_before_the_transaction_are_stored_as_span_by_span() {
-    // The same batches stored twice: chunked and compressed by the caller (as ingest does,
-    // outside the commit), and span by span inside the transaction. Both stores must answer
-    // the same counts and hold the same spans, whether a trace is new, continues with new
-    // spans, or is retried with spans stored already (which falls back to span by span).
-    let (t1, t2) = (
-        "0af7651916cd43dd8448eb211c80319c",
-        "11111111111111111111111111111111",
-    );
-    let other_origin = |mut s: NewSpan| {
-        s.origin = r#"{"resource":{"attributes":[]},"scope":{"name":"other"}}"#.into();
-        s
-    };
-    let batches: Vec<Vec<NewSpan>> = vec![
-        // New traces; a copy inside the batch; two origins interleaved.
-        vec![
-            span(t1, "a"),
-            span(t1, "b"),
-            other_origin(span(t1, "c")),
-            span(t1, "b"),
-            span(t1, "d"),
-            span(t2, "a"),
-        ],
-        // t1 continues with new spans only; t2 is retried with one stored span.
-        vec![span(t1, "e"), span(t2, "a"), span(t2, "f")],
-        // Everything again.
-        vec![span(t1, "a"), span(t1, "e"), span(t2, "f")],
-    ];
-    let packed_store = Store::open(&DbLocation::Memory).unwrap();
-    let plain_store = Store::open(&DbLocation::Memory).unwrap();
-    for store in [&packed_store, &plain_store] {
-        store.create_session(&session("s1", 1)).unwrap();
-    }
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for batch in batches {
-        let rows: Vec<(String, NewSpan)> =
-            batch.into_iter().map(|s| ("s1".to_owned(), s)).collect();
-        let mut packed = agentrace_loader::hash::Map::default();
-        let mut new_traces = agentrace_loader::hash::Set::default();
-        for trace in [t1, t2] {
-            let spans: Vec<&NewSpan> = rows
-                .iter()
-                .map(|(_, s)| s)
-                .filter(|s| s.trace_id == trace)
-                .collect();
-            packed.insert(trace.to_owned(), PackedTrace::new(spans));
-            if seen.insert(trace.to_owned()) {
-                new_traces.insert(trace.to_owned());
-            }
-        }
-        let with_packed = packed_store
-            .writer()
-            .insert_spans(&[], &rows, &new_traces, &mut packed)
-            .unwrap();
-        let span_by_span = plain_store.insert_spans(&rows).unwrap();
-        assert_eq!(
-            (with_packed.stored, with_packed.duplicates),
-            (span_by_span.stored, span_by_span.duplicates)
-        );
-    }
-    let read = |store: &Store| {
-        let mut items: Vec<(String, String)> = store
-            .spans("s1")
-            .unwrap()
-            .into_iter()
-            .map(|i| (i.origin, i.body))
-            .collect();
-        items.sort();
-        items
-    };
-    assert_eq!(read(&packed_store), read(&plain_store));
-    assert_eq!(read(&packed_store).len(), 7);
-    assert_eq!(
-        packed_store.session("s1").unwrap().span_count,
-        plain_store.session("s1").unwrap().span_count
-    );
 }
