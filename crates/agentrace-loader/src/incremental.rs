@@ -452,21 +452,17 @@ impl IncrementalExtractor {
                 // The last turn that starts before the first changed draft: its start stands.
                 match fold
                     .starts
-                    .starts
                     .iter()
                     .rposition(|(start, _)| *start < first_changed)
                 {
-                    Some(turn) => (turn, fold.starts.starts[turn].0),
+                    Some(turn) => (turn, fold.starts[turn].0),
                     None => (0, 0),
                 }
             };
             let (first_turn, first_draft) = from;
             if in_place && same_members {
-                offset += fold.starts.starts.len();
+                offset += fold.starts.len();
             } else {
-                if first_turn == 0 {
-                    fold.starts = extract::TurnStarts::default();
-                }
                 let drafts: Vec<Draft> = members
                     .iter()
                     .flat_map(|&i| prepared[i].0.drafts.iter())
@@ -478,10 +474,10 @@ impl IncrementalExtractor {
                 for (i, turn) in turns.iter().enumerate() {
                     invocations.push(crate::report::invocation(index, first_turn + i, turn));
                 }
-                offset += fold.starts.starts.len();
+                offset += fold.starts.len();
             }
             fold.index = index;
-            fold.offset = offset - fold.starts.starts.len();
+            fold.offset = offset - fold.starts.len();
             fold.members = ids;
             folds.insert(key, fold);
         }

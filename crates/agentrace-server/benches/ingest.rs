@@ -263,7 +263,8 @@ fn ingest(c: &mut Criterion) {
             for spans in traces {
                 let mut live = agentrace_loader::incremental::IncrementalExtractor::new();
                 live.push_spans(spans);
-                let invocations = agentrace_server::extract::invocations(&mut live);
+                let mut invocations = Vec::new();
+                agentrace_server::extract::update(&mut live, &mut invocations);
                 assert_eq!(invocations.len(), 1, "one invocation per trace");
             }
             started.elapsed()

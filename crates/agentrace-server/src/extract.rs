@@ -3,7 +3,6 @@
 use agentrace_loader::{
     extract::{ExtractOptions, GroupBy},
     incremental::IncrementalExtractor,
-    read::Format,
 };
 use serde::Serialize;
 use serde_json::{Value, value::RawValue};
@@ -51,28 +50,13 @@ impl PartialEq for Invocation {
     }
 }
 
-/// A session's invocations in the shape of `expected.json`'s `invocations`: every turn of the
-/// session, in conversation order, numbered from 0 (`group` is always 0: a session is one group).
-/// Only the traces that changed since the last call are extracted again.
-pub fn invocations(extractor: &mut IncrementalExtractor) -> Vec<Invocation> {
-    let report = extractor.report(Format::OtlpJson, &options());
-    // Collected into a list of its own size: `collect` over the report's list would reuse that
-    // buffer (an invocation report is about 60 times larger than an `Invocation`), and a live
-    // session keeps this list.
-    let mut out = Vec::with_capacity(report.invocations.len());
-    for (index, mut invocation) in report.invocations.into_iter().enumerate() {
-        invocation.group = 0;
-        invocation.index = index;
-        out.push(Invocation::new(&invocation));
-    }
-    out
-}
-
 /// Brings `invocations` (the last result of this function for the session, or empty) up to date
-/// with what the extractor was fed since, and returns the ones that changed, by index. Only the
-/// invocations the new traces can touch are extracted and serialized again
+/// with what the extractor was fed since, and returns the ones that changed, by index: a
+/// session's invocations in the shape of `expected.json`'s `invocations`, every turn of the
+/// session in conversation order, numbered from 0 (`group` is always 0: a session is one group).
+/// Only the invocations the new traces can touch are extracted and serialized again
 /// ([`IncrementalExtractor::invocations_since`]): a session that grows by one trace costs that
-/// trace, not the whole session. The result is the same as [`invocations`].
+/// trace, not the whole session.
 pub fn update(
     extractor: &mut IncrementalExtractor,
     invocations: &mut Vec<Invocation>,

@@ -853,88 +853,86 @@ fn join_continuations(drafts: Vec<Draft>) -> Vec<(Draft, Vec<Gap>)> {
 /// starts a turn of its own (returns `true`). A turn's gaps are decided when it starts, from the
 /// turn before it, and never change afterwards.
 fn join_step(out: &mut Vec<(Draft, Vec<Gap>)>, d: Draft) -> bool {
+    if d.anchor_kind == AnchorKind::Root
+        && let Some((prev, _)) = out.last_mut()
     {
-        if d.anchor_kind == AnchorKind::Root
-            && let Some((prev, _)) = out.last_mut()
-        {
-            let first_input = d.calls.first().and_then(|c| c.input_messages.as_ref());
-            let last_prev = prev.calls.last();
-            let ends_with_response = first_input
-                .and_then(|m| m.last())
-                .is_some_and(Message::is_tool_result);
-            if let (Some(lp), true) = (last_prev, ends_with_response) {
-                let (requested, ids) = requested_call_ids(lp);
-                let resp_ids: Set<String> = first_input
-                    .into_iter()
-                    .flatten()
-                    .rev()
-                    .take_while(|m| m.is_tool_result())
-                    .flat_map(|m| m.parts.iter())
-                    .filter_map(|p| match p {
-                        Part::ToolCallResponse { id: Some(id), .. } => Some(id.clone()),
-                        _ => None,
-                    })
-                    .collect();
-                let ids_ok = ids.is_empty() || resp_ids.is_empty() || !ids.is_disjoint(&resp_ids);
-                if requested && ids_ok {
-                    prev.calls.extend(d.calls);
-                    prev.tool_spans.extend(d.tool_spans);
-                    prev.tool_name_missing.extend(d.tool_name_missing);
-                    prev.has_tool_spans |= d.has_tool_spans;
-                    prev.end_ns = prev.end_ns.max(d.end_ns);
-                    prev.evaluations.extend(d.evaluations);
-                    return false;
-                }
-            }
-            let no_content = d.calls.iter().all(|c| c.input_messages.is_none());
-            if no_content
-                && last_prev.is_some_and(|c| c.finish_reasons.iter().any(|r| is_tool_finish(r)))
-            {
-                let gap = Gap {
-                    code: "possible_continuation",
-                    reason: "content not captured; the previous turn ended requesting tools".into(),
-                };
-                out.push((d, vec![gap]));
-                return true;
+        let first_input = d.calls.first().and_then(|c| c.input_messages.as_ref());
+        let last_prev = prev.calls.last();
+        let ends_with_response = first_input
+            .and_then(|m| m.last())
+            .is_some_and(Message::is_tool_result);
+        if let (Some(lp), true) = (last_prev, ends_with_response) {
+            let (requested, ids) = requested_call_ids(lp);
+            let resp_ids: Set<String> = first_input
+                .into_iter()
+                .flatten()
+                .rev()
+                .take_while(|m| m.is_tool_result())
+                .flat_map(|m| m.parts.iter())
+                .filter_map(|p| match p {
+                    Part::ToolCallResponse { id: Some(id), .. } => Some(id.clone()),
+                    _ => None,
+                })
+                .collect();
+            let ids_ok = ids.is_empty() || resp_ids.is_empty() || !ids.is_disjoint(&resp_ids);
+            if requested && ids_ok {
+                prev.calls.extend(d.calls);
+                prev.tool_spans.extend(d.tool_spans);
+                prev.tool_name_missing.extend(d.tool_name_missing);
+                prev.has_tool_spans |= d.has_tool_spans;
+                prev.end_ns = prev.end_ns.max(d.end_ns);
+                prev.evaluations.extend(d.evaluations);
+                return false;
             }
         }
-        out.push((d, Vec::new()));
-        true
+        let no_content = d.calls.iter().all(|c| c.input_messages.is_none());
+        if no_content
+            && last_prev.is_some_and(|c| c.finish_reasons.iter().any(|r| is_tool_finish(r)))
+        {
+            let gap = Gap {
+                code: "possible_continuation",
+                reason: "content not captured; the previous turn ended requesting tools".into(),
+            };
+            out.push((d, vec![gap]));
+            return true;
+        }
     }
+    out.push((d, Vec::new()));
+    true
 }
 
-/// Where each turn of a group starts in the group's drafts (its members' drafts, in order), and
-/// the gaps it started with: what [`turns_from`] needs to build the turns again from one of them
-/// on, without the drafts before it.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct TurnStarts {
-    /// Per turn: the index of its first draft, and its gaps.
-    pub(crate) starts: Vec<(usize, Vec<Gap>)>,
-}
+/// Per turn of a group: the index of its first draft in the group's drafts (its members'
+/// drafts, in order), and the gaps it started with. What [`turns_from`] needs to build the turns
+/// again from one of them on, without the drafts before it.
+pub(crate) type TurnStarts = Vec<(usize, Vec<Gap>)>;
 
 /// The turns of a group from its turn `first` on, given the group's drafts from that turn's first
-/// draft on (`drafts`, where the turn's first draft is number `starts[first].0` of the group),
-/// and the turn starts of the drafts before. The same as the turns of [`conversation_turns`] over
-/// all the group's drafts from `first` on: a turn depends on the turn before it only when it
-/// starts (its gaps), and those are kept in `starts`. `starts` is updated to the new drafts.
+/// draft on (`drafts`, where the turn's first draft is number `starts[first].0` of the group).
+/// The same as the turns of [`conversation_turns`] over all the group's drafts from `first` on:
+/// a turn depends on the turn before it only when it starts (its gaps), and those are kept in
+/// `starts`, which is updated to the new drafts. From turn 0 nothing is kept: the first turn
+/// starts without gaps.
 pub(crate) fn turns_from(starts: &mut TurnStarts, first: usize, drafts: Vec<Draft>) -> Vec<Turn> {
     let mut out: Vec<(Draft, Vec<Gap>)> = Vec::new();
-    let base = starts.starts.get(first).map_or(0, |(i, _)| *i);
-    let seed_gaps = starts.starts.get(first).map(|(_, g)| g.clone());
-    starts.starts.truncate(first);
+    let seed = if first == 0 {
+        starts.clear();
+        None
+    } else {
+        starts.drain(first..).next()
+    };
+    let base = seed.as_ref().map_or(0, |(i, _)| *i);
     for (offset, d) in drafts.into_iter().enumerate() {
-        let index = base + offset;
-        if offset == 0
-            && let Some(gaps) = &seed_gaps
-        {
+        let started = match (offset, &seed) {
             // The turn's start stands: its gaps came from the turn before, unchanged.
-            out.push((d, gaps.clone()));
-            starts.starts.push((index, gaps.clone()));
-            continue;
-        }
-        if join_step(&mut out, d) {
+            (0, Some((_, gaps))) => {
+                out.push((d, gaps.clone()));
+                true
+            }
+            _ => join_step(&mut out, d),
+        };
+        if started {
             let gaps = out.last().map(|(_, g)| g.clone()).unwrap_or_default();
-            starts.starts.push((index, gaps));
+            starts.push((base + offset, gaps));
         }
     }
     out.into_iter().map(|(d, g)| finish_turn(d, g)).collect()
