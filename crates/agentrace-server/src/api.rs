@@ -69,6 +69,7 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "ingestWorkers": state.workers.status().workers,
             "ingestQueue": l.ingest_queue,
             "maxStagedTraces": l.max_staged_traces,
+            "walLimitBytes": l.wal_limit_bytes,
         },
         "sessions": {
             "completionGraceSeconds": s.completion_grace.as_secs_f64(),

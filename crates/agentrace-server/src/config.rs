@@ -77,6 +77,11 @@ pub struct Limits {
     /// [`SessionRules::staged_ttl`]); the spans of a new trace past this are rejected through
     /// OTLP partial success (nothing is evicted to make room).
     pub max_staged_traces: u64,
+    /// The SQLite write-ahead log's size bound, in bytes (file databases). Past it the
+    /// checkpointer finishes its checkpoint with the writer held for a moment, so the WAL starts
+    /// over at the next commit; below it the WAL starts over on its own when a checkpoint ends
+    /// between commits. The WAL file is cut back to a quarter of this when it starts over.
+    pub wal_limit_bytes: u64,
 }
 
 impl Default for Limits {
@@ -94,6 +99,7 @@ impl Default for Limits {
             ingest_workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ingest_queue: 64,
             max_staged_traces: 1000,
+            wal_limit_bytes: 256 << 20,
         }
     }
 }

@@ -132,7 +132,7 @@ impl AppState {
     /// Opens the store and builds the state for `config`.
     pub fn new(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
-        let store = Arc::new(Store::open(&config.db)?);
+        let store = Arc::new(Store::open_with(&config.db, config.limits.wal_limit_bytes)?);
         let hub = LiveHub::new(config.limits.live_buffer);
         let ingest = Ingest::new(
             store,

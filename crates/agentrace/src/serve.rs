@@ -75,6 +75,10 @@ pub(crate) struct ServeArgs {
     /// overloaded (503 with Retry-After, gRPC UNAVAILABLE).
     #[arg(long, env = "AGENTRACE_INGEST_QUEUE", default_value_t = Limits::default().ingest_queue)]
     ingest_queue: usize,
+    /// Bound of the SQLite write-ahead log, in MiB: past it a checkpoint briefly holds the
+    /// writer so the log starts over.
+    #[arg(long, env = "AGENTRACE_WAL_LIMIT_MIB", default_value_t = Limits::default().wal_limit_bytes >> 20)]
+    wal_limit_mib: u64,
     /// Delete sessions completed more than this many hours ago (default: keep them).
     #[arg(long, env = "AGENTRACE_RETENTION_HOURS")]
     retention_hours: Option<u64>,
@@ -110,6 +114,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_staged_traces: args.max_staged_traces,
         ingest_workers: args.ingest_workers,
         ingest_queue: args.ingest_queue,
+        wal_limit_bytes: args.wal_limit_mib.saturating_mul(1 << 20),
         ..Limits::default()
     };
     let rules = SessionRules {

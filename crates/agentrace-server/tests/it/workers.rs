@@ -33,6 +33,7 @@ async fn an_overloaded_server_refuses_with_retry_after_and_recovers() {
     let limits = Limits {
         ingest_workers: 1,
         ingest_queue: 0,
+        wal_limit_bytes: 8 << 20,
         ..Limits::default()
     };
     let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
@@ -40,6 +41,7 @@ async fn an_overloaded_server_refuses_with_retry_after_and_recovers() {
     let config = testkit::get_json(&format!("{base}/api/config")).await;
     assert_eq!(config["limits"]["ingestWorkers"], 1);
     assert_eq!(config["limits"]["ingestQueue"], 0);
+    assert_eq!(config["limits"]["walLimitBytes"], 8 << 20);
 
     // The only worker is taken until the test lets it go.
     let (release, hold) = std::sync::mpsc::channel::<()>();
