@@ -80,7 +80,7 @@ pub struct Limits {
     /// The SQLite write-ahead log's size bound, in bytes (file databases). Past it the
     /// checkpointer finishes its checkpoint with the writer held for a moment, so the WAL starts
     /// over at the next commit; below it the WAL starts over on its own when a checkpoint ends
-    /// between commits. The WAL file is cut back to a quarter of this when it starts over.
+    /// between commits. A WAL file grown past this is cut back to it when it starts over.
     pub wal_limit_bytes: u64,
 }
 
@@ -99,7 +99,7 @@ impl Default for Limits {
             ingest_workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ingest_queue: 64,
             max_staged_traces: 1000,
-            wal_limit_bytes: 256 << 20,
+            wal_limit_bytes: 1 << 30,
         }
     }
 }
