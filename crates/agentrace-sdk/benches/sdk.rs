@@ -4,7 +4,12 @@
 //! Run with `cargo xtask bench` (or `cargo bench -p agentrace-sdk`). Every measurement has its
 //! baseline in the same run; docs/benchmarks.md reports the ratios.
 
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 
 use std::hint::black_box;
 use std::pin::Pin;
@@ -14,7 +19,7 @@ use std::time::{Duration, Instant};
 use agentrace_sdk::events::attr;
 use agentrace_sdk::{CaptureSettings, EventStream, Instrumentation, ModelChunk, Usage, add_event};
 use agentrace_semconv::attr as attr_key;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use futures::Stream;
 use futures::task::noop_waker;
 use opentelemetry::metrics::MeterProvider;
@@ -312,5 +317,66 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
+/// `add_event` with nobody subscribed against a bare span event, measured paired: the two
+/// alternate in blocks of [`EVENTS_PER_SPAN`] events on the same thread, so a slow moment of a
+/// shared machine slows both. Prints the ratio of each group of blocks' total times.
+fn paired_add_event() {
+    const GROUPS: usize = 31;
+    const BLOCKS: u64 = 400;
+    let p = providers();
+    let bare = |i: u64| {
+        Context::map_current(|cx| {
+            cx.span().add_event(
+                agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
+                vec![
+                    KeyValue::new("chunk", "tok "),
+                    KeyValue::new("index", i as i64),
+                ],
+            )
+        })
+    };
+    let ours = |i: u64| {
+        add_event(
+            agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
+            vec![
+                KeyValue::new("chunk", "tok "),
+                KeyValue::new("index", i as i64),
+            ],
+        )
+    };
+    // Warm up both paths.
+    time_events(&p, 100_000, bare);
+    time_events(&p, 100_000, ours);
+    let mut ratios: Vec<f64> = (0..GROUPS)
+        .map(|g| {
+            let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
+            for block in 0..BLOCKS {
+                // Which goes first alternates too.
+                if (block + g as u64).is_multiple_of(2) {
+                    a += time_events(&p, EVENTS_PER_SPAN, bare);
+                    b += time_events(&p, EVENTS_PER_SPAN, ours);
+                } else {
+                    b += time_events(&p, EVENTS_PER_SPAN, ours);
+                    a += time_events(&p, EVENTS_PER_SPAN, bare);
+                }
+            }
+            b.as_secs_f64() / a.as_secs_f64()
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "add_event/no_subscriber paired with bare_span_event: {:.3}x (median of {GROUPS} groups of \
+         {BLOCKS} alternating blocks of {EVENTS_PER_SPAN} events; quartiles {:.3}x to {:.3}x)",
+        ratios[GROUPS / 2],
+        ratios[GROUPS / 4],
+        ratios[3 * GROUPS / 4],
+    );
+}
+
 criterion_group! { name = benches; config = config(); targets = stream, events, chat_call }
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    paired_add_event();
+    Criterion::default().configure_from_args().final_summary();
+}
