@@ -227,36 +227,40 @@ fn time_events(p: &Providers, iters: u64, mut f: impl FnMut(u64)) -> Duration {
     total
 }
 
+/// The attributes of every `add_event` row's event: a response chunk's text and index.
+fn chunk_attributes(i: u64) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("chunk", "tok "),
+        KeyValue::new("index", i as i64),
+    ]
+}
+
+/// The baseline: the event added to the current span directly.
+fn bare_span_event(i: u64) {
+    Context::map_current(|cx| {
+        cx.span().add_event(
+            agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
+            chunk_attributes(i),
+        )
+    });
+}
+
+/// The same event through `add_event`.
+fn chunk_event(i: u64) {
+    add_event(
+        agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
+        chunk_attributes(i),
+    );
+}
+
 fn events(c: &mut Criterion) {
     let p = providers();
     let mut g = c.benchmark_group("add_event");
     g.bench_function("bare_span_event", |b| {
-        b.iter_custom(|iters| {
-            time_events(&p, iters, |i| {
-                Context::map_current(|cx| {
-                    cx.span().add_event(
-                        agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
-                        vec![
-                            KeyValue::new("chunk", "tok "),
-                            KeyValue::new("index", i as i64),
-                        ],
-                    )
-                })
-            })
-        })
+        b.iter_custom(|iters| time_events(&p, iters, bare_span_event))
     });
     g.bench_function("no_subscriber", |b| {
-        b.iter_custom(|iters| {
-            time_events(&p, iters, |i| {
-                add_event(
-                    agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
-                    vec![
-                        KeyValue::new("chunk", "tok "),
-                        KeyValue::new("index", i as i64),
-                    ],
-                )
-            })
-        })
+        b.iter_custom(|iters| time_events(&p, iters, chunk_event))
     });
     g.bench_function("no_subscriber_typed", |b| {
         b.iter_custom(|iters| {
@@ -271,15 +275,7 @@ fn events(c: &mut Criterion) {
     g.bench_function("with_subscriber", |b| {
         b.iter_custom(|iters| {
             let mut stream = EventStream::global();
-            let t = time_events(&p, iters, |i| {
-                add_event(
-                    agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
-                    vec![
-                        KeyValue::new("chunk", "tok "),
-                        KeyValue::new("index", i as i64),
-                    ],
-                )
-            });
+            let t = time_events(&p, iters, chunk_event);
             black_box(stream.drain().len());
             t
         })
@@ -324,26 +320,7 @@ fn paired_add_event() {
     const GROUPS: usize = 31;
     const BLOCKS: u64 = 400;
     let p = providers();
-    let bare = |i: u64| {
-        Context::map_current(|cx| {
-            cx.span().add_event(
-                agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
-                vec![
-                    KeyValue::new("chunk", "tok "),
-                    KeyValue::new("index", i as i64),
-                ],
-            )
-        })
-    };
-    let ours = |i: u64| {
-        add_event(
-            agentrace_semconv::event::MODEL_RESPONSE_CHUNK,
-            vec![
-                KeyValue::new("chunk", "tok "),
-                KeyValue::new("index", i as i64),
-            ],
-        )
-    };
+    let (bare, ours) = (bare_span_event, chunk_event);
     // Warm up both paths.
     time_events(&p, 100_000, bare);
     time_events(&p, 100_000, ours);
