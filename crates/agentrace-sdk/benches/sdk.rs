@@ -320,21 +320,20 @@ fn paired_add_event() {
     const GROUPS: usize = 31;
     const BLOCKS: u64 = 400;
     let p = providers();
-    let (bare, ours) = (bare_span_event, chunk_event);
     // Warm up both paths.
-    time_events(&p, 100_000, bare);
-    time_events(&p, 100_000, ours);
+    time_events(&p, 100_000, bare_span_event);
+    time_events(&p, 100_000, chunk_event);
     let mut ratios: Vec<f64> = (0..GROUPS)
         .map(|g| {
             let (mut a, mut b) = (Duration::ZERO, Duration::ZERO);
             for block in 0..BLOCKS {
                 // Which goes first alternates too.
                 if (block + g as u64).is_multiple_of(2) {
-                    a += time_events(&p, EVENTS_PER_SPAN, bare);
-                    b += time_events(&p, EVENTS_PER_SPAN, ours);
+                    a += time_events(&p, EVENTS_PER_SPAN, bare_span_event);
+                    b += time_events(&p, EVENTS_PER_SPAN, chunk_event);
                 } else {
-                    b += time_events(&p, EVENTS_PER_SPAN, ours);
-                    a += time_events(&p, EVENTS_PER_SPAN, bare);
+                    b += time_events(&p, EVENTS_PER_SPAN, chunk_event);
+                    a += time_events(&p, EVENTS_PER_SPAN, bare_span_event);
                 }
             }
             b.as_secs_f64() / a.as_secs_f64()

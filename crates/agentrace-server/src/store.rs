@@ -1165,12 +1165,6 @@ const CHECKPOINT_COALESCE: std::time::Duration = std::time::Duration::from_milli
 /// How often the checkpointer runs when nothing wakes it.
 const CHECKPOINT_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Passive checkpoint passes at most, the last with the writer held (see [`spawn_checkpointer`]).
-const CHECKPOINT_PASSES: usize = 2;
-/// An unlocked pass that copied at most this many frames (4 MiB of 4 KiB pages) is followed by
-/// the held pass, which copies what was committed meanwhile.
-const CHECKPOINT_HELD_FRAMES: i64 = 1024;
-
 /// Starts the thread that checkpoints the WAL with its own connection. It stops when the store is
 /// dropped.
 ///
@@ -1178,12 +1172,12 @@ const CHECKPOINT_HELD_FRAMES: i64 = 1024;
 /// started. SQLite starts the WAL over (writes from its beginning again) only at a commit that
 /// finds every frame copied. Under steady ingest a commit lands during every checkpoint, so the
 /// WAL grew without end: 1.15 GB after 14 s of the ingest benchmark, beside a 330 MB database.
-/// So once the WAL is past its bound, the thread runs passive passes until one copies little
-/// (each copies what was committed during the one before), then one more while it holds the
-/// store's connection, where no commit can land; the next commit starts the WAL over. The held
-/// pass copies only what the pass before it missed (tens to a few thousand frames), but it ends
-/// with the checkpoint's fsyncs, which under steady full ingest wait for the disk: the writer was
-/// held 7–390 ms in the ingest benchmark, so the held pass runs only past the bound.
+/// So once the WAL is past its bound, the thread runs a second passive pass (it copies what was
+/// committed during the first), then a third while it holds the store's connection, where no
+/// commit can land; the next commit starts the WAL over. The held pass copies only what the pass
+/// before it missed (tens to a few thousand frames), but it ends with the checkpoint's fsyncs,
+/// which under steady full ingest wait for the disk: the writer was held 7–390 ms in the ingest
+/// benchmark, so the held pass runs only past the bound.
 fn spawn_checkpointer(
     conn: Connection,
     writer: Weak<Mutex<Connection>>,
@@ -1212,8 +1206,8 @@ fn spawn_checkpointer(
     Ok(wake)
 }
 
-/// One checkpoint (see [`spawn_checkpointer`]): a passive pass, then, while the WAL is past
-/// `wal_limit` bytes, more, the last with the writer held. `before_held` runs just before the
+/// One checkpoint (see [`spawn_checkpointer`]): a passive pass, then, if the WAL is past
+/// `wal_limit` bytes, another, and a last one with the writer held. `before_held` runs just before the
 /// writer is taken (the tests' seam; the checkpointer passes nothing).
 fn checkpoint(
     conn: &Connection,
@@ -1228,23 +1222,13 @@ fn checkpoint(
             Ok((r.get(1)?, r.get(2)?))
         })?)
     };
-    // Each pass copies what was committed while the one before it ran, so passes shrink; the one
-    // with the writer held comes once a pass copied little.
-    let (mut frames, mut copied) = pass()?;
-    for _ in 1..CHECKPOINT_PASSES {
-        if frames.saturating_mul(frame_bytes) < wal_limit {
-            // Left to start over on its own: at a commit that finds every frame copied.
-            return Ok(());
-        }
-        let before = copied;
-        (frames, copied) = pass()?;
-        if copied - before <= CHECKPOINT_HELD_FRAMES {
-            break;
-        }
-    }
+    let (frames, _) = pass()?;
     if frames.saturating_mul(frame_bytes) < wal_limit {
+        // Left to start over on its own: at a commit that finds every frame copied.
         return Ok(());
     }
+    // What was committed during the first pass, so the held pass copies less.
+    pass()?;
     before_held();
     let Some(writer) = writer.upgrade() else {
         return Ok(());
