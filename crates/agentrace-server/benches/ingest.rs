@@ -16,6 +16,10 @@
 //!   median of three runs, each in a fresh child process of this binary) and the
 //!   p99 latency from request to the SSE `spans_received` update at a paced 1k spans/s, each on a
 //!   fresh server; it prints the load average at the start and the end.
+//! - `AGENTRACE_BENCH_CPU_PER_SPAN=N` only prints the process CPU time (server and client) per
+//!   span of N protobuf requests, from the first request until every session is stored complete,
+//!   five times on one server: for comparing builds on a machine whose speed swings, where CPU
+//!   per span moves less than throughput.
 //! - `AGENTRACE_BENCH_SKIP_THROUGHPUT=1` stops after memory and latency;
 //!   `AGENTRACE_BENCH_CRITERION_ONLY=1` runs only the criterion benchmarks (for profiling them).
 
@@ -488,6 +492,41 @@ fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
 }
 
 /// User plus system CPU time of this process, in clock ticks (`/proc/self/stat`).
+/// `AGENTRACE_BENCH_CPU_PER_SPAN` (see the module documentation).
+fn cpu_per_span(requests: usize) {
+    let bench = Bench::new();
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/traces", bench.base());
+    let store = std::sync::Arc::clone(bench.server.as_ref().expect("server").state().ingest.store());
+    let sessions_per_request = (SPANS_PER_REQUEST / SPANS_PER_TRACE) as usize;
+    for round in 0..5 {
+        let bodies: Vec<Vec<u8>> = (0..requests).map(|_| request().encode_to_vec()).collect();
+        let cpu = cpu_ticks();
+        let started = Instant::now();
+        bench
+            .runtime
+            .block_on(post_all(&client, &url, "application/x-protobuf", bodies));
+        let posted = started.elapsed();
+        let expected = (round + 1) * requests * sessions_per_request;
+        // Bounded: a minute at most.
+        for _ in 0..600 {
+            if store.completed_before(i64::MAX).map_or(0, |c| c.len()) >= expected {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let ticks = cpu_ticks().saturating_sub(cpu);
+        let spans = (requests as u64 * SPANS_PER_REQUEST) as f64;
+        println!(
+            "cpu per span: {:.2} µs ({} spans; posted in {:.2} s, {:.0} spans/s)",
+            ticks as f64 / CLOCK_TICKS_PER_SECOND / spans * 1e6,
+            spans,
+            posted.as_secs_f64(),
+            spans / posted.as_secs_f64()
+        );
+    }
+}
+
 fn cpu_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
@@ -620,6 +659,13 @@ fn main() {
         return;
     }
     println!("load average at start: {}", load_average());
+    if let Some(requests) = std::env::var("AGENTRACE_BENCH_CPU_PER_SPAN")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        cpu_per_span(requests);
+        return;
+    }
     // `AGENTRACE_BENCH_CRITERION_ONLY=1` runs only the criterion benchmarks (for profiling them).
     if std::env::var_os("AGENTRACE_BENCH_CRITERION_ONLY").is_some() {
         benches();

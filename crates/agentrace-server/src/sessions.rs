@@ -19,7 +19,11 @@
 //!
 //! [`SessionIndex`] is the pure, synchronous state machine; the server wraps it in a mutex.
 
-use std::time::{Duration, Instant};
+use std::{
+    cmp::Reverse,
+    collections::BinaryHeap,
+    time::{Duration, Instant},
+};
 
 use agentrace_loader::hash::{Map, Set};
 
@@ -238,8 +242,13 @@ pub struct SessionIndex {
     traces: Map<String, TraceState>,
     /// (kind, key) → the newest session (generation) of that key.
     heads: Map<(KeyKind, String), String>,
-    /// Sessions that complete by timer and have not yet: the only ones the ticker looks at.
+    /// Sessions that complete by timer and have not yet.
     live: Set<String>,
+    /// When live sessions may complete, earliest first: what the ticker looks at. Every live
+    /// session has an entry no later than its deadline (one is pushed whenever a trace's deadline
+    /// changes, or a trace leaves the session); an entry that comes due for a session not due yet
+    /// is pushed again at the session's deadline, and one for a session no longer live is dropped.
+    due: BinaryHeap<Reverse<(Instant, String)>>,
     /// Staged sessions (not listed, not live; deleted after [`SessionRules::staged_ttl`]).
     staged: Set<String>,
 }
@@ -253,6 +262,7 @@ impl SessionIndex {
             traces: Map::default(),
             heads: Map::default(),
             live: Set::default(),
+            due: BinaryHeap::new(),
             staged: Set::default(),
         }
     }
@@ -284,15 +294,17 @@ impl SessionIndex {
             return;
         };
         session.traces.insert(trace_id.to_owned());
-        self.traces.insert(
-            trace_id.to_owned(),
-            TraceState {
-                session: session_id.to_owned(),
-                kind: session.kind,
-                last_seen: now,
-                has_root: false,
-            },
-        );
+        let trace = TraceState {
+            session: session_id.to_owned(),
+            kind: session.kind,
+            last_seen: now,
+            has_root: false,
+        };
+        if self.live.contains(session_id) {
+            self.due
+                .push(Reverse((self.trace_deadline(&trace), session_id.to_owned())));
+        }
+        self.traces.insert(trace_id.to_owned(), trace);
     }
 
     /// The session a trace is in now.
@@ -411,6 +423,7 @@ impl SessionIndex {
                 if let Some(old) = self.sessions.get_mut(&from) {
                     old.traces.remove(trace_id);
                 }
+                self.left(&from, now);
                 Routed::Moved { from, to, created }
             }
         };
@@ -488,6 +501,7 @@ impl SessionIndex {
             && let Some(s) = self.sessions.get_mut(&old)
         {
             s.traces.remove(trace_id);
+            self.left(&old, now);
         }
         self.touch(trace_id, session_id, &keys, now);
     }
@@ -536,39 +550,55 @@ impl SessionIndex {
             .max()
     }
 
-    /// Sessions that became complete by `now`; marks them complete. Only live sessions are
-    /// looked at, so the cost does not grow with the sessions already complete.
+    /// A trace left a session: its deadline may now be earlier than its entries in the queue.
+    fn left(&mut self, session_id: &str, now: Instant) {
+        if self.live.contains(session_id) {
+            self.due.push(Reverse((now, session_id.to_owned())));
+        }
+    }
+
+    /// Sessions that became complete by `now`; marks them complete. Only the queue's entries due
+    /// by `now` are looked at, so the cost grows with the sessions that may complete, not with
+    /// those live.
     pub fn complete_due(&mut self, now: Instant) -> Vec<String> {
-        let mut done: Vec<String> = self
-            .live
-            .iter()
-            .filter(|id| {
-                self.sessions
-                    .get(*id)
-                    .and_then(|s| self.session_deadline(s))
-                    .is_some_and(|deadline| deadline <= now)
-            })
-            .cloned()
-            .collect();
-        done.sort();
-        for id in &done {
-            self.live.remove(id);
-            if let Some(session) = self.sessions.get_mut(id) {
-                session.completed_at = Some(now);
+        let mut done: Vec<String> = Vec::new();
+        while let Some(Reverse((at, _))) = self.due.peek()
+            && *at <= now
+        {
+            let Some(Reverse((_, id))) = self.due.pop() else {
+                break;
+            };
+            if !self.live.contains(&id) {
+                continue;
+            }
+            match self
+                .sessions
+                .get(&id)
+                .and_then(|s| self.session_deadline(s))
+            {
+                Some(deadline) if deadline <= now => {
+                    self.live.remove(&id);
+                    if let Some(session) = self.sessions.get_mut(&id) {
+                        session.completed_at = Some(now);
+                    }
+                    done.push(id);
+                }
+                Some(deadline) => self.due.push(Reverse((deadline, id))),
+                // No trace: nothing to wait for, and nothing completes it by timer.
+                None => {}
             }
         }
+        done.sort();
         done
     }
 
     /// How long until the next live session could complete (for the ticker), if any is live.
+    /// (It may be earlier: the queue's next entry can be for a session that is not due then.)
     pub fn next_deadline(&self, now: Instant) -> Option<Duration> {
-        let live = self
-            .live
-            .iter()
-            .filter_map(|id| self.sessions.get(id))
-            .filter_map(|s| self.session_deadline(s));
+        let live = self.due.peek().map(|Reverse((at, _))| *at);
         let staged = self.staged.iter().filter_map(|id| self.staged_deadline(id));
-        live.chain(staged)
+        live.into_iter()
+            .chain(staged)
             .min()
             .map(|deadline| deadline.saturating_duration_since(now))
     }
@@ -591,6 +621,12 @@ impl SessionIndex {
         entry.kind = kind;
         entry.last_seen = now;
         entry.has_root |= keys.has_root;
+        let deadline = entry.last_seen
+            + if entry.has_root {
+                self.rules.completion_grace
+            } else {
+                self.rules.idle_timeout
+            };
         if let Some(session) = self.sessions.get_mut(session_id) {
             session.traces.insert(trace_id.to_owned());
             if session.kind == KeyKind::Staged {
@@ -598,8 +634,11 @@ impl SessionIndex {
             }
             // New spans reopen a complete session.
             session.completed_at = None;
-            if !session.explicit_end && !self.live.contains(session_id) {
-                self.live.insert(session_id.to_owned());
+            if !session.explicit_end {
+                if !self.live.contains(session_id) {
+                    self.live.insert(session_id.to_owned());
+                }
+                self.due.push(Reverse((deadline, session_id.to_owned())));
             }
         }
     }
@@ -777,6 +816,59 @@ mod tests {
         index.route("t1", &keys, t0);
         assert!(index.complete_due(t0 + Duration::from_secs(29)).is_empty());
         assert_eq!(index.complete_due(t0 + Duration::from_secs(30)).len(), 1);
+    }
+
+    #[test]
+    fn a_session_touched_again_waits_from_its_last_span() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        index.route("t1", &named("demo"), t0);
+        index.route("t1", &named("demo"), t0 + Duration::from_secs(2));
+        // The first span's entry comes due and finds the session not due yet.
+        assert!(index.complete_due(t0 + Duration::from_secs(3)).is_empty());
+        assert_eq!(
+            index.next_deadline(t0 + Duration::from_secs(3)),
+            Some(Duration::from_secs(2))
+        );
+        assert!(index.complete_due(t0 + Duration::from_millis(4999)).is_empty());
+        assert_eq!(
+            index.complete_due(t0 + Duration::from_secs(5)),
+            vec!["demo".to_owned()]
+        );
+        assert_eq!(index.next_deadline(t0 + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_trace_leaving_a_session_lets_its_other_traces_complete_it() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        let rootless = TraceKeys {
+            session_id: Some("s".to_owned()),
+            ..TraceKeys::default()
+        };
+        let rooted = TraceKeys {
+            has_root: true,
+            ..rootless.clone()
+        };
+        index.route("t1", &rootless, t0);
+        index.route("t2", &rooted, t0);
+        // t2 is done waiting, t1 is not (the idle timeout): the session waits for t1.
+        assert!(index.complete_due(t0 + Duration::from_secs(3)).is_empty());
+        // t1 moves to another session; t2 alone is long done.
+        let t4 = t0 + Duration::from_secs(4);
+        assert_eq!(
+            index.route("t1", &named("demo"), t4),
+            Routed::Moved {
+                from: "s".to_owned(),
+                to: "demo".to_owned(),
+                created: true
+            }
+        );
+        assert_eq!(index.complete_due(t4), vec!["s".to_owned()]);
+        assert_eq!(
+            index.complete_due(t4 + Duration::from_secs(3)),
+            vec!["demo".to_owned()]
+        );
     }
 
     #[test]
