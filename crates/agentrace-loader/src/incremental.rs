@@ -407,6 +407,20 @@ impl IncrementalExtractor {
     /// grows by one trace costs that trace, not the whole session. With golden cases (which are
     /// chosen from all of a group's turns) every call answers everything.
     pub fn invocations_since(&mut self, opts: &ExtractOptions) -> InvocationUpdate {
+        self.fold(opts, false)
+    }
+
+    /// The last [`invocations_since`](Self::invocations_since), which spends the extractor: the
+    /// traces' drafts move into the turns instead of being copied (a live session's final
+    /// extraction, when it completes).
+    pub fn into_invocations_since(mut self, opts: &ExtractOptions) -> InvocationUpdate {
+        self.fold(opts, true)
+    }
+
+    /// [`invocations_since`](Self::invocations_since); with `spend`, the drafts are taken out of
+    /// the traces, which leaves the extractor unfit for another call (only
+    /// [`into_invocations_since`](Self::into_invocations_since) passes it).
+    fn fold(&mut self, opts: &ExtractOptions, spend: bool) -> InvocationUpdate {
         if opts.cases.is_some() {
             self.folds = Map::default();
             return InvocationUpdate {
@@ -415,7 +429,17 @@ impl IncrementalExtractor {
             };
         }
         self.refresh();
-        let (prepared, _, plan) = grouped(&self.traces, opts);
+        let (_, _, plan) = grouped(&self.traces, opts);
+        // The same traces in the same order as `grouped`'s (the plan's indexes), writable so
+        // that a spending call can take their drafts.
+        let mut prepared: Vec<(&mut PreparedTrace, u64)> = self
+            .traces
+            .values_mut()
+            .filter_map(|s| {
+                let generation = s.generation;
+                s.prepared.as_mut().map(|p| (p, generation))
+            })
+            .collect();
         let mut old = std::mem::take(&mut self.folds);
         let mut folds: Map<String, GroupFold> =
             Map::with_capacity_and_hasher(plan.len(), Default::default());
@@ -463,12 +487,21 @@ impl IncrementalExtractor {
             if in_place && same_members {
                 offset += fold.starts.len();
             } else {
-                let drafts: Vec<Draft> = members
-                    .iter()
-                    .flat_map(|&i| prepared[i].0.drafts.iter())
-                    .skip(first_draft)
-                    .cloned()
-                    .collect();
+                let drafts: Vec<Draft> = if spend {
+                    let mut drafts: Vec<Draft> = members
+                        .iter()
+                        .flat_map(|&i| std::mem::take(&mut prepared[i].0.drafts))
+                        .collect();
+                    drafts.drain(..first_draft.min(drafts.len()));
+                    drafts
+                } else {
+                    members
+                        .iter()
+                        .flat_map(|&i| prepared[i].0.drafts.iter())
+                        .skip(first_draft)
+                        .cloned()
+                        .collect()
+                };
                 let turns = extract::turns_from(&mut fold.starts, first_turn, drafts);
                 unchanged.get_or_insert(offset + first_turn);
                 for (i, turn) in turns.iter().enumerate() {

@@ -497,7 +497,15 @@ fn cpu_per_span(requests: usize) {
     let bench = Bench::new();
     let client = reqwest::Client::new();
     let url = format!("{}/v1/traces", bench.base());
-    let store = std::sync::Arc::clone(bench.server.as_ref().expect("server").state().ingest.store());
+    let store = std::sync::Arc::clone(
+        bench
+            .server
+            .as_ref()
+            .expect("server")
+            .state()
+            .ingest
+            .store(),
+    );
     let sessions_per_request = (SPANS_PER_REQUEST / SPANS_PER_TRACE) as usize;
     for round in 0..5 {
         let bodies: Vec<Vec<u8>> = (0..requests).map(|_| request().encode_to_vec()).collect();

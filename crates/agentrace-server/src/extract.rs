@@ -61,7 +61,24 @@ pub fn update(
     extractor: &mut IncrementalExtractor,
     invocations: &mut Vec<Invocation>,
 ) -> Vec<(usize, Invocation)> {
-    let update = extractor.invocations_since(&options());
+    merge(extractor.invocations_since(&options()), invocations)
+}
+
+/// [`update`] for the last time, spending the extractor (a session that completes): its traces'
+/// drafts move into the turns instead of being copied
+/// ([`IncrementalExtractor::into_invocations_since`]).
+pub fn update_final(
+    extractor: IncrementalExtractor,
+    invocations: &mut Vec<Invocation>,
+) -> Vec<(usize, Invocation)> {
+    merge(extractor.into_invocations_since(&options()), invocations)
+}
+
+/// Applies an extractor's update to the last invocations; returns the ones that changed.
+fn merge(
+    update: agentrace_loader::incremental::InvocationUpdate,
+    invocations: &mut Vec<Invocation>,
+) -> Vec<(usize, Invocation)> {
     let start = update.unchanged.min(invocations.len());
     let before = invocations.split_off(start);
     let mut changed = Vec::new();

@@ -301,8 +301,10 @@ impl SessionIndex {
             has_root: false,
         };
         if self.live.contains(session_id) {
-            self.due
-                .push(Reverse((self.trace_deadline(&trace), session_id.to_owned())));
+            self.due.push(Reverse((
+                self.trace_deadline(&trace),
+                session_id.to_owned(),
+            )));
         }
         self.traces.insert(trace_id.to_owned(), trace);
     }
@@ -830,7 +832,11 @@ mod tests {
             index.next_deadline(t0 + Duration::from_secs(3)),
             Some(Duration::from_secs(2))
         );
-        assert!(index.complete_due(t0 + Duration::from_millis(4999)).is_empty());
+        assert!(
+            index
+                .complete_due(t0 + Duration::from_millis(4999))
+                .is_empty()
+        );
         assert_eq!(
             index.complete_due(t0 + Duration::from_secs(5)),
             vec!["demo".to_owned()]

@@ -168,8 +168,23 @@ pub fn finish(
     let Some(live) = live else {
         return (Vec::new(), Vec::new());
     };
-    let updates = refresh(session_id, &live, fetch).into_iter().collect();
-    let invocations = std::mem::take(&mut live.lock().invocations);
+    let mut live = live.lock();
+    let mut updates = Vec::new();
+    if live.dirty {
+        live.dirty = false;
+        for trace in live.extractor.needs_restore() {
+            let telemetry = fetch(trace);
+            live.extractor.restore(trace, telemetry);
+        }
+        // The session is over: its extractor is spent by this last extraction (a reader still
+        // holding the live state finds it empty and clean).
+        let extractor = std::mem::take(&mut live.extractor);
+        let changed = crate::extract::update_final(extractor, &mut live.invocations);
+        if !changed.is_empty() {
+            updates.push((session_id.to_owned(), changed));
+        }
+    }
+    let invocations = std::mem::take(&mut live.invocations);
     (invocations, updates)
 }
 

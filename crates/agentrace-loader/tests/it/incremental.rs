@@ -301,12 +301,70 @@ proptest! {
     }
 
     #[test]
+    fn a_spending_update_answers_what_the_update_would(
+        which in 0..CASES.len(),
+        seed in any::<u64>(),
+        batch in 1usize..20,
+        dups in 0usize..6,
+        group_by in 0usize..3,
+        release_every in 1usize..4,
+        spend_at in any::<prop::sample::Index>(),
+    ) {
+        // A session that completes: its last update spends the extractor, moving the drafts into
+        // the turns. Two extractors fed alike, updated alike until one of them spends itself:
+        // the spent one's answer is the other's, also after earlier updates left partial folds.
+        let (telemetry, _) = case(CASES[which]);
+        let opts = ExtractOptions {
+            group_by: [GroupBy::Auto, GroupBy::Trace, GroupBy::Conversation][group_by],
+            cases: None,
+        };
+        let items = feed_order(&telemetry, seed, dups, false);
+        let chunks: Vec<&[Item]> = items.chunks(batch).collect();
+        let spend_at = spend_at.index(chunks.len());
+        let mut stored = Store::default();
+        let (mut kept, mut spent) = (IncrementalExtractor::new(), IncrementalExtractor::new());
+        let mut list: Vec<agentrace_loader::report::InvocationReport> = Vec::new();
+        for (k, chunk) in chunks[..spend_at].iter().enumerate() {
+            stored.keep(chunk);
+            for inc in [&mut kept, &mut spent] {
+                feed(inc, chunk);
+                for tid in inc.needs_restore() {
+                    inc.restore(tid, stored.trace(tid));
+                }
+            }
+            let update = kept.invocations_since(&opts);
+            prop_assert_eq!(&update, &spent.invocations_since(&opts));
+            list.truncate(update.unchanged);
+            list.extend(update.invocations);
+            if k % release_every == 0 {
+                kept.release_rooted();
+                spent.release_rooted();
+            }
+        }
+        let chunk = chunks[spend_at];
+        stored.keep(chunk);
+        for inc in [&mut kept, &mut spent] {
+            feed(inc, chunk);
+            for tid in inc.needs_restore() {
+                inc.restore(tid, stored.trace(tid));
+            }
+        }
+        let update = kept.invocations_since(&opts);
+        let last = spent.into_invocations_since(&opts);
+        prop_assert_eq!(&last, &update);
+        list.truncate(last.unchanged);
+        list.extend(last.invocations);
+        prop_assert_eq!(&list, &kept.report(Format::OtlpJson, &opts).invocations);
+    }
+
+    #[test]
     fn invocation_updates_follow_continuations_across_traces(
         kinds in proptest::collection::vec(0u8..4, 1..8),
         seed in any::<u64>(),
         batch in 1usize..6,
         late in any::<bool>(),
         release_every in 1usize..3,
+        spend_at in any::<prop::sample::Index>(),
     ) {
         // One conversation whose traces request tools, continue them in the next trace (a root
         // chat answering the tool call), continue them without content (a gap), or just answer:
@@ -332,15 +390,30 @@ proptest! {
             logs: Vec::new(),
         };
         let mut inc = IncrementalExtractor::new();
+        // A twin fed alike that spends itself at one step (a session completing there): its
+        // answer is the update's, also when that update starts inside a group's turns.
+        let mut twin = Some(IncrementalExtractor::new());
+        let spend_at = spend_at.index(items.len().div_ceil(batch));
         let mut list = Vec::new();
         let mut stored = Store::default();
         for (k, chunk) in items.chunks(batch).enumerate() {
             stored.keep(chunk);
-            feed(&mut inc, chunk);
-            for tid in inc.needs_restore() {
-                inc.restore(tid, stored.trace(tid));
+            for inc in std::iter::once(&mut inc).chain(twin.as_mut()) {
+                feed(inc, chunk);
+                for tid in inc.needs_restore() {
+                    inc.restore(tid, stored.trace(tid));
+                }
             }
             let update = inc.invocations_since(&opts);
+            if k == spend_at {
+                let twin = twin.take().expect("the twin spends itself once");
+                prop_assert_eq!(&twin.into_invocations_since(&opts), &update);
+            } else if let Some(twin) = twin.as_mut() {
+                prop_assert_eq!(&twin.invocations_since(&opts), &update);
+                if k % release_every == 0 {
+                    twin.release_rooted();
+                }
+            }
             list.truncate(update.unchanged);
             list.extend(update.invocations);
             prop_assert_eq!(&list, &inc.report(Format::OtlpJson, &opts).invocations);
