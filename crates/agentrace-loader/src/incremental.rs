@@ -187,15 +187,25 @@ impl IncrementalExtractor {
     /// Marks the traces touched for rebuilding at the next [`extract`](Self::extract) or
     /// [`report`](Self::report).
     pub fn push_spans(&mut self, spans: impl IntoIterator<Item = Span>) {
-        for s in spans {
-            let tid = s.trace_id;
+        // A run of spans of one trace (how batches usually come) finds its trace once.
+        let mut spans = spans.into_iter().peekable();
+        while let Some(first) = spans.next() {
+            let tid = first.trace_id;
             let state = self
                 .traces
                 .entry(tid)
                 .or_insert_with(|| Box::new(TraceState::new(tid)));
-            if state.ids.insert(s.span_id) {
-                state.new_spans.push(s);
-                self.span_count += 1;
+            let run = std::iter::once(first)
+                .chain(std::iter::from_fn(|| spans.next_if(|s| s.trace_id == tid)));
+            let mut added = false;
+            for s in run {
+                if state.ids.insert(s.span_id) {
+                    state.new_spans.push(s);
+                    self.span_count += 1;
+                    added = true;
+                }
+            }
+            if added {
                 self.dirty.insert(tid);
             }
         }

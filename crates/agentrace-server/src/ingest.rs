@@ -193,14 +193,17 @@ impl Ingest {
             .into_iter()
             .map(|(trace_id, spans)| {
                 let keys = trace_keys(&spans);
+                let trace_id = trace_id.to_string();
+                let hex: Arc<str> = trace_id.as_str().into();
                 let items = spans
                     .into_iter()
                     .map(|span| {
-                        let row = new_span(&span, &mut origins);
+                        let origin = origins.get(&span.resource, &span.scope);
+                        let row = NewSpan::of_trace(&span, Arc::clone(&hex), origin);
                         (span, row)
                     })
                     .collect();
-                (trace_id.to_string(), keys, items)
+                (trace_id, keys, items)
             })
             .collect();
 
@@ -234,10 +237,13 @@ impl Ingest {
                 ),
             );
         }
-        let mut rows: Vec<(String, NewSpan)> = Vec::new();
+        // Per span its session (shared by the spans of a trace) and its stored form.
+        let mut rows: Vec<(Arc<str>, NewSpan)> = Vec::new();
         let mut created: Vec<SessionRow> = Vec::new();
         let mut promoted: Vec<String> = Vec::new();
-        let mut accepted: Vec<(String, Span)> = Vec::new();
+        // The accepted spans, each with the index of its trace in `accepted_traces`.
+        let mut accepted_traces: Vec<String> = Vec::new();
+        let mut accepted: Vec<(usize, Span)> = Vec::new();
         let mut over_limit = 0u64;
         // Traces the index has never seen have nothing stored: the index holds every stored
         // trace (restored at start, forgotten only with its session), so the store need not
@@ -274,16 +280,19 @@ impl Ingest {
                     routed.session().to_owned()
                 }
             };
-            let counts = state.counts.entry(session.clone()).or_default();
+            let shared: Arc<str> = session.as_str().into();
+            let counts = state.counts.entry(session).or_default();
+            let trace = accepted_traces.len();
             for (span, row) in items {
                 if at_limit(counts.0, self.limits.max_spans_per_session) {
                     over_limit += 1;
                     continue;
                 }
                 counts.0 += 1;
-                rows.push((session.clone(), row));
-                accepted.push((trace_id.clone(), span));
+                rows.push((Arc::clone(&shared), row));
+                accepted.push((trace, span));
             }
+            accepted_traces.push(trace_id);
         }
         outcome.reject(
             over_limit,
@@ -304,7 +313,7 @@ impl Ingest {
             Err(err) => {
                 // Nothing was stored: undo the optimistic counts and the sessions created.
                 for (session, _) in &rows {
-                    if let Some(c) = state.counts.get_mut(session) {
+                    if let Some(c) = state.counts.get_mut(&**session) {
                         c.0 -= 1;
                     }
                 }
@@ -317,7 +326,7 @@ impl Ingest {
         };
         // Duplicates were counted optimistically; the store holds them once.
         if inserted.duplicates > 0 {
-            self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
+            self.resync_counts(&mut state, rows.iter().map(|(s, _)| &**s))?;
         }
         outcome.accepted = rows.len() as u64;
         self.announce_created(&state, &created);
@@ -331,19 +340,16 @@ impl Ingest {
         }
         // A trace may have moved to another session while this batch was being written: its
         // spans go where the trace is now.
+        let sessions_now: Vec<&str> = accepted_traces
+            .iter()
+            .map(|trace_id| match explicit {
+                Some(id) => id,
+                None => state.index.session_of(trace_id).unwrap_or_default(),
+            })
+            .collect();
         let accepted: Vec<(String, Span)> = accepted
             .into_iter()
-            .map(|(trace_id, span)| {
-                let session = match explicit {
-                    Some(id) => id.to_owned(),
-                    None => state
-                        .index
-                        .session_of(&trace_id)
-                        .unwrap_or_default()
-                        .to_owned(),
-                };
-                (session, span)
-            })
+            .map(|(trace, span)| (sessions_now[trace].to_owned(), span))
             .collect();
         let accepted = without_staged(&state, accepted);
         self.publish_spans(&state, &accepted);
@@ -1079,10 +1085,6 @@ impl Origins {
         self.0.push((key.0, key.1, Arc::clone(&json)));
         json
     }
-}
-
-fn new_span(span: &Span, origins: &mut Origins) -> NewSpan {
-    NewSpan::new(span, origins.get(&span.resource, &span.scope))
 }
 
 fn new_log(record: &LogRecord, origins: &mut Origins) -> NewLog {

@@ -142,8 +142,8 @@ DROP TABLE spans;
 /// Chunks of older databases (a JSON array, compressed or as text) are read as they are.
 #[derive(Debug, Clone)]
 pub struct NewSpan {
-    /// Trace id, lowercase hex.
-    pub trace_id: String,
+    /// Trace id, lowercase hex (shared by the spans of one trace).
+    pub trace_id: std::sync::Arc<str>,
     /// Span id (its 8 bytes: kept per chunk for deduplication).
     pub span_id: [u8; 8],
     /// The resource and scope as JSON: `{"resource": {...}, "scope": {...}}` (shared by the
@@ -156,10 +156,21 @@ pub struct NewSpan {
 impl NewSpan {
     /// A span ready to store, with the JSON of its resource and scope.
     pub fn new(span: &agentrace_loader::model::Span, origin: std::sync::Arc<str>) -> Self {
+        Self::of_trace(span, span.trace_id.to_string().into(), origin)
+    }
+
+    /// [`NewSpan::new`] with the span's trace id already written out (`trace_id`, the hex form
+    /// of `span.trace_id`): the spans of a trace share it.
+    pub fn of_trace(
+        span: &agentrace_loader::model::Span,
+        trace_id: std::sync::Arc<str>,
+        origin: std::sync::Arc<str>,
+    ) -> Self {
+        debug_assert_eq!(*trace_id, span.trace_id.to_string());
         let mut body = Vec::with_capacity(256);
         crate::codec::encode_span(span, &mut body);
         Self {
-            trace_id: span.trace_id.to_string(),
+            trace_id,
             span_id: span.span_id.0,
             origin,
             body,
@@ -388,7 +399,10 @@ impl Store {
 
     /// Stores spans for sessions in one transaction: `(session id, span)` pairs. A span whose
     /// (trace id, span id) is already stored is a duplicate and is not stored again.
-    pub fn insert_spans(&self, spans: &[(String, NewSpan)]) -> Result<Inserted, StoreError> {
+    pub fn insert_spans<S: AsRef<str>>(
+        &self,
+        spans: &[(S, NewSpan)],
+    ) -> Result<Inserted, StoreError> {
         self.writer().insert_spans(&[], spans, &Set::default())
     }
 
@@ -981,10 +995,10 @@ impl Writer<'_> {
     /// pairs. A span whose (trace id, span id) is already stored is a duplicate and is not stored
     /// again. `new_traces` names traces the caller knows have nothing stored: their stored span
     /// ids are not looked up (duplicates within the batch are still found).
-    pub fn insert_spans(
+    pub fn insert_spans<S: AsRef<str>>(
         &mut self,
         sessions: &[SessionRow],
-        spans: &[(String, NewSpan)],
+        spans: &[(S, NewSpan)],
         new_traces: &Set<String>,
     ) -> Result<Inserted, StoreError> {
         let tx = self.conn.transaction()?;
@@ -1016,6 +1030,7 @@ impl Writer<'_> {
             let mut chunk = Chunk::default();
             let mut last_origin: Option<(*const u8, i64)> = None;
             for (session_id, span) in spans {
+                let session_id = session_id.as_ref();
                 let ptr = span.origin.as_ptr();
                 let origin = match last_origin {
                     Some((p, id)) if p == ptr => id,
@@ -1025,16 +1040,16 @@ impl Writer<'_> {
                         id
                     }
                 };
-                let seen = match known.entry(span.trace_id.as_str()) {
+                let seen = match known.entry(&span.trace_id) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e)
-                        if new_traces.contains(&span.trace_id) =>
+                        if new_traces.contains(&*span.trace_id) =>
                     {
                         e.insert(Set::default())
                     }
                     std::collections::hash_map::Entry::Vacant(e) => {
                         let mut ids = Set::default();
-                        let mut rows = stored_ids.query([&span.trace_id])?;
+                        let mut rows = stored_ids.query([&*span.trace_id])?;
                         while let Some(row) = rows.next()? {
                             let blob: Vec<u8> = row.get(0)?;
                             ids.extend(
@@ -1043,7 +1058,7 @@ impl Writer<'_> {
                             );
                         }
                         if let Some(legacy) = legacy.as_mut() {
-                            let mut rows = legacy.query([&span.trace_id])?;
+                            let mut rows = legacy.query([&*span.trace_id])?;
                             while let Some(row) = rows.next()? {
                                 let legacy_id: String = row.get(0)?;
                                 ids.extend(SpanId::from_hex(&legacy_id).map(|id| id.0));
@@ -1057,7 +1072,7 @@ impl Writer<'_> {
                     continue;
                 }
                 result.stored += 1;
-                *per_session.entry(session_id.as_str()).or_default() += 1;
+                *per_session.entry(session_id).or_default() += 1;
                 if !chunk.holds(session_id, &span.trace_id, origin)
                     || chunk.body.len() >= CHUNK_SPLIT_BYTES
                 {

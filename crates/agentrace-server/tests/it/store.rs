@@ -38,7 +38,7 @@ fn span(trace: &str, id: &str) -> NewSpan {
         ..Default::default()
     };
     let mut stored = NewSpan::new(&model, r#"{"resource":{},"scope":{}}"#.into());
-    trace.clone_into(&mut stored.trace_id);
+    stored.trace_id = trace.into();
     stored
 }
 
@@ -289,7 +289,7 @@ fn chunks_are_stored_binary_and_compressed_and_older_text_chunks_still_read() {
         .iter()
         .map(|m| {
             let mut s = NewSpan::new(m, r#"{"resource":{},"scope":{}}"#.into());
-            "t1".clone_into(&mut s.trace_id);
+            s.trace_id = "t1".into();
             ("s1".to_owned(), s)
         })
         .collect();
