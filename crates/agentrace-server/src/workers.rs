@@ -14,16 +14,26 @@
 //! slower (the threads contended for the same locks and caches) and each thread kept memory of its
 //! own in the allocator (docs/benchmarks.md, stop 13).
 //!
+//! A worker that finishes a request takes the next waiting one itself, on the same thread. (With
+//! a semaphore in front of `spawn_blocking`, the finished worker's thread went to sleep while its
+//! permit woke the waiting request's task, which then woke a blocking thread: on a 2-core VM a
+//! quarter of the CPU time was idle under load, most of it after a worker had finished; stop 16.)
+//! A request given up while it waits (its future dropped) leaves the queue and never runs.
+//!
 //! [`Limits::ingest_workers`]: crate::config::Limits::ingest_workers
 //! [`Limits::ingest_queue`]: crate::config::Limits::ingest_queue
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+use std::{
+    collections::VecDeque,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
+use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Why work did not run to its end.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,11 +57,37 @@ pub enum WorkError {
 /// The bounded ingest workers (see the module documentation).
 #[derive(Debug)]
 pub struct Workers {
-    permits: Arc<Semaphore>,
+    shared: Arc<Shared>,
     workers: usize,
     queue: usize,
-    waiting: AtomicUsize,
+}
+
+/// What the workers and the requests that submit work share.
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<Queue>,
     refused: AtomicU64,
+}
+
+/// A request's work, boxed: it runs the caller's function and sends its outcome back.
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+struct Queue {
+    /// Workers running (each takes the next waiting job when it finishes one).
+    active: usize,
+    /// Waiting jobs, first come first served, each with its number.
+    waiting: VecDeque<(u64, Job)>,
+    next: u64,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("active", &self.active)
+            .field("waiting", &self.waiting.len())
+            .finish()
+    }
 }
 
 /// What the workers are doing, for `GET /api/health`.
@@ -70,26 +106,49 @@ pub struct WorkersStatus {
     pub refused: u64,
 }
 
-/// Counts a waiting request while it waits (also when its future is dropped, as when the client
-/// goes away).
-struct Waiting<'a>(&'a AtomicUsize);
+/// Takes a waiting job out of the queue when its request gives up (its future is dropped, as
+/// when the client goes away); a job a worker has taken runs to its end.
+struct Queued<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
 
-impl Drop for Waiting<'_> {
+impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut state = self.shared.state.lock();
+        if let Some(at) = state.waiting.iter().position(|(id, _)| *id == self.id) {
+            // Dropped after the lock is let go: the job owns the request's closure.
+            let job = state.waiting.remove(at);
+            drop(state);
+            drop(job);
+        }
+    }
+}
+
+impl Shared {
+    /// A worker: runs `job`, then every job that is waiting when it finishes one.
+    fn work(&self, mut job: Job) {
+        loop {
+            job();
+            let mut state = self.state.lock();
+            match state.waiting.pop_front() {
+                Some((_, next)) => job = next,
+                None => {
+                    state.active -= 1;
+                    return;
+                }
+            }
+        }
     }
 }
 
 impl Workers {
     /// `workers` workers (at least one) and room for `queue` waiting requests.
     pub fn new(workers: usize, queue: usize) -> Self {
-        let workers = workers.max(1);
         Self {
-            permits: Arc::new(Semaphore::new(workers)),
-            workers,
+            shared: Arc::new(Shared::default()),
+            workers: workers.max(1),
             queue,
-            waiting: AtomicUsize::new(0),
-            refused: AtomicU64::new(0),
         }
     }
 
@@ -99,8 +158,7 @@ impl Workers {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, WorkError> {
-        let permit = self.permit(true).await?;
-        Self::spawn(permit, f).await
+        self.submit(f, true).await
     }
 
     /// Runs `f` on a worker, waiting for one as long as it takes (never refused).
@@ -108,53 +166,84 @@ impl Workers {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, WorkError> {
-        let permit = self.permit(false).await?;
-        Self::spawn(permit, f).await
+        self.submit(f, false).await
     }
 
-    /// A free worker, waited for (refused when `bounded` and the queue is full).
-    async fn permit(&self, bounded: bool) -> Result<OwnedSemaphorePermit, WorkError> {
-        if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
-            return Ok(permit);
+    /// Starts a worker with `f`, or queues it (refused when `bounded` and the queue is full),
+    /// and waits for its outcome.
+    async fn submit<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+        bounded: bool,
+    ) -> Result<T, WorkError> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let out = std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(panic_message);
+            // The request may have gone away meanwhile: nobody to tell.
+            let _ = done.send(out);
+        });
+        let queued = self.start_or_queue(job, bounded)?.map(|id| Queued {
+            shared: &self.shared,
+            id,
+        });
+        let outcome = outcome.await;
+        drop(queued);
+        match outcome {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(message)) => Err(WorkError::Failed(message)),
+            Err(_) => Err(WorkError::Failed(
+                "the worker stopped before running the request (the server is shutting down)"
+                    .to_owned(),
+            )),
         }
-        let ahead = self.waiting.fetch_add(1, Ordering::AcqRel);
-        let _waiting = Waiting(&self.waiting);
-        if bounded && ahead >= self.queue {
-            self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Starts a worker with `job` if one is free (`None`), else queues it and returns its number;
+    /// refused when `bounded` and the queue is full.
+    fn start_or_queue(&self, job: Job, bounded: bool) -> Result<Option<u64>, WorkError> {
+        let mut state = self.shared.state.lock();
+        if state.active < self.workers {
+            state.active += 1;
+            drop(state);
+            let shared = Arc::clone(&self.shared);
+            drop(tokio::task::spawn_blocking(move || shared.work(job)));
+            return Ok(None);
+        }
+        if bounded && state.waiting.len() >= self.queue {
+            drop(state);
+            self.shared.refused.fetch_add(1, Ordering::Relaxed);
             return Err(WorkError::Overloaded {
                 workers: self.workers,
                 queue: self.queue,
             });
         }
-        Arc::clone(&self.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| WorkError::Failed("the workers are closed".to_owned()))
-    }
-
-    async fn spawn<T: Send + 'static>(
-        permit: OwnedSemaphorePermit,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, WorkError> {
-        tokio::task::spawn_blocking(move || {
-            let out = f();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| WorkError::Failed(e.to_string()))
+        let id = state.next;
+        state.next += 1;
+        state.waiting.push_back((id, job));
+        Ok(Some(id))
     }
 
     /// What the workers are doing now.
     pub fn status(&self) -> WorkersStatus {
+        let state = self.shared.state.lock();
         WorkersStatus {
             workers: self.workers,
-            busy: self.workers - self.permits.available_permits().min(self.workers),
-            waiting: self.waiting.load(Ordering::Acquire),
+            busy: state.active,
+            waiting: state.waiting.len(),
             queue: self.queue,
-            refused: self.refused.load(Ordering::Relaxed),
+            refused: self.shared.refused.load(Ordering::Relaxed),
         }
     }
+}
+
+/// What a panicking request's work said.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let said = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    format!("the request's work panicked: {said}")
 }
 
 #[cfg(test)]
