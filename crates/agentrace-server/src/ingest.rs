@@ -301,10 +301,11 @@ impl Ingest {
                 self.limits.max_spans_per_session
             ),
         );
-        // The write connection is taken before the routing lock is let go: batches commit in
-        // the order they were routed, while the next batch is already being routed.
-        let mut writer = self.store.writer();
+        // The turn at the write connection is taken before the routing lock is let go: batches
+        // commit in the order they were routed, while the next batch is already being routed.
+        let ticket = self.store.ticket();
         drop(state);
+        let mut writer = ticket.writer();
         let inserted = writer.insert_spans(&created, &rows, &new_traces);
         drop(writer);
         let mut state = self.state.lock();
@@ -723,8 +724,9 @@ impl Ingest {
                 self.limits.max_logs_per_session
             ),
         );
-        let mut writer = self.store.writer();
+        let ticket = self.store.ticket();
         drop(state);
+        let mut writer = ticket.writer();
         let inserted = writer.insert_logs(&created, &rows);
         drop(writer);
         let mut state = self.state.lock();

@@ -281,6 +281,75 @@ pub struct Store {
     checkpoint: Option<std::sync::mpsc::SyncSender<()>>,
     /// Whether the database holds `span_ids` rows of an earlier version (consulted for dedup).
     legacy_ids: bool,
+    /// Turns at the write connection for ingest batches ([`Store::ticket`]).
+    turns: Turns,
+}
+
+/// Turns at the write connection, served in the order their tickets were taken.
+#[derive(Debug, Default)]
+struct Turns {
+    state: Mutex<TurnState>,
+    passed: parking_lot::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct TurnState {
+    /// The next ticket's number.
+    next: u64,
+    /// The ticket whose turn it is.
+    serving: u64,
+    /// Later tickets already done (given up before their turn).
+    done: std::collections::BTreeSet<u64>,
+}
+
+/// A place in the line for the write connection: see [`Store::ticket`]. Dropped, unused or with
+/// its [`Writer`], it passes the turn on.
+pub struct Ticket<'a> {
+    store: &'a Store,
+    number: u64,
+}
+
+impl std::fmt::Debug for Ticket<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket")
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+impl<'a> Ticket<'a> {
+    /// Waits until every ticket taken before this one is done, then takes the write connection;
+    /// the turn passes on when the returned writer is dropped.
+    pub fn writer(self) -> Writer<'a> {
+        let turns = &self.store.turns;
+        let mut state = turns.state.lock();
+        while state.serving != self.number {
+            turns.passed.wait(&mut state);
+        }
+        drop(state);
+        Writer {
+            store: self.store,
+            conn: self.store.conn.lock(),
+            _turn: Some(self),
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let turns = &self.store.turns;
+        let mut state = turns.state.lock();
+        state.done.insert(self.number);
+        loop {
+            let serving = state.serving;
+            if !state.done.remove(&serving) {
+                break;
+            }
+            state.serving += 1;
+        }
+        drop(state);
+        turns.passed.notify_all();
+    }
 }
 
 /// Nanoseconds since the epoch, now.
@@ -344,6 +413,7 @@ impl Store {
             origins: Mutex::new(Map::default()),
             checkpoint,
             legacy_ids,
+            turns: Turns::default(),
         })
     }
 
@@ -387,13 +457,30 @@ impl Store {
         Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
     }
 
-    /// Takes the write connection. Whoever holds the returned [`Writer`] writes next: the ingest
-    /// pipeline takes it before it lets go of its routing lock, so batches commit in the order
-    /// they were routed while the next batch is already being routed.
+    /// Takes the write connection, out of turn (see [`Store::ticket`]).
     pub fn writer(&self) -> Writer<'_> {
         Writer {
             store: self,
             conn: self.conn.lock(),
+            _turn: None,
+        }
+    }
+
+    /// A place in the line for the write connection ([`Ticket::writer`]): tickets get their
+    /// writer in the order they were taken. The ingest pipeline takes one while it holds its
+    /// routing lock, so batches commit in the order they were routed (a batch may store spans of
+    /// a session that the batch routed before it creates), and lets go of the lock before it
+    /// waits for its turn: the next batch is routed, and the one before finishes its live
+    /// bookkeeping, while this one waits and writes. (Before, a batch held the routing lock
+    /// while it waited for the writer, and the batch being written then waited for that lock
+    /// when it was done: two workers ran nearly one after the other; stop 16.)
+    pub fn ticket(&self) -> Ticket<'_> {
+        let mut state = self.turns.state.lock();
+        let number = state.next;
+        state.next += 1;
+        Ticket {
+            store: self,
+            number,
         }
     }
 
@@ -812,6 +899,9 @@ impl Store {
 pub struct Writer<'a> {
     store: &'a Store,
     conn: parking_lot::MutexGuard<'a, Connection>,
+    /// The turn this writer was taken in, if any: passed on after the connection is let go
+    /// (fields drop in order).
+    _turn: Option<Ticket<'a>>,
 }
 
 impl std::fmt::Debug for Writer<'_> {
@@ -1318,6 +1408,36 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tickets_get_the_writer_in_the_order_they_were_taken() {
+        let store = Store::open(&DbLocation::Memory).unwrap();
+        let order = Mutex::new(Vec::new());
+        let (first, second, third) = (store.ticket(), store.ticket(), store.ticket());
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| {
+                let writer = third.writer();
+                order.lock().push(3);
+                drop(writer);
+            });
+            // The third waits for the second, which has not asked for its writer yet; the first
+            // gives its turn up unused.
+            drop(first);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert!(
+                order.lock().is_empty(),
+                "the third ticket wrote out of turn"
+            );
+            let writer = second.writer();
+            order.lock().push(2);
+            drop(writer);
+            later.join().unwrap();
+        });
+        assert_eq!(*order.lock(), vec![2, 3]);
+        // Out of turn, the writer is free again.
+        drop(store.writer());
+        drop(store.ticket().writer());
+    }
 
     fn session(i: usize) -> SessionRow {
         SessionRow {

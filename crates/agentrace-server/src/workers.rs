@@ -69,8 +69,13 @@ struct Shared {
     refused: AtomicU64,
 }
 
-/// A request's work, boxed: it runs the caller's function and sends its outcome back.
-type Job = Box<dyn FnOnce() + Send>;
+/// A request's work, boxed: it runs the caller's function and returns what sends its outcome
+/// back (called once the worker's own bookkeeping is done, so that a request that has its
+/// outcome finds its worker free in [`Workers::status`]).
+type Job = Box<dyn FnOnce() -> Deliver + Send>;
+
+/// Sends a request's outcome back.
+type Deliver = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 struct Queue {
@@ -129,14 +134,17 @@ impl Shared {
     /// A worker: runs `job`, then every job that is waiting when it finishes one.
     fn work(&self, mut job: Job) {
         loop {
-            job();
+            let deliver = job();
             let mut state = self.state.lock();
-            match state.waiting.pop_front() {
+            let next = state.waiting.pop_front();
+            if next.is_none() {
+                state.active -= 1;
+            }
+            drop(state);
+            deliver();
+            match next {
                 Some((_, next)) => job = next,
-                None => {
-                    state.active -= 1;
-                    return;
-                }
+                None => return,
             }
         }
     }
@@ -179,8 +187,10 @@ impl Workers {
         let (done, outcome) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let out = std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(panic_message);
-            // The request may have gone away meanwhile: nobody to tell.
-            let _ = done.send(out);
+            Box::new(move || {
+                // The request may have gone away meanwhile: nobody to tell.
+                let _ = done.send(out);
+            })
         });
         let queued = self.start_or_queue(job, bounded)?.map(|id| Queued {
             shared: &self.shared,
