@@ -91,6 +91,15 @@ fn feed(inc: &mut IncrementalExtractor, chunk: &[Item]) {
     inc.push_logs(logs);
 }
 
+/// [`feed`], then the released traces that got more given back from `stored` (as the server
+/// does before an extraction).
+fn feed_restoring(inc: &mut IncrementalExtractor, chunk: &[Item], stored: &Store) {
+    feed(inc, chunk);
+    for tid in inc.needs_restore() {
+        inc.restore(tid, stored.trace(tid));
+    }
+}
+
 /// What a store would hold: every span once (the first copy) and every log record fed.
 #[derive(Default)]
 struct Store {
@@ -326,12 +335,8 @@ proptest! {
         let mut list: Vec<agentrace_loader::report::InvocationReport> = Vec::new();
         for (k, chunk) in chunks[..spend_at].iter().enumerate() {
             stored.keep(chunk);
-            for inc in [&mut kept, &mut spent] {
-                feed(inc, chunk);
-                for tid in inc.needs_restore() {
-                    inc.restore(tid, stored.trace(tid));
-                }
-            }
+            feed_restoring(&mut kept, chunk, &stored);
+            feed_restoring(&mut spent, chunk, &stored);
             let update = kept.invocations_since(&opts);
             prop_assert_eq!(&update, &spent.invocations_since(&opts));
             list.truncate(update.unchanged);
@@ -343,12 +348,8 @@ proptest! {
         }
         let chunk = chunks[spend_at];
         stored.keep(chunk);
-        for inc in [&mut kept, &mut spent] {
-            feed(inc, chunk);
-            for tid in inc.needs_restore() {
-                inc.restore(tid, stored.trace(tid));
-            }
-        }
+        feed_restoring(&mut kept, chunk, &stored);
+        feed_restoring(&mut spent, chunk, &stored);
         let update = kept.invocations_since(&opts);
         let last = spent.into_invocations_since(&opts);
         prop_assert_eq!(&last, &update);
@@ -398,11 +399,9 @@ proptest! {
         let mut stored = Store::default();
         for (k, chunk) in items.chunks(batch).enumerate() {
             stored.keep(chunk);
-            for inc in std::iter::once(&mut inc).chain(twin.as_mut()) {
-                feed(inc, chunk);
-                for tid in inc.needs_restore() {
-                    inc.restore(tid, stored.trace(tid));
-                }
+            feed_restoring(&mut inc, chunk, &stored);
+            if let Some(twin) = twin.as_mut() {
+                feed_restoring(twin, chunk, &stored);
             }
             let update = inc.invocations_since(&opts);
             if k == spend_at {
