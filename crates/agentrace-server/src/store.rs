@@ -417,6 +417,15 @@ impl Store {
         })
     }
 
+    /// After a write transaction: one that failed rolled back the origins it stored, so the
+    /// cached ids are forgotten (the next write looks its origins up again) rather than left
+    /// pointing at rows that are not there.
+    fn after_write<T>(&self, outcome: &Result<T, StoreError>) {
+        if outcome.is_err() {
+            self.origins.lock().clear();
+        }
+    }
+
     /// Tells the checkpointer that a transaction committed.
     fn committed(&self) {
         if let Some(wake) = &self.checkpoint {
@@ -1091,6 +1100,17 @@ impl Writer<'_> {
         spans: &[(S, NewSpan)],
         new_traces: &Set<String>,
     ) -> Result<Inserted, StoreError> {
+        let inserted = self.try_insert_spans(sessions, spans, new_traces);
+        self.store.after_write(&inserted);
+        inserted
+    }
+
+    fn try_insert_spans<S: AsRef<str>>(
+        &mut self,
+        sessions: &[SessionRow],
+        spans: &[(S, NewSpan)],
+        new_traces: &Set<String>,
+    ) -> Result<Inserted, StoreError> {
         let tx = self.conn.transaction()?;
         for row in sessions {
             insert_session(&tx, row)?;
@@ -1194,7 +1214,9 @@ impl Writer<'_> {
         sessions: &[SessionRow],
         logs: &[(String, NewLog)],
     ) -> Result<Inserted, StoreError> {
-        self.insert(sessions, logs)
+        let inserted = self.insert(sessions, logs);
+        self.store.after_write(&inserted);
+        inserted
     }
 
     fn insert<T: Item>(

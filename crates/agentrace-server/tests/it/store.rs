@@ -428,3 +428,51 @@ fn span_ids_of_the_server_are_deduplicated_across_batches_reopens_and_versions()
     let legacy = store.insert_spans(&batch(&[b, c])).unwrap();
     assert_eq!((legacy.stored, legacy.duplicates), (1, 1));
 }
+
+#[test]
+fn a_write_that_fails_leaves_no_stale_origin_behind() {
+    // A write refused after it stored a new origin (resource and scope) rolls the origin back
+    // too; the next write with the same origin must store it again, or its spans would point at
+    // an origin row that is not there and never be read back.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agentrace.db");
+    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    let side = rusqlite::Connection::open(&path).unwrap();
+    // Refuses span chunks (as a full disk would), after the origin is written.
+    side.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON span_chunks \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    let refused = store.insert_spans(&[("s1".to_owned(), span("t1", "a"))]);
+    assert!(refused.is_err(), "{refused:?}");
+    side.execute_batch("DROP TRIGGER refuse;").unwrap();
+    let inserted = store
+        .insert_spans(&[("s1".to_owned(), span("t1", "b"))])
+        .unwrap();
+    assert_eq!(inserted.stored, 1);
+    assert_eq!(store.spans("s1").unwrap().len(), 1);
+    let logs = [("s1".to_owned(), log_with_origin())];
+    side.execute_batch(
+        "CREATE TRIGGER refuse_logs BEFORE INSERT ON logs \
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;",
+    )
+    .unwrap();
+    assert!(store.insert_logs(&logs).is_err());
+    side.execute_batch("DROP TRIGGER refuse_logs;").unwrap();
+    assert_eq!(store.insert_logs(&logs).unwrap().stored, 1);
+    assert_eq!(store.logs("s1").unwrap().len(), 1);
+}
+
+/// A log record with an origin no span of the test has.
+fn log_with_origin() -> NewLog {
+    NewLog {
+        trace_id: Some("t1".to_owned()),
+        span_id: None,
+        time_ns: 5,
+        origin: r#"{"resource":{"attributes":[]},"scope":{"name":"logs"}}"#.into(),
+        fingerprint: "f-origin".to_owned(),
+        body: "{}".to_owned(),
+    }
+}
