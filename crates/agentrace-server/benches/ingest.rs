@@ -491,7 +491,6 @@ fn sse_latency() -> (Vec<Duration>, Vec<Duration>) {
     })
 }
 
-/// User plus system CPU time of this process, in clock ticks (`/proc/self/stat`).
 /// `AGENTRACE_BENCH_CPU_PER_SPAN` (see the module documentation).
 fn cpu_per_span(requests: usize) {
     let bench = Bench::new();
@@ -535,6 +534,7 @@ fn cpu_per_span(requests: usize) {
     }
 }
 
+/// User plus system CPU time of this process, in clock ticks (`/proc/self/stat`).
 fn cpu_ticks() -> u64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesised command name: utime and stime are the 12th and 13th.

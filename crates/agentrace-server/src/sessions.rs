@@ -245,10 +245,13 @@ pub struct SessionIndex {
     /// Sessions that complete by timer and have not yet.
     live: Set<String>,
     /// When live sessions may complete, earliest first: what the ticker looks at. Every live
-    /// session has an entry no later than its deadline (one is pushed whenever a trace's deadline
-    /// changes, or a trace leaves the session); an entry that comes due for a session not due yet
-    /// is pushed again at the session's deadline, and one for a session no longer live is dropped.
+    /// session has an entry no later than its deadline ([`SessionIndex::schedule`]); an entry
+    /// that comes due for a session not due yet is pushed again at the session's deadline, and
+    /// one for a session no longer live is dropped.
     due: BinaryHeap<Reverse<(Instant, String)>>,
+    /// Each session's current entry in `due`: entries at other times are stale and dropped when
+    /// they come up, so a session that keeps receiving spans holds one entry, not one per batch.
+    scheduled: Map<String, Instant>,
     /// Staged sessions (not listed, not live; deleted after [`SessionRules::staged_ttl`]).
     staged: Set<String>,
 }
@@ -263,6 +266,7 @@ impl SessionIndex {
             heads: Map::default(),
             live: Set::default(),
             due: BinaryHeap::new(),
+            scheduled: Map::default(),
             staged: Set::default(),
         }
     }
@@ -301,10 +305,7 @@ impl SessionIndex {
             has_root: false,
         };
         if self.live.contains(session_id) {
-            self.due.push(Reverse((
-                self.trace_deadline(&trace),
-                session_id.to_owned(),
-            )));
+            self.schedule(session_id, self.trace_deadline(&trace));
         }
         self.traces.insert(trace_id.to_owned(), trace);
     }
@@ -522,6 +523,7 @@ impl SessionIndex {
     /// Forgets a session (after a delete).
     pub fn remove(&mut self, id: &str) {
         self.live.remove(id);
+        self.scheduled.remove(id);
         self.staged.remove(id);
         if let Some(session) = self.sessions.remove(id) {
             for trace in &session.traces {
@@ -552,11 +554,24 @@ impl SessionIndex {
             .max()
     }
 
-    /// A trace left a session: its deadline may now be earlier than its entries in the queue.
+    /// A trace left a session: its deadline may now be earlier than its entry in the queue.
     fn left(&mut self, session_id: &str, now: Instant) {
         if self.live.contains(session_id) {
-            self.due.push(Reverse((now, session_id.to_owned())));
+            self.schedule(session_id, now);
         }
+    }
+
+    /// Makes sure the session is looked at by `at`: queues an entry unless it has one as early.
+    fn schedule(&mut self, session_id: &str, at: Instant) {
+        if self
+            .scheduled
+            .get(session_id)
+            .is_some_and(|queued| *queued <= at)
+        {
+            return;
+        }
+        self.scheduled.insert(session_id.to_owned(), at);
+        self.due.push(Reverse((at, session_id.to_owned())));
     }
 
     /// Sessions that became complete by `now`; marks them complete. Only the queue's entries due
@@ -567,9 +582,14 @@ impl SessionIndex {
         while let Some(Reverse((at, _))) = self.due.peek()
             && *at <= now
         {
-            let Some(Reverse((_, id))) = self.due.pop() else {
+            let Some(Reverse((at, id))) = self.due.pop() else {
                 break;
             };
+            if self.scheduled.get(&id) != Some(&at) {
+                // Stale: the session has an earlier entry, taken already or still queued.
+                continue;
+            }
+            self.scheduled.remove(&id);
             if !self.live.contains(&id) {
                 continue;
             }
@@ -585,7 +605,7 @@ impl SessionIndex {
                     }
                     done.push(id);
                 }
-                Some(deadline) => self.due.push(Reverse((deadline, id))),
+                Some(deadline) => self.schedule(&id, deadline),
                 // No trace: nothing to wait for, and nothing completes it by timer.
                 None => {}
             }
@@ -623,12 +643,7 @@ impl SessionIndex {
         entry.kind = kind;
         entry.last_seen = now;
         entry.has_root |= keys.has_root;
-        let deadline = entry.last_seen
-            + if entry.has_root {
-                self.rules.completion_grace
-            } else {
-                self.rules.idle_timeout
-            };
+        let deadline = self.trace_deadline(&self.traces[trace_id]);
         if let Some(session) = self.sessions.get_mut(session_id) {
             session.traces.insert(trace_id.to_owned());
             if session.kind == KeyKind::Staged {
@@ -640,7 +655,7 @@ impl SessionIndex {
                 if !self.live.contains(session_id) {
                     self.live.insert(session_id.to_owned());
                 }
-                self.due.push(Reverse((deadline, session_id.to_owned())));
+                self.schedule(session_id, deadline);
             }
         }
     }
@@ -842,6 +857,24 @@ mod tests {
             vec!["demo".to_owned()]
         );
         assert_eq!(index.next_deadline(t0 + Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn a_session_that_keeps_receiving_spans_holds_one_queue_entry() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        for ms in 0..5_000u64 {
+            let at = t0 + Duration::from_millis(ms);
+            index.route("t1", &named("demo"), at);
+            assert!(index.complete_due(at).is_empty());
+        }
+        assert!(index.due.len() <= 2, "{} entries", index.due.len());
+        let last = t0 + Duration::from_millis(4_999);
+        assert_eq!(
+            index.complete_due(last + Duration::from_secs(3)),
+            vec!["demo".to_owned()]
+        );
+        assert!(index.due.is_empty() && index.scheduled.is_empty());
     }
 
     #[test]

@@ -172,10 +172,7 @@ pub fn finish(
     let mut updates = Vec::new();
     if live.dirty {
         live.dirty = false;
-        for trace in live.extractor.needs_restore() {
-            let telemetry = fetch(trace);
-            live.extractor.restore(trace, telemetry);
-        }
+        restore_released(&mut live, fetch);
         // The session is over: its extractor is spent by this last extraction (a reader still
         // holding the live state finds it empty and clean).
         let extractor = std::mem::take(&mut live.extractor);
@@ -186,6 +183,14 @@ pub fn finish(
     }
     let invocations = std::mem::take(&mut live.invocations);
     (invocations, updates)
+}
+
+/// Gives the released traces that received more their whole telemetry back, from the store.
+fn restore_released(live: &mut Live, fetch: Fetch<'_>) {
+    for trace in live.extractor.needs_restore() {
+        let telemetry = fetch(trace);
+        live.extractor.restore(trace, telemetry);
+    }
 }
 
 /// Groups consecutive items of the same session.
@@ -216,10 +221,7 @@ pub fn refresh(
         return None;
     }
     live.dirty = false;
-    for trace in live.extractor.needs_restore() {
-        let telemetry = fetch(trace);
-        live.extractor.restore(trace, telemetry);
-    }
+    restore_released(&mut live, fetch);
     let live = &mut *live;
     let changed = crate::extract::update(&mut live.extractor, &mut live.invocations);
     live.extractor.release_rooted();
