@@ -158,6 +158,22 @@ fn ci(args: &[String]) -> Result<()> {
                 .env("INSTA_UPDATE", "no"),
         )
     })?;
+    step("sdk tests without its default features", || {
+        // `bound-metrics` off: streams record each chunk's point through the unbound histogram.
+        exec(
+            cargo()
+                .args([
+                    "test",
+                    "-p",
+                    "agentrace-sdk",
+                    "--no-default-features",
+                    "--locked",
+                    "--test",
+                    "it",
+                ])
+                .env("INSTA_UPDATE", "no"),
+        )
+    })?;
     if !fast {
         step("rustdoc", || {
             exec(

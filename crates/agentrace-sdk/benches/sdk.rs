@@ -199,6 +199,17 @@ fn stream(c: &mut Criterion) {
             }
         })
     });
+    // The same points through a histogram bound to the attributes once, as `traced` records them
+    // with the (default) `bound-metrics` feature.
+    #[cfg(feature = "bound-metrics")]
+    g.bench_function("bound_histogram_records_only", |b| {
+        b.iter(|| {
+            let bound = histogram.bind(&attributes);
+            for i in 1..CHUNKS {
+                bound.record(black_box(i as f64 * 1e-6));
+            }
+        })
+    });
     g.finish();
 }
 

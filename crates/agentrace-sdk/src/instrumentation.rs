@@ -285,6 +285,10 @@ impl InstrumentationBuilder {
 
     /// Builds the handle.
     pub fn build(self) -> Instrumentation {
+        if !self.no_per_chunk_metric {
+            // Calibrated here, once per process, rather than inside a stream's first poll.
+            crate::stream::chunk_clock();
+        }
         let tracer = self
             .tracer
             .unwrap_or_else(|| opentelemetry::global::tracer_with_scope(scope()));

@@ -70,7 +70,9 @@
 //!   `error.type`, an `exception` event), or when dropped or cancelled (status unset). Each poll
 //!   of the inner stream runs with the span current, so an HTTP client's spans nest under it.
 //! - A traced stream records `time_to_first_chunk` on the first chunk. After it, per chunk, it
-//!   reads the clock once and keeps the interval; the `time_per_output_chunk` points, one per
+//!   reads the clock once (the CPU's time-stamp counter, through `quanta`, calibrated once per
+//!   process when an [`Instrumentation`] is built; the monotonic clock where the counter is not
+//!   invariant) and keeps the interval; the `time_per_output_chunk` points, one per
 //!   chunk after the first, are recorded in batches (every 256 chunks and when the stream ends,
 //!   on every exit path, before its span ends), with the response model once a chunk has named
 //!   it. With delta temporality a long stream's points may therefore land in a later collection
@@ -82,7 +84,16 @@
 //!
 //! # Feature flags
 //!
-//! None. Tests use `opentelemetry_sdk`'s `testing` feature as a dev-dependency only.
+//! - `bound-metrics` (default): traced streams record `time_per_output_chunk` through a histogram
+//!   bound to the call's attributes (the `opentelemetry` API's experimental bound instruments),
+//!   about 17 ns a point instead of the 110–290 ns of an unbound `Histogram::record`, which looks
+//!   its series up by the attribute set on every call. The feature switches binding on in the API
+//!   and in `opentelemetry_sdk` together (a dependency only for that), so the application's
+//!   `opentelemetry_sdk` meter implements it. A meter of another implementation that does not
+//!   implement `bind` would drop the bound points (the API's default): turn the feature off
+//!   (`default-features = false`) with such a meter.
+//!
+//! Tests use `opentelemetry_sdk`'s `testing` feature as a dev-dependency.
 //!
 //! # Configuration
 //!
