@@ -240,7 +240,13 @@ impl Core {
             Some(_) if !self.span.inst.inner.per_chunk_metric => {}
             None => {
                 let ttfc = self.span.started.elapsed();
-                self.last_chunk = Some(chunk_clock().raw());
+                // Without the per-chunk metric only "a chunk arrived" is kept: no clock read (and
+                // no calibration, which `build` skipped).
+                self.last_chunk = Some(if self.span.inst.inner.per_chunk_metric {
+                    chunk_clock().raw()
+                } else {
+                    0
+                });
                 self.output.time_to_first_chunk = Some(ttfc);
                 self.span.set_attribute(KeyValue::new(
                     attr::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
