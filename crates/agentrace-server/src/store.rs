@@ -55,7 +55,83 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
 }
 
+/// The tables. Sessions are referred to by their row number (`sessions.rid`), not their id: the
+/// ids are the producers' keys (conversation ids, names), random to the B-trees, while row numbers
+/// grow, so the rows a new session adds to `span_chunks_by_session` and `invocations` land on the
+/// pages the last commit wrote. Invocations are rows of a rowid table, so their bodies (a few
+/// kilobytes of JSON each) pack into its pages in the order written, with a small index beside
+/// them; a table keyed by (session, index) kept only a few bodies per page and spilled the rest
+/// to overflow pages. Sessions are looked up by key in memory only (`SessionIndex`), so the key
+/// has no index (docs/benchmarks.md, server, stop 20).
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    rid             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    key_kind        TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    eval_set_id     TEXT,
+    metadata        TEXT NOT NULL DEFAULT '{}',
+    created_at_ns   INTEGER NOT NULL,
+    updated_at_ns   INTEGER NOT NULL,
+    completed_at_ns INTEGER,
+    span_count      INTEGER NOT NULL DEFAULT 0,
+    log_count       INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS origins (
+    id   INTEGER PRIMARY KEY,
+    json TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS span_chunks (
+    id         INTEGER PRIMARY KEY,
+    session    INTEGER NOT NULL,
+    trace_id   TEXT NOT NULL,
+    origin_id  INTEGER NOT NULL,
+    span_count INTEGER NOT NULL,
+    body       BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS span_chunks_by_session ON span_chunks(session);
+CREATE INDEX IF NOT EXISTS span_chunks_by_trace ON span_chunks(trace_id);
+CREATE TABLE IF NOT EXISTS chunk_span_ids (
+    chunk_id INTEGER PRIMARY KEY,
+    ids      BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS span_ids (
+    trace_id TEXT NOT NULL,
+    span_id  TEXT NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (
+    id          INTEGER PRIMARY KEY,
+    session     INTEGER NOT NULL,
+    trace_id    TEXT,
+    span_id     TEXT,
+    time_ns     INTEGER NOT NULL,
+    origin_id   INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_by_session ON logs(session, time_ns);
+CREATE INDEX IF NOT EXISTS logs_by_trace ON logs(trace_id);
+CREATE TABLE IF NOT EXISTS invocations (
+    id      INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL,
+    idx     INTEGER NOT NULL,
+    body    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS invocations_by_session ON invocations(session, idx);
+CREATE TABLE IF NOT EXISTS eval_sets (
+    id            TEXT PRIMARY KEY,
+    name          TEXT,
+    case_count    INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    created_at_ns INTEGER NOT NULL
+);
+";
+
+/// The layout before sessions had row numbers (spans, logs and invocations named their session
+/// by id): what [`MIGRATE_TO_ROW_NUMBERS`] starts from. A database of that layout gets its
+/// missing tables in it first, so the migration finds all of them.
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
     id              TEXT PRIMARY KEY,
     key_kind        TEXT NOT NULL,
@@ -68,7 +144,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     span_count      INTEGER NOT NULL DEFAULT 0,
     log_count       INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS sessions_by_key ON sessions(key_kind, key);
 CREATE TABLE IF NOT EXISTS origins (
     id   INTEGER PRIMARY KEY,
     json TEXT NOT NULL UNIQUE
@@ -119,6 +194,47 @@ CREATE TABLE IF NOT EXISTS eval_sets (
 );
 ";
 
+/// From [`SCHEMA_V1`] to [`SCHEMA`], in one transaction: every row is copied with its session's
+/// row number. A row naming a session that has no row (none should) gets a session row first,
+/// so nothing is lost.
+const MIGRATE_TO_ROW_NUMBERS: &str = "
+INSERT INTO sessions (id, key_kind, key, created_at_ns, updated_at_ns)
+    SELECT DISTINCT session_id, 'name', session_id, 0, 0 FROM (
+        SELECT session_id FROM span_chunks UNION SELECT session_id FROM logs
+        UNION SELECT session_id FROM invocations)
+    WHERE session_id NOT IN (SELECT id FROM sessions);
+DROP INDEX IF EXISTS sessions_by_key;
+DROP INDEX IF EXISTS span_chunks_by_session;
+DROP INDEX IF EXISTS span_chunks_by_trace;
+DROP INDEX IF EXISTS logs_by_session;
+DROP INDEX IF EXISTS logs_by_trace;
+ALTER TABLE sessions RENAME TO sessions_v1;
+ALTER TABLE span_chunks RENAME TO span_chunks_v1;
+ALTER TABLE logs RENAME TO logs_v1;
+ALTER TABLE invocations RENAME TO invocations_v1;
+";
+
+/// After [`MIGRATE_TO_ROW_NUMBERS`] and [`SCHEMA`]: the rows copied over, the old tables dropped.
+const COPY_TO_ROW_NUMBERS: &str = "
+INSERT INTO sessions (id, key_kind, key, eval_set_id, metadata, created_at_ns, updated_at_ns,
+        completed_at_ns, span_count, log_count)
+    SELECT id, key_kind, key, eval_set_id, metadata, created_at_ns, updated_at_ns,
+        completed_at_ns, span_count, log_count
+    FROM sessions_v1 ORDER BY created_at_ns, id;
+INSERT INTO span_chunks (id, session, trace_id, origin_id, span_count, body)
+    SELECT c.id, s.rid, c.trace_id, c.origin_id, c.span_count, c.body
+    FROM span_chunks_v1 c JOIN sessions s ON s.id = c.session_id ORDER BY c.id;
+INSERT INTO logs (id, session, trace_id, span_id, time_ns, origin_id, fingerprint, body)
+    SELECT l.id, s.rid, l.trace_id, l.span_id, l.time_ns, l.origin_id, l.fingerprint, l.body
+    FROM logs_v1 l JOIN sessions s ON s.id = l.session_id ORDER BY l.id;
+INSERT INTO invocations (session, idx, body)
+    SELECT s.rid, i.idx, i.body FROM invocations_v1 i JOIN sessions s ON s.id = i.session_id;
+DROP TABLE sessions_v1;
+DROP TABLE span_chunks_v1;
+DROP TABLE logs_v1;
+DROP TABLE invocations_v1;
+";
+
 /// Databases written before spans were stored in chunks kept one row per span in `spans`: each
 /// becomes a chunk of one, once.
 const MIGRATE_SPAN_ROWS: &str = "
@@ -127,6 +243,34 @@ INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
 INSERT OR IGNORE INTO span_ids (trace_id, span_id) SELECT trace_id, span_id FROM spans;
 DROP TABLE spans;
 ";
+
+/// Creates the tables, or brings a database of an earlier layout to this one (in one
+/// transaction: an error leaves the database as it was).
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let sessions_columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('sessions')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let tx = conn.unchecked_transaction()?;
+    if !sessions_columns.is_empty() && !sessions_columns.iter().any(|c| c == "rid") {
+        tx.execute_batch(SCHEMA_V1)?;
+        let span_rows: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'spans'",
+            [],
+            |r| r.get(0),
+        )?;
+        if span_rows > 0 {
+            tx.execute_batch(MIGRATE_SPAN_ROWS)?;
+        }
+        tx.execute_batch(MIGRATE_TO_ROW_NUMBERS)?;
+        tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(COPY_TO_ROW_NUMBERS)?;
+    } else {
+        tx.execute_batch(SCHEMA)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
 
 /// A span ready to store.
 ///
@@ -391,17 +535,7 @@ impl Store {
                 (conn, Some(Self::open_file(path)?))
             }
         };
-        conn.execute_batch(SCHEMA)?;
-        let old_rows: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'spans'",
-            [],
-            |r| r.get(0),
-        )?;
-        if old_rows > 0 {
-            let tx = conn.unchecked_transaction()?;
-            tx.execute_batch(MIGRATE_SPAN_ROWS)?;
-            tx.commit()?;
-        }
+        migrate(&conn)?;
         let legacy_ids: bool =
             conn.query_row("SELECT EXISTS (SELECT 1 FROM span_ids)", [], |r| r.get(0))?;
         let conn = Arc::new(Mutex::new(conn));
@@ -514,16 +648,18 @@ impl Store {
         let tx = conn.transaction()?;
         let spans: i64 = tx.query_row(
             "SELECT COALESCE(SUM(span_count), 0) FROM span_chunks \
-             WHERE trace_id = ?1 AND session_id = ?2",
+             WHERE trace_id = ?1 AND session = (SELECT rid FROM sessions WHERE id = ?2)",
             params![trace_id, from],
             |r| r.get(0),
         )?;
         tx.execute(
-            "UPDATE span_chunks SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
+            "UPDATE span_chunks SET session = (SELECT rid FROM sessions WHERE id = ?1) \
+             WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
             params![to, trace_id, from],
         )?;
         let logs = tx.execute(
-            "UPDATE logs SET session_id = ?1 WHERE trace_id = ?2 AND session_id = ?3",
+            "UPDATE logs SET session = (SELECT rid FROM sessions WHERE id = ?1) \
+             WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
             params![to, trace_id, from],
         )?;
         let logs = logs as i64;
@@ -613,8 +749,10 @@ impl Store {
     /// A session's invocations, in order.
     pub fn invocations(&self, session_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
         let conn = self.conn.lock();
-        let mut stmt =
-            conn.prepare_cached("SELECT body FROM invocations WHERE session_id = ?1 ORDER BY idx")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT body FROM invocations WHERE session = (SELECT rid FROM sessions WHERE id = ?1) \
+             ORDER BY idx",
+        )?;
         let rows = stmt.query_map([session_id], |r| r.get::<_, String>(0))?;
         let mut out = Vec::new();
         for row in rows {
@@ -700,8 +838,9 @@ impl Store {
     pub fn trace_sessions(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare(
-            "SELECT DISTINCT trace_id, session_id FROM span_chunks \
-             UNION SELECT DISTINCT trace_id, session_id FROM logs WHERE trace_id IS NOT NULL",
+            "SELECT DISTINCT c.trace_id, s.id FROM span_chunks c JOIN sessions s ON s.rid = c.session \
+             UNION SELECT DISTINCT l.trace_id, s.id FROM logs l JOIN sessions s ON s.rid = l.session \
+             WHERE l.trace_id IS NOT NULL",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let mut out = Vec::new();
@@ -733,7 +872,7 @@ impl Store {
     pub fn logs(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
         self.items(
             "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
-             WHERE l.session_id = ?1 ORDER BY l.time_ns, l.id",
+             WHERE l.session = (SELECT rid FROM sessions WHERE id = ?1) ORDER BY l.time_ns, l.id",
             session_id,
         )
     }
@@ -811,29 +950,28 @@ impl Store {
     pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let n = tx.execute("DELETE FROM sessions WHERE id = ?1", [session_id])?;
-        if n == 0 {
-            return Err(StoreError::NotFound(format!("no session `{session_id}`")));
-        }
+        let rid: i64 = tx
+            .query_row(
+                "SELECT rid FROM sessions WHERE id = ?1",
+                [session_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
         tx.execute(
             "DELETE FROM span_ids WHERE trace_id IN \
-             (SELECT DISTINCT trace_id FROM span_chunks WHERE session_id = ?1)",
-            [session_id],
+             (SELECT DISTINCT trace_id FROM span_chunks WHERE session = ?1)",
+            [rid],
         )?;
         tx.execute(
             "DELETE FROM chunk_span_ids WHERE chunk_id IN \
-             (SELECT id FROM span_chunks WHERE session_id = ?1)",
-            [session_id],
+             (SELECT id FROM span_chunks WHERE session = ?1)",
+            [rid],
         )?;
-        tx.execute(
-            "DELETE FROM span_chunks WHERE session_id = ?1",
-            [session_id],
-        )?;
-        tx.execute("DELETE FROM logs WHERE session_id = ?1", [session_id])?;
-        tx.execute(
-            "DELETE FROM invocations WHERE session_id = ?1",
-            [session_id],
-        )?;
+        tx.execute("DELETE FROM span_chunks WHERE session = ?1", [rid])?;
+        tx.execute("DELETE FROM logs WHERE session = ?1", [rid])?;
+        tx.execute("DELETE FROM invocations WHERE session = ?1", [rid])?;
+        tx.execute("DELETE FROM sessions WHERE rid = ?1", [rid])?;
         tx.commit()?;
         Ok(())
     }
@@ -921,7 +1059,8 @@ impl std::fmt::Debug for Writer<'_> {
 
 /// The span chunks of a session, in the order stored.
 const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
-    JOIN origins o ON o.id = c.origin_id WHERE c.session_id = ?1 ORDER BY c.id";
+    JOIN origins o ON o.id = c.origin_id WHERE c.session = (SELECT rid FROM sessions WHERE id = ?1) \
+    ORDER BY c.id";
 /// The span chunks of a trace, in the order stored.
 const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
     JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
@@ -1064,8 +1203,9 @@ trait Item {
 }
 
 impl Item for NewLog {
-    const INSERT: &'static str = "INSERT OR IGNORE INTO logs (session_id, trace_id, span_id, \
-        time_ns, origin_id, fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    const INSERT: &'static str = "INSERT OR IGNORE INTO logs (session, trace_id, span_id, \
+        time_ns, origin_id, fingerprint, body) \
+        VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)";
     const COUNT: &'static str = "UPDATE sessions SET log_count = log_count + ?1, \
         updated_at_ns = ?2 WHERE id = ?3";
     fn origin(&self) -> &std::sync::Arc<str> {
@@ -1131,8 +1271,8 @@ impl Writer<'_> {
                 .then(|| tx.prepare_cached("SELECT span_id FROM span_ids WHERE trace_id = ?1"))
                 .transpose()?;
             let mut chunk_insert = tx.prepare_cached(
-                "INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO span_chunks (session, trace_id, origin_id, span_count, body) \
+                 VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5)",
             )?;
             let mut ids_insert =
                 tx.prepare_cached("INSERT INTO chunk_span_ids (chunk_id, ids) VALUES (?1, ?2)")?;
@@ -1377,12 +1517,17 @@ fn write_invocations(
     session_id: &str,
     invocations: &[Invocation],
 ) -> Result<(), StoreError> {
-    conn.prepare_cached("DELETE FROM invocations WHERE session_id = ?1")?
-        .execute([session_id])?;
+    let rid: i64 = conn
+        .prepare_cached("SELECT rid FROM sessions WHERE id = ?1")?
+        .query_row([session_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+    conn.prepare_cached("DELETE FROM invocations WHERE session = ?1")?
+        .execute([rid])?;
     let mut insert =
-        conn.prepare_cached("INSERT INTO invocations (session_id, idx, body) VALUES (?1, ?2, ?3)")?;
+        conn.prepare_cached("INSERT INTO invocations (session, idx, body) VALUES (?1, ?2, ?3)")?;
     for (idx, invocation) in invocations.iter().enumerate() {
-        insert.execute(params![session_id, idx as i64, invocation.json()])?;
+        insert.execute(params![rid, idx as i64, invocation.json()])?;
     }
     Ok(())
 }

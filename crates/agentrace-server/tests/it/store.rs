@@ -262,8 +262,8 @@ fn store_with_raw_chunk(body: &str) -> (tempfile::TempDir, std::path::PathBuf, S
     conn.execute_batch(&format!(
         r#"
         INSERT OR IGNORE INTO origins (id, json) VALUES (1, '{{"resource":{{}},"scope":{{}}}}');
-        INSERT INTO span_chunks (session_id, trace_id, origin_id, span_count, body)
-            VALUES ('s1', 't0', 1, 1, {body});
+        INSERT INTO span_chunks (session, trace_id, origin_id, span_count, body)
+            VALUES ((SELECT rid FROM sessions WHERE id = 's1'), 't0', 1, 1, {body});
         "#
     ))
     .expect("raw chunk written");
@@ -475,4 +475,133 @@ fn log_with_origin() -> NewLog {
         fingerprint: "f-origin".to_owned(),
         body: "{}".to_owned(),
     }
+}
+
+#[test]
+fn a_database_that_names_sessions_by_id_is_migrated_to_row_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // The layout before sessions had row numbers: spans, logs and invocations named their
+        // session by id. Session `ghost` has chunks but no row.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            r#"
+            CREATE TABLE sessions (id TEXT PRIMARY KEY, key_kind TEXT NOT NULL, key TEXT NOT NULL,
+                eval_set_id TEXT, metadata TEXT NOT NULL DEFAULT '{}',
+                created_at_ns INTEGER NOT NULL, updated_at_ns INTEGER NOT NULL,
+                completed_at_ns INTEGER, span_count INTEGER NOT NULL DEFAULT 0,
+                log_count INTEGER NOT NULL DEFAULT 0);
+            CREATE INDEX sessions_by_key ON sessions(key_kind, key);
+            CREATE TABLE origins (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
+            CREATE TABLE span_chunks (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL,
+                trace_id TEXT NOT NULL, origin_id INTEGER NOT NULL, span_count INTEGER NOT NULL,
+                body BLOB NOT NULL);
+            CREATE INDEX span_chunks_by_session ON span_chunks(session_id);
+            CREATE INDEX span_chunks_by_trace ON span_chunks(trace_id);
+            CREATE TABLE chunk_span_ids (chunk_id INTEGER PRIMARY KEY, ids BLOB NOT NULL);
+            CREATE TABLE span_ids (trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+                PRIMARY KEY (trace_id, span_id)) WITHOUT ROWID;
+            CREATE TABLE logs (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL, trace_id TEXT,
+                span_id TEXT, time_ns INTEGER NOT NULL, origin_id INTEGER NOT NULL,
+                fingerprint TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+            CREATE INDEX logs_by_session ON logs(session_id, time_ns);
+            CREATE INDEX logs_by_trace ON logs(trace_id);
+            CREATE TABLE invocations (session_id TEXT NOT NULL, idx INTEGER NOT NULL,
+                body TEXT NOT NULL, PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
+            CREATE TABLE eval_sets (id TEXT PRIMARY KEY, name TEXT, case_count INTEGER NOT NULL,
+                body TEXT NOT NULL, created_at_ns INTEGER NOT NULL);
+            INSERT INTO sessions (id, key_kind, key, created_at_ns, updated_at_ns, span_count,
+                log_count) VALUES ('s2', 'name', 's2', 2, 2, 1, 0),
+                ('s1', 'conversation', 'c1', 1, 1, 2, 1);
+            INSERT INTO origins (id, json) VALUES (1, '{"resource":{},"scope":{}}');
+            INSERT INTO span_chunks VALUES (1, 's1', 't1', 1, 2,
+                '[{"traceId":"t1","spanId":"00f067aa0ba902b7","startTimeUnixNano":"10"},{"traceId":"t1","spanId":"b7ad6b7169203331","startTimeUnixNano":"20"}]');
+            INSERT INTO chunk_span_ids VALUES (1, X'00f067aa0ba902b7b7ad6b7169203331');
+            INSERT INTO span_chunks VALUES (2, 's2', 't2', 1, 1,
+                '[{"traceId":"t2","spanId":"0000000000000001","startTimeUnixNano":"5"}]');
+            INSERT INTO span_chunks VALUES (3, 'ghost', 't3', 1, 1,
+                '[{"traceId":"t3","spanId":"0000000000000002","startTimeUnixNano":"5"}]');
+            INSERT INTO logs VALUES (1, 's1', 't1', NULL, 7, 1, 'f1', '{"timeUnixNano":"7"}');
+            INSERT INTO invocations VALUES ('s1', 0, '{"invocation_id":"i0"}'),
+                ('s1', 1, '{"invocation_id":"i1"}');
+            "#,
+        )
+        .unwrap();
+    }
+    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
+    assert_eq!(store.spans("s1").unwrap().len(), 2);
+    assert_eq!(store.spans("s2").unwrap().len(), 1);
+    assert_eq!(store.spans("ghost").unwrap().len(), 1, "no row is lost");
+    assert_eq!(store.session("ghost").unwrap().key, "ghost");
+    assert_eq!(store.logs("s1").unwrap().len(), 1);
+    assert_eq!(
+        store.invocations("s1").unwrap(),
+        [
+            json!({"invocation_id": "i0"}),
+            json!({"invocation_id": "i1"})
+        ]
+    );
+    let s1 = store.session("s1").unwrap();
+    assert_eq!(
+        (
+            s1.key_kind.as_str(),
+            s1.key.as_str(),
+            s1.span_count,
+            s1.log_count
+        ),
+        ("conversation", "c1", 2, 1)
+    );
+    let mut pairs = store.trace_sessions().unwrap();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            ("t1".to_owned(), "s1".to_owned()),
+            ("t2".to_owned(), "s2".to_owned()),
+            ("t3".to_owned(), "ghost".to_owned())
+        ]
+    );
+    // The migrated span ids still deduplicate a retried export; new spans are stored.
+    let again = store
+        .insert_spans(&[
+            ("s1".to_owned(), span("t1", "00f067aa0ba902b7")),
+            ("s1".to_owned(), span("t1", "c")),
+        ])
+        .unwrap();
+    assert_eq!((again.stored, again.duplicates), (1, 1));
+    assert_eq!(store.spans("s1").unwrap().len(), 3);
+    store.move_trace("t2", "s2", "s1").unwrap();
+    assert_eq!(store.spans("s1").unwrap().len(), 4);
+    assert_eq!(store.spans("s2").unwrap().len(), 0);
+    store.delete_session("s1").unwrap();
+    assert!(store.spans("s1").unwrap().is_empty());
+    assert!(store.invocations("s1").unwrap().is_empty());
+    assert!(matches!(store.session("s1"), Err(StoreError::NotFound(_))));
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(
+        !tables.iter().any(|t| t.ends_with("_v1")),
+        "old tables dropped: {tables:?}"
+    );
+    let has_rid: bool = conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('sessions') WHERE name = 'rid')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(has_rid);
+    drop(conn);
+    // Opening again does not migrate twice.
+    let store = Store::open(&DbLocation::File(path)).unwrap();
+    assert_eq!(store.spans("s2").unwrap().len(), 0);
+    assert_eq!(store.spans("ghost").unwrap().len(), 1);
 }
