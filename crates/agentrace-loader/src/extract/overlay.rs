@@ -7,13 +7,16 @@ use crate::extract::message::{
     Message, Part, is_placeholder, parse_jsonish, parse_jsonish_str, parse_message, parse_messages,
     parse_messages_text,
 };
-use crate::model::{AnyValue, Attributes, LogRecord, Span, StatusCode};
+use crate::hash::Map as HashMap;
+use crate::model::{AnyValue, Attributes, KeyValue, LogRecord, Span, StatusCode};
 
 const ADK_PREFIX: &str = "gcp.vertex.agent";
 const ADK_LLM_REQUEST: &str = "gcp.vertex.agent.llm_request";
 const ADK_LLM_RESPONSE: &str = "gcp.vertex.agent.llm_response";
 const ADK_TOOL_ARGS: &str = "gcp.vertex.agent.tool_call_args";
 const ADK_TOOL_RESPONSE: &str = "gcp.vertex.agent.tool_response";
+const ADK_INVOCATION_ID: &str = "gcp.vertex.agent.invocation_id";
+const ADK_SESSION_ID: &str = "gcp.vertex.agent.session_id";
 
 /// Token usage of a model call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -159,57 +162,185 @@ fn finish_reasons(v: Option<&AnyValue>) -> Option<Vec<String>> {
     }
 }
 
+/// The attributes the overlay reads, by position in [`FOUND_KEYS`].
+#[derive(Clone, Copy)]
+enum K {
+    InputMessages,
+    OutputMessages,
+    SystemInstructions,
+    ToolDefinitions,
+    ProviderName,
+    RequestModel,
+    ResponseModel,
+    ResponseId,
+    InputTokens,
+    OutputTokens,
+    CacheReadInputTokens,
+    CacheCreationInputTokens,
+    ReasoningOutputTokens,
+    FinishReasons,
+    OperationName,
+    AgentName,
+    ToolName,
+    ToolCallId,
+    ToolCallArguments,
+    ToolCallResult,
+    ConversationId,
+    ErrorType,
+    System,
+    PromptTokens,
+    CompletionTokens,
+    FinishReason,
+    Prompt,
+    Completion,
+    AdkLlmRequest,
+    AdkLlmResponse,
+    AdkToolArgs,
+    AdkToolResponse,
+    AdkInvocationId,
+    AdkSessionId,
+}
+
+/// Each key the overlay reads, at the position of its [`K`].
+const FOUND_KEYS: [(&str, K); 34] = [
+    (attr::GEN_AI_INPUT_MESSAGES, K::InputMessages),
+    (attr::GEN_AI_OUTPUT_MESSAGES, K::OutputMessages),
+    (attr::GEN_AI_SYSTEM_INSTRUCTIONS, K::SystemInstructions),
+    (attr::GEN_AI_TOOL_DEFINITIONS, K::ToolDefinitions),
+    (attr::GEN_AI_PROVIDER_NAME, K::ProviderName),
+    (attr::GEN_AI_REQUEST_MODEL, K::RequestModel),
+    (attr::GEN_AI_RESPONSE_MODEL, K::ResponseModel),
+    (attr::GEN_AI_RESPONSE_ID, K::ResponseId),
+    (attr::GEN_AI_USAGE_INPUT_TOKENS, K::InputTokens),
+    (attr::GEN_AI_USAGE_OUTPUT_TOKENS, K::OutputTokens),
+    (
+        attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+        K::CacheReadInputTokens,
+    ),
+    (
+        attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+        K::CacheCreationInputTokens,
+    ),
+    (
+        attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+        K::ReasoningOutputTokens,
+    ),
+    (attr::GEN_AI_RESPONSE_FINISH_REASONS, K::FinishReasons),
+    (attr::GEN_AI_OPERATION_NAME, K::OperationName),
+    (attr::GEN_AI_AGENT_NAME, K::AgentName),
+    (attr::GEN_AI_TOOL_NAME, K::ToolName),
+    (attr::GEN_AI_TOOL_CALL_ID, K::ToolCallId),
+    (attr::GEN_AI_TOOL_CALL_ARGUMENTS, K::ToolCallArguments),
+    (attr::GEN_AI_TOOL_CALL_RESULT, K::ToolCallResult),
+    (attr::GEN_AI_CONVERSATION_ID, K::ConversationId),
+    (attr::ERROR_TYPE, K::ErrorType),
+    (attr::GEN_AI_SYSTEM, K::System),
+    (attr::GEN_AI_USAGE_PROMPT_TOKENS, K::PromptTokens),
+    (attr::GEN_AI_USAGE_COMPLETION_TOKENS, K::CompletionTokens),
+    (attr::GEN_AI_RESPONSE_FINISH_REASON, K::FinishReason),
+    (attr::GEN_AI_PROMPT, K::Prompt),
+    (attr::GEN_AI_COMPLETION, K::Completion),
+    (ADK_LLM_REQUEST, K::AdkLlmRequest),
+    (ADK_LLM_RESPONSE, K::AdkLlmResponse),
+    (ADK_TOOL_ARGS, K::AdkToolArgs),
+    (ADK_TOOL_RESPONSE, K::AdkToolResponse),
+    (ADK_INVOCATION_ID, K::AdkInvocationId),
+    (ADK_SESSION_ID, K::AdkSessionId),
+];
+
+/// [`FOUND_KEYS`] by key.
+static KEY_INDEX: std::sync::LazyLock<HashMap<&'static str, K>> =
+    std::sync::LazyLock::new(|| FOUND_KEYS.iter().map(|&(key, k)| (key, k)).collect());
+
+/// The attributes of a set that the overlay reads, found in one pass over the set (each key's
+/// first occurrence, as [`Attributes::get`] finds it): a span carries a dozen attributes or more
+/// and the overlay reads 34 keys, which one lookup per key paid for with a pass each.
+struct Found<'a> {
+    values: [Option<&'a AnyValue>; FOUND_KEYS.len()],
+    /// Some key starts with `gcp.vertex.agent.` (Google ADK).
+    adk: bool,
+    /// Some key is an OpenLLMetry indexed one (`gen_ai.prompt.N.*`, `gen_ai.completion.N.*`).
+    indexed: bool,
+}
+
+impl<'a> Found<'a> {
+    fn of(attributes: &'a [KeyValue]) -> Self {
+        let index = &*KEY_INDEX;
+        let mut found = Found {
+            values: [None; FOUND_KEYS.len()],
+            adk: false,
+            indexed: false,
+        };
+        for kv in attributes {
+            let key = kv.key.as_str();
+            if let Some(&k) = index.get(key) {
+                let slot = &mut found.values[k as usize];
+                if slot.is_none() {
+                    *slot = Some(&kv.value);
+                }
+            }
+            if key.starts_with("gcp.vertex.agent.") {
+                found.adk = true;
+            } else if indexed_key(key) {
+                found.indexed = true;
+            }
+        }
+        found
+    }
+
+    fn get(&self, k: K) -> Option<&'a AnyValue> {
+        self.values[k as usize]
+    }
+}
+
+/// True for an OpenLLMetry indexed key: `gen_ai.prompt.` or `gen_ai.completion.` and more.
+fn indexed_key(key: &str) -> bool {
+    [attr::GEN_AI_PROMPT, attr::GEN_AI_COMPLETION]
+        .iter()
+        .any(|prefix| {
+            key.strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('.'))
+        })
+}
+
 /// Fills the model, usage and message keys from a set of semconv attributes.
-fn fill_semconv(view: &mut SpanView, a: &Attributes) {
+fn fill_semconv(view: &mut SpanView, a: &Found<'_>) {
     set(
         &mut view.input_messages,
-        messages_attr(a.get(attr::GEN_AI_INPUT_MESSAGES)),
+        messages_attr(a.get(K::InputMessages)),
     );
     set(
         &mut view.output_messages,
-        messages_attr(a.get(attr::GEN_AI_OUTPUT_MESSAGES)),
+        messages_attr(a.get(K::OutputMessages)),
     );
     set(
         &mut view.system_instructions,
-        json_attr(a.get(attr::GEN_AI_SYSTEM_INSTRUCTIONS)),
+        json_attr(a.get(K::SystemInstructions)),
     );
     set(
         &mut view.tool_definitions,
-        json_attr(a.get(attr::GEN_AI_TOOL_DEFINITIONS)),
+        json_attr(a.get(K::ToolDefinitions)),
     );
-    set(&mut view.provider, s(a.get(attr::GEN_AI_PROVIDER_NAME)));
-    set(
-        &mut view.request_model,
-        s(a.get(attr::GEN_AI_REQUEST_MODEL)),
-    );
-    set(
-        &mut view.response_model,
-        s(a.get(attr::GEN_AI_RESPONSE_MODEL)),
-    );
-    set(&mut view.response_id, s(a.get(attr::GEN_AI_RESPONSE_ID)));
-    set(
-        &mut view.usage.input,
-        int(a.get(attr::GEN_AI_USAGE_INPUT_TOKENS)),
-    );
-    set(
-        &mut view.usage.output,
-        int(a.get(attr::GEN_AI_USAGE_OUTPUT_TOKENS)),
-    );
+    set(&mut view.provider, s(a.get(K::ProviderName)));
+    set(&mut view.request_model, s(a.get(K::RequestModel)));
+    set(&mut view.response_model, s(a.get(K::ResponseModel)));
+    set(&mut view.response_id, s(a.get(K::ResponseId)));
+    set(&mut view.usage.input, int(a.get(K::InputTokens)));
+    set(&mut view.usage.output, int(a.get(K::OutputTokens)));
     set(
         &mut view.usage.cache_read_input,
-        int(a.get(attr::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+        int(a.get(K::CacheReadInputTokens)),
     );
     set(
         &mut view.usage.cache_write_input,
-        int(a.get(attr::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS)),
+        int(a.get(K::CacheCreationInputTokens)),
     );
     set(
         &mut view.usage.reasoning_output,
-        int(a.get(attr::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)),
+        int(a.get(K::ReasoningOutputTokens)),
     );
     if view.finish_reasons.is_empty() {
-        view.finish_reasons =
-            finish_reasons(a.get(attr::GEN_AI_RESPONSE_FINISH_REASONS)).unwrap_or_default();
+        view.finish_reasons = finish_reasons(a.get(K::FinishReasons)).unwrap_or_default();
     }
 }
 
@@ -224,35 +355,29 @@ pub(crate) fn is_adk_span(span: &Span) -> bool {
 
 /// Builds the view of `span`; `logs` are the log records joined to it.
 pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
-    let a = &span.attributes;
+    let a = &Found::of(&span.attributes.0);
     let mut v = SpanView::default();
     // 1. Semconv keys on the span.
     fill_semconv(&mut v, a);
-    v.operation = s(a.get(attr::GEN_AI_OPERATION_NAME));
-    v.agent_name = s(a.get(attr::GEN_AI_AGENT_NAME));
-    v.tool_name = s(a.get(attr::GEN_AI_TOOL_NAME));
-    v.tool_call_id = s(a.get(attr::GEN_AI_TOOL_CALL_ID));
-    v.tool_arguments = tool_value(a.get(attr::GEN_AI_TOOL_CALL_ARGUMENTS));
-    v.tool_result = tool_value(a.get(attr::GEN_AI_TOOL_CALL_RESULT));
-    v.conversation_id = s(a.get(attr::GEN_AI_CONVERSATION_ID));
-    v.error_type = s(a.get(attr::ERROR_TYPE));
+    v.operation = s(a.get(K::OperationName));
+    v.agent_name = s(a.get(K::AgentName));
+    v.tool_name = s(a.get(K::ToolName));
+    v.tool_call_id = s(a.get(K::ToolCallId));
+    v.tool_arguments = tool_value(a.get(K::ToolCallArguments));
+    v.tool_result = tool_value(a.get(K::ToolCallResult));
+    v.conversation_id = s(a.get(K::ConversationId));
+    v.error_type = s(a.get(K::ErrorType));
     v.status_error = span.status.code == StatusCode::Error;
     // 2. Deprecated aliases.
-    if let Some(sys) = s(a.get(attr::GEN_AI_SYSTEM))
+    if let Some(sys) = s(a.get(K::System))
         && sys != ADK_PREFIX
     {
         set(&mut v.provider, Some(sys));
     }
-    set(
-        &mut v.usage.input,
-        int(a.get(attr::GEN_AI_USAGE_PROMPT_TOKENS)),
-    );
-    set(
-        &mut v.usage.output,
-        int(a.get(attr::GEN_AI_USAGE_COMPLETION_TOKENS)),
-    );
+    set(&mut v.usage.input, int(a.get(K::PromptTokens)));
+    set(&mut v.usage.output, int(a.get(K::CompletionTokens)));
     if v.finish_reasons.is_empty()
-        && let Some(r) = s(a.get(attr::GEN_AI_RESPONSE_FINISH_REASON))
+        && let Some(r) = s(a.get(K::FinishReason))
     {
         v.finish_reasons = vec![r];
     }
@@ -262,14 +387,14 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         .iter()
         .find(|e| e.name == event::INFERENCE_OPERATION_DETAILS)
     {
-        fill_semconv(&mut v, &ev.attributes);
+        fill_semconv(&mut v, &Found::of(&ev.attributes.0));
     } else if let Some(log) = logs
         .iter()
         .find(|l| l.name() == event::INFERENCE_OPERATION_DETAILS)
     {
-        fill_semconv(&mut v, &log.attributes);
+        fill_semconv(&mut v, &Found::of(&log.attributes.0));
         if let AnyValue::KvList(kv) = &log.body {
-            fill_semconv(&mut v, &Attributes(kv.clone()));
+            fill_semconv(&mut v, &Found::of(kv));
         }
     }
     // 4. Deprecated per-message events: span events win over log records.
@@ -277,7 +402,7 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         deprecated_events(&mut v, span, logs);
     }
     // 5. Google ADK.
-    let adk = is_adk_span(span);
+    let adk = a.adk || span.scope.name == ADK_PREFIX;
     if adk {
         adk_overlay(&mut v, a);
         if span.name.starts_with("execute_tool (merged") || span.name.contains("(merged tools)") {
@@ -292,16 +417,15 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         }
     }
     // 6. OpenLLMetry indexed attributes.
-    let has_indexed = openllmetry(&mut v, a);
+    let has_indexed = openllmetry(&mut v, span, a);
     // Operation inference.
     if v.operation.is_none() {
-        let has_model_or_system = v.request_model.is_some()
-            || a.get(attr::GEN_AI_SYSTEM).is_some()
-            || v.provider.is_some();
+        let has_model_or_system =
+            v.request_model.is_some() || a.get(K::System).is_some() || v.provider.is_some();
         let has_payload = !v.usage.is_empty()
             || has_indexed
-            || a.get(attr::GEN_AI_PROMPT).is_some()
-            || a.get(attr::GEN_AI_COMPLETION).is_some()
+            || a.get(K::Prompt).is_some()
+            || a.get(K::Completion).is_some()
             || v.input_messages.is_some()
             || v.output_messages.is_some();
         if has_model_or_system && has_payload {
@@ -453,8 +577,8 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
     }
 }
 
-fn adk_overlay(v: &mut SpanView, a: &Attributes) {
-    if let Some(Value::Object(req)) = json_attr(a.get(ADK_LLM_REQUEST)) {
+fn adk_overlay(v: &mut SpanView, a: &Found<'_>) {
+    if let Some(Value::Object(req)) = json_attr(a.get(K::AdkLlmRequest)) {
         if let Some(contents) = req.get("contents").and_then(Value::as_array)
             && !contents.is_empty()
         {
@@ -489,7 +613,7 @@ fn adk_overlay(v: &mut SpanView, a: &Attributes) {
                 .map(str::to_owned),
         );
     }
-    if let Some(Value::Object(resp)) = json_attr(a.get(ADK_LLM_RESPONSE)) {
+    if let Some(Value::Object(resp)) = json_attr(a.get(K::AdkLlmResponse)) {
         if let Some(c) = resp.get("content").and_then(Value::as_object) {
             let mut m = parse_message(c, None);
             if m.role.is_empty() || m.role == "model" {
@@ -522,25 +646,28 @@ fn adk_overlay(v: &mut SpanView, a: &Attributes) {
             set(&mut v.usage.reasoning_output, g("thoughts_token_count"));
         }
     }
-    if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_ARGS)
+    if let Some(AnyValue::String(x)) = a.get(K::AdkToolArgs)
         && x != "N/A"
     {
-        set(&mut v.tool_arguments, tool_value(a.get(ADK_TOOL_ARGS)));
+        set(&mut v.tool_arguments, tool_value(a.get(K::AdkToolArgs)));
     }
-    if let Some(AnyValue::String(x)) = a.get(ADK_TOOL_RESPONSE)
+    if let Some(AnyValue::String(x)) = a.get(K::AdkToolResponse)
         && x != "<not specified>"
     {
-        set(&mut v.tool_result, tool_value(a.get(ADK_TOOL_RESPONSE)));
+        set(&mut v.tool_result, tool_value(a.get(K::AdkToolResponse)));
     }
-    v.adk_invocation_id = s(a.get("gcp.vertex.agent.invocation_id"));
-    v.adk_session_id = s(a.get("gcp.vertex.agent.session_id"));
+    v.adk_invocation_id = s(a.get(K::AdkInvocationId));
+    v.adk_session_id = s(a.get(K::AdkSessionId));
 }
 
 /// Reads OpenLLMetry's `gen_ai.prompt.N.*` / `gen_ai.completion.N.*`; true when any was present.
-fn openllmetry(v: &mut SpanView, a: &Attributes) -> bool {
+fn openllmetry(v: &mut SpanView, span: &Span, a: &Found<'_>) -> bool {
+    if !a.indexed {
+        return false;
+    }
     let mut prompts: Vec<(usize, Map<String, Value>)> = Vec::new();
     let mut completions: Vec<(usize, Map<String, Value>)> = Vec::new();
-    for kv in a.iter() {
+    for kv in span.attributes.iter() {
         let indexed = |prefix: &str| kv.key.strip_prefix(prefix)?.strip_prefix('.');
         let (rest, list) = if let Some(r) = indexed(attr::GEN_AI_PROMPT) {
             (r, &mut prompts)

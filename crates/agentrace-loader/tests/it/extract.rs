@@ -549,3 +549,113 @@ mod random {
         }
     }
 }
+
+#[test]
+fn the_overlay_reads_each_key_once_by_its_first_occurrence_and_notices_prefixed_keys() {
+    use agentrace_loader::extract::overlay;
+    use agentrace_loader::model::{AnyValue, Attributes, KeyValue, LogRecord};
+
+    // Two values for one key: the first is read, as a lookup by key finds it.
+    let s = span(
+        1,
+        1,
+        None,
+        0,
+        "chat",
+        &[
+            (OP, "chat"),
+            ("gen_ai.request.model", "first"),
+            ("http.method", "POST"),
+            ("gen_ai.request.model", "second"),
+            ("gen_ai.usage.input_tokens", "not a number"),
+        ],
+    );
+    let v = overlay(&s, &[]);
+    assert_eq!(v.operation.as_deref(), Some("chat"));
+    assert_eq!(v.request_model.as_deref(), Some("first"));
+    assert_eq!(v.usage.input, None);
+
+    // A Google ADK key alone (no ADK scope) makes the span an ADK one: its tool arguments are read
+    // and a merged tool span is ignored.
+    let adk = span(
+        1,
+        2,
+        None,
+        0,
+        "execute_tool (merged)",
+        &[("gcp.vertex.agent.tool_call_args", r#"{"q":"Lisbon"}"#)],
+    );
+    let v = overlay(&adk, &[]);
+    assert_eq!(v.tool_arguments, Some(serde_json::json!({"q": "Lisbon"})));
+    assert!(v.ignored);
+    // The same attribute under another prefix is nobody's.
+    let other = span(
+        1,
+        3,
+        None,
+        0,
+        "execute_tool (merged)",
+        &[("gcp.vertex.agentx.tool_call_args", r#"{"q":"Lisbon"}"#)],
+    );
+    let v = overlay(&other, &[]);
+    assert_eq!(v.tool_arguments, None);
+    assert!(!v.ignored);
+
+    // OpenLLMetry's indexed keys are read, and with a system they make the span a chat; a
+    // `gen_ai.prompt.name` alone is not an indexed key.
+    let indexed = span(
+        1,
+        4,
+        None,
+        0,
+        "openai.chat",
+        &[
+            ("gen_ai.system", "openai"),
+            ("gen_ai.prompt.0.role", "user"),
+            ("gen_ai.prompt.0.content", "hi"),
+        ],
+    );
+    let v = overlay(&indexed, &[]);
+    assert_eq!(v.operation.as_deref(), Some("chat"));
+    assert_eq!(v.provider.as_deref(), Some("openai"));
+    let input = v.input_messages.expect("indexed prompt read");
+    assert_eq!((input.len(), input[0].role.as_str()), (1, "user"));
+    let named = span(
+        1,
+        5,
+        None,
+        0,
+        "prompt",
+        &[
+            ("gen_ai.system", "openai"),
+            ("gen_ai.prompt.name", "greeting"),
+        ],
+    );
+    let v = overlay(&named, &[]);
+    assert_eq!((v.operation, v.input_messages), (None, None));
+
+    // The inference details event as a log record: its attributes, then its key-value body.
+    let mut attributes = Attributes::default();
+    attributes.push(
+        "event.name",
+        AnyValue::String("gen_ai.client.inference.operation.details".to_owned()),
+    );
+    attributes.push(
+        "gen_ai.response.model",
+        AnyValue::String("from-attributes".to_owned()),
+    );
+    let log = LogRecord {
+        attributes,
+        body: AnyValue::KvList(vec![
+            KeyValue::new(
+                "gen_ai.response.model",
+                AnyValue::String("from-body".to_owned()),
+            ),
+            KeyValue::new("gen_ai.response.id", AnyValue::String("r1".to_owned())),
+        ]),
+        ..LogRecord::default()
+    };
+    let v = overlay(&span(1, 6, None, 0, "chat", &[(OP, "chat")]), &[log]);
+    assert_eq!(v.response_model.as_deref(), Some("from-attributes"));
+    assert_eq!(v.response_id.as_deref(), Some("r1"));
+}
