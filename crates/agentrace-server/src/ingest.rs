@@ -184,9 +184,16 @@ impl Ingest {
         let now = Instant::now();
         // Before taking any lock: group by trace, read each trace's keys and write the stored
         // form of every span, so concurrent batches do this work in parallel.
+        let span_total = spans.len();
         let mut by_trace: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
-        for span in spans {
-            by_trace.entry(span.trace_id).or_default().push(span);
+        let lengths = crate::tracker::run_lengths(&spans, |s| s.trace_id);
+        let mut spans = spans.into_iter();
+        for n in lengths {
+            let Some(first) = spans.next() else { break };
+            let held = by_trace.entry(first.trace_id).or_default();
+            held.reserve(n);
+            held.push(first);
+            held.extend(spans.by_ref().take(n - 1));
         }
         let mut origins = Origins::default();
         let traces: Vec<PreparedTrace> = by_trace
@@ -238,12 +245,12 @@ impl Ingest {
             );
         }
         // Per span its session (shared by the spans of a trace) and its stored form.
-        let mut rows: Vec<(Arc<str>, NewSpan)> = Vec::new();
+        let mut rows: Vec<(Arc<str>, NewSpan)> = Vec::with_capacity(span_total);
         let mut created: Vec<SessionRow> = Vec::new();
         let mut promoted: Vec<String> = Vec::new();
         // The accepted spans, each with the index of its trace in `accepted_traces`.
-        let mut accepted_traces: Vec<String> = Vec::new();
-        let mut accepted: Vec<(usize, Span)> = Vec::new();
+        let mut accepted_traces: Vec<String> = Vec::with_capacity(traces.len());
+        let mut accepted: Vec<(usize, Span)> = Vec::with_capacity(span_total);
         let mut over_limit = 0u64;
         // Traces the index has never seen have nothing stored: the index holds every stored
         // trace (restored at start, forgotten only with its session), so the store need not

@@ -195,14 +195,40 @@ fn restore_released(live: &mut Live, fetch: Fetch<'_>) {
 
 /// Groups consecutive items of the same session.
 fn runs<T>(items: Vec<(String, T)>) -> Vec<(String, Vec<T>)> {
-    let mut out: Vec<(String, Vec<T>)> = Vec::new();
-    for (session, item) in items {
-        match out.last_mut() {
-            Some((last, run)) if *last == session => run.push(item),
-            _ => out.push((session, vec![item])),
+    let lengths = run_lengths(&items, |(session, _)| session.as_str());
+    let mut items = items.into_iter();
+    lengths
+        .into_iter()
+        .filter_map(|n| {
+            // The run's first item names it: the others' session strings are dropped.
+            let (session, first) = items.next()?;
+            let mut run = Vec::with_capacity(n);
+            run.push(first);
+            run.extend(items.by_ref().take(n - 1).map(|(_, item)| item));
+            Some((session, run))
+        })
+        .collect()
+}
+
+/// The lengths of the runs of consecutive items with the same key: to give each run a vector of
+/// its own size (spans are large, and a vector grown by pushes copies them at every doubling).
+pub(crate) fn run_lengths<'a, T, K: PartialEq + 'a>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<usize> {
+    let mut lengths: Vec<usize> = Vec::new();
+    let mut last: Option<K> = None;
+    for item in items {
+        let k = key(item);
+        match lengths.last_mut() {
+            Some(n) if last.as_ref() == Some(&k) => *n += 1,
+            _ => {
+                lengths.push(1);
+                last = Some(k);
+            }
         }
     }
-    out
+    lengths
 }
 
 /// Extracts one session again if it is dirty; returns the invocations that changed, if any.
@@ -226,4 +252,29 @@ pub fn refresh(
     let changed = crate::extract::update(&mut live.extractor, &mut live.invocations);
     live.extractor.release_rooted();
     (!changed.is_empty()).then(|| (session.to_owned(), changed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{run_lengths, runs};
+
+    #[test]
+    fn runs_keep_order_and_each_gets_a_vector_of_its_size() {
+        let items: Vec<(String, u32)> = [("a", 1), ("a", 2), ("b", 3), ("a", 4), ("a", 5)]
+            .into_iter()
+            .map(|(s, n)| (s.to_owned(), n))
+            .collect();
+        let grouped = runs(items);
+        let shape: Vec<(&str, &[u32])> = grouped
+            .iter()
+            .map(|(s, run)| (s.as_str(), run.as_slice()))
+            .collect();
+        assert_eq!(
+            shape,
+            [("a", &[1, 2][..]), ("b", &[3][..]), ("a", &[4, 5][..])]
+        );
+        assert!(grouped.iter().all(|(_, run)| run.capacity() == run.len()));
+        assert!(runs::<u32>(Vec::new()).is_empty());
+        assert_eq!(run_lengths(&[1, 1, 2, 1], |n| *n), [2, 1, 1]);
+    }
 }
