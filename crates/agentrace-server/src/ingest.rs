@@ -186,14 +186,14 @@ impl Ingest {
         // form of every span, so concurrent batches do this work in parallel.
         let span_total = spans.len();
         let mut by_trace: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
-        let lengths = crate::tracker::run_lengths(&spans, |s| s.trace_id);
-        let mut spans = spans.into_iter();
-        for n in lengths {
-            let Some(first) = spans.next() else { break };
+        for run in crate::tracker::runs(spans, |s| &s.trace_id) {
+            let Some(first) = run.first() else { continue };
             let held = by_trace.entry(first.trace_id).or_default();
-            held.reserve(n);
-            held.push(first);
-            held.extend(spans.by_ref().take(n - 1));
+            if held.is_empty() {
+                *held = run;
+            } else {
+                held.extend(run);
+            }
         }
         let mut origins = Origins::default();
         let traces: Vec<PreparedTrace> = by_trace

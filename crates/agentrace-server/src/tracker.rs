@@ -54,7 +54,7 @@ impl Tracker {
 
     /// Adds spans (each with its session); their sessions become dirty.
     pub fn add_spans(&mut self, spans: Vec<(String, Span)>) {
-        for (session, spans) in runs(spans) {
+        for (session, spans) in session_runs(spans) {
             let mut live = self.live(session).lock();
             live.extractor.push_spans(spans);
             live.dirty = true;
@@ -63,7 +63,7 @@ impl Tracker {
 
     /// Adds log records (each with its session); their sessions become dirty.
     pub fn add_logs(&mut self, logs: Vec<(String, LogRecord)>) {
-        for (session, logs) in runs(logs) {
+        for (session, logs) in session_runs(logs) {
             let mut live = self.live(session).lock();
             live.extractor.push_logs(logs);
             live.dirty = true;
@@ -193,42 +193,42 @@ fn restore_released(live: &mut Live, fetch: Fetch<'_>) {
     }
 }
 
-/// Groups consecutive items of the same session.
-fn runs<T>(items: Vec<(String, T)>) -> Vec<(String, Vec<T>)> {
-    let lengths = run_lengths(&items, |(session, _)| session.as_str());
+/// Splits `items` into the runs of consecutive items with equal keys, in order, each run in a
+/// vector of its own size (spans are large: a vector grown by pushes copies them at every
+/// doubling).
+pub(crate) fn runs<T, K: PartialEq + ?Sized>(items: Vec<T>, key: impl Fn(&T) -> &K) -> Vec<Vec<T>> {
+    let mut lengths: Vec<usize> = Vec::new();
+    let mut last: Option<&T> = None;
+    for item in &items {
+        match (lengths.last_mut(), last) {
+            (Some(n), Some(prev)) if key(prev) == key(item) => *n += 1,
+            _ => lengths.push(1),
+        }
+        last = Some(item);
+    }
     let mut items = items.into_iter();
     lengths
         .into_iter()
-        .filter_map(|n| {
-            // The run's first item names it: the others' session strings are dropped.
-            let (session, first) = items.next()?;
-            let mut run = Vec::with_capacity(n);
-            run.push(first);
-            run.extend(items.by_ref().take(n - 1).map(|(_, item)| item));
-            Some((session, run))
-        })
+        .map(|n| items.by_ref().take(n).collect())
         .collect()
 }
 
-/// The lengths of the runs of consecutive items with the same key: to give each run a vector of
-/// its own size (spans are large, and a vector grown by pushes copies them at every doubling).
-pub(crate) fn run_lengths<'a, T, K: PartialEq + 'a>(
-    items: &'a [T],
-    key: impl Fn(&'a T) -> K,
-) -> Vec<usize> {
-    let mut lengths: Vec<usize> = Vec::new();
-    let mut last: Option<K> = None;
-    for item in items {
-        let k = key(item);
-        match lengths.last_mut() {
-            Some(n) if last.as_ref() == Some(&k) => *n += 1,
-            _ => {
-                lengths.push(1);
-                last = Some(k);
-            }
-        }
-    }
-    lengths
+/// The runs of consecutive items of one session, each with its session (the run's first item's;
+/// the others' strings are dropped) and its items, for feeding an extractor without copying them
+/// into a vector first.
+fn session_runs<T>(
+    items: Vec<(String, T)>,
+) -> impl Iterator<Item = (String, impl Iterator<Item = T>)> {
+    runs(items, |(session, _)| session.as_str())
+        .into_iter()
+        .filter_map(|run| {
+            let mut run = run.into_iter();
+            let (session, first) = run.next()?;
+            Some((
+                session,
+                std::iter::once(first).chain(run.map(|(_, item)| item)),
+            ))
+        })
 }
 
 /// Extracts one session again if it is dirty; returns the invocations that changed, if any.
@@ -256,7 +256,7 @@ pub fn refresh(
 
 #[cfg(test)]
 mod tests {
-    use super::{run_lengths, runs};
+    use super::{runs, session_runs};
 
     #[test]
     fn runs_keep_order_and_each_gets_a_vector_of_its_size() {
@@ -264,17 +264,20 @@ mod tests {
             .into_iter()
             .map(|(s, n)| (s.to_owned(), n))
             .collect();
-        let grouped = runs(items);
-        let shape: Vec<(&str, &[u32])> = grouped
-            .iter()
-            .map(|(s, run)| (s.as_str(), run.as_slice()))
+        let grouped = runs(items.clone(), |(s, _)| s.as_str());
+        assert_eq!(grouped.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1, 2]);
+        assert!(grouped.iter().all(|run| run.capacity() == run.len()));
+        let by_session: Vec<(String, Vec<u32>)> = session_runs(items)
+            .map(|(s, run)| (s, run.collect()))
             .collect();
         assert_eq!(
-            shape,
-            [("a", &[1, 2][..]), ("b", &[3][..]), ("a", &[4, 5][..])]
+            by_session,
+            [
+                ("a".to_owned(), vec![1, 2]),
+                ("b".to_owned(), vec![3]),
+                ("a".to_owned(), vec![4, 5])
+            ]
         );
-        assert!(grouped.iter().all(|(_, run)| run.capacity() == run.len()));
-        assert!(runs::<u32>(Vec::new()).is_empty());
-        assert_eq!(run_lengths(&[1, 1, 2, 1], |n| *n), [2, 1, 1]);
+        assert!(runs(Vec::<u32>::new(), |n| n).is_empty());
     }
 }

@@ -11,6 +11,8 @@ use crate::hash::Map as HashMap;
 use crate::model::{AnyValue, Attributes, KeyValue, LogRecord, Span, StatusCode};
 
 const ADK_PREFIX: &str = "gcp.vertex.agent";
+/// What every Google ADK attribute key starts with.
+const ADK_KEY_PREFIX: &str = "gcp.vertex.agent.";
 const ADK_LLM_REQUEST: &str = "gcp.vertex.agent.llm_request";
 const ADK_LLM_RESPONSE: &str = "gcp.vertex.agent.llm_response";
 const ADK_TOOL_ARGS: &str = "gcp.vertex.agent.tool_call_args";
@@ -279,9 +281,9 @@ impl<'a> Found<'a> {
                     *slot = Some(&kv.value);
                 }
             }
-            if key.starts_with("gcp.vertex.agent.") {
+            if key.starts_with(ADK_KEY_PREFIX) {
                 found.adk = true;
-            } else if indexed_key(key) {
+            } else if indexed_rest(key).is_some() {
                 found.indexed = true;
             }
         }
@@ -293,14 +295,13 @@ impl<'a> Found<'a> {
     }
 }
 
-/// True for an OpenLLMetry indexed key: `gen_ai.prompt.` or `gen_ai.completion.` and more.
-fn indexed_key(key: &str) -> bool {
-    [attr::GEN_AI_PROMPT, attr::GEN_AI_COMPLETION]
-        .iter()
-        .any(|prefix| {
-            key.strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('.'))
-        })
+/// An OpenLLMetry indexed key (`gen_ai.prompt.` or `gen_ai.completion.` and more): whether it
+/// is a completion, and the rest after the prefix's dot.
+fn indexed_rest(key: &str) -> Option<(bool, &str)> {
+    let after = |prefix: &str| key.strip_prefix(prefix)?.strip_prefix('.');
+    after(attr::GEN_AI_PROMPT)
+        .map(|rest| (false, rest))
+        .or_else(|| after(attr::GEN_AI_COMPLETION).map(|rest| (true, rest)))
 }
 
 /// Fills the model, usage and message keys from a set of semconv attributes.
@@ -350,7 +351,7 @@ pub(crate) fn is_adk_span(span: &Span) -> bool {
         || span
             .attributes
             .iter()
-            .any(|kv| kv.key.starts_with("gcp.vertex.agent."))
+            .any(|kv| kv.key.starts_with(ADK_KEY_PREFIX))
 }
 
 /// Builds the view of `span`; `logs` are the log records joined to it.
@@ -668,13 +669,10 @@ fn openllmetry(v: &mut SpanView, span: &Span, a: &Found<'_>) -> bool {
     let mut prompts: Vec<(usize, Map<String, Value>)> = Vec::new();
     let mut completions: Vec<(usize, Map<String, Value>)> = Vec::new();
     for kv in span.attributes.iter() {
-        let indexed = |prefix: &str| kv.key.strip_prefix(prefix)?.strip_prefix('.');
-        let (rest, list) = if let Some(r) = indexed(attr::GEN_AI_PROMPT) {
-            (r, &mut prompts)
-        } else if let Some(r) = indexed(attr::GEN_AI_COMPLETION) {
-            (r, &mut completions)
-        } else {
-            continue;
+        let (rest, list) = match indexed_rest(&kv.key) {
+            Some((false, rest)) => (rest, &mut prompts),
+            Some((true, rest)) => (rest, &mut completions),
+            None => continue,
         };
         let Some((idx, field)) = rest.split_once('.') else {
             continue;

@@ -199,6 +199,12 @@ fn eval_sets_are_stored_and_replaced() {
     assert!(matches!(store.eval_set("e2"), Err(StoreError::NotFound(_))));
 }
 
+/// The `sessions` table of the layouts before sessions had row numbers (keyed by id).
+const SESSIONS_BY_ID: &str = "CREATE TABLE sessions (id TEXT PRIMARY KEY, key_kind TEXT NOT NULL, \
+    key TEXT NOT NULL, eval_set_id TEXT, metadata TEXT NOT NULL DEFAULT '{}', \
+    created_at_ns INTEGER NOT NULL, updated_at_ns INTEGER NOT NULL, completed_at_ns INTEGER, \
+    span_count INTEGER NOT NULL DEFAULT 0, log_count INTEGER NOT NULL DEFAULT 0);";
+
 #[test]
 fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
     let dir = tempfile::tempdir().unwrap();
@@ -206,13 +212,9 @@ fn a_database_with_one_row_per_span_is_migrated_to_chunks() {
     {
         // The layout of databases written before spans were stored in chunks.
         let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SESSIONS_BY_ID).unwrap();
         conn.execute_batch(
             r#"
-            CREATE TABLE sessions (id TEXT PRIMARY KEY, key_kind TEXT NOT NULL, key TEXT NOT NULL,
-                eval_set_id TEXT, metadata TEXT NOT NULL DEFAULT '{}',
-                created_at_ns INTEGER NOT NULL, updated_at_ns INTEGER NOT NULL,
-                completed_at_ns INTEGER, span_count INTEGER NOT NULL DEFAULT 0,
-                log_count INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE origins (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
             CREATE TABLE spans (trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
                 session_id TEXT NOT NULL, parent_span_id TEXT, name TEXT NOT NULL,
@@ -485,13 +487,9 @@ fn a_database_that_names_sessions_by_id_is_migrated_to_row_numbers() {
         // The layout before sessions had row numbers: spans, logs and invocations named their
         // session by id. Session `ghost` has chunks but no row.
         let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SESSIONS_BY_ID).unwrap();
         conn.execute_batch(
             r#"
-            CREATE TABLE sessions (id TEXT PRIMARY KEY, key_kind TEXT NOT NULL, key TEXT NOT NULL,
-                eval_set_id TEXT, metadata TEXT NOT NULL DEFAULT '{}',
-                created_at_ns INTEGER NOT NULL, updated_at_ns INTEGER NOT NULL,
-                completed_at_ns INTEGER, span_count INTEGER NOT NULL DEFAULT 0,
-                log_count INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX sessions_by_key ON sessions(key_kind, key);
             CREATE TABLE origins (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE);
             CREATE TABLE span_chunks (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL,
