@@ -44,6 +44,7 @@ pub mod extract;
 pub mod hash;
 pub mod incremental;
 mod json_scan;
+mod key;
 pub mod model;
 pub mod read;
 pub mod report;

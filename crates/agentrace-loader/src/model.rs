@@ -7,6 +7,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+pub use crate::key::Key;
+
 /// A 16-byte trace id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct TraceId(pub [u8; 16]);
@@ -153,7 +155,7 @@ impl AnyValue {
             Self::Array(a) => Value::Array(a.iter().map(Self::to_json).collect()),
             Self::KvList(kv) => Value::Object(
                 kv.iter()
-                    .map(|k| (k.key.clone(), k.value.to_json()))
+                    .map(|k| (k.key.as_str().to_owned(), k.value.to_json()))
                     .collect(),
             ),
         }
@@ -184,14 +186,14 @@ impl AnyValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct KeyValue {
     /// The key.
-    pub key: String,
+    pub key: Key,
     /// The value.
     pub value: AnyValue,
 }
 
 impl KeyValue {
     /// Makes an attribute.
-    pub fn new(key: impl Into<String>, value: AnyValue) -> Self {
+    pub fn new(key: impl Into<Key>, value: AnyValue) -> Self {
         Self {
             key: key.into(),
             value,
@@ -215,7 +217,7 @@ impl Attributes {
     }
 
     /// Adds an attribute at the end.
-    pub fn push(&mut self, key: impl Into<String>, value: AnyValue) {
+    pub fn push(&mut self, key: impl Into<Key>, value: AnyValue) {
         self.0.push(KeyValue::new(key, value));
     }
 

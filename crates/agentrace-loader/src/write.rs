@@ -117,7 +117,7 @@ impl Serialize for Json<'_, AnyValue> {
 impl Serialize for Json<'_, KeyValue> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(Some(2))?;
-        m.serialize_entry("key", &self.0.key)?;
+        m.serialize_entry("key", self.0.key.as_str())?;
         m.serialize_entry("value", &Json(&self.0.value))?;
         m.end()
     }
@@ -358,7 +358,7 @@ fn any_proto(v: &AnyValue) -> pc::AnyValue {
 fn attrs_proto(a: &Attributes) -> Vec<pc::KeyValue> {
     a.iter()
         .map(|kv| pc::KeyValue {
-            key: kv.key.clone(),
+            key: kv.key.as_str().to_owned(),
             value: Some(any_proto(&kv.value)),
             ..Default::default()
         })

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use agentrace_loader::model::{
-    AnyValue, Attributes, KeyValue, Link, Resource, Scope, Span, SpanEvent, SpanId, SpanKind,
+    AnyValue, Attributes, Key, KeyValue, Link, Resource, Scope, Span, SpanEvent, SpanId, SpanKind,
     Status, StatusCode, TraceId,
 };
 
@@ -198,9 +198,12 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<String, String> {
+        self.str().map(str::to_owned)
+    }
+
+    fn str(&mut self) -> Result<&'a str, String> {
         let b = self.bytes_field()?;
         std::str::from_utf8(b)
-            .map(str::to_owned)
             .map_err(|e| format!("span chunk holds a string that is not UTF-8: {e}"))
     }
 
@@ -208,7 +211,7 @@ impl<'a> Reader<'a> {
         let n = self.count()?;
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let key = self.string()?;
+            let key = Key::new(self.str()?);
             let value = self.value(depth)?;
             out.push(KeyValue { key, value });
         }

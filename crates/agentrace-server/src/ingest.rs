@@ -1053,7 +1053,7 @@ pub fn metadata(resource: &Resource) -> Value {
         if let Some(name) = kv.key.strip_prefix(AGENTEVALS_METADATA_PREFIX) {
             out.insert(name.to_owned(), kv.value.to_json());
         } else if kv.key == attr::SERVICE_NAME {
-            out.insert(kv.key.clone(), kv.value.to_json());
+            out.insert(kv.key.as_str().to_owned(), kv.value.to_json());
         }
     }
     Value::Object(out)

@@ -7,8 +7,7 @@ use crate::extract::message::{
     Message, Part, is_placeholder, parse_jsonish, parse_jsonish_str, parse_message, parse_messages,
     parse_messages_text,
 };
-use crate::hash::Map as HashMap;
-use crate::model::{AnyValue, Attributes, KeyValue, LogRecord, Span, StatusCode};
+use crate::model::{AnyValue, Attributes, Key, KeyValue, LogRecord, Span, StatusCode};
 
 const ADK_PREFIX: &str = "gcp.vertex.agent";
 /// What every Google ADK attribute key starts with.
@@ -250,9 +249,20 @@ const FOUND_KEYS: [(&str, K); 34] = [
     (ADK_SESSION_ID, K::AdkSessionId),
 ];
 
-/// [`FOUND_KEYS`] by key.
-static KEY_INDEX: std::sync::LazyLock<HashMap<&'static str, K>> =
-    std::sync::LazyLock::new(|| FOUND_KEYS.iter().map(|&(key, k)| (key, k)).collect());
+/// [`FOUND_KEYS`] by their position among the known keys ([`Key::known`]): each of them is a
+/// known key, so an attribute's key is matched without reading or hashing its text.
+static BY_POSITION: std::sync::LazyLock<Vec<Option<K>>> = std::sync::LazyLock::new(|| {
+    let mut table = vec![None; crate::key::KNOWN.len()];
+    for &(key, k) in &FOUND_KEYS {
+        if let Some(slot) = Key::new(key)
+            .known()
+            .and_then(|i| table.get_mut(usize::from(i)))
+        {
+            *slot = Some(k);
+        }
+    }
+    table
+});
 
 /// The attributes of a set that the overlay reads, found in one pass over the set (each key's
 /// first occurrence, as [`Attributes::get`] finds it): a span carries a dozen attributes or more
@@ -267,7 +277,7 @@ struct Found<'a> {
 
 impl<'a> Found<'a> {
     fn of(attributes: &'a [KeyValue]) -> Self {
-        let index = &*KEY_INDEX;
+        let by_position = &*BY_POSITION;
         let mut found = Found {
             values: [None; FOUND_KEYS.len()],
             adk: false,
@@ -275,7 +285,11 @@ impl<'a> Found<'a> {
         };
         for kv in attributes {
             let key = kv.key.as_str();
-            if let Some(&k) = index.get(key) {
+            if let Some(k) = kv
+                .key
+                .known()
+                .and_then(|i| by_position.get(usize::from(i)).copied().flatten())
+            {
                 let slot = &mut found.values[k as usize];
                 if slot.is_none() {
                     *slot = Some(&kv.value);
@@ -746,4 +760,21 @@ fn openllmetry(v: &mut SpanView, span: &Span, a: &Found<'_>) -> bool {
         set(&mut v.output_messages, Some(out));
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BY_POSITION, FOUND_KEYS, Key};
+
+    #[test]
+    fn every_key_the_overlay_reads_is_a_known_key() {
+        // `Found::of` matches keys by position only: a key read here that were not known would
+        // never be found.
+        for &(key, k) in &FOUND_KEYS {
+            let position = Key::new(key).known();
+            assert!(position.is_some(), "{key} is not a known key");
+            let mapped = position.and_then(|i| BY_POSITION.get(usize::from(i)).copied().flatten());
+            assert_eq!(mapped.map(|m| m as usize), Some(k as usize), "{key}");
+        }
+    }
 }

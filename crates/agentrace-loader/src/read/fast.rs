@@ -277,7 +277,7 @@ impl<'de> Deserialize<'de> for AttrsT {
             items
                 .into_iter()
                 .map(|kv| KeyValue {
-                    key: kv.key,
+                    key: kv.key.into(),
                     value: kv.value.map(|v| v.0).unwrap_or_default(),
                 })
                 .collect(),
@@ -330,7 +330,7 @@ impl<'de> Deserialize<'de> for AnyT {
                             a.values
                                 .into_iter()
                                 .map(|kv| KeyValue {
-                                    key: kv.key,
+                                    key: kv.key.into(),
                                     value: kv.value.map(|v| v.0).unwrap_or_default(),
                                 })
                                 .collect(),

@@ -557,7 +557,10 @@ pub(crate) fn read_any(v: &Value, depth: usize) -> AnyValue {
                         .get("value")
                         .map(|x| read_any(x, depth + 1))
                         .unwrap_or_default();
-                    Some(KeyValue { key, value })
+                    Some(KeyValue {
+                        key: key.into(),
+                        value,
+                    })
                 })
                 .collect(),
         );

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use crate::model::{
-    AnyValue, Attributes, KeyValue, Link, Resource, Scope, Span, SpanEvent, SpanKind, Status,
+    AnyValue, Attributes, Key, KeyValue, Link, Resource, Scope, Span, SpanEvent, SpanKind, Status,
     StatusCode,
 };
 
@@ -188,6 +188,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A string field, kept.
+    /// An attribute key (a known one is not copied).
+    fn attribute_key(&mut self, wire: u8) -> Result<Key> {
+        self.expect(wire, LEN)?;
+        self.string().map(Key::new)
+    }
+
     fn owned_string(&mut self, wire: u8) -> Result<String> {
         self.expect(wire, LEN)?;
         self.string().map(str::to_owned)
@@ -512,11 +518,11 @@ fn key_value(r: Reader<'_>, level: usize) -> Result<KeyValue> {
 
 /// `KeyValue` at nesting `level`, with its value at conversion depth `depth`.
 fn key_value_at(r: Reader<'_>, level: usize, depth: usize) -> Result<KeyValue> {
-    let mut key = String::new();
+    let mut key = Key::new("");
     let mut value = AnyValue::Empty;
     r.fields(|r, tag, wire| {
         match tag {
-            1 => key = r.owned_string(wire)?,
+            1 => key = r.attribute_key(wire)?,
             2 => any_value(r.nested(wire, level + 1)?, level + 1, depth, &mut value)?,
             3 => drop(r.varint_field(wire)?),
             _ => r.skip(tag, wire, level)?,
