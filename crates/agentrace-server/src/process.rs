@@ -6,35 +6,53 @@
 //! default), and only when the thread that freed them allocates again. A server that finishes a
 //! burst of sessions on a few worker threads and then idles kept most of that memory resident
 //! (docs/benchmarks.md: about 2x the memory per stored span after sessions completed). With a
-//! delay of 10 ms (mimalloc 2's default) the pages go back almost as they are freed, at no
-//! measurable cost in ingest speed; a delay of 0 cost a quarter of the OTLP/HTTP throughput in
-//! the same benchmark. The variable can only be set before the process starts (a safe Rust
-//! program cannot set it later), so [`restart_with_allocator_options`] starts the same program
-//! again with it.
+//! delay of 10 ms (mimalloc 2's default) the pages go back almost as they are freed; a delay of 0
+//! cost a quarter of the OTLP/HTTP throughput in the same benchmark.
+//!
+//! How they go back is `MIMALLOC_PURGE_DECOMMITS`. Decommitted (mimalloc's default), a page
+//! leaves the process at once and the next allocation there takes a page fault and a zeroed
+//! page: under steady ingest, sessions' memory is freed as they complete and taken again by the
+//! next ones, and those faults were about a tenth of the server's CPU time. Set to 0, a purged
+//! page is only marked free (`MADV_FREE`): the kernel takes it back when it needs memory, and
+//! until then reusing it costs nothing. The price is that resident memory no longer drops after
+//! a burst while the machine has memory to spare (docs/benchmarks.md, stop 21). Either variable
+//! set by the user is left as it is.
+//!
+//! The variables can only be set before the process starts (a safe Rust program cannot set them
+//! later), so [`restart_with_allocator_options`] starts the same program again with them.
 
 use std::ffi::OsString;
 
-/// The mimalloc option the server sets.
+/// A mimalloc option the server sets.
 pub const PURGE_DELAY_VAR: &str = "MIMALLOC_PURGE_DELAY";
 /// Its value: milliseconds between freeing memory and giving it back to the system.
 pub const PURGE_DELAY_MS: &str = "10";
+/// The other mimalloc option the server sets.
+pub const PURGE_DECOMMITS_VAR: &str = "MIMALLOC_PURGE_DECOMMITS";
+/// Its value: purged pages are marked free (`MADV_FREE`) rather than decommitted.
+pub const PURGE_DECOMMITS: &str = "0";
+
+/// The options the server runs with: `(name, value)`.
+pub const ALLOCATOR_OPTIONS: [(&str, &str); 2] = [
+    (PURGE_DELAY_VAR, PURGE_DELAY_MS),
+    (PURGE_DECOMMITS_VAR, PURGE_DECOMMITS),
+];
 
 /// The environment the server process wants that the current one lacks: `(name, value)` pairs.
 /// A variable the user set is left as it is.
 pub fn missing_allocator_options(
     current: impl Fn(&str) -> Option<OsString>,
 ) -> Vec<(&'static str, &'static str)> {
-    if current(PURGE_DELAY_VAR).is_some() {
-        Vec::new()
-    } else {
-        vec![(PURGE_DELAY_VAR, PURGE_DELAY_MS)]
-    }
+    ALLOCATOR_OPTIONS
+        .into_iter()
+        .filter(|(name, _)| current(name).is_none())
+        .collect()
 }
 
 /// Replaces the current process with the same program and arguments, with the allocator options
 /// of [`missing_allocator_options`] set; returns at once, doing nothing, when none is missing.
 /// On failure (or where processes cannot be replaced) it returns the reason and the caller goes
-/// on as it is: the options only change how soon memory is given back.
+/// on as it is: the options only change how and when memory is given back.
 pub fn restart_with_allocator_options() -> Option<std::io::Error> {
     let missing = missing_allocator_options(|name| std::env::var_os(name));
     if missing.is_empty() {
@@ -73,17 +91,25 @@ fn exec_with(_vars: &[(&str, &str)]) -> Option<std::io::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{PURGE_DELAY_MS, PURGE_DELAY_VAR, missing_allocator_options};
+    use super::{
+        ALLOCATOR_OPTIONS, PURGE_DECOMMITS, PURGE_DECOMMITS_VAR, PURGE_DELAY_MS, PURGE_DELAY_VAR,
+        missing_allocator_options,
+    };
 
     #[test]
-    fn the_purge_delay_is_set_unless_the_user_set_it() {
+    fn each_allocator_option_is_set_unless_the_user_set_it() {
         assert_eq!(
             missing_allocator_options(|_| None),
-            [(PURGE_DELAY_VAR, PURGE_DELAY_MS)]
+            [
+                (PURGE_DELAY_VAR, PURGE_DELAY_MS),
+                (PURGE_DECOMMITS_VAR, PURGE_DECOMMITS)
+            ]
         );
-        assert!(
-            missing_allocator_options(|name| (name == PURGE_DELAY_VAR).then(|| "250".into()))
-                .is_empty()
+        assert_eq!(
+            missing_allocator_options(|name| (name == PURGE_DELAY_VAR).then(|| "250".into())),
+            [(PURGE_DECOMMITS_VAR, PURGE_DECOMMITS)]
         );
+        assert!(missing_allocator_options(|_| Some("1".into())).is_empty());
+        assert_eq!(ALLOCATOR_OPTIONS.len(), 2);
     }
 }

@@ -39,10 +39,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Extract(args) => extract::run(args),
         Command::Serve(args) => {
-            // The server gives freed memory back within 10 ms (agentrace_server::process); this
-            // starts the same command again with the allocator's option set, once.
+            // The server gives freed memory back within 10 ms, marked free rather than unmapped
+            // (agentrace_server::process); this starts the same command again with the
+            // allocator's options set, once.
             if let Some(err) = agentrace_server::process::restart_with_allocator_options() {
-                eprintln!("note: running with the allocator's default purge delay: {err}");
+                eprintln!("note: running with the allocator's default purge options: {err}");
             }
             serve::run(args)
         }
