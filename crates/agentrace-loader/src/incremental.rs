@@ -514,8 +514,14 @@ impl IncrementalExtractor {
                 };
                 let turns = extract::turns_from(&mut fold.starts, first_turn, drafts);
                 unchanged.get_or_insert(offset + first_turn);
-                for (i, turn) in turns.iter().enumerate() {
-                    invocations.push(crate::report::invocation(index, first_turn + i, turn));
+                // The turns are not kept: each moves into its report.
+                for (i, turn) in turns.into_iter().enumerate() {
+                    #[cfg(debug_assertions)]
+                    let copied = crate::report::invocation(index, first_turn + i, &turn);
+                    let report = crate::report::invocation_owned(index, first_turn + i, turn);
+                    #[cfg(debug_assertions)]
+                    debug_assert_eq!(report, copied, "an owned turn reports as a borrowed one");
+                    invocations.push(report);
                 }
                 offset += fold.starts.len();
             }

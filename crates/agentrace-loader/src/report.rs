@@ -121,6 +121,57 @@ fn wrap(v: Option<&Value>, key: &str) -> Value {
     }
 }
 
+/// [`wrap`] of an owned value: nothing is copied.
+fn wrap_owned(v: Option<Value>, key: &str) -> Value {
+    match v {
+        None => Value::Object(Map::new()),
+        Some(Value::Object(o)) => Value::Object(o),
+        Some(other) => {
+            let mut m = Map::new();
+            m.insert(key.to_owned(), other);
+            Value::Object(m)
+        }
+    }
+}
+
+/// [`invocation`] of a turn that is not needed afterwards: its tool calls' names, ids, arguments
+/// and results move into the report instead of being copied (only a call with a result copies
+/// its name and id, which its response repeats).
+pub(crate) fn invocation_owned(group: usize, index: usize, t: Turn) -> InvocationReport {
+    let (user_text, agent_text, models) = (t.user_text(), t.agent_text(), t.models());
+    let mut tool_calls = Vec::with_capacity(t.tool_calls.len());
+    let mut tool_responses = Vec::new();
+    for c in t.tool_calls {
+        if let Some(result) = c.result {
+            tool_responses.push(ToolResponseReport {
+                name: c.name.clone(),
+                response: wrap_owned(Some(result), "result"),
+                id: c.call_id.clone(),
+            });
+        }
+        tool_calls.push(ToolCallReport {
+            name: c.name,
+            args: wrap_owned(c.arguments, "value"),
+            id: c.call_id,
+            is_error: c.is_error,
+        });
+    }
+    InvocationReport {
+        group,
+        index,
+        invocation_id: t.anchor.to_string(),
+        trace_id: t.trace_id.to_string(),
+        agent_name: t.agent_name,
+        user_text,
+        agent_text,
+        tool_calls,
+        tool_responses,
+        models,
+        llm_call_count: t.llm_calls.len(),
+        warnings: t.warnings.iter().map(|g| g.code.to_owned()).collect(),
+    }
+}
+
 pub(crate) fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
     InvocationReport {
         group,
