@@ -516,12 +516,7 @@ impl IncrementalExtractor {
                 unchanged.get_or_insert(offset + first_turn);
                 // The turns are not kept: each moves into its report.
                 for (i, turn) in turns.into_iter().enumerate() {
-                    #[cfg(debug_assertions)]
-                    let copied = crate::report::invocation(index, first_turn + i, &turn);
-                    let report = crate::report::invocation_owned(index, first_turn + i, turn);
-                    #[cfg(debug_assertions)]
-                    debug_assert_eq!(report, copied, "an owned turn reports as a borrowed one");
-                    invocations.push(report);
+                    invocations.push(crate::report::invocation_owned(index, first_turn + i, turn));
                 }
                 offset += fold.starts.len();
             }

@@ -16,6 +16,14 @@ use agentrace_semconv::attr;
 
 use crate::hash::Map;
 
+/// Google ADK's attribute keys that extraction reads.
+pub(crate) const ADK_LLM_REQUEST: &str = "gcp.vertex.agent.llm_request";
+pub(crate) const ADK_LLM_RESPONSE: &str = "gcp.vertex.agent.llm_response";
+pub(crate) const ADK_TOOL_ARGS: &str = "gcp.vertex.agent.tool_call_args";
+pub(crate) const ADK_TOOL_RESPONSE: &str = "gcp.vertex.agent.tool_response";
+pub(crate) const ADK_INVOCATION_ID: &str = "gcp.vertex.agent.invocation_id";
+pub(crate) const ADK_SESSION_ID: &str = "gcp.vertex.agent.session_id";
+
 /// The keys held by position. At most 255 (the position is a `u8`).
 pub(crate) const KNOWN: &[&str] = &[
     attr::GEN_AI_PROVIDER_NAME,
@@ -102,12 +110,12 @@ pub(crate) const KNOWN: &[&str] = &[
     "agentevals.run_id",
     "event.name",
     // Google ADK.
-    "gcp.vertex.agent.llm_request",
-    "gcp.vertex.agent.llm_response",
-    "gcp.vertex.agent.tool_call_args",
-    "gcp.vertex.agent.tool_response",
-    "gcp.vertex.agent.invocation_id",
-    "gcp.vertex.agent.session_id",
+    ADK_LLM_REQUEST,
+    ADK_LLM_RESPONSE,
+    ADK_TOOL_ARGS,
+    ADK_TOOL_RESPONSE,
+    ADK_INVOCATION_ID,
+    ADK_SESSION_ID,
     "gcp.vertex.agent.event_id",
 ];
 
@@ -168,12 +176,6 @@ impl From<String> for Key {
             Some(&i) => Self(Repr::Known(i)),
             None => Self(Repr::Other(s.into_boxed_str())),
         }
-    }
-}
-
-impl From<&String> for Key {
-    fn from(s: &String) -> Self {
-        Self::new(s)
     }
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::extract::{CaseSelection, Extraction, GroupBy, Turn};
+use crate::extract::{CaseSelection, Extraction, GroupBy, ToolCall, Turn};
 use crate::model::TraceId;
 use crate::read::Format;
 use crate::trace::TraceSet;
@@ -109,20 +109,9 @@ pub struct Report {
     pub invocations: Vec<InvocationReport>,
 }
 
-fn wrap(v: Option<&Value>, key: &str) -> Value {
-    match v {
-        None => Value::Object(Map::new()),
-        Some(Value::Object(o)) => Value::Object(o.clone()),
-        Some(other) => {
-            let mut m = Map::new();
-            m.insert(key.to_owned(), other.clone());
-            Value::Object(m)
-        }
-    }
-}
-
-/// [`wrap`] of an owned value: nothing is copied.
-fn wrap_owned(v: Option<Value>, key: &str) -> Value {
+/// The tool call's arguments (or response) as the report's object: an object as it is, any
+/// other value under `key`, nothing as `{}`.
+fn wrap(v: Option<Value>, key: &str) -> Value {
     match v {
         None => Value::Object(Map::new()),
         Some(Value::Object(o)) => Value::Object(o),
@@ -134,24 +123,39 @@ fn wrap_owned(v: Option<Value>, key: &str) -> Value {
     }
 }
 
-/// [`invocation`] of a turn that is not needed afterwards: its tool calls' names, ids, arguments
-/// and results move into the report instead of being copied (only a call with a result copies
-/// its name and id, which its response repeats).
-pub(crate) fn invocation_owned(group: usize, index: usize, t: Turn) -> InvocationReport {
-    let (user_text, agent_text, models) = (t.user_text(), t.agent_text(), t.models());
-    let mut tool_calls = Vec::with_capacity(t.tool_calls.len());
+pub(crate) fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
+    report(group, index, t, t.tool_calls.iter().cloned())
+}
+
+/// [`invocation`] of a turn that is not needed afterwards: its tool calls move into the report
+/// instead of being copied.
+pub(crate) fn invocation_owned(group: usize, index: usize, mut t: Turn) -> InvocationReport {
+    let calls = std::mem::take(&mut t.tool_calls);
+    report(group, index, &t, calls)
+}
+
+/// The report of turn `t` with its tool calls `calls` (each call's name and id are copied only
+/// for a call with a result, which its response repeats).
+fn report(
+    group: usize,
+    index: usize,
+    t: &Turn,
+    calls: impl IntoIterator<Item = ToolCall>,
+) -> InvocationReport {
+    let calls = calls.into_iter();
+    let mut tool_calls = Vec::with_capacity(calls.size_hint().0);
     let mut tool_responses = Vec::new();
-    for c in t.tool_calls {
+    for c in calls {
         if let Some(result) = c.result {
             tool_responses.push(ToolResponseReport {
                 name: c.name.clone(),
-                response: wrap_owned(Some(result), "result"),
+                response: wrap(Some(result), "result"),
                 id: c.call_id.clone(),
             });
         }
         tool_calls.push(ToolCallReport {
             name: c.name,
-            args: wrap_owned(c.arguments, "value"),
+            args: wrap(c.arguments, "value"),
             id: c.call_id,
             is_error: c.is_error,
         });
@@ -161,46 +165,11 @@ pub(crate) fn invocation_owned(group: usize, index: usize, t: Turn) -> Invocatio
         index,
         invocation_id: t.anchor.to_string(),
         trace_id: t.trace_id.to_string(),
-        agent_name: t.agent_name,
-        user_text,
-        agent_text,
-        tool_calls,
-        tool_responses,
-        models,
-        llm_call_count: t.llm_calls.len(),
-        warnings: t.warnings.iter().map(|g| g.code.to_owned()).collect(),
-    }
-}
-
-pub(crate) fn invocation(group: usize, index: usize, t: &Turn) -> InvocationReport {
-    InvocationReport {
-        group,
-        index,
-        invocation_id: t.anchor.to_string(),
-        trace_id: t.trace_id.to_string(),
         agent_name: t.agent_name.clone(),
         user_text: t.user_text(),
         agent_text: t.agent_text(),
-        tool_calls: t
-            .tool_calls
-            .iter()
-            .map(|c| ToolCallReport {
-                name: c.name.clone(),
-                args: wrap(c.arguments.as_ref(), "value"),
-                id: c.call_id.clone(),
-                is_error: c.is_error,
-            })
-            .collect(),
-        tool_responses: t
-            .tool_calls
-            .iter()
-            .filter(|c| c.result.is_some())
-            .map(|c| ToolResponseReport {
-                name: c.name.clone(),
-                response: wrap(c.result.as_ref(), "result"),
-                id: c.call_id.clone(),
-            })
-            .collect(),
+        tool_calls,
+        tool_responses,
         models: t.models(),
         llm_call_count: t.llm_calls.len(),
         warnings: t.warnings.iter().map(|g| g.code.to_owned()).collect(),

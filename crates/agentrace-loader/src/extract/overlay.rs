@@ -7,17 +7,15 @@ use crate::extract::message::{
     Message, Part, is_placeholder, parse_jsonish, parse_jsonish_str, parse_message, parse_messages,
     parse_messages_text,
 };
+use crate::key::{
+    ADK_INVOCATION_ID, ADK_LLM_REQUEST, ADK_LLM_RESPONSE, ADK_SESSION_ID, ADK_TOOL_ARGS,
+    ADK_TOOL_RESPONSE,
+};
 use crate::model::{AnyValue, Attributes, Key, KeyValue, LogRecord, Span, StatusCode};
 
 const ADK_PREFIX: &str = "gcp.vertex.agent";
 /// What every Google ADK attribute key starts with.
 const ADK_KEY_PREFIX: &str = "gcp.vertex.agent.";
-const ADK_LLM_REQUEST: &str = "gcp.vertex.agent.llm_request";
-const ADK_LLM_RESPONSE: &str = "gcp.vertex.agent.llm_response";
-const ADK_TOOL_ARGS: &str = "gcp.vertex.agent.tool_call_args";
-const ADK_TOOL_RESPONSE: &str = "gcp.vertex.agent.tool_response";
-const ADK_INVOCATION_ID: &str = "gcp.vertex.agent.invocation_id";
-const ADK_SESSION_ID: &str = "gcp.vertex.agent.session_id";
 
 /// Token usage of a model call.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -187,13 +187,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string field, kept.
     /// An attribute key (a known one is not copied).
     fn attribute_key(&mut self, wire: u8) -> Result<Key> {
         self.expect(wire, LEN)?;
         self.string().map(Key::new)
     }
 
+    /// A string field, kept.
     fn owned_string(&mut self, wire: u8) -> Result<String> {
         self.expect(wire, LEN)?;
         self.string().map(str::to_owned)
