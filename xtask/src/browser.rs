@@ -118,7 +118,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         exec(cargo().args(["build", "--locked", "-p", "agentrace"]))
     })?;
     let target = std::path::absolute(target_dir())?;
-    let fixtures = root.join("../shared/fixtures/conformance");
+    let fixtures = root.join("fixtures/conformance");
     if !fixtures.join("multi_turn_cart/trace.json").exists() {
         bail!(
             "the conformance corpus is missing at {}: the browser test posts its traces",

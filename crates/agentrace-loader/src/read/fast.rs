@@ -725,7 +725,7 @@ mod tests {
     #[test]
     fn reader_path_takes_pretty_documents() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/conformance/semconv_travel_tools/trace.json");
+            .join("../../fixtures/conformance/semconv_travel_tools/trace.json");
         let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
         let t = super::parse_stream(file).unwrap();
         assert_eq!(t.spans.len(), 6);
@@ -742,7 +742,7 @@ mod tests {
     #[test]
     fn fast_path_equals_lenient_reader() {
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/conformance");
+            .join("../../fixtures/conformance");
         let mut checked = 0;
         for entry in std::fs::read_dir(corpus).unwrap() {
             let dir = entry.unwrap().path();

@@ -1422,7 +1422,7 @@ mod tests {
     #[test]
     fn streaming_equals_the_tree_reader_on_the_corpus() {
         let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/conformance");
+            .join("../../fixtures/conformance");
         let mut spans = 0;
         for entry in std::fs::read_dir(corpus).unwrap() {
             let Ok(text) = std::fs::read_to_string(entry.unwrap().path().join("trace.json")) else {

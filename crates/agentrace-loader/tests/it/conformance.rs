@@ -13,7 +13,7 @@ use serde_json::Value;
 const KNOWN_DIFFERENCES: &[(&str, &str, &str)] = &[];
 
 fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/conformance")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/conformance")
 }
 
 fn norm_ws(s: &str) -> String {

@@ -20,7 +20,7 @@ const CASES: [&str; 5] = [
 
 fn case(name: &str) -> (Telemetry, ExtractOptions) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/conformance")
+        .join("../../fixtures/conformance")
         .join(name);
     let trace = ["trace.json", "trace.jsonl"]
         .iter()

@@ -272,7 +272,7 @@ fn json_like() -> impl Strategy<Value = String> {
 #[test]
 fn jsonl_streams_trace_by_trace() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/conformance/jsonl_three_traces/trace.jsonl");
+        .join("../../fixtures/conformance/jsonl_three_traces/trace.jsonl");
     let mut sets = Vec::new();
     let mut issues = Vec::new();
     let format = agentrace_loader::read::for_each_trace_set(

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::Value;
 
-/// The official schemas and YAML model, read in place (`../shared` beside the clone).
+/// The official schemas and YAML model, copied into the repository under `fixtures/semconv`.
 pub(crate) fn semconv_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/semconv")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/semconv")
 }
 
 /// A file of this crate's test fixtures.

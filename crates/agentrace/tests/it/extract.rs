@@ -6,7 +6,7 @@ use std::process::Command;
 
 fn corpus(case: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/conformance")
+        .join("../../fixtures/conformance")
         .join(case)
 }
 
