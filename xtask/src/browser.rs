@@ -14,13 +14,9 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, exec, has_command, step};
+use crate::{cargo, exec, has_command, step, target_dir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
-}
 
 /// Installs Debian's Chromium when it is missing, with `sudo` when not root.
 fn ensure_chromium() -> Result<()> {
@@ -29,9 +25,14 @@ fn ensure_chromium() -> Result<()> {
     }
     if !has_command("apt-get", &["--version"]) {
         bail!(
-            "{CHROMIUM} is missing and there is no apt-get to install it: install Chromium by hand"
+            "{CHROMIUM} is missing and there is no apt-get to install it: install Chromium so that \
+             it is at {CHROMIUM} (the web page test drives a real browser)"
         );
     }
+    println!(
+        "    installing Debian's chromium and fonts-liberation with apt-get: the web page is tested in a \
+         real headless browser"
+    );
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -52,11 +53,12 @@ fn ensure_chromium() -> Result<()> {
         } else {
             bail!(
                 "{CHROMIUM} is missing and this user can neither run apt-get nor sudo without a password: \
-                 run `apt-get install -y chromium` as root"
+                 run `sudo apt-get install -y --no-install-recommends chromium fonts-liberation`"
             )
         }
     };
-    apt(&["update", "-qq"])?;
+    let by_hand = "run `sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium fonts-liberation`";
+    apt(&["update", "-qq"]).with_context(|| format!("apt-get update failed; {by_hand}"))?;
     // Without recommends (no sandbox helper, printing or desktop services); a font is named so
     // that the screenshots have readable text.
     apt(&[
@@ -66,7 +68,8 @@ fn ensure_chromium() -> Result<()> {
         "--no-install-recommends",
         "chromium",
         "fonts-liberation",
-    ])?;
+    ])
+    .with_context(|| format!("apt-get install failed; {by_hand}"))?;
     if !Path::new(CHROMIUM).exists() {
         bail!("`apt-get install chromium` succeeded but {CHROMIUM} is still missing");
     }
@@ -86,13 +89,21 @@ fn playwright_python(root: &Path) -> Result<PathBuf> {
     {
         return Ok(python);
     }
+    println!(
+        "    installing Playwright ({}) into the virtual environment at {}: it drives Debian's Chromium \
+         (its own browser downloads are never used)",
+        requirements.display(),
+        dir.display()
+    );
     if !python.exists() {
-        let system_python = if has_command("python3", &["--version"]) {
-            "python3"
-        } else {
-            "python"
-        };
-        exec(Command::new(system_python).args(["-m", "venv"]).arg(&dir))?;
+        exec(
+            Command::new(crate::compat::system_python()?)
+                .args(["-m", "venv"])
+                .arg(&dir),
+        )
+        .context(
+            "cannot make a Python virtual environment; on Debian or Ubuntu run `sudo apt-get install -y python3-venv`",
+        )?;
     }
     exec(
         Command::new(&python)
@@ -105,7 +116,14 @@ fn playwright_python(root: &Path) -> Result<PathBuf> {
                 "-r",
             ])
             .arg(&requirements),
-    )?;
+    )
+    .with_context(|| {
+        format!(
+            "cannot install Playwright from PyPI; once you are online run `{} -m pip install -r {}`",
+            python.display(),
+            requirements.display()
+        )
+    })?;
     std::fs::write(&marker, wanted)?;
     Ok(python)
 }

@@ -14,13 +14,9 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, exec};
+use crate::{cargo, exec, target_dir};
 
 const AGENTEVALS: &str = "agentevals-cli==0.11.0";
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
-}
 
 fn free_port() -> Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("no free loopback port")?;
@@ -37,16 +33,27 @@ fn venv(root: &Path) -> Result<PathBuf> {
     {
         return Ok(python);
     }
-    let system_python = if crate::has_command("python3", &["--version"]) {
-        "python3"
-    } else {
-        "python"
-    };
+    println!(
+        "    installing the pinned Python clients of xtask/compat/requirements.txt and {AGENTEVALS} \
+         into a virtual environment at {}: the compatibility tests run real PyPI OpenTelemetry \
+         clients against the server",
+        dir.display()
+    );
+    let system_python = system_python()?;
     exec(
         Command::new(system_python)
             .args(["-m", "venv", "--clear"])
             .arg(&dir),
+    )
+    .context(
+        "cannot make a Python virtual environment; on Debian or Ubuntu run `sudo apt-get install -y python3-venv`",
     )?;
+    let pip_install = format!(
+        "{} -m pip install -r {} && {} -m pip install --no-deps {AGENTEVALS}",
+        python.display(),
+        requirements.display(),
+        python.display()
+    );
     exec(
         Command::new(&python)
             .args([
@@ -58,7 +65,10 @@ fn venv(root: &Path) -> Result<PathBuf> {
                 "-r",
             ])
             .arg(&requirements),
-    )?;
+    )
+    .with_context(|| {
+        format!("cannot install from PyPI; once you are online run `{pip_install}`")
+    })?;
     exec(Command::new(&python).args([
         "-m",
         "pip",
@@ -67,9 +77,25 @@ fn venv(root: &Path) -> Result<PathBuf> {
         "--disable-pip-version-check",
         "--no-deps",
         AGENTEVALS,
-    ]))?;
+    ]))
+    .with_context(|| {
+        format!("cannot install from PyPI; once you are online run `{pip_install}`")
+    })?;
     std::fs::write(&marker, wanted)?;
     Ok(python)
+}
+
+/// The system's Python 3, which makes the virtual environments.
+pub(crate) fn system_python() -> Result<&'static str> {
+    for candidate in ["python3", "python"] {
+        if crate::has_command(candidate, &["--version"]) {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "no Python 3 found: the compatibility and browser tests need Python 3.11 or later; on Debian or \
+         Ubuntu run `sudo apt-get install -y python3 python3-venv`"
+    )
 }
 
 struct ServerProcess(Child);

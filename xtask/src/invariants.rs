@@ -156,6 +156,7 @@ pub(crate) fn check(root: &Path) -> Result<()> {
     let mut problems = Vec::new();
     dependency_direction(&metadata, &mut problems);
     scan_sources(root, &mut problems)?;
+    inside_the_repository(root, &mut problems)?;
     if problems.is_empty() {
         println!(
             "    {} packages, dependency direction and source rules hold",
@@ -260,4 +261,281 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The one file that may name the project folder beside the repository: `cargo xtask fixtures`,
+/// which imports new cases from there into `fixtures/`. No test or CI step runs it.
+const FIXTURE_IMPORTER: &str = "xtask/src/fixtures.rs";
+
+/// Directories whose text files are checked for paths outside the repository (with every text
+/// file at the top level). `fixtures/` is data and is not checked.
+const CHECKED_DIRS: &[&str] = &[
+    "crates", "xtask", "examples", "docs", ".ci", ".config", ".cargo",
+];
+
+/// File name endings read as text by [`inside_the_repository`]; files without an extension are
+/// read too.
+const TEXT_ENDINGS: &[&str] = &[
+    ".rs", ".toml", ".md", ".py", ".sh", ".js", ".html", ".css", ".yml", ".yaml", ".txt", ".json",
+];
+
+/// Nothing in the repository refers to a path outside it: a user's clone has nothing beside it.
+///
+/// Two rules, over the text files of [`CHECKED_DIRS`] and the top level:
+/// - a relative path whose leading `../` steps climb above the repository root, counted from the
+///   file's package (Rust sources: `CARGO_MANIFEST_DIR`, `include_str!` and `#[path]` are all
+///   at least that deep) or else from the file's own directory;
+/// - any reference to the `shared/` folder one level above a directory, since the project folder
+///   beside the repository is where such paths pointed (only [`FIXTURE_IMPORTER`] may name it).
+pub(crate) fn inside_the_repository(root: &Path, problems: &mut Vec<String>) -> Result<()> {
+    let mut files = Vec::new();
+    for dir in CHECKED_DIRS {
+        collect_text(&root.join(dir), &mut files)?;
+    }
+    if let Ok(entries) = fs::read_dir(root) {
+        for entry in entries {
+            let path = entry?.path();
+            if path.is_file() && is_text(&path) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let shared = ["../", "shared/"].concat();
+    for file in files {
+        let Ok(text) = fs::read_to_string(&file) else {
+            continue;
+        };
+        let rel = file.strip_prefix(root).unwrap_or(&file);
+        let rel_str = rel.to_string_lossy().replace('\\', "/");
+        if rel_str == FIXTURE_IMPORTER {
+            continue;
+        }
+        let depth = base_depth(root, rel);
+        for (n, line) in text.lines().enumerate() {
+            if line.contains(&shared) {
+                problems.push(format!(
+                    "{rel_str}:{}: refers to `../shared`, which a user's clone does not have; \
+                     read the copy under fixtures/ (`cargo xtask fixtures` brings new cases in)",
+                    n + 1
+                ));
+                continue;
+            }
+            if let Some(climb) = climbs_out(line, depth) {
+                problems.push(format!(
+                    "{rel_str}:{}: `{climb}` climbs out of the repository, which a user's clone does not have",
+                    n + 1
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How many directories below the root relative paths in `rel` start from: its package's
+/// directory for a Rust source, else its own directory.
+fn base_depth(root: &Path, rel: &Path) -> usize {
+    let dir_depth = |p: &Path| p.components().count();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    if rel.extension().is_some_and(|e| e == "rs") {
+        let mut dir = parent;
+        loop {
+            if root.join(dir).join("Cargo.toml").is_file() {
+                return dir_depth(dir);
+            }
+            match dir.parent() {
+                Some(up) => dir = up,
+                None => return 0,
+            }
+        }
+    }
+    dir_depth(parent)
+}
+
+/// The first relative path in `line` whose leading `../` steps outnumber `depth`.
+fn climbs_out(line: &str, depth: usize) -> Option<&str> {
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while let Some(found) = line.get(i..).and_then(|rest| rest.find("../")) {
+        let start = i + found;
+        let starts_path = start == 0
+            || (!matches!(bytes[start - 1], b'.' | b'/' | b'\\' | b'_' | b'-')
+                && !bytes[start - 1].is_ascii_alphanumeric());
+        let mut end = start;
+        let mut steps = 0;
+        while line.get(end..).is_some_and(|rest| rest.starts_with("../")) {
+            steps += 1;
+            end += 3;
+        }
+        if starts_path && steps > depth {
+            let tail = line.get(end..).unwrap_or_default();
+            let name_len = tail
+                .find(|c: char| {
+                    c.is_whitespace() || matches!(c, '"' | '\'' | '`' | ')' | ']' | '\\')
+                })
+                .unwrap_or(tail.len());
+            return line.get(start..end + name_len);
+        }
+        i = end.max(start + 1);
+    }
+    None
+}
+
+fn is_text(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    TEXT_ENDINGS.iter().any(|end| name.ends_with(end)) || !name.contains('.')
+}
+
+fn collect_text(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if path.is_dir() {
+            if name != "target" && name != "__pycache__" && name != ".venv" {
+                collect_text(&path, out)?;
+            }
+        } else if is_text(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A throwaway repository: a workspace with one crate, and `shared/` beside it.
+    fn repository(name: &str, files: &[(&str, &str)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-inv-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let repo = dir.join("repo");
+        for (path, text) in [
+            ("Cargo.toml", "[workspace]\nmembers = [\"crates/a\"]\n"),
+            (
+                "crates/a/Cargo.toml",
+                concat!(
+                    "[package]\nname = \"a\"\nreadme = \"..",
+                    "/..",
+                    "/README.md\"\n"
+                ),
+            ),
+            (
+                "crates/a/src/lib.rs",
+                concat!(
+                    "//! a\nconst PAGE: &str = include_str!(\"..",
+                    "/assets/page.html\");\n"
+                ),
+            ),
+            (
+                "docs/guide.md",
+                concat!("See [the README](..", "/README.md).\n"),
+            ),
+        ]
+        .iter()
+        .chain(files)
+        {
+            let file = repo.join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        }
+        fs::create_dir_all(dir.join("shared/fixtures")).unwrap();
+        repo
+    }
+
+    fn problems(repo: &Path) -> Vec<String> {
+        let mut problems = Vec::new();
+        inside_the_repository(repo, &mut problems).unwrap();
+        fs::remove_dir_all(repo.parent().unwrap()).unwrap();
+        problems
+    }
+
+    #[test]
+    fn paths_inside_the_repository_pass() {
+        assert_eq!(problems(&repository("clean", &[])), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_planted_shared_reference_fails() {
+        let repo = repository(
+            "planted",
+            &[(
+                "crates/a/tests/it/corpus.rs",
+                concat!(
+                    "fn dir() -> PathBuf {\n    Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"..",
+                    "/..",
+                    "/..",
+                    "/shared/fixtures/conformance\")\n}\n"
+                ),
+            )],
+        );
+        let found = problems(&repo);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with(concat!(
+                "crates/a/tests/it/corpus.rs:2: refers to `..",
+                "/shared`"
+            )),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_path_that_climbs_out_fails_and_the_importer_may_name_shared() {
+        let repo = repository(
+            "climb",
+            &[
+                (
+                    "crates/a/src/data.rs",
+                    concat!(
+                        "const D: &str = \"..",
+                        "/..",
+                        "/..",
+                        "/elsewhere/data.json\";\n"
+                    ),
+                ),
+                (
+                    "docs/more.md",
+                    concat!(
+                        "[out](..",
+                        "/..",
+                        "/outside.md) and [in](..",
+                        "/README.md)\n"
+                    ),
+                ),
+                (
+                    "xtask/src/fixtures.rs",
+                    concat!("const FROM: &str = \"..", "/shared/fixtures\";\n"),
+                ),
+            ],
+        );
+        let found = problems(&repo);
+        assert_eq!(
+            found,
+            vec![
+                concat!(
+                    "crates/a/src/data.rs:1: `..",
+                    "/..",
+                    "/..",
+                    "/elsewhere/data.json` climbs out of the repository, which a user's clone does not have"
+                )
+                .to_owned(),
+                concat!(
+                    "docs/more.md:1: `..",
+                    "/..",
+                    "/outside.md` climbs out of the repository, which a user's clone does not have"
+                )
+                .to_owned(),
+            ]
+        );
+    }
 }

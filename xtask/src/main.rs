@@ -14,12 +14,15 @@
 
 mod browser;
 mod compat;
+mod fixtures;
 mod invariants;
+mod lone;
 
 use std::{
     env,
     path::{Path, PathBuf},
     process::{Command, ExitCode},
+    sync::OnceLock,
     time::Instant,
 };
 
@@ -39,8 +42,12 @@ fn run() -> Result<()> {
     let args: Vec<String> = env::args().skip(1).collect();
     let root = project_root();
     env::set_current_dir(&root).context("cannot enter the project root")?;
+    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = std::path::absolute(&target).context("cannot resolve the target directory")?;
+    TARGET.get_or_init(|| target);
     match args.first().map(String::as_str) {
-        Some("ci") => ci(&args[1..]),
+        Some("ci") => ci(&root, &args[1..]),
+        Some("fixtures") => fixtures::run(&root, &args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("compat") => compat::run(&root),
         Some("browser") => browser::run(&root),
@@ -57,7 +64,9 @@ fn run() -> Result<()> {
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  ci [--fast]          fmt, clippy, tests, rustdoc, invariants, cargo-deny (--fast: no rustdoc, no deny)
+  ci [--fast]          fmt, clippy, tests, rustdoc, invariants, compat, browser, cargo-deny, run in
+                       a copy of the repository with nothing beside it (--fast: no rustdoc, no deny)
+  fixtures [--check]   copy new or changed cases from ../shared into fixtures/ and say what changed
   bench [FILTER]       criterion benchmarks of the whole workspace
   compat               real PyPI OpenTelemetry clients against the server
   browser              the web page in headless Chromium against the server
@@ -75,9 +84,44 @@ fn project_root() -> PathBuf {
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
-/// Runs one named step, printing its name before and its duration after.
+/// How long each step takes on a cold machine (2 cores, nothing built or installed yet), so that a
+/// newcomer's first `cargo xtask ci` says what it is doing and for how long. Warm runs are faster.
+const COLD: &[(&str, &str)] = &[
+    ("copy of the repository alone", "5 s"),
+    ("fmt", "5 s"),
+    ("clippy", "3 min"),
+    (
+        "tests (from a copy of the repository alone)",
+        "12 min: builds the tests of every crate, then runs them",
+    ),
+    ("sdk tests without its default features", "1 min"),
+    ("rustdoc", "1 min"),
+    ("architecture invariants", "5 s"),
+    ("compat: Python clients (venv)", "1 min, once"),
+    ("compat: build agentrace", "30 s"),
+    ("compat: clients against agentrace serve", "30 s"),
+    ("browser: Chromium", "2 min, once"),
+    ("browser: Playwright (venv)", "1 min, once"),
+    ("browser: build agentrace", "5 s"),
+    ("browser: page test in headless Chromium", "1 min"),
+    (
+        "cargo-deny",
+        "5 min, once (it installs cargo-deny from crates.io)",
+    ),
+];
+
+/// The expected cold duration of a step, if it is listed in [`COLD`].
+fn cold(name: &str) -> Option<&'static str> {
+    COLD.iter().find(|(step, _)| *step == name).map(|(_, d)| *d)
+}
+
+/// Runs one named step, printing its name (with its expected duration on a cold machine) before
+/// and its duration after.
 pub(crate) fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    println!("==> {name}");
+    match cold(name) {
+        Some(expected) => println!("==> {name} (cold machine: about {expected})"),
+        None => println!("==> {name}"),
+    }
     let started = Instant::now();
     let result = f();
     let secs = started.elapsed().as_secs_f64();
@@ -88,8 +132,22 @@ pub(crate) fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     result.with_context(|| format!("step `{name}` failed"))
 }
 
+/// The absolute target directory of the project (`CARGO_TARGET_DIR`, else `target/`), shared by
+/// the copy that `ci` runs in.
+static TARGET: OnceLock<PathBuf> = OnceLock::new();
+
+pub(crate) fn target_dir() -> PathBuf {
+    TARGET
+        .get()
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// A `cargo` command that builds into the project's target directory, wherever it runs.
 pub(crate) fn cargo() -> Command {
-    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+    let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    cmd.env("CARGO_TARGET_DIR", target_dir());
+    cmd
 }
 
 pub(crate) fn exec(cmd: &mut Command) -> Result<()> {
@@ -113,9 +171,33 @@ pub(crate) fn has_command(program: &str, probe: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-fn ci(args: &[String]) -> Result<()> {
+fn ci(root: &Path, args: &[String]) -> Result<()> {
     let fast = args.iter().any(|a| a == "--fast");
     let started = Instant::now();
+    println!(
+        "ci: every step below runs on 2 cores in about 25 min on a cold machine (nothing built or \
+         installed yet) and 10 min warm.\n    \
+         It installs, the first time: Python packages into a virtual environment under {venv} \
+         (real OpenTelemetry clients and agentevals-cli from PyPI, to test compatibility; Playwright, \
+         to drive the browser), Debian's chromium with apt-get (the web page is tested in a real \
+         browser) and cargo-deny from crates.io (license and source checks).",
+        venv = target_dir().join("compat-venv").display()
+    );
+    let copy = lone::location(root);
+    step("copy of the repository alone", || {
+        let synced = lone::sync(root, &copy)?;
+        println!(
+            "    {} ({} files copied, {} unchanged, {} removed): the checks run there, with nothing \
+             beside it, as in a user's clone; paths in messages below are in that copy, edit the originals",
+            copy.display(),
+            synced.copied,
+            synced.unchanged,
+            synced.removed
+        );
+        Ok(())
+    })?;
+    env::set_current_dir(&copy).context("cannot enter the copy of the repository")?;
+    let root = copy.as_path();
     step("fmt", || {
         exec(cargo().args(["fmt", "--all", "--", "--check"]))
     })?;
@@ -130,7 +212,7 @@ fn ci(args: &[String]) -> Result<()> {
             "warnings",
         ]))
     })?;
-    step("tests", || {
+    step("tests (from a copy of the repository alone)", || {
         if has_command("cargo-nextest", &["nextest", "--version"]) {
             exec(
                 cargo()
@@ -183,15 +265,18 @@ fn ci(args: &[String]) -> Result<()> {
             )
         })?;
     }
-    step("architecture invariants", || {
-        invariants::check(Path::new("."))
-    })?;
-    compat::run(&env::current_dir()?)?;
-    browser::run(&env::current_dir()?)?;
+    step("architecture invariants", || invariants::check(root))?;
+    compat::run(root)?;
+    browser::run(root)?;
     if !fast {
         step("cargo-deny", || {
             if !has_command("cargo-deny", &["--version"]) {
-                exec(cargo().args(["install", "--locked", "cargo-deny"]))?;
+                println!(
+                    "    installing cargo-deny from crates.io (it checks licenses and sources)"
+                );
+                exec(cargo().args(["install", "--locked", "cargo-deny"])).context(
+                    "cannot install cargo-deny; run `cargo install --locked cargo-deny` once you are online",
+                )?;
             }
             exec(cargo().args([
                 "deny",

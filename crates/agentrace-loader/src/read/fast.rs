@@ -741,8 +741,8 @@ mod tests {
     /// The fast path and the lenient reader agree on every OTLP/JSON file of the corpus.
     #[test]
     fn fast_path_equals_lenient_reader() {
-        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/conformance");
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/conformance");
         let mut checked = 0;
         for entry in std::fs::read_dir(corpus).unwrap() {
             let dir = entry.unwrap().path();

@@ -1421,8 +1421,8 @@ mod tests {
     /// Every JSON document of the corpus reads the same streamed as through the tree.
     #[test]
     fn streaming_equals_the_tree_reader_on_the_corpus() {
-        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fixtures/conformance");
+        let corpus =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/conformance");
         let mut spans = 0;
         for entry in std::fs::read_dir(corpus).unwrap() {
             let Ok(text) = std::fs::read_to_string(entry.unwrap().path().join("trace.json")) else {
