@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, exec, has_command, step, target_dir};
+use crate::{build_dir, cargo, exec, has_command, step, target_dir};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
@@ -136,6 +136,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         exec(cargo().args(["build", "--locked", "-p", "agentrace"]))
     })?;
     let target = std::path::absolute(target_dir())?;
+    let build = std::path::absolute(build_dir())?;
     let fixtures = root.join("fixtures/conformance");
     if !fixtures.join("multi_turn_cart/trace.json").exists() {
         bail!(
@@ -147,7 +148,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         exec(
             Command::new(&python)
                 .arg(root.join("xtask/browser/page_test.py"))
-                .env("AGENTRACE_BIN", target.join("debug/agentrace"))
+                .env("AGENTRACE_BIN", build.join("debug/agentrace"))
                 .env("FIXTURES", &fixtures)
                 .env("SHOTS", target.join("browser"))
                 .env("CHROMIUM", CHROMIUM)

@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{Context, Result, bail};
 
-use crate::{cargo, exec, target_dir};
+use crate::{build_dir, cargo, exec, target_dir};
 
 const AGENTEVALS: &str = "agentevals-cli==0.11.0";
 
@@ -128,7 +128,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     crate::step("compat: build agentrace", || {
         exec(cargo().args(["build", "--locked", "-p", "agentrace"]))
     })?;
-    let binary = target_dir().join("debug/agentrace");
+    let binary = build_dir().join("debug/agentrace");
     let (port, http, grpc) = (free_port()?, free_port()?, free_port()?);
     let server = Command::new(&binary)
         .args(["serve", "--db", ":memory:", "--headless"])

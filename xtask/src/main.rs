@@ -92,7 +92,8 @@ const COLD: &[(&str, &str)] = &[
     ("clippy", "3 min"),
     (
         "tests (from a copy of the repository alone)",
-        "12 min: builds the tests of every crate, then runs them",
+        "12 min: builds the tests of every crate, then runs them (the first `ci` on a machine where \
+         the crates were already built still builds them once more, for the copy)",
     ),
     ("sdk tests without its default features", "1 min"),
     ("rustdoc", "1 min"),
@@ -132,9 +133,16 @@ pub(crate) fn step<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     result.with_context(|| format!("step `{name}` failed"))
 }
 
-/// The absolute target directory of the project (`CARGO_TARGET_DIR`, else `target/`), shared by
-/// the copy that `ci` runs in.
+/// The absolute target directory of the project (`CARGO_TARGET_DIR`, else `target/`): the
+/// virtual environments and screenshots live there.
 static TARGET: OnceLock<PathBuf> = OnceLock::new();
+
+/// Where cargo builds: the target directory, except in `ci`, which builds the copy of the
+/// repository into a directory of its own under it (`lone-build/`). A build shared with the
+/// original would be taken as fresh (cargo names workspace units by their path inside the
+/// workspace, and the copy keeps file times), so its test binaries would still read the
+/// original's files.
+static BUILD: OnceLock<PathBuf> = OnceLock::new();
 
 pub(crate) fn target_dir() -> PathBuf {
     TARGET
@@ -143,10 +151,14 @@ pub(crate) fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
-/// A `cargo` command that builds into the project's target directory, wherever it runs.
+pub(crate) fn build_dir() -> PathBuf {
+    BUILD.get_or_init(target_dir).clone()
+}
+
+/// A `cargo` command that builds into [`build_dir`], wherever it runs.
 pub(crate) fn cargo() -> Command {
     let mut cmd = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    cmd.env("CARGO_TARGET_DIR", target_dir());
+    cmd.env("CARGO_TARGET_DIR", build_dir());
     cmd
 }
 
@@ -184,12 +196,15 @@ fn ci(root: &Path, args: &[String]) -> Result<()> {
         venv = target_dir().join("compat-venv").display()
     );
     let copy = lone::location(root);
+    BUILD.get_or_init(|| target_dir().join("lone-build"));
     step("copy of the repository alone", || {
         let synced = lone::sync(root, &copy)?;
         println!(
             "    {} ({} files copied, {} unchanged, {} removed): the checks run there, with nothing \
-             beside it, as in a user's clone; paths in messages below are in that copy, edit the originals",
+             beside it, as in a user's clone, and build into {}; paths in messages below are in that \
+             copy, edit the originals",
             copy.display(),
+            build_dir().display(),
             synced.copied,
             synced.unchanged,
             synced.removed

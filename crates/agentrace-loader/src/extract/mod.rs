@@ -804,14 +804,20 @@ fn make_call(
 // ---------------------------------------------------------------------------------------------
 // Drafts to turns.
 
-/// The trailing run of user messages that carry text (tool results at the end are skipped).
+/// The trailing run of user messages that carry text: whatever follows the last of them (the
+/// model's tool calls, tool results) is skipped, as is the history before the run. An input that
+/// ends with a tool round, `[user, assistant tool_call, tool]`, gives the user message.
+fn is_user_text(m: &Message) -> bool {
+    m.role == "user" && m.has_text()
+}
+
 fn trailing_user_text(msgs: &[Message]) -> Vec<Message> {
     let mut end = msgs.len();
-    while end > 0 && msgs[end - 1].is_tool_result() {
+    while end > 0 && !is_user_text(&msgs[end - 1]) {
         end -= 1;
     }
     let mut start = end;
-    while start > 0 && msgs[start - 1].role == "user" && msgs[start - 1].has_text() {
+    while start > 0 && is_user_text(&msgs[start - 1]) {
         start -= 1;
     }
     msgs[start..end].to_vec()
@@ -876,6 +882,9 @@ fn join_step(out: &mut Vec<(Draft, Vec<Gap>)>, d: Draft) -> bool {
                 .collect();
             let ids_ok = ids.is_empty() || resp_ids.is_empty() || !ids.is_disjoint(&resp_ids);
             if requested && ids_ok {
+                // One invocation: the user text of the turn that asked, the final output of
+                // the one that answered (its anchor's output, else its last speaking call).
+                prev.anchor_output = d.anchor_output;
                 prev.calls.extend(d.calls);
                 prev.tool_spans.extend(d.tool_spans);
                 prev.tool_name_missing.extend(d.tool_name_missing);

@@ -129,7 +129,7 @@ fn every_case_matches_agentevals() {
         .filter(|p| p.join("expected.json").exists())
         .collect();
     dirs.sort();
-    assert_eq!(dirs.len(), 16, "the corpus has 16 cases");
+    assert_eq!(dirs.len(), 18, "the corpus has 18 cases");
     let mut failures = Vec::new();
     let mut passed = 0;
     for dir in &dirs {
