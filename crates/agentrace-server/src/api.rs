@@ -56,6 +56,7 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
         "authRequired": c.auth_token.is_some(),
         "headless": c.headless,
         "corsOrigins": c.cors_origins,
+        "allowedHosts": c.allowed_hosts,
         "limits": {
             "maxBodyBytes": l.max_body_bytes,
             "maxDecompressedBytes": l.max_decompressed_bytes,

@@ -133,8 +133,9 @@ impl Default for SessionRules {
     }
 }
 
-/// The whole server configuration. Build it with [`ServerConfig::builder`].
-#[derive(Debug, Clone)]
+/// The whole server configuration. Build it with [`ServerConfig::builder`]. Its `Debug` shows
+/// whether a token is set, never the token.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Address every listener binds.
     pub host: IpAddr,
@@ -156,10 +157,36 @@ pub struct ServerConfig {
     pub eval_sets_dir: Option<PathBuf>,
     /// Extra origins allowed by CORS (the server's own origin is always allowed).
     pub cors_origins: Vec<String>,
+    /// Extra names a request's `Host` may carry (`localhost` and IP literals are always allowed;
+    /// see [`crate::auth`]). `*` allows any name, which undoes the DNS-rebinding protection.
+    pub allowed_hosts: Vec<String>,
     /// Bounds.
     pub limits: Limits,
     /// Session grouping and completion.
     pub sessions: SessionRules,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("otlp_http_port", &self.otlp_http_port)
+            .field("otlp_grpc_port", &self.otlp_grpc_port)
+            .field("db", &self.db)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_insecure_bind", &self.allow_insecure_bind)
+            .field("headless", &self.headless)
+            .field("eval_sets_dir", &self.eval_sets_dir)
+            .field("cors_origins", &self.cors_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("limits", &self.limits)
+            .field("sessions", &self.sessions)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -175,6 +202,7 @@ impl Default for ServerConfig {
             headless: false,
             eval_sets_dir: None,
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             limits: Limits::default(),
             sessions: SessionRules::default(),
         }
@@ -289,6 +317,12 @@ impl ServerConfigBuilder {
     /// Allows extra CORS origins.
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
         self.config.cors_origins = origins;
+        self
+    }
+    /// Allows extra `Host` names (for a server reached through a name other than `localhost`,
+    /// e.g. `host.docker.internal`).
+    pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.config.allowed_hosts = hosts;
         self
     }
     /// Sets the limits.

@@ -492,8 +492,8 @@ impl Ingest {
     /// One trace's stored spans and logs, read back into the model (for live extraction of a
     /// trace whose spans it released). A store error leaves the trace out of live extraction
     /// (logged); the stored data itself is untouched.
-    fn trace_telemetry(&self, trace_id: TraceId) -> Telemetry {
-        match self.store.trace(&trace_id.to_string()) {
+    fn trace_telemetry(&self, session_id: &str, trace_id: TraceId) -> Telemetry {
+        match self.store.trace(session_id, &trace_id.to_string()) {
             Ok((spans, logs)) => read_stored(&spans, &logs),
             Err(err) => {
                 tracing::error!(%err, trace = %trace_id, "cannot read a trace back for live extraction");
@@ -571,7 +571,7 @@ impl Ingest {
         self.store.move_trace(trace_id, from, to)?;
         state
             .tracker
-            .move_trace(trace_id, from, to, &|t| self.trace_telemetry(t));
+            .move_trace(trace_id, from, to, &|t| self.trace_telemetry(to, t));
         for id in [from.as_str(), to.as_str()] {
             let row = self.store.session(id)?;
             state
@@ -765,30 +765,45 @@ impl Ingest {
         Ok(outcome)
     }
 
-    /// Opens (or replaces) an explicit session named by a WebSocket client.
+    /// Opens an explicit session named by a WebSocket client; returns the id it is stored as.
+    ///
+    /// A `session_start` naming a WebSocket session that exists replaces it, as the reference
+    /// does (announced with `session_deleted`). One naming a session that came from OTLP
+    /// (`agentevals.session_name`, a conversation id, …) leaves that session alone and opens a
+    /// new generation (`name-2`, …) instead: a WebSocket client cannot wipe another producer's
+    /// data.
     pub fn open_session(
         &self,
         session_id: &str,
         eval_set_id: Option<String>,
         metadata: Value,
-    ) -> Result<(), IngestError> {
+    ) -> Result<String, IngestError> {
         let mut state = self.state.lock();
-        if state.index.get(session_id).is_some() {
-            // A session_start with an existing id replaces that session, as the reference does.
-            self.store
-                .delete_session(session_id)
-                .or_else(ignore_not_found)?;
-            state.index.remove(session_id);
-            state.tracker.remove(session_id);
-        } else if state.index.listed_len() as u64 >= self.limits.max_sessions {
+        let existing = state.index.get(session_id).map(|s| s.kind);
+        let mut replaced = false;
+        let id = match existing {
+            Some(KeyKind::WebSocket) => {
+                self.store
+                    .delete_session(session_id)
+                    .or_else(ignore_not_found)?;
+                state.index.remove(session_id);
+                state.counts.remove(session_id);
+                state.tracker.remove(session_id);
+                replaced = true;
+                session_id.to_owned()
+            }
+            Some(_) => state.index.next_generation(session_id),
+            None => session_id.to_owned(),
+        };
+        if !replaced && state.index.listed_len() as u64 >= self.limits.max_sessions {
             return Err(IngestError::Unavailable(format!(
                 "session limit reached ({} sessions)",
                 self.limits.max_sessions
             )));
         }
-        state.index.open_explicit(session_id);
+        state.index.open_explicit(&id);
         let row = SessionRow {
-            id: session_id.to_owned(),
+            id: id.clone(),
             key_kind: KeyKind::WebSocket.as_str().to_owned(),
             key: session_id.to_owned(),
             eval_set_id,
@@ -799,13 +814,21 @@ impl Ingest {
             span_count: 0,
             log_count: 0,
         };
-        self.store.create_session(&row)?;
-        state.counts.insert(session_id.to_owned(), (0, 0));
+        if let Err(err) = self.store.create_session(&row) {
+            state.index.remove(&id);
+            return Err(err.into());
+        }
+        state.counts.insert(id.clone(), (0, 0));
         drop(state);
+        if replaced {
+            self.hub.publish(LiveEvent::SessionDeleted {
+                session_id: id.clone(),
+            });
+        }
         self.hub.publish(LiveEvent::SessionStarted {
             session: session_summary(&row),
         });
-        Ok(())
+        Ok(id)
     }
 
     /// Whether a session exists.
@@ -822,7 +845,7 @@ impl Ingest {
         let live = state.tracker.take(session_id);
         drop(state);
         let (invocations, updates) =
-            tracker::finish(session_id, live, &|t| self.trace_telemetry(t));
+            tracker::finish(session_id, live, &|t| self.trace_telemetry(session_id, t));
         self.publish_updates(updates);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
@@ -846,7 +869,8 @@ impl Ingest {
         // Extraction runs without the routing lock: ingest goes on meanwhile.
         let mut sessions = Vec::with_capacity(ended.len());
         for (id, live) in ended {
-            let (invocations, updates) = tracker::finish(&id, live, &|t| self.trace_telemetry(t));
+            let (invocations, updates) =
+                tracker::finish(&id, live, &|t| self.trace_telemetry(&id, t));
             self.publish_updates(updates);
             sessions.push((id, invocations));
         }
@@ -896,7 +920,7 @@ impl Ingest {
         let live = self.state.lock().tracker.get(session_id);
         if let Some(live) = live {
             let (invocations, updates) =
-                tracker::current(session_id, &live, &|t| self.trace_telemetry(t));
+                tracker::current(session_id, &live, &|t| self.trace_telemetry(session_id, t));
             self.publish_updates(updates);
             return Ok(invocations.iter().map(Invocation::to_value).collect());
         }
@@ -912,7 +936,7 @@ impl Ingest {
         let updates: Updates = dirty
             .iter()
             .filter_map(|(id, live)| {
-                crate::tracker::refresh(id, live, &|t| self.trace_telemetry(t))
+                crate::tracker::refresh(id, live, &|t| self.trace_telemetry(id, t))
             })
             .collect();
         self.publish_updates(updates);
@@ -960,32 +984,52 @@ fn ignore_not_found(err: StoreError) -> Result<(), StoreError> {
     }
 }
 
-/// Groups identical reasons with counts, keeping the first few distinct ones.
-fn summarize(reasons: &[String]) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+/// Distinct reasons a rejection summary names at most; the others are counted.
+pub const SHOWN_REASONS: usize = 5;
+
+/// Groups identical reasons with counts: the first [`SHOWN_REASONS`] distinct ones are named,
+/// every other item is counted. Linear in the number of reasons (each is compared with at most
+/// [`SHOWN_REASONS`] others) and bounded in its length whatever the batch holds.
+pub fn summarize(reasons: &[String]) -> String {
+    let mut shown: Vec<(&str, usize)> = Vec::with_capacity(SHOWN_REASONS);
+    let mut others = 0usize;
     for reason in reasons {
-        match counts.iter_mut().find(|(r, _)| *r == reason.as_str()) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((reason.as_str(), 1)),
+        if let Some((_, n)) = shown.iter_mut().find(|(r, _)| *r == reason.as_str()) {
+            *n += 1;
+        } else if shown.len() < SHOWN_REASONS {
+            shown.push((reason.as_str(), 1));
+        } else {
+            others += 1;
         }
     }
-    let shown: Vec<String> = counts
+    let named: Vec<String> = shown
         .iter()
-        .take(5)
         .map(|(r, n)| {
+            let r = clip(r, 300);
             if *n == 1 {
-                (*r).to_owned()
+                r.to_owned()
             } else {
                 format!("{r} (x{n})")
             }
         })
         .collect();
-    let more = counts.len().saturating_sub(5);
-    let mut text = format!("{} item(s) rejected: {}", reasons.len(), shown.join("; "));
-    if more > 0 {
-        text.push_str(&format!("; and {more} other reason(s)"));
+    let mut text = format!("{} item(s) rejected: {}", reasons.len(), named.join("; "));
+    if others > 0 {
+        text.push_str(&format!("; and {others} other item(s) with other reasons"));
     }
     text
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
 }
 
 fn string_attr(value: Option<&agentrace_loader::model::AnyValue>) -> Option<String> {
@@ -1136,7 +1180,22 @@ fn fingerprint(body: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::at_limit;
+    use super::{SHOWN_REASONS, at_limit, summarize};
+
+    #[test]
+    fn a_summary_names_a_few_reasons_and_counts_the_rest() {
+        let mut reasons: Vec<String> = (0..1000).map(|i| format!("span {i}: bad id")).collect();
+        reasons.extend(std::iter::repeat_n("span 0: bad id".to_owned(), 3));
+        let text = summarize(&reasons);
+        assert!(text.starts_with("1003 item(s) rejected: span 0: bad id (x4); span 1: bad id;"));
+        assert!(text.ends_with(&format!(
+            "and {} other item(s) with other reasons",
+            1000 - SHOWN_REASONS
+        )));
+        assert!(text.len() < 400, "{text}");
+        let long = vec!["é".repeat(10_000)];
+        assert!(summarize(&long).len() < 400);
+    }
 
     #[test]
     fn limits_compare_without_wrapping() {

@@ -31,6 +31,7 @@
 //! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API |
 //! | `--allow-insecure-bind` | `AGENTRACE_ALLOW_INSECURE_BIND` | off | allow a non-loopback host without a token |
 //! | `--cors-origin` | `AGENTRACE_CORS_ORIGINS` | none | extra browser origins allowed |
+//! | `--allow-host` | `AGENTRACE_ALLOWED_HOSTS` | none | extra `Host` names accepted (besides `localhost` and IP literals) |
 //! | `--eval-sets` | `AGENTRACE_EVAL_SETS` | none | directory of eval sets loaded at start |
 //! | `--headless` | `AGENTRACE_HEADLESS` | off | no web page |
 //! | `--max-sessions` | `AGENTRACE_MAX_SESSIONS` | 10000 | sessions stored; more are refused with 503 |
@@ -157,19 +158,25 @@ impl AppState {
     }
 }
 
-/// The OTLP/HTTP routes alone (served on the main port and on the extra OTLP port).
+/// The OTLP/HTTP routes alone (served on the main port and on the extra OTLP port), behind the
+/// guard ([`auth::guard`]: `Host`, origin, token).
 pub fn otlp_routes(state: AppState) -> Router {
+    guarded(otlp_routes_unguarded(state.clone()), state)
+}
+
+fn otlp_routes_unguarded(state: AppState) -> Router {
     let limit = state.config.limits.max_body_bytes;
     Router::new()
         .route("/v1/traces", post(otlp::traces))
         .route("/v1/logs", post(otlp::logs))
         .route("/v1/metrics", post(otlp::metrics))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
         .with_state(state)
+}
+
+/// `router` with every request (its fallback too) through [`auth::guard`].
+fn guarded(router: Router, state: AppState) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(state, auth::guard))
 }
 
 /// The whole HTTP application: API, OTLP/HTTP, WebSocket, SSE and (unless headless) the page.
@@ -205,16 +212,13 @@ pub fn app(state: AppState) -> Router {
         .route("/ws/live", get(live::ws_live))
         .route("/ws/traces", get(ws::traces))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
         .with_state(state.clone());
-    let mut router = api.merge(otlp_routes(state.clone()));
+    let mut router = api.merge(otlp_routes_unguarded(state.clone()));
     if !state.config.headless {
         router = router.merge(ui::routes());
     }
-    router
+    // Every route of the port, the page and the 404s included, passes the guard.
+    guarded(router, state)
 }
 
 /// A running server.

@@ -333,7 +333,9 @@ pub struct NewLog {
     pub time_ns: i64,
     /// The resource and scope as JSON.
     pub origin: std::sync::Arc<str>,
-    /// A fingerprint of the record's content: a retried export stores it once.
+    /// A fingerprint of the record's content: a retried export stores it once. Stored with
+    /// its session's row number in front (`rid:hash`), so the same record sent into another
+    /// session is stored there too (rows written before that carry the bare hash).
     pub fingerprint: String,
     /// The record as an OTLP/JSON object.
     pub body: String,
@@ -657,8 +659,13 @@ impl Store {
              WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
             params![to, trace_id, from],
         )?;
+        // A log's fingerprint names its session (`rid:hash`, see `NewLog`'s insert): it moves
+        // with it. One the new session holds already stays where it was.
         let logs = tx.execute(
-            "UPDATE logs SET session = (SELECT rid FROM sessions WHERE id = ?1) \
+            "UPDATE OR IGNORE logs SET session = (SELECT rid FROM sessions WHERE id = ?1), \
+             fingerprint = CASE WHEN instr(fingerprint, ':') > 0 \
+                 THEN (SELECT rid FROM sessions WHERE id = ?1) || substr(fingerprint, instr(fingerprint, ':')) \
+                 ELSE fingerprint END \
              WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
             params![to, trace_id, from],
         )?;
@@ -852,19 +859,35 @@ impl Store {
 
     /// A session's spans in start order (then span id).
     pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let chunks = self.chunks(CHUNKS_OF_SESSION, session_id)?;
+        let chunks = self.chunks(CHUNKS_OF_SESSION, [session_id], session_id)?;
         split_chunks(chunks)
     }
 
-    /// One trace's spans (in start order, then span id) and log records (in time order),
-    /// wherever they are stored.
-    pub fn trace(&self, trace_id: &str) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
-        let spans = split_chunks(self.chunks(CHUNKS_OF_TRACE, trace_id)?)?;
-        let logs = self.items(
+    /// One trace's spans (in start order, then span id) and log records (in time order), as a
+    /// session holds them (a trace sent into two WebSocket sessions is stored in each).
+    pub fn trace(
+        &self,
+        session_id: &str,
+        trace_id: &str,
+    ) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
+        let spans =
+            split_chunks(self.chunks(CHUNKS_OF_TRACE, [trace_id, session_id], trace_id)?)?;
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
             "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
-             WHERE l.trace_id = ?1 ORDER BY l.time_ns, l.id",
-            trace_id,
+             WHERE l.trace_id = ?1 AND l.session = (SELECT rid FROM sessions WHERE id = ?2) \
+             ORDER BY l.time_ns, l.id",
         )?;
+        let rows = stmt.query_map([trace_id, session_id], |r| {
+            Ok(StoredItem {
+                origin: r.get(0)?,
+                body: r.get(1)?,
+            })
+        })?;
+        let mut logs = Vec::new();
+        for row in rows {
+            logs.push(row?);
+        }
         Ok((spans, logs))
     }
 
@@ -879,10 +902,15 @@ impl Store {
 
     /// Span chunks, decompressed and decoded; `sql` selects them by `key` (a session or a trace
     /// id).
-    fn chunks(&self, sql: &str, key: &str) -> Result<Vec<StoredChunk>, StoreError> {
+    fn chunks(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        key: &str,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([key])?;
+        let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body = match row.get_ref(1)? {
@@ -1061,9 +1089,10 @@ impl std::fmt::Debug for Writer<'_> {
 const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
     JOIN origins o ON o.id = c.origin_id WHERE c.session = (SELECT rid FROM sessions WHERE id = ?1) \
     ORDER BY c.id";
-/// The span chunks of a trace, in the order stored.
+/// The span chunks of a trace (`?1`) in a session (`?2`), in the order stored.
 const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
-    JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
+    JOIN origins o ON o.id = c.origin_id \
+    WHERE c.trace_id = ?1 AND c.session = (SELECT rid FROM sessions WHERE id = ?2) ORDER BY c.id";
 
 /// One span chunk as read: the JSON of its origin and its spans.
 struct StoredChunk {
@@ -1205,7 +1234,8 @@ trait Item {
 impl Item for NewLog {
     const INSERT: &'static str = "INSERT OR IGNORE INTO logs (session, trace_id, span_id, \
         time_ns, origin_id, fingerprint, body) \
-        VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)";
+        VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5, \
+        (SELECT rid FROM sessions WHERE id = ?1) || ':' || ?6, ?7)";
     const COUNT: &'static str = "UPDATE sessions SET log_count = log_count + ?1, \
         updated_at_ns = ?2 WHERE id = ?3";
     fn origin(&self) -> &std::sync::Arc<str> {
@@ -1260,10 +1290,12 @@ impl Writer<'_> {
         {
             // The span ids each trace of the batch already has in the store (read once per
             // trace), plus those of this batch as they are added.
-            let mut known: Map<&str, Set<[u8; 8]>> = Map::default();
+            // Keyed by session and trace: a span is a duplicate only of the same span in the
+            // same session (a retried export); sent into another session it is stored there.
+            let mut known: Map<(&str, &str), Set<[u8; 8]>> = Map::default();
             let mut stored_ids = tx.prepare_cached(
                 "SELECT s.ids FROM span_chunks c JOIN chunk_span_ids s ON s.chunk_id = c.id \
-                 WHERE c.trace_id = ?1",
+                 WHERE c.trace_id = ?1 AND c.session = (SELECT rid FROM sessions WHERE id = ?2)",
             )?;
             let mut legacy = self
                 .store
@@ -1290,7 +1322,7 @@ impl Writer<'_> {
                         id
                     }
                 };
-                let seen = match known.entry(&span.trace_id) {
+                let seen = match known.entry((session_id, &span.trace_id)) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e)
                         if new_traces.contains(&*span.trace_id) =>
@@ -1299,7 +1331,7 @@ impl Writer<'_> {
                     }
                     std::collections::hash_map::Entry::Vacant(e) => {
                         let mut ids = Set::default();
-                        let mut rows = stored_ids.query([&*span.trace_id])?;
+                        let mut rows = stored_ids.query([&*span.trace_id, session_id])?;
                         while let Some(row) = rows.next()? {
                             let blob: Vec<u8> = row.get(0)?;
                             ids.extend(

@@ -29,9 +29,18 @@ pub(crate) struct ServeArgs {
     /// directory].
     #[arg(long, env = "AGENTRACE_DB")]
     db: Option<String>,
-    /// Bearer token that protects ingest and the API.
+    /// Bearer token that protects ingest and the API. Prefer the environment variable or
+    /// --auth-token-file: a command-line argument is visible to every user of the machine (ps).
     #[arg(long, env = "AGENTRACE_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
+    /// File holding the bearer token (its first line; surrounding whitespace is ignored).
+    #[arg(
+        long,
+        env = "AGENTRACE_AUTH_TOKEN_FILE",
+        conflicts_with = "auth_token",
+        value_name = "PATH"
+    )]
+    auth_token_file: Option<PathBuf>,
     /// Allow a non-loopback --host without a token (anyone who reaches the port sees everything).
     #[arg(long, env = "AGENTRACE_ALLOW_INSECURE_BIND")]
     allow_insecure_bind: bool,
@@ -42,6 +51,15 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+    /// Extra name a request's Host header may carry (repeatable). localhost and IP addresses are
+    /// always accepted; any other name is refused with 403 (protection against DNS rebinding).
+    /// Needed when the server is reached by name, e.g. host.docker.internal; `*` accepts any.
+    #[arg(
+        long = "allow-host",
+        env = "AGENTRACE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Directory of ADK eval set JSON files loaded at start.
     #[arg(long, env = "AGENTRACE_EVAL_SETS")]
     eval_sets: Option<PathBuf>,
@@ -121,6 +139,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         staged_ttl: Duration::from_secs(args.staged_ttl_secs),
         ..SessionRules::default()
     };
+    let token = match (&args.auth_token, &args.auth_token_file) {
+        (_, Some(path)) => Some(read_token_file(path)?),
+        (token, None) => token.clone(),
+    };
     let db = args
         .db
         .as_deref()
@@ -131,9 +153,10 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         .with_otlp_http_port(port(args.otlp_http_port))
         .with_otlp_grpc_port(port(args.otlp_grpc_port))
         .with_db(db)
-        .with_auth_token(args.auth_token)
+        .with_auth_token(token)
         .with_allow_insecure_bind(args.allow_insecure_bind)
         .with_cors_origins(args.cors_origins)
+        .with_allowed_hosts(args.allowed_hosts)
         .with_eval_sets_dir(args.eval_sets)
         .with_headless(args.headless)
         .with_limits(limits)
@@ -169,6 +192,19 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The token in `path`: its first line, trimmed.
+fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    anyhow::ensure!(
+        !token.is_empty(),
+        "the token file {} is empty",
+        path.display()
+    );
+    Ok(token.to_owned())
 }
 
 async fn shutdown_signal() {

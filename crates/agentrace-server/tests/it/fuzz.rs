@@ -91,9 +91,10 @@ proptest! {
     ]) {
         let state = state();
         let ingest: &Ingest = &state.ingest;
-        let _ = ws::handle(ingest, r#"{"type":"session_start","session_id":"s"}"#);
+        let mut connection = ws::Connection::default();
+        let _ = ws::handle(ingest, &mut connection, r#"{"type":"session_start","session_id":"s"}"#);
         let message = format!(r#"{{"type":"{kind}","session_id":"s","span":{json},"spans":{json},"log":{json}}}"#);
-        let _ = ws::handle(ingest, &message);
-        let _ = ws::handle(ingest, &json);
+        let _ = ws::handle(ingest, &mut connection, &message);
+        let _ = ws::handle(ingest, &mut connection, &json);
     }
 }

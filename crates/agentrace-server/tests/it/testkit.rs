@@ -274,3 +274,21 @@ pub(crate) async fn post_proto(url: &str, body: &impl prost::Message) -> reqwest
         .await
         .expect("POST")
 }
+
+/// A WebSocket client connection.
+pub(crate) type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next JSON text message of a WebSocket; panics after [`WAIT`].
+pub(crate) async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("reply in time")
+            .expect("socket open")
+            .expect("message");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("JSON reply");
+        }
+    }
+}

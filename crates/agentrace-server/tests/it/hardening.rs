@@ -1,0 +1,404 @@
+//! Issue 24: the server tried as an attacker on the same machine would, in its default
+//! configuration. Each test sends the attack as a client would and checks what it gets.
+
+use prost::Message;
+use serde_json::Value;
+
+use crate::testkit::{self, agent_turn, client, kv, traces};
+
+/// Posts one agent turn into the session `name`; returns the response.
+async fn post_turn(base: &str, name: &str, trace: u8) -> reqwest::Response {
+    testkit::post_proto(
+        &format!("{base}/v1/traces"),
+        &traces(
+            vec![kv("agentevals.session_name", name)],
+            agent_turn(trace, 1, "question", "answer"),
+        ),
+    )
+    .await
+}
+
+// ---- 1. DNS rebinding ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_foreign_host_is_refused_on_every_http_port() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    assert_eq!(post_turn(&base, "secret", 1).await.status(), 200);
+    let port = server.main_addr().port();
+    let evil = format!("evil.example:{port}");
+    let http = client();
+
+    // Reading every session through a rebound name.
+    let read = http
+        .get(format!("{base}/api/sessions"))
+        .header("host", &evil)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 403);
+    let body: Value = read.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "forbidden_host");
+    assert!(!body.to_string().contains("secret"));
+
+    // Deleting with a matching Origin.
+    let delete = http
+        .delete(format!("{base}/api/sessions/secret"))
+        .header("host", &evil)
+        .header("origin", format!("http://{evil}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delete.status(), 403);
+
+    // The page, the live feed and the extra OTLP/HTTP port are guarded too.
+    for url in [format!("{base}/"), format!("{base}/stream/ui-updates")] {
+        let page = http.get(url).header("host", &evil).send().await.unwrap();
+        assert_eq!(page.status(), 403);
+    }
+    let otlp = server.otlp_http_addr().unwrap();
+    let ingest = http
+        .post(format!("http://{otlp}/v1/traces"))
+        .header("host", format!("evil.example:{}", otlp.port()))
+        .header("content-type", "application/x-protobuf")
+        .body(traces(vec![], agent_turn(2, 1, "q", "a")).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingest.status(), 403);
+
+    // The session is still there; local names and IP literals work.
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let ok = http
+            .get(format!("{base}/api/sessions/secret"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_operator_may_allow_other_host_names() {
+    let server = testkit::start(
+        testkit::config()
+            .with_allowed_hosts(vec!["host.docker.internal".into()])
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let base = testkit::base(&server);
+    let http = client();
+    let allowed = http
+        .get(format!("{base}/api/sessions"))
+        .header("host", "host.docker.internal:8001")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    let other = http
+        .get(format!("{base}/api/sessions"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 403);
+    let config = testkit::get_json(&format!("{base}/api/config")).await;
+    assert_eq!(config["allowedHosts"][0], "host.docker.internal");
+    server.shutdown().await;
+}
+
+// ---- 2. A small body that held a worker for minutes ------------------------------------------
+
+/// An OTLP/HTTP trace request of `count` empty spans (2 bytes each on the wire), written by
+/// hand: building it from messages would take far more memory than the body.
+fn empty_spans_body(count: usize) -> Vec<u8> {
+    fn wrap(tag: u8, inner: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        prost::encoding::encode_varint(inner.len() as u64, &mut out);
+        out.extend_from_slice(inner);
+        out
+    }
+    // ScopeSpans.spans = 2, ResourceSpans.scope_spans = 2, Export...Request.resource_spans = 1.
+    let spans: Vec<u8> = std::iter::repeat_n([0x12u8, 0x00], count)
+        .flatten()
+        .collect();
+    wrap(0x0a, &wrap(0x12, &spans))
+}
+
+#[tokio::test]
+async fn many_rejected_items_get_a_prompt_and_short_answer() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    // 200,000 spans in 400 KB: the old summary compared each reason with every distinct one
+    // before it (each names its position), some 10^10 comparisons; the client gives up after
+    // testkit::WAIT.
+    let count = 200_000;
+    let body = empty_spans_body(count);
+    assert!(body.len() < 410_000);
+    let response = client()
+        .post(format!("{base}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .expect("answered before the client's timeout");
+    assert_eq!(response.status(), 200);
+    let answer = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    let partial = answer.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, count as i64);
+    assert!(
+        partial.error_message.len() < 1000,
+        "a bounded reason list: {}",
+        partial.error_message
+    );
+    assert!(partial.error_message.contains("other item(s)"));
+    server.shutdown().await;
+}
+
+// ---- 3. A WebSocket session_start that wiped another producer's session ----------------------
+
+#[tokio::test]
+async fn a_websocket_session_start_never_wipes_an_otlp_session() {
+    use futures::SinkExt;
+    use tokio_tungstenite::{connect_async, tungstenite::Message};
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    assert_eq!(post_turn(&base, "demo", 1).await.status(), 200);
+    let feed = testkit::live_feed(&base).await;
+    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
+        .await
+        .unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    ws.send(send(
+        serde_json::json!({"type": "session_start", "session_id": "demo"}),
+    ))
+    .await
+    .unwrap();
+    let reply = testkit::next_json(&mut ws).await;
+    assert_eq!(reply["type"], "session_started");
+    assert_eq!(reply["session_id"], "demo");
+    assert_eq!(reply["stored_as"], "demo-2");
+    // The OTLP session is untouched.
+    let demo = testkit::get_json(&format!("{base}/api/sessions/demo")).await;
+    assert_eq!(demo["spanCount"], 2);
+    assert_eq!(demo["keyKind"], "name");
+    // The client's spans under its name go to the new session.
+    let span = serde_json::json!({"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+        "name": "invoke_agent x", "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"});
+    ws.send(send(
+        serde_json::json!({"type": "span", "session_id": "demo", "span": span}),
+    ))
+    .await
+    .unwrap();
+    ws.send(send(
+        serde_json::json!({"type": "session_end", "session_id": "demo"}),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        testkit::next_json(&mut ws).await["type"],
+        "session_complete"
+    );
+    let new = testkit::get_json(&format!("{base}/api/sessions/demo-2")).await;
+    assert_eq!(new["keyKind"], "websocket");
+    assert_eq!(new["spanCount"], 1);
+    let demo = testkit::get_json(&format!("{base}/api/sessions/demo")).await;
+    assert_eq!(demo["spanCount"], 2);
+
+    // A WebSocket session started again is replaced (as the reference does), and announced.
+    ws.send(send(
+        serde_json::json!({"type": "session_start", "session_id": "ws-only"}),
+    ))
+    .await
+    .unwrap();
+    testkit::next_json(&mut ws).await;
+    ws.send(send(
+        serde_json::json!({"type": "session_start", "session_id": "ws-only"}),
+    ))
+    .await
+    .unwrap();
+    let again = testkit::next_json(&mut ws).await;
+    assert_eq!(again["session_id"], "ws-only");
+    assert!(again.get("stored_as").is_none());
+    testkit::wait_for_event(feed, |e| {
+        e["type"] == "session_deleted" && e["session_id"] == "ws-only"
+    })
+    .await;
+    server.shutdown().await;
+}
+
+// ---- 9. --cors-origin sends CORS headers and answers preflights -----------------------------
+
+#[tokio::test]
+async fn a_configured_cors_origin_gets_preflights_and_headers() {
+    let origin = "http://localhost:5173";
+    let server = testkit::start(
+        testkit::config()
+            .with_cors_origins(vec![origin.into()])
+            .with_auth_token(Some("s3cret".into()))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let base = testkit::base(&server);
+    let http = client();
+    for path in ["/api/sessions/x", "/v1/traces"] {
+        let preflight = http
+            .request(reqwest::Method::OPTIONS, format!("{base}{path}"))
+            .header("origin", origin)
+            .header("access-control-request-method", "DELETE")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(preflight.status(), 204, "{path}");
+        let headers = preflight.headers();
+        assert_eq!(headers["access-control-allow-origin"], origin);
+        assert!(
+            headers["access-control-allow-methods"]
+                .to_str()
+                .unwrap()
+                .contains("DELETE")
+        );
+        assert!(
+            headers["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("authorization")
+        );
+    }
+    let get = http
+        .get(format!("{base}/api/sessions"))
+        .header("origin", origin)
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.headers()["access-control-allow-origin"], origin);
+    // Another origin gets neither a preflight nor the data.
+    let evil = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/api/sessions"))
+        .header("origin", "http://evil.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(evil.status(), 403);
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    server.shutdown().await;
+}
+
+// ---- 10. Token hygiene -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_query_token_is_taken_only_by_the_live_feeds_and_percent_decoded() {
+    let token = "a+b/c=d e%";
+    let server = testkit::start(
+        testkit::config()
+            .with_auth_token(Some(token.into()))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let base = testkit::base(&server);
+    let http = client();
+    let encoded = "a%2Bb%2Fc%3Dd%20e%25";
+    // The API takes the token only in the header.
+    let query = http
+        .get(format!("{base}/api/sessions?token={encoded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(query.status(), 401);
+    let header = http
+        .get(format!("{base}/api/sessions"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header.status(), 200);
+    // The live feed takes it in the query, percent-decoded.
+    let feed = http
+        .get(format!("{base}/stream/ui-updates?token={encoded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    drop(feed);
+    let raw = http
+        .get(format!("{base}/stream/ui-updates?token=a+b/c=d%20e%"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 401, "an invalid escape is no token");
+    // The configuration's Debug never shows the token.
+    let shown = format!("{:?}", server.state().config);
+    assert!(!shown.contains(token), "{shown}");
+    assert!(shown.contains("<redacted>"));
+    server.shutdown().await;
+}
+
+// ---- 7. Deduplication stays within a session --------------------------------------------------
+
+#[tokio::test]
+async fn the_same_span_and_log_sent_into_two_sessions_are_stored_in_both() {
+    use futures::SinkExt;
+    use tokio_tungstenite::{connect_async, tungstenite::Message};
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
+        .await
+        .unwrap();
+    let send = |v: Value| Message::Text(v.to_string().into());
+    let span = serde_json::json!({"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+        "name": "invoke_agent x", "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"});
+    let log = serde_json::json!({"event_name": "gen_ai.choice", "timestamp": "1500", "body": {"index": 0}});
+    // A deterministic test run twice sends the same records into two sessions; each send is
+    // also retried once (the retry is a duplicate and is stored once).
+    for session in ["run-1", "run-2"] {
+        ws.send(send(
+            serde_json::json!({"type": "session_start", "session_id": session}),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(testkit::next_json(&mut ws).await["type"], "session_started");
+        for _ in 0..2 {
+            ws.send(send(
+                serde_json::json!({"type": "span", "session_id": session, "span": span}),
+            ))
+            .await
+            .unwrap();
+            ws.send(send(
+                serde_json::json!({"type": "log", "session_id": session, "log": log}),
+            ))
+            .await
+            .unwrap();
+        }
+        ws.send(send(
+            serde_json::json!({"type": "session_end", "session_id": session}),
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            testkit::next_json(&mut ws).await["type"],
+            "session_complete"
+        );
+    }
+    for session in ["run-1", "run-2"] {
+        let summary = testkit::get_json(&format!("{base}/api/sessions/{session}")).await;
+        assert_eq!(summary["spanCount"], 1, "{session}: {summary}");
+        assert_eq!(summary["logCount"], 1, "{session}: {summary}");
+        let spans = testkit::get_json(&format!("{base}/api/sessions/{session}/spans")).await;
+        assert_eq!(spans["spans"].as_array().unwrap().len(), 1);
+    }
+    server.shutdown().await;
+}
