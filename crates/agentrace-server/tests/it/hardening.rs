@@ -402,3 +402,56 @@ async fn the_same_span_and_log_sent_into_two_sessions_are_stored_in_both() {
     }
     server.shutdown().await;
 }
+
+// ---- 4. OTLP/gRPC checks the token before it decodes --------------------------------------------
+
+#[tokio::test]
+async fn grpc_logs_and_metrics_check_the_token_before_decoding() {
+    use tonic::Code;
+    let server = testkit::start(
+        testkit::config()
+            .with_auth_token(Some("s3cret".into()))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let addr = server.otlp_grpc_addr().unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut raw = tonic::client::Grpc::new(channel);
+    // Field 1 claims 5 bytes and has 1: anything that decodes it fails.
+    let garbage = vec![0x0a, 0x05, 0x01];
+    for path in [
+        "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    ] {
+        let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+        raw.ready().await.unwrap();
+        let err = raw
+            .unary(
+                tonic::Request::new(garbage.clone()),
+                path.clone(),
+                testkit::RawCodec,
+            )
+            .await
+            .expect_err("no token");
+        // Not INTERNAL from a decoder that ran first: the body was never read.
+        assert_eq!(err.code(), Code::Unauthenticated, "{path}: {err}");
+        // With the token, the same body is decoded (on a worker) and refused as bad data.
+        let mut request = tonic::Request::new(garbage.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", "Bearer s3cret".parse().unwrap());
+        raw.ready().await.unwrap();
+        let err = raw
+            .unary(request, path, testkit::RawCodec)
+            .await
+            .expect_err("undecodable");
+        assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+    }
+    server.shutdown().await;
+}
