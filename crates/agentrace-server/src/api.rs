@@ -53,6 +53,7 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
         "port": state.bound.port,
         "otlp": { "httpPort": state.bound.otlp_http_port, "grpcPort": state.bound.otlp_grpc_port },
         "db": c.db.to_string(),
+        "durability": c.durability.as_str(),
         "authRequired": c.auth_token.is_some(),
         "headless": c.headless,
         "corsOrigins": c.cors_origins,
@@ -71,6 +72,7 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "ingestQueue": l.ingest_queue,
             "maxStagedTraces": l.max_staged_traces,
             "walLimitBytes": l.wal_limit_bytes,
+            "maxDbBytes": l.max_db_bytes,
         },
         "sessions": {
             "completionGraceSeconds": s.completion_grace.as_secs_f64(),

@@ -82,6 +82,9 @@ pub struct Limits {
     /// over at the next commit; below it the WAL starts over on its own when a checkpoint ends
     /// between commits. A WAL file grown past this is cut back to it when it starts over.
     pub wal_limit_bytes: u64,
+    /// The database's size bound, in bytes (`None`: the disk's). A batch that would grow the
+    /// database past it is refused as a full disk is: 503 with `Retry-After`, nothing stored.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Default for Limits {
@@ -100,6 +103,7 @@ impl Default for Limits {
             ingest_queue: 64,
             max_staged_traces: 1000,
             wal_limit_bytes: 1 << 30,
+            max_db_bytes: None,
         }
     }
 }
@@ -147,6 +151,8 @@ pub struct ServerConfig {
     pub otlp_grpc_port: Option<u16>,
     /// Storage.
     pub db: DbLocation,
+    /// How a file database syncs its commits (`--durability`).
+    pub durability: crate::store::Durability,
     /// Bearer token that protects ingest and the API.
     pub auth_token: Option<String>,
     /// Allows binding a non-loopback address without a token.
@@ -174,6 +180,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("otlp_http_port", &self.otlp_http_port)
             .field("otlp_grpc_port", &self.otlp_grpc_port)
             .field("db", &self.db)
+            .field("durability", &self.durability)
             .field(
                 "auth_token",
                 &self.auth_token.as_ref().map(|_| "<redacted>"),
@@ -197,6 +204,7 @@ impl Default for ServerConfig {
             otlp_http_port: Some(4318),
             otlp_grpc_port: Some(4317),
             db: DbLocation::default_file(),
+            durability: crate::store::Durability::default(),
             auth_token: None,
             allow_insecure_bind: false,
             headless: false,
@@ -292,6 +300,11 @@ impl ServerConfigBuilder {
     /// Sets the storage.
     pub fn with_db(mut self, db: DbLocation) -> Self {
         self.config.db = db;
+        self
+    }
+    /// Sets how commits are synced.
+    pub fn with_durability(mut self, durability: crate::store::Durability) -> Self {
+        self.config.durability = durability;
         self
     }
     /// Protects ingest and the API with a bearer token.

@@ -52,6 +52,7 @@ impl OtlpGrpc {
 fn to_status(err: IngestError) -> Status {
     match err {
         IngestError::Unavailable(msg) => Status::unavailable(msg),
+        IngestError::Store(err) if err.is_transient() => Status::unavailable(err.to_string()),
         IngestError::Store(err) => {
             tracing::error!(%err, "store failure during gRPC export");
             Status::internal("internal server error")

@@ -28,6 +28,8 @@
 //! | `--otlp-http-port` | `AGENTRACE_OTLP_HTTP_PORT` | `4318` | extra OTLP/HTTP listener (0 disables) |
 //! | `--otlp-grpc-port` | `AGENTRACE_OTLP_GRPC_PORT` | `4317` | OTLP/gRPC listener (0 disables) |
 //! | `--db` | `AGENTRACE_DB` | `<data dir>/agentrace/agentrace.db` | SQLite file, or `:memory:` |
+//! | `--durability` | `AGENTRACE_DURABILITY` | `normal` | `full`: every commit synced (survives power loss) |
+//! | `--max-db-mib` | `AGENTRACE_MAX_DB_MIB` | none | database size bound; past it ingest gets 503 |
 //! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API |
 //! | `--allow-insecure-bind` | `AGENTRACE_ALLOW_INSECURE_BIND` | off | allow a non-loopback host without a token |
 //! | `--cors-origin` | `AGENTRACE_CORS_ORIGINS` | none | extra browser origins allowed |
@@ -133,7 +135,11 @@ impl AppState {
     /// Opens the store and builds the state for `config`.
     pub fn new(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
-        let store = Arc::new(Store::open_with(&config.db, config.limits.wal_limit_bytes)?);
+        let options = store::StoreOptions::default()
+            .with_wal_limit_bytes(config.limits.wal_limit_bytes)
+            .with_durability(config.durability)
+            .with_max_db_bytes(config.limits.max_db_bytes);
+        let store = Arc::new(Store::open_with_options(&config.db, &options)?);
         let hub = LiveHub::new(config.limits.live_buffer);
         let ingest = Ingest::new(
             store,

@@ -3,8 +3,16 @@
 //! The store is synchronous (rusqlite); the server calls it from blocking tasks. Every ingest
 //! batch is one transaction that commits before the producer is answered, so what was
 //! acknowledged survives a crash of the process. The database runs in WAL mode with
-//! `synchronous=NORMAL`: a killed process loses nothing committed (only a power loss could lose
-//! the last transactions).
+//! `synchronous=NORMAL` by default ([`Durability::Normal`]): a killed process loses nothing
+//! committed, but a power loss or an operating-system crash can lose the last transactions
+//! acknowledged before it. [`Durability::Full`] (`--durability full`) syncs the log at every
+//! commit, so an acknowledged batch survives that too, at the cost of an fsync per batch.
+//!
+//! One process opens a database at a time: a file database is locked (`flock`) while open, and a
+//! second server gets [`StoreError::InUse`]. A full disk (or `--max-db-mib` reached) is
+//! [`StoreError::Full`] and a database locked by another program past the busy timeout is
+//! [`StoreError::Busy`]: both are answered 503 with `Retry-After` (gRPC `UNAVAILABLE`), which
+//! OTLP exporters retry, and nothing of the batch is kept.
 //!
 //! Spans and logs are kept as OTLP/JSON objects together with the resource and scope they came
 //! with (stored once per distinct pair, in `origins`), so a session exports back to a standard
@@ -32,7 +40,16 @@ use crate::extract::Invocation;
 pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The disk is full, or the database reached `--max-db-mib`; retry after freeing space.
+    #[error("{0}")]
+    Full(String),
+    /// Another program holds the database locked past the busy timeout; retry later.
+    #[error("{0}")]
+    Busy(String),
+    /// Another process (a second server) has the database open.
+    #[error("the database {0} is in use by another agentrace server; stop it or pass another --db")]
+    InUse(String),
     /// The database file's directory could not be created.
     #[error("cannot create {path}: {source}")]
     Io {
@@ -44,15 +61,105 @@ pub enum StoreError {
     /// No such item.
     #[error("{0}")]
     NotFound(String),
-    /// A configured capacity is reached.
-    #[error("{0}")]
-    Full(String),
     /// Stored data could not be read back (a chunk that does not decompress, say).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
     /// Stored JSON could not be read back.
     #[error("corrupt stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// Storage faults a producer should retry (a full disk, a busy database) become
+    /// [`StoreError::Full`] and [`StoreError::Busy`]; the rest stay SQLite errors.
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::Full(
+                "the database is full (no space left on its disk, or --max-db-mib reached); \
+                 nothing of this batch was stored: retry after freeing space"
+                    .to_owned(),
+            ),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy(
+                    "the database is locked by another program; nothing of this batch was \
+                     stored: retry later"
+                        .to_owned(),
+                )
+            }
+            _ => Self::Sqlite(err),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the producer should retry later (503 with `Retry-After`, gRPC `UNAVAILABLE`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Full(_) | Self::Busy(_))
+    }
+}
+
+/// How a file database syncs its commits (`--durability`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL` (the default): the write-ahead log is synced at checkpoints, not at
+    /// every commit. A crash of the process loses nothing acknowledged; a power loss or an
+    /// operating-system crash may lose the last commits.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit syncs the log before the producer is answered, so an
+    /// acknowledged batch survives a power loss too.
+    Full,
+}
+
+impl Durability {
+    /// The name of the level (`normal`, `full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "normal" => Ok(Self::Normal),
+            "full" => Ok(Self::Full),
+            other => Err(format!("unknown durability `{other}`: use full or normal")),
+        }
+    }
+}
+
+/// How a store is opened. Build it with [`StoreOptions::default`] and its `with_*` methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The write-ahead log's bound ([`crate::config::Limits::wal_limit_bytes`]); `None` takes
+    /// the default.
+    pub wal_limit_bytes: Option<u64>,
+    /// How commits are synced.
+    pub durability: Durability,
+    /// The database's size bound ([`crate::config::Limits::max_db_bytes`]); `None` for none.
+    pub max_db_bytes: Option<u64>,
+}
+
+impl StoreOptions {
+    /// Sets the WAL bound.
+    pub fn with_wal_limit_bytes(mut self, bytes: u64) -> Self {
+        self.wal_limit_bytes = Some(bytes);
+        self
+    }
+    /// Sets the durability.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+    /// Bounds the database's size.
+    pub fn with_max_db_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_db_bytes = bytes;
+        self
+    }
 }
 
 /// The tables. Sessions are referred to by their row number (`sessions.rid`), not their id: the
@@ -429,6 +536,31 @@ pub struct Store {
     legacy_ids: bool,
     /// Turns at the write connection for ingest batches ([`Store::ticket`]).
     turns: Turns,
+    /// The lock on a file database, held while the store is open.
+    _lock: Option<std::fs::File>,
+}
+
+/// Locks the database file `path` (creating it when missing) for this process: `flock`, which
+/// SQLite's own (`fcntl`) locks do not touch, released when the process ends however it ends.
+fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StoreError::InUse(path.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(err)) => Err(io(err)),
+    }
 }
 
 /// Turns at the write connection, served in the order their tickets were taken.
@@ -516,7 +648,23 @@ impl Store {
     /// Opens (creating when missing) the database; a file database's write-ahead log is kept
     /// near `wal_limit_bytes` (see [`crate::config::Limits::wal_limit_bytes`]).
     pub fn open_with(location: &DbLocation, wal_limit_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_with_options(
+            location,
+            &StoreOptions::default().with_wal_limit_bytes(wal_limit_bytes),
+        )
+    }
+
+    /// Opens (creating when missing) the database with `options`. A file database is locked
+    /// for this process while the store is open: a second server gets [`StoreError::InUse`].
+    pub fn open_with_options(
+        location: &DbLocation,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        let wal_limit_bytes = options
+            .wal_limit_bytes
+            .unwrap_or(crate::config::Limits::default().wal_limit_bytes);
         let wal_limit = i64::try_from(wal_limit_bytes).unwrap_or(i64::MAX);
+        let mut lock = None;
         let (conn, checkpointer) = match location {
             DbLocation::Memory => (Connection::open_in_memory()?, None),
             DbLocation::File(path) => {
@@ -526,7 +674,8 @@ impl Store {
                         source,
                     })?;
                 }
-                let conn = Self::open_file(path)?;
+                lock = Some(lock_file(path)?);
+                let conn = Self::open_file(path, options.durability)?;
                 // Checkpoints (copying the WAL back into the database) run on their own thread
                 // and connection, not inside the commit of whoever crosses the WAL threshold.
                 conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -534,9 +683,14 @@ impl Store {
                 // further: blocks kept are written over, while new ones make ext4's fsyncs
                 // write them out first).
                 conn.pragma_update(None, "journal_size_limit", wal_limit)?;
-                (conn, Some(Self::open_file(path)?))
+                (conn, Some(Self::open_file(path, options.durability)?))
             }
         };
+        if let Some(max) = options.max_db_bytes {
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = i64::try_from(max).unwrap_or(i64::MAX) / page.max(512);
+            conn.pragma_update(None, "max_page_count", pages.max(1))?;
+        }
         migrate(&conn)?;
         let legacy_ids: bool =
             conn.query_row("SELECT EXISTS (SELECT 1 FROM span_ids)", [], |r| r.get(0))?;
@@ -550,6 +704,7 @@ impl Store {
             checkpoint,
             legacy_ids,
             turns: Turns::default(),
+            _lock: lock,
         })
     }
 
@@ -570,10 +725,14 @@ impl Store {
         }
     }
 
-    fn open_file(path: &Path) -> Result<Connection, StoreError> {
+    fn open_file(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let synchronous = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(conn)
@@ -1671,12 +1830,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let store = Store::open_with(&DbLocation::File(path.clone()), LIMIT as u64).unwrap();
-        let own = Store::open_file(&path).unwrap();
+        let own = Store::open_file(&path, Durability::Normal).unwrap();
         for i in 0..100 {
             store.create_session(&session(i)).unwrap();
         }
         // A reader's snapshot: passive passes copy no frame committed after it.
-        let mut reader = Store::open_file(&path).unwrap();
+        let mut reader = Store::open_file(&path, Durability::Normal).unwrap();
         let snapshot = reader.transaction().unwrap();
         let _: i64 = snapshot
             .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))

@@ -29,6 +29,14 @@ pub(crate) struct ServeArgs {
     /// directory].
     #[arg(long, env = "AGENTRACE_DB")]
     db: Option<String>,
+    /// How commits are synced: normal (a crash of the process loses nothing acknowledged, a
+    /// power loss may lose the last commits) or full (every commit synced before the answer).
+    #[arg(long, env = "AGENTRACE_DURABILITY", default_value = "normal")]
+    durability: agentrace_server::store::Durability,
+    /// Bound of the database's size, in MiB; past it ingest is refused with 503 and
+    /// Retry-After, as on a full disk (default: none).
+    #[arg(long, env = "AGENTRACE_MAX_DB_MIB")]
+    max_db_mib: Option<u64>,
     /// Bearer token that protects ingest and the API. Prefer the environment variable or
     /// --auth-token-file: a command-line argument is visible to every user of the machine (ps).
     #[arg(long, env = "AGENTRACE_AUTH_TOKEN", hide_env_values = true)]
@@ -133,6 +141,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         ingest_workers: args.ingest_workers,
         ingest_queue: args.ingest_queue,
         wal_limit_bytes: args.wal_limit_mib.saturating_mul(1 << 20),
+        max_db_bytes: args.max_db_mib.map(|m| m.saturating_mul(1 << 20)),
         ..Limits::default()
     };
     let rules = SessionRules {
@@ -153,6 +162,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         .with_otlp_http_port(port(args.otlp_http_port))
         .with_otlp_grpc_port(port(args.otlp_grpc_port))
         .with_db(db)
+        .with_durability(args.durability)
         .with_auth_token(token)
         .with_allow_insecure_bind(args.allow_insecure_bind)
         .with_cors_origins(args.cors_origins)

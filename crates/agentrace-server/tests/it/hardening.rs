@@ -455,3 +455,133 @@ async fn grpc_logs_and_metrics_check_the_token_before_decoding() {
     }
     server.shutdown().await;
 }
+
+// ---- 6. Storage faults -------------------------------------------------------------------------
+
+/// A turn in session `name` whose chat span carries `filler` bytes that do not compress.
+fn bulky_turn(name: &str, trace: u8, filler: usize) -> Vec<u8> {
+    let mut state = u64::from(trace).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let noise: String = (0..filler)
+        .map(|_| {
+            // xorshift: text LZ4 cannot shrink.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let mut spans = agent_turn(trace, 1, "question", "answer");
+    spans[1].attributes.push(kv("filler", &noise));
+    traces(vec![kv("agentevals.session_name", name)], spans).encode_to_vec()
+}
+
+#[tokio::test]
+async fn a_full_database_is_503_with_retry_after_and_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = agentrace_server::config::DbLocation::File(dir.path().join("full.db"));
+    let limits = agentrace_server::config::Limits {
+        max_db_bytes: Some(512 * 1024),
+        ..agentrace_server::config::Limits::default()
+    };
+    let server = testkit::start(
+        testkit::config()
+            .with_db(db)
+            .with_limits(limits)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let base = testkit::base(&server);
+    let http = client();
+    let mut accepted = Vec::new();
+    let mut refused = None;
+    // 40 KB a batch: the 512 KiB bound is reached well within 60 batches.
+    for n in 1..=60u8 {
+        let name = format!("s{n}");
+        let response = http
+            .post(format!("{base}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(bulky_turn(&name, n, 40_000))
+            .send()
+            .await
+            .unwrap();
+        match response.status().as_u16() {
+            200 => accepted.push(name),
+            503 => {
+                refused = Some(response);
+                break;
+            }
+            other => panic!("batch {n}: {other} {}", response.text().await.unwrap()),
+        }
+    }
+    let refused = refused.expect("the bound is reached");
+    assert_eq!(refused.headers()["retry-after"], "5");
+    // A google.rpc.Status in protobuf (the request's encoding): the message is readable in it.
+    let body = refused.bytes().await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("the database is full"), "{text}");
+    assert!(!accepted.is_empty());
+    // Everything acknowledged is there, the refused batch is not.
+    for name in &accepted {
+        let session = testkit::get_json(&format!("{base}/api/sessions/{name}")).await;
+        assert_eq!(session["spanCount"], 2, "{name}");
+    }
+    let sessions = testkit::get_json(&format!("{base}/api/sessions")).await;
+    assert_eq!(sessions["total"], accepted.len());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_busy_database_is_503_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.db");
+    let db = agentrace_server::config::DbLocation::File(path.clone());
+    let server = testkit::start(testkit::config().with_db(db).build().unwrap()).await;
+    let base = testkit::base(&server);
+    // Another program holds the write lock past the server's busy timeout (5 s).
+    let side = rusqlite::Connection::open(&path).unwrap();
+    side.execute_batch("BEGIN IMMEDIATE;").unwrap();
+    let response = post_turn(&base, "busy", 1).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    side.execute_batch("ROLLBACK;").unwrap();
+    assert_eq!(post_turn(&base, "busy", 1).await.status(), 200);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_server_cannot_open_the_same_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = agentrace_server::config::DbLocation::File(dir.path().join("one.db"));
+    let first = testkit::start(testkit::config().with_db(db.clone()).build().unwrap()).await;
+    let second =
+        agentrace_server::Server::start(testkit::config().with_db(db.clone()).build().unwrap())
+            .await;
+    let err = second.expect_err("the second server is refused");
+    assert!(
+        err.to_string()
+            .contains("in use by another agentrace server"),
+        "{err}"
+    );
+    first.shutdown().await;
+    // Once the first is gone, the database opens again.
+    let again = testkit::start(testkit::config().with_db(db).build().unwrap()).await;
+    again.shutdown().await;
+}
+
+#[tokio::test]
+async fn durability_is_configurable_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = agentrace_server::config::DbLocation::File(dir.path().join("d.db"));
+    let server = testkit::start(
+        testkit::config()
+            .with_db(db)
+            .with_durability(agentrace_server::store::Durability::Full)
+            .build()
+            .unwrap(),
+    )
+    .await;
+    let config = testkit::get_json(&format!("{}/api/config", testkit::base(&server))).await;
+    assert_eq!(config["durability"], "full");
+    server.shutdown().await;
+}
