@@ -197,6 +197,7 @@ CREATE TABLE IF NOT EXISTS span_chunks (
     body       BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS span_chunks_by_session ON span_chunks(session);
+CREATE INDEX IF NOT EXISTS span_chunks_by_origin ON span_chunks(origin_id);
 CREATE INDEX IF NOT EXISTS span_chunks_by_trace ON span_chunks(trace_id);
 CREATE TABLE IF NOT EXISTS chunk_span_ids (
     chunk_id INTEGER PRIMARY KEY,
@@ -218,6 +219,7 @@ CREATE TABLE IF NOT EXISTS logs (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_session ON logs(session, time_ns);
+CREATE INDEX IF NOT EXISTS logs_by_origin ON logs(origin_id);
 CREATE INDEX IF NOT EXISTS logs_by_trace ON logs(trace_id);
 CREATE TABLE IF NOT EXISTS invocations (
     id      INTEGER PRIMARY KEY,
@@ -1134,6 +1136,7 @@ impl Store {
     }
 
     /// Deletes a session with its spans, logs and invocations.
+    /// The origins only it named are deleted too, from the table and the id cache.
     pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
@@ -1145,6 +1148,15 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+        // The origins (resource and scope) the session's spans and logs name: those no other
+        // session names go with it.
+        let candidates: Vec<i64> = tx
+            .prepare(
+                "SELECT origin_id FROM span_chunks WHERE session = ?1 \
+                 UNION SELECT origin_id FROM logs WHERE session = ?1",
+            )?
+            .query_map([rid], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         tx.execute(
             "DELETE FROM span_ids WHERE trace_id IN \
              (SELECT DISTINCT trace_id FROM span_chunks WHERE session = ?1)",
@@ -1159,8 +1171,34 @@ impl Store {
         tx.execute("DELETE FROM logs WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM invocations WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM sessions WHERE rid = ?1", [rid])?;
+        let mut pruned: Set<i64> = Set::default();
+        {
+            let mut prune = tx.prepare_cached(
+                "DELETE FROM origins WHERE id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM span_chunks WHERE origin_id = ?1) \
+                 AND NOT EXISTS (SELECT 1 FROM logs WHERE origin_id = ?1)",
+            )?;
+            for id in candidates {
+                if prune.execute([id])? > 0 {
+                    pruned.insert(id);
+                }
+            }
+        }
         tx.commit()?;
+        // Still under the connection's lock, which every lookup of the cache is made under: no
+        // write can take a pruned id from it.
+        if !pruned.is_empty() {
+            self.origins.lock().retain(|_, id| !pruned.contains(id));
+        }
+        drop(conn);
         Ok(())
+    }
+
+    /// Origins (distinct resource and scope pairs) stored, and held in the id cache.
+    pub fn origin_counts(&self) -> Result<(i64, usize), StoreError> {
+        let conn = self.conn.lock();
+        let stored = conn.query_row("SELECT COUNT(*) FROM origins", [], |r| r.get(0))?;
+        Ok((stored, self.origins.lock().len()))
     }
 
     /// Sessions completed before `cutoff_ns` (for the retention sweep).

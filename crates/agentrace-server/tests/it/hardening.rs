@@ -585,3 +585,58 @@ async fn durability_is_configurable_and_reported() {
     assert_eq!(config["durability"], "full");
     server.shutdown().await;
 }
+
+// ---- 8. Origins go with the sessions that named them --------------------------------------------
+
+#[tokio::test]
+async fn deleting_sessions_deletes_the_origins_only_they_named() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let store = std::sync::Arc::clone(server.state().ingest.store());
+    let (before, _) = store.origin_counts().unwrap();
+    // Ten sessions, each from a producer of its own (a resource of its own), and one more
+    // from the first producer, which keeps that origin alive.
+    // The session is named on the spans, so the resource is the producer's alone.
+    let batch = |name: &str, instance: &str, trace: u8| {
+        let mut spans = agent_turn(trace, 1, "q", "a");
+        for span in &mut spans {
+            span.attributes.push(kv("session.id", name));
+        }
+        traces(vec![kv("service.instance.id", instance)], spans)
+    };
+    for n in 0..10u8 {
+        let url = format!("{base}/v1/traces");
+        let response =
+            testkit::post_proto(&url, &batch(&format!("s{n}"), &format!("i{n}"), n + 1)).await;
+        assert_eq!(response.status(), 200);
+    }
+    let response =
+        testkit::post_proto(&format!("{base}/v1/traces"), &batch("keep", "i0", 50)).await;
+    assert_eq!(response.status(), 200);
+    let (stored, cached) = store.origin_counts().unwrap();
+    assert_eq!(stored, before + 10);
+    assert_eq!(cached, 10);
+    let http = client();
+    for n in 0..10u8 {
+        let deleted = http
+            .delete(format!("{base}/api/sessions/s{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 204);
+    }
+    // The origin of `keep` stays, in the table and the cache; the other nine are gone.
+    let (stored, cached) = store.origin_counts().unwrap();
+    assert_eq!((stored, cached), (before + 1, 1));
+    let spans = testkit::get_json(&format!("{base}/api/sessions/keep/spans")).await;
+    assert_eq!(
+        spans["spans"][0]["resource"]["attributes"][0]["value"]["stringValue"],
+        "i0"
+    );
+    // A producer seen before comes back: its origin is stored again.
+    let response = testkit::post_proto(&format!("{base}/v1/traces"), &batch("s3", "i3", 3)).await;
+    assert_eq!(response.status(), 200);
+    let spans = testkit::get_json(&format!("{base}/api/sessions/s3/spans")).await;
+    assert_eq!(spans["spans"].as_array().unwrap().len(), 2);
+    server.shutdown().await;
+}
