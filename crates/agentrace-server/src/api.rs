@@ -39,6 +39,10 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "staged": { "traces": staged, "expired": expired },
         "ingest": state.workers.status(),
+        "connections": {
+            "liveSubscribers": state.live_slots.taken(),
+            "wsIngest": state.ws_slots.taken(),
+        },
     }))
 }
 
@@ -67,6 +71,8 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "maxSessions": l.max_sessions,
             "retentionSeconds": l.retention.map(|d| d.as_secs()),
             "liveBuffer": l.live_buffer,
+            "maxLiveSubscribers": l.max_live_subscribers,
+            "maxWsConnections": l.max_ws_connections,
             "grpcConcurrency": l.grpc_concurrency,
             "ingestWorkers": state.workers.status().workers,
             "ingestQueue": l.ingest_queue,

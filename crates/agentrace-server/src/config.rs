@@ -62,16 +62,25 @@ pub struct Limits {
     /// Sessions completed longer ago than this are deleted by the retention sweep; `None` keeps
     /// them until deleted through the API.
     pub retention: Option<Duration>,
-    /// Live updates buffered per subscriber before it is told it lagged.
+    /// Live updates buffered per subscriber before it is told it lagged. Each event is bounded
+    /// in size (a `spans_received` lists at most 256 spans, names cut to 256 bytes), so this
+    /// bounds the memory a stalled subscriber holds.
     pub live_buffer: usize,
+    /// Live subscribers (`/stream/ui-updates` and `/ws/live` together) at once; one more gets
+    /// 503 with `Retry-After`.
+    pub max_live_subscribers: usize,
+    /// WebSocket ingest connections (`/ws/traces`) at once; one more gets 503 with
+    /// `Retry-After`. Each holds at most two messages waiting for a worker, so this bounds the
+    /// WebSocket part of the workers' queue.
+    pub max_ws_connections: usize,
     /// Concurrent gRPC export calls.
     pub grpc_concurrency: usize,
     /// Requests (OTLP/HTTP, OTLP/gRPC, WebSocket messages) decoded and ingested at once, each on
     /// a thread of the blocking pool; at least one. Defaults to the number of cores.
     pub ingest_workers: usize,
-    /// Requests that may wait for a worker; one more OTLP request is refused as overloaded (503
-    /// with `Retry-After`, gRPC `UNAVAILABLE`). WebSocket messages wait instead (one per
-    /// connection at a time).
+    /// OTLP requests that may wait for a worker; one more is refused as overloaded (503 with
+    /// `Retry-After`, gRPC `UNAVAILABLE`). WebSocket messages wait instead, bounded by
+    /// [`Limits::max_ws_connections`], and are not counted here.
     pub ingest_queue: usize,
     /// Traces held staged at most (keyless traces without a GenAI span, waiting for one; see
     /// [`SessionRules::staged_ttl`]); the spans of a new trace past this are rejected through
@@ -98,6 +107,8 @@ impl Default for Limits {
             max_sessions: 10_000,
             retention: None,
             live_buffer: 1024,
+            max_live_subscribers: 64,
+            max_ws_connections: 64,
             grpc_concurrency: 32,
             ingest_workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ingest_queue: 64,

@@ -593,18 +593,23 @@ impl Ingest {
         if !self.hub.has_subscribers() {
             return;
         }
-        let mut per_session: BTreeMap<&str, Vec<SpanSummary>> = BTreeMap::new();
+        // Each event lists at most `MAX_EVENT_SPANS` spans (names cut to `MAX_SUMMARY_NAME`
+        // bytes) and counts the others, so an event's size is bounded whatever the batch.
+        let mut per_session: BTreeMap<&str, (Vec<SpanSummary>, u64)> = BTreeMap::new();
         for (session, span) in accepted {
-            per_session
-                .entry(session.as_str())
-                .or_default()
-                .push(SpanSummary::of(span));
+            let (listed, omitted) = per_session.entry(session.as_str()).or_default();
+            if listed.len() < crate::live::MAX_EVENT_SPANS {
+                listed.push(SpanSummary::of(span));
+            } else {
+                *omitted += 1;
+            }
         }
-        for (session, spans) in per_session {
+        for (session, (spans, spans_omitted)) in per_session {
             let span_count = state.counts.get(session).map_or(0, |c| c.0.max(0) as u64);
             self.hub.publish(LiveEvent::SpansReceived {
                 session_id: session.to_owned(),
                 spans,
+                spans_omitted,
                 span_count,
             });
         }

@@ -40,6 +40,9 @@
 //! | `--max-spans-per-session` | `AGENTRACE_MAX_SPANS_PER_SESSION` | 100000 | more are rejected (partial success) |
 //! | `--max-logs-per-session` | `AGENTRACE_MAX_LOGS_PER_SESSION` | 50000 | more are rejected (partial success) |
 //! | `--max-body-bytes` | `AGENTRACE_MAX_BODY_BYTES` | 16 MiB | request body on the wire |
+//! | `--live-buffer` | `AGENTRACE_LIVE_BUFFER` | 1024 | live events buffered per subscriber |
+//! | `--max-live-subscribers` | `AGENTRACE_MAX_LIVE_SUBSCRIBERS` | 64 | SSE and `/ws/live` subscribers; more get 503 |
+//! | `--max-ws-connections` | `AGENTRACE_MAX_WS_CONNECTIONS` | 64 | `/ws/traces` connections; more get 503 |
 //! | `--retention-hours` | `AGENTRACE_RETENTION_HOURS` | none | delete sessions completed longer ago |
 //!
 //! # Feature flags
@@ -102,6 +105,10 @@ pub struct AppState {
     pub bound: BoundPorts,
     /// The ingest workers every request is decoded and ingested on.
     pub workers: Arc<Workers>,
+    /// Live subscribers (SSE and `/ws/live`), bounded.
+    pub live_slots: live::Slots,
+    /// WebSocket ingest connections, bounded.
+    pub ws_slots: live::Slots,
 }
 
 /// Why the server could not start.
@@ -157,6 +164,8 @@ impl AppState {
                 config.limits.ingest_workers,
                 config.limits.ingest_queue,
             )),
+            live_slots: live::Slots::new(config.limits.max_live_subscribers),
+            ws_slots: live::Slots::new(config.limits.max_ws_connections),
             config: Arc::new(config),
             ingest: Arc::new(ingest),
             hub,

@@ -26,12 +26,25 @@ use serde_json::{Value, json};
 use crate::{AppState, ingest::Ingest, workers::Workers};
 
 /// `GET /ws/traces`: upgrades to the ingest protocol.
+///
+/// At most [`crate::config::Limits::max_ws_connections`] connections at once; one more gets 503
+/// with `Retry-After`.
 pub async fn traces(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let Some(slot) = state.ws_slots.take() else {
+        return crate::live::too_many(
+            "WebSocket ingest connections",
+            state.ws_slots.max(),
+            "--max-ws-connections",
+        );
+    };
     let ingest = Arc::clone(&state.ingest);
     let workers = Arc::clone(&state.workers);
     upgrade
         .max_message_size(state.config.limits.max_ws_message_bytes)
-        .on_upgrade(move |socket| session_loop(socket, ingest, workers))
+        .on_upgrade(move |socket| async move {
+            session_loop(socket, ingest, workers).await;
+            drop(slot);
+        })
 }
 
 async fn session_loop(socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Workers>) {

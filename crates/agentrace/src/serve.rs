@@ -94,6 +94,16 @@ pub(crate) struct ServeArgs {
     /// 0 turns staging off (every trace gets a session).
     #[arg(long, env = "AGENTRACE_STAGED_TTL_SECS", default_value_t = SessionRules::default().staged_ttl.as_secs())]
     staged_ttl_secs: u64,
+    /// Live events buffered per subscriber (SSE, /ws/live); one that falls further behind is
+    /// told how many it missed.
+    #[arg(long, env = "AGENTRACE_LIVE_BUFFER", default_value_t = Limits::default().live_buffer)]
+    live_buffer: usize,
+    /// Live subscribers (SSE and /ws/live together) at once; one more gets 503.
+    #[arg(long, env = "AGENTRACE_MAX_LIVE_SUBSCRIBERS", default_value_t = Limits::default().max_live_subscribers)]
+    max_live_subscribers: usize,
+    /// WebSocket ingest connections (/ws/traces) at once; one more gets 503.
+    #[arg(long, env = "AGENTRACE_MAX_WS_CONNECTIONS", default_value_t = Limits::default().max_ws_connections)]
+    max_ws_connections: usize,
     /// Requests decoded and ingested at once (default: the number of cores).
     #[arg(long, env = "AGENTRACE_INGEST_WORKERS", default_value_t = Limits::default().ingest_workers)]
     ingest_workers: usize,
@@ -138,6 +148,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_body_bytes: args.max_body_bytes,
         retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
         max_staged_traces: args.max_staged_traces,
+        live_buffer: args.live_buffer,
+        max_live_subscribers: args.max_live_subscribers,
+        max_ws_connections: args.max_ws_connections,
         ingest_workers: args.ingest_workers,
         ingest_queue: args.ingest_queue,
         wal_limit_bytes: args.wal_limit_mib.saturating_mul(1 << 20),

@@ -640,3 +640,154 @@ async fn deleting_sessions_deletes_the_origins_only_they_named() {
     assert_eq!(spans["spans"].as_array().unwrap().len(), 2);
     server.shutdown().await;
 }
+
+// ---- 5. Memory bounded by bytes and connections ------------------------------------------------
+
+/// The HTTP status a WebSocket upgrade at `url` got refused with, if it was.
+async fn upgrade_refused(url: &str) -> Option<u16> {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Some(response.status().as_u16())
+        }
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn live_subscribers_and_websocket_connections_are_bounded() {
+    let limits = agentrace_server::config::Limits {
+        max_live_subscribers: 2,
+        max_ws_connections: 1,
+        ..agentrace_server::config::Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let base = testkit::base(&server);
+    let addr = server.main_addr();
+    let first = testkit::live_feed(&base).await;
+    let (second, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/live"))
+        .await
+        .unwrap();
+    let third = testkit::live_feed(&base).await;
+    assert_eq!(third.status(), 503);
+    assert_eq!(third.headers()["retry-after"], "5");
+    let text = third.text().await.unwrap();
+    assert!(text.contains("--max-live-subscribers"), "{text}");
+    assert_eq!(
+        upgrade_refused(&format!("ws://{addr}/ws/live")).await,
+        Some(503)
+    );
+    let (ingest, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/traces"))
+        .await
+        .unwrap();
+    assert_eq!(
+        upgrade_refused(&format!("ws://{addr}/ws/traces")).await,
+        Some(503)
+    );
+    let health = testkit::get_json(&format!("{base}/api/health")).await;
+    assert_eq!(health["connections"]["liveSubscribers"], 2);
+    assert_eq!(health["connections"]["wsIngest"], 1);
+    let config = testkit::get_json(&format!("{base}/api/config")).await;
+    assert_eq!(config["limits"]["maxLiveSubscribers"], 2);
+    assert_eq!(config["limits"]["maxWsConnections"], 1);
+    drop((first, second, ingest));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_live_event_is_bounded_whatever_the_batch() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    let feed = testkit::live_feed(&base).await;
+    // 600 spans with 20 KB names in one batch of one session.
+    let name = "n".repeat(20_000);
+    let spans: Vec<_> = (0..600u32)
+        .map(|i| {
+            let mut s = testkit::span(1, 1, None, &name, vec![kv("gen_ai.operation.name", "chat")]);
+            s.span_id = (u64::from(i) + 1).to_be_bytes().to_vec();
+            s
+        })
+        .collect();
+    let response = testkit::post_proto(
+        &format!("{base}/v1/traces"),
+        &traces(vec![kv("agentevals.session_name", "big")], spans),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let events = testkit::wait_for_event(feed, |e| e["type"] == "spans_received").await;
+    let event = events.last().unwrap();
+    let listed = event["spans"].as_array().unwrap();
+    assert_eq!(listed.len(), 256);
+    assert_eq!(event["spans_omitted"], 600 - 256);
+    assert_eq!(event["span_count"], 600);
+    let shown = listed[0]["name"].as_str().unwrap();
+    assert!(
+        shown.len() <= 256 + "…".len() && shown.ends_with('…'),
+        "{}",
+        shown.len()
+    );
+    assert!(event.to_string().len() < 200_000);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_live_websocket_refuses_large_client_messages() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let (mut live, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/live", server.main_addr()))
+            .await
+            .unwrap();
+    live.send(Message::Text("x".repeat(1 << 20).into()))
+        .await
+        .unwrap();
+    // The server closes the connection instead of reading a megabyte it has no use for.
+    let next = tokio::time::timeout(testkit::WAIT, live.next())
+        .await
+        .expect("the server answers in time");
+    match next {
+        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {}
+        Some(Ok(other)) => panic!("still open: {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_websocket_messages_do_not_fill_the_otlp_queue() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let limits = agentrace_server::config::Limits {
+        ingest_workers: 1,
+        ingest_queue: 1,
+        ..agentrace_server::config::Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let base = testkit::base(&server);
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let workers = std::sync::Arc::clone(&server.state().workers);
+    let busy = tokio::spawn(async move { workers.run(move || hold.recv().is_ok()).await });
+    crate::workers::until(&server, 1, 0).await;
+    // A WebSocket message waits for the worker (it is never refused)...
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/traces", server.main_addr()))
+            .await
+            .unwrap();
+    ws.send(Message::Text(
+        serde_json::json!({"type": "session_start", "session_id": "w"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    crate::workers::until(&server, 1, 1).await;
+    // ...and does not take the OTLP request's place in the queue.
+    let base2 = base.clone();
+    let post = tokio::spawn(async move { post_turn(&base2, "otlp", 1).await.status() });
+    crate::workers::until(&server, 1, 2).await;
+    release.send(()).unwrap();
+    assert_eq!(busy.await.unwrap(), Ok(true));
+    assert_eq!(post.await.unwrap(), 200);
+    assert_eq!(testkit::next_json(&mut ws).await["type"], "session_started");
+    server.shutdown().await;
+}
