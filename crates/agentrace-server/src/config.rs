@@ -52,6 +52,11 @@ pub struct Limits {
     pub max_decompressed_bytes: usize,
     /// Largest WebSocket message, in bytes.
     pub max_ws_message_bytes: usize,
+    /// Spans plus log records one request (or WebSocket message) may carry; a request with
+    /// more is refused whole (413, gRPC `OUT_OF_RANGE`, a WebSocket `error`). Protobuf bodies
+    /// are counted on the wire before they are decoded, so a small body of many empty items
+    /// never becomes millions of decoded ones.
+    pub max_items_per_request: u64,
     /// Spans one session may hold; more are rejected through OTLP partial success.
     pub max_spans_per_session: u64,
     /// Log records one session may hold; more are rejected through OTLP partial success.
@@ -102,6 +107,7 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
             max_ws_message_bytes: 16 * 1024 * 1024,
+            max_items_per_request: 100_000,
             max_spans_per_session: 100_000,
             max_logs_per_session: 50_000,
             max_sessions: 10_000,

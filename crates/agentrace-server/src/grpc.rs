@@ -60,6 +60,15 @@ fn to_status(err: IngestError) -> Status {
     }
 }
 
+/// Refuses a request with more items than [`crate::config::Limits::max_items_per_request`],
+/// counted on the wire before it is decoded.
+fn check_items(ingest: &Ingest, body: &[u8]) -> Result<(), Status> {
+    match crate::body::count_otlp_items(body) {
+        Some(items) => ingest.check_items(items).map_err(Status::out_of_range),
+        None => Ok(()),
+    }
+}
+
 /// Runs `f` on an ingest worker; an overloaded server answers `UNAVAILABLE`, which exporters
 /// retry.
 async fn blocking<T: Send + 'static>(
@@ -90,6 +99,7 @@ impl OtlpGrpc {
     async fn export_traces(&self, body: Bytes) -> Result<ExportTraceServiceResponse, Status> {
         let ingest = Arc::clone(&self.ingest);
         let outcome = blocking(&self.workers, move || {
+            check_items(&ingest, &body)?;
             let (spans, errors) = decode_trace_request(&body)
                 .map_err(|err| Status::invalid_argument(format!("invalid OTLP protobuf: {err}")))?;
             let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -108,6 +118,7 @@ impl OtlpGrpc {
     async fn export_logs(&self, body: Bytes) -> Result<ExportLogsServiceResponse, Status> {
         let ingest = Arc::clone(&self.ingest);
         let outcome = blocking(&self.workers, move || {
+            check_items(&ingest, &body)?;
             let request = ExportLogsServiceRequest::decode(body)
                 .map_err(|err| Status::invalid_argument(format!("invalid OTLP protobuf: {err}")))?;
             let (logs, errors) = from_logs_request(request);

@@ -152,6 +152,19 @@ impl Ingest {
         &self.store
     }
 
+    /// Refuses a request of `items` spans and log records past
+    /// [`Limits::max_items_per_request`], with the message the producer gets.
+    pub fn check_items(&self, items: u64) -> Result<(), String> {
+        let max = self.limits.max_items_per_request;
+        if items > max {
+            return Err(format!(
+                "{items} items in one request, more than the limit of {max}; send smaller \
+                 batches or raise --max-items-per-request"
+            ));
+        }
+        Ok(())
+    }
+
     /// Ingests decoded spans. `rejected` are items the decoder already refused, with reasons.
     pub fn spans(
         &self,

@@ -283,6 +283,9 @@ pub fn apply(ingest: &Ingest, connection: &mut Connection, prepared: Prepared) -
                 Ok(read) => read,
                 Err(problem) => return Some(error(&problem)),
             };
+            if let Err(problem) = ingest.check_items((spans.len() + problems.len()) as u64) {
+                return Some(error(&problem));
+            }
             // Problems are summarized (a few named, the rest counted): a frame of many bad
             // spans gets a short answer.
             let unread = (!problems.is_empty()).then(|| crate::ingest::summarize(&problems));

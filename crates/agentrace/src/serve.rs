@@ -94,6 +94,10 @@ pub(crate) struct ServeArgs {
     /// 0 turns staging off (every trace gets a session).
     #[arg(long, env = "AGENTRACE_STAGED_TTL_SECS", default_value_t = SessionRules::default().staged_ttl.as_secs())]
     staged_ttl_secs: u64,
+    /// Spans plus log records one request may carry; a request with more is refused whole
+    /// (413, gRPC OUT_OF_RANGE).
+    #[arg(long, env = "AGENTRACE_MAX_ITEMS_PER_REQUEST", default_value_t = Limits::default().max_items_per_request)]
+    max_items_per_request: u64,
     /// Live events buffered per subscriber (SSE, /ws/live); one that falls further behind is
     /// told how many it missed.
     #[arg(long, env = "AGENTRACE_LIVE_BUFFER", default_value_t = Limits::default().live_buffer)]
@@ -149,6 +153,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
         max_staged_traces: args.max_staged_traces,
         live_buffer: args.live_buffer,
+        max_items_per_request: args.max_items_per_request,
         max_live_subscribers: args.max_live_subscribers,
         max_ws_connections: args.max_ws_connections,
         ingest_workers: args.ingest_workers,

@@ -135,7 +135,12 @@ fn empty_spans_body(count: usize) -> Vec<u8> {
 #[tokio::test]
 async fn many_rejected_items_get_a_prompt_and_short_answer() {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    // Past the default item limit (see the next test): raised, so the items are decoded.
+    let limits = agentrace_server::config::Limits {
+        max_items_per_request: 1_000_000,
+        ..agentrace_server::config::Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
     let base = testkit::base(&server);
     // 200,000 spans in 400 KB: the old summary compared each reason with every distinct one
     // before it (each names its position), some 10^10 comparisons; the client gives up after
@@ -789,5 +794,49 @@ async fn waiting_websocket_messages_do_not_fill_the_otlp_queue() {
     assert_eq!(busy.await.unwrap(), Ok(true));
     assert_eq!(post.await.unwrap(), 200);
     assert_eq!(testkit::next_json(&mut ws).await["type"], "session_started");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_of_too_many_items_is_refused_before_it_is_decoded() {
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let base = testkit::base(&server);
+    // 500,000 empty spans in 1 MB: each would become a decoded span (and a rejection reason).
+    let body = empty_spans_body(500_000);
+    let response = client()
+        .post(format!("{base}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let text = String::from_utf8_lossy(&response.bytes().await.unwrap()).into_owned();
+    assert!(
+        text.contains("500000 items") && text.contains("--max-items-per-request"),
+        "{text}"
+    );
+    // Over gRPC too.
+    let addr = server.otlp_grpc_addr().unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut raw = tonic::client::Grpc::new(channel);
+    raw.ready().await.unwrap();
+    let err = raw
+        .unary(
+            tonic::Request::new(body),
+            tonic::codegen::http::uri::PathAndQuery::from_static(
+                "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            ),
+            testkit::RawCodec,
+        )
+        .await
+        .expect_err("too many items");
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err}");
+    let config = testkit::get_json(&format!("{base}/api/config")).await;
+    assert_eq!(config["limits"]["maxItemsPerRequest"], 100_000);
     server.shutdown().await;
 }
