@@ -30,7 +30,8 @@
 //! | `--db` | `AGENTRACE_DB` | `<data dir>/agentrace/agentrace.db` | SQLite file, or `:memory:` |
 //! | `--durability` | `AGENTRACE_DURABILITY` | `normal` | `full`: every commit synced (survives power loss) |
 //! | `--max-db-mib` | `AGENTRACE_MAX_DB_MIB` | none | database size bound; past it ingest gets 503 |
-//! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API |
+//! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API (prefer the variable: arguments show in `ps`) |
+//! | `--auth-token-file` | `AGENTRACE_AUTH_TOKEN_FILE` | none | file whose first line is the token |
 //! | `--allow-insecure-bind` | `AGENTRACE_ALLOW_INSECURE_BIND` | off | allow a non-loopback host without a token |
 //! | `--cors-origin` | `AGENTRACE_CORS_ORIGINS` | none | extra browser origins allowed |
 //! | `--allow-host` | `AGENTRACE_ALLOWED_HOSTS` | none | extra `Host` names accepted (besides `localhost` and IP literals) |
@@ -40,11 +41,21 @@
 //! | `--max-spans-per-session` | `AGENTRACE_MAX_SPANS_PER_SESSION` | 100000 | more are rejected (partial success) |
 //! | `--max-logs-per-session` | `AGENTRACE_MAX_LOGS_PER_SESSION` | 50000 | more are rejected (partial success) |
 //! | `--max-body-bytes` | `AGENTRACE_MAX_BODY_BYTES` | 16 MiB | request body on the wire |
+//! | `--max-decompressed-bytes` | `AGENTRACE_MAX_DECOMPRESSED_BYTES` | 64 MiB | body after gzip; gRPC message |
+//! | `--max-ws-message-bytes` | `AGENTRACE_MAX_WS_MESSAGE_BYTES` | 16 MiB | `/ws/traces` message |
+//! | `--grpc-concurrency` | `AGENTRACE_GRPC_CONCURRENCY` | 32 | concurrent gRPC calls per connection |
 //! | `--max-items-per-request` | `AGENTRACE_MAX_ITEMS_PER_REQUEST` | 100000 | spans and logs per request; more get 413 |
 //! | `--live-buffer` | `AGENTRACE_LIVE_BUFFER` | 1024 | live events buffered per subscriber |
 //! | `--max-live-subscribers` | `AGENTRACE_MAX_LIVE_SUBSCRIBERS` | 64 | SSE and `/ws/live` subscribers; more get 503 |
 //! | `--max-ws-connections` | `AGENTRACE_MAX_WS_CONNECTIONS` | 64 | `/ws/traces` connections; more get 503 |
 //! | `--retention-hours` | `AGENTRACE_RETENTION_HOURS` | none | delete sessions completed longer ago |
+//! | `--max-staged-traces` | `AGENTRACE_MAX_STAGED_TRACES` | 1000 | keyless traces held staged; more are rejected |
+//! | `--staged-ttl-secs` | `AGENTRACE_STAGED_TTL_SECS` | 120 | a staged trace's wait for a key or GenAI span |
+//! | `--ingest-workers` | `AGENTRACE_INGEST_WORKERS` | cores | requests decoded and ingested at once |
+//! | `--ingest-queue` | `AGENTRACE_INGEST_QUEUE` | 64 | OTLP requests waiting for a worker; more get 503 |
+//! | `--wal-limit-mib` | `AGENTRACE_WAL_LIMIT_MIB` | 1024 | write-ahead log bound |
+//!
+//! docs/security.md lists what each limit protects and what a client past it gets.
 //!
 //! # Feature flags
 //!

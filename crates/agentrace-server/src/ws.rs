@@ -202,6 +202,12 @@ pub fn prepare(text: &str) -> Prepared {
     let Some(session_id) = message.session_id.as_ref().and_then(Value::as_str) else {
         return Prepared::Reply(error(&format!("`{kind}` message without a `session_id`")));
     };
+    if session_id.chars().count() > crate::sessions::MAX_KEY_CHARS {
+        return Prepared::Reply(error(&format!(
+            "`session_id` longer than {} characters",
+            crate::sessions::MAX_KEY_CHARS
+        )));
+    }
     let session_id = session_id.to_owned();
     match kind {
         "session_start" => Prepared::Start {

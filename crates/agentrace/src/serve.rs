@@ -94,6 +94,15 @@ pub(crate) struct ServeArgs {
     /// 0 turns staging off (every trace gets a session).
     #[arg(long, env = "AGENTRACE_STAGED_TTL_SECS", default_value_t = SessionRules::default().staged_ttl.as_secs())]
     staged_ttl_secs: u64,
+    /// Largest request body after gzip decompression, in bytes (also the largest gRPC message).
+    #[arg(long, env = "AGENTRACE_MAX_DECOMPRESSED_BYTES", default_value_t = Limits::default().max_decompressed_bytes)]
+    max_decompressed_bytes: usize,
+    /// Largest WebSocket ingest message (/ws/traces), in bytes.
+    #[arg(long, env = "AGENTRACE_MAX_WS_MESSAGE_BYTES", default_value_t = Limits::default().max_ws_message_bytes)]
+    max_ws_message_bytes: usize,
+    /// Concurrent gRPC calls per connection.
+    #[arg(long, env = "AGENTRACE_GRPC_CONCURRENCY", default_value_t = Limits::default().grpc_concurrency)]
+    grpc_concurrency: usize,
     /// Spans plus log records one request may carry; a request with more is refused whole
     /// (413, gRPC OUT_OF_RANGE).
     #[arg(long, env = "AGENTRACE_MAX_ITEMS_PER_REQUEST", default_value_t = Limits::default().max_items_per_request)]
@@ -150,17 +159,21 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_spans_per_session: args.max_spans_per_session,
         max_logs_per_session: args.max_logs_per_session,
         max_body_bytes: args.max_body_bytes,
-        retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
+        retention: args
+            .retention_hours
+            .map(|h| Duration::from_secs(h.saturating_mul(3600))),
         max_staged_traces: args.max_staged_traces,
         live_buffer: args.live_buffer,
         max_items_per_request: args.max_items_per_request,
+        max_decompressed_bytes: args.max_decompressed_bytes,
+        max_ws_message_bytes: args.max_ws_message_bytes,
+        grpc_concurrency: args.grpc_concurrency,
         max_live_subscribers: args.max_live_subscribers,
         max_ws_connections: args.max_ws_connections,
         ingest_workers: args.ingest_workers,
         ingest_queue: args.ingest_queue,
         wal_limit_bytes: args.wal_limit_mib.saturating_mul(1 << 20),
         max_db_bytes: args.max_db_mib.map(|m| m.saturating_mul(1 << 20)),
-        ..Limits::default()
     };
     let rules = SessionRules {
         staged_ttl: Duration::from_secs(args.staged_ttl_secs),

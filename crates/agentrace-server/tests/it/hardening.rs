@@ -840,3 +840,33 @@ async fn a_request_of_too_many_items_is_refused_before_it_is_decoded() {
     assert_eq!(config["limits"]["maxItemsPerRequest"], 100_000);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_websocket_session_id_is_bounded() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/traces", server.main_addr()))
+            .await
+            .unwrap();
+    let long = "x".repeat(100_000);
+    ws.send(Message::Text(
+        serde_json::json!({"type": "session_start", "session_id": long})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let reply = testkit::next_json(&mut ws).await;
+    assert_eq!(reply["type"], "error");
+    assert!(
+        reply["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than 256")
+    );
+    let sessions = testkit::get_json(&format!("{}/api/sessions", testkit::base(&server))).await;
+    assert_eq!(sessions["total"], 0);
+    server.shutdown().await;
+}
