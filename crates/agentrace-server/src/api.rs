@@ -67,6 +67,7 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "maxDecompressedBytes": l.max_decompressed_bytes,
             "maxWsMessageBytes": l.max_ws_message_bytes,
             "maxItemsPerRequest": l.max_items_per_request,
+            "maxStringBytes": l.max_string_bytes,
             "maxSpansPerSession": l.max_spans_per_session,
             "maxLogsPerSession": l.max_logs_per_session,
             "maxSessions": l.max_sessions,

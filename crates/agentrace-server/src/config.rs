@@ -57,6 +57,10 @@ pub struct Limits {
     /// are counted on the wire before they are decoded, so a small body of many empty items
     /// never becomes millions of decoded ones.
     pub max_items_per_request: u64,
+    /// Bytes of the longest string (a name, an attribute key or value, a log body, nested
+    /// values included) a span or log record may hold; one with a longer string is rejected
+    /// through partial success, with the reason.
+    pub max_string_bytes: u64,
     /// Spans one session may hold; more are rejected through OTLP partial success.
     pub max_spans_per_session: u64,
     /// Log records one session may hold; more are rejected through OTLP partial success.
@@ -108,6 +112,7 @@ impl Default for Limits {
             max_decompressed_bytes: 64 * 1024 * 1024,
             max_ws_message_bytes: 16 * 1024 * 1024,
             max_items_per_request: 100_000,
+            max_string_bytes: 4 << 20,
             max_spans_per_session: 100_000,
             max_logs_per_session: 50_000,
             max_sessions: 10_000,

@@ -191,6 +191,10 @@ impl Ingest {
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
+        let mut spans = spans;
+        let max = self.limits.max_string_bytes;
+        let long = drop_long(&mut spans, max, longest_in_span);
+        outcome.reject(long, string_limit_reason(long, "span", max));
         if spans.is_empty() {
             return Ok(outcome);
         }
@@ -654,6 +658,10 @@ impl Ingest {
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
+        let mut logs = logs;
+        let max = self.limits.max_string_bytes;
+        let long = drop_long(&mut logs, max, longest_in_log);
+        outcome.reject(long, string_limit_reason(long, "log record", max));
         let now = Instant::now();
         // Before taking any lock: the stored form and the session keys of every record.
         let mut origins = Origins::default();
@@ -1194,6 +1202,97 @@ fn fingerprint(body: &str) -> String {
         hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
     }
     format!("{hash:032x}")
+}
+
+/// The longest string (text or bytes) in a value, nested values included.
+fn longest_in_value(value: &agentrace_loader::model::AnyValue) -> usize {
+    use agentrace_loader::model::AnyValue;
+    match value {
+        AnyValue::String(s) => s.len(),
+        AnyValue::Bytes(b) => b.len(),
+        AnyValue::Array(items) => items.iter().map(longest_in_value).max().unwrap_or(0),
+        AnyValue::KvList(kvs) => kvs
+            .iter()
+            .map(|kv| kv.key.as_str().len().max(longest_in_value(&kv.value)))
+            .max()
+            .unwrap_or(0),
+        AnyValue::Empty | AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => 0,
+    }
+}
+
+fn longest_in_attributes(attributes: &agentrace_loader::model::Attributes) -> usize {
+    attributes
+        .iter()
+        .map(|kv| kv.key.as_str().len().max(longest_in_value(&kv.value)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The longest string of the resources and scopes items share, measured once per distinct one.
+#[derive(Default)]
+struct SharedLengths(Map<(usize, usize), usize>);
+
+impl SharedLengths {
+    fn of(&mut self, resource: &Arc<Resource>, scope: &Arc<Scope>) -> usize {
+        let key = (Arc::as_ptr(resource) as usize, Arc::as_ptr(scope) as usize);
+        *self.0.entry(key).or_insert_with(|| {
+            longest_in_attributes(&resource.attributes)
+                .max(longest_in_attributes(&scope.attributes))
+                .max(scope.name.len())
+                .max(scope.version.len())
+        })
+    }
+}
+
+/// The longest string of a span (its name, attributes, events, links, status and origin).
+fn longest_in_span(span: &Span, shared: &mut SharedLengths) -> usize {
+    let events = span
+        .events
+        .iter()
+        .map(|e| e.name.len().max(longest_in_attributes(&e.attributes)))
+        .max()
+        .unwrap_or(0);
+    let links = span
+        .links
+        .iter()
+        .map(|l| longest_in_attributes(&l.attributes))
+        .max()
+        .unwrap_or(0);
+    span.name
+        .len()
+        .max(span.status.message.len())
+        .max(longest_in_attributes(&span.attributes))
+        .max(events)
+        .max(links)
+        .max(shared.of(&span.resource, &span.scope))
+}
+
+/// The longest string of a log record (its body, attributes, event name and origin).
+fn longest_in_log(record: &LogRecord, shared: &mut SharedLengths) -> usize {
+    longest_in_value(&record.body)
+        .max(longest_in_attributes(&record.attributes))
+        .max(record.event_name.len())
+        .max(record.severity_text.len())
+        .max(shared.of(&record.resource, &record.scope))
+}
+
+/// Takes out of `items` those holding a string longer than `max` bytes; returns how many.
+fn drop_long<T>(
+    items: &mut Vec<T>,
+    max: u64,
+    longest: impl Fn(&T, &mut SharedLengths) -> usize,
+) -> u64 {
+    let mut shared = SharedLengths::default();
+    let before = items.len();
+    items.retain(|item| longest(item, &mut shared) as u64 <= max);
+    (before - items.len()) as u64
+}
+
+fn string_limit_reason(count: u64, what: &str, max: u64) -> String {
+    format!(
+        "{count} {what}(s) rejected: a string longer than {max} bytes (the limit; raise \
+         --max-string-bytes)"
+    )
 }
 
 #[cfg(test)]

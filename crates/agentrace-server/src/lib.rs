@@ -45,6 +45,7 @@
 //! | `--max-ws-message-bytes` | `AGENTRACE_MAX_WS_MESSAGE_BYTES` | 16 MiB | `/ws/traces` message |
 //! | `--grpc-concurrency` | `AGENTRACE_GRPC_CONCURRENCY` | 32 | concurrent gRPC calls per connection |
 //! | `--max-items-per-request` | `AGENTRACE_MAX_ITEMS_PER_REQUEST` | 100000 | spans and logs per request; more get 413 |
+//! | `--max-string-bytes` | `AGENTRACE_MAX_STRING_BYTES` | 4 MiB | longest string in a span or log; longer are rejected |
 //! | `--live-buffer` | `AGENTRACE_LIVE_BUFFER` | 1024 | live events buffered per subscriber |
 //! | `--max-live-subscribers` | `AGENTRACE_MAX_LIVE_SUBSCRIBERS` | 64 | SSE and `/ws/live` subscribers; more get 503 |
 //! | `--max-ws-connections` | `AGENTRACE_MAX_WS_CONNECTIONS` | 64 | `/ws/traces` connections; more get 503 |

@@ -107,6 +107,10 @@ pub(crate) struct ServeArgs {
     /// (413, gRPC OUT_OF_RANGE).
     #[arg(long, env = "AGENTRACE_MAX_ITEMS_PER_REQUEST", default_value_t = Limits::default().max_items_per_request)]
     max_items_per_request: u64,
+    /// Bytes of the longest string a span or log record may hold (a name, an attribute, a log
+    /// body); one with a longer string is rejected through partial success.
+    #[arg(long, env = "AGENTRACE_MAX_STRING_BYTES", default_value_t = Limits::default().max_string_bytes)]
+    max_string_bytes: u64,
     /// Live events buffered per subscriber (SSE, /ws/live); one that falls further behind is
     /// told how many it missed.
     #[arg(long, env = "AGENTRACE_LIVE_BUFFER", default_value_t = Limits::default().live_buffer)]
@@ -165,6 +169,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_staged_traces: args.max_staged_traces,
         live_buffer: args.live_buffer,
         max_items_per_request: args.max_items_per_request,
+        max_string_bytes: args.max_string_bytes,
         max_decompressed_bytes: args.max_decompressed_bytes,
         max_ws_message_bytes: args.max_ws_message_bytes,
         grpc_concurrency: args.grpc_concurrency,

@@ -870,3 +870,49 @@ async fn a_websocket_session_id_is_bounded() {
     assert_eq!(sessions["total"], 0);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_item_with_an_overlong_string_is_rejected_with_the_reason() {
+    let limits = agentrace_server::config::Limits {
+        max_string_bytes: 1000,
+        ..agentrace_server::config::Limits::default()
+    };
+    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let base = testkit::base(&server);
+    let mut spans = agent_turn(1, 1, "q", "a");
+    // A nested value: an array holding the long string.
+    spans[1].attributes.push(opentelemetry_proto::tonic::common::v1::KeyValue {
+        key: "nested".into(),
+        value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+            value: Some(
+                opentelemetry_proto::tonic::common::v1::any_value::Value::ArrayValue(
+                    opentelemetry_proto::tonic::common::v1::ArrayValue {
+                        values: vec![opentelemetry_proto::tonic::common::v1::AnyValue {
+                            value: Some(
+                                opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+                                    "x".repeat(1001),
+                                ),
+                            ),
+                        }],
+                    },
+                ),
+            ),
+        }),
+        ..Default::default()
+    });
+    let response = testkit::post_proto(
+        &format!("{base}/v1/traces"),
+        &traces(vec![kv("agentevals.session_name", "long")], spans),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let answer =
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(
+            response.bytes().await.unwrap(),
+        )
+        .unwrap();
+    testkit::assert_spans_rejected(answer.partial_success, 1, "a string longer than 1000 bytes");
+    let session = testkit::get_json(&format!("{base}/api/sessions/long")).await;
+    assert_eq!(session["spanCount"], 1);
+    server.shutdown().await;
+}
