@@ -2,6 +2,9 @@
 //!
 //! One call handles one decoded batch, synchronously (the handlers run it on a blocking thread):
 //!
+//! 0. reject, with a reason, the items holding a string longer than
+//!    [`Limits::max_string_bytes`] (the requests' item count was checked before decoding,
+//!    [`Ingest::check_items`]);
 //! 1. group the spans by trace and read each trace's session keys;
 //! 2. refuse the whole batch with [`IngestError::Unavailable`] (503 / `UNAVAILABLE`) when it would
 //!    create sessions past [`Limits::max_sessions`] — nothing is evicted to make room;
