@@ -16,10 +16,36 @@
   /** Span rows drawn at most; a huge session stays responsive (its JSON has them all). */
   const MAX_SPAN_ROWS = 3000;
 
-  /** Adds `?token=` to a GET address, for links and the event stream. */
+  /** Adds `?token=` to the event stream's address (the server takes it only there: an
+   * `EventSource` cannot send a header). */
   function withToken(path) {
     if (!TOKEN) return path;
     return path + (path.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN);
+  }
+
+  /** Follows a link into the API. With a token, the data is fetched with the header and opened
+   * from memory, so the token never goes into an address (where history and logs keep it). */
+  function apiLink(event, path, download) {
+    if (!TOKEN) return;
+    event.preventDefault();
+    fetch(path, { headers: HEADERS, cache: "no-store" })
+      .then((response) => {
+        if (!response.ok) throw new HttpError(path, response.status);
+        return response.blob();
+      })
+      .then((blob) => {
+        const url = URL.createObjectURL(blob);
+        const link = document.createElement("a");
+        link.href = url;
+        if (download) link.download = download;
+        else {
+          link.target = "_blank";
+          link.rel = "noopener";
+        }
+        link.click();
+        setTimeout(() => URL.revokeObjectURL(url), 60000);
+      })
+      .catch((err) => notice(String(err.message || err), true));
   }
 
   // ---- State --------------------------------------------------------------------------------
@@ -643,7 +669,9 @@
       return;
     }
     const s = d.summary;
-    const exportHref = withToken(sessionPath(d.id, "/export"));
+    const exportHref = sessionPath(d.id, "/export");
+    const spansHref = sessionPath(d.id, "/spans");
+    const invocationsHref = sessionPath(d.id, "/invocations");
     const head = h(
       "section",
       { class: "dhead" },
@@ -653,9 +681,9 @@
       h(
         "div",
         { class: "actions" },
-        h("a", { class: "button", href: exportHref, download: d.id + ".otlp.json", text: "Export OTLP JSON" }),
-        h("a", { class: "button button-quiet", href: withToken(sessionPath(d.id, "/spans")), target: "_blank", rel: "noopener", text: "Spans JSON" }),
-        h("a", { class: "button button-quiet", href: withToken(sessionPath(d.id, "/invocations")), target: "_blank", rel: "noopener", text: "Invocations JSON" }),
+        h("a", { class: "button", href: exportHref, download: d.id + ".otlp.json", text: "Export OTLP JSON", onclick: (e) => apiLink(e, exportHref, d.id + ".otlp.json") }),
+        h("a", { class: "button button-quiet", href: spansHref, target: "_blank", rel: "noopener", text: "Spans JSON", onclick: (e) => apiLink(e, spansHref) }),
+        h("a", { class: "button button-quiet", href: invocationsHref, target: "_blank", rel: "noopener", text: "Invocations JSON", onclick: (e) => apiLink(e, invocationsHref) }),
         h("button", { class: "button button-danger", type: "button", text: "Delete", onclick: () => deleteSession(d.id) }),
       ),
     );

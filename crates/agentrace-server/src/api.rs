@@ -39,6 +39,10 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "staged": { "traces": staged, "expired": expired },
         "ingest": state.workers.status(),
+        "connections": {
+            "liveSubscribers": state.live_slots.taken(),
+            "wsIngest": state.ws_slots.taken(),
+        },
     }))
 }
 
@@ -53,23 +57,30 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
         "port": state.bound.port,
         "otlp": { "httpPort": state.bound.otlp_http_port, "grpcPort": state.bound.otlp_grpc_port },
         "db": c.db.to_string(),
+        "durability": c.durability.as_str(),
         "authRequired": c.auth_token.is_some(),
         "headless": c.headless,
         "corsOrigins": c.cors_origins,
+        "allowedHosts": c.allowed_hosts,
         "limits": {
             "maxBodyBytes": l.max_body_bytes,
             "maxDecompressedBytes": l.max_decompressed_bytes,
             "maxWsMessageBytes": l.max_ws_message_bytes,
+            "maxItemsPerRequest": l.max_items_per_request,
+            "maxStringBytes": l.max_string_bytes,
             "maxSpansPerSession": l.max_spans_per_session,
             "maxLogsPerSession": l.max_logs_per_session,
             "maxSessions": l.max_sessions,
             "retentionSeconds": l.retention.map(|d| d.as_secs()),
             "liveBuffer": l.live_buffer,
+            "maxLiveSubscribers": l.max_live_subscribers,
+            "maxWsConnections": l.max_ws_connections,
             "grpcConcurrency": l.grpc_concurrency,
             "ingestWorkers": state.workers.status().workers,
             "ingestQueue": l.ingest_queue,
             "maxStagedTraces": l.max_staged_traces,
             "walLimitBytes": l.wal_limit_bytes,
+            "maxDbBytes": l.max_db_bytes,
         },
         "sessions": {
             "completionGraceSeconds": s.completion_grace.as_secs_f64(),

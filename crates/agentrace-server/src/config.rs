@@ -52,6 +52,15 @@ pub struct Limits {
     pub max_decompressed_bytes: usize,
     /// Largest WebSocket message, in bytes.
     pub max_ws_message_bytes: usize,
+    /// Spans plus log records one request (or WebSocket message) may carry; a request with
+    /// more is refused whole (413, gRPC `OUT_OF_RANGE`, a WebSocket `error`). Protobuf bodies
+    /// are counted on the wire before they are decoded, so a small body of many empty items
+    /// never becomes millions of decoded ones.
+    pub max_items_per_request: u64,
+    /// Bytes of the longest string (a name, an attribute key or value, a log body, nested
+    /// values included) a span or log record may hold; one with a longer string is rejected
+    /// through partial success, with the reason.
+    pub max_string_bytes: u64,
     /// Spans one session may hold; more are rejected through OTLP partial success.
     pub max_spans_per_session: u64,
     /// Log records one session may hold; more are rejected through OTLP partial success.
@@ -62,16 +71,25 @@ pub struct Limits {
     /// Sessions completed longer ago than this are deleted by the retention sweep; `None` keeps
     /// them until deleted through the API.
     pub retention: Option<Duration>,
-    /// Live updates buffered per subscriber before it is told it lagged.
+    /// Live updates buffered per subscriber before it is told it lagged. Each event is bounded
+    /// in size (a `spans_received` lists at most 256 spans, names cut to 256 bytes), so this
+    /// bounds the memory a stalled subscriber holds.
     pub live_buffer: usize,
+    /// Live subscribers (`/stream/ui-updates` and `/ws/live` together) at once; one more gets
+    /// 503 with `Retry-After`.
+    pub max_live_subscribers: usize,
+    /// WebSocket ingest connections (`/ws/traces`) at once; one more gets 503 with
+    /// `Retry-After`. Each holds at most two messages waiting for a worker, so this bounds the
+    /// WebSocket part of the workers' queue.
+    pub max_ws_connections: usize,
     /// Concurrent gRPC export calls.
     pub grpc_concurrency: usize,
     /// Requests (OTLP/HTTP, OTLP/gRPC, WebSocket messages) decoded and ingested at once, each on
     /// a thread of the blocking pool; at least one. Defaults to the number of cores.
     pub ingest_workers: usize,
-    /// Requests that may wait for a worker; one more OTLP request is refused as overloaded (503
-    /// with `Retry-After`, gRPC `UNAVAILABLE`). WebSocket messages wait instead (one per
-    /// connection at a time).
+    /// OTLP requests that may wait for a worker; one more is refused as overloaded (503 with
+    /// `Retry-After`, gRPC `UNAVAILABLE`). WebSocket messages wait instead, bounded by
+    /// [`Limits::max_ws_connections`], and are not counted here.
     pub ingest_queue: usize,
     /// Traces held staged at most (keyless traces without a GenAI span, waiting for one; see
     /// [`SessionRules::staged_ttl`]); the spans of a new trace past this are rejected through
@@ -82,6 +100,9 @@ pub struct Limits {
     /// over at the next commit; below it the WAL starts over on its own when a checkpoint ends
     /// between commits. A WAL file grown past this is cut back to it when it starts over.
     pub wal_limit_bytes: u64,
+    /// The database's size bound, in bytes (`None`: the disk's). A batch that would grow the
+    /// database past it is refused as a full disk is: 503 with `Retry-After`, nothing stored.
+    pub max_db_bytes: Option<u64>,
 }
 
 impl Default for Limits {
@@ -90,16 +111,21 @@ impl Default for Limits {
             max_body_bytes: 16 * 1024 * 1024,
             max_decompressed_bytes: 64 * 1024 * 1024,
             max_ws_message_bytes: 16 * 1024 * 1024,
+            max_items_per_request: 100_000,
+            max_string_bytes: 4 << 20,
             max_spans_per_session: 100_000,
             max_logs_per_session: 50_000,
             max_sessions: 10_000,
             retention: None,
             live_buffer: 1024,
+            max_live_subscribers: 64,
+            max_ws_connections: 64,
             grpc_concurrency: 32,
             ingest_workers: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             ingest_queue: 64,
             max_staged_traces: 1000,
             wal_limit_bytes: 1 << 30,
+            max_db_bytes: None,
         }
     }
 }
@@ -133,8 +159,9 @@ impl Default for SessionRules {
     }
 }
 
-/// The whole server configuration. Build it with [`ServerConfig::builder`].
-#[derive(Debug, Clone)]
+/// The whole server configuration. Build it with [`ServerConfig::builder`]. Its `Debug` shows
+/// whether a token is set, never the token.
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Address every listener binds.
     pub host: IpAddr,
@@ -146,6 +173,8 @@ pub struct ServerConfig {
     pub otlp_grpc_port: Option<u16>,
     /// Storage.
     pub db: DbLocation,
+    /// How a file database syncs its commits (`--durability`).
+    pub durability: crate::store::Durability,
     /// Bearer token that protects ingest and the API.
     pub auth_token: Option<String>,
     /// Allows binding a non-loopback address without a token.
@@ -156,10 +185,37 @@ pub struct ServerConfig {
     pub eval_sets_dir: Option<PathBuf>,
     /// Extra origins allowed by CORS (the server's own origin is always allowed).
     pub cors_origins: Vec<String>,
+    /// Extra names a request's `Host` may carry (`localhost` and IP literals are always allowed;
+    /// see [`crate::auth`]). `*` allows any name, which undoes the DNS-rebinding protection.
+    pub allowed_hosts: Vec<String>,
     /// Bounds.
     pub limits: Limits,
     /// Session grouping and completion.
     pub sessions: SessionRules,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("otlp_http_port", &self.otlp_http_port)
+            .field("otlp_grpc_port", &self.otlp_grpc_port)
+            .field("db", &self.db)
+            .field("durability", &self.durability)
+            .field(
+                "auth_token",
+                &self.auth_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_insecure_bind", &self.allow_insecure_bind)
+            .field("headless", &self.headless)
+            .field("eval_sets_dir", &self.eval_sets_dir)
+            .field("cors_origins", &self.cors_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("limits", &self.limits)
+            .field("sessions", &self.sessions)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -170,11 +226,13 @@ impl Default for ServerConfig {
             otlp_http_port: Some(4318),
             otlp_grpc_port: Some(4317),
             db: DbLocation::default_file(),
+            durability: crate::store::Durability::default(),
             auth_token: None,
             allow_insecure_bind: false,
             headless: false,
             eval_sets_dir: None,
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             limits: Limits::default(),
             sessions: SessionRules::default(),
         }
@@ -266,6 +324,11 @@ impl ServerConfigBuilder {
         self.config.db = db;
         self
     }
+    /// Sets how commits are synced.
+    pub fn with_durability(mut self, durability: crate::store::Durability) -> Self {
+        self.config.durability = durability;
+        self
+    }
     /// Protects ingest and the API with a bearer token.
     pub fn with_auth_token(mut self, token: Option<String>) -> Self {
         self.config.auth_token = token;
@@ -289,6 +352,12 @@ impl ServerConfigBuilder {
     /// Allows extra CORS origins.
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
         self.config.cors_origins = origins;
+        self
+    }
+    /// Allows extra `Host` names (for a server reached through a name other than `localhost`,
+    /// e.g. `host.docker.internal`).
+    pub fn with_allowed_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.config.allowed_hosts = hosts;
         self
     }
     /// Sets the limits.

@@ -2,6 +2,9 @@
 //!
 //! One call handles one decoded batch, synchronously (the handlers run it on a blocking thread):
 //!
+//! 0. reject, with a reason, the items holding a string longer than
+//!    [`Limits::max_string_bytes`] (the requests' item count was checked before decoding,
+//!    [`Ingest::check_items`]);
 //! 1. group the spans by trace and read each trace's session keys;
 //! 2. refuse the whole batch with [`IngestError::Unavailable`] (503 / `UNAVAILABLE`) when it would
 //!    create sessions past [`Limits::max_sessions`] — nothing is evicted to make room;
@@ -152,6 +155,19 @@ impl Ingest {
         &self.store
     }
 
+    /// Refuses a request of `items` spans and log records past
+    /// [`Limits::max_items_per_request`], with the message the producer gets.
+    pub fn check_items(&self, items: u64) -> Result<(), String> {
+        let max = self.limits.max_items_per_request;
+        if items > max {
+            return Err(format!(
+                "{items} items in one request, more than the limit of {max}; send smaller \
+                 batches or raise --max-items-per-request"
+            ));
+        }
+        Ok(())
+    }
+
     /// Ingests decoded spans. `rejected` are items the decoder already refused, with reasons.
     pub fn spans(
         &self,
@@ -178,6 +194,10 @@ impl Ingest {
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
+        let mut spans = spans;
+        let max = self.limits.max_string_bytes;
+        let long = drop_long(&mut spans, max, longest_in_span);
+        outcome.reject(long, string_limit_reason(long, "span", max));
         if spans.is_empty() {
             return Ok(outcome);
         }
@@ -492,8 +512,8 @@ impl Ingest {
     /// One trace's stored spans and logs, read back into the model (for live extraction of a
     /// trace whose spans it released). A store error leaves the trace out of live extraction
     /// (logged); the stored data itself is untouched.
-    fn trace_telemetry(&self, trace_id: TraceId) -> Telemetry {
-        match self.store.trace(&trace_id.to_string()) {
+    fn trace_telemetry(&self, session_id: &str, trace_id: TraceId) -> Telemetry {
+        match self.store.trace(session_id, &trace_id.to_string()) {
             Ok((spans, logs)) => read_stored(&spans, &logs),
             Err(err) => {
                 tracing::error!(%err, trace = %trace_id, "cannot read a trace back for live extraction");
@@ -571,7 +591,7 @@ impl Ingest {
         self.store.move_trace(trace_id, from, to)?;
         state
             .tracker
-            .move_trace(trace_id, from, to, &|t| self.trace_telemetry(t));
+            .move_trace(trace_id, from, to, &|t| self.trace_telemetry(to, t));
         for id in [from.as_str(), to.as_str()] {
             let row = self.store.session(id)?;
             state
@@ -593,18 +613,23 @@ impl Ingest {
         if !self.hub.has_subscribers() {
             return;
         }
-        let mut per_session: BTreeMap<&str, Vec<SpanSummary>> = BTreeMap::new();
+        // Each event lists at most `MAX_EVENT_SPANS` spans (names cut to `MAX_SUMMARY_NAME`
+        // bytes) and counts the others, so an event's size is bounded whatever the batch.
+        let mut per_session: BTreeMap<&str, (Vec<SpanSummary>, u64)> = BTreeMap::new();
         for (session, span) in accepted {
-            per_session
-                .entry(session.as_str())
-                .or_default()
-                .push(SpanSummary::of(span));
+            let (listed, omitted) = per_session.entry(session.as_str()).or_default();
+            if listed.len() < crate::live::MAX_EVENT_SPANS {
+                listed.push(SpanSummary::of(span));
+            } else {
+                *omitted += 1;
+            }
         }
-        for (session, spans) in per_session {
+        for (session, (spans, spans_omitted)) in per_session {
             let span_count = state.counts.get(session).map_or(0, |c| c.0.max(0) as u64);
             self.hub.publish(LiveEvent::SpansReceived {
                 session_id: session.to_owned(),
                 spans,
+                spans_omitted,
                 span_count,
             });
         }
@@ -636,6 +661,10 @@ impl Ingest {
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
+        let mut logs = logs;
+        let max = self.limits.max_string_bytes;
+        let long = drop_long(&mut logs, max, longest_in_log);
+        outcome.reject(long, string_limit_reason(long, "log record", max));
         let now = Instant::now();
         // Before taking any lock: the stored form and the session keys of every record.
         let mut origins = Origins::default();
@@ -765,30 +794,45 @@ impl Ingest {
         Ok(outcome)
     }
 
-    /// Opens (or replaces) an explicit session named by a WebSocket client.
+    /// Opens an explicit session named by a WebSocket client; returns the id it is stored as.
+    ///
+    /// A `session_start` naming a WebSocket session that exists replaces it, as the reference
+    /// does (announced with `session_deleted`). One naming a session that came from OTLP
+    /// (`agentevals.session_name`, a conversation id, …) leaves that session alone and opens a
+    /// new generation (`name-2`, …) instead: a WebSocket client cannot wipe another producer's
+    /// data.
     pub fn open_session(
         &self,
         session_id: &str,
         eval_set_id: Option<String>,
         metadata: Value,
-    ) -> Result<(), IngestError> {
+    ) -> Result<String, IngestError> {
         let mut state = self.state.lock();
-        if state.index.get(session_id).is_some() {
-            // A session_start with an existing id replaces that session, as the reference does.
-            self.store
-                .delete_session(session_id)
-                .or_else(ignore_not_found)?;
-            state.index.remove(session_id);
-            state.tracker.remove(session_id);
-        } else if state.index.listed_len() as u64 >= self.limits.max_sessions {
+        let existing = state.index.get(session_id).map(|s| s.kind);
+        let mut replaced = false;
+        let id = match existing {
+            Some(KeyKind::WebSocket) => {
+                self.store
+                    .delete_session(session_id)
+                    .or_else(ignore_not_found)?;
+                state.index.remove(session_id);
+                state.counts.remove(session_id);
+                state.tracker.remove(session_id);
+                replaced = true;
+                session_id.to_owned()
+            }
+            Some(_) => state.index.next_generation(session_id),
+            None => session_id.to_owned(),
+        };
+        if !replaced && state.index.listed_len() as u64 >= self.limits.max_sessions {
             return Err(IngestError::Unavailable(format!(
                 "session limit reached ({} sessions)",
                 self.limits.max_sessions
             )));
         }
-        state.index.open_explicit(session_id);
+        state.index.open_explicit(&id);
         let row = SessionRow {
-            id: session_id.to_owned(),
+            id: id.clone(),
             key_kind: KeyKind::WebSocket.as_str().to_owned(),
             key: session_id.to_owned(),
             eval_set_id,
@@ -799,13 +843,21 @@ impl Ingest {
             span_count: 0,
             log_count: 0,
         };
-        self.store.create_session(&row)?;
-        state.counts.insert(session_id.to_owned(), (0, 0));
+        if let Err(err) = self.store.create_session(&row) {
+            state.index.remove(&id);
+            return Err(err.into());
+        }
+        state.counts.insert(id.clone(), (0, 0));
         drop(state);
+        if replaced {
+            self.hub.publish(LiveEvent::SessionDeleted {
+                session_id: id.clone(),
+            });
+        }
         self.hub.publish(LiveEvent::SessionStarted {
             session: session_summary(&row),
         });
-        Ok(())
+        Ok(id)
     }
 
     /// Whether a session exists.
@@ -822,7 +874,7 @@ impl Ingest {
         let live = state.tracker.take(session_id);
         drop(state);
         let (invocations, updates) =
-            tracker::finish(session_id, live, &|t| self.trace_telemetry(t));
+            tracker::finish(session_id, live, &|t| self.trace_telemetry(session_id, t));
         self.publish_updates(updates);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
@@ -846,7 +898,8 @@ impl Ingest {
         // Extraction runs without the routing lock: ingest goes on meanwhile.
         let mut sessions = Vec::with_capacity(ended.len());
         for (id, live) in ended {
-            let (invocations, updates) = tracker::finish(&id, live, &|t| self.trace_telemetry(t));
+            let (invocations, updates) =
+                tracker::finish(&id, live, &|t| self.trace_telemetry(&id, t));
             self.publish_updates(updates);
             sessions.push((id, invocations));
         }
@@ -896,7 +949,7 @@ impl Ingest {
         let live = self.state.lock().tracker.get(session_id);
         if let Some(live) = live {
             let (invocations, updates) =
-                tracker::current(session_id, &live, &|t| self.trace_telemetry(t));
+                tracker::current(session_id, &live, &|t| self.trace_telemetry(session_id, t));
             self.publish_updates(updates);
             return Ok(invocations.iter().map(Invocation::to_value).collect());
         }
@@ -912,7 +965,7 @@ impl Ingest {
         let updates: Updates = dirty
             .iter()
             .filter_map(|(id, live)| {
-                crate::tracker::refresh(id, live, &|t| self.trace_telemetry(t))
+                crate::tracker::refresh(id, live, &|t| self.trace_telemetry(id, t))
             })
             .collect();
         self.publish_updates(updates);
@@ -960,32 +1013,52 @@ fn ignore_not_found(err: StoreError) -> Result<(), StoreError> {
     }
 }
 
-/// Groups identical reasons with counts, keeping the first few distinct ones.
-fn summarize(reasons: &[String]) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+/// Distinct reasons a rejection summary names at most; the others are counted.
+pub const SHOWN_REASONS: usize = 5;
+
+/// Groups identical reasons with counts: the first [`SHOWN_REASONS`] distinct ones are named,
+/// every other item is counted. Linear in the number of reasons (each is compared with at most
+/// [`SHOWN_REASONS`] others) and bounded in its length whatever the batch holds.
+pub fn summarize(reasons: &[String]) -> String {
+    let mut shown: Vec<(&str, usize)> = Vec::with_capacity(SHOWN_REASONS);
+    let mut others = 0usize;
     for reason in reasons {
-        match counts.iter_mut().find(|(r, _)| *r == reason.as_str()) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((reason.as_str(), 1)),
+        if let Some((_, n)) = shown.iter_mut().find(|(r, _)| *r == reason.as_str()) {
+            *n += 1;
+        } else if shown.len() < SHOWN_REASONS {
+            shown.push((reason.as_str(), 1));
+        } else {
+            others += 1;
         }
     }
-    let shown: Vec<String> = counts
+    let named: Vec<String> = shown
         .iter()
-        .take(5)
         .map(|(r, n)| {
+            let r = clip(r, 300);
             if *n == 1 {
-                (*r).to_owned()
+                r.to_owned()
             } else {
                 format!("{r} (x{n})")
             }
         })
         .collect();
-    let more = counts.len().saturating_sub(5);
-    let mut text = format!("{} item(s) rejected: {}", reasons.len(), shown.join("; "));
-    if more > 0 {
-        text.push_str(&format!("; and {more} other reason(s)"));
+    let mut text = format!("{} item(s) rejected: {}", reasons.len(), named.join("; "));
+    if others > 0 {
+        text.push_str(&format!("; and {others} other item(s) with other reasons"));
     }
     text
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(crate) fn clip(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
 }
 
 fn string_attr(value: Option<&agentrace_loader::model::AnyValue>) -> Option<String> {
@@ -1134,9 +1207,115 @@ fn fingerprint(body: &str) -> String {
     format!("{hash:032x}")
 }
 
+/// The longest string (text or bytes) in a value, nested values included.
+fn longest_in_value(value: &agentrace_loader::model::AnyValue) -> usize {
+    use agentrace_loader::model::AnyValue;
+    match value {
+        AnyValue::String(s) => s.len(),
+        AnyValue::Bytes(b) => b.len(),
+        AnyValue::Array(items) => items.iter().map(longest_in_value).max().unwrap_or(0),
+        AnyValue::KvList(kvs) => kvs
+            .iter()
+            .map(|kv| kv.key.as_str().len().max(longest_in_value(&kv.value)))
+            .max()
+            .unwrap_or(0),
+        AnyValue::Empty | AnyValue::Bool(_) | AnyValue::Int(_) | AnyValue::Double(_) => 0,
+    }
+}
+
+fn longest_in_attributes(attributes: &agentrace_loader::model::Attributes) -> usize {
+    attributes
+        .iter()
+        .map(|kv| kv.key.as_str().len().max(longest_in_value(&kv.value)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The longest string of the resources and scopes items share, measured once per distinct one.
+#[derive(Default)]
+struct SharedLengths(Map<(usize, usize), usize>);
+
+impl SharedLengths {
+    fn of(&mut self, resource: &Arc<Resource>, scope: &Arc<Scope>) -> usize {
+        let key = (Arc::as_ptr(resource) as usize, Arc::as_ptr(scope) as usize);
+        *self.0.entry(key).or_insert_with(|| {
+            longest_in_attributes(&resource.attributes)
+                .max(longest_in_attributes(&scope.attributes))
+                .max(scope.name.len())
+                .max(scope.version.len())
+        })
+    }
+}
+
+/// The longest string of a span (its name, attributes, events, links, status and origin).
+fn longest_in_span(span: &Span, shared: &mut SharedLengths) -> usize {
+    let events = span
+        .events
+        .iter()
+        .map(|e| e.name.len().max(longest_in_attributes(&e.attributes)))
+        .max()
+        .unwrap_or(0);
+    let links = span
+        .links
+        .iter()
+        .map(|l| longest_in_attributes(&l.attributes))
+        .max()
+        .unwrap_or(0);
+    span.name
+        .len()
+        .max(span.status.message.len())
+        .max(longest_in_attributes(&span.attributes))
+        .max(events)
+        .max(links)
+        .max(shared.of(&span.resource, &span.scope))
+}
+
+/// The longest string of a log record (its body, attributes, event name and origin).
+fn longest_in_log(record: &LogRecord, shared: &mut SharedLengths) -> usize {
+    longest_in_value(&record.body)
+        .max(longest_in_attributes(&record.attributes))
+        .max(record.event_name.len())
+        .max(record.severity_text.len())
+        .max(shared.of(&record.resource, &record.scope))
+}
+
+/// Takes out of `items` those holding a string longer than `max` bytes; returns how many.
+fn drop_long<T>(
+    items: &mut Vec<T>,
+    max: u64,
+    longest: impl Fn(&T, &mut SharedLengths) -> usize,
+) -> u64 {
+    let mut shared = SharedLengths::default();
+    let before = items.len();
+    items.retain(|item| longest(item, &mut shared) as u64 <= max);
+    (before - items.len()) as u64
+}
+
+fn string_limit_reason(count: u64, what: &str, max: u64) -> String {
+    format!(
+        "{count} {what}(s) rejected: a string longer than {max} bytes (the limit; raise \
+         --max-string-bytes)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
-    use super::at_limit;
+    use super::{SHOWN_REASONS, at_limit, summarize};
+
+    #[test]
+    fn a_summary_names_a_few_reasons_and_counts_the_rest() {
+        let mut reasons: Vec<String> = (0..1000).map(|i| format!("span {i}: bad id")).collect();
+        reasons.extend(std::iter::repeat_n("span 0: bad id".to_owned(), 3));
+        let text = summarize(&reasons);
+        assert!(text.starts_with("1003 item(s) rejected: span 0: bad id (x4); span 1: bad id;"));
+        assert!(text.ends_with(&format!(
+            "and {} other item(s) with other reasons",
+            1000 - SHOWN_REASONS
+        )));
+        assert!(text.len() < 400, "{text}");
+        let long = vec!["é".repeat(10_000)];
+        assert!(summarize(&long).len() < 400);
+    }
 
     #[test]
     fn limits_compare_without_wrapping() {

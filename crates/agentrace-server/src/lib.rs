@@ -28,16 +28,35 @@
 //! | `--otlp-http-port` | `AGENTRACE_OTLP_HTTP_PORT` | `4318` | extra OTLP/HTTP listener (0 disables) |
 //! | `--otlp-grpc-port` | `AGENTRACE_OTLP_GRPC_PORT` | `4317` | OTLP/gRPC listener (0 disables) |
 //! | `--db` | `AGENTRACE_DB` | `<data dir>/agentrace/agentrace.db` | SQLite file, or `:memory:` |
-//! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API |
+//! | `--durability` | `AGENTRACE_DURABILITY` | `normal` | `full`: every commit synced (survives power loss) |
+//! | `--max-db-mib` | `AGENTRACE_MAX_DB_MIB` | none | database size bound; past it ingest gets 503 |
+//! | `--auth-token` | `AGENTRACE_AUTH_TOKEN` | none | bearer token for ingest and API (prefer the variable: arguments show in `ps`) |
+//! | `--auth-token-file` | `AGENTRACE_AUTH_TOKEN_FILE` | none | file whose first line is the token |
 //! | `--allow-insecure-bind` | `AGENTRACE_ALLOW_INSECURE_BIND` | off | allow a non-loopback host without a token |
 //! | `--cors-origin` | `AGENTRACE_CORS_ORIGINS` | none | extra browser origins allowed |
+//! | `--allow-host` | `AGENTRACE_ALLOWED_HOSTS` | none | extra `Host` names accepted (besides `localhost` and IP literals) |
 //! | `--eval-sets` | `AGENTRACE_EVAL_SETS` | none | directory of eval sets loaded at start |
 //! | `--headless` | `AGENTRACE_HEADLESS` | off | no web page |
 //! | `--max-sessions` | `AGENTRACE_MAX_SESSIONS` | 10000 | sessions stored; more are refused with 503 |
 //! | `--max-spans-per-session` | `AGENTRACE_MAX_SPANS_PER_SESSION` | 100000 | more are rejected (partial success) |
 //! | `--max-logs-per-session` | `AGENTRACE_MAX_LOGS_PER_SESSION` | 50000 | more are rejected (partial success) |
 //! | `--max-body-bytes` | `AGENTRACE_MAX_BODY_BYTES` | 16 MiB | request body on the wire |
+//! | `--max-decompressed-bytes` | `AGENTRACE_MAX_DECOMPRESSED_BYTES` | 64 MiB | body after gzip; gRPC message |
+//! | `--max-ws-message-bytes` | `AGENTRACE_MAX_WS_MESSAGE_BYTES` | 16 MiB | `/ws/traces` message |
+//! | `--grpc-concurrency` | `AGENTRACE_GRPC_CONCURRENCY` | 32 | concurrent gRPC calls per connection |
+//! | `--max-items-per-request` | `AGENTRACE_MAX_ITEMS_PER_REQUEST` | 100000 | spans and logs per request; more get 413 |
+//! | `--max-string-bytes` | `AGENTRACE_MAX_STRING_BYTES` | 4 MiB | longest string in a span or log; longer are rejected |
+//! | `--live-buffer` | `AGENTRACE_LIVE_BUFFER` | 1024 | live events buffered per subscriber |
+//! | `--max-live-subscribers` | `AGENTRACE_MAX_LIVE_SUBSCRIBERS` | 64 | SSE and `/ws/live` subscribers; more get 503 |
+//! | `--max-ws-connections` | `AGENTRACE_MAX_WS_CONNECTIONS` | 64 | `/ws/traces` connections; more get 503 |
 //! | `--retention-hours` | `AGENTRACE_RETENTION_HOURS` | none | delete sessions completed longer ago |
+//! | `--max-staged-traces` | `AGENTRACE_MAX_STAGED_TRACES` | 1000 | keyless traces held staged; more are rejected |
+//! | `--staged-ttl-secs` | `AGENTRACE_STAGED_TTL_SECS` | 120 | a staged trace's wait for a key or GenAI span |
+//! | `--ingest-workers` | `AGENTRACE_INGEST_WORKERS` | cores | requests decoded and ingested at once |
+//! | `--ingest-queue` | `AGENTRACE_INGEST_QUEUE` | 64 | OTLP requests waiting for a worker; more get 503 |
+//! | `--wal-limit-mib` | `AGENTRACE_WAL_LIMIT_MIB` | 1024 | write-ahead log bound |
+//!
+//! docs/security.md lists what each limit protects and what a client past it gets.
 //!
 //! # Feature flags
 //!
@@ -99,6 +118,10 @@ pub struct AppState {
     pub bound: BoundPorts,
     /// The ingest workers every request is decoded and ingested on.
     pub workers: Arc<Workers>,
+    /// Live subscribers (SSE and `/ws/live`), bounded.
+    pub live_slots: live::Slots,
+    /// WebSocket ingest connections, bounded.
+    pub ws_slots: live::Slots,
 }
 
 /// Why the server could not start.
@@ -132,7 +155,11 @@ impl AppState {
     /// Opens the store and builds the state for `config`.
     pub fn new(config: ServerConfig) -> Result<Self, StartError> {
         config.validate()?;
-        let store = Arc::new(Store::open_with(&config.db, config.limits.wal_limit_bytes)?);
+        let options = store::StoreOptions::default()
+            .with_wal_limit_bytes(config.limits.wal_limit_bytes)
+            .with_durability(config.durability)
+            .with_max_db_bytes(config.limits.max_db_bytes);
+        let store = Arc::new(Store::open_with_options(&config.db, &options)?);
         let hub = LiveHub::new(config.limits.live_buffer);
         let ingest = Ingest::new(
             store,
@@ -150,6 +177,8 @@ impl AppState {
                 config.limits.ingest_workers,
                 config.limits.ingest_queue,
             )),
+            live_slots: live::Slots::new(config.limits.max_live_subscribers),
+            ws_slots: live::Slots::new(config.limits.max_ws_connections),
             config: Arc::new(config),
             ingest: Arc::new(ingest),
             hub,
@@ -157,19 +186,25 @@ impl AppState {
     }
 }
 
-/// The OTLP/HTTP routes alone (served on the main port and on the extra OTLP port).
+/// The OTLP/HTTP routes alone (served on the main port and on the extra OTLP port), behind the
+/// guard ([`auth::guard`]: `Host`, origin, token).
 pub fn otlp_routes(state: AppState) -> Router {
+    guarded(otlp_routes_unguarded(state.clone()), state)
+}
+
+fn otlp_routes_unguarded(state: AppState) -> Router {
     let limit = state.config.limits.max_body_bytes;
     Router::new()
         .route("/v1/traces", post(otlp::traces))
         .route("/v1/logs", post(otlp::logs))
         .route("/v1/metrics", post(otlp::metrics))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
         .with_state(state)
+}
+
+/// `router` with every request (its fallback too) through [`auth::guard`].
+fn guarded(router: Router, state: AppState) -> Router {
+    router.layer(axum::middleware::from_fn_with_state(state, auth::guard))
 }
 
 /// The whole HTTP application: API, OTLP/HTTP, WebSocket, SSE and (unless headless) the page.
@@ -205,16 +240,13 @@ pub fn app(state: AppState) -> Router {
         .route("/ws/live", get(live::ws_live))
         .route("/ws/traces", get(ws::traces))
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
         .with_state(state.clone());
-    let mut router = api.merge(otlp_routes(state.clone()));
+    let mut router = api.merge(otlp_routes_unguarded(state.clone()));
     if !state.config.headless {
         router = router.merge(ui::routes());
     }
-    router
+    // Every route of the port, the page and the 404s included, passes the guard.
+    guarded(router, state)
 }
 
 /// A running server.

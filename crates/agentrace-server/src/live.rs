@@ -39,8 +39,12 @@ pub enum LiveEvent {
     SpansReceived {
         /// Session id.
         session_id: String,
-        /// The spans' ids and names, in arrival order: `[{traceId, spanId, parentSpanId, name}]`.
+        /// The spans' ids and names, in arrival order: `[{traceId, spanId, parentSpanId, name}]`;
+        /// at most [`MAX_EVENT_SPANS`] of them.
         spans: Vec<SpanSummary>,
+        /// Spans of the batch not listed in `spans` (absent when none).
+        #[serde(skip_serializing_if = "is_zero")]
+        spans_omitted: u64,
         /// Spans the session now holds.
         span_count: u64,
     },
@@ -86,16 +90,89 @@ pub struct SpanSummary {
     pub name: String,
 }
 
+/// Spans a `spans_received` event lists at most; the others of the batch are counted in
+/// `spans_omitted`.
+pub const MAX_EVENT_SPANS: usize = 256;
+/// Bytes of a span's name a `spans_received` event carries at most (cut at a character
+/// boundary, with `…` appended).
+pub const MAX_SUMMARY_NAME: usize = 256;
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl SpanSummary {
-    /// The summary of a span.
+    /// The summary of a span (its name cut to [`MAX_SUMMARY_NAME`] bytes).
     pub fn of(span: &Span) -> Self {
+        let name = if span.name.len() > MAX_SUMMARY_NAME {
+            format!("{}…", crate::ingest::clip(&span.name, MAX_SUMMARY_NAME))
+        } else {
+            span.name.clone()
+        };
         Self {
             trace_id: span.trace_id,
             span_id: span.span_id,
             parent_span_id: span.parent_span_id,
-            name: span.name.clone(),
+            name,
         }
     }
+}
+
+/// A bounded number of connections of one kind (live subscribers, WebSocket ingest
+/// connections): [`Slots::take`] gives a slot while fewer than the bound are taken.
+#[derive(Debug, Clone)]
+pub struct Slots {
+    taken: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    max: usize,
+}
+
+/// A taken slot, given back when dropped.
+#[derive(Debug)]
+pub struct Slot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+impl Slots {
+    /// At most `max` slots.
+    pub fn new(max: usize) -> Self {
+        Self {
+            taken: std::sync::Arc::default(),
+            max,
+        }
+    }
+
+    /// A slot, or `None` when all are taken.
+    pub fn take(&self) -> Option<Slot> {
+        use std::sync::atomic::Ordering;
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(std::sync::Arc::clone(&self.taken)))
+    }
+
+    /// Slots taken now.
+    pub fn taken(&self) -> usize {
+        self.taken.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The bound.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// The answer to a connection past its bound: 503 with `Retry-After`.
+pub(crate) fn too_many(what: &str, max: usize, flag: &str) -> Response {
+    crate::error::ApiError::Unavailable(format!(
+        "too many {what} ({max}, the limit); retry later, or raise {flag}"
+    ))
+    .into_response()
 }
 
 /// The publishing side of the live channel.
@@ -144,23 +221,52 @@ fn to_json(event: &LiveEvent) -> String {
 }
 
 /// `GET /stream/ui-updates`: the live feed as Server-Sent Events, one JSON object per `data:`.
-pub async fn sse(
-    State(state): State<AppState>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = state
-        .hub
-        .subscribe()
-        .map(|event| Ok(Event::default().data(to_json(&event))));
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+///
+/// At most [`crate::config::Limits::max_live_subscribers`] subscribers (SSE and `/ws/live`
+/// together); one more gets 503 with `Retry-After`.
+pub async fn sse(State(state): State<AppState>) -> Response {
+    let Some(slot) = state.live_slots.take() else {
+        return too_many(
+            "live subscribers",
+            state.live_slots.max(),
+            "--max-live-subscribers",
+        );
+    };
+    let stream = state.hub.subscribe().map(move |event| {
+        // The slot is held as long as the stream is.
+        let _held = &slot;
+        Ok::<_, Infallible>(Event::default().data(to_json(&event)))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// `GET /ws/live`: the live feed over a WebSocket, one JSON text message per event.
+///
+/// The client only ever sends control frames, so its messages are bounded by
+/// [`MAX_LIVE_CLIENT_MESSAGE`].
 pub async fn ws_live(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let Some(slot) = state.live_slots.take() else {
+        return too_many(
+            "live subscribers",
+            state.live_slots.max(),
+            "--max-live-subscribers",
+        );
+    };
     let hub = state.hub.clone();
     upgrade
-        .on_upgrade(move |socket| forward(socket, hub))
+        .max_message_size(MAX_LIVE_CLIENT_MESSAGE)
+        .max_frame_size(MAX_LIVE_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            forward(socket, hub).await;
+            drop(slot);
+        })
         .into_response()
 }
+
+/// The largest message a `/ws/live` client may send (it has nothing to say but close).
+pub const MAX_LIVE_CLIENT_MESSAGE: usize = 4096;
 
 async fn forward(mut socket: WebSocket, hub: LiveHub) {
     let mut events = Box::pin(hub.subscribe());

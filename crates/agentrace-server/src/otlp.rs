@@ -158,7 +158,17 @@ fn handle(
         };
         return Ok(encode(&response, encoding));
     }
+    // Counted on the wire first: a small body of many empty items is refused before it is
+    // decoded into as many items.
+    if encoding == Encoding::Protobuf
+        && let Some(items) = crate::body::count_otlp_items(raw)
+    {
+        ingest.check_items(items).map_err(ApiError::TooLarge)?;
+    }
     let (Telemetry { spans, logs }, mut reasons) = decode_telemetry(raw, encoding, signal)?;
+    ingest
+        .check_items((spans.len() + logs.len()) as u64)
+        .map_err(ApiError::TooLarge)?;
     if signal == Signal::Traces {
         // Log records in a traces body are refused with a reason rather than dropped unseen.
         reasons.extend(

@@ -61,6 +61,34 @@ pub fn restart_with_allocator_options() -> Option<std::io::Error> {
     exec_with(&missing)
 }
 
+/// The environment variable the server's token may come from.
+pub const AUTH_TOKEN_VAR: &str = "AGENTRACE_AUTH_TOKEN";
+
+/// The command line without its `--auth-token VALUE` (or `--auth-token=VALUE`), and the value.
+/// Arguments after `--` are left alone.
+pub fn token_out_of_args(args: Vec<OsString>) -> (Vec<OsString>, Option<OsString>) {
+    let mut kept = Vec::with_capacity(args.len());
+    let mut token = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            kept.push(arg);
+            kept.extend(args.by_ref());
+            break;
+        }
+        if arg == "--auth-token" {
+            token = args.next();
+            continue;
+        }
+        if let Some(value) = arg.to_str().and_then(|a| a.strip_prefix("--auth-token=")) {
+            token = Some(value.into());
+            continue;
+        }
+        kept.push(arg);
+    }
+    (kept, token)
+}
+
 #[cfg(unix)]
 fn exec_with(vars: &[(&str, &str)]) -> Option<std::io::Error> {
     use std::os::unix::process::CommandExt;
@@ -73,7 +101,13 @@ fn exec_with(vars: &[(&str, &str)]) -> Option<std::io::Error> {
     if let Some(arg0) = args.next() {
         command.arg0(arg0);
     }
+    // A token given on the command line goes to the new process through its environment, not
+    // its arguments (which every user of the machine can read, e.g. with `ps`).
+    let (args, token) = token_out_of_args(args.collect());
     command.args(args);
+    if let Some(token) = token {
+        command.env(AUTH_TOKEN_VAR, token);
+    }
     for (name, value) in vars {
         command.env(name, value);
     }
@@ -91,10 +125,29 @@ fn exec_with(_vars: &[(&str, &str)]) -> Option<std::io::Error> {
 
 #[cfg(test)]
 mod tests {
+    use std::ffi::OsString;
+
     use super::{
         PURGE_DECOMMITS, PURGE_DECOMMITS_VAR, PURGE_DELAY_MS, PURGE_DELAY_VAR,
-        missing_allocator_options,
+        missing_allocator_options, token_out_of_args,
     };
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_restarted_process_gets_the_token_in_its_environment_not_its_arguments() {
+        let (args, token) = token_out_of_args(os(&["serve", "--auth-token", "s3cret", "-v"]));
+        assert_eq!(args, os(&["serve", "-v"]));
+        assert_eq!(token, Some("s3cret".into()));
+        let (args, token) = token_out_of_args(os(&["serve", "--auth-token=s3cret"]));
+        assert_eq!(args, os(&["serve"]));
+        assert_eq!(token, Some("s3cret".into()));
+        let (args, token) = token_out_of_args(os(&["serve", "--", "--auth-token", "x"]));
+        assert_eq!(args, os(&["serve", "--", "--auth-token", "x"]));
+        assert_eq!(token, None);
+    }
 
     #[test]
     fn each_allocator_option_is_set_unless_the_user_set_it() {

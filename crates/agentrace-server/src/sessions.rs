@@ -721,7 +721,8 @@ impl SessionIndex {
         }
     }
 
-    fn next_generation(&self, base: &str) -> String {
+    /// The first free id among `base-2`, `base-3`, … (a new generation of `base`).
+    pub fn next_generation(&self, base: &str) -> String {
         (2u64..)
             .map(|n| format!("{base}-{n}"))
             .find(|id| !self.sessions.contains_key(id))

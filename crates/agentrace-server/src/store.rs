@@ -3,8 +3,16 @@
 //! The store is synchronous (rusqlite); the server calls it from blocking tasks. Every ingest
 //! batch is one transaction that commits before the producer is answered, so what was
 //! acknowledged survives a crash of the process. The database runs in WAL mode with
-//! `synchronous=NORMAL`: a killed process loses nothing committed (only a power loss could lose
-//! the last transactions).
+//! `synchronous=NORMAL` by default ([`Durability::Normal`]): a killed process loses nothing
+//! committed, but a power loss or an operating-system crash can lose the last transactions
+//! acknowledged before it. [`Durability::Full`] (`--durability full`) syncs the log at every
+//! commit, so an acknowledged batch survives that too, at the cost of an fsync per batch.
+//!
+//! One process opens a database at a time: a file database is locked (`flock`) while open, and a
+//! second server gets [`StoreError::InUse`]. A full disk (or `--max-db-mib` reached) is
+//! [`StoreError::Full`] and a database locked by another program past the busy timeout is
+//! [`StoreError::Busy`]: both are answered 503 with `Retry-After` (gRPC `UNAVAILABLE`), which
+//! OTLP exporters retry, and nothing of the batch is kept.
 //!
 //! Spans and logs are kept as OTLP/JSON objects together with the resource and scope they came
 //! with (stored once per distinct pair, in `origins`), so a session exports back to a standard
@@ -32,7 +40,16 @@ use crate::extract::Invocation;
 pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
+    /// The disk is full, or the database reached `--max-db-mib`; retry after freeing space.
+    #[error("{0}")]
+    Full(String),
+    /// Another program holds the database locked past the busy timeout; retry later.
+    #[error("{0}")]
+    Busy(String),
+    /// Another process (a second server) has the database open.
+    #[error("the database {0} is in use by another agentrace server; stop it or pass another --db")]
+    InUse(String),
     /// The database file's directory could not be created.
     #[error("cannot create {path}: {source}")]
     Io {
@@ -44,15 +61,105 @@ pub enum StoreError {
     /// No such item.
     #[error("{0}")]
     NotFound(String),
-    /// A configured capacity is reached.
-    #[error("{0}")]
-    Full(String),
     /// Stored data could not be read back (a chunk that does not decompress, say).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
     /// Stored JSON could not be read back.
     #[error("corrupt stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// Storage faults a producer should retry (a full disk, a busy database) become
+    /// [`StoreError::Full`] and [`StoreError::Busy`]; the rest stay SQLite errors.
+    fn from(err: rusqlite::Error) -> Self {
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Self::Full(
+                "the database is full (no space left on its disk, or --max-db-mib reached); \
+                 nothing of this batch was stored: retry after freeing space"
+                    .to_owned(),
+            ),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                Self::Busy(
+                    "the database is locked by another program; nothing of this batch was \
+                     stored: retry later"
+                        .to_owned(),
+                )
+            }
+            _ => Self::Sqlite(err),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the producer should retry later (503 with `Retry-After`, gRPC `UNAVAILABLE`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Full(_) | Self::Busy(_))
+    }
+}
+
+/// How a file database syncs its commits (`--durability`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=NORMAL` (the default): the write-ahead log is synced at checkpoints, not at
+    /// every commit. A crash of the process loses nothing acknowledged; a power loss or an
+    /// operating-system crash may lose the last commits.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit syncs the log before the producer is answered, so an
+    /// acknowledged batch survives a power loss too.
+    Full,
+}
+
+impl Durability {
+    /// The name of the level (`normal`, `full`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Normal => "normal",
+            Self::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "normal" => Ok(Self::Normal),
+            "full" => Ok(Self::Full),
+            other => Err(format!("unknown durability `{other}`: use full or normal")),
+        }
+    }
+}
+
+/// How a store is opened. Build it with [`StoreOptions::default`] and its `with_*` methods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The write-ahead log's bound ([`crate::config::Limits::wal_limit_bytes`]); `None` takes
+    /// the default.
+    pub wal_limit_bytes: Option<u64>,
+    /// How commits are synced.
+    pub durability: Durability,
+    /// The database's size bound ([`crate::config::Limits::max_db_bytes`]); `None` for none.
+    pub max_db_bytes: Option<u64>,
+}
+
+impl StoreOptions {
+    /// Sets the WAL bound.
+    pub fn with_wal_limit_bytes(mut self, bytes: u64) -> Self {
+        self.wal_limit_bytes = Some(bytes);
+        self
+    }
+    /// Sets the durability.
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+    /// Bounds the database's size.
+    pub fn with_max_db_bytes(mut self, bytes: Option<u64>) -> Self {
+        self.max_db_bytes = bytes;
+        self
+    }
 }
 
 /// The tables. Sessions are referred to by their row number (`sessions.rid`), not their id: the
@@ -90,6 +197,7 @@ CREATE TABLE IF NOT EXISTS span_chunks (
     body       BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS span_chunks_by_session ON span_chunks(session);
+CREATE INDEX IF NOT EXISTS span_chunks_by_origin ON span_chunks(origin_id);
 CREATE INDEX IF NOT EXISTS span_chunks_by_trace ON span_chunks(trace_id);
 CREATE TABLE IF NOT EXISTS chunk_span_ids (
     chunk_id INTEGER PRIMARY KEY,
@@ -111,6 +219,7 @@ CREATE TABLE IF NOT EXISTS logs (
     body        TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_session ON logs(session, time_ns);
+CREATE INDEX IF NOT EXISTS logs_by_origin ON logs(origin_id);
 CREATE INDEX IF NOT EXISTS logs_by_trace ON logs(trace_id);
 CREATE TABLE IF NOT EXISTS invocations (
     id      INTEGER PRIMARY KEY,
@@ -333,7 +442,9 @@ pub struct NewLog {
     pub time_ns: i64,
     /// The resource and scope as JSON.
     pub origin: std::sync::Arc<str>,
-    /// A fingerprint of the record's content: a retried export stores it once.
+    /// A fingerprint of the record's content: a retried export stores it once. Stored with
+    /// its session's row number in front (`rid:hash`), so the same record sent into another
+    /// session is stored there too (rows written before that carry the bare hash).
     pub fingerprint: String,
     /// The record as an OTLP/JSON object.
     pub body: String,
@@ -427,6 +538,31 @@ pub struct Store {
     legacy_ids: bool,
     /// Turns at the write connection for ingest batches ([`Store::ticket`]).
     turns: Turns,
+    /// The lock on a file database, held while the store is open.
+    _lock: Option<std::fs::File>,
+}
+
+/// Locks the database file `path` (creating it when missing) for this process: `flock`, which
+/// SQLite's own (`fcntl`) locks do not touch, released when the process ends however it ends.
+fn lock_file(path: &Path) -> Result<std::fs::File, StoreError> {
+    let io = |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            Err(StoreError::InUse(path.display().to_string()))
+        }
+        Err(std::fs::TryLockError::Error(err)) => Err(io(err)),
+    }
 }
 
 /// Turns at the write connection, served in the order their tickets were taken.
@@ -514,7 +650,23 @@ impl Store {
     /// Opens (creating when missing) the database; a file database's write-ahead log is kept
     /// near `wal_limit_bytes` (see [`crate::config::Limits::wal_limit_bytes`]).
     pub fn open_with(location: &DbLocation, wal_limit_bytes: u64) -> Result<Self, StoreError> {
+        Self::open_with_options(
+            location,
+            &StoreOptions::default().with_wal_limit_bytes(wal_limit_bytes),
+        )
+    }
+
+    /// Opens (creating when missing) the database with `options`. A file database is locked
+    /// for this process while the store is open: a second server gets [`StoreError::InUse`].
+    pub fn open_with_options(
+        location: &DbLocation,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        let wal_limit_bytes = options
+            .wal_limit_bytes
+            .unwrap_or(crate::config::Limits::default().wal_limit_bytes);
         let wal_limit = i64::try_from(wal_limit_bytes).unwrap_or(i64::MAX);
+        let mut lock = None;
         let (conn, checkpointer) = match location {
             DbLocation::Memory => (Connection::open_in_memory()?, None),
             DbLocation::File(path) => {
@@ -524,7 +676,8 @@ impl Store {
                         source,
                     })?;
                 }
-                let conn = Self::open_file(path)?;
+                lock = Some(lock_file(path)?);
+                let conn = Self::open_file(path, options.durability)?;
                 // Checkpoints (copying the WAL back into the database) run on their own thread
                 // and connection, not inside the commit of whoever crosses the WAL threshold.
                 conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -532,9 +685,14 @@ impl Store {
                 // further: blocks kept are written over, while new ones make ext4's fsyncs
                 // write them out first).
                 conn.pragma_update(None, "journal_size_limit", wal_limit)?;
-                (conn, Some(Self::open_file(path)?))
+                (conn, Some(Self::open_file(path, options.durability)?))
             }
         };
+        if let Some(max) = options.max_db_bytes {
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = i64::try_from(max).unwrap_or(i64::MAX) / page.max(512);
+            conn.pragma_update(None, "max_page_count", pages.max(1))?;
+        }
         migrate(&conn)?;
         let legacy_ids: bool =
             conn.query_row("SELECT EXISTS (SELECT 1 FROM span_ids)", [], |r| r.get(0))?;
@@ -548,6 +706,7 @@ impl Store {
             checkpoint,
             legacy_ids,
             turns: Turns::default(),
+            _lock: lock,
         })
     }
 
@@ -568,10 +727,14 @@ impl Store {
         }
     }
 
-    fn open_file(path: &Path) -> Result<Connection, StoreError> {
+    fn open_file(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let synchronous = match durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(conn)
@@ -657,8 +820,13 @@ impl Store {
              WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
             params![to, trace_id, from],
         )?;
+        // A log's fingerprint names its session (`rid:hash`, see `NewLog`'s insert): it moves
+        // with it. One the new session holds already stays where it was.
         let logs = tx.execute(
-            "UPDATE logs SET session = (SELECT rid FROM sessions WHERE id = ?1) \
+            "UPDATE OR IGNORE logs SET session = (SELECT rid FROM sessions WHERE id = ?1), \
+             fingerprint = CASE WHEN instr(fingerprint, ':') > 0 \
+                 THEN (SELECT rid FROM sessions WHERE id = ?1) || substr(fingerprint, instr(fingerprint, ':')) \
+                 ELSE fingerprint END \
              WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
             params![to, trace_id, from],
         )?;
@@ -852,19 +1020,35 @@ impl Store {
 
     /// A session's spans in start order (then span id).
     pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let chunks = self.chunks(CHUNKS_OF_SESSION, session_id)?;
+        let chunks = self.chunks(CHUNKS_OF_SESSION, [session_id], session_id)?;
         split_chunks(chunks)
     }
 
-    /// One trace's spans (in start order, then span id) and log records (in time order),
-    /// wherever they are stored.
-    pub fn trace(&self, trace_id: &str) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
-        let spans = split_chunks(self.chunks(CHUNKS_OF_TRACE, trace_id)?)?;
-        let logs = self.items(
+    /// One trace's spans (in start order, then span id) and log records (in time order), as a
+    /// session holds them (a trace sent into two WebSocket sessions is stored in each).
+    pub fn trace(
+        &self,
+        session_id: &str,
+        trace_id: &str,
+    ) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
+        let spans =
+            split_chunks(self.chunks(CHUNKS_OF_TRACE, [trace_id, session_id], trace_id)?)?;
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
             "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
-             WHERE l.trace_id = ?1 ORDER BY l.time_ns, l.id",
-            trace_id,
+             WHERE l.trace_id = ?1 AND l.session = (SELECT rid FROM sessions WHERE id = ?2) \
+             ORDER BY l.time_ns, l.id",
         )?;
+        let rows = stmt.query_map([trace_id, session_id], |r| {
+            Ok(StoredItem {
+                origin: r.get(0)?,
+                body: r.get(1)?,
+            })
+        })?;
+        let mut logs = Vec::new();
+        for row in rows {
+            logs.push(row?);
+        }
         Ok((spans, logs))
     }
 
@@ -879,10 +1063,15 @@ impl Store {
 
     /// Span chunks, decompressed and decoded; `sql` selects them by `key` (a session or a trace
     /// id).
-    fn chunks(&self, sql: &str, key: &str) -> Result<Vec<StoredChunk>, StoreError> {
+    fn chunks(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        key: &str,
+    ) -> Result<Vec<StoredChunk>, StoreError> {
         let conn = self.conn.lock();
         let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query([key])?;
+        let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let body = match row.get_ref(1)? {
@@ -947,6 +1136,7 @@ impl Store {
     }
 
     /// Deletes a session with its spans, logs and invocations.
+    /// The origins only it named are deleted too, from the table and the id cache.
     pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
@@ -958,6 +1148,15 @@ impl Store {
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+        // The origins (resource and scope) the session's spans and logs name: those no other
+        // session names go with it.
+        let candidates: Vec<i64> = tx
+            .prepare(
+                "SELECT origin_id FROM span_chunks WHERE session = ?1 \
+                 UNION SELECT origin_id FROM logs WHERE session = ?1",
+            )?
+            .query_map([rid], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         tx.execute(
             "DELETE FROM span_ids WHERE trace_id IN \
              (SELECT DISTINCT trace_id FROM span_chunks WHERE session = ?1)",
@@ -972,8 +1171,34 @@ impl Store {
         tx.execute("DELETE FROM logs WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM invocations WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM sessions WHERE rid = ?1", [rid])?;
+        let mut pruned: Set<i64> = Set::default();
+        {
+            let mut prune = tx.prepare_cached(
+                "DELETE FROM origins WHERE id = ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM span_chunks WHERE origin_id = ?1) \
+                 AND NOT EXISTS (SELECT 1 FROM logs WHERE origin_id = ?1)",
+            )?;
+            for id in candidates {
+                if prune.execute([id])? > 0 {
+                    pruned.insert(id);
+                }
+            }
+        }
         tx.commit()?;
+        // Still under the connection's lock, which every lookup of the cache is made under: no
+        // write can take a pruned id from it.
+        if !pruned.is_empty() {
+            self.origins.lock().retain(|_, id| !pruned.contains(id));
+        }
+        drop(conn);
         Ok(())
+    }
+
+    /// Origins (distinct resource and scope pairs) stored, and held in the id cache.
+    pub fn origin_counts(&self) -> Result<(i64, usize), StoreError> {
+        let conn = self.conn.lock();
+        let stored = conn.query_row("SELECT COUNT(*) FROM origins", [], |r| r.get(0))?;
+        Ok((stored, self.origins.lock().len()))
     }
 
     /// Sessions completed before `cutoff_ns` (for the retention sweep).
@@ -1061,9 +1286,10 @@ impl std::fmt::Debug for Writer<'_> {
 const CHUNKS_OF_SESSION: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
     JOIN origins o ON o.id = c.origin_id WHERE c.session = (SELECT rid FROM sessions WHERE id = ?1) \
     ORDER BY c.id";
-/// The span chunks of a trace, in the order stored.
+/// The span chunks of a trace (`?1`) in a session (`?2`), in the order stored.
 const CHUNKS_OF_TRACE: &str = "SELECT o.json, c.body, c.span_count FROM span_chunks c \
-    JOIN origins o ON o.id = c.origin_id WHERE c.trace_id = ?1 ORDER BY c.id";
+    JOIN origins o ON o.id = c.origin_id \
+    WHERE c.trace_id = ?1 AND c.session = (SELECT rid FROM sessions WHERE id = ?2) ORDER BY c.id";
 
 /// One span chunk as read: the JSON of its origin and its spans.
 struct StoredChunk {
@@ -1205,7 +1431,8 @@ trait Item {
 impl Item for NewLog {
     const INSERT: &'static str = "INSERT OR IGNORE INTO logs (session, trace_id, span_id, \
         time_ns, origin_id, fingerprint, body) \
-        VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)";
+        VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5, \
+        (SELECT rid FROM sessions WHERE id = ?1) || ':' || ?6, ?7)";
     const COUNT: &'static str = "UPDATE sessions SET log_count = log_count + ?1, \
         updated_at_ns = ?2 WHERE id = ?3";
     fn origin(&self) -> &std::sync::Arc<str> {
@@ -1260,10 +1487,12 @@ impl Writer<'_> {
         {
             // The span ids each trace of the batch already has in the store (read once per
             // trace), plus those of this batch as they are added.
-            let mut known: Map<&str, Set<[u8; 8]>> = Map::default();
+            // Keyed by session and trace: a span is a duplicate only of the same span in the
+            // same session (a retried export); sent into another session it is stored there.
+            let mut known: Map<(&str, &str), Set<[u8; 8]>> = Map::default();
             let mut stored_ids = tx.prepare_cached(
                 "SELECT s.ids FROM span_chunks c JOIN chunk_span_ids s ON s.chunk_id = c.id \
-                 WHERE c.trace_id = ?1",
+                 WHERE c.trace_id = ?1 AND c.session = (SELECT rid FROM sessions WHERE id = ?2)",
             )?;
             let mut legacy = self
                 .store
@@ -1290,7 +1519,7 @@ impl Writer<'_> {
                         id
                     }
                 };
-                let seen = match known.entry(&span.trace_id) {
+                let seen = match known.entry((session_id, &span.trace_id)) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e)
                         if new_traces.contains(&*span.trace_id) =>
@@ -1299,7 +1528,7 @@ impl Writer<'_> {
                     }
                     std::collections::hash_map::Entry::Vacant(e) => {
                         let mut ids = Set::default();
-                        let mut rows = stored_ids.query([&*span.trace_id])?;
+                        let mut rows = stored_ids.query([&*span.trace_id, session_id])?;
                         while let Some(row) = rows.next()? {
                             let blob: Vec<u8> = row.get(0)?;
                             ids.extend(
@@ -1639,12 +1868,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("wal.db");
         let store = Store::open_with(&DbLocation::File(path.clone()), LIMIT as u64).unwrap();
-        let own = Store::open_file(&path).unwrap();
+        let own = Store::open_file(&path, Durability::Normal).unwrap();
         for i in 0..100 {
             store.create_session(&session(i)).unwrap();
         }
         // A reader's snapshot: passive passes copy no frame committed after it.
-        let mut reader = Store::open_file(&path).unwrap();
+        let mut reader = Store::open_file(&path, Durability::Normal).unwrap();
         let snapshot = reader.transaction().unwrap();
         let _: i64 = snapshot
             .query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))

@@ -81,9 +81,20 @@ type Deliver = Box<dyn FnOnce() + Send>;
 struct Queue {
     /// Workers running (each takes the next waiting job when it finishes one).
     active: usize,
-    /// Waiting jobs, first come first served, each with its number.
-    waiting: VecDeque<(u64, Job)>,
+    /// Waiting jobs, first come first served, each with its number and whether it counts
+    /// against the queue's bound (OTLP requests do, WebSocket messages do not).
+    waiting: VecDeque<(u64, bool, Job)>,
+    /// Waiting jobs that count against the bound.
+    waiting_bounded: usize,
     next: u64,
+}
+
+impl Queue {
+    fn pop(&mut self) -> Option<Job> {
+        let (_, bounded, job) = self.waiting.pop_front()?;
+        self.waiting_bounded -= usize::from(bounded);
+        Some(job)
+    }
 }
 
 impl std::fmt::Debug for Queue {
@@ -121,9 +132,12 @@ struct Queued<'a> {
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
         let mut state = self.shared.state.lock();
-        if let Some(at) = state.waiting.iter().position(|(id, _)| *id == self.id) {
+        if let Some(at) = state.waiting.iter().position(|(id, _, _)| *id == self.id) {
             // Dropped after the lock is let go: the job owns the request's closure.
             let job = state.waiting.remove(at);
+            if let Some((_, true, _)) = &job {
+                state.waiting_bounded -= 1;
+            }
             drop(state);
             drop(job);
         }
@@ -136,14 +150,14 @@ impl Shared {
         loop {
             let deliver = job();
             let mut state = self.state.lock();
-            let next = state.waiting.pop_front();
+            let next = state.pop();
             if next.is_none() {
                 state.active -= 1;
             }
             drop(state);
             deliver();
             match next {
-                Some((_, next)) => job = next,
+                Some(next) => job = next,
                 None => return,
             }
         }
@@ -219,7 +233,7 @@ impl Workers {
             drop(tokio::task::spawn_blocking(move || shared.work(job)));
             return Ok(None);
         }
-        if bounded && state.waiting.len() >= self.queue {
+        if bounded && state.waiting_bounded >= self.queue {
             drop(state);
             self.shared.refused.fetch_add(1, Ordering::Relaxed);
             return Err(WorkError::Overloaded {
@@ -229,7 +243,8 @@ impl Workers {
         }
         let id = state.next;
         state.next += 1;
-        state.waiting.push_back((id, job));
+        state.waiting.push_back((id, bounded, job));
+        state.waiting_bounded += usize::from(bounded);
         Ok(Some(id))
     }
 

@@ -26,12 +26,25 @@ use serde_json::{Value, json};
 use crate::{AppState, ingest::Ingest, workers::Workers};
 
 /// `GET /ws/traces`: upgrades to the ingest protocol.
+///
+/// At most [`crate::config::Limits::max_ws_connections`] connections at once; one more gets 503
+/// with `Retry-After`.
 pub async fn traces(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let Some(slot) = state.ws_slots.take() else {
+        return crate::live::too_many(
+            "WebSocket ingest connections",
+            state.ws_slots.max(),
+            "--max-ws-connections",
+        );
+    };
     let ingest = Arc::clone(&state.ingest);
     let workers = Arc::clone(&state.workers);
     upgrade
         .max_message_size(state.config.limits.max_ws_message_bytes)
-        .on_upgrade(move |socket| session_loop(socket, ingest, workers))
+        .on_upgrade(move |socket| async move {
+            session_loop(socket, ingest, workers).await;
+            drop(slot);
+        })
 }
 
 async fn session_loop(socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Workers>) {
@@ -42,6 +55,8 @@ async fn session_loop(socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Worke
     // waits for a worker however long it takes instead of being refused; the client's further
     // messages wait in the connection.
     let (parsed_tx, mut parsed) = tokio::sync::mpsc::channel::<Prepared>(1);
+    // The connection's names: applied one message at a time, so never contended.
+    let connection = Arc::new(parking_lot::Mutex::new(Connection::default()));
     let read = async {
         while let Some(Ok(message)) = stream.next().await {
             let text = match message {
@@ -64,8 +79,9 @@ async fn session_loop(socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Worke
     let apply_all = async {
         while let Some(prepared) = parsed.recv().await {
             let ingest = Arc::clone(&ingest);
+            let connection = Arc::clone(&connection);
             let reply = workers
-                .run_waiting(move || apply(&ingest, prepared))
+                .run_waiting(move || apply(&ingest, &mut connection.lock(), prepared))
                 .await
                 .unwrap_or_else(|e| Some(error(&format!("internal error: {e}"))));
             if let Some(reply) = reply
@@ -107,9 +123,25 @@ struct Envelope<'a> {
     metadata: Option<Value>,
 }
 
-/// Handles one client message; returns the reply, if any ([`prepare`], then [`apply`]).
-pub fn handle(ingest: &Ingest, text: &str) -> Option<Value> {
-    apply(ingest, prepare(text))
+/// Handles one client message of `connection`; returns the reply, if any ([`prepare`], then
+/// [`apply`]).
+pub fn handle(ingest: &Ingest, connection: &mut Connection, text: &str) -> Option<Value> {
+    apply(ingest, connection, prepare(text))
+}
+
+/// What a connection remembers: the sessions it started that are stored under another id (a
+/// `session_start` naming a session another producer made opens a new generation instead of
+/// replacing it; the client's later messages with that name go to the new one).
+#[derive(Debug, Default)]
+pub struct Connection {
+    renamed: agentrace_loader::hash::Map<String, String>,
+}
+
+impl Connection {
+    /// The stored id of the client's session `name`.
+    fn id<'a>(&'a self, name: &'a str) -> &'a str {
+        self.renamed.get(name).map_or(name, String::as_str)
+    }
 }
 
 /// A client message, read and parsed: everything about it that does not depend on the server's
@@ -170,6 +202,12 @@ pub fn prepare(text: &str) -> Prepared {
     let Some(session_id) = message.session_id.as_ref().and_then(Value::as_str) else {
         return Prepared::Reply(error(&format!("`{kind}` message without a `session_id`")));
     };
+    if session_id.chars().count() > crate::sessions::MAX_KEY_CHARS {
+        return Prepared::Reply(error(&format!(
+            "`session_id` longer than {} characters",
+            crate::sessions::MAX_KEY_CHARS
+        )));
+    }
     let session_id = session_id.to_owned();
     match kind {
         "session_start" => Prepared::Start {
@@ -214,7 +252,7 @@ pub fn prepare(text: &str) -> Prepared {
 
 /// Applies a read message to the server's state; returns the reply, if any. Spans and logs for
 /// a session that was never started are refused, before any problem of their payload.
-pub fn apply(ingest: &Ingest, prepared: Prepared) -> Option<Value> {
+pub fn apply(ingest: &Ingest, connection: &mut Connection, prepared: Prepared) -> Option<Value> {
     let unknown = |session_id: &str| {
         Some(error(&format!(
             "unknown session `{session_id}`: send session_start first"
@@ -227,10 +265,23 @@ pub fn apply(ingest: &Ingest, prepared: Prepared) -> Option<Value> {
             eval_set_id,
             metadata,
         } => match ingest.open_session(&session_id, eval_set_id, metadata) {
-            Ok(()) => Some(json!({ "type": "session_started", "session_id": session_id })),
+            Ok(id) if id == session_id => {
+                connection.renamed.remove(&session_id);
+                Some(json!({ "type": "session_started", "session_id": session_id }))
+            }
+            Ok(id) => {
+                let reply = json!({
+                    "type": "session_started",
+                    "session_id": session_id,
+                    "stored_as": id,
+                });
+                connection.renamed.insert(session_id, id);
+                Some(reply)
+            }
             Err(err) => Some(error(&err.to_string())),
         },
         Prepared::Spans { session_id, spans } => {
+            let session_id = connection.id(&session_id).to_owned();
             if !ingest.has_session(&session_id) {
                 return unknown(&session_id);
             }
@@ -238,17 +289,26 @@ pub fn apply(ingest: &Ingest, prepared: Prepared) -> Option<Value> {
                 Ok(read) => read,
                 Err(problem) => return Some(error(&problem)),
             };
+            if let Err(problem) = ingest.check_items((spans.len() + problems.len()) as u64) {
+                return Some(error(&problem));
+            }
+            // Problems are summarized (a few named, the rest counted): a frame of many bad
+            // spans gets a short answer.
+            let unread = (!problems.is_empty()).then(|| crate::ingest::summarize(&problems));
+            problems.clear();
             match ingest.spans_for_session(&session_id, spans) {
                 Ok(outcome) if outcome.rejected > 0 => {
+                    problems.extend(unread);
                     problems.push(outcome.error_message());
                     Some(error(&problems.join("; ")))
                 }
-                Ok(_) if !problems.is_empty() => Some(error(&problems.join("; "))),
+                Ok(_) if unread.is_some() => unread.map(|u| error(&u)),
                 Ok(_) => None,
                 Err(err) => Some(error(&err.to_string())),
             }
         }
         Prepared::Log { session_id, record } => {
+            let session_id = connection.id(&session_id).to_owned();
             if !ingest.has_session(&session_id) {
                 return unknown(&session_id);
             }
@@ -262,7 +322,7 @@ pub fn apply(ingest: &Ingest, prepared: Prepared) -> Option<Value> {
                 Err(err) => Some(error(&err.to_string())),
             }
         }
-        Prepared::End { session_id } => match ingest.end_session(&session_id) {
+        Prepared::End { session_id } => match ingest.end_session(connection.id(&session_id)) {
             Ok(invocations) => Some(json!({
                 "type": "session_complete",
                 "session_id": session_id,

@@ -31,7 +31,7 @@ enum Command {
     /// Read a trace file and print the invocations (turns) found in it.
     Extract(extract::ExtractArgs),
     /// Run the dev server: OTLP/HTTP and gRPC ingest, sessions, SQLite storage, API and web page.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
 }
 
 fn main() -> ExitCode {
@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             if let Some(err) = agentrace_server::process::restart_with_allocator_options() {
                 eprintln!("note: running with the allocator's default purge options: {err}");
             }
-            serve::run(args)
+            serve::run(*args)
         }
     };
     match result {

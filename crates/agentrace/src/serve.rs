@@ -29,9 +29,26 @@ pub(crate) struct ServeArgs {
     /// directory].
     #[arg(long, env = "AGENTRACE_DB")]
     db: Option<String>,
-    /// Bearer token that protects ingest and the API.
+    /// How commits are synced: normal (a crash of the process loses nothing acknowledged, a
+    /// power loss may lose the last commits) or full (every commit synced before the answer).
+    #[arg(long, env = "AGENTRACE_DURABILITY", default_value = "normal")]
+    durability: agentrace_server::store::Durability,
+    /// Bound of the database's size, in MiB; past it ingest is refused with 503 and
+    /// Retry-After, as on a full disk (default: none).
+    #[arg(long, env = "AGENTRACE_MAX_DB_MIB")]
+    max_db_mib: Option<u64>,
+    /// Bearer token that protects ingest and the API. Prefer the environment variable or
+    /// --auth-token-file: a command-line argument is visible to every user of the machine (ps).
     #[arg(long, env = "AGENTRACE_AUTH_TOKEN", hide_env_values = true)]
     auth_token: Option<String>,
+    /// File holding the bearer token (its first line; surrounding whitespace is ignored).
+    #[arg(
+        long,
+        env = "AGENTRACE_AUTH_TOKEN_FILE",
+        conflicts_with = "auth_token",
+        value_name = "PATH"
+    )]
+    auth_token_file: Option<PathBuf>,
     /// Allow a non-loopback --host without a token (anyone who reaches the port sees everything).
     #[arg(long, env = "AGENTRACE_ALLOW_INSECURE_BIND")]
     allow_insecure_bind: bool,
@@ -42,6 +59,15 @@ pub(crate) struct ServeArgs {
         value_delimiter = ','
     )]
     cors_origins: Vec<String>,
+    /// Extra name a request's Host header may carry (repeatable). localhost and IP addresses are
+    /// always accepted; any other name is refused with 403 (protection against DNS rebinding).
+    /// Needed when the server is reached by name, e.g. host.docker.internal; `*` accepts any.
+    #[arg(
+        long = "allow-host",
+        env = "AGENTRACE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    allowed_hosts: Vec<String>,
     /// Directory of ADK eval set JSON files loaded at start.
     #[arg(long, env = "AGENTRACE_EVAL_SETS")]
     eval_sets: Option<PathBuf>,
@@ -68,6 +94,33 @@ pub(crate) struct ServeArgs {
     /// 0 turns staging off (every trace gets a session).
     #[arg(long, env = "AGENTRACE_STAGED_TTL_SECS", default_value_t = SessionRules::default().staged_ttl.as_secs())]
     staged_ttl_secs: u64,
+    /// Largest request body after gzip decompression, in bytes (also the largest gRPC message).
+    #[arg(long, env = "AGENTRACE_MAX_DECOMPRESSED_BYTES", default_value_t = Limits::default().max_decompressed_bytes)]
+    max_decompressed_bytes: usize,
+    /// Largest WebSocket ingest message (/ws/traces), in bytes.
+    #[arg(long, env = "AGENTRACE_MAX_WS_MESSAGE_BYTES", default_value_t = Limits::default().max_ws_message_bytes)]
+    max_ws_message_bytes: usize,
+    /// Concurrent gRPC calls per connection.
+    #[arg(long, env = "AGENTRACE_GRPC_CONCURRENCY", default_value_t = Limits::default().grpc_concurrency)]
+    grpc_concurrency: usize,
+    /// Spans plus log records one request may carry; a request with more is refused whole
+    /// (413, gRPC OUT_OF_RANGE).
+    #[arg(long, env = "AGENTRACE_MAX_ITEMS_PER_REQUEST", default_value_t = Limits::default().max_items_per_request)]
+    max_items_per_request: u64,
+    /// Bytes of the longest string a span or log record may hold (a name, an attribute, a log
+    /// body); one with a longer string is rejected through partial success.
+    #[arg(long, env = "AGENTRACE_MAX_STRING_BYTES", default_value_t = Limits::default().max_string_bytes)]
+    max_string_bytes: u64,
+    /// Live events buffered per subscriber (SSE, /ws/live); one that falls further behind is
+    /// told how many it missed.
+    #[arg(long, env = "AGENTRACE_LIVE_BUFFER", default_value_t = Limits::default().live_buffer)]
+    live_buffer: usize,
+    /// Live subscribers (SSE and /ws/live together) at once; one more gets 503.
+    #[arg(long, env = "AGENTRACE_MAX_LIVE_SUBSCRIBERS", default_value_t = Limits::default().max_live_subscribers)]
+    max_live_subscribers: usize,
+    /// WebSocket ingest connections (/ws/traces) at once; one more gets 503.
+    #[arg(long, env = "AGENTRACE_MAX_WS_CONNECTIONS", default_value_t = Limits::default().max_ws_connections)]
+    max_ws_connections: usize,
     /// Requests decoded and ingested at once (default: the number of cores).
     #[arg(long, env = "AGENTRACE_INGEST_WORKERS", default_value_t = Limits::default().ingest_workers)]
     ingest_workers: usize,
@@ -110,16 +163,30 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         max_spans_per_session: args.max_spans_per_session,
         max_logs_per_session: args.max_logs_per_session,
         max_body_bytes: args.max_body_bytes,
-        retention: args.retention_hours.map(|h| Duration::from_secs(h * 3600)),
+        retention: args
+            .retention_hours
+            .map(|h| Duration::from_secs(h.saturating_mul(3600))),
         max_staged_traces: args.max_staged_traces,
+        live_buffer: args.live_buffer,
+        max_items_per_request: args.max_items_per_request,
+        max_string_bytes: args.max_string_bytes,
+        max_decompressed_bytes: args.max_decompressed_bytes,
+        max_ws_message_bytes: args.max_ws_message_bytes,
+        grpc_concurrency: args.grpc_concurrency,
+        max_live_subscribers: args.max_live_subscribers,
+        max_ws_connections: args.max_ws_connections,
         ingest_workers: args.ingest_workers,
         ingest_queue: args.ingest_queue,
         wal_limit_bytes: args.wal_limit_mib.saturating_mul(1 << 20),
-        ..Limits::default()
+        max_db_bytes: args.max_db_mib.map(|m| m.saturating_mul(1 << 20)),
     };
     let rules = SessionRules {
         staged_ttl: Duration::from_secs(args.staged_ttl_secs),
         ..SessionRules::default()
+    };
+    let token = match (&args.auth_token, &args.auth_token_file) {
+        (_, Some(path)) => Some(read_token_file(path)?),
+        (token, None) => token.clone(),
     };
     let db = args
         .db
@@ -131,9 +198,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         .with_otlp_http_port(port(args.otlp_http_port))
         .with_otlp_grpc_port(port(args.otlp_grpc_port))
         .with_db(db)
-        .with_auth_token(args.auth_token)
+        .with_durability(args.durability)
+        .with_auth_token(token)
         .with_allow_insecure_bind(args.allow_insecure_bind)
         .with_cors_origins(args.cors_origins)
+        .with_allowed_hosts(args.allowed_hosts)
         .with_eval_sets_dir(args.eval_sets)
         .with_headless(args.headless)
         .with_limits(limits)
@@ -169,6 +238,19 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         Ok::<(), anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The token in `path`: its first line, trimmed.
+fn read_token_file(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    let token = text.lines().next().unwrap_or_default().trim();
+    anyhow::ensure!(
+        !token.is_empty(),
+        "the token file {} is empty",
+        path.display()
+    );
+    Ok(token.to_owned())
 }
 
 async fn shutdown_signal() {

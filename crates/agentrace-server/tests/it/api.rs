@@ -60,8 +60,8 @@ async fn a_token_protects_ingest_and_api_but_not_health() {
         .unwrap();
     assert_eq!(
         query.status(),
-        200,
-        "GET may pass the token in the query (EventSource)"
+        401,
+        "only the live feeds take the token in the query (EventSource)"
     );
     assert_eq!(
         http.get(format!("{base}/api/health"))

@@ -91,9 +91,75 @@ proptest! {
     ]) {
         let state = state();
         let ingest: &Ingest = &state.ingest;
-        let _ = ws::handle(ingest, r#"{"type":"session_start","session_id":"s"}"#);
+        let mut connection = ws::Connection::default();
+        let _ = ws::handle(ingest, &mut connection, r#"{"type":"session_start","session_id":"s"}"#);
         let message = format!(r#"{{"type":"{kind}","session_id":"s","span":{json},"spans":{json},"log":{json}}}"#);
-        let _ = ws::handle(ingest, &message);
-        let _ = ws::handle(ingest, &json);
+        let _ = ws::handle(ingest, &mut connection, &message);
+        let _ = ws::handle(ingest, &mut connection, &json);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The wire count of items agrees with prost's decoding, for any shape of request.
+    #[test]
+    fn items_counted_on_the_wire_match_the_decoded_request(
+        shape in proptest::collection::vec(proptest::collection::vec(0usize..6, 0..4), 0..4),
+        schema in "[a-z]{0,5}",
+    ) {
+        use opentelemetry_proto::tonic::{
+            collector::trace::v1::ExportTraceServiceRequest,
+            trace::v1::{ResourceSpans, ScopeSpans, Span},
+        };
+        let request = ExportTraceServiceRequest {
+            resource_spans: shape
+                .iter()
+                .map(|scopes| ResourceSpans {
+                    scope_spans: scopes
+                        .iter()
+                        .map(|&n| ScopeSpans {
+                            spans: vec![Span { name: "s".into(), ..Span::default() }; n],
+                            schema_url: schema.clone(),
+                            ..ScopeSpans::default()
+                        })
+                        .collect(),
+                    schema_url: schema.clone(),
+                    ..ResourceSpans::default()
+                })
+                .collect(),
+        };
+        let expected: usize = shape.iter().flatten().sum();
+        let body = prost::Message::encode_to_vec(&request);
+        prop_assert_eq!(
+            agentrace_server::body::count_otlp_items(&body),
+            Some(expected as u64)
+        );
+    }
+
+    /// Arbitrary bytes never make the counter panic, and never count more items than the bytes
+    /// could hold (two bytes an item at the least).
+    #[test]
+    fn the_wire_count_of_arbitrary_bytes_is_bounded(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        if let Some(n) = agentrace_server::body::count_otlp_items(&bytes) {
+            prop_assert!(n as usize <= bytes.len() / 2);
+        }
+    }
+
+    /// Arbitrary `Host` values never panic the check, and a name not allowed never passes
+    /// unless it is `localhost` or an IP literal.
+    #[test]
+    fn the_host_check_takes_any_value(host in "[a-z0-9.:\\[\\]-]{0,40}") {
+        let allowed = agentrace_server::auth::host_allowed(&host, &[]);
+        if allowed {
+            let name = host.rsplit_once(':').map_or(host.as_str(), |(n, _)| n);
+            let name = name.strip_suffix('.').unwrap_or(name);
+            prop_assert!(
+                name.eq_ignore_ascii_case("localhost")
+                    || name.parse::<std::net::Ipv4Addr>().is_ok()
+                    || host.starts_with('['),
+                "{} passed", host
+            );
+        }
     }
 }

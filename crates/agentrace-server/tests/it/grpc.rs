@@ -1,13 +1,11 @@
 //! OTLP/gRPC: the token, gzip, the message size limit, partial success and undecodable bodies.
 
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceResponse, trace_service_client::TraceServiceClient,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use prost::Message as _;
 use serde_json::Value;
 use tonic::{Code, codec::CompressionEncoding};
 
-use crate::testkit::{self, agent_turn, kv, traces};
+use crate::testkit::{self, RawCodec, agent_turn, kv, traces};
 
 async fn client(
     server: &agentrace_server::Server,
@@ -105,53 +103,6 @@ async fn grpc_export_reports_malformed_spans_as_partial_success() {
     let response = grpc.export(request).await.expect("export").into_inner();
     testkit::assert_spans_rejected(response.partial_success, 1, "span id has 3 bytes");
     server.shutdown().await;
-}
-
-/// A client codec that sends raw bytes as the request message.
-#[derive(Default)]
-struct RawCodec;
-
-struct RawEncoder;
-struct ResponseDecoder;
-
-impl tonic::codec::Encoder for RawEncoder {
-    type Item = Vec<u8>;
-    type Error = tonic::Status;
-    fn encode(
-        &mut self,
-        item: Vec<u8>,
-        dst: &mut tonic::codec::EncodeBuf<'_>,
-    ) -> Result<(), Self::Error> {
-        use bytes::BufMut as _;
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-
-impl tonic::codec::Decoder for ResponseDecoder {
-    type Item = ExportTraceServiceResponse;
-    type Error = tonic::Status;
-    fn decode(
-        &mut self,
-        src: &mut tonic::codec::DecodeBuf<'_>,
-    ) -> Result<Option<Self::Item>, Self::Error> {
-        ExportTraceServiceResponse::decode(src)
-            .map(Some)
-            .map_err(|e| tonic::Status::internal(e.to_string()))
-    }
-}
-
-impl tonic::codec::Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = ExportTraceServiceResponse;
-    type Encoder = RawEncoder;
-    type Decoder = ResponseDecoder;
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-    fn decoder(&mut self) -> ResponseDecoder {
-        ResponseDecoder
-    }
 }
 
 #[tokio::test]

@@ -2,28 +2,11 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::{connect_async, tungstenite::Message};
 
-use crate::testkit::{self, agent_turn, kv, traces};
-
-async fn next_json(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(testkit::WAIT, ws.next())
-            .await
-            .expect("reply in time")
-            .expect("socket open")
-            .expect("message");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("JSON reply");
-        }
-    }
-}
+use crate::testkit::{self, agent_turn, kv, next_json, traces};
 
 #[tokio::test]
 async fn websocket_session_start_span_log_end_gives_the_invocations() {

@@ -4,6 +4,7 @@ mod api;
 mod docs;
 mod fuzz;
 mod grpc;
+mod hardening;
 mod live;
 mod otlp_http;
 mod staging;

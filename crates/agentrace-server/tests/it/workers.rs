@@ -14,7 +14,7 @@ use tonic::Code;
 use crate::testkit::{self, agent_turn, kv, traces};
 
 /// Waits (bounded) until the server's workers report `busy` and `waiting`.
-async fn until(server: &Server, busy: usize, waiting: usize) -> WorkersStatus {
+pub(crate) async fn until(server: &Server, busy: usize, waiting: usize) -> WorkersStatus {
     for _ in 0..500 {
         let status = server.state().workers.status();
         if (status.busy, status.waiting) == (busy, waiting) {
