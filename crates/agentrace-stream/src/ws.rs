@@ -317,32 +317,48 @@ impl Transport for WebSocketTransport {
 
     fn encode(&mut self, records: Vec<Record>) -> WsBatch {
         let count = records.len();
-        let session_id = &self.config.session_id;
+        // `"session_id":"…"`, written once per batch.
+        let session = serde_json::to_string(&self.config.session_id).unwrap_or_default();
         let mut frames = Vec::new();
-        let mut spans: Vec<Value> = Vec::new();
-        let flush_spans = |spans: &mut Vec<Value>, frames: &mut Vec<String>| {
-            if !spans.is_empty() {
-                frames.push(
-                    json!({"type": "spans", "session_id": session_id, "spans": std::mem::take(spans)})
-                        .to_string(),
-                );
-            }
-        };
+        // The open `spans` message, written straight into its text (no JSON tree per span).
+        let mut open: Option<String> = None;
         for record in records {
             match record {
                 Record::Span(span) => {
-                    spans.push(serde_json::to_value(ProtoSpan::from(span)).unwrap_or(Value::Null));
+                    let frame = match open.as_mut() {
+                        Some(frame) => {
+                            frame.push(',');
+                            frame
+                        }
+                        None => open.insert(format!(
+                            r#"{{"type":"spans","session_id":{session},"spans":["#
+                        )),
+                    };
+                    let proto = ProtoSpan::from(span);
+                    // Writing into a String cannot fail; a span that cannot be serialized
+                    // (never seen) is written as null, which the server reports.
+                    let mut bytes = std::mem::take(frame).into_bytes();
+                    if serde_json::to_writer(&mut bytes, &proto).is_err() {
+                        bytes.extend_from_slice(b"null");
+                    }
+                    *frame = String::from_utf8(bytes).unwrap_or_default();
                 }
                 Record::Log(log) => {
-                    flush_spans(&mut spans, &mut frames);
+                    if let Some(mut frame) = open.take() {
+                        frame.push_str("]}");
+                        frames.push(frame);
+                    }
                     frames.push(
-                        json!({"type": "log", "session_id": session_id, "log": log_json(&log.0)})
+                        json!({"type": "log", "session_id": self.config.session_id, "log": log_json(&log.0)})
                             .to_string(),
                     );
                 }
             }
         }
-        flush_spans(&mut spans, &mut frames);
+        if let Some(mut frame) = open.take() {
+            frame.push_str("]}");
+            frames.push(frame);
+        }
         WsBatch {
             frames,
             records: count,
