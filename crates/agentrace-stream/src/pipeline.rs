@@ -26,6 +26,9 @@ use crate::{
     transport::{Finish, Record, Transport, TransportError},
 };
 
+/// How much longer than its timeout `shutdown` waits for the worker's answer.
+const SHUTDOWN_SLACK: Duration = Duration::from_millis(250);
+
 /// Bounds and timings of a [`Pipeline`]; see the crate's configuration table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineConfig {
@@ -314,8 +317,9 @@ impl Pipeline {
         if self.control.send(Control::Shutdown(tx)).is_err() {
             return Ok(());
         }
-        // A little longer than the worker's own deadline, so its last step is seen.
-        match rx.recv_timeout(timeout + Duration::from_millis(100)) {
+        // The worker stops by the deadline itself; the caller waits a little longer
+        // (`SHUTDOWN_SLACK`), so that the worker's last step is seen even on a loaded machine.
+        match rx.recv_timeout(timeout + SHUTDOWN_SLACK) {
             Ok(()) => match self.finish_error() {
                 Some(err) => Err(OTelSdkError::InternalFailure(err)),
                 None => Ok(()),
@@ -528,7 +532,25 @@ impl<T: Transport> Worker<T> {
         let c = &self.shared.counters;
         let mut backoff = self.config.initial_backoff;
         loop {
-            let result = self.transport.send(&batch).await;
+            // Past shutdown's deadline nothing more is attempted, and an attempt never outlasts it.
+            let deadline = self.shared.deadline();
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                c.dropped_undelivered.fetch_add(n, Ordering::Relaxed);
+                return;
+            }
+            let result = match deadline {
+                Some(d) => tokio::time::timeout_at(
+                    tokio::time::Instant::from_std(d),
+                    self.transport.send(&batch),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(TransportError::Unreachable(
+                        "the shutdown deadline passed during a send".into(),
+                    ))
+                }),
+                None => self.transport.send(&batch).await,
+            };
             self.sync_transport_counters();
             match result {
                 Ok(()) => {

@@ -84,3 +84,42 @@ fn an_unreachable_server_loses_spans_visibly() {
     assert!(stats.send_failures >= 1);
     assert!(stats.last_error.is_some());
 }
+
+/// A server that accepts connections but never answers (hung): connecting times out, spans are
+/// counted as lost, and shutdown keeps its timeout.
+#[test]
+fn a_hung_server_never_blocks_the_app() {
+    // Bound but never accepted from: the kernel completes the TCP handshake, nobody answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/ws/traces", listener.local_addr().unwrap());
+    let mut config = agentrace_stream::WebSocketConfig::new(url, "hung");
+    config.connect_timeout = Duration::from_millis(100);
+    let pipeline = agentrace_stream::Pipeline::start_with(
+        agentrace_stream::WebSocketTransport::new(config),
+        PipelineConfig {
+            queue_capacity: 32,
+            max_batch: 8,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+            flush_timeout: Duration::from_millis(100),
+        },
+    )
+    .unwrap();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(pipeline.span_processor())
+        .build();
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "test");
+    let ids = plain_spans(&tracer, 200);
+    assert!(provider.force_flush().is_err());
+    assert!(
+        provider
+            .shutdown_with_timeout(Duration::from_millis(300))
+            .is_err()
+    );
+    let stats = pipeline.stats();
+    assert_eq!(stats.ended, ids.len() as u64);
+    assert_eq!(stats.sent, 0);
+    assert_eq!(stats.dropped(), stats.ended, "{stats:?}");
+    assert!(pipeline.invocations().is_none());
+    drop(listener);
+}
