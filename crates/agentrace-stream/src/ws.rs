@@ -71,6 +71,13 @@ pub struct WsBatch {
     records: usize,
 }
 
+impl WsBatch {
+    /// The protocol messages (JSON text), in order.
+    pub fn frames(&self) -> &[String] {
+        &self.frames
+    }
+}
+
 /// The WebSocket transport ([`Transport`]).
 #[derive(Debug)]
 pub struct WebSocketTransport {

@@ -104,3 +104,81 @@ async fn a_bad_server_address_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// The messages the transport writes are read by the server's own protocol reader
+/// (`agentrace_server::ws::prepare`, which its protocol tests cover) without a single problem:
+/// spans and logs keep their ids, in the order they ended.
+#[test]
+fn the_servers_protocol_reader_accepts_every_message() {
+    use agentrace_server::ws::{Prepared, prepare};
+    use agentrace_stream::{Record, Transport};
+    use opentelemetry_sdk::{logs::InMemoryLogExporter, trace::InMemorySpanExporter};
+
+    let spans = InMemorySpanExporter::default();
+    let logs = InMemoryLogExporter::default();
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_simple_exporter(spans.clone())
+        .build();
+    let logger_provider = SdkLoggerProvider::builder()
+        .with_simple_exporter(logs.clone())
+        .build();
+    let tracer = tracer_provider.tracer("t");
+    let logger = logger_provider.logger("t");
+    crate::testkit::agent_turn(&tracer, "hi", "hello");
+    tracer.in_span("work", |_| {
+        let mut record = logger.create_log_record();
+        record.set_event_name("app.event");
+        record.set_body(AnyValue::from("body"));
+        logger.emit(record);
+    });
+    crate::testkit::agent_turn(&tracer, "again", "sure");
+    let finished = spans.get_finished_spans().unwrap();
+    let ids: Vec<String> = finished
+        .iter()
+        .map(|s| s.span_context.span_id().to_string())
+        .collect();
+    let emitted = logs.get_emitted_logs().unwrap();
+    // Two spans, the log, the rest of the spans: three messages.
+    let mut records: Vec<Record> = finished[..2].iter().cloned().map(Record::Span).collect();
+    records.push(Record::Log(Box::new((
+        emitted[0].record.clone(),
+        emitted[0].instrumentation.clone(),
+    ))));
+    records.extend(finished[2..].iter().cloned().map(Record::Span));
+    let mut transport =
+        WebSocketTransport::new(WebSocketConfig::new("ws://127.0.0.1:1/ws/traces", "s-1"));
+    let batch = transport.encode(records);
+    assert_eq!(WebSocketTransport::len(&batch), finished.len() + 1);
+    let mut seen = Vec::new();
+    let mut kinds = Vec::new();
+    for frame in batch.frames() {
+        match prepare(frame) {
+            Prepared::Spans { session_id, spans } => {
+                assert_eq!(session_id, "s-1");
+                let (spans, problems) = spans.unwrap();
+                assert!(problems.is_empty(), "{problems:?}");
+                seen.extend(spans.iter().map(|s| s.span_id.to_string()));
+                kinds.push("spans");
+            }
+            Prepared::Log { session_id, record } => {
+                assert_eq!(session_id, "s-1");
+                let record = record.unwrap();
+                assert_eq!(
+                    record.span_id.map(|id| id.to_string()),
+                    Some(
+                        emitted[0]
+                            .record
+                            .trace_context()
+                            .unwrap()
+                            .span_id
+                            .to_string()
+                    )
+                );
+                kinds.push("log");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(kinds, ["spans", "log", "spans"]);
+    assert_eq!(seen, ids);
+}
