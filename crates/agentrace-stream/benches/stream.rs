@@ -6,6 +6,10 @@
 //!   the timed section (it is what the SDK hands `on_end`).
 //! - `stream/span_end_enqueue`: the same from the application's side: `Span::end()` of a started
 //!   span with four attributes (the SDK builds the `SpanData`, then `on_end` enqueues it).
+//! - `stream/client_websocket_encode`: the client's side of the end-to-end row without a server:
+//!   20 000 spans ended, queued, batched and encoded as the WebSocket protocol's `spans`
+//!   messages (the real encoder) on the worker thread, then discarded; the time runs until the
+//!   pipeline has shut down, so it is what the client can sustain.
 //! - `stream/end_to_end_websocket`: spans per second streamed to a real `agentrace serve`
 //!   (in-process on 127.0.0.1, in-memory database): a session ends 20 000 spans (four
 //!   attributes each) as fast as it can, then ends the session, whose `session_complete`
@@ -26,7 +30,7 @@ use agentrace_server::{
 };
 use agentrace_stream::{
     Finish, Pipeline, PipelineConfig, Record, SessionOptions, Transport, TransportError,
-    session_blocking,
+    WebSocketConfig, WebSocketTransport, session_blocking,
 };
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use futures::future::BoxFuture;
@@ -35,6 +39,31 @@ use opentelemetry::{
     trace::{Span as _, Tracer, TracerProvider as _},
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData, SpanProcessor};
+
+/// The WebSocket transport's encoder, then nothing sent.
+struct EncodeOnly(WebSocketTransport);
+
+impl Transport for EncodeOnly {
+    type Batch = usize;
+
+    fn encode(&mut self, records: Vec<Record>) -> usize {
+        let batch = self.0.encode(records);
+        black_box(batch.frames());
+        WebSocketTransport::len(&batch)
+    }
+
+    fn len(batch: &usize) -> usize {
+        *batch
+    }
+
+    fn send<'a>(&'a mut self, _batch: &'a usize) -> BoxFuture<'a, Result<(), TransportError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn finish(&mut self, _deadline: Instant) -> BoxFuture<'_, Result<Finish, TransportError>> {
+        Box::pin(async { Ok(Finish::default()) })
+    }
+}
 
 /// A transport that discards what it is given.
 struct Discard;
@@ -129,6 +158,47 @@ fn stream(c: &mut Criterion) {
     let _ = provider.shutdown();
     let _ = processor.shutdown();
 
+    // The client's side alone: queue, batches, the WebSocket encoder.
+    group.throughput(Throughput::Elements(E2E_SPANS as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("client_websocket_encode", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let transport = EncodeOnly(WebSocketTransport::new(WebSocketConfig::new(
+                    "ws://127.0.0.1:1/ws/traces",
+                    "bench",
+                )));
+                let pipeline = Pipeline::start_with(
+                    transport,
+                    PipelineConfig {
+                        queue_capacity: E2E_SPANS * 2,
+                        ..PipelineConfig::default()
+                    },
+                )
+                .unwrap();
+                let provider = SdkTracerProvider::builder()
+                    .with_span_processor(pipeline.span_processor())
+                    .build();
+                let tracer = provider.tracer("bench");
+                let start = Instant::now();
+                for i in 0..E2E_SPANS {
+                    let mut span = tracer.start("step");
+                    span.set_attributes(attributes(i as i64));
+                    span.end();
+                }
+                provider
+                    .shutdown_with_timeout(Duration::from_secs(60))
+                    .unwrap();
+                total += start.elapsed();
+                let stats = pipeline.stats();
+                assert_eq!((stats.sent, stats.dropped()), (E2E_SPANS as u64, 0));
+            }
+            total
+        });
+    });
+
     // End to end against a real server.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -150,9 +220,6 @@ fn stream(c: &mut Criterion) {
         .unwrap();
     let server = runtime.block_on(Server::start(config)).unwrap();
     let base = format!("http://{}", server.main_addr());
-    group.throughput(Throughput::Elements(E2E_SPANS as u64));
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(10));
     group.bench_function("end_to_end_websocket", |b| {
         b.iter_custom(|iterations| {
             let mut total = Duration::ZERO;

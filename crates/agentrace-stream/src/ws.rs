@@ -327,33 +327,34 @@ impl Transport for WebSocketTransport {
         // `"session_id":"…"`, written once per batch.
         let session = serde_json::to_string(&self.config.session_id).unwrap_or_default();
         let mut frames = Vec::new();
-        // The open `spans` message, written straight into its text (no JSON tree per span).
-        let mut open: Option<String> = None;
+        // The open `spans` message, written straight as bytes (no JSON tree per span).
+        let mut open: Option<Vec<u8>> = None;
+        let close = |mut frame: Vec<u8>, frames: &mut Vec<String>| {
+            frame.extend_from_slice(b"]}");
+            // serde_json writes UTF-8 only, so this never fails; if it did, the message would
+            // be replaced by an empty `spans` message rather than sent broken.
+            frames.push(String::from_utf8(frame).unwrap_or_default());
+        };
         for record in records {
             match record {
                 Record::Span(span) => {
                     let frame = match open.as_mut() {
                         Some(frame) => {
-                            frame.push(',');
+                            frame.push(b',');
                             frame
                         }
-                        None => open.insert(format!(
-                            r#"{{"type":"spans","session_id":{session},"spans":["#
-                        )),
+                        None => open.insert(
+                            format!(r#"{{"type":"spans","session_id":{session},"spans":["#)
+                                .into_bytes(),
+                        ),
                     };
-                    let proto = ProtoSpan::from(span);
-                    // Writing into a String cannot fail; a span that cannot be serialized
-                    // (never seen) is written as null, which the server reports.
-                    let mut bytes = std::mem::take(frame).into_bytes();
-                    if serde_json::to_writer(&mut bytes, &proto).is_err() {
-                        bytes.extend_from_slice(b"null");
+                    if serde_json::to_writer(&mut *frame, &ProtoSpan::from(span)).is_err() {
+                        frame.extend_from_slice(b"null");
                     }
-                    *frame = String::from_utf8(bytes).unwrap_or_default();
                 }
                 Record::Log(log) => {
-                    if let Some(mut frame) = open.take() {
-                        frame.push_str("]}");
-                        frames.push(frame);
+                    if let Some(frame) = open.take() {
+                        close(frame, &mut frames);
                     }
                     frames.push(
                         json!({"type": "log", "session_id": self.config.session_id, "log": log_json(&log.0)})
@@ -362,9 +363,8 @@ impl Transport for WebSocketTransport {
                 }
             }
         }
-        if let Some(mut frame) = open.take() {
-            frame.push_str("]}");
-            frames.push(frame);
+        if let Some(frame) = open.take() {
+            close(frame, &mut frames);
         }
         WsBatch {
             frames,
