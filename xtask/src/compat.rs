@@ -160,6 +160,17 @@ pub(crate) fn run(root: &Path) -> Result<()> {
                 .env("NO_PROXY", "127.0.0.1,localhost"),
         )
     })?;
+    crate::step(
+        "compat: examples/python-otel against agentrace serve",
+        || {
+            exec(
+                Command::new(&python)
+                    .arg(root.join("examples/python-otel/agent.py"))
+                    .args(["--server", &format!("http://127.0.0.1:{port}")])
+                    .env("NO_PROXY", "127.0.0.1,localhost"),
+            )
+        },
+    )?;
     drop(server);
     Ok(())
 }

@@ -1,0 +1,89 @@
+//! A dice-rolling agent with tool calls and a scripted model, streamed live to `agentrace serve`
+//! through `agentrace_stream::session_blocking`; prints the session's invocations (as the server
+//! extracted them) and its page.
+//!
+//! ```text
+//! agentrace serve &
+//! cargo run -p example-dice -- --server http://127.0.0.1:8001
+//! ```
+
+#![allow(clippy::print_stdout)]
+
+use std::process::ExitCode;
+
+use agentrace_sdk::Instrumentation;
+use agentrace_stream::{SessionOptions, session_blocking};
+use clap::Parser;
+
+/// A dice-rolling agent streamed to agentrace serve.
+#[derive(Debug, Parser)]
+struct Args {
+    /// The server's main address (it serves the WebSocket at /ws/traces).
+    #[arg(long, default_value = "http://127.0.0.1:8001")]
+    server: String,
+    /// The die's seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let options = SessionOptions::builder(&args.server)
+        .with_name("dice")
+        .with_metadata("example", "dice")
+        .with_service_name("example-dice")
+        .build();
+    let session = match session_blocking(options) {
+        Ok(s) => s,
+        Err(e) => {
+            println!("could not start the session: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("session {}", session.id());
+    let inst = Instrumentation::builder()
+        .with_tracer_provider(session.tracer_provider())
+        .with_logger_provider(session.logger_provider())
+        .with_capture(example_dice::capture())
+        .build();
+    let prompts = [
+        "Roll a 20-sided die and tell me if it is prime.",
+        "Roll a 6-sided die and tell me if it is prime.",
+    ];
+    for turn in example_dice::run(&inst, &prompts, args.seed) {
+        println!("agent: {} -> {}", turn.user, turn.answer);
+    }
+    let end = session.end_blocking();
+    println!(
+        "sent {} spans and logs, dropped {}",
+        end.stats.sent,
+        end.stats.dropped()
+    );
+    match &end.invocations {
+        Some(invocations) => {
+            println!("invocations ({}):", invocations.len());
+            for i in invocations {
+                let calls: Vec<String> = i
+                    .tool_calls
+                    .iter()
+                    .map(|c| format!("{}({})", c.name, c.args))
+                    .collect();
+                println!("  user:  {}", i.user_text);
+                println!("  tools: {}", calls.join(", "));
+                println!("  agent: {}", i.agent_text);
+            }
+        }
+        None => println!(
+            "no invocations from the server: {}",
+            end.error.as_deref().unwrap_or("none sent")
+        ),
+    }
+    if let Some(url) = &end.page_url {
+        println!("page: {url}");
+    }
+    if end.invocations.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
