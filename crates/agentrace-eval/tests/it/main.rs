@@ -1,0 +1,9 @@
+//! The evaluation crate's integration tests (one binary).
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod conformance;
+mod eval_set;
+mod metrics;
+mod testkit;
