@@ -27,3 +27,4 @@ pub mod invocation;
 pub mod metrics;
 pub mod output;
 pub mod result;
+pub mod run;
