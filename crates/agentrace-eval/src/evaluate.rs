@@ -73,6 +73,8 @@ pub enum MetricKind {
         /// Budget per invocation.
         max: Option<f64>,
     },
+    /// A custom evaluator program.
+    Custom(crate::custom::CustomEvaluator),
 }
 
 /// One metric to compute: a name, what it computes and its threshold.
@@ -215,7 +217,10 @@ impl MetricSpec {
     }
 
     fn evaluator_type(&self) -> EvaluatorType {
-        EvaluatorType::Deterministic
+        match self.kind {
+            MetricKind::Custom(_) => EvaluatorType::Custom,
+            _ => EvaluatorType::Deterministic,
+        }
     }
 
     /// True when the metric compares against a golden case.
@@ -223,7 +228,7 @@ impl MetricSpec {
         match &self.kind {
             MetricKind::Trajectory(_) | MetricKind::ResponseMatch => true,
             MetricKind::FinalResponse { value, .. } => value.is_none(),
-            MetricKind::Efficiency { .. } => false,
+            MetricKind::Efficiency { .. } | MetricKind::Custom(_) => false,
         }
     }
 }
@@ -425,6 +430,7 @@ fn evaluate_metric(
             base.per_invocation_scores = scores;
             base
         }
+        MetricKind::Custom(c) => c.evaluate(base, group, actual, expected),
     }
 }
 

@@ -10,6 +10,10 @@
 //! - [`evaluate`]: [`evaluate::evaluate_group`] applies metric specs to one group and its golden
 //!   case; the server and the command line both call it.
 //! - [`result`]: results in the shape of the conformance corpus' `scores`.
+//! - [`config`]: the eval config YAML (`evaluators:` list); [`config::specs`] turns it and the
+//!   command line's choices into metric specs.
+//! - [`custom`]: custom evaluator programs (the reference's stdin/stdout protocol 1.1).
+//! - [`output`], [`run`]: evaluating trace files and writing table, JSON and JUnit reports.
 //!
 //! ```
 //! use agentrace_eval::metrics::rouge::rouge1;
@@ -21,6 +25,8 @@
 //!
 //! The crate is synchronous. Features: none.
 
+pub mod config;
+pub mod custom;
 pub mod eval_set;
 pub mod evaluate;
 pub mod invocation;

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use agentrace_eval::config::{EvalConfig, Overrides, specs};
 use agentrace_eval::eval_set::EvalSet;
-use agentrace_eval::evaluate::{MetricSpec, TOOL_TRAJECTORY};
+use agentrace_eval::evaluate::MetricSpec;
 use agentrace_eval::metrics::trajectory::MatchType;
 use agentrace_eval::output::{FileResult, RunError, RunReport};
 use agentrace_eval::run::{RunOptions, run_file};
@@ -73,15 +74,20 @@ pub(crate) struct RunArgs {
     trajectory_match: Option<TrajectoryMatch>,
     /// How traces are grouped: auto (conversation when a session name is present or a golden
     /// case has several turns), trace, conversation.
-    #[arg(long, default_value = "auto")]
-    group_by: GroupBy,
+    /// [default: auto]
+    #[arg(long)]
+    group_by: Option<GroupBy>,
     /// Read the files as this format instead of detecting it (otlp-json, otlp-jsonl,
     /// jaeger-json, otlp-protobuf, ...).
     #[arg(long, short = 'f')]
     trace_format: Option<Format>,
-    /// Output format.
-    #[arg(long, value_enum, default_value = "table")]
-    format: RunFormat,
+    /// Output format [default: table].
+    #[arg(long, value_enum)]
+    format: Option<RunFormat>,
+    /// Eval config YAML: an `evaluators:` list (builtin metrics with thresholds, LLM judges,
+    /// custom evaluator programs), and optionally `eval_set`, `trace_format`, `output_format`.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
     /// Write the output to this file instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -95,28 +101,58 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
     {
         anyhow::bail!("--threshold must be between 0 and 1, not {t}");
     }
-    let eval_set = match &args.eval_set {
+    let config = match &args.config {
+        Some(p) => Some(EvalConfig::from_path(p)?),
+        None => None,
+    };
+    let eval_set_path = args.eval_set.clone().or_else(|| {
+        config
+            .as_ref()
+            .and_then(|c| c.eval_set.as_deref().map(|p| c.resolve(p)))
+    });
+    let eval_set = match &eval_set_path {
         Some(p) => Some(EvalSet::from_path(p)?),
         None => None,
     };
-    let match_type = args.trajectory_match.map(MatchType::from);
-    let names: Vec<String> = if args.metrics.is_empty() {
-        vec![TOOL_TRAJECTORY.to_owned()]
-    } else {
-        args.metrics.clone()
+    let specs: Vec<MetricSpec> = specs(
+        config.as_ref(),
+        &Overrides {
+            metrics: args.metrics.clone(),
+            threshold: args.threshold,
+            match_type: args.trajectory_match.map(MatchType::from),
+        },
+    )?;
+    let from_config =
+        |get: fn(&EvalConfig) -> Option<&String>| config.as_ref().and_then(get).map(String::as_str);
+    let trace_format = match (args.trace_format, from_config(|c| c.trace_format.as_ref())) {
+        (Some(f), _) => Some(f),
+        (None, Some(s)) => Some(
+            s.parse::<Format>()
+                .map_err(|e| anyhow::anyhow!("config trace_format: {e}"))?,
+        ),
+        (None, None) => None,
     };
-    let specs = names
-        .iter()
-        .map(|n| MetricSpec::builtin(n, args.threshold, match_type, &serde_json::Value::Null))
-        .collect::<Result<Vec<_>, _>>()?;
+    let group_by = match (args.group_by, from_config(|c| c.group_by.as_ref())) {
+        (Some(g), _) => g,
+        (None, Some(s)) => s
+            .parse::<GroupBy>()
+            .map_err(|e| anyhow::anyhow!("config group_by: {e}"))?,
+        (None, None) => GroupBy::Auto,
+    };
+    let format = match (args.format, from_config(|c| c.output_format.as_ref())) {
+        (Some(f), _) => f,
+        (None, Some(s)) => RunFormat::from_str(s, true)
+            .map_err(|e| anyhow::anyhow!("config output_format: {e}"))?,
+        (None, None) => RunFormat::Table,
+    };
     let opts = RunOptions {
         load: LoadOptions {
-            format: args.trace_format,
+            format: trace_format,
         },
-        group_by: args.group_by,
+        group_by,
     };
     let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs);
-    let text = match args.format {
+    let text = match format {
         RunFormat::Table => report.to_table(),
         RunFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report.to_json())

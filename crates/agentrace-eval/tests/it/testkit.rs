@@ -75,3 +75,29 @@ pub(crate) fn run_case(dir: &Path, names: &[&str], mt: MatchType) -> Vec<GroupRe
         .map(|g| evaluate_group(g, Some(&set), &specs))
         .collect()
 }
+
+/// Writes an executable shell script and returns its path.
+pub(crate) fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// A group of one corpus case with its golden case selected, and the eval set.
+pub(crate) fn corpus_group(case: &str) -> (Group, EvalSet) {
+    let dir = corpus().join(case);
+    let set = EvalSet::from_path(&dir.join("eval_set.json")).unwrap();
+    let loaded =
+        agentrace_loader::read::load_path(&dir.join("trace.json"), LoadOptions::default()).unwrap();
+    let tset = agentrace_loader::trace::TraceSet::build(loaded.telemetry);
+    let ex = agentrace_loader::extract::extract(
+        &tset,
+        &ExtractOptions {
+            group_by: GroupBy::Auto,
+            cases: Some(set.expected_cases()),
+        },
+    );
+    (Group::from_extraction(&ex).remove(0), set)
+}

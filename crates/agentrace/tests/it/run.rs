@@ -255,3 +255,49 @@ fn what_cannot_run_exits_2() {
         assert!(!out.stderr.is_empty());
     }
 }
+
+#[test]
+fn config_file_sets_evaluators_eval_set_and_format() {
+    let dir = corpus().join("tool_order_differs");
+    let tmp = tempfile::tempdir().unwrap();
+    let eval = tmp.path().join("count.sh");
+    std::fs::write(
+        &eval,
+        "#!/bin/sh\ncat >/dev/null\necho '{\"score\": 1.0, \"per_invocation_scores\": [1.0]}'\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&eval, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let cfg = tmp.path().join("eval.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "eval_set: {}\noutput_format: json\nevaluators:\n  - name: tool_trajectory_avg_score\n    trajectory_match_type: any_order\n  - name: tool_call_count_v1\n    config: {{max: 3}}\n  - name: mine\n    type: code\n    path: count.sh\n",
+            dir.join("eval_set.json").display()
+        ),
+    )
+    .unwrap();
+    let out = agentrace(
+        &dir,
+        &["run", "trace.json", "--config", cfg.to_str().unwrap()],
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scores = v["scores"].as_array().unwrap();
+    let by = |n: &str| scores.iter().find(|s| s["metric"] == n).unwrap();
+    assert_eq!(by("tool_trajectory_avg_score")["status"], "PASSED");
+    assert_eq!(by("mine")["status"], "PASSED");
+    // Four tool calls against a budget of three.
+    assert_eq!(by("tool_call_count_v1")["status"], "FAILED");
+    assert_eq!(by("tool_call_count_v1")["score"], 4.0);
+    assert_eq!(out.status.code(), Some(1));
+
+    std::fs::write(&cfg, "metrics: [response_match_score]\n").unwrap();
+    let out = agentrace(
+        &dir,
+        &["run", "trace.json", "--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no longer supported"));
+}
