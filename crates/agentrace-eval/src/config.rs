@@ -398,6 +398,43 @@ fn spec_of(
                     .unwrap_or(crate::evaluate::DEFAULT_THRESHOLD),
             })
         }
+        _ if crate::judge::JudgeKind::of(&ev.name).is_some() => {
+            let d = cfg.judge.clone().unwrap_or_default();
+            let api_key_env = ev
+                .api_key_env
+                .as_deref()
+                .or_else(|| config.get("api_key_env").and_then(Value::as_str))
+                .or(d.api_key_env.as_deref());
+            let timeout = config
+                .get("timeout")
+                .and_then(Value::as_f64)
+                .or(d.timeout)
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .map(|t| std::time::Duration::from_secs_f64(t.min(3600.0)));
+            let client = crate::judge::JudgeClient::new(
+                ev.judge_base_url.as_deref().or(d.base_url.as_deref()),
+                ev.judge_model.as_deref().or(d.model.as_deref()),
+                api_key_env,
+                timeout,
+            )
+            .map_err(|e| cfg_err(e.to_string()))?;
+            let rubrics =
+                crate::judge::rubrics_from_config(ev.rubrics.as_deref().unwrap_or_default())
+                    .map_err(cfg_err)?;
+            Ok(MetricSpec {
+                name: ev.name.clone(),
+                kind: MetricKind::Judge(crate::judge::JudgeMetric {
+                    kind: crate::judge::JudgeKind::of(&ev.name)
+                        .unwrap_or(crate::judge::JudgeKind::FinalResponseMatch),
+                    client,
+                    rubrics,
+                }),
+                threshold: o
+                    .threshold
+                    .or(ev.threshold)
+                    .unwrap_or(crate::evaluate::DEFAULT_THRESHOLD),
+            })
+        }
         _ => {
             let mt = match &ev.trajectory_match_type {
                 Some(s) => Some(s.parse().map_err(cfg_err)?),

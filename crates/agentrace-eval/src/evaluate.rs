@@ -75,6 +75,8 @@ pub enum MetricKind {
     },
     /// A custom evaluator program.
     Custom(crate::custom::CustomEvaluator),
+    /// An LLM judge.
+    Judge(crate::judge::JudgeMetric),
 }
 
 /// One metric to compute: a name, what it computes and its threshold.
@@ -109,7 +111,7 @@ pub enum SpecError {
     },
 }
 
-/// Names of the deterministic builtin metrics.
+/// Names of the builtin metrics (deterministic, then LLM judges).
 pub fn builtin_names() -> Vec<&'static str> {
     vec![
         TOOL_TRAJECTORY,
@@ -121,6 +123,10 @@ pub fn builtin_names() -> Vec<&'static str> {
         INFERENCE_CALL_COUNT,
         TOKEN_USAGE,
         INVOCATION_DURATION,
+        crate::judge::FINAL_RESPONSE_MATCH_V2,
+        crate::judge::HALLUCINATIONS,
+        crate::judge::RUBRIC_FINAL_RESPONSE,
+        crate::judge::RUBRIC_TOOL_USE,
     ]
 }
 
@@ -196,6 +202,11 @@ impl MetricSpec {
                 };
                 MetricKind::Efficiency { quantity, max }
             }
+            other if crate::judge::JUDGE_METRICS.contains(&other) => {
+                return Err(cfg_err(
+                    "is an LLM judge: configure its endpoint in the eval config (--config) with `judge:` or `judge_base_url:` and `judge_model:`".into(),
+                ));
+            }
             other if UNSUPPORTED.contains(&other) => {
                 return Err(SpecError::Unsupported(other.to_owned()));
             }
@@ -219,6 +230,7 @@ impl MetricSpec {
     fn evaluator_type(&self) -> EvaluatorType {
         match self.kind {
             MetricKind::Custom(_) => EvaluatorType::Custom,
+            MetricKind::Judge(_) => EvaluatorType::LlmJudge,
             _ => EvaluatorType::Deterministic,
         }
     }
@@ -229,6 +241,7 @@ impl MetricSpec {
             MetricKind::Trajectory(_) | MetricKind::ResponseMatch => true,
             MetricKind::FinalResponse { value, .. } => value.is_none(),
             MetricKind::Efficiency { .. } | MetricKind::Custom(_) => false,
+            MetricKind::Judge(j) => j.needs_expected(),
         }
     }
 }
@@ -299,7 +312,7 @@ fn evaluate_metric(
     eval_set: Option<&EvalSet>,
     case: Option<&agentrace_loader::extract::CaseSelection>,
     expected: Option<&[Invocation]>,
-    _golden: Option<&crate::eval_set::EvalCase>,
+    golden: Option<&crate::eval_set::EvalCase>,
     spec: &MetricSpec,
 ) -> MetricResult {
     let et = spec.evaluator_type();
@@ -431,6 +444,7 @@ fn evaluate_metric(
             base
         }
         MetricKind::Custom(c) => c.evaluate(base, group, actual, expected),
+        MetricKind::Judge(j) => j.evaluate(base, actual, expected, golden),
     }
 }
 

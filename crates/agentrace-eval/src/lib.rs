@@ -12,6 +12,8 @@
 //! - [`result`]: results in the shape of the conformance corpus' `scores`.
 //! - [`config`]: the eval config YAML (`evaluators:` list); [`config::specs`] turns it and the
 //!   command line's choices into metric specs.
+//! - [`judge`]: LLM-judge metrics through an OpenAI-compatible chat endpoint (blocking, with a
+//!   timeout; the key only from the environment variable the operator names).
 //! - [`custom`]: custom evaluator programs (the reference's stdin/stdout protocol 1.1).
 //! - [`output`], [`run`]: evaluating trace files and writing table, JSON and JUnit reports.
 //!
@@ -30,6 +32,7 @@ pub mod custom;
 pub mod eval_set;
 pub mod evaluate;
 pub mod invocation;
+pub mod judge;
 pub mod metrics;
 pub mod output;
 pub mod result;

@@ -7,5 +7,6 @@ mod config;
 mod conformance;
 mod custom;
 mod eval_set;
+mod judge;
 mod metrics;
 mod testkit;

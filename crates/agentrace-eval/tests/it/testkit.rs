@@ -101,3 +101,83 @@ pub(crate) fn corpus_group(case: &str) -> (Group, EvalSet) {
     );
     (Group::from_extraction(&ex).remove(0), set)
 }
+
+/// What the mock judge does with one request.
+#[derive(Clone, Debug)]
+pub(crate) enum Reply {
+    /// Answers with this status and body.
+    Http(u16, String),
+    /// Answers 200 with a chat completion whose content is this text.
+    Chat(String),
+    /// Never answers; waits for the client to give up.
+    Hang,
+}
+
+/// A mock OpenAI-compatible endpoint on 127.0.0.1:0 that serves the scripted replies in order
+/// and records each request (head and body).
+pub(crate) struct MockJudge {
+    /// `http://127.0.0.1:PORT/v1`.
+    pub(crate) base_url: String,
+    handle: std::thread::JoinHandle<Vec<(String, String)>>,
+}
+
+impl MockJudge {
+    pub(crate) fn start(replies: Vec<Reply>) -> Self {
+        use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for reply in replies {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let len = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                seen.push((head, String::from_utf8(body).unwrap()));
+                let (status, text) = match reply {
+                    Reply::Hang => {
+                        // Read until the client closes the connection.
+                        let mut sink = Vec::new();
+                        let _ = reader.read_to_end(&mut sink);
+                        continue;
+                    }
+                    Reply::Http(s, b) => (s, b),
+                    Reply::Chat(content) => (
+                        200,
+                        serde_json::json!({"choices": [{"message": {"role": "assistant", "content": content}}]})
+                            .to_string(),
+                    ),
+                };
+                let mut s = stream;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+            seen
+        });
+        Self { base_url, handle }
+    }
+
+    /// The requests received, once every reply was served.
+    pub(crate) fn requests(self) -> Vec<(String, String)> {
+        self.handle.join().unwrap()
+    }
+}

@@ -301,3 +301,91 @@ fn config_file_sets_evaluators_eval_set_and_format() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no longer supported"));
 }
+
+/// A one-request OpenAI-compatible endpoint on loopback: answers `content` and returns the
+/// request head it received.
+fn one_shot_judge(content: &str) -> (String, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let reply = serde_json::json!({"choices": [{"message": {"content": content}}]}).to_string();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        let len: usize = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap();
+        let mut s = stream;
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+            reply.len()
+        )
+        .unwrap();
+        head
+    });
+    (url, handle)
+}
+
+#[test]
+fn judge_key_goes_only_to_the_configured_endpoint() {
+    let dir = corpus().join("semconv_travel_tools");
+    let (url, server) =
+        one_shot_judge("{\"is_the_agent_response_valid\": \"valid\", \"reasoning\": \"ok\"}");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("eval.yaml");
+    std::fs::write(
+        &cfg,
+        format!("judge:\n  base_url: {url}\n  model: m\n  api_key_env: AGENTRACE_TEST_JUDGE_KEY\nevaluators:\n  - name: final_response_match_v2\n"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .current_dir(&dir)
+        .env("AGENTRACE_TEST_JUDGE_KEY", "sk-test-secret-4242")
+        .env("RUST_LOG", "trace")
+        .args([
+            "run",
+            "trace.json",
+            "-e",
+            "eval_set.json",
+            "--format",
+            "json",
+            "-c",
+            cfg.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let head = server.join().unwrap();
+    assert!(head.contains("Bearer sk-test-secret-4242"), "{head}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["scores"][0]["metric"], "final_response_match_v2");
+    assert_eq!(v["scores"][0]["score"], 1.0);
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("sk-test-secret"));
+    }
+    // The variable unset: the run cannot start, and says which variable.
+    let out = agentrace(&dir, &["run", "trace.json", "-c", cfg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("AGENTRACE_TEST_JUDGE_KEY"));
+}
