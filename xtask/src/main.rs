@@ -3,7 +3,8 @@
 //! | command | what it does |
 //! |---|---|
 //! | `ci [--fast]` | everything CI checks, in order, each step timed; `--fast` skips rustdoc and cargo-deny |
-//! | `bench [FILTER]` | the criterion benchmarks of every crate; figures go to `docs/benchmarks.md` by hand |
+//! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval`; figures go to `docs/benchmarks.md` by hand |
+//! | `bench-eval` | `agentrace run` timed as a whole process on the release binary (throughput, start-up) |
 //! | `compat` | real OpenTelemetry clients from PyPI against the server |
 //! | `browser` | the web page in headless Chromium (Playwright), against a live server |
 //! | `invariants` | the architecture invariants of `docs/ARCHITECTURE.md` alone |
@@ -12,6 +13,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench_eval;
 mod browser;
 mod compat;
 mod invariants;
@@ -41,7 +43,11 @@ fn run() -> Result<()> {
     env::set_current_dir(&root).context("cannot enter the project root")?;
     match args.first().map(String::as_str) {
         Some("ci") => ci(&args[1..]),
-        Some("bench") => bench(&args[1..]),
+        Some("bench") => {
+            bench(&args[1..])?;
+            bench_eval::run(&root)
+        }
+        Some("bench-eval") => bench_eval::run(&root),
         Some("compat") => compat::run(&root),
         Some("browser") => browser::run(&root),
         Some("invariants") => step("architecture invariants", || invariants::check(&root)),
@@ -58,7 +64,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   ci [--fast]          fmt, clippy, tests, rustdoc, invariants, cargo-deny (--fast: no rustdoc, no deny)
-  bench [FILTER]       criterion benchmarks of the whole workspace
+  bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval
+  bench-eval           `agentrace run` as a whole process on the release binary
   compat               real PyPI OpenTelemetry clients against the server
   browser              the web page in headless Chromium against the server
   invariants           check the architecture invariants only
