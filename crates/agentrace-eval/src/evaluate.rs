@@ -297,6 +297,14 @@ pub fn evaluate_group(
         eval_case_id: case.and_then(|c| c.eval_case_id.clone()),
         eval_case_match: case.and_then(|c| c.how.map(str::to_owned)),
         eval_case_reason: case.and_then(|c| c.reason.clone()),
+        invocations: group
+            .invocations
+            .iter()
+            .map(|i| crate::result::InvocationRef {
+                invocation_id: i.invocation_id.clone(),
+                trace_id: i.trace_id.clone().unwrap_or_else(|| group.trace_id.clone()),
+            })
+            .collect(),
         metrics,
     }
 }

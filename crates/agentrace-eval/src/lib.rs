@@ -34,6 +34,7 @@ pub mod evaluate;
 pub mod invocation;
 pub mod judge;
 pub mod metrics;
+pub mod otel;
 pub mod output;
 pub mod result;
 pub mod run;

@@ -144,8 +144,19 @@ pub struct GroupResult {
     pub eval_case_match: Option<String>,
     /// Why no case was selected.
     pub eval_case_reason: Option<String>,
+    /// The invocations scored, in order (per-invocation scores refer to them by position).
+    pub invocations: Vec<InvocationRef>,
     /// One result per metric, in the order asked.
     pub metrics: Vec<MetricResult>,
+}
+
+/// Where an invocation is: its trace and anchor span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InvocationRef {
+    /// Anchor span id (the invocation id).
+    pub invocation_id: String,
+    /// Its trace.
+    pub trace_id: String,
 }
 
 impl GroupResult {

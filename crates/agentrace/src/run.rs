@@ -88,6 +88,10 @@ pub(crate) struct RunArgs {
     /// custom evaluator programs), and optionally `eval_set`, `trace_format`, `output_format`.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
+    /// Send a `gen_ai.evaluation.result` log record per metric and invocation over OTLP/HTTP
+    /// (protobuf), configured by the standard OTEL_EXPORTER_OTLP_* variables.
+    #[arg(long)]
+    emit_otel: bool,
     /// Write the output to this file instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
@@ -170,7 +174,40 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
             .write_all(text.as_bytes())
             .context("writing the results")?,
     }
+    if args.emit_otel {
+        emit_otel(&report, eval_set.as_ref());
+    }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Sends the run's evaluation records; a failure is reported on stderr and does not change the
+/// exit code (the evaluation itself ran).
+fn emit_otel(report: &RunReport, eval_set: Option<&EvalSet>) {
+    use agentrace_eval::otel::{OtlpLogs, evaluation_records};
+    let cfg = match OtlpLogs::from_env(|k| std::env::var(k).ok()) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!(
+                "note: --emit-otel: OTEL_SDK_DISABLED or OTEL_LOGS_EXPORTER=none, nothing sent"
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("warning: --emit-otel: {e}");
+            return;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let records = evaluation_records(
+        report.files.iter().flat_map(|f| &f.groups),
+        eval_set.map(|s| s.eval_set_id.as_str()),
+        now,
+    );
+    if let Err(e) = cfg.send(records) {
+        eprintln!("warning: --emit-otel: {e}");
+    }
 }
 
 /// Evaluates the files on as many threads as there are cores (at most one per file), keeping

@@ -70,7 +70,7 @@ fn each_judge_metric_scores_from_the_answer() {
         !head.to_ascii_lowercase().contains("authorization"),
         "no key configured: {head}"
     );
-    let body: Value = serde_json::from_str(body).unwrap();
+    let body: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(body["model"], "judge-model");
     let prompt = body["messages"][1]["content"].as_str().unwrap();
     // The request carries the user text, the expected and the actual response.
@@ -82,7 +82,7 @@ fn each_judge_metric_scores_from_the_answer() {
         .unwrap();
     assert!(prompt.contains(&exp), "{prompt}");
     assert!(prompt.contains(group.invocations[0].final_response.as_deref().unwrap()));
-    let rubric_prompt: Value = serde_json::from_str(&reqs[2].1).unwrap();
+    let rubric_prompt: Value = serde_json::from_slice(&reqs[2].1).unwrap();
     assert!(
         rubric_prompt["messages"][1]["content"]
             .as_str()
@@ -163,5 +163,71 @@ fn configuration_is_checked() {
             .as_deref()
             .unwrap()
             .contains("judge request failed")
+    );
+}
+
+/// `--emit-otel`'s records reach an OTLP/HTTP endpoint as protobuf, one per metric and
+/// invocation, parented to the invocation's span.
+#[test]
+fn evaluation_records_are_sent_over_otlp_http() {
+    use agentrace_eval::otel::{OtlpLogs, evaluation_records};
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use prost::Message as _;
+
+    let (group, set) = corpus_group("multi_turn_cart");
+    let specs = vec![
+        MetricSpec::builtin("tool_trajectory_avg_score", None, None, &Value::Null).unwrap(),
+        MetricSpec::builtin("response_match_score", None, None, &Value::Null).unwrap(),
+    ];
+    let r = evaluate_group(&group, Some(&set), &specs);
+    let records = evaluation_records([&r], Some("cart"), 42);
+    assert_eq!(records.len(), 6, "two metrics, three turns");
+    let mock = MockJudge::start(vec![Reply::Http(200, String::new())]);
+    let env = |k: &str| match k {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => {
+            Some(mock.base_url.trim_end_matches("/v1").to_owned() + "/")
+        }
+        "OTEL_EXPORTER_OTLP_HEADERS" => Some("x-tenant=a%20b".to_owned()),
+        _ => None,
+    };
+    let cfg = OtlpLogs::from_env(env).unwrap().unwrap();
+    assert_eq!(cfg.send(records).unwrap(), 6);
+    let (head, body) = mock.requests().remove(0);
+    assert!(head.starts_with("POST /v1/logs "), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("x-tenant: a b"),
+        "{head}"
+    );
+    assert!(head.contains("application/x-protobuf"), "{head}");
+    let req = ExportLogsServiceRequest::decode(&body[..]).unwrap();
+    let recs = &req.resource_logs[0].scope_logs[0].log_records;
+    assert_eq!(recs.len(), 6);
+    let first = &recs[0];
+    assert_eq!(first.event_name, "gen_ai.evaluation.result");
+    assert_eq!(
+        hex::encode(&first.span_id),
+        group.invocations[0].invocation_id
+    );
+    assert_eq!(first.flags, 1);
+    let attr = |k: &str| {
+        first
+            .attributes
+            .iter()
+            .find(|a| a.key == k)
+            .and_then(|a| a.value.clone())
+    };
+    assert!(
+        attr("gen_ai.evaluation.name").is_some() && attr("gen_ai.evaluation.score.label").is_some()
+    );
+    assert!(attr("agentevals.eval_set.id").is_some());
+    // Turned off, or an unsupported protocol.
+    assert!(
+        OtlpLogs::from_env(|k| (k == "OTEL_SDK_DISABLED").then(|| "true".into()))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        OtlpLogs::from_env(|k| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "grpc".into()))
+            .is_err()
     );
 }

@@ -118,7 +118,7 @@ pub(crate) enum Reply {
 pub(crate) struct MockJudge {
     /// `http://127.0.0.1:PORT/v1`.
     pub(crate) base_url: String,
-    handle: std::thread::JoinHandle<Vec<(String, String)>>,
+    handle: std::thread::JoinHandle<Vec<(String, Vec<u8>)>>,
 }
 
 impl MockJudge {
@@ -149,7 +149,7 @@ impl MockJudge {
                     .unwrap_or(0);
                 let mut body = vec![0; len];
                 reader.read_exact(&mut body).unwrap();
-                seen.push((head, String::from_utf8(body).unwrap()));
+                seen.push((head, body));
                 let (status, text) = match reply {
                     Reply::Hang => {
                         // Read until the client closes the connection.
@@ -177,7 +177,7 @@ impl MockJudge {
     }
 
     /// The requests received, once every reply was served.
-    pub(crate) fn requests(self) -> Vec<(String, String)> {
+    pub(crate) fn requests(self) -> Vec<(String, Vec<u8>)> {
         self.handle.join().unwrap()
     }
 }

@@ -389,3 +389,34 @@ fn judge_key_goes_only_to_the_configured_endpoint() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("AGENTRACE_TEST_JUDGE_KEY"));
 }
+
+#[test]
+fn emit_otel_sends_evaluation_records() {
+    let dir = corpus().join("session_tiny_sdk");
+    let (url, server) = one_shot_judge("");
+    let endpoint = url.trim_end_matches("/v1").to_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_agentrace"))
+        .current_dir(&dir)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env_remove("OTEL_SDK_DISABLED")
+        .env_remove("OTEL_LOGS_EXPORTER")
+        .env_remove("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
+        .env_remove("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL")
+        .args(["run", "trace.json", "-e", "eval_set.json", "--emit-otel"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let head = server.join().unwrap();
+    assert!(head.starts_with("POST /v1/logs "), "{head}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
