@@ -3,7 +3,8 @@
 //! | command | what it does |
 //! |---|---|
 //! | `ci [--fast]` | everything CI checks, in order, each step timed; `--fast` skips rustdoc and cargo-deny |
-//! | `bench [FILTER]` | the criterion benchmarks of every crate; figures go to `docs/benchmarks.md` by hand |
+//! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval`; figures go to `docs/benchmarks.md` by hand |
+//! | `bench-eval` | `agentrace run` timed as a whole process on the release binary (throughput, start-up) |
 //! | `compat` | real OpenTelemetry clients from PyPI against the server |
 //! | `browser` | the web page in headless Chromium (Playwright), against a live server |
 //! | `invariants` | the architecture invariants of `docs/ARCHITECTURE.md` alone |
@@ -12,6 +13,7 @@
 // A command-line tool: printing is its job.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bench_eval;
 mod browser;
 mod compat;
 mod fixtures;
@@ -48,7 +50,11 @@ fn run() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root, &args[1..]),
         Some("fixtures") => fixtures::run(&root, &args[1..]),
-        Some("bench") => bench(&args[1..]),
+        Some("bench") => {
+            bench(&args[1..])?;
+            bench_eval::run(&root)
+        }
+        Some("bench-eval") => bench_eval::run(&root),
         Some("compat") => compat::run(&root),
         Some("browser") => browser::run(&root),
         Some("invariants") => step("architecture invariants", || invariants::check(&root)),
@@ -67,7 +73,8 @@ commands:
   ci [--fast]          fmt, clippy, tests, rustdoc, invariants, compat, browser, cargo-deny, run in
                        a copy of the repository with nothing beside it (--fast: no rustdoc, no deny)
   fixtures [--check]   copy new or changed cases from ../shared into fixtures/ and say what changed
-  bench [FILTER]       criterion benchmarks of the whole workspace
+  bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval
+  bench-eval           `agentrace run` as a whole process on the release binary
   compat               real PyPI OpenTelemetry clients against the server
   browser              the web page in headless Chromium against the server
   invariants           check the architecture invariants only

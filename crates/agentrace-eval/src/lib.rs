@@ -1,18 +1,40 @@
-//! Eval sets, evaluators and reports for agent traces.
+//! Eval sets, metrics and evaluation of agent traces, compatible with agentevals 0.11.0.
 //!
-//! So far: the ADK `EvalSet` file model ([`eval_set::EvalSet`]) that golden case selection in
-//! `agentrace-loader` and the evaluators read. Evaluation arrives with the evaluation issue.
+//! - [`eval_set`]: the ADK `EvalSet` file model (golden conversations), with errors that name
+//!   the file, line and field.
+//! - [`invocation`]: actual invocations (from extracted turns) and expected ones (from an eval
+//!   set), grouped as [`invocation::Group`].
+//! - [`metrics`]: deterministic metrics, pure functions: tool trajectory (exact, in order, any
+//!   order), ROUGE-1 response match with ADK's tokenizer and nltk's Porter stemmer, final
+//!   response exact / contains / regex, efficiency (tool calls, model calls, tokens, duration).
+//! - [`evaluate`]: [`evaluate::evaluate_group`] applies metric specs to one group and its golden
+//!   case; the server and the command line both call it.
+//! - [`result`]: results in the shape of the conformance corpus' `scores`.
+//! - [`config`]: the eval config YAML (`evaluators:` list); [`config::specs`] turns it and the
+//!   command line's choices into metric specs.
+//! - [`judge`]: LLM-judge metrics through an OpenAI-compatible chat endpoint (blocking, with a
+//!   timeout; the key only from the environment variable the operator names).
+//! - [`custom`]: custom evaluator programs (the reference's stdin/stdout protocol 1.1).
+//! - [`output`], [`run`]: evaluating trace files and writing table, JSON and JUnit reports.
 //!
 //! ```
-//! use agentrace_eval::eval_set::EvalSet;
+//! use agentrace_eval::metrics::rouge::rouge1;
+//! use agentrace_eval::metrics::trajectory::{MatchType, matches};
 //!
-//! let set: EvalSet = serde_json::from_str(r#"{"eval_set_id": "s", "eval_cases": [
-//!   {"eval_id": "c", "conversation": [{"invocation_id": "i",
-//!     "user_content": {"role": "user", "parts": [{"text": "hi"}]}}]}]}"#)?;
-//! assert_eq!(set.expected_cases()[0].first_user_text.as_deref(), Some("hi"));
-//! # Ok::<(), serde_json::Error>(())
+//! assert!((rouge1("the cats are running", "a cat runs").fmeasure - 0.5714285714).abs() < 1e-9);
+//! assert!(matches(MatchType::AnyOrder, &[], &[]));
 //! ```
 //!
-//! Features: none.
+//! The crate is synchronous. Features: none.
 
+pub mod config;
+pub mod custom;
 pub mod eval_set;
+pub mod evaluate;
+pub mod invocation;
+pub mod judge;
+pub mod metrics;
+pub mod otel;
+pub mod output;
+pub mod result;
+pub mod run;

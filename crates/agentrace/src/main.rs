@@ -6,6 +6,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod extract;
+mod run;
 mod serve;
 
 use std::process::ExitCode;
@@ -30,6 +31,9 @@ struct Cli {
 enum Command {
     /// Read a trace file and print the invocations (turns) found in it.
     Extract(extract::ExtractArgs),
+    /// Evaluate trace files against an eval set: exit 0 when everything passed, 1 when something
+    /// failed, 2 when something could not run.
+    Run(run::RunArgs),
     /// Run the dev server: OTLP/HTTP and gRPC ingest, sessions, SQLite storage, API and web page.
     Serve(Box<serve::ServeArgs>),
 }
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Extract(args) => extract::run(args),
+        Command::Run(args) => run::run(args),
         Command::Serve(args) => {
             // The server gives freed memory back within 10 ms, marked free rather than unmapped
             // (agentrace_server::process); this starts the same command again with the

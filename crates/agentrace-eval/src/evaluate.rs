@@ -1,0 +1,472 @@
+//! Evaluation: metric specs applied to groups of actual invocations and their golden cases.
+//!
+//! [`evaluate_group`] takes one group (from [`Group::from_extraction`]), the eval set and the
+//! metric specs, and returns one [`MetricResult`] per spec. Deterministic metrics are pure; LLM
+//! judges and custom evaluators do their I/O through the clients their specs carry.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use crate::eval_set::EvalSet;
+use crate::invocation::{Group, Invocation};
+use crate::metrics::efficiency::{self, Quantity};
+use crate::metrics::final_response::{self, TextMatch};
+use crate::metrics::rouge;
+use crate::metrics::trajectory::{self, MatchType};
+use crate::result::{EvaluatorType, GroupResult, MetricResult, Status};
+
+/// The default threshold of every builtin metric (as in the reference).
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
+
+/// `tool_trajectory_avg_score`.
+pub const TOOL_TRAJECTORY: &str = "tool_trajectory_avg_score";
+/// `response_match_score`.
+pub const RESPONSE_MATCH: &str = "response_match_score";
+/// Final response equals the expected (or configured) text.
+pub const FINAL_RESPONSE_EXACT: &str = "final_response_exact";
+/// Final response contains the expected (or configured) text.
+pub const FINAL_RESPONSE_CONTAINS: &str = "final_response_contains";
+/// Final response matches a regular expression.
+pub const FINAL_RESPONSE_REGEX: &str = "final_response_regex";
+/// Tool calls per invocation.
+pub const TOOL_CALL_COUNT: &str = "tool_call_count_v1";
+/// Model calls per invocation.
+pub const INFERENCE_CALL_COUNT: &str = "inference_call_count_v1";
+/// Tokens per invocation.
+pub const TOKEN_USAGE: &str = "token_usage_v1";
+/// Seconds per invocation.
+pub const INVOCATION_DURATION: &str = "invocation_duration_v1";
+
+/// Reference metrics that need Google Cloud (Vertex AI) or a simulated user, which agentrace
+/// does not offer.
+pub const UNSUPPORTED: &[&str] = &[
+    "response_evaluation_score",
+    "safety_v1",
+    "multi_turn_task_success_v1",
+    "multi_turn_trajectory_quality_v1",
+    "multi_turn_tool_use_quality_v1",
+    "rubric_based_multi_turn_trajectory_quality_v1",
+    "per_turn_user_simulator_quality_v1",
+];
+
+/// What a metric computes.
+#[derive(Clone, Debug)]
+pub enum MetricKind {
+    /// Tool trajectory against the expected calls.
+    Trajectory(MatchType),
+    /// ROUGE-1 F of the final response against the expected one.
+    ResponseMatch,
+    /// Final response text check.
+    FinalResponse {
+        /// How.
+        how: TextMatch,
+        /// The text to compare with; `None`: the expected final response.
+        value: Option<String>,
+        /// Compare case-sensitively.
+        case_sensitive: bool,
+    },
+    /// An efficiency quantity with an optional per-invocation budget.
+    Efficiency {
+        /// What is counted.
+        quantity: Quantity,
+        /// Budget per invocation.
+        max: Option<f64>,
+    },
+    /// A custom evaluator program.
+    Custom(crate::custom::CustomEvaluator),
+    /// An LLM judge.
+    Judge(crate::judge::JudgeMetric),
+}
+
+/// One metric to compute: a name, what it computes and its threshold.
+#[derive(Clone, Debug)]
+pub struct MetricSpec {
+    /// The name results are reported under.
+    pub name: String,
+    /// What it computes.
+    pub kind: MetricKind,
+    /// Pass when the score is at least this.
+    pub threshold: f64,
+}
+
+/// Why a metric spec could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// Not a metric agentrace knows.
+    #[error("unknown metric `{0}`; builtin metrics: {list}", list = builtin_names().join(", "))]
+    Unknown(String),
+    /// A reference metric agentrace does not offer.
+    #[error(
+        "metric `{0}` needs Google Vertex AI or a user simulator, which agentrace does not offer"
+    )]
+    Unsupported(String),
+    /// The metric needs configuration it was not given.
+    #[error("metric `{metric}`: {message}")]
+    Config {
+        /// The metric.
+        metric: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Names of the builtin metrics (deterministic, then LLM judges).
+pub fn builtin_names() -> Vec<&'static str> {
+    vec![
+        TOOL_TRAJECTORY,
+        RESPONSE_MATCH,
+        FINAL_RESPONSE_EXACT,
+        FINAL_RESPONSE_CONTAINS,
+        FINAL_RESPONSE_REGEX,
+        TOOL_CALL_COUNT,
+        INFERENCE_CALL_COUNT,
+        TOKEN_USAGE,
+        INVOCATION_DURATION,
+        crate::judge::FINAL_RESPONSE_MATCH_V2,
+        crate::judge::HALLUCINATIONS,
+        crate::judge::RUBRIC_FINAL_RESPONSE,
+        crate::judge::RUBRIC_TOOL_USE,
+    ]
+}
+
+impl MetricSpec {
+    /// A deterministic builtin metric by name. `config` is the metric's config object (`value`,
+    /// `pattern`, `case_sensitive`, `max`, `match_type`); `match_type` applies to the trajectory.
+    pub fn builtin(
+        name: &str,
+        threshold: Option<f64>,
+        match_type: Option<MatchType>,
+        config: &Value,
+    ) -> Result<Self, SpecError> {
+        let cfg_err = |message: String| SpecError::Config {
+            metric: name.to_owned(),
+            message,
+        };
+        let get_str = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
+        let case_sensitive = config
+            .get("case_sensitive")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let kind = match name {
+            TOOL_TRAJECTORY => {
+                let from_cfg = match get_str("match_type") {
+                    Some(s) => Some(s.parse::<MatchType>().map_err(cfg_err)?),
+                    None => None,
+                };
+                MetricKind::Trajectory(match_type.or(from_cfg).unwrap_or_default())
+            }
+            RESPONSE_MATCH => MetricKind::ResponseMatch,
+            FINAL_RESPONSE_EXACT => MetricKind::FinalResponse {
+                how: TextMatch::Exact,
+                value: get_str("value"),
+                case_sensitive,
+            },
+            FINAL_RESPONSE_CONTAINS => MetricKind::FinalResponse {
+                how: TextMatch::Contains,
+                value: get_str("value"),
+                case_sensitive,
+            },
+            FINAL_RESPONSE_REGEX => {
+                let pattern = get_str("pattern")
+                    .ok_or_else(|| cfg_err("needs `config: {pattern: REGEX}`".into()))?;
+                let pattern = if case_sensitive {
+                    pattern
+                } else {
+                    format!("(?i){pattern}")
+                };
+                let re = regex::RegexBuilder::new(&pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| cfg_err(format!("bad pattern: {e}")))?;
+                MetricKind::FinalResponse {
+                    how: TextMatch::Regex(re),
+                    value: Some(String::new()),
+                    case_sensitive: true,
+                }
+            }
+            TOOL_CALL_COUNT | INFERENCE_CALL_COUNT | TOKEN_USAGE | INVOCATION_DURATION => {
+                let quantity = match name {
+                    TOOL_CALL_COUNT => Quantity::ToolCalls,
+                    INFERENCE_CALL_COUNT => Quantity::ModelCalls,
+                    TOKEN_USAGE => Quantity::Tokens,
+                    _ => Quantity::DurationSeconds,
+                };
+                let max = match config.get("max") {
+                    None | Some(Value::Null) => None,
+                    Some(v) => Some(
+                        v.as_f64()
+                            .filter(|m| m.is_finite() && *m >= 0.0)
+                            .ok_or_else(|| cfg_err("`max` must be a number >= 0".into()))?,
+                    ),
+                };
+                MetricKind::Efficiency { quantity, max }
+            }
+            other if crate::judge::JUDGE_METRICS.contains(&other) => {
+                return Err(cfg_err(
+                    "is an LLM judge: configure its endpoint in the eval config (--config) with `judge:` or `judge_base_url:` and `judge_model:`".into(),
+                ));
+            }
+            other if UNSUPPORTED.contains(&other) => {
+                return Err(SpecError::Unsupported(other.to_owned()));
+            }
+            other => return Err(SpecError::Unknown(other.to_owned())),
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            kind,
+            threshold: threshold.unwrap_or(DEFAULT_THRESHOLD),
+        })
+    }
+
+    /// The match type, for the trajectory metric.
+    pub fn match_type(&self) -> Option<MatchType> {
+        match self.kind {
+            MetricKind::Trajectory(mt) => Some(mt),
+            _ => None,
+        }
+    }
+
+    fn evaluator_type(&self) -> EvaluatorType {
+        match self.kind {
+            MetricKind::Custom(_) => EvaluatorType::Custom,
+            MetricKind::Judge(_) => EvaluatorType::LlmJudge,
+            _ => EvaluatorType::Deterministic,
+        }
+    }
+
+    /// True when the metric compares against a golden case.
+    pub fn needs_expected(&self) -> bool {
+        match &self.kind {
+            MetricKind::Trajectory(_) | MetricKind::ResponseMatch => true,
+            MetricKind::FinalResponse { value, .. } => value.is_none(),
+            MetricKind::Efficiency { .. } | MetricKind::Custom(_) => false,
+            MetricKind::Judge(j) => j.needs_expected(),
+        }
+    }
+}
+
+/// The error text of a group without invocations (the reference's wording).
+pub const NO_INVOCATIONS: &str = "No invocations extracted from trace.";
+
+/// Evaluates every metric on one group.
+pub fn evaluate_group(
+    group: &Group,
+    eval_set: Option<&EvalSet>,
+    specs: &[MetricSpec],
+) -> GroupResult {
+    let case = group.case.as_ref();
+    let golden = case
+        .and_then(|c| c.eval_case_id.as_deref())
+        .and_then(|id| eval_set.and_then(|s| s.case(id)));
+    let expected: Option<Vec<Invocation>> = golden.map(|c| {
+        c.conversation
+            .iter()
+            .map(Invocation::from_expected)
+            .collect()
+    });
+    let metrics = if group.invocations.is_empty() {
+        vec![MetricResult {
+            error: Some(NO_INVOCATIONS.to_owned()),
+            reason: None,
+            ..MetricResult::not_evaluated(
+                "(all)",
+                None,
+                None,
+                EvaluatorType::Deterministic,
+                String::new(),
+            )
+        }]
+    } else {
+        specs
+            .iter()
+            .map(|spec| {
+                let started = Instant::now();
+                let mut r =
+                    evaluate_metric(group, eval_set, case, expected.as_deref(), golden, spec);
+                r.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                r
+            })
+            .collect()
+    };
+    GroupResult {
+        key: group.key.clone(),
+        trace_id: group.trace_id.clone(),
+        trace_ids: group.trace_ids.clone(),
+        num_invocations: group.invocations.len(),
+        eval_case_id: case.and_then(|c| c.eval_case_id.clone()),
+        eval_case_match: case.and_then(|c| c.how.map(str::to_owned)),
+        eval_case_reason: case.and_then(|c| c.reason.clone()),
+        invocations: group
+            .invocations
+            .iter()
+            .map(|i| crate::result::InvocationRef {
+                invocation_id: i.invocation_id.clone(),
+                trace_id: i.trace_id.clone().unwrap_or_else(|| group.trace_id.clone()),
+            })
+            .collect(),
+        metrics,
+    }
+}
+
+fn mean(scores: &[Option<f64>]) -> Option<f64> {
+    let vals: Vec<f64> = scores.iter().flatten().copied().collect();
+    #[allow(clippy::cast_precision_loss)]
+    (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+}
+
+fn evaluate_metric(
+    group: &Group,
+    eval_set: Option<&EvalSet>,
+    case: Option<&agentrace_loader::extract::CaseSelection>,
+    expected: Option<&[Invocation]>,
+    golden: Option<&crate::eval_set::EvalCase>,
+    spec: &MetricSpec,
+) -> MetricResult {
+    let et = spec.evaluator_type();
+    let mt = spec.match_type();
+    let actual: &[Invocation] = &group.invocations;
+    let mut base =
+        MetricResult::not_evaluated(&spec.name, mt, Some(spec.threshold), et, String::new());
+    base.reason = None;
+
+    // Align with the golden case when the metric needs one.
+    let (actual, expected) = if spec.needs_expected() {
+        let Some(exp) = expected else {
+            let reason = if eval_set.is_none() {
+                "no eval set given".to_owned()
+            } else {
+                case.and_then(|c| c.reason.clone())
+                    .unwrap_or_else(|| "no matching eval case".to_owned())
+            };
+            return MetricResult::not_evaluated(&spec.name, mt, Some(spec.threshold), et, reason);
+        };
+        let n = actual.len().min(exp.len());
+        if exp.len() > n {
+            base.missing_turns = Some(exp.len() - n);
+        }
+        if actual.len() > n {
+            base.unexpected_turns = Some(actual.len() - n);
+        }
+        (&actual[..n], Some(&exp[..n]))
+    } else {
+        (actual, expected)
+    };
+
+    match &spec.kind {
+        MetricKind::Trajectory(mt) => {
+            let exp = expected.unwrap_or_default();
+            let mut comparisons = Vec::with_capacity(actual.len());
+            let scores: Vec<Option<f64>> = actual
+                .iter()
+                .zip(exp)
+                .map(|(a, e)| {
+                    let s = trajectory::score(*mt, &a.tool_calls, &e.tool_calls);
+                    comparisons.push(json!({
+                        "invocation_id": a.invocation_id,
+                        "expected": e.tool_calls.iter().map(|c| json!({"name": c.name, "args": c.args})).collect::<Vec<_>>(),
+                        "actual": a.tool_calls.iter().map(|c| json!({"name": c.name, "args": c.args})).collect::<Vec<_>>(),
+                        "matched": s == 1.0,
+                    }));
+                    Some(s)
+                })
+                .collect();
+            base.details = json!({ "comparisons": comparisons });
+            finish_scored(base, scores, spec.threshold)
+        }
+        MetricKind::ResponseMatch => {
+            let exp = expected.unwrap_or_default();
+            let scores = actual
+                .iter()
+                .zip(exp)
+                .map(|(a, e)| {
+                    Some(
+                        rouge::rouge1(
+                            a.final_response.as_deref().unwrap_or(""),
+                            e.final_response.as_deref().unwrap_or(""),
+                        )
+                        .fmeasure,
+                    )
+                })
+                .collect();
+            finish_scored(base, scores, spec.threshold)
+        }
+        MetricKind::FinalResponse {
+            how,
+            value,
+            case_sensitive,
+        } => {
+            let scores = actual
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let want = match value {
+                        Some(v) => v.as_str(),
+                        None => expected
+                            .and_then(|e| e.get(i))
+                            .and_then(|e| e.final_response.as_deref())
+                            .unwrap_or(""),
+                    };
+                    Some(final_response::score(
+                        how,
+                        a.final_response.as_deref(),
+                        want,
+                        *case_sensitive,
+                    ))
+                })
+                .collect();
+            finish_scored(base, scores, spec.threshold)
+        }
+        MetricKind::Efficiency { quantity, max } => {
+            let scores: Vec<Option<f64>> = actual
+                .iter()
+                .map(|a| efficiency::value(*quantity, a))
+                .collect();
+            base.score = mean(&scores);
+            base.threshold = None;
+            match max {
+                None => {
+                    base.status = Status::NotEvaluated;
+                    base.reason = Some(format!(
+                        "informational: {} per invocation; set `config: {{max: N}}` to make it a budget",
+                        quantity.unit()
+                    ));
+                }
+                Some(m) => {
+                    let over: Vec<usize> = scores
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.is_some_and(|v| v > *m))
+                        .map(|(i, _)| i)
+                        .collect();
+                    base.status = if over.is_empty() {
+                        Status::Passed
+                    } else {
+                        Status::Failed
+                    };
+                    base.details =
+                        json!({ "max": m, "unit": quantity.unit(), "over_budget": over });
+                }
+            }
+            base.per_invocation_scores = scores;
+            base
+        }
+        MetricKind::Custom(c) => c.evaluate(base, group, actual, expected),
+        MetricKind::Judge(j) => j.evaluate(base, actual, expected, golden),
+    }
+}
+
+/// Fills score, status and per-invocation scores of a 0..1 metric.
+pub(crate) fn finish_scored(
+    mut base: MetricResult,
+    scores: Vec<Option<f64>>,
+    threshold: f64,
+) -> MetricResult {
+    base.score = mean(&scores);
+    base.status = match base.score {
+        Some(s) => Status::of(s, threshold),
+        None => Status::NotEvaluated,
+    };
+    base.per_invocation_scores = scores;
+    base
+}

@@ -1,0 +1,140 @@
+//! `response_match_score`: ROUGE-1 F-measure with ADK's Unicode-aware tokenizer over google
+//! rouge-score's default tokenizer and nltk's Porter stemmer (ADK 2.13.0
+//! `final_response_match_v1`, rouge-score 0.1.2).
+
+use std::collections::HashMap;
+
+use unicode_general_category::{GeneralCategory as C, get_general_category};
+use unicode_normalization::UnicodeNormalization;
+
+use super::porter;
+
+fn is_cjk(c: char) -> bool {
+    matches!(u32::from(c), 0x4E00..=0x9FFF | 0x3040..=0x309F | 0x30A0..=0x30FF | 0xAC00..=0xD7AF)
+}
+
+fn is_non_spaced(c: char) -> bool {
+    matches!(u32::from(c), 0x0E00..=0x0E7F | 0x0E80..=0x0EFF | 0x1780..=0x17FF | 0x1000..=0x109F)
+}
+
+fn is_mark(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        C::NonspacingMark | C::SpacingMark | C::EnclosingMark
+    )
+}
+
+/// Python's `str.isalnum` for one character: a letter (L*) or a number (N*).
+fn is_alnum(c: char) -> bool {
+    matches!(
+        get_general_category(c),
+        C::UppercaseLetter
+            | C::LowercaseLetter
+            | C::TitlecaseLetter
+            | C::ModifierLetter
+            | C::OtherLetter
+            | C::DecimalNumber
+            | C::LetterNumber
+            | C::OtherNumber
+    )
+}
+
+/// rouge-score's default tokenizer with stemming, on one ASCII word: every run of characters
+/// outside `[a-z0-9]` separates, tokens longer than three characters are stemmed.
+fn default_tokenize(word: &str, out: &mut Vec<String>) {
+    let lower = word.to_ascii_lowercase();
+    for tok in lower.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit())) {
+        if tok.is_empty() {
+            continue;
+        }
+        let t = if tok.len() > 3 {
+            porter::stem(tok)
+        } else {
+            tok.to_owned()
+        };
+        if !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            out.push(t);
+        }
+    }
+}
+
+/// ADK's `_UnicodeAwareTokenizer` with stemming: NFKC, lowercase; CJK characters are tokens of
+/// their own; in Thai, Lao, Khmer and Myanmar a combining mark stays with the character before it
+/// and every other character starts a token; other letters, numbers and marks are kept, anything
+/// else separates. ASCII words go through rouge-score's tokenizer, other words stay whole.
+pub fn tokenize(text: &str) -> Vec<String> {
+    let lower = text.nfkc().collect::<String>().to_lowercase();
+    let mut buf = String::with_capacity(lower.len() + 8);
+    for c in lower.chars() {
+        if is_cjk(c) {
+            buf.push(' ');
+            buf.push(c);
+            buf.push(' ');
+        } else if is_non_spaced(c) {
+            if !is_mark(c) {
+                buf.push(' ');
+            }
+            buf.push(c);
+        } else if is_alnum(c) || is_mark(c) {
+            buf.push(c);
+        } else {
+            buf.push(' ');
+        }
+    }
+    let mut out = Vec::new();
+    for word in buf.split(' ').filter(|w| !w.is_empty()) {
+        if word.is_ascii() {
+            default_tokenize(word, &mut out);
+        } else {
+            out.push(word.to_owned());
+        }
+    }
+    out
+}
+
+/// ROUGE-1 precision, recall and F-measure of `candidate` against `reference`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rouge1 {
+    /// Overlap over candidate tokens.
+    pub precision: f64,
+    /// Overlap over reference tokens.
+    pub recall: f64,
+    /// Harmonic mean (0 when both are 0).
+    pub fmeasure: f64,
+}
+
+/// ROUGE-1 of `candidate` (the agent's response) against `reference` (the expected one).
+pub fn rouge1(candidate: &str, reference: &str) -> Rouge1 {
+    let count = |toks: Vec<String>| {
+        let n = toks.len();
+        let mut m: HashMap<String, usize> = HashMap::new();
+        for t in toks {
+            *m.entry(t).or_default() += 1;
+        }
+        (m, n)
+    };
+    let (r, rn) = count(tokenize(reference));
+    let (c, cn) = count(tokenize(candidate));
+    let overlap: usize = r
+        .iter()
+        .map(|(t, n)| (*n).min(c.get(t).copied().unwrap_or(0)))
+        .sum();
+    #[allow(clippy::cast_precision_loss)]
+    let (precision, recall) = (
+        overlap as f64 / cn.max(1) as f64,
+        overlap as f64 / rn.max(1) as f64,
+    );
+    let fmeasure = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
+    Rouge1 {
+        precision,
+        recall,
+        fmeasure,
+    }
+}

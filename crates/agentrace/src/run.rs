@@ -1,0 +1,267 @@
+//! `agentrace run`: evaluate trace files against an eval set; arguments, then calls into
+//! `agentrace-eval`. Files are evaluated in parallel; a progress bar shows on a terminal.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use agentrace_eval::config::{EvalConfig, Overrides, specs};
+use agentrace_eval::eval_set::EvalSet;
+use agentrace_eval::evaluate::MetricSpec;
+use agentrace_eval::metrics::trajectory::MatchType;
+use agentrace_eval::output::{FileResult, RunError, RunReport};
+use agentrace_eval::run::{RunOptions, run_file};
+use agentrace_loader::extract::GroupBy;
+use agentrace_loader::read::{Format, LoadOptions};
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Output format of `run`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RunFormat {
+    /// A readable table with the reason for each failure and a trajectory diff.
+    Table,
+    /// JSON: `scores` (the conformance corpus' shape), `groups`, `errors`, `summary`.
+    Json,
+    /// JUnit XML for CI.
+    Junit,
+}
+
+/// Trajectory match type (`--trajectory-match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TrajectoryMatch {
+    /// Same calls in the same order, nothing extra.
+    Exact,
+    /// The expected calls in order; extra calls allowed.
+    #[value(name = "in_order", alias = "in-order")]
+    InOrder,
+    /// The expected calls in any order; extra calls allowed.
+    #[value(name = "any_order", alias = "any-order")]
+    AnyOrder,
+}
+
+impl From<TrajectoryMatch> for MatchType {
+    fn from(t: TrajectoryMatch) -> Self {
+        match t {
+            TrajectoryMatch::Exact => Self::Exact,
+            TrajectoryMatch::InOrder => Self::InOrder,
+            TrajectoryMatch::AnyOrder => Self::AnyOrder,
+        }
+    }
+}
+
+/// Arguments of `agentrace run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Trace files: OTLP JSON or JSON Lines, OTLP protobuf, Jaeger JSON, Tempo export; gzip is
+    /// detected.
+    #[arg(required = true)]
+    traces: Vec<PathBuf>,
+    /// ADK EvalSet JSON with the golden cases.
+    #[arg(long, short = 'e')]
+    eval_set: Option<PathBuf>,
+    /// Metric to compute (repeatable); default tool_trajectory_avg_score.
+    #[arg(long = "metric", short = 'm')]
+    metrics: Vec<String>,
+    /// Pass threshold for every builtin metric (default 0.5).
+    #[arg(long, short = 't')]
+    threshold: Option<f64>,
+    /// How tool trajectories are matched.
+    #[arg(long, value_enum, ignore_case = true, alias = "trajectory-match-type")]
+    trajectory_match: Option<TrajectoryMatch>,
+    /// How traces are grouped: auto (conversation when a session name is present or a golden
+    /// case has several turns), trace, conversation.
+    /// [default: auto]
+    #[arg(long)]
+    group_by: Option<GroupBy>,
+    /// Read the files as this format instead of detecting it (otlp-json, otlp-jsonl,
+    /// jaeger-json, otlp-protobuf, ...).
+    #[arg(long, short = 'f')]
+    trace_format: Option<Format>,
+    /// Output format [default: table].
+    #[arg(long, value_enum)]
+    format: Option<RunFormat>,
+    /// Eval config YAML: an `evaluators:` list (builtin metrics with thresholds, LLM judges,
+    /// custom evaluator programs), and optionally `eval_set`, `trace_format`, `output_format`.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Send a `gen_ai.evaluation.result` log record per metric and invocation over OTLP/HTTP
+    /// (protobuf), configured by the standard OTEL_EXPORTER_OTLP_* variables.
+    #[arg(long)]
+    emit_otel: bool,
+    /// Write the output to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    output: Option<PathBuf>,
+}
+
+/// Runs `run`: 0 when everything passed (NOT_EVALUATED does not fail), 1 when something failed,
+/// 2 when something could not run.
+pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
+    if let Some(t) = args.threshold
+        && !(t.is_finite() && (0.0..=1.0).contains(&t))
+    {
+        anyhow::bail!("--threshold must be between 0 and 1, not {t}");
+    }
+    let config = match &args.config {
+        Some(p) => Some(EvalConfig::from_path(p)?),
+        None => None,
+    };
+    let eval_set_path = args.eval_set.clone().or_else(|| {
+        config
+            .as_ref()
+            .and_then(|c| c.eval_set.as_deref().map(|p| c.resolve(p)))
+    });
+    let eval_set = match &eval_set_path {
+        Some(p) => Some(EvalSet::from_path(p)?),
+        None => None,
+    };
+    let specs: Vec<MetricSpec> = specs(
+        config.as_ref(),
+        &Overrides {
+            metrics: args.metrics.clone(),
+            threshold: args.threshold,
+            match_type: args.trajectory_match.map(MatchType::from),
+        },
+    )?;
+    let from_config =
+        |get: fn(&EvalConfig) -> Option<&String>| config.as_ref().and_then(get).map(String::as_str);
+    let trace_format = match (args.trace_format, from_config(|c| c.trace_format.as_ref())) {
+        (Some(f), _) => Some(f),
+        (None, Some(s)) => Some(
+            s.parse::<Format>()
+                .map_err(|e| anyhow::anyhow!("config trace_format: {e}"))?,
+        ),
+        (None, None) => None,
+    };
+    let group_by = match (args.group_by, from_config(|c| c.group_by.as_ref())) {
+        (Some(g), _) => g,
+        (None, Some(s)) => s
+            .parse::<GroupBy>()
+            .map_err(|e| anyhow::anyhow!("config group_by: {e}"))?,
+        (None, None) => GroupBy::Auto,
+    };
+    let format = match (args.format, from_config(|c| c.output_format.as_ref())) {
+        (Some(f), _) => f,
+        (None, Some(s)) => RunFormat::from_str(s, true)
+            .map_err(|e| anyhow::anyhow!("config output_format: {e}"))?,
+        (None, None) => RunFormat::Table,
+    };
+    let opts = RunOptions {
+        load: LoadOptions {
+            format: trace_format,
+        },
+        group_by,
+    };
+    let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs);
+    let text = match format {
+        RunFormat::Table => report.to_table(),
+        RunFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&report.to_json())
+                .context("serializing the results")?;
+            s.push('\n');
+            s
+        }
+        RunFormat::Junit => report.to_junit(),
+    };
+    match &args.output {
+        Some(p) => std::fs::write(p, text.as_bytes())
+            .with_context(|| format!("could not write {}", p.display()))?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("writing the results")?,
+    }
+    if args.emit_otel {
+        emit_otel(&report, eval_set.as_ref());
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// Sends the run's evaluation records; a failure is reported on stderr and does not change the
+/// exit code (the evaluation itself ran).
+fn emit_otel(report: &RunReport, eval_set: Option<&EvalSet>) {
+    use agentrace_eval::otel::{OtlpLogs, evaluation_records};
+    let cfg = match OtlpLogs::from_env(|k| std::env::var(k).ok()) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!(
+                "note: --emit-otel: OTEL_SDK_DISABLED or OTEL_LOGS_EXPORTER=none, nothing sent"
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("warning: --emit-otel: {e}");
+            return;
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let records = evaluation_records(
+        report.files.iter().flat_map(|f| &f.groups),
+        eval_set.map(|s| s.eval_set_id.as_str()),
+        now,
+    );
+    if let Err(e) = cfg.send(records) {
+        eprintln!("warning: --emit-otel: {e}");
+    }
+}
+
+/// Evaluates the files on as many threads as there are cores (at most one per file), keeping
+/// their order in the report.
+fn evaluate_files(
+    files: &[PathBuf],
+    opts: &RunOptions,
+    eval_set: Option<&EvalSet>,
+    specs: &[MetricSpec],
+) -> RunReport {
+    let bar = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
+    if files.len() > 1 {
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} files {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let slots: Vec<Mutex<Option<Result<FileResult, RunError>>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(files.len())
+        .max(1);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let r = run_file(path, opts, eval_set, specs);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(r);
+                    }
+                    bar.inc(1);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut report = RunReport::default();
+    for (i, slot) in slots.into_iter().enumerate() {
+        let r = slot.into_inner().ok().flatten().unwrap_or_else(|| {
+            Err(RunError {
+                file: files[i].display().to_string(),
+                error: "evaluation did not finish".to_owned(),
+            })
+        });
+        match r {
+            Ok(f) => report.files.push(f),
+            Err(e) => report.errors.push(e),
+        }
+    }
+    report
+}
