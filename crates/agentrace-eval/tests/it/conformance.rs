@@ -60,7 +60,7 @@ fn close(path: &str, e: &Value, a: &Value, diffs: &mut Vec<String>) {
 #[test]
 fn every_case_scores_as_agentevals() {
     let dirs = cases();
-    assert_eq!(dirs.len(), 16, "the corpus has 16 cases");
+    assert_eq!(dirs.len(), 18, "the corpus has 18 cases");
     let mut failures = Vec::new();
     let mut compared = 0;
     for dir in &dirs {
@@ -141,5 +141,5 @@ fn every_case_scores_as_agentevals() {
         dirs.len(),
         failures.join("\n")
     );
-    assert_eq!(compared, 72, "every score entry of the corpus was compared");
+    assert_eq!(compared, 88, "every score entry of the corpus was compared");
 }
