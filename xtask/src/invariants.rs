@@ -243,6 +243,22 @@ fn scan_sources(root: &Path, problems: &mut Vec<String>) -> Result<()> {
 }
 
 fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    collect(
+        dir,
+        &|name| name != "target" && !name.starts_with('.'),
+        &|name| name.ends_with(".rs"),
+        out,
+    )
+}
+
+/// Every file below `dir` whose name `keep_file` accepts, in the directories whose name
+/// `enter` accepts; a missing directory has none.
+fn collect(
+    dir: &Path,
+    enter: &dyn Fn(&str) -> bool,
+    keep_file: &dyn Fn(&str) -> bool,
+    out: &mut Vec<PathBuf>,
+) -> Result<()> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };
@@ -253,10 +269,10 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
             .and_then(|n| n.to_str())
             .unwrap_or_default();
         if path.is_dir() {
-            if name != "target" && !name.starts_with('.') {
-                collect_rs(&path, out)?;
+            if enter(name) {
+                collect(&path, enter, keep_file, out)?;
             }
-        } else if name.ends_with(".rs") {
+        } else if keep_file(name) {
             out.push(path);
         }
     }
@@ -382,32 +398,24 @@ fn climbs_out(line: &str, depth: usize) -> Option<&str> {
 }
 
 fn is_text(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
+    is_text_name(
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default(),
+    )
+}
+
+fn is_text_name(name: &str) -> bool {
     TEXT_ENDINGS.iter().any(|end| name.ends_with(end)) || !name.contains('.')
 }
 
 fn collect_text(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in entries {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if path.is_dir() {
-            if name != "target" && name != "__pycache__" && name != ".venv" {
-                collect_text(&path, out)?;
-            }
-        } else if is_text(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
+    collect(
+        dir,
+        &|name| name != "target" && name != "__pycache__" && name != ".venv",
+        &is_text_name,
+        out,
+    )
 }
 
 #[cfg(test)]
