@@ -54,10 +54,12 @@ pub(crate) fn base(server: &Server) -> String {
 }
 
 /// A server on its own runtime and threads, so a test can kill it (its runtime is shut down:
-/// every connection and listener closes at once, as when the process dies) and start another
+/// every connection and listener closes at once, as when the process dies; then its state is
+/// dropped, which releases the database's lock as the end of a process would) and start another
 /// on the same port.
 pub(crate) struct Killable {
     runtime: Option<tokio::runtime::Runtime>,
+    server: Option<Server>,
     addr: std::net::SocketAddr,
 }
 
@@ -73,10 +75,9 @@ impl Killable {
             .block_on(Server::start(config(port, DbLocation::File(db.to_owned()))))
             .expect("server starts");
         let addr = server.main_addr();
-        // The server's tasks live in the runtime; the handle is not needed to stop them.
-        std::mem::forget(server);
         Self {
             runtime: Some(runtime),
+            server: Some(server),
             addr,
         }
     }
@@ -94,6 +95,8 @@ impl Killable {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_timeout(Duration::from_secs(5));
         }
+        // No graceful shutdown: the handle and the state it holds are dropped, as at a crash.
+        drop(self.server.take());
     }
 
     /// Runs a future on the server's runtime (for API calls).

@@ -50,7 +50,7 @@ fn corpus_cli_runs_give_the_reference_exit_codes_and_scores() {
         .filter(|p| p.join("expected.json").exists())
         .collect();
     dirs.sort();
-    assert_eq!(dirs.len(), 16);
+    assert_eq!(dirs.len(), 18);
     let mut diffs = Vec::new();
     let mut runs = 0;
     for dir in &dirs {
@@ -101,7 +101,7 @@ fn corpus_cli_runs_give_the_reference_exit_codes_and_scores() {
             }
         }
     }
-    assert_eq!(runs, 48);
+    assert_eq!(runs, 54);
     assert!(diffs.is_empty(), "{}", diffs.join("\n"));
 }
 
