@@ -466,8 +466,13 @@ impl<T: Transport> Worker<T> {
                 },
                 n = self.rx.recv_many(&mut records, self.config.max_batch) => {
                     if n == 0 {
-                        // The queue is closed only by the worker itself; unreachable in practice.
-                        continue;
+                        // Every sender is gone (so is every handle): end as on a lost control
+                        // channel rather than spin on a closed queue.
+                        if let Ok(mut d) = self.shared.deadline.lock() {
+                            d.get_or_insert(Instant::now() + Duration::from_secs(5));
+                        }
+                        self.finish().await;
+                        return;
                     }
                     let batch = std::mem::replace(&mut records, Vec::with_capacity(self.config.max_batch));
                     self.deliver(batch).await;
