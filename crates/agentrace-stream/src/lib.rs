@@ -80,7 +80,7 @@
 //! | `initial_backoff` / `max_backoff` | [`PipelineConfig`] | 50 ms / 2 s | waits between attempts, doubling |
 //! | `flush_timeout` | [`PipelineConfig`] | 5 s | how long `force_flush` waits |
 //! | `connect_timeout` | [`WebSocketConfig`] | 2 s | connecting and the `session_started` answer |
-//! | `max_replay_bytes` | [`WebSocketConfig`] | 256 MiB | sent messages kept for a replay after a reconnect |
+//! | `max_replay_bytes` | [`WebSocketConfig`] | 256 MiB | sent messages kept for a replay after a reconnect; older ones are forgotten and counted ([`Stats::replay_forgotten`]) |
 //! | `auth_token` | [`WebSocketConfig`], [`SessionOptionsBuilder::with_auth_token`] | none | `Authorization: Bearer` for `--auth-token` servers |
 //! | transport | [`SessionOptionsBuilder::with_transport`] | WebSocket | WebSocket, OTLP/HTTP protobuf or OTLP/gRPC |
 //! | shutdown timeout | [`SessionOptionsBuilder::with_shutdown_timeout`] | 10 s | how long a session's end may take |

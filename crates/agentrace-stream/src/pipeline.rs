@@ -78,6 +78,9 @@ pub struct Stats {
     pub reconnects: u64,
     /// Errors the server reported for accepted messages.
     pub server_errors: u64,
+    /// Sent messages forgotten from the WebSocket replay budget (they would be missing after a
+    /// reconnect).
+    pub replay_forgotten: u64,
     /// The last error seen (transport or server).
     pub last_error: Option<String>,
 }
@@ -108,6 +111,7 @@ struct Counters {
     send_failures: AtomicU64,
     reconnects: AtomicU64,
     server_errors: AtomicU64,
+    replay_forgotten: AtomicU64,
 }
 
 /// State shared by the processors, the handle and the worker.
@@ -252,6 +256,7 @@ impl Pipeline {
             send_failures: load(&c.send_failures),
             reconnects: load(&c.reconnects),
             server_errors: load(&c.server_errors),
+            replay_forgotten: load(&c.replay_forgotten),
             last_error: self.shared.last_error.lock().ok().and_then(|e| e.clone()),
         }
     }
@@ -466,8 +471,13 @@ impl<T: Transport> Worker<T> {
                 },
                 n = self.rx.recv_many(&mut records, self.config.max_batch) => {
                     if n == 0 {
-                        // The queue is closed only by the worker itself; unreachable in practice.
-                        continue;
+                        // Every sender is gone (so is every handle): end as on a lost control
+                        // channel rather than spin on a closed queue.
+                        if let Ok(mut d) = self.shared.deadline.lock() {
+                            d.get_or_insert(Instant::now() + Duration::from_secs(5));
+                        }
+                        self.finish().await;
+                        return;
                     }
                     let batch = std::mem::replace(&mut records, Vec::with_capacity(self.config.max_batch));
                     self.deliver(batch).await;
@@ -515,6 +525,8 @@ impl<T: Transport> Worker<T> {
         let c = &self.shared.counters;
         c.reconnects
             .store(self.transport.reconnects(), Ordering::Relaxed);
+        c.replay_forgotten
+            .store(self.transport.replay_forgotten(), Ordering::Relaxed);
         let (errors, last) = self.transport.server_errors();
         if c.server_errors.swap(errors, Ordering::Relaxed) != errors
             && let Some(last) = last

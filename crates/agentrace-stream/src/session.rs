@@ -311,18 +311,31 @@ impl Session {
         self.pipeline.stats()
     }
 
-    /// Ends the session without blocking the async runtime: delivers what is queued, ends the
-    /// session on the server and returns its invocations.
+    /// Ends the session without blocking the async runtime (the blocking part runs on a thread
+    /// of its own, so any executor works): delivers what is queued, ends the session on the
+    /// server and returns its invocations.
     pub async fn end(self) -> SessionEnd {
-        match tokio::task::spawn_blocking(move || self.end_blocking()).await {
-            Ok(end) => end,
-            Err(e) => SessionEnd {
-                session_id: String::new(),
-                invocations: None,
-                page_url: None,
-                stats: Stats::default(),
-                error: Some(format!("ending the session failed: {e}")),
-            },
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let session_id = self.id.clone();
+        let page_url = self.page_url.clone();
+        let pipeline = self.pipeline.clone();
+        let spawned = std::thread::Builder::new()
+            .name("agentrace-session-end".into())
+            .spawn(move || {
+                let _ = tx.send(self.end_blocking());
+            });
+        let failed = |error: String| SessionEnd {
+            session_id: session_id.clone(),
+            invocations: None,
+            page_url: page_url.clone(),
+            stats: pipeline.stats(),
+            error: Some(error),
+        };
+        match spawned {
+            Ok(_) => rx
+                .await
+                .unwrap_or_else(|_| failed("ending the session failed".into())),
+            Err(e) => failed(format!("cannot start a thread to end the session: {e}")),
         }
     }
 

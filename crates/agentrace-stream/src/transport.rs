@@ -76,6 +76,12 @@ pub trait Transport: Send + 'static {
         0
     }
 
+    /// Sent messages forgotten from the replay budget: they would be missing from the session
+    /// after a reconnect (the WebSocket transport's `max_replay_bytes`).
+    fn replay_forgotten(&self) -> u64 {
+        0
+    }
+
     /// Errors the server reported for items it had accepted on the wire (the WebSocket
     /// protocol's `error` messages), with the last message.
     fn server_errors(&self) -> (u64, Option<String>) {

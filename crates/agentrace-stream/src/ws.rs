@@ -420,6 +420,10 @@ impl Transport for WebSocketTransport {
         self.connects.saturating_sub(1)
     }
 
+    fn replay_forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
     fn server_errors(&self) -> (u64, Option<String>) {
         (self.server_errors, self.last_server_error.clone())
     }

@@ -182,3 +182,28 @@ fn the_servers_protocol_reader_accepts_every_message() {
     assert_eq!(kinds, ["spans", "log", "spans"]);
     assert_eq!(seen, ids);
 }
+
+/// The replay budget is a reported limit: messages past it are forgotten and counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_budget_is_reported() {
+    let server = start().await;
+    let mut config =
+        WebSocketConfig::new(format!("ws://{}/ws/traces", server.main_addr()), "budget");
+    config.max_replay_bytes = 0;
+    let pipeline = Pipeline::start(WebSocketTransport::new(config)).unwrap();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(pipeline.span_processor())
+        .build();
+    let ids = crate::testkit::plain_spans(&provider.tracer("t"), 3);
+    tokio::task::spawn_blocking(move || provider.shutdown().unwrap())
+        .await
+        .unwrap();
+    let stats = pipeline.stats();
+    assert_eq!((stats.sent, stats.dropped()), (ids.len() as u64, 0));
+    assert!(stats.replay_forgotten >= 1, "{stats:?}");
+    assert_eq!(
+        span_ids(&base(&server), "budget").await,
+        ids.into_iter().collect::<BTreeSet<_>>()
+    );
+    server.shutdown().await;
+}
