@@ -47,13 +47,71 @@ pub fn run_file(
             cases: eval_set.map(EvalSet::expected_cases),
         },
     );
-    let groups = Group::from_extraction(&ex)
-        .iter()
-        .map(|g| evaluate_group(g, eval_set, specs))
-        .collect();
+    let groups = evaluate_groups(&Group::from_extraction(&ex), eval_set, specs);
     Ok(FileResult {
         file,
         groups,
         warnings,
+    })
+}
+
+/// Groups per thread below which a file's groups are evaluated on the calling thread.
+const GROUPS_PER_THREAD: usize = 16;
+
+/// Evaluates groups, in parallel over the machine's cores when there are many; results keep
+/// the groups' order.
+pub fn evaluate_groups(
+    groups: &[Group],
+    eval_set: Option<&EvalSet>,
+    specs: &[MetricSpec],
+) -> Vec<crate::result::GroupResult> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(groups.len() / GROUPS_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return groups
+            .iter()
+            .map(|g| evaluate_group(g, eval_set, specs))
+            .collect();
+    }
+    let chunk = groups.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|g| evaluate_group(g, eval_set, specs))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .zip(groups.chunks(chunk))
+            .flat_map(|(h, part)| {
+                // A panic would be a bug; its groups are reported as errors, not lost.
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|g| {
+                            let mut r = evaluate_group(g, eval_set, &[]);
+                            r.metrics = vec![crate::result::MetricResult {
+                                error: Some("internal error: the evaluation panicked".into()),
+                                reason: None,
+                                ..crate::result::MetricResult::not_evaluated(
+                                    "(all)",
+                                    None,
+                                    None,
+                                    crate::result::EvaluatorType::Deterministic,
+                                    String::new(),
+                                )
+                            }];
+                            r
+                        })
+                        .collect()
+                })
+            })
+            .collect()
     })
 }

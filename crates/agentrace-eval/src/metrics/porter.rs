@@ -57,34 +57,50 @@ fn is_vowel(b: u8) -> bool {
     matches!(b, b'a' | b'e' | b'i' | b'o' | b'u')
 }
 
-/// Consonant flags of each position: `y` is a consonant at the start and after a vowel.
-fn consonant_flags(w: &[u8]) -> Vec<bool> {
-    let mut flags: Vec<bool> = Vec::with_capacity(w.len());
-    for (i, &b) in w.iter().enumerate() {
-        let f = if is_vowel(b) {
-            false
-        } else if b == b'y' {
-            i == 0 || !flags[i - 1]
-        } else {
-            true
-        };
-        flags.push(f);
+/// Whether position `i` is a consonant given whether position `i - 1` was: `y` is a consonant
+/// at the start and after a vowel.
+fn cons(b: u8, i: usize, prev: bool) -> bool {
+    if is_vowel(b) {
+        false
+    } else if b == b'y' {
+        i == 0 || !prev
+    } else {
+        true
     }
-    flags
+}
+
+/// Calls `f` with each position's consonant flag, in order (no allocation).
+fn scan(w: &[u8], mut f: impl FnMut(bool)) {
+    let mut prev = false;
+    for (i, &b) in w.iter().enumerate() {
+        prev = cons(b, i, prev);
+        f(prev);
+    }
 }
 
 fn is_consonant(w: &[u8], i: usize) -> bool {
-    consonant_flags(&w[..=i])[i]
+    let mut last = false;
+    scan(&w[..=i], |c| last = c);
+    last
 }
 
 /// The number of vowel-consonant sequences (Porter's m).
 fn measure(stem: &[u8]) -> usize {
-    let f = consonant_flags(stem);
-    f.windows(2).filter(|p| !p[0] && p[1]).count()
+    let mut m = 0;
+    let mut prev_vowel = false;
+    scan(stem, |c| {
+        if c && prev_vowel {
+            m += 1;
+        }
+        prev_vowel = !c;
+    });
+    m
 }
 
 fn contains_vowel(stem: &[u8]) -> bool {
-    consonant_flags(stem).iter().any(|c| !c)
+    let mut any = false;
+    scan(stem, |c| any |= !c);
+    any
 }
 
 fn ends_double_consonant(w: &[u8]) -> bool {
