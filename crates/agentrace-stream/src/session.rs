@@ -174,6 +174,52 @@ pub struct SessionEnd {
     pub error: Option<String>,
 }
 
+impl SessionEnd {
+    /// Whether the server answered with the session's invocations.
+    pub fn has_invocations(&self) -> bool {
+        self.invocations.is_some()
+    }
+}
+
+/// A report for people: what was sent and dropped, each invocation (user text, tool calls with
+/// their arguments, agent text), and the session's page.
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "sent {} spans and logs, dropped {}",
+            self.stats.sent,
+            self.stats.dropped()
+        )?;
+        match &self.invocations {
+            Some(invocations) => {
+                writeln!(f, "invocations ({}):", invocations.len())?;
+                for i in invocations {
+                    writeln!(f, "  user:  {}", i.user_text)?;
+                    if !i.tool_calls.is_empty() {
+                        let calls: Vec<String> = i
+                            .tool_calls
+                            .iter()
+                            .map(|c| format!("{}({})", c.name, c.args))
+                            .collect();
+                        writeln!(f, "  tools: {}", calls.join(", "))?;
+                    }
+                    writeln!(f, "  agent: {}", i.agent_text)?;
+                }
+            }
+            None => writeln!(
+                f,
+                "no invocations from the server: {}",
+                self.error.as_deref().unwrap_or("none sent")
+            )?,
+        }
+        if let Some(url) = &self.page_url {
+            writeln!(f, "page: {url}")?;
+        }
+        Ok(())
+    }
+}
+
 fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()

@@ -54,34 +54,8 @@ fn main() -> ExitCode {
         println!("agent: {} -> {}", turn.user, turn.answer);
     }
     let end = session.end_blocking();
-    println!(
-        "sent {} spans and logs, dropped {}",
-        end.stats.sent,
-        end.stats.dropped()
-    );
-    match &end.invocations {
-        Some(invocations) => {
-            println!("invocations ({}):", invocations.len());
-            for i in invocations {
-                let calls: Vec<String> = i
-                    .tool_calls
-                    .iter()
-                    .map(|c| format!("{}({})", c.name, c.args))
-                    .collect();
-                println!("  user:  {}", i.user_text);
-                println!("  tools: {}", calls.join(", "));
-                println!("  agent: {}", i.agent_text);
-            }
-        }
-        None => println!(
-            "no invocations from the server: {}",
-            end.error.as_deref().unwrap_or("none sent")
-        ),
-    }
-    if let Some(url) = &end.page_url {
-        println!("page: {url}");
-    }
-    if end.invocations.is_some() {
+    print!("{end}");
+    if end.has_invocations() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

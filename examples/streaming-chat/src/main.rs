@@ -56,28 +56,8 @@ async fn main() -> ExitCode {
     }
     let _ = std::io::stdout().flush();
     let end = session.end().await;
-    println!(
-        "sent {} spans and logs, dropped {}",
-        end.stats.sent,
-        end.stats.dropped()
-    );
-    match &end.invocations {
-        Some(invocations) => {
-            println!("invocations ({}):", invocations.len());
-            for i in invocations {
-                println!("  user:  {}", i.user_text);
-                println!("  agent: {}", i.agent_text);
-            }
-        }
-        None => println!(
-            "no invocations from the server: {}",
-            end.error.as_deref().unwrap_or("none sent")
-        ),
-    }
-    if let Some(url) = &end.page_url {
-        println!("page: {url}");
-    }
-    if end.invocations.is_some() {
+    print!("{end}");
+    if end.has_invocations() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -37,6 +37,27 @@ async fn the_servers_invocations_are_what_the_agent_did() {
     assert_eq!(end.stats.dropped(), 0);
     // 3 turns × (invoke_agent + 3 chat + 2 execute_tool).
     assert_eq!(end.stats.sent, 18);
+    // What the example prints: every turn with its tools, and the session's page.
+    let shown = end.to_string();
+    assert!(
+        shown.starts_with("sent 18 spans and logs, dropped 0\ninvocations (3):\n"),
+        "{shown}"
+    );
+    for turn in &turns {
+        assert!(
+            shown.contains(&format!("  user:  {}\n", turn.user)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(&format!("  agent: {}\n", turn.answer)),
+            "{shown}"
+        );
+    }
+    assert!(
+        shown.contains("  tools: roll_die({\"sides\":20})"),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("page: {base}/")), "{shown}");
     let invocations = end.invocations.unwrap();
     assert_eq!(invocations.len(), turns.len());
     for (invocation, turn) in invocations.iter().zip(&turns) {
