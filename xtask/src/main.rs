@@ -108,6 +108,10 @@ const COLD: &[(&str, &str)] = &[
     ("compat: Python clients (venv)", "1 min, once"),
     ("compat: build agentrace", "30 s"),
     ("compat: clients against agentrace serve", "30 s"),
+    (
+        "compat: examples/python-otel against agentrace serve",
+        "5 s",
+    ),
     ("browser: Chromium", "2 min, once"),
     ("browser: Playwright (venv)", "1 min, once"),
     ("browser: build agentrace", "5 s"),
