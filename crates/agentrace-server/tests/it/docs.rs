@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio_tungstenite::tungstenite::Message;
 
 use crate::testkit::{self, agent_turn, client, kv, span, traces};
 
@@ -130,9 +130,7 @@ async fn documented_shapes_match_the_server() {
 async fn documented_websocket_messages_work_in_order() {
     let examples = examples();
     let server = testkit::start(testkit::config().build().unwrap()).await;
-    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-        .await
-        .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     let client_messages: Vec<&Value> = examples
         .iter()
         .filter(|e| e.get("session_id").and_then(Value::as_str) == Some("session-abc123"))

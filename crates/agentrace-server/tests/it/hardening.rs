@@ -173,14 +173,12 @@ async fn many_rejected_items_get_a_prompt_and_short_answer() {
 #[tokio::test]
 async fn a_websocket_session_start_never_wipes_an_otlp_session() {
     use futures::SinkExt;
-    use tokio_tungstenite::{connect_async, tungstenite::Message};
+    use tokio_tungstenite::tungstenite::Message;
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
     assert_eq!(post_turn(&base, "demo", 1).await.status(), 200);
     let feed = testkit::live_feed(&base).await;
-    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-        .await
-        .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     let send = |v: Value| Message::Text(v.to_string().into());
     ws.send(send(
         serde_json::json!({"type": "session_start", "session_id": "demo"}),
@@ -357,12 +355,10 @@ async fn the_query_token_is_taken_only_by_the_live_feeds_and_percent_decoded() {
 #[tokio::test]
 async fn the_same_span_and_log_sent_into_two_sessions_are_stored_in_both() {
     use futures::SinkExt;
-    use tokio_tungstenite::{connect_async, tungstenite::Message};
+    use tokio_tungstenite::tungstenite::Message;
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
-    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-        .await
-        .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     let send = |v: Value| Message::Text(v.to_string().into());
     let span = serde_json::json!({"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
         "name": "invoke_agent x", "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"});
@@ -740,10 +736,7 @@ async fn a_live_websocket_refuses_large_client_messages() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let server = testkit::start(testkit::config().build().unwrap()).await;
-    let (mut live, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/live", server.main_addr()))
-            .await
-            .unwrap();
+    let mut live = testkit::ws(&server, "/ws/live").await;
     live.send(Message::Text("x".repeat(1 << 20).into()))
         .await
         .unwrap();
@@ -774,10 +767,7 @@ async fn waiting_websocket_messages_do_not_fill_the_otlp_queue() {
     let busy = tokio::spawn(async move { workers.run(move || hold.recv().is_ok()).await });
     crate::workers::until(&server, 1, 0).await;
     // A WebSocket message waits for the worker (it is never refused)...
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-            .await
-            .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     ws.send(Message::Text(
         serde_json::json!({"type": "session_start", "session_id": "w"})
             .to_string()
@@ -846,10 +836,7 @@ async fn a_websocket_session_id_is_bounded() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let server = testkit::start(testkit::config().build().unwrap()).await;
-    let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-            .await
-            .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     let long = "x".repeat(100_000);
     ws.send(Message::Text(
         serde_json::json!({"type": "session_start", "session_id": long})

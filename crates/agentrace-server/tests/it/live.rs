@@ -171,9 +171,7 @@ async fn websocket_messages_sent_at_once_are_applied_and_answered_in_order() {
 async fn the_websocket_live_feed_carries_the_events() {
     let server = testkit::start(testkit::config().build().unwrap()).await;
     let base = testkit::base(&server);
-    let (mut live, _) = connect_async(format!("ws://{}/ws/live", server.main_addr()))
-        .await
-        .unwrap();
+    let mut live = testkit::ws(&server, "/ws/live").await;
     // The upgrade completed before connect_async returned, so the subscription exists.
     let request = traces(
         vec![kv("agentevals.session_name", "feed")],
@@ -225,9 +223,7 @@ async fn session_start_replaces_an_existing_session() {
             .unwrap(),
     )
     .await;
-    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-        .await
-        .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     for _ in 0..2 {
         ws.send(Message::Text(
             json!({"type": "session_start", "session_id": "again"})

@@ -279,6 +279,14 @@ pub(crate) async fn post_proto(url: &str, body: &impl prost::Message) -> reqwest
 pub(crate) type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// A WebSocket connection to `path` (`/ws/traces`, `/ws/live`) of `server`.
+pub(crate) async fn ws(server: &Server, path: &str) -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}{path}", server.main_addr()))
+        .await
+        .expect("WebSocket upgrade");
+    ws
+}
+
 /// The next JSON text message of a WebSocket; panics after [`WAIT`].
 pub(crate) async fn next_json(ws: &mut Ws) -> Value {
     loop {

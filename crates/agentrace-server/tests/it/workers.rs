@@ -8,7 +8,7 @@ use agentrace_server::{Server, config::Limits, workers::WorkersStatus};
 use futures::{SinkExt, StreamExt};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use serde_json::{Value, json};
-use tokio_tungstenite::{connect_async, tungstenite::Message};
+use tokio_tungstenite::tungstenite::Message;
 use tonic::Code;
 
 use crate::testkit::{self, agent_turn, kv, traces};
@@ -78,9 +78,7 @@ async fn an_overloaded_server_refuses_with_retry_after_and_recovers() {
     assert!(err.message().contains("overloaded"), "{}", err.message());
 
     // A WebSocket message is not refused: it waits for the worker.
-    let (mut ws, _) = connect_async(format!("ws://{}/ws/traces", server.main_addr()))
-        .await
-        .unwrap();
+    let mut ws = testkit::ws(&server, "/ws/traces").await;
     ws.send(Message::Text(
         json!({"type": "session_start", "session_id": "ws-busy"})
             .to_string()
