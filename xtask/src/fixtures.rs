@@ -1,5 +1,6 @@
 //! `cargo xtask fixtures [--check] [--from DIR]`: brings new cases from the project folder beside
-//! the repository (`../shared`, or `--from DIR`) into `fixtures/`, and says what changed.
+//! the repository (`--from DIR`, by default the `shared` folder next to it) into `fixtures/`, and
+//! says what changed.
 //!
 //! Tests read only `fixtures/`: a user's clone has nothing beside it. This command is the one
 //! place that reads the folder beside it (the architecture invariants allow this file alone).
@@ -24,7 +25,7 @@ use std::{
 use anyhow::{Context, Result, bail};
 
 /// The folder beside the repository that new cases arrive in.
-const DEFAULT_FROM: &str = "../shared";
+const DEFAULT_FROM: &str = "../shared"; // Named here only: `cargo xtask fixtures` imports from it.
 
 /// One file to bring in: where it comes from, where it goes (relative to the repository).
 #[derive(Debug)]

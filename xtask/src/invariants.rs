@@ -331,7 +331,7 @@ pub(crate) fn inside_the_repository(root: &Path, problems: &mut Vec<String>) -> 
         for (n, line) in text.lines().enumerate() {
             if line.contains(&shared) {
                 problems.push(format!(
-                    "{rel_str}:{}: refers to `../shared`, which a user's clone does not have; \
+                    "{rel_str}:{}: refers to the shared folder beside the repository, which a user's clone does not have; \
                      read the copy under fixtures/ (`cargo xtask fixtures` brings new cases in)",
                     n + 1
                 ));
@@ -489,10 +489,9 @@ mod tests {
         let found = problems(&repo);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].starts_with(concat!(
-                "crates/a/tests/it/corpus.rs:2: refers to `..",
-                "/shared`"
-            )),
+            found[0].starts_with(
+                "crates/a/tests/it/corpus.rs:2: refers to the shared folder beside the repository"
+            ),
             "{found:?}"
         );
     }

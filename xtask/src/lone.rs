@@ -1,6 +1,6 @@
 //! A copy of the repository's files with nothing beside it, where `cargo xtask ci` runs its checks.
 //!
-//! A user's clone has no `../shared` (or anything else) next to it, so CI must not pass only
+//! A user's clone has nothing next to it (no project folder), so CI must not pass only
 //! because something outside the repository is there. `ci` copies the files git knows of
 //! (tracked, plus new files that are not ignored) into a directory of its own under the system's
 //! temporary directory, and runs every step there, building into the original target directory
@@ -171,7 +171,7 @@ mod tests {
         );
         assert!(!dest.join("target").exists(), "build output is not copied");
         assert!(
-            !dest.join("../shared").exists(),
+            !dest.parent().unwrap().join("shared").exists(),
             "nothing beside the repository comes along"
         );
         let again = sync(&repo, &dest).unwrap();

@@ -72,7 +72,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci [--fast]          fmt, clippy, tests, rustdoc, invariants, compat, browser, cargo-deny, run in
                        a copy of the repository with nothing beside it (--fast: no rustdoc, no deny)
-  fixtures [--check]   copy new or changed cases from ../shared into fixtures/ and say what changed
+  fixtures [--check]   copy new or changed cases from the folder beside the repository into
+                       fixtures/ and say what changed
   bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval
   bench-eval           `agentrace run` as a whole process on the release binary
   compat               real PyPI OpenTelemetry clients against the server
