@@ -43,12 +43,18 @@ fn is_alnum(c: char) -> bool {
 /// outside `[a-z0-9]` separates, tokens longer than three characters are stemmed.
 fn default_tokenize(word: &str, out: &mut Vec<String>) {
     let lower = word.to_ascii_lowercase();
+    ascii_tokens(&lower, out);
+}
+
+/// The tokens of lowercase ASCII text: runs of `[a-z0-9]`, stemmed when longer than three
+/// characters, kept when the stem is still `[a-z0-9]` and not empty.
+fn ascii_tokens(lower: &str, out: &mut Vec<String>) {
     for tok in lower.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit())) {
         if tok.is_empty() {
             continue;
         }
         let t = if tok.len() > 3 {
-            porter::stem(tok)
+            stem_cached(tok)
         } else {
             tok.to_owned()
         };
@@ -61,11 +67,43 @@ fn default_tokenize(word: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Distinct words a thread remembers the stem of; past this, words are stemmed without being
+/// remembered (the cache never evicts, so its memory is bounded by this count).
+const STEM_CACHE_WORDS: usize = 16_384;
+
+thread_local! {
+    static STEMS: std::cell::RefCell<HashMap<Box<str>, Box<str>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+/// [`porter::stem`], remembered per thread: a run scores the same golden answers and similar
+/// agent answers again and again, so most words recur.
+fn stem_cached(word: &str) -> String {
+    STEMS.with(|cache| {
+        if let Some(stem) = cache.borrow().get(word) {
+            return stem.to_string();
+        }
+        let stem = porter::stem(word);
+        let mut cache = cache.borrow_mut();
+        if cache.len() < STEM_CACHE_WORDS {
+            cache.insert(word.into(), stem.as_str().into());
+        }
+        stem
+    })
+}
+
 /// ADK's `_UnicodeAwareTokenizer` with stemming: NFKC, lowercase; CJK characters are tokens of
 /// their own; in Thai, Lao, Khmer and Myanmar a combining mark stays with the character before it
 /// and every other character starts a token; other letters, numbers and marks are kept, anything
 /// else separates. ASCII words go through rouge-score's tokenizer, other words stay whole.
 pub fn tokenize(text: &str) -> Vec<String> {
+    if text.is_ascii() {
+        // NFKC leaves ASCII as it is, and no ASCII character is CJK, non-spaced or a mark: every
+        // character outside [a-z0-9] separates, as in the words of the general path.
+        let mut out = Vec::new();
+        ascii_tokens(&text.to_ascii_lowercase(), &mut out);
+        return out;
+    }
     let lower = text.nfkc().collect::<String>().to_lowercase();
     let mut buf = String::with_capacity(lower.len() + 8);
     for c in lower.chars() {
