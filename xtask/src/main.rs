@@ -2,9 +2,11 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `ci [--fast]` | everything CI checks, in order, each step timed; `--fast` skips rustdoc and cargo-deny |
+//! | `ci [--fast]` | everything CI checks, in order, each step timed, in a copy of the repository with nothing beside it; `--fast` skips rustdoc and cargo-deny |
 //! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval`; figures go to `docs/benchmarks.md` by hand |
 //! | `bench-eval` | `agentrace run` timed as a whole process on the release binary (throughput, start-up) |
+//! | `fuzz [--cases N]` | the property tests over hostile input with `N` cases each (default 10,000) |
+//! | `fixtures [--check]` | new cases from the folder beside the repository into `fixtures/` |
 //! | `compat` | real OpenTelemetry clients from PyPI against the server |
 //! | `browser` | the web page in headless Chromium (Playwright), against a live server |
 //! | `invariants` | the architecture invariants of `docs/ARCHITECTURE.md` alone |
@@ -55,6 +57,7 @@ fn run() -> Result<()> {
             bench_eval::run(&root)
         }
         Some("bench-eval") => bench_eval::run(&root),
+        Some("fuzz") => fuzz(&args[1..]),
         Some("compat") => compat::run(&root),
         Some("browser") => browser::run(&root),
         Some("invariants") => step("architecture invariants", || invariants::check(&root)),
@@ -76,6 +79,8 @@ commands:
                        fixtures/ and say what changed
   bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval
   bench-eval           `agentrace run` as a whole process on the release binary
+  fuzz [--cases N]     the property tests over hostile input (decoders, protocol handlers) with N
+                       cases each (default 10000)
   compat               real PyPI OpenTelemetry clients against the server
   browser              the web page in headless Chromium against the server
   invariants           check the architecture invariants only
@@ -331,6 +336,50 @@ fn bench(args: &[String]) -> Result<()> {
         }
         exec(&mut cmd)
     })
+}
+
+/// The property tests whose input is hostile: every trace reader on arbitrary bytes and JSON,
+/// the protobuf wire decoder against prost, the streaming reader against the tree reader, and
+/// the server's OTLP/HTTP routes, WebSocket handler, wire item count and Host check.
+const FUZZ_FILTER: &str = "test(/never_panic/) | test(/^fuzz::/) \
+    | test(/decodes_as_prost_and_the_conversion_do/) | test(/streaming_equals_the_tree_reader/)";
+
+/// `cargo xtask fuzz [--cases N]`: runs [`FUZZ_FILTER`]'s tests with `N` cases each (their
+/// default in `cargo xtask ci` is 64 to 512).
+fn fuzz(args: &[String]) -> Result<()> {
+    let cases: u32 = match args.iter().position(|a| a == "--cases") {
+        Some(i) => args
+            .get(i + 1)
+            .context("`--cases` needs a number")?
+            .parse()
+            .context("`--cases` needs a whole number")?,
+        None => 10_000,
+    };
+    step(
+        &format!("fuzz: decoders and protocol handlers, {cases} cases each"),
+        || {
+            exec(
+                cargo()
+                    .args([
+                        "nextest",
+                        "run",
+                        "--locked",
+                        "--profile",
+                        "fuzz",
+                        "-p",
+                        "agentrace-loader",
+                        "-p",
+                        "agentrace-server",
+                        "--no-tests",
+                        "fail",
+                        "-E",
+                        FUZZ_FILTER,
+                    ])
+                    .env("AGENTRACE_FUZZ_CASES", cases.to_string())
+                    .env("INSTA_UPDATE", "no"),
+            )
+        },
+    )
 }
 
 fn release(args: &[String]) -> Result<()> {

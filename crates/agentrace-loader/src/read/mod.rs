@@ -891,3 +891,13 @@ pub fn classify(v: &Value) -> Format {
         _ => Format::OtlpJson,
     }
 }
+
+/// The case count of a property test over hostile input: `AGENTRACE_FUZZ_CASES` when set (as
+/// `cargo xtask fuzz` sets it), else `default`.
+#[cfg(test)]
+pub(crate) fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("AGENTRACE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

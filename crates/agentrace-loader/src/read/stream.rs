@@ -1570,7 +1570,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: crate::read::fuzz_cases(256), ..ProptestConfig::default() })]
 
         #[test]
         fn streaming_equals_the_tree_reader(v in json_value(), pretty in any::<bool>()) {

@@ -831,7 +831,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: crate::read::fuzz_cases(512), ..ProptestConfig::default() })]
 
         #[test]
         fn decodes_as_prost_and_the_conversion_do(request in request()) {

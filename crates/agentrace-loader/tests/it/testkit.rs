@@ -72,3 +72,12 @@ pub(crate) fn turns(spans: Vec<Span>) -> Vec<Turn> {
         .flat_map(|g| g.turns)
         .collect()
 }
+
+/// The case count of a property test over hostile input: `AGENTRACE_FUZZ_CASES` when set (as
+/// `cargo xtask fuzz` sets it), else `default`.
+pub(crate) fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("AGENTRACE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -60,7 +60,7 @@ fn arbitrary_json() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: crate::testkit::fuzz_cases(64), .. ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_bodies_never_panic(
@@ -100,7 +100,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(crate::testkit::fuzz_cases(64)))]
 
     /// The wire count of items agrees with prost's decoding, for any shape of request.
     #[test]

@@ -348,3 +348,12 @@ impl tonic::codec::Codec for RawCodec {
         ResponseDecoder
     }
 }
+
+/// The case count of a property test over hostile input: `AGENTRACE_FUZZ_CASES` when set (as
+/// `cargo xtask fuzz` sets it), else `default`.
+pub(crate) fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("AGENTRACE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
