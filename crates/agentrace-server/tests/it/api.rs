@@ -188,7 +188,7 @@ async fn sessions_survive_a_restart() {
 
 #[tokio::test]
 async fn a_retried_export_over_http_is_stored_once() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     for _ in 0..3 {
         assert_eq!(post_turn(&base, "retried", 5, None).await.status(), 200);
@@ -202,7 +202,7 @@ async fn a_retried_export_over_http_is_stored_once() {
 
 #[tokio::test]
 async fn export_reads_back_with_the_loader_and_delete_removes() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     post_turn(&base, "exported", 3, None).await;
     let http = client();

@@ -49,7 +49,7 @@ fn example_where(examples: &[Value], pred: impl Fn(&Value) -> bool) -> &Value {
 async fn documented_shapes_match_the_server() {
     let examples = examples();
     assert!(examples.len() >= 15, "every example block parses");
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let http = client();
     let live = testkit::live_feed(&base).await;
@@ -129,7 +129,7 @@ async fn documented_shapes_match_the_server() {
 #[tokio::test]
 async fn documented_websocket_messages_work_in_order() {
     let examples = examples();
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let mut ws = testkit::ws(&server, "/ws/traces").await;
     let client_messages: Vec<&Value> = examples
         .iter()

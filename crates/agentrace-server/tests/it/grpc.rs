@@ -55,7 +55,7 @@ async fn grpc_export_needs_the_token_when_one_is_set() {
 
 #[tokio::test]
 async fn grpc_export_is_ingested_plain_and_gzipped() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     for (n, gzip) in [(1u8, false), (2, true)] {
         let mut grpc = client(&server).await;
         if gzip {
@@ -81,7 +81,7 @@ async fn grpc_export_refuses_a_message_over_the_size_limit() {
         max_decompressed_bytes: 300,
         ..agentrace_server::config::Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let mut grpc = client(&server).await;
     let request = traces(
         vec![kv("agentevals.session_name", "big")],
@@ -95,7 +95,7 @@ async fn grpc_export_refuses_a_message_over_the_size_limit() {
 
 #[tokio::test]
 async fn grpc_export_reports_malformed_spans_as_partial_success() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let mut grpc = client(&server).await;
     let mut spans = agent_turn(4, 1, "q", "a");
     spans[1].span_id = vec![1, 2, 3];
@@ -107,7 +107,7 @@ async fn grpc_export_reports_malformed_spans_as_partial_success() {
 
 #[tokio::test]
 async fn grpc_export_refuses_an_undecodable_body_and_keeps_serving() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let addr = server.otlp_grpc_addr().unwrap();
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .unwrap()

@@ -22,7 +22,7 @@ async fn post_turn(base: &str, name: &str, trace: u8) -> reqwest::Response {
 
 #[tokio::test]
 async fn a_foreign_host_is_refused_on_every_http_port() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     assert_eq!(post_turn(&base, "secret", 1).await.status(), 200);
     let port = server.main_addr().port();
@@ -140,7 +140,7 @@ async fn many_rejected_items_get_a_prompt_and_short_answer() {
         max_items_per_request: 1_000_000,
         ..agentrace_server::config::Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let base = testkit::base(&server);
     // 200,000 spans in 400 KB: the old summary compared each reason with every distinct one
     // before it (each names its position), some 10^10 comparisons; the client gives up after
@@ -174,7 +174,7 @@ async fn many_rejected_items_get_a_prompt_and_short_answer() {
 async fn a_websocket_session_start_never_wipes_an_otlp_session() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     assert_eq!(post_turn(&base, "demo", 1).await.status(), 200);
     let feed = testkit::live_feed(&base).await;
@@ -356,7 +356,7 @@ async fn the_query_token_is_taken_only_by_the_live_feeds_and_percent_decoded() {
 async fn the_same_span_and_log_sent_into_two_sessions_are_stored_in_both() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let mut ws = testkit::ws(&server, "/ws/traces").await;
     let send = |v: Value| Message::Text(v.to_string().into());
@@ -591,7 +591,7 @@ async fn durability_is_configurable_and_reported() {
 
 #[tokio::test]
 async fn deleting_sessions_deletes_the_origins_only_they_named() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let store = std::sync::Arc::clone(server.state().ingest.store());
     let (before, _) = store.origin_counts().unwrap();
@@ -662,7 +662,7 @@ async fn live_subscribers_and_websocket_connections_are_bounded() {
         max_ws_connections: 1,
         ..agentrace_server::config::Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let base = testkit::base(&server);
     let addr = server.main_addr();
     let first = testkit::live_feed(&base).await;
@@ -697,7 +697,7 @@ async fn live_subscribers_and_websocket_connections_are_bounded() {
 
 #[tokio::test]
 async fn a_live_event_is_bounded_whatever_the_batch() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let feed = testkit::live_feed(&base).await;
     // 600 spans with 20 KB names in one batch of one session.
@@ -735,7 +735,7 @@ async fn a_live_event_is_bounded_whatever_the_batch() {
 async fn a_live_websocket_refuses_large_client_messages() {
     use futures::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let mut live = testkit::ws(&server, "/ws/live").await;
     live.send(Message::Text("x".repeat(1 << 20).into()))
         .await
@@ -760,7 +760,7 @@ async fn waiting_websocket_messages_do_not_fill_the_otlp_queue() {
         ingest_queue: 1,
         ..agentrace_server::config::Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let base = testkit::base(&server);
     let (release, hold) = std::sync::mpsc::channel::<()>();
     let workers = std::sync::Arc::clone(&server.state().workers);
@@ -789,7 +789,7 @@ async fn waiting_websocket_messages_do_not_fill_the_otlp_queue() {
 
 #[tokio::test]
 async fn a_request_of_too_many_items_is_refused_before_it_is_decoded() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     // 500,000 empty spans in 1 MB: each would become a decoded span (and a rejection reason).
     let body = empty_spans_body(500_000);
@@ -835,7 +835,7 @@ async fn a_request_of_too_many_items_is_refused_before_it_is_decoded() {
 async fn a_websocket_session_id_is_bounded() {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let mut ws = testkit::ws(&server, "/ws/traces").await;
     let long = "x".repeat(100_000);
     ws.send(Message::Text(
@@ -864,7 +864,7 @@ async fn an_item_with_an_overlong_string_is_rejected_with_the_reason() {
         max_string_bytes: 1000,
         ..agentrace_server::config::Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let base = testkit::base(&server);
     let mut spans = agent_turn(1, 1, "q", "a");
     // A nested value: an array holding the long string.

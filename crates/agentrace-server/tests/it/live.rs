@@ -10,7 +10,7 @@ use crate::testkit::{self, agent_turn, kv, next_json, traces};
 
 #[tokio::test]
 async fn websocket_session_start_span_log_end_gives_the_invocations() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let url = format!("ws://{}/ws/traces", server.main_addr());
     let (mut ws, _) = connect_async(url).await.unwrap();
     let send = |v: Value| Message::Text(v.to_string().into());
@@ -108,7 +108,7 @@ async fn websocket_messages_sent_at_once_are_applied_and_answered_in_order() {
     // waiting for any reply, the spans of a session started in the same burst must still find
     // it, an error must come back between the replies it was sent between, and the session must
     // end with everything sent before `session_end`.
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let url = format!("ws://{}/ws/traces", server.main_addr());
     let (mut ws, _) = connect_async(url).await.unwrap();
     let send = |v: Value| Message::Text(v.to_string().into());
@@ -169,7 +169,7 @@ async fn websocket_messages_sent_at_once_are_applied_and_answered_in_order() {
 
 #[tokio::test]
 async fn the_websocket_live_feed_carries_the_events() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let mut live = testkit::ws(&server, "/ws/live").await;
     // The upgrade completed before connect_async returned, so the subscription exists.

@@ -12,7 +12,7 @@ use crate::testkit::{self, agent_turn, client, kv, span, traces};
 
 #[tokio::test]
 async fn protobuf_spans_are_stored_grouped_and_completed() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let live = testkit::live_feed(&base).await;
     let request = traces(
@@ -51,7 +51,7 @@ async fn protobuf_spans_are_stored_grouped_and_completed() {
 
 #[tokio::test]
 async fn json_and_gzip_are_accepted_and_retries_are_idempotent() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let http = client();
     let doc = json!({
@@ -96,7 +96,7 @@ async fn json_and_gzip_are_accepted_and_retries_are_idempotent() {
 
 #[tokio::test]
 async fn bad_spans_are_rejected_with_a_reason_and_the_rest_kept() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let mut bad = span(2, 9, None, "broken", vec![]);
     bad.span_id = vec![1, 2, 3];
@@ -118,7 +118,7 @@ async fn wrong_content_type_encoding_and_bodies_get_the_otlp_statuses() {
         max_decompressed_bytes: 8192,
         ..Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let url = format!("{}/v1/traces", testkit::base(&server));
     let http = client();
     let status = |r: reqwest::Response| r.status().as_u16();
@@ -203,7 +203,7 @@ async fn the_session_limit_is_a_503_with_retry_after_and_nothing_is_evicted() {
         max_sessions: 1,
         ..Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let url = format!("{}/v1/traces", testkit::base(&server));
     let http = client();
     let send = |name: &'static str, trace: u8| {
@@ -243,7 +243,7 @@ async fn the_span_limit_rejects_through_partial_success() {
         max_spans_per_session: 3,
         ..Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let url = format!("{}/v1/traces", testkit::base(&server));
     let mut spans = agent_turn(1, 1, "q", "a");
     spans.extend(agent_turn(1, 3, "q2", "a2"));
@@ -269,7 +269,7 @@ async fn logs_join_their_trace_and_metrics_are_accepted() {
     use opentelemetry_proto::tonic::{
         collector::metrics::v1::ExportMetricsServiceRequest, logs::v1::LogRecord,
     };
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let http = client();
     let spans = traces(
@@ -324,7 +324,7 @@ async fn logs_join_their_trace_and_metrics_are_accepted() {
 
 #[tokio::test]
 async fn json_with_protobuf_field_names_and_enum_names_is_read_like_a_trace_file() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let doc = json!({"resource_spans": [{
         "resource": {"attributes": [{"key": "session.id", "value": {"string_value": "snake"}}]},
@@ -353,7 +353,7 @@ async fn json_with_protobuf_field_names_and_enum_names_is_read_like_a_trace_file
 
 #[tokio::test]
 async fn spans_arriving_after_completion_extend_the_stored_invocations() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let url = format!("{base}/v1/traces");
     let resource = || vec![kv("agentevals.session_name", "late")];
@@ -499,7 +499,7 @@ async fn a_late_span_of_an_extracted_trace_is_joined_with_the_spans_read_back() 
 
 #[tokio::test]
 async fn a_trace_moved_into_a_completed_session_keeps_that_sessions_invocations() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let url = format!("{base}/v1/traces");
     let (first, again) = (

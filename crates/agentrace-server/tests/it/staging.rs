@@ -63,7 +63,7 @@ async fn staged(base: &str) -> (u64, u64) {
 
 #[tokio::test]
 async fn a_staged_trace_becomes_a_session_when_a_genai_span_arrives() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let live = testkit::live_feed(&base).await;
     assert_eq!(
@@ -119,7 +119,7 @@ async fn a_staged_trace_becomes_a_session_when_a_genai_span_arrives() {
 
 #[tokio::test]
 async fn a_staged_trace_that_gets_a_key_joins_the_keys_session() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     post(&base, vec![http_span(8, 1)], vec![]).await;
     assert_eq!(staged(&base).await, (1, 0));
@@ -201,7 +201,7 @@ async fn staged_traces_are_bounded_and_expire_with_a_count() {
 
 #[tokio::test]
 async fn logs_of_an_unknown_keyless_trace_wait_staged_for_its_spans() {
-    let server = testkit::start(testkit::config().build().unwrap()).await;
+    let server = testkit::start_default().await;
     let base = testkit::base(&server);
     let record = LogRecord {
         time_unix_nano: 1_700_000_000_000_000_000,

@@ -61,6 +61,22 @@ pub(crate) async fn start(config: ServerConfig) -> Server {
     Server::start(config).await.expect("server starts")
 }
 
+/// Starts a server with the test configuration of [`config`].
+pub(crate) async fn start_default() -> Server {
+    start(config().build().expect("valid configuration")).await
+}
+
+/// Starts a server with the test configuration of [`config`] and `limits`.
+pub(crate) async fn start_with_limits(limits: agentrace_server::config::Limits) -> Server {
+    start(
+        config()
+            .with_limits(limits)
+            .build()
+            .expect("valid configuration"),
+    )
+    .await
+}
+
 /// `http://127.0.0.1:port`.
 pub(crate) fn base(server: &Server) -> String {
     format!("http://{}", server.main_addr())

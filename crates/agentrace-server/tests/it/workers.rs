@@ -36,7 +36,7 @@ async fn an_overloaded_server_refuses_with_retry_after_and_recovers() {
         wal_limit_bytes: 8 << 20,
         ..Limits::default()
     };
-    let server = testkit::start(testkit::config().with_limits(limits).build().unwrap()).await;
+    let server = testkit::start_with_limits(limits).await;
     let base = testkit::base(&server);
     let config = testkit::get_json(&format!("{base}/api/config")).await;
     assert_eq!(config["limits"]["ingestWorkers"], 1);
