@@ -265,6 +265,18 @@ impl ServerConfig {
         }
     }
 
+    /// Starts a builder for a server embedded in a test or a program: 127.0.0.1 on a port the
+    /// system picks (read it from [`crate::Server::main_addr`]), no separate OTLP ports (the
+    /// main port serves OTLP/HTTP and the WebSocket), an in-memory database, no browser.
+    pub fn ephemeral() -> ServerConfigBuilder {
+        Self::builder()
+            .with_port(0)
+            .with_otlp_http_port(None)
+            .with_otlp_grpc_port(None)
+            .with_db(DbLocation::Memory)
+            .with_headless(true)
+    }
+
     /// Checks the rules that make a configuration safe to start.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.auth_token.as_deref().is_some_and(str::is_empty) {

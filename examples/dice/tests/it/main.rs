@@ -4,19 +4,12 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use agentrace_sdk::Instrumentation;
-use agentrace_server::{Server, ServerConfig, config::DbLocation};
+use agentrace_server::{Server, ServerConfig};
 use agentrace_stream::{SessionOptions, session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_invocations_are_what_the_agent_did() {
-    let config = ServerConfig::builder()
-        .with_port(0)
-        .with_otlp_http_port(None)
-        .with_otlp_grpc_port(None)
-        .with_db(DbLocation::Memory)
-        .with_headless(true)
-        .build()
-        .unwrap();
+    let config = ServerConfig::ephemeral().build().unwrap();
     let server = Server::start(config).await.unwrap();
     let base = format!("http://{}", server.main_addr());
     let session = session(SessionOptions::builder(&base).with_name("dice").build())

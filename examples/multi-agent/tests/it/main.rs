@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use agentrace_sdk::Instrumentation;
-use agentrace_server::{Server, ServerConfig, config::DbLocation};
+use agentrace_server::{Server, ServerConfig};
 use agentrace_stream::{SessionOptions, session};
 use example_multi_agent::Framework;
 use serde_json::Value;
@@ -33,14 +33,7 @@ fn attr<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_planner_turn_has_both_agents_tool_calls() {
-    let config = ServerConfig::builder()
-        .with_port(0)
-        .with_otlp_http_port(None)
-        .with_otlp_grpc_port(None)
-        .with_db(DbLocation::Memory)
-        .with_headless(true)
-        .build()
-        .unwrap();
+    let config = ServerConfig::ephemeral().build().unwrap();
     let server = Server::start(config).await.unwrap();
     let base = format!("http://{}", server.main_addr());
     let session = session(SessionOptions::builder(&base).with_name("multi").build())
