@@ -221,12 +221,12 @@ fn ci(root: &Path, args: &[String]) -> Result<()> {
              beside it, as in a user's clone, and build into {}; paths in messages below are in that \
              copy, edit the originals",
             copy.display(),
-            build_dir().display(),
             synced.copied,
             synced.unchanged,
-            synced.removed
+            synced.removed,
+            build_dir().display(),
         );
-        Ok(())
+        disk_room(&build_dir())
     })?;
     env::set_current_dir(&copy).context("cannot enter the copy of the repository")?;
     let root = copy.as_path();
@@ -405,4 +405,48 @@ fn release(args: &[String]) -> Result<()> {
         }
         exec(&mut cmd)
     })
+}
+
+/// What a cold build of the workspace takes on disk in `lone-build` (debug line tables only),
+/// with room to spare; measured on the commit that set the dev profile.
+const COLD_BUILD_GIB: u64 = 6;
+
+/// Says how much disk is free where the build goes, and stops before a cold build that cannot
+/// fit: a build that runs out of space fails minutes in, with a message about a temp file.
+fn disk_room(build: &Path) -> Result<()> {
+    let probe = build
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("."));
+    let out = match Command::new("df").args(["-Pk"]).arg(probe).output() {
+        Ok(out) if out.status.success() => out,
+        _ => {
+            println!("    free disk: unknown (`df` did not answer)");
+            return Ok(());
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let Some(free_kib) = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        println!("    free disk: unknown (`df` printed no figure)");
+        return Ok(());
+    };
+    let free_gib = free_kib as f64 / (1024.0 * 1024.0);
+    let cold = !build.join("debug").exists();
+    println!(
+        "    free disk at {}: {free_gib:.1} GiB (a cold build takes about {COLD_BUILD_GIB} GiB)",
+        probe.display()
+    );
+    if cold && free_gib < COLD_BUILD_GIB as f64 {
+        bail!(
+            "only {free_gib:.1} GiB free at {}, and a cold build needs about {COLD_BUILD_GIB} GiB: \
+             free some space (or point CARGO_TARGET_DIR at a larger disk) and run again",
+            probe.display()
+        );
+    }
+    Ok(())
 }
