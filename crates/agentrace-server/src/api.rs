@@ -39,6 +39,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "staged": { "traces": staged, "expired": expired },
         "ingest": state.workers.status(),
+        "evaluations": state.evaluator.status(),
         "connections": {
             "liveSubscribers": state.live_slots.taken(),
             "wsIngest": state.ws_slots.taken(),
@@ -81,6 +82,8 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "maxStagedTraces": l.max_staged_traces,
             "walLimitBytes": l.wal_limit_bytes,
             "maxDbBytes": l.max_db_bytes,
+            "maxEvaluationsPerSession": l.max_evaluations_per_session,
+            "maxConcurrentEvaluations": l.max_concurrent_evaluations,
         },
         "sessions": {
             "completionGraceSeconds": s.completion_grace.as_secs_f64(),
@@ -281,6 +284,11 @@ pub async fn put_eval_set(State(state): State<AppState>, body: axum::body::Bytes
     let value: Value = serde_json::from_slice(&body)
         .map_err(|err| ApiError::BadRequest(format!("invalid JSON: {err}")))?;
     let (id, name, cases) = validate_eval_set(&value)?;
+    // Stored only if evaluation can read it: the error names the line and field.
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::BadRequest("an eval set is UTF-8 JSON".to_owned()))?;
+    agentrace_eval::eval_set::EvalSet::from_json(text)
+        .map_err(|e| ApiError::BadRequest(format!("not a valid eval set: {e}")))?;
     let store = Arc::clone(state.ingest.store());
     let reply = json!({ "id": id, "name": name, "caseCount": cases });
     blocking(move || {

@@ -103,6 +103,12 @@ pub struct Limits {
     /// The database's size bound, in bytes (`None`: the disk's). A batch that would grow the
     /// database past it is refused as a full disk is: 503 with `Retry-After`, nothing stored.
     pub max_db_bytes: Option<u64>,
+    /// Evaluations one session may hold; one more is refused (409) until some are deleted.
+    pub max_evaluations_per_session: u32,
+    /// Evaluations (of sessions or uploaded files) run at once, each on a thread of the blocking
+    /// pool; one more asked through the API gets 503 with `Retry-After`. Evaluations at
+    /// completion wait for a free one instead.
+    pub max_concurrent_evaluations: usize,
 }
 
 impl Default for Limits {
@@ -126,6 +132,8 @@ impl Default for Limits {
             max_staged_traces: 1000,
             wal_limit_bytes: 1 << 30,
             max_db_bytes: None,
+            max_evaluations_per_session: 100,
+            max_concurrent_evaluations: 2,
         }
     }
 }
@@ -183,6 +191,9 @@ pub struct ServerConfig {
     pub headless: bool,
     /// Directory of eval set JSON files loaded at start.
     pub eval_sets_dir: Option<PathBuf>,
+    /// The operator's eval config YAML (`--eval-config`): the evaluators run at session
+    /// completion and the only place custom evaluators and judge endpoints come from.
+    pub eval_config: Option<PathBuf>,
     /// Extra origins allowed by CORS (the server's own origin is always allowed).
     pub cors_origins: Vec<String>,
     /// Extra names a request's `Host` may carry (`localhost` and IP literals are always allowed;
@@ -210,6 +221,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("allow_insecure_bind", &self.allow_insecure_bind)
             .field("headless", &self.headless)
             .field("eval_sets_dir", &self.eval_sets_dir)
+            .field("eval_config", &self.eval_config)
             .field("cors_origins", &self.cors_origins)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("limits", &self.limits)
@@ -231,6 +243,7 @@ impl Default for ServerConfig {
             allow_insecure_bind: false,
             headless: false,
             eval_sets_dir: None,
+            eval_config: None,
             cors_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
@@ -359,6 +372,11 @@ impl ServerConfigBuilder {
     /// Loads the eval sets of this directory at start.
     pub fn with_eval_sets_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.config.eval_sets_dir = dir;
+        self
+    }
+    /// Reads the operator's eval config YAML at start (`--eval-config`).
+    pub fn with_eval_config(mut self, path: Option<PathBuf>) -> Self {
+        self.config.eval_config = path;
         self
     }
     /// Allows extra CORS origins.

@@ -135,6 +135,7 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match err {
             StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Limit(what) => Self::Conflict(what),
             StoreError::Full(what) | StoreError::Busy(what) => Self::Unavailable(what),
             other => Self::Internal(other.to_string()),
         }

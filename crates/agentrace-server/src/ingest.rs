@@ -101,6 +101,8 @@ pub struct Ingest {
     dirty: tokio::sync::Notify,
     /// Staged traces deleted because nothing made them a session in time (since start).
     staged_expired: std::sync::atomic::AtomicU64,
+    /// Where completed sessions are announced for evaluation, once set.
+    completions: std::sync::OnceLock<crate::evaluation::Completions>,
 }
 
 #[derive(Debug)]
@@ -147,7 +149,25 @@ impl Ingest {
             }),
             dirty: tokio::sync::Notify::new(),
             staged_expired: std::sync::atomic::AtomicU64::new(0),
+            completions: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Announces every session completed from now on to `completions` (the evaluation at
+    /// completion); set once, later calls are ignored.
+    pub fn announce_completions(&self, completions: crate::evaluation::Completions) {
+        let _ = self.completions.set(completions);
+    }
+
+    fn completed(&self, session_id: &str) {
+        if let Some(c) = self.completions.get() {
+            c.push(session_id);
+        }
+    }
+
+    /// A session's stored spans and logs, read back into the model (what evaluation reads).
+    pub fn session_telemetry(&self, session_id: &str) -> Result<Telemetry, StoreError> {
+        self.stored_telemetry(session_id)
     }
 
     /// The store.
@@ -909,6 +929,7 @@ impl Ingest {
                 session_id: id.clone(),
                 invocation_count: invocations.len(),
             });
+            self.completed(id);
         }
         Ok(sessions.into_iter().map(|(id, _)| id).collect())
     }
@@ -926,6 +947,7 @@ impl Ingest {
             session_id: session_id.to_owned(),
             invocation_count,
         });
+        self.completed(session_id);
         Ok(())
     }
 

@@ -36,6 +36,9 @@
 //! | `--cors-origin` | `AGENTRACE_CORS_ORIGINS` | none | extra browser origins allowed |
 //! | `--allow-host` | `AGENTRACE_ALLOWED_HOSTS` | none | extra `Host` names accepted (besides `localhost` and IP literals) |
 //! | `--eval-sets` | `AGENTRACE_EVAL_SETS` | none | directory of eval sets loaded at start |
+//! | `--eval-config` | `AGENTRACE_EVAL_CONFIG` | none | eval config YAML: evaluators run at completion; the only source of custom evaluators and judges |
+//! | `--max-evaluations-per-session` | `AGENTRACE_MAX_EVALUATIONS_PER_SESSION` | 100 | evaluations stored per session; more get 409 |
+//! | `--max-concurrent-evaluations` | `AGENTRACE_MAX_CONCURRENT_EVALUATIONS` | 2 | evaluations running at once; more asked through the API get 503 |
 //! | `--headless` | `AGENTRACE_HEADLESS` | off | no web page |
 //! | `--max-sessions` | `AGENTRACE_MAX_SESSIONS` | 10000 | sessions stored; more are refused with 503 |
 //! | `--max-spans-per-session` | `AGENTRACE_MAX_SPANS_PER_SESSION` | 100000 | more are rejected (partial success) |
@@ -68,6 +71,7 @@ pub mod body;
 pub mod codec;
 pub mod config;
 pub mod error;
+pub mod evaluation;
 pub mod extract;
 pub mod grpc;
 pub mod ingest;
@@ -122,6 +126,9 @@ pub struct AppState {
     pub live_slots: live::Slots,
     /// WebSocket ingest connections, bounded.
     pub ws_slots: live::Slots,
+    /// Evaluation: the operator's evaluators, the bound on evaluations at once, the sessions
+    /// waiting for their evaluation at completion.
+    pub evaluator: Arc<evaluation::Evaluator>,
 }
 
 /// Why the server could not start.
@@ -140,6 +147,14 @@ pub enum StartError {
         addr: SocketAddr,
         /// The error.
         source: std::io::Error,
+    },
+    /// The eval config of `--eval-config` could not be loaded.
+    #[error("cannot load eval config {path}: {reason}")]
+    EvalConfig {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
     },
     /// An eval set in `--eval-sets` could not be loaded.
     #[error("cannot load eval set {path}: {reason}")]
@@ -167,7 +182,10 @@ impl AppState {
             config.limits.clone(),
             config.sessions.clone(),
         )?;
+        let evaluator = Arc::new(evaluation::Evaluator::new(&config)?);
+        ingest.announce_completions(evaluator.completions.clone());
         Ok(Self {
+            evaluator,
             bound: BoundPorts {
                 port: config.port,
                 otlp_http_port: config.otlp_http_port,
@@ -230,6 +248,19 @@ pub fn app(state: AppState) -> Router {
             get(api::list_eval_sets).post(api::put_eval_set),
         )
         .route("/api/eval-sets/{id}", get(api::get_eval_set))
+        .route(
+            "/api/sessions/{id}/evaluate",
+            post(evaluation::evaluate_session),
+        )
+        .route(
+            "/api/sessions/{id}/evaluations",
+            get(evaluation::session_evaluations),
+        )
+        .route(
+            "/api/evaluations/{id}",
+            get(evaluation::get_evaluation).delete(evaluation::delete_evaluation),
+        )
+        .route("/api/evaluate", post(evaluation::evaluate_upload))
         .route(
             "/api/{*rest}",
             get(api::not_found)
@@ -328,6 +359,10 @@ impl Server {
             }));
         }
         tasks.push(spawn_extractor(state.clone(), stopped.clone()));
+        tasks.push(evaluation::spawn_at_completion(
+            state.clone(),
+            stopped.clone(),
+        ));
         tasks.push(spawn_ticker(state.clone(), stopped));
         Ok(Self {
             state,

@@ -62,6 +62,15 @@ pub enum LiveEvent {
         /// Invocations extracted.
         invocation_count: usize,
     },
+    /// An evaluation of a session finished (asked through the API, or at completion).
+    EvaluationComplete {
+        /// Session id.
+        session_id: String,
+        /// Its summary: `{id, evalSetId, trigger, passed, error, summary, metrics}`, `metrics`
+        /// listing at most [`crate::evaluation::MAX_EVENT_METRICS`] `{metric, score, status}`;
+        /// the whole evaluation is at `GET /api/evaluations/{id}`.
+        evaluation: Value,
+    },
     /// A session was deleted.
     SessionDeleted {
         /// Session id.

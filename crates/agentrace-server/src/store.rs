@@ -61,6 +61,9 @@ pub enum StoreError {
     /// No such item.
     #[error("{0}")]
     NotFound(String),
+    /// A configured bound would be passed (the message names the flag).
+    #[error("{0}")]
+    Limit(String),
     /// Stored data could not be read back (a chunk that does not decompress, say).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -235,6 +238,14 @@ CREATE TABLE IF NOT EXISTS eval_sets (
     body          TEXT NOT NULL,
     created_at_ns INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evaluations (
+    id            INTEGER PRIMARY KEY,
+    session       INTEGER NOT NULL,
+    eval_set_id   TEXT,
+    created_at_ns INTEGER NOT NULL,
+    body          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS evaluations_by_session ON evaluations(session, id);
 ";
 
 /// The layout before sessions had row numbers (spans, logs and invocations named their session
@@ -1170,6 +1181,7 @@ impl Store {
         tx.execute("DELETE FROM span_chunks WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM logs WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM invocations WHERE session = ?1", [rid])?;
+        tx.execute("DELETE FROM evaluations WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM sessions WHERE rid = ?1", [rid])?;
         let mut pruned: Set<i64> = Set::default();
         {
@@ -1264,6 +1276,94 @@ impl Store {
             .optional()?;
         let body = body.ok_or_else(|| StoreError::NotFound(format!("no eval set `{id}`")))?;
         Ok(serde_json::from_str(&body)?)
+    }
+}
+
+/// Evaluations of sessions: one row per evaluation, its document as JSON text.
+impl Store {
+    /// Stores an evaluation of a session, unless the session already holds `max` of them;
+    /// returns its id. The document gets its `id` and `sessionId` here.
+    pub fn put_evaluation(
+        &self,
+        session_id: &str,
+        eval_set_id: Option<&str>,
+        created_at_ns: i64,
+        body: &mut serde_json::Value,
+        max: u32,
+    ) -> Result<i64, StoreError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        let rid: i64 = tx
+            .query_row(
+                "SELECT rid FROM sessions WHERE id = ?1",
+                [session_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+        let held: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM evaluations WHERE session = ?1",
+            [rid],
+            |r| r.get(0),
+        )?;
+        if held >= i64::from(max) {
+            return Err(StoreError::Limit(format!(
+                "session `{session_id}` holds {held} evaluations, the most \
+                 --max-evaluations-per-session allows: delete some first"
+            )));
+        }
+        let id: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM evaluations",
+            [],
+            |r| r.get(0),
+        )?;
+        if let Some(o) = body.as_object_mut() {
+            o.insert("id".into(), id.into());
+            o.insert("sessionId".into(), session_id.into());
+        }
+        tx.execute(
+            "INSERT INTO evaluations (id, session, eval_set_id, created_at_ns, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, rid, eval_set_id, created_at_ns, body.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// A session's evaluations, newest first.
+    pub fn evaluations(&self, session_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.body FROM evaluations e JOIN sessions s ON s.rid = e.session \
+             WHERE s.id = ?1 ORDER BY e.id DESC",
+        )?;
+        let rows = stmt.query_map([session_id], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    /// One evaluation.
+    pub fn evaluation(&self, id: i64) -> Result<serde_json::Value, StoreError> {
+        let conn = self.conn.lock();
+        let body: Option<String> = conn
+            .query_row("SELECT body FROM evaluations WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        let body = body.ok_or_else(|| StoreError::NotFound(format!("no evaluation {id}")))?;
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    /// Deletes one evaluation.
+    pub fn delete_evaluation(&self, id: i64) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        if conn.execute("DELETE FROM evaluations WHERE id = ?1", [id])? == 0 {
+            return Err(StoreError::NotFound(format!("no evaluation {id}")));
+        }
+        Ok(())
     }
 }
 

@@ -71,6 +71,17 @@ pub(crate) struct ServeArgs {
     /// Directory of ADK eval set JSON files loaded at start.
     #[arg(long, env = "AGENTRACE_EVAL_SETS")]
     eval_sets: Option<PathBuf>,
+    /// Eval config YAML (`evaluators:` list, as `agentrace run --config`): the evaluators a
+    /// session that names an eval set is scored with when it completes, and the only place
+    /// custom evaluator programs and LLM-judge endpoints come from (requests can only name them).
+    #[arg(long, env = "AGENTRACE_EVAL_CONFIG")]
+    eval_config: Option<PathBuf>,
+    /// Evaluations stored per session; one more is refused with 409.
+    #[arg(long, env = "AGENTRACE_MAX_EVALUATIONS_PER_SESSION", default_value_t = Limits::default().max_evaluations_per_session)]
+    max_evaluations_per_session: u32,
+    /// Evaluations running at once; one more asked through the API gets 503.
+    #[arg(long, env = "AGENTRACE_MAX_CONCURRENT_EVALUATIONS", default_value_t = Limits::default().max_concurrent_evaluations)]
+    max_concurrent_evaluations: usize,
     /// Serve no web page (API, ingest and live feeds only).
     #[arg(long, env = "AGENTRACE_HEADLESS")]
     headless: bool,
@@ -179,6 +190,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         ingest_queue: args.ingest_queue,
         wal_limit_bytes: args.wal_limit_mib.saturating_mul(1 << 20),
         max_db_bytes: args.max_db_mib.map(|m| m.saturating_mul(1 << 20)),
+        max_evaluations_per_session: args.max_evaluations_per_session,
+        max_concurrent_evaluations: args.max_concurrent_evaluations,
     };
     let rules = SessionRules {
         staged_ttl: Duration::from_secs(args.staged_ttl_secs),
@@ -204,6 +217,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         .with_cors_origins(args.cors_origins)
         .with_allowed_hosts(args.allowed_hosts)
         .with_eval_sets_dir(args.eval_sets)
+        .with_eval_config(args.eval_config)
         .with_headless(args.headless)
         .with_limits(limits)
         .with_session_rules(rules)

@@ -1434,3 +1434,28 @@ pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
         groups,
     }
 }
+
+/// Extracts every trace of a set as one group, whatever keys its traces carry: a server session
+/// is one evaluation unit. Its turns come in trace start order (continuations joined as in a
+/// conversation), and with `cases` its golden case is selected as for a file's only group.
+pub fn extract_one_group(set: &TraceSet, key: &str, cases: Option<Vec<ExpectedCase>>) -> Group {
+    let mut prepared: Vec<PreparedTrace> = set.traces.iter().map(PreparedTrace::new).collect();
+    prepared.sort_by_key(|t| (t.start_ns, t.trace_id));
+    let drafts: Vec<Draft> = prepared
+        .iter_mut()
+        .flat_map(|t| std::mem::take(&mut t.drafts))
+        .collect();
+    let turns = conversation_turns(drafts);
+    let refs: Vec<&PreparedTrace> = prepared.iter().collect();
+    let opts = ExtractOptions {
+        group_by: GroupBy::Conversation,
+        cases,
+    };
+    let case = group_case(&opts, &turns, &refs, 1);
+    Group {
+        key: key.to_owned(),
+        trace_ids: refs.iter().map(|t| t.trace_id).collect(),
+        turns,
+        case,
+    }
+}

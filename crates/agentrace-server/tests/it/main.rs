@@ -2,6 +2,7 @@
 
 mod api;
 mod docs;
+mod evaluation;
 mod fuzz;
 mod grpc;
 mod hardening;
