@@ -358,3 +358,51 @@ impl EvalSet {
             .collect()
     }
 }
+
+impl EvalSet {
+    /// A golden eval set made from actual invocations, as agentevals' `create-eval-set` makes
+    /// one from a session: one case, `case_1`, with one expected invocation per actual one (user
+    /// text, final response, tool calls with their arguments and responses).
+    pub fn from_invocations(
+        eval_set_id: &str,
+        invocations: &[crate::invocation::Invocation],
+        created_s: f64,
+    ) -> Result<Self, EvalSetError> {
+        let text_content = |role: &str, text: Option<&str>| {
+            serde_json::json!({
+                "role": role,
+                "parts": text.map(|t| vec![serde_json::json!({"text": t})]).unwrap_or_default(),
+            })
+        };
+        let conversation: Vec<Value> = invocations
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "invocation_id": i.invocation_id,
+                    "user_content": text_content("user", i.user_text.as_deref()),
+                    "final_response": text_content("model", i.final_response.as_deref()),
+                    "intermediate_data": {
+                        "tool_uses": i.tool_calls.iter().map(|t| serde_json::json!({
+                            "id": t.id, "name": t.name, "args": t.args,
+                        })).collect::<Vec<_>>(),
+                        "tool_responses": i.tool_responses.iter().map(|t| serde_json::json!({
+                            "id": t.id, "name": t.name, "response": t.response,
+                        })).collect::<Vec<_>>(),
+                    },
+                    "creation_timestamp": created_s,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "eval_set_id": eval_set_id,
+            "name": eval_set_id,
+            "eval_cases": [{
+                "eval_id": "case_1",
+                "conversation": conversation,
+                "creation_timestamp": created_s,
+            }],
+            "creation_timestamp": created_s,
+        });
+        Self::from_json(&doc.to_string())
+    }
+}

@@ -755,3 +755,149 @@ fn evaluate_at_completion(state: &AppState, session_id: &str) -> Result<bool, Ap
     })?;
     Ok(true)
 }
+
+/// `POST /api/sessions/{id}/eval-set`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GoldenRequest {
+    /// The new eval set's id (default: `golden-<session id>`).
+    #[serde(default, alias = "eval_set_id")]
+    pub eval_set_id: Option<String>,
+}
+
+/// Longest eval set id accepted.
+const MAX_EVAL_SET_ID: usize = 256;
+
+fn golden_set(state: &AppState, session_id: &str, set_id: &str) -> Result<EvalSet, ApiError> {
+    if set_id.trim().is_empty()
+        || set_id.len() > MAX_EVAL_SET_ID
+        || set_id.chars().any(char::is_control)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "an eval set id is 1 to {MAX_EVAL_SET_ID} bytes of printable text"
+        )));
+    }
+    state.ingest.store().session(session_id)?;
+    let telemetry = state.ingest.session_telemetry(session_id)?;
+    let group = Group::of(&extract_one_group(
+        &TraceSet::build(telemetry),
+        session_id,
+        None,
+    ));
+    if group.invocations.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "session `{session_id}` has no invocations to make an eval set of"
+        )));
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let created_s = now_ns() as f64 / 1e9;
+    let set = EvalSet::from_invocations(set_id, &group.invocations, created_s)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = serde_json::to_value(&set).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .ingest
+        .store()
+        .put_eval_set(set_id, set.name.as_deref(), set.eval_cases.len(), &body)?;
+    Ok(set)
+}
+
+/// `POST /api/sessions/{id}/eval-set`: makes the session golden: an eval set of one case with
+/// one invocation per turn (as agentevals' `create-eval-set`), stored under `evalSetId`
+/// (replacing one of that id); 201 with the ADK EvalSet JSON.
+pub async fn create_eval_set(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let req: GoldenRequest = json_body(&body)?;
+    let set_id = req.eval_set_id.unwrap_or_else(|| format!("golden-{id}"));
+    let set = blocking(move || golden_set(&state, &id, &set_id)).await?;
+    Ok((StatusCode::CREATED, Json(set)).into_response())
+}
+
+/// agentevals' `POST /api/streaming/create-eval-set` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceGoldenRequest {
+    /// The session.
+    #[serde(alias = "sessionId")]
+    pub session_id: String,
+    /// The eval set's id.
+    #[serde(alias = "evalSetId")]
+    pub eval_set_id: String,
+}
+
+/// `POST /api/streaming/create-eval-set` (agentevals' path and shape): `{evalSet,
+/// numInvocations}`.
+pub async fn create_eval_set_reference(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let req: ReferenceGoldenRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
+    let set = blocking(move || golden_set(&state, &req.session_id, &req.eval_set_id)).await?;
+    let n = set.eval_cases.first().map_or(0, |c| c.conversation.len());
+    Ok(Json(json!({ "evalSet": set, "numInvocations": n })).into_response())
+}
+
+/// `POST /api/evaluate-sessions` (also at agentevals' `/api/streaming/evaluate-sessions`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SessionsRequest {
+    /// The golden session (reported back; its eval set is `evalSetId`).
+    #[serde(default, alias = "golden_session_id")]
+    pub golden_session_id: Option<String>,
+    /// The eval set every session is scored against.
+    #[serde(alias = "eval_set_id")]
+    pub eval_set_id: String,
+    /// The metrics.
+    #[serde(flatten)]
+    pub metrics: MetricsRequest,
+}
+
+/// `POST /api/evaluate-sessions`: evaluates every complete session against one eval set (as
+/// agentevals' `evaluate-sessions`, the golden session included); each evaluation is stored
+/// with its session and announced. 200 with `{goldenSessionId, evalSetId, results: [{sessionId,
+/// evaluationId, passed, error, scores}]}`.
+pub async fn evaluate_sessions(
+    State(state): State<AppState>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let req: SessionsRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid request: {e}")))?;
+    let specs = state.evaluator.specs(&req.metrics)?;
+    let slot = state.evaluator.slot()?;
+    let reply = blocking(move || {
+        let _slot = slot;
+        let set = stored_eval_set(&state, &req.eval_set_id)?;
+        let sessions = state.ingest.store().all_sessions()?;
+        let mut results = Vec::new();
+        for s in sessions.iter().filter(|s| s.completed_at_ns.is_some()) {
+            let doc =
+                evaluate_and_store(&state, &s.id, Ok(Some(set.clone())), &specs, "api", || {});
+            results.push(match doc {
+                Ok(doc) => json!({
+                    "sessionId": s.id,
+                    "evaluationId": doc.get("id"),
+                    "passed": doc.get("passed"),
+                    "error": doc.get("error"),
+                    "scores": doc.get("scores"),
+                }),
+                Err(e) => json!({
+                    "sessionId": s.id,
+                    "evaluationId": null,
+                    "passed": false,
+                    "error": e.to_string(),
+                    "scores": [],
+                }),
+            });
+        }
+        Ok(json!({
+            "goldenSessionId": req.golden_session_id,
+            "evalSetId": req.eval_set_id,
+            "results": results,
+        }))
+    })
+    .await?;
+    Ok(Json(reply).into_response())
+}

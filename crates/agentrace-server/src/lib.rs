@@ -262,6 +262,22 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/evaluate", post(evaluation::evaluate_upload))
         .route(
+            "/api/sessions/{id}/eval-set",
+            post(evaluation::create_eval_set),
+        )
+        .route(
+            "/api/streaming/create-eval-set",
+            post(evaluation::create_eval_set_reference),
+        )
+        .route(
+            "/api/evaluate-sessions",
+            post(evaluation::evaluate_sessions),
+        )
+        .route(
+            "/api/streaming/evaluate-sessions",
+            post(evaluation::evaluate_sessions),
+        )
+        .route(
             "/api/{*rest}",
             get(api::not_found)
                 .post(api::not_found)

@@ -560,3 +560,104 @@ async fn the_operators_evaluators_run_at_completion_and_a_request_may_name_them(
     assert_eq!(reply.status(), 400);
     server.shutdown().await;
 }
+
+/// A case's OTLP/JSON trace with `agentevals.session_name` set on every resource.
+fn named_trace(case: &str, session: &str) -> Vec<u8> {
+    let mut doc: Value = serde_json::from_slice(&read(case, "trace.json")).expect("trace JSON");
+    for rs in doc["resourceSpans"].as_array_mut().expect("resourceSpans") {
+        let attrs = rs["resource"]["attributes"]
+            .as_array_mut()
+            .expect("attributes");
+        attrs.retain(|a| a["key"] != "agentevals.session_name");
+        attrs.push(json!({"key": "agentevals.session_name", "value": {"stringValue": session}}));
+    }
+    doc.to_string().into_bytes()
+}
+
+#[tokio::test]
+async fn a_golden_session_becomes_an_eval_set_and_every_complete_session_is_scored_against_it() {
+    let server = testkit::start_default().await;
+    let base = testkit::base(&server);
+    post_otlp_json(&base, named_trace("semconv_travel_tools", "golden")).await;
+    post_otlp_json(&base, named_trace("tool_order_differs", "other")).await;
+    // Both complete (the test rules: idle 200 ms).
+    for _ in 0..400 {
+        let list = testkit::get_json(&format!("{base}/api/sessions?complete=true")).await;
+        if list["total"] == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let reply = post_json(
+        &format!("{base}/api/sessions/golden/eval-set"),
+        &json!({"evalSetId": "travel-golden"}),
+    )
+    .await;
+    assert_eq!(reply.status(), 201);
+    let set: Value = reply.json().await.unwrap();
+    assert_eq!(set["eval_set_id"], "travel-golden");
+    assert_eq!(set["eval_cases"][0]["eval_id"], "case_1");
+    let golden = testkit::get_json(&format!("{base}/api/sessions/golden/invocations")).await;
+    let turns = golden["invocations"].as_array().unwrap().len();
+    assert!(turns > 0);
+    assert_eq!(
+        set["eval_cases"][0]["conversation"]
+            .as_array()
+            .map(Vec::len),
+        Some(turns)
+    );
+    assert_eq!(
+        testkit::get_json(&format!("{base}/api/eval-sets/travel-golden")).await,
+        set
+    );
+    // agentevals' path and shape give the same set.
+    let reference = post_json(
+        &format!("{base}/api/streaming/create-eval-set"),
+        &json!({"session_id": "golden", "eval_set_id": "travel-golden-2"}),
+    )
+    .await;
+    assert_eq!(reference.status(), 200);
+    let reference: Value = reference.json().await.unwrap();
+    assert_eq!(reference["numInvocations"], turns);
+    assert_eq!(
+        reference["evalSet"]["eval_cases"][0]["conversation"][0]["intermediate_data"],
+        set["eval_cases"][0]["conversation"][0]["intermediate_data"]
+    );
+
+    let reply = post_json(
+        &format!("{base}/api/evaluate-sessions"),
+        &json!({
+            "goldenSessionId": "golden",
+            "evalSetId": "travel-golden",
+            "metrics": ["tool_trajectory_avg_score", "response_match_score"],
+        }),
+    )
+    .await;
+    assert_eq!(reply.status(), 200);
+    let body: Value = reply.json().await.unwrap();
+    let result = |id: &str| {
+        body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["sessionId"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no result for {id}: {body}"))
+    };
+    // The golden run scores 1 against itself; the other run, with other tools, fails.
+    let g = result("golden");
+    assert_eq!(g["passed"], true, "{g}");
+    assert!(
+        g["scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["score"] == 1.0),
+        "{g}"
+    );
+    let o = result("other");
+    assert_eq!(o["passed"], false, "{o}");
+    let stored = testkit::get_json(&format!("{base}/api/sessions/other/evaluations")).await;
+    assert_eq!(stored["evaluations"][0]["id"], o["evaluationId"]);
+    server.shutdown().await;
+}
