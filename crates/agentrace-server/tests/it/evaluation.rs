@@ -661,3 +661,49 @@ async fn a_golden_session_becomes_an_eval_set_and_every_complete_session_is_scor
     assert_eq!(stored["evaluations"][0]["id"], o["evaluationId"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_documented_evaluation_shapes_match_the_server() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/server.md"),
+    )
+    .expect("docs/server.md");
+    let documented = |marker: &str| -> Value {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with('{') && l.contains(marker))
+            .unwrap_or_else(|| panic!("docs/server.md has an example with {marker}"));
+        serde_json::from_str(line).expect("example JSON")
+    };
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let server = testkit::start_default().await;
+    let base = testkit::base(&server);
+    post_otlp_json(&base, read("multi_turn_cart", "trace.json")).await;
+    let set_id = put_eval_set(&base, "multi_turn_cart").await;
+    let session = only_session(&base).await;
+    let live = testkit::live_feed(&base).await;
+    let reply = post_json(
+        &format!("{base}/api/sessions/{session}/evaluate"),
+        &json!({"evalSetId": set_id}),
+    )
+    .await;
+    let doc: Value = reply.json().await.expect("JSON");
+    let events = testkit::wait_for_event(live, |e| e["type"] == "evaluation_complete").await;
+    let event = events.last().expect("event");
+    let example = documented("\"evaluation_complete\"");
+    assert_eq!(keys(event), keys(&example));
+    assert_eq!(keys(&event["evaluation"]), keys(&example["evaluation"]));
+    assert_eq!(
+        keys(&event["evaluation"]["summary"]),
+        keys(&example["evaluation"]["summary"])
+    );
+    let fields = documented("\"trigger\": \"api\"");
+    for key in keys(&fields) {
+        assert!(doc.get(&key).is_some(), "evaluation has no `{key}`: {doc}");
+    }
+    server.shutdown().await;
+}
