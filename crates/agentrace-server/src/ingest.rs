@@ -1,17 +1,28 @@
-//! The ingest pipeline shared by OTLP/HTTP, OTLP/gRPC and the WebSocket protocol.
+//! The ingest pipeline shared by OTLP/HTTP, OTLP/gRPC and the WebSocket protocol: one pipeline
+//! for spans and log records alike.
 //!
 //! One call handles one decoded batch, synchronously (the handlers run it on a blocking thread):
 //!
-//! 0. reject, with a reason, the items holding a string longer than
-//!    [`Limits::max_string_bytes`] (the requests' item count was checked before decoding,
-//!    [`Ingest::check_items`]);
-//! 1. group the spans by trace and read each trace's session keys;
-//! 2. refuse the whole batch with [`IngestError::Unavailable`] (503 / `UNAVAILABLE`) when it would
-//!    create sessions past [`Limits::max_sessions`] — nothing is evicted to make room;
-//! 3. route every trace to its session (creating or moving sessions as [`crate::sessions`] says);
-//! 4. reject, with a reason, the spans past a session's span limit (OTLP partial success);
-//! 5. store the rest in one SQLite transaction, which commits before the producer is answered;
-//! 6. update the live sessions' invocations incrementally and publish live events.
+//! 1. **prepare**, without a lock: reject, with a reason, the items holding a string longer than
+//!    [`Limits::max_string_bytes`] and the log records without trace context (the request's item
+//!    count was checked before decoding, [`Ingest::check_items`]); group the spans by trace, read
+//!    each trace's session keys and write every item's stored form;
+//! 2. **plan and check**, under the routing lock: refuse the whole batch with
+//!    [`IngestError::Unavailable`] (503 / `UNAVAILABLE`) when it would create sessions past
+//!    [`Limits::max_sessions`] (distinct sessions, not traces) — nothing is evicted to make
+//!    room; reject the items that would stage traces past [`Limits::max_staged_traces`]; route
+//!    every trace (the sessions it creates, promotes, moves and empties become the batch's
+//!    store changes); reject the items past a session's span or log limit, counting what
+//!    batches routed before this one will add;
+//! 3. **apply**: every store change of the batch in one SQLite transaction
+//!    ([`crate::store::Writer::apply`]), in the order the batches were routed (a write ticket
+//!    taken under the lock), committed before the producer is answered; on an error nothing of
+//!    the batch is stored and the index and counts are rebuilt from the store;
+//! 4. take the sessions' counts from what was committed, update the live sessions'
+//!    invocations incrementally and publish live events.
+//!
+//! Session deletes (API, staging expiry, a WebSocket `session_start` that replaces a session)
+//! and creates go through the same tickets.
 
 use std::{collections::BTreeMap, sync::Arc, time::Instant};
 
@@ -32,7 +43,7 @@ use crate::{
     live::{LiveEvent, LiveHub, SpanSummary},
     otlp_json,
     sessions::{KeyKind, Routed, SessionIndex, TraceKeys, clean_key},
-    store::{NewLog, NewSpan, SessionRow, Store, StoreError, StoredItem, now_ns},
+    store::{Change, NewLog, NewSpan, SessionRow, Store, StoreError, StoredItem, now_ns},
     tracker::{self, Live, Tracker, Updates},
 };
 
@@ -63,6 +74,46 @@ type PreparedTrace = (String, TraceKeys, Vec<(Span, NewSpan)>);
 /// A log record ready to route: its trace and keys (none for an explicit session), the record
 /// and its stored form.
 type PreparedLog = (Option<(String, TraceKeys)>, LogRecord, NewLog);
+
+/// Span and log counts of a session: committed (what the store holds) and pending (routed into
+/// batches not yet committed), so limits hold across concurrent batches and the committed part
+/// is always what the store says.
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    spans: i64,
+    logs: i64,
+    pending_spans: i64,
+    pending_logs: i64,
+}
+
+/// What one batch does, decided under the routing lock and applied in one transaction.
+#[derive(Debug, Default)]
+struct Plan {
+    /// Sessions to create.
+    created: Vec<SessionRow>,
+    /// Staged sessions to promote.
+    promoted: Vec<String>,
+    /// `(trace, from, to)` moves.
+    moves: Vec<(String, String, String)>,
+    /// Staged sessions a move empties.
+    emptied: Vec<String>,
+    /// Span rows to store, by session.
+    span_rows: Vec<(Arc<str>, NewSpan)>,
+    /// The spans stored, each with the index of its trace in `traces`.
+    spans: Vec<(usize, Span)>,
+    /// The batch's traces, in routing order.
+    traces: Vec<String>,
+    /// Traces the index had never seen (nothing stored).
+    new_traces: Set<String>,
+    /// Log rows to store, by session.
+    log_rows: Vec<(String, NewLog)>,
+    /// The records stored, with their sessions.
+    logs: Vec<(String, LogRecord)>,
+    /// Spans past a session's span limit.
+    spans_over: u64,
+    /// Records past a session's log limit.
+    logs_over: u64,
+}
 
 /// What happened to a batch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -108,8 +159,9 @@ pub struct Ingest {
 #[derive(Debug)]
 struct State {
     index: SessionIndex,
-    /// Span and log counts per session (mirrors the store, for limit checks without a query).
-    counts: Map<String, (i64, i64)>,
+    /// Span and log counts per session (the store's, plus what routed batches will add), for
+    /// limit checks without a query.
+    counts: Map<String, Counts>,
     /// Live sessions' incremental extraction.
     tracker: Tracker,
 }
@@ -133,7 +185,14 @@ impl Ingest {
                 row.completed_at_ns.is_some(),
                 now,
             );
-            counts.insert(row.id.clone(), (row.span_count, row.log_count));
+            counts.insert(
+                row.id.clone(),
+                Counts {
+                    spans: row.span_count,
+                    logs: row.log_count,
+                    ..Counts::default()
+                },
+            );
         }
         for (trace, session) in store.trace_sessions()? {
             index.restore_trace(&trace, &session, now);
@@ -194,7 +253,7 @@ impl Ingest {
         spans: Vec<Span>,
         decode_rejected: &[String],
     ) -> Result<IngestOutcome, IngestError> {
-        self.spans_into(spans, decode_rejected, None)
+        self.ingest(spans, Vec::new(), decode_rejected, None)
     }
 
     /// Ingests spans into an explicit (WebSocket) session.
@@ -203,28 +262,232 @@ impl Ingest {
         session_id: &str,
         spans: Vec<Span>,
     ) -> Result<IngestOutcome, IngestError> {
-        self.spans_into(spans, &[], Some(session_id))
+        self.ingest(spans, Vec::new(), &[], Some(session_id))
     }
 
-    fn spans_into(
+    /// Ingests decoded log records. Records without trace context are rejected with a reason.
+    pub fn logs(
+        &self,
+        logs: Vec<LogRecord>,
+        decode_rejected: &[String],
+    ) -> Result<IngestOutcome, IngestError> {
+        self.ingest(Vec::new(), logs, decode_rejected, None)
+    }
+
+    /// Ingests log records into an explicit (WebSocket) session.
+    pub fn logs_for_session(
+        &self,
+        session_id: &str,
+        logs: Vec<LogRecord>,
+    ) -> Result<IngestOutcome, IngestError> {
+        self.ingest(Vec::new(), logs, &[], Some(session_id))
+    }
+
+    /// The one pipeline, for spans and log records alike: prepare without a lock, plan and
+    /// check under the routing lock, apply every store change of the batch in one ticketed
+    /// transaction, then take the counts from what was committed.
+    fn ingest(
         &self,
         spans: Vec<Span>,
+        logs: Vec<LogRecord>,
         decode_rejected: &[String],
         explicit: Option<&str>,
     ) -> Result<IngestOutcome, IngestError> {
         let mut outcome = IngestOutcome::default();
         outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
-        let mut spans = spans;
-        let max = self.limits.max_string_bytes;
-        let long = drop_long(&mut spans, max, longest_in_span);
-        outcome.reject(long, string_limit_reason(long, "span", max));
-        if spans.is_empty() {
+        let (traces, records) = self.prepare(spans, logs, explicit, &mut outcome);
+        if traces.is_empty() && records.is_empty() {
             return Ok(outcome);
         }
         let now = Instant::now();
-        // Before taking any lock: group by trace, read each trace's keys and write the stored
-        // form of every span, so concurrent batches do this work in parallel.
-        let span_total = spans.len();
+
+        // Plan and check, under the routing lock.
+        let mut state = self.state.lock();
+        let (traces, records) = if explicit.is_none() {
+            self.check_plan(&state, traces, records, now, &mut outcome)?
+        } else {
+            (traces, records)
+        };
+        let mut plan = Plan::default();
+        for (trace_id, keys, items) in traces {
+            if state.index.session_of(&trace_id).is_none() {
+                plan.new_traces.insert(trace_id.clone());
+            }
+            let session = match explicit {
+                Some(id) => {
+                    state
+                        .index
+                        .route_explicit(&trace_id, id, keys.has_root, now);
+                    id.to_owned()
+                }
+                None => {
+                    let resource = items
+                        .first()
+                        .map(|(s, _)| Arc::clone(&s.resource))
+                        .unwrap_or_default();
+                    self.route(&mut state, &trace_id, &keys, &resource, now, &mut plan)
+                }
+            };
+            let shared: Arc<str> = session.as_str().into();
+            let counts = state.counts.entry(session).or_default();
+            let trace = plan.traces.len();
+            for (span, row) in items {
+                if at_limit(
+                    counts.spans + counts.pending_spans,
+                    self.limits.max_spans_per_session,
+                ) {
+                    plan.spans_over += 1;
+                    continue;
+                }
+                counts.pending_spans += 1;
+                plan.span_rows.push((Arc::clone(&shared), row));
+                plan.spans.push((trace, span));
+            }
+            plan.traces.push(trace_id);
+        }
+        for (route, record, row) in records {
+            let session = match (explicit, route) {
+                (Some(id), _) => id.to_owned(),
+                (None, None) => continue,
+                (None, Some((trace_id, keys))) => {
+                    let resource = Arc::clone(&record.resource);
+                    self.route(&mut state, &trace_id, &keys, &resource, now, &mut plan)
+                }
+            };
+            let counts = state.counts.entry(session.clone()).or_default();
+            if at_limit(
+                counts.logs + counts.pending_logs,
+                self.limits.max_logs_per_session,
+            ) {
+                plan.logs_over += 1;
+                continue;
+            }
+            counts.pending_logs += 1;
+            plan.log_rows.push((session.clone(), row));
+            plan.logs.push((session, record));
+        }
+        outcome.reject(
+            plan.spans_over,
+            format!(
+                "{} span(s) rejected: session span limit ({}) reached",
+                plan.spans_over, self.limits.max_spans_per_session
+            ),
+        );
+        outcome.reject(
+            plan.logs_over,
+            format!(
+                "{} log record(s) rejected: session log limit ({}) reached",
+                plan.logs_over, self.limits.max_logs_per_session
+            ),
+        );
+
+        // Apply: the turn at the write connection is taken before the routing lock is let go,
+        // so batches commit in the order they were routed while the next one is being routed.
+        let ticket = self.store.ticket();
+        drop(state);
+        let change = Change {
+            deleted: &[],
+            created: &plan.created,
+            promoted: &plan.promoted,
+            moves: &plan.moves,
+            emptied: &plan.emptied,
+            spans: &plan.span_rows,
+            new_traces: Some(&plan.new_traces),
+            logs: &plan.log_rows,
+        };
+        let mut writer = ticket.writer();
+        let applied = writer.apply(&change);
+        drop(writer);
+
+        // Take the counts from what was committed.
+        let mut state = self.state.lock();
+        for (session, _) in &plan.span_rows {
+            if let Some(c) = state.counts.get_mut(&**session) {
+                c.pending_spans -= 1;
+            }
+        }
+        for (session, _) in &plan.log_rows {
+            if let Some(c) = state.counts.get_mut(session) {
+                c.pending_logs -= 1;
+            }
+        }
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(err) => {
+                // Nothing of the batch was stored: the index and the counts go back to what
+                // the store holds.
+                if let Err(rebuild) = self.rebuild(&mut state) {
+                    tracing::error!(%rebuild, "cannot rebuild the session index from the store");
+                }
+                return Err(err.into());
+            }
+        };
+        for (session, spans, logs) in &applied.counts {
+            let c = state.counts.entry(session.clone()).or_default();
+            c.spans = *spans;
+            c.logs = *logs;
+        }
+        outcome.accepted = (plan.span_rows.len() + plan.log_rows.len()) as u64;
+        for (trace_id, from, to) in &plan.moves {
+            state
+                .tracker
+                .move_trace(trace_id, from, to, &|t| self.trace_telemetry(to, t));
+        }
+        for id in &plan.emptied {
+            state.tracker.remove(id);
+            state.counts.remove(id.as_str());
+        }
+        self.announce_created(&state, &plan.created);
+        for id in &plan.promoted {
+            match self.store.session(id) {
+                Ok(row) => self.hub.publish(LiveEvent::SessionStarted {
+                    session: session_summary(&row),
+                }),
+                Err(err) => tracing::error!(%err, session = %id, "promoted session not found"),
+            }
+        }
+        // A trace may have moved to another session while this batch was being written: its
+        // spans go where the trace is now.
+        let sessions_now: Vec<&str> = plan
+            .traces
+            .iter()
+            .map(|trace_id| match explicit {
+                Some(id) => id,
+                None => state.index.session_of(trace_id).unwrap_or_default(),
+            })
+            .collect();
+        let spans: Vec<(String, Span)> = plan
+            .spans
+            .into_iter()
+            .map(|(trace, span)| (sessions_now[trace].to_owned(), span))
+            .collect();
+        let spans = without_staged(&state, spans);
+        self.publish_spans(&state, &spans);
+        let spans = self.resume_stored(&mut state, spans, |_| (1, 0))?;
+        state.tracker.add_spans(spans);
+        let logs = without_staged(&state, plan.logs);
+        let logs = self.resume_stored(&mut state, logs, |_| (0, 1))?;
+        state.tracker.add_logs(logs);
+        drop(state);
+        self.dirty.notify_one();
+        Ok(outcome)
+    }
+
+    /// Prepares a batch without any lock: rejects the items holding too long a string and the
+    /// records without trace context, groups the spans by trace with each trace's keys, and
+    /// writes the stored form of every item (so concurrent batches do this in parallel).
+    fn prepare(
+        &self,
+        mut spans: Vec<Span>,
+        mut logs: Vec<LogRecord>,
+        explicit: Option<&str>,
+        outcome: &mut IngestOutcome,
+    ) -> (Vec<PreparedTrace>, Vec<PreparedLog>) {
+        let max = self.limits.max_string_bytes;
+        let long = drop_long(&mut spans, max, longest_in_span);
+        outcome.reject(long, string_limit_reason(long, "span", max));
+        let long = drop_long(&mut logs, max, longest_in_log);
+        outcome.reject(long, string_limit_reason(long, "log record", max));
         let mut by_trace: BTreeMap<TraceId, Vec<Span>> = BTreeMap::new();
         for run in crate::tracker::runs(spans, |s| &s.trace_id) {
             let Some(first) = run.first() else { continue };
@@ -253,159 +516,211 @@ impl Ingest {
                 (trace_id, keys, items)
             })
             .collect();
-
-        let mut state = self.state.lock();
-        let mut traces = traces;
-        if explicit.is_none() {
-            let creating = traces
-                .iter()
-                .filter(|(trace, keys, _)| state.index.would_create(trace, keys, now))
-                .count() as u64;
-            let existing = state.index.listed_len() as u64;
-            if creating > 0 && existing + creating > self.limits.max_sessions {
-                return Err(IngestError::Unavailable(format!(
-                    "session limit reached ({} sessions); delete sessions or raise --max-sessions",
-                    self.limits.max_sessions
-                )));
-            }
-            let refused = self.refuse_past_staged_limit(
-                &state,
-                &mut traces,
-                |(t, k, _)| Some((t.as_str(), k)),
-                now,
-            );
-            let spans: u64 = refused.iter().map(|(_, _, items)| items.len() as u64).sum();
-            outcome.reject(
-                spans,
-                format!(
-                    "{spans} span(s) rejected: staged trace limit ({}) reached (traces without a \
-                     session key or a GenAI span wait staged); raise --max-staged-traces",
-                    self.limits.max_staged_traces
-                ),
-            );
-        }
-        // Per span its session (shared by the spans of a trace) and its stored form.
-        let mut rows: Vec<(Arc<str>, NewSpan)> = Vec::with_capacity(span_total);
-        let mut created: Vec<SessionRow> = Vec::new();
-        let mut promoted: Vec<String> = Vec::new();
-        // The accepted spans, each with the index of its trace in `accepted_traces`.
-        let mut accepted_traces: Vec<String> = Vec::with_capacity(traces.len());
-        let mut accepted: Vec<(usize, Span)> = Vec::with_capacity(span_total);
-        let mut over_limit = 0u64;
-        // Traces the index has never seen have nothing stored: the index holds every stored
-        // trace (restored at start, forgotten only with its session), so the store need not
-        // look up their stored span ids.
-        let mut new_traces: Set<String> = Set::default();
-        for (trace_id, keys, items) in traces {
-            if state.index.session_of(&trace_id).is_none() {
-                new_traces.insert(trace_id.clone());
-            }
-            let session = match explicit {
-                Some(id) => {
-                    state
-                        .index
-                        .route_explicit(&trace_id, id, keys.has_root, now);
-                    id.to_owned()
-                }
-                None => {
-                    let routed = state.index.route(&trace_id, &keys, now);
-                    let resource = items
-                        .first()
-                        .map(|(s, _)| Arc::clone(&s.resource))
-                        .unwrap_or_default();
-                    self.apply_routing(
-                        &mut state,
-                        &routed,
-                        &trace_id,
-                        &resource,
-                        &keys,
-                        &mut created,
-                    )?;
-                    if let Routed::Promoted(id) = &routed {
-                        promoted.push(id.clone());
+        let mut no_context = 0u64;
+        let records: Vec<PreparedLog> = logs
+            .into_iter()
+            .filter_map(|record| {
+                let route = match (explicit, record.trace_id) {
+                    (Some(_), _) => None,
+                    (None, None) => {
+                        no_context += 1;
+                        return None;
                     }
-                    routed.session().to_owned()
-                }
-            };
-            let shared: Arc<str> = session.as_str().into();
-            let counts = state.counts.entry(session).or_default();
-            let trace = accepted_traces.len();
-            for (span, row) in items {
-                if at_limit(counts.0, self.limits.max_spans_per_session) {
-                    over_limit += 1;
-                    continue;
-                }
-                counts.0 += 1;
-                rows.push((Arc::clone(&shared), row));
-                accepted.push((trace, span));
-            }
-            accepted_traces.push(trace_id);
-        }
+                    (None, Some(trace)) => Some((trace.to_string(), log_keys(&record))),
+                };
+                let row = new_log(&record, &mut origins);
+                Some((route, record, row))
+            })
+            .collect();
         outcome.reject(
-            over_limit,
+            no_context,
+            format!("{no_context} log record(s) rejected: no trace context (traceId) to join"),
+        );
+        (traces, records)
+    }
+
+    /// Checks a batch's plan against the session and staged-trace limits: a batch that would
+    /// create sessions past [`Limits::max_sessions`] is refused whole (counting distinct
+    /// sessions: two new traces of one new key create one); the items that would stage a trace
+    /// past [`Limits::max_staged_traces`] are rejected.
+    fn check_plan(
+        &self,
+        state: &State,
+        mut traces: Vec<PreparedTrace>,
+        mut records: Vec<PreparedLog>,
+        now: Instant,
+        outcome: &mut IngestOutcome,
+    ) -> Result<(Vec<PreparedTrace>, Vec<PreparedLog>), IngestError> {
+        let creating: Set<String> = traces
+            .iter()
+            .map(|(trace, keys, _)| (trace, keys))
+            .chain(
+                records
+                    .iter()
+                    .filter_map(|(route, _, _)| route.as_ref().map(|(t, k)| (t, k))),
+            )
+            .filter_map(|(trace, keys)| state.index.would_create_id(trace, keys, now))
+            .collect();
+        if !creating.is_empty()
+            && state.index.listed_len() as u64 + creating.len() as u64 > self.limits.max_sessions
+        {
+            return Err(IngestError::Unavailable(format!(
+                "session limit reached ({} sessions); delete sessions or raise --max-sessions",
+                self.limits.max_sessions
+            )));
+        }
+        let mut admitted: Set<String> = Set::default();
+        let refused = self.refuse_past_staged_limit(
+            state,
+            &mut traces,
+            |(t, k, _)| Some((t.as_str(), k)),
+            now,
+            &mut admitted,
+        );
+        let spans: u64 = refused.iter().map(|(_, _, items)| items.len() as u64).sum();
+        outcome.reject(
+            spans,
             format!(
-                "{over_limit} span(s) rejected: session span limit ({}) reached",
-                self.limits.max_spans_per_session
+                "{spans} span(s) rejected: staged trace limit ({}) reached (traces without a \
+                 session key or a GenAI span wait staged); raise --max-staged-traces",
+                self.limits.max_staged_traces
             ),
         );
-        // The turn at the write connection is taken before the routing lock is let go: batches
-        // commit in the order they were routed, while the next batch is already being routed.
+        let refused = self.refuse_past_staged_limit(
+            state,
+            &mut records,
+            |(route, _, _)| route.as_ref().map(|(t, k)| (t.as_str(), k)),
+            now,
+            &mut admitted,
+        );
+        let refused = refused.len() as u64;
+        outcome.reject(
+            refused,
+            format!(
+                "{refused} log record(s) rejected: staged trace limit ({}) reached (traces \
+                 without a session key or a GenAI span wait staged); raise --max-staged-traces",
+                self.limits.max_staged_traces
+            ),
+        );
+        Ok((traces, records))
+    }
+
+    /// Routes one trace (changing the index) and adds the store changes it needs to `plan`:
+    /// a session it creates, a staged session it promotes, a move to a stronger key's session
+    /// and the staged session that move empties. Returns the trace's session.
+    fn route(
+        &self,
+        state: &mut State,
+        trace_id: &str,
+        keys: &TraceKeys,
+        resource: &Resource,
+        now: Instant,
+        plan: &mut Plan,
+    ) -> String {
+        let routed = state.index.route(trace_id, keys, now);
+        let created = match &routed {
+            Routed::Existing(_) => None,
+            Routed::Promoted(id) => {
+                plan.promoted.push(id.clone());
+                None
+            }
+            Routed::Created(id) => Some(id.as_str()),
+            Routed::Moved { to, created, .. } => created.then_some(to.as_str()),
+        };
+        if let Some(id) = created {
+            let session = state.index.get(id).map(|s| (s.kind, s.key.clone()));
+            let (kind, key) = session.unwrap_or((KeyKind::Trace, trace_id.to_owned()));
+            state.counts.insert(id.to_owned(), Counts::default());
+            plan.created.push(SessionRow {
+                id: id.to_owned(),
+                key_kind: kind.as_str().to_owned(),
+                key,
+                eval_set_id: keys.eval_set_id.clone(),
+                metadata: metadata(resource),
+                created_at_ns: now_ns(),
+                updated_at_ns: now_ns(),
+                completed_at_ns: None,
+                span_count: 0,
+                log_count: 0,
+            });
+        }
+        if let Routed::Moved { from, to, .. } = &routed {
+            plan.moves
+                .push((trace_id.to_owned(), from.clone(), to.clone()));
+            // A staged trace that got a key leaves its staged session empty: it goes.
+            if state.index.is_staged(from)
+                && state.index.get(from).is_some_and(|s| s.traces.is_empty())
+            {
+                state.index.remove(from);
+                plan.emptied.push(from.clone());
+            }
+        }
+        routed.session().to_owned()
+    }
+
+    /// Applies a change in the order of the write tickets: the ticket is taken under the
+    /// routing lock (`state`), which is let go while the change waits for its turn and commits;
+    /// after a failure the index and the counts are rebuilt from the store.
+    fn apply_in_turn(
+        &self,
+        state: parking_lot::MutexGuard<'_, State>,
+        change: &Change<'_>,
+    ) -> Result<(), StoreError> {
         let ticket = self.store.ticket();
         drop(state);
         let mut writer = ticket.writer();
-        let inserted = writer.insert_spans(&created, &rows, &new_traces);
+        let applied = writer.apply(change);
         drop(writer);
-        let mut state = self.state.lock();
-        let inserted = match inserted {
-            Ok(inserted) => inserted,
-            Err(err) => {
-                // Nothing was stored: undo the optimistic counts and the sessions created.
-                for (session, _) in &rows {
-                    if let Some(c) = state.counts.get_mut(&**session) {
-                        c.0 -= 1;
-                    }
-                }
-                for row in &created {
-                    state.index.remove(&row.id);
-                    state.counts.remove(&row.id);
-                }
-                return Err(err.into());
+        if let Err(err) = applied {
+            let mut state = self.state.lock();
+            if let Err(rebuild) = self.rebuild(&mut state) {
+                tracing::error!(%rebuild, "cannot rebuild the session index from the store");
             }
-        };
-        // Duplicates were counted optimistically; the store holds them once.
-        if inserted.duplicates > 0 {
-            self.resync_counts(&mut state, rows.iter().map(|(s, _)| &**s))?;
+            return Err(err);
         }
-        outcome.accepted = rows.len() as u64;
-        self.announce_created(&state, &created);
-        for id in &promoted {
-            match self.store.session(id) {
-                Ok(row) => self.hub.publish(LiveEvent::SessionStarted {
-                    session: session_summary(&row),
-                }),
-                Err(err) => tracing::error!(%err, session = %id, "promoted session not found"),
-            }
+        Ok(())
+    }
+
+    /// After a failed write: the session index and the counts are rebuilt from what the store
+    /// holds (as at start), and live state of sessions the store does not hold is dropped.
+    fn rebuild(&self, state: &mut State) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let mut index = SessionIndex::new(state.index.rules().clone());
+        let mut counts: Map<String, Counts> = Map::default();
+        for row in self.store.all_sessions()? {
+            index.restore(
+                &row.id,
+                KeyKind::parse(&row.key_kind),
+                &row.key,
+                row.completed_at_ns.is_some(),
+                now,
+            );
+            let pending = state.counts.get(&row.id).copied().unwrap_or_default();
+            counts.insert(
+                row.id.clone(),
+                Counts {
+                    spans: row.span_count,
+                    logs: row.log_count,
+                    pending_spans: pending.pending_spans,
+                    pending_logs: pending.pending_logs,
+                },
+            );
         }
-        // A trace may have moved to another session while this batch was being written: its
-        // spans go where the trace is now.
-        let sessions_now: Vec<&str> = accepted_traces
-            .iter()
-            .map(|trace_id| match explicit {
-                Some(id) => id,
-                None => state.index.session_of(trace_id).unwrap_or_default(),
-            })
+        for (trace, session) in self.store.trace_sessions()? {
+            index.restore_trace(&trace, &session, now);
+        }
+        let gone: Vec<String> = state
+            .counts
+            .keys()
+            .filter(|id| !counts.contains_key(*id))
+            .cloned()
             .collect();
-        let accepted: Vec<(String, Span)> = accepted
-            .into_iter()
-            .map(|(trace, span)| (sessions_now[trace].to_owned(), span))
-            .collect();
-        let accepted = without_staged(&state, accepted);
-        self.publish_spans(&state, &accepted);
-        let accepted = self.resume_stored(&mut state, accepted, |_| (1, 0))?;
-        state.tracker.add_spans(accepted);
-        drop(state);
-        self.dirty.notify_one();
-        Ok(outcome)
+        for id in gone {
+            state.tracker.remove(&id);
+        }
+        state.index = index;
+        state.counts = counts;
+        Ok(())
     }
 
     /// Announces the sessions a batch created; a staged one is announced when it is promoted.
@@ -428,12 +743,12 @@ impl Ingest {
         items: &mut Vec<T>,
         route: impl Fn(&T) -> Option<(&str, &TraceKeys)>,
         now: Instant,
+        admitted: &mut Set<String>,
     ) -> Vec<T> {
         let free = self
             .limits
             .max_staged_traces
             .saturating_sub(state.index.staged_len() as u64);
-        let mut admitted: Set<String> = Set::default();
         let (keep, refused): (Vec<T>, Vec<T>) =
             std::mem::take(items).into_iter().partition(|item| {
                 let Some((trace, keys)) = route(item) else {
@@ -457,12 +772,20 @@ impl Ingest {
     pub fn expire_staged(&self) -> Result<Vec<String>, IngestError> {
         let mut state = self.state.lock();
         let expired = state.index.expire_staged(Instant::now());
+        if expired.is_empty() {
+            return Ok(expired);
+        }
         for id in &expired {
-            self.store.delete_session(id).or_else(ignore_not_found)?;
             state.counts.remove(id);
             state.tracker.remove(id);
         }
-        drop(state);
+        self.apply_in_turn(
+            state,
+            &Change {
+                deleted: &expired,
+                ..Change::default()
+            },
+        )?;
         if !expired.is_empty() {
             self.staged_expired
                 .fetch_add(expired.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -507,7 +830,7 @@ impl Ingest {
                 continue;
             }
             let stored = state.counts.get(session).copied().unwrap_or_default();
-            if stored.0 > spans || stored.1 > logs {
+            if stored.spans > spans || stored.logs > logs {
                 let telemetry = self.stored_telemetry(session)?;
                 state.tracker.seed(session, telemetry);
                 resumed.push(session.to_owned());
@@ -542,93 +865,6 @@ impl Ingest {
         }
     }
 
-    fn resync_counts<'a>(
-        &self,
-        state: &mut State,
-        sessions: impl Iterator<Item = &'a str>,
-    ) -> Result<(), StoreError> {
-        let mut seen: Vec<&str> = sessions.collect();
-        seen.sort_unstable();
-        seen.dedup();
-        for id in seen {
-            let row = self.store.session(id)?;
-            state
-                .counts
-                .insert(id.to_owned(), (row.span_count, row.log_count));
-        }
-        Ok(())
-    }
-
-    /// Applies a routing decision: a session the trace created joins `pending`, to be stored
-    /// with the batch (and announced once stored); a move is applied now, in the store and the
-    /// live state, after storing the pending sessions it may refer to.
-    fn apply_routing(
-        &self,
-        state: &mut State,
-        routed: &Routed,
-        trace_id: &str,
-        resource: &Resource,
-        keys: &TraceKeys,
-        pending: &mut Vec<SessionRow>,
-    ) -> Result<(), StoreError> {
-        if let Routed::Promoted(id) = routed {
-            self.store.set_key_kind(id, KeyKind::Trace.as_str())?;
-            return Ok(());
-        }
-        let created = match routed {
-            Routed::Existing(_) | Routed::Promoted(_) => None,
-            Routed::Created(id) => Some(id.as_str()),
-            Routed::Moved { to, created, .. } => created.then_some(to.as_str()),
-        };
-        let row = created.map(|id| {
-            let session = state.index.get(id).map(|s| (s.kind, s.key.clone()));
-            let (kind, key) = session.unwrap_or((KeyKind::Trace, trace_id.to_owned()));
-            state.counts.insert(id.to_owned(), (0, 0));
-            SessionRow {
-                id: id.to_owned(),
-                key_kind: kind.as_str().to_owned(),
-                key,
-                eval_set_id: keys.eval_set_id.clone(),
-                metadata: metadata(resource),
-                created_at_ns: now_ns(),
-                updated_at_ns: now_ns(),
-                completed_at_ns: None,
-                span_count: 0,
-                log_count: 0,
-            }
-        });
-        pending.extend(row);
-        let Routed::Moved { from, to, .. } = routed else {
-            return Ok(());
-        };
-        // Rare: the sessions of this batch so far are stored before the move, right away.
-        for row in pending.drain(..) {
-            self.store.create_session(&row)?;
-            self.hub.publish(LiveEvent::SessionStarted {
-                session: session_summary(&row),
-            });
-        }
-        self.store.move_trace(trace_id, from, to)?;
-        state
-            .tracker
-            .move_trace(trace_id, from, to, &|t| self.trace_telemetry(to, t));
-        for id in [from.as_str(), to.as_str()] {
-            let row = self.store.session(id)?;
-            state
-                .counts
-                .insert(id.to_owned(), (row.span_count, row.log_count));
-        }
-        // A staged trace that got a key leaves its staged session empty: it goes.
-        if state.index.is_staged(from) && state.index.get(from).is_some_and(|s| s.traces.is_empty())
-        {
-            self.store.delete_session(from).or_else(ignore_not_found)?;
-            state.index.remove(from);
-            state.counts.remove(from.as_str());
-            state.tracker.remove(from);
-        }
-        Ok(())
-    }
-
     fn publish_spans(&self, state: &State, accepted: &[(String, Span)]) {
         if !self.hub.has_subscribers() {
             return;
@@ -645,7 +881,10 @@ impl Ingest {
             }
         }
         for (session, (spans, spans_omitted)) in per_session {
-            let span_count = state.counts.get(session).map_or(0, |c| c.0.max(0) as u64);
+            let span_count = state
+                .counts
+                .get(session)
+                .map_or(0, |c| c.spans.max(0) as u64);
             self.hub.publish(LiveEvent::SpansReceived {
                 session_id: session.to_owned(),
                 spans,
@@ -653,165 +892,6 @@ impl Ingest {
                 span_count,
             });
         }
-    }
-
-    /// Ingests decoded log records. Records without trace context are rejected with a reason.
-    pub fn logs(
-        &self,
-        logs: Vec<LogRecord>,
-        decode_rejected: &[String],
-    ) -> Result<IngestOutcome, IngestError> {
-        self.logs_into(logs, decode_rejected, None)
-    }
-
-    /// Ingests log records into an explicit (WebSocket) session.
-    pub fn logs_for_session(
-        &self,
-        session_id: &str,
-        logs: Vec<LogRecord>,
-    ) -> Result<IngestOutcome, IngestError> {
-        self.logs_into(logs, &[], Some(session_id))
-    }
-
-    fn logs_into(
-        &self,
-        logs: Vec<LogRecord>,
-        decode_rejected: &[String],
-        explicit: Option<&str>,
-    ) -> Result<IngestOutcome, IngestError> {
-        let mut outcome = IngestOutcome::default();
-        outcome.reject(decode_rejected.len() as u64, summarize(decode_rejected));
-        let mut logs = logs;
-        let max = self.limits.max_string_bytes;
-        let long = drop_long(&mut logs, max, longest_in_log);
-        outcome.reject(long, string_limit_reason(long, "log record", max));
-        let now = Instant::now();
-        // Before taking any lock: the stored form and the session keys of every record.
-        let mut origins = Origins::default();
-        let mut no_context = 0u64;
-        let records: Vec<PreparedLog> = logs
-            .into_iter()
-            .filter_map(|record| {
-                let route = match (explicit, record.trace_id) {
-                    (Some(_), _) => None,
-                    (None, None) => {
-                        no_context += 1;
-                        return None;
-                    }
-                    (None, Some(trace)) => Some((trace.to_string(), log_keys(&record))),
-                };
-                let row = new_log(&record, &mut origins);
-                Some((route, record, row))
-            })
-            .collect();
-
-        let mut state = self.state.lock();
-        let mut creating: Vec<&str> = records
-            .iter()
-            .filter_map(|(route, _, _)| route.as_ref())
-            .filter(|(trace, keys)| state.index.would_create(trace, keys, now))
-            .map(|(trace, _)| trace.as_str())
-            .collect();
-        creating.sort_unstable();
-        creating.dedup();
-        if !creating.is_empty()
-            && state.index.listed_len() as u64 + creating.len() as u64 > self.limits.max_sessions
-        {
-            return Err(IngestError::Unavailable(format!(
-                "session limit reached ({} sessions)",
-                self.limits.max_sessions
-            )));
-        }
-        let mut records = records;
-        let refused = self.refuse_past_staged_limit(
-            &state,
-            &mut records,
-            |(route, _, _)| route.as_ref().map(|(t, k)| (t.as_str(), k)),
-            now,
-        );
-        let refused = refused.len() as u64;
-        outcome.reject(
-            refused,
-            format!(
-                "{refused} log record(s) rejected: staged trace limit ({}) reached (traces \
-                 without a session key or a GenAI span wait staged); raise --max-staged-traces",
-                self.limits.max_staged_traces
-            ),
-        );
-        let mut rows: Vec<(String, NewLog)> = Vec::new();
-        let mut created: Vec<SessionRow> = Vec::new();
-        let mut accepted: Vec<(String, LogRecord)> = Vec::new();
-        let mut over_limit = 0u64;
-        for (route, record, row) in records {
-            let session = match (explicit, route) {
-                (Some(id), _) => id.to_owned(),
-                (None, None) => continue,
-                (None, Some((trace_id, keys))) => {
-                    let routed = state.index.route(&trace_id, &keys, now);
-                    let resource = Arc::clone(&record.resource);
-                    self.apply_routing(
-                        &mut state,
-                        &routed,
-                        &trace_id,
-                        &resource,
-                        &keys,
-                        &mut created,
-                    )?;
-                    routed.session().to_owned()
-                }
-            };
-            let counts = state.counts.entry(session.clone()).or_default();
-            if at_limit(counts.1, self.limits.max_logs_per_session) {
-                over_limit += 1;
-                continue;
-            }
-            counts.1 += 1;
-            rows.push((session.clone(), row));
-            accepted.push((session, record));
-        }
-        outcome.reject(
-            no_context,
-            format!("{no_context} log record(s) rejected: no trace context (traceId) to join"),
-        );
-        outcome.reject(
-            over_limit,
-            format!(
-                "{over_limit} log record(s) rejected: session log limit ({}) reached",
-                self.limits.max_logs_per_session
-            ),
-        );
-        let ticket = self.store.ticket();
-        drop(state);
-        let mut writer = ticket.writer();
-        let inserted = writer.insert_logs(&created, &rows);
-        drop(writer);
-        let mut state = self.state.lock();
-        let inserted = match inserted {
-            Ok(inserted) => inserted,
-            Err(err) => {
-                for (session, _) in &rows {
-                    if let Some(c) = state.counts.get_mut(session) {
-                        c.1 -= 1;
-                    }
-                }
-                for row in &created {
-                    state.index.remove(&row.id);
-                    state.counts.remove(&row.id);
-                }
-                return Err(err.into());
-            }
-        };
-        if inserted.duplicates > 0 {
-            self.resync_counts(&mut state, rows.iter().map(|(s, _)| s.as_str()))?;
-        }
-        outcome.accepted = rows.len() as u64;
-        self.announce_created(&state, &created);
-        let accepted = without_staged(&state, accepted);
-        let accepted = self.resume_stored(&mut state, accepted, |_| (0, 1))?;
-        state.tracker.add_logs(accepted);
-        drop(state);
-        self.dirty.notify_one();
-        Ok(outcome)
     }
 
     /// Opens an explicit session named by a WebSocket client; returns the id it is stored as.
@@ -832,9 +912,6 @@ impl Ingest {
         let mut replaced = false;
         let id = match existing {
             Some(KeyKind::WebSocket) => {
-                self.store
-                    .delete_session(session_id)
-                    .or_else(ignore_not_found)?;
                 state.index.remove(session_id);
                 state.counts.remove(session_id);
                 state.tracker.remove(session_id);
@@ -863,12 +940,20 @@ impl Ingest {
             span_count: 0,
             log_count: 0,
         };
-        if let Err(err) = self.store.create_session(&row) {
-            state.index.remove(&id);
-            return Err(err.into());
-        }
-        state.counts.insert(id.clone(), (0, 0));
-        drop(state);
+        state.counts.insert(id.clone(), Counts::default());
+        let replaced_ids = if replaced {
+            vec![id.clone()]
+        } else {
+            Vec::new()
+        };
+        self.apply_in_turn(
+            state,
+            &Change {
+                deleted: &replaced_ids,
+                created: std::slice::from_ref(&row),
+                ..Change::default()
+            },
+        )?;
         if replaced {
             self.hub.publish(LiveEvent::SessionDeleted {
                 session_id: id.clone(),
@@ -954,11 +1039,19 @@ impl Ingest {
     /// Deletes a session everywhere.
     pub fn delete_session(&self, session_id: &str) -> Result<(), IngestError> {
         let mut state = self.state.lock();
-        self.store.delete_session(session_id)?;
+        if state.index.get(session_id).is_none() {
+            return Err(StoreError::NotFound(format!("no session `{session_id}`")).into());
+        }
         state.index.remove(session_id);
         state.counts.remove(session_id);
         state.tracker.remove(session_id);
-        drop(state);
+        self.apply_in_turn(
+            state,
+            &Change {
+                deleted: &[session_id.to_owned()],
+                ..Change::default()
+            },
+        )?;
         self.hub.publish(LiveEvent::SessionDeleted {
             session_id: session_id.to_owned(),
         });
@@ -1026,13 +1119,6 @@ fn read_stored(spans: &[StoredItem], logs: &[StoredItem]) -> Telemetry {
 /// Whether a count has reached a limit (compared without sign or width surprises).
 fn at_limit(count: i64, limit: u64) -> bool {
     u64::try_from(count).unwrap_or(0) >= limit
-}
-
-fn ignore_not_found(err: StoreError) -> Result<(), StoreError> {
-    match err {
-        StoreError::NotFound(_) => Ok(()),
-        other => Err(other),
-    }
 }
 
 /// Distinct reasons a rejection summary names at most; the others are counted.

@@ -353,6 +353,33 @@ impl SessionIndex {
         plan.creates() && !plan.stages()
     }
 
+    /// The listed session routing `keys` for `trace_id` would create, if any (the session limit
+    /// counts distinct sessions: two new traces of one new key create one).
+    pub fn would_create_id(
+        &self,
+        trace_id: &str,
+        keys: &TraceKeys,
+        now: Instant,
+    ) -> Option<String> {
+        match self.plan(trace_id, keys, now) {
+            p if p.stages() => None,
+            Plan::Join {
+                to: Target::New(id),
+                ..
+            }
+            | Plan::Move {
+                to: Target::New(id),
+                ..
+            } => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The routing rules.
+    pub fn rules(&self) -> &SessionRules {
+        &self.rules
+    }
+
     /// Whether routing `keys` for `trace_id` would stage it (for the staged-trace limit).
     pub fn would_stage(&self, trace_id: &str, keys: &TraceKeys, now: Instant) -> bool {
         // Only a keyless trace without a GenAI span can be staged: the others skip the plan.

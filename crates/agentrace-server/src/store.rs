@@ -551,6 +551,10 @@ pub struct Store {
     turns: Turns,
     /// The lock on a file database, held while the store is open.
     _lock: Option<std::fs::File>,
+    /// A read-only connection for reads (file databases; WAL lets it read the last commit while
+    /// the write connection writes), so API reads and read-backs neither wait for ingest's
+    /// commits nor hold them up. An in-memory database has only the one connection.
+    reader: Option<Mutex<Connection>>,
 }
 
 /// Locks the database file `path` (creating it when missing) for this process: `flock`, which
@@ -707,6 +711,14 @@ impl Store {
         migrate(&conn)?;
         let legacy_ids: bool =
             conn.query_row("SELECT EXISTS (SELECT 1 FROM span_ids)", [], |r| r.get(0))?;
+        let reader = match location {
+            DbLocation::Memory => None,
+            DbLocation::File(path) => {
+                let reader = Self::open_file(path, options.durability)?;
+                reader.pragma_update(None, "query_only", "ON")?;
+                Some(Mutex::new(reader))
+            }
+        };
         let conn = Arc::new(Mutex::new(conn));
         let checkpoint = checkpointer
             .map(|own| spawn_checkpointer(own, Arc::downgrade(&conn), wal_limit))
@@ -718,7 +730,15 @@ impl Store {
             legacy_ids,
             turns: Turns::default(),
             _lock: lock,
+            reader,
         })
+    }
+
+    /// The connection reads go to: the read-only one of a file database, else the one.
+    fn read(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.reader
+            .as_ref()
+            .map_or_else(|| self.conn.lock(), Mutex::lock)
     }
 
     /// After a write transaction: one that failed rolled back the origins it stored, so the
@@ -770,7 +790,7 @@ impl Store {
 
     /// Number of sessions stored.
     pub fn session_count(&self) -> Result<i64, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         Ok(conn.query_row("SELECT COUNT(*) FROM sessions", [], |r| r.get(0))?)
     }
 
@@ -820,38 +840,7 @@ impl Store {
     pub fn move_trace(&self, trace_id: &str, from: &str, to: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let spans: i64 = tx.query_row(
-            "SELECT COALESCE(SUM(span_count), 0) FROM span_chunks \
-             WHERE trace_id = ?1 AND session = (SELECT rid FROM sessions WHERE id = ?2)",
-            params![trace_id, from],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "UPDATE span_chunks SET session = (SELECT rid FROM sessions WHERE id = ?1) \
-             WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
-            params![to, trace_id, from],
-        )?;
-        // A log's fingerprint names its session (`rid:hash`, see `NewLog`'s insert): it moves
-        // with it. One the new session holds already stays where it was.
-        let logs = tx.execute(
-            "UPDATE OR IGNORE logs SET session = (SELECT rid FROM sessions WHERE id = ?1), \
-             fingerprint = CASE WHEN instr(fingerprint, ':') > 0 \
-                 THEN (SELECT rid FROM sessions WHERE id = ?1) || substr(fingerprint, instr(fingerprint, ':')) \
-                 ELSE fingerprint END \
-             WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
-            params![to, trace_id, from],
-        )?;
-        let logs = logs as i64;
-        tx.execute(
-            "UPDATE sessions SET span_count = span_count - ?1, log_count = log_count - ?2 \
-             WHERE id = ?3",
-            params![spans, logs, from],
-        )?;
-        tx.execute(
-            "UPDATE sessions SET span_count = span_count + ?1, log_count = log_count + ?2, \
-             completed_at_ns = NULL WHERE id = ?3",
-            params![spans, logs, to],
-        )?;
+        move_trace_in(&tx, trace_id, from, to)?;
         tx.commit()?;
         Ok(())
     }
@@ -927,7 +916,7 @@ impl Store {
 
     /// A session's invocations, in order.
     pub fn invocations(&self, session_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT body FROM invocations WHERE session = (SELECT rid FROM sessions WHERE id = ?1) \
              ORDER BY idx",
@@ -942,7 +931,7 @@ impl Store {
 
     /// One session.
     pub fn session(&self, session_id: &str) -> Result<SessionRow, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         conn.query_row(
             &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"),
             [session_id],
@@ -954,7 +943,7 @@ impl Store {
 
     /// Sessions, newest first, filtered and paged; also returns the total that match.
     pub fn sessions(&self, filter: &SessionFilter) -> Result<(Vec<SessionRow>, i64), StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut clauses = Vec::new();
         let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
         match filter.complete {
@@ -1001,7 +990,7 @@ impl Store {
 
     /// Every session, oldest first (used to rebuild the in-memory index at start).
     pub fn all_sessions(&self) -> Result<Vec<SessionRow>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_at_ns, id"
         ))?;
@@ -1015,7 +1004,7 @@ impl Store {
 
     /// The trace ids each session holds: `(trace id, session id)` pairs.
     pub fn trace_sessions(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT DISTINCT c.trace_id, s.id FROM span_chunks c JOIN sessions s ON s.rid = c.session \
              UNION SELECT DISTINCT l.trace_id, s.id FROM logs l JOIN sessions s ON s.rid = l.session \
@@ -1044,7 +1033,7 @@ impl Store {
     ) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
         let spans =
             split_chunks(self.chunks(CHUNKS_OF_TRACE, [trace_id, session_id], trace_id)?)?;
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
              WHERE l.trace_id = ?1 AND l.session = (SELECT rid FROM sessions WHERE id = ?2) \
@@ -1080,7 +1069,7 @@ impl Store {
         params: impl rusqlite::Params,
         key: &str,
     ) -> Result<Vec<StoredChunk>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(sql)?;
         let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
@@ -1131,7 +1120,7 @@ impl Store {
     }
 
     fn items(&self, sql: &str, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(sql)?;
         let rows = stmt.query_map([session_id], |r| {
             Ok(StoredItem {
@@ -1146,11 +1135,30 @@ impl Store {
         Ok(out)
     }
 
-    /// Deletes a session with its spans, logs and invocations.
+    /// Deletes a session with its spans, logs, invocations and evaluations.
     /// The origins only it named are deleted too, from the table and the id cache.
     pub fn delete_session(&self, session_id: &str) -> Result<(), StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
+        let pruned = self.delete_session_in(&tx, session_id)?;
+        tx.commit()?;
+        // Still under the connection's lock, which every lookup of the cache is made under: no
+        // write can take a pruned id from it.
+        self.forget_origins(&pruned);
+        drop(conn);
+        Ok(())
+    }
+
+    /// Drops pruned origin ids from the cache (after the transaction that pruned them committed).
+    fn forget_origins(&self, pruned: &Set<i64>) {
+        if !pruned.is_empty() {
+            self.origins.lock().retain(|_, id| !pruned.contains(id));
+        }
+    }
+
+    /// Deletes a session in the caller's transaction; returns the origins it pruned (to forget
+    /// once committed).
+    fn delete_session_in(&self, tx: &Connection, session_id: &str) -> Result<Set<i64>, StoreError> {
         let rid: i64 = tx
             .query_row(
                 "SELECT rid FROM sessions WHERE id = ?1",
@@ -1196,26 +1204,19 @@ impl Store {
                 }
             }
         }
-        tx.commit()?;
-        // Still under the connection's lock, which every lookup of the cache is made under: no
-        // write can take a pruned id from it.
-        if !pruned.is_empty() {
-            self.origins.lock().retain(|_, id| !pruned.contains(id));
-        }
-        drop(conn);
-        Ok(())
+        Ok(pruned)
     }
 
     /// Origins (distinct resource and scope pairs) stored, and held in the id cache.
     pub fn origin_counts(&self) -> Result<(i64, usize), StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let stored = conn.query_row("SELECT COUNT(*) FROM origins", [], |r| r.get(0))?;
         Ok((stored, self.origins.lock().len()))
     }
 
     /// Sessions completed before `cutoff_ns` (for the retention sweep).
     pub fn completed_before(&self, cutoff_ns: i64) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT id FROM sessions WHERE completed_at_ns IS NOT NULL AND completed_at_ns < ?1",
         )?;
@@ -1247,7 +1248,7 @@ impl Store {
 
     /// Every eval set, oldest first.
     pub fn eval_sets(&self) -> Result<Vec<EvalSetRow>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare(
             "SELECT id, name, case_count, created_at_ns FROM eval_sets ORDER BY created_at_ns, id",
         )?;
@@ -1268,7 +1269,7 @@ impl Store {
 
     /// One eval set's JSON.
     pub fn eval_set(&self, id: &str) -> Result<serde_json::Value, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let body: Option<String> = conn
             .query_row("SELECT body FROM eval_sets WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -1332,7 +1333,7 @@ impl Store {
 
     /// A session's evaluations, newest first.
     pub fn evaluations(&self, session_id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let mut stmt = conn.prepare_cached(
             "SELECT e.body FROM evaluations e JOIN sessions s ON s.rid = e.session \
              WHERE s.id = ?1 ORDER BY e.id DESC",
@@ -1347,7 +1348,7 @@ impl Store {
 
     /// One evaluation.
     pub fn evaluation(&self, id: i64) -> Result<serde_json::Value, StoreError> {
-        let conn = self.conn.lock();
+        let conn = self.read();
         let body: Option<String> = conn
             .query_row("SELECT body FROM evaluations WHERE id = ?1", [id], |r| {
                 r.get(0)
@@ -1556,7 +1557,127 @@ impl Item for NewLog {
     }
 }
 
+/// Everything one ingest batch changes in the store, applied in one transaction
+/// ([`Writer::apply`]) in this order: sessions deleted, sessions created, staged sessions
+/// promoted, traces moved to a stronger key's session, emptied staged sessions deleted, spans
+/// stored, log records stored.
+#[derive(Debug, Default)]
+pub struct Change<'a> {
+    /// Sessions deleted first (expired, deleted through the API, or replaced by a WebSocket
+    /// `session_start` of the same id); one already gone is no error.
+    pub deleted: &'a [String],
+    /// Sessions the batch creates.
+    pub created: &'a [SessionRow],
+    /// Staged sessions that become listed sessions (kind `trace`).
+    pub promoted: &'a [String],
+    /// `(trace, from, to)`: a trace's stored rows move to another session.
+    pub moves: &'a [(String, String, String)],
+    /// Staged sessions a move emptied: deleted.
+    pub emptied: &'a [String],
+    /// `(session, span)` pairs to store (duplicates are not stored again).
+    pub spans: &'a [(Arc<str>, NewSpan)],
+    /// Traces known to have nothing stored (their stored span ids are not looked up).
+    pub new_traces: Option<&'a Set<String>>,
+    /// `(session, record)` pairs to store (duplicates are not stored again).
+    pub logs: &'a [(String, NewLog)],
+}
+
+/// What [`Writer::apply`] committed.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Spans stored and duplicates.
+    pub spans: Inserted,
+    /// Log records stored and duplicates.
+    pub logs: Inserted,
+    /// `(session, span count, log count)` after the commit, for every session the change
+    /// touched that still exists.
+    pub counts: Vec<(String, i64, i64)>,
+}
+
 impl Writer<'_> {
+    /// Applies one batch's [`Change`] in one transaction: all of it, or (on an error) none of it.
+    pub fn apply(&mut self, change: &Change<'_>) -> Result<Applied, StoreError> {
+        let applied = self.try_apply(change);
+        self.store.after_write(&applied);
+        applied
+    }
+
+    fn try_apply(&mut self, change: &Change<'_>) -> Result<Applied, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut pruned: Set<i64> = Set::default();
+        for id in change.deleted {
+            match self.store.delete_session_in(&tx, id) {
+                Ok(p) => pruned.extend(p),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        for row in change.created {
+            insert_session(&tx, row)?;
+        }
+        for id in change.promoted {
+            tx.execute(
+                "UPDATE sessions SET key_kind = ?1 WHERE id = ?2",
+                params![crate::sessions::KeyKind::Trace.as_str(), id],
+            )?;
+        }
+        for (trace, from, to) in change.moves {
+            move_trace_in(&tx, trace, from, to)?;
+        }
+        for id in change.emptied {
+            match self.store.delete_session_in(&tx, id) {
+                Ok(p) => pruned.extend(p),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let empty = Set::default();
+        let spans = spans_in(
+            self.store,
+            &tx,
+            change.spans,
+            change.new_traces.unwrap_or(&empty),
+        )?;
+        let logs = items_in(self.store, &tx, change.logs)?;
+        let mut touched: Vec<&str> = change
+            .created
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(change.promoted.iter().map(String::as_str))
+            .chain(
+                change
+                    .moves
+                    .iter()
+                    .flat_map(|(_, from, to)| [from.as_str(), to.as_str()]),
+            )
+            .chain(change.spans.iter().map(|(s, _)| &**s))
+            .chain(change.logs.iter().map(|(s, _)| s.as_str()))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        let mut counts = Vec::with_capacity(touched.len());
+        {
+            let mut read =
+                tx.prepare_cached("SELECT span_count, log_count FROM sessions WHERE id = ?1")?;
+            for id in touched {
+                if let Some((spans, logs)) = read
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                {
+                    counts.push((id.to_owned(), spans, logs));
+                }
+            }
+        }
+        tx.commit()?;
+        self.store.committed();
+        self.store.forget_origins(&pruned);
+        Ok(Applied {
+            spans,
+            logs,
+            counts,
+        })
+    }
+
     /// Creates `sessions` and stores spans for sessions, in one transaction: `(session id, span)`
     /// pairs. A span whose (trace id, span id) is already stored is a duplicate and is not stored
     /// again. `new_traces` names traces the caller knows have nothing stored: their stored span
@@ -1582,95 +1703,7 @@ impl Writer<'_> {
         for row in sessions {
             insert_session(&tx, row)?;
         }
-        let mut result = Inserted::default();
-        let mut per_session: Map<&str, i64> = Map::default();
-        {
-            // The span ids each trace of the batch already has in the store (read once per
-            // trace), plus those of this batch as they are added.
-            // Keyed by session and trace: a span is a duplicate only of the same span in the
-            // same session (a retried export); sent into another session it is stored there.
-            let mut known: Map<(&str, &str), Set<[u8; 8]>> = Map::default();
-            let mut stored_ids = tx.prepare_cached(
-                "SELECT s.ids FROM span_chunks c JOIN chunk_span_ids s ON s.chunk_id = c.id \
-                 WHERE c.trace_id = ?1 AND c.session = (SELECT rid FROM sessions WHERE id = ?2)",
-            )?;
-            let mut legacy = self
-                .store
-                .legacy_ids
-                .then(|| tx.prepare_cached("SELECT span_id FROM span_ids WHERE trace_id = ?1"))
-                .transpose()?;
-            let mut chunk_insert = tx.prepare_cached(
-                "INSERT INTO span_chunks (session, trace_id, origin_id, span_count, body) \
-                 VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5)",
-            )?;
-            let mut ids_insert =
-                tx.prepare_cached("INSERT INTO chunk_span_ids (chunk_id, ids) VALUES (?1, ?2)")?;
-            // Consecutive spans of one (session, trace, origin) form one chunk.
-            let mut chunk = Chunk::default();
-            let mut last_origin: Option<(*const u8, i64)> = None;
-            for (session_id, span) in spans {
-                let session_id = session_id.as_ref();
-                let ptr = span.origin.as_ptr();
-                let origin = match last_origin {
-                    Some((p, id)) if p == ptr => id,
-                    _ => {
-                        let id = self.store.origin_id(&tx, &span.origin)?;
-                        last_origin = Some((ptr, id));
-                        id
-                    }
-                };
-                let seen = match known.entry((session_id, &span.trace_id)) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e)
-                        if new_traces.contains(&*span.trace_id) =>
-                    {
-                        e.insert(Set::default())
-                    }
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        let mut ids = Set::default();
-                        let mut rows = stored_ids.query([&*span.trace_id, session_id])?;
-                        while let Some(row) = rows.next()? {
-                            let blob: Vec<u8> = row.get(0)?;
-                            ids.extend(
-                                blob.chunks_exact(8)
-                                    .filter_map(|c| <[u8; 8]>::try_from(c).ok()),
-                            );
-                        }
-                        if let Some(legacy) = legacy.as_mut() {
-                            let mut rows = legacy.query([&*span.trace_id])?;
-                            while let Some(row) = rows.next()? {
-                                let legacy_id: String = row.get(0)?;
-                                ids.extend(SpanId::from_hex(&legacy_id).map(|id| id.0));
-                            }
-                        }
-                        e.insert(ids)
-                    }
-                };
-                if !seen.insert(span.span_id) {
-                    result.duplicates += 1;
-                    continue;
-                }
-                result.stored += 1;
-                *per_session.entry(session_id).or_default() += 1;
-                if !chunk.holds(session_id, &span.trace_id, origin)
-                    || chunk.body.len() >= CHUNK_SPLIT_BYTES
-                {
-                    chunk.flush(&tx, &mut chunk_insert, &mut ids_insert)?;
-                    chunk.start(session_id, &span.trace_id, origin);
-                }
-                chunk.push(&span.body, span.span_id);
-            }
-            chunk.flush(&tx, &mut chunk_insert, &mut ids_insert)?;
-        }
-        let mut update = tx.prepare_cached(
-            "UPDATE sessions SET span_count = span_count + ?1, updated_at_ns = ?2, \
-             completed_at_ns = NULL WHERE id = ?3",
-        )?;
-        let now = now_ns();
-        for (session_id, added) in per_session {
-            update.execute(params![added, now, session_id])?;
-        }
-        drop(update);
+        let result = spans_in(self.store, &tx, spans, new_traces)?;
         tx.commit()?;
         self.store.committed();
         Ok(result)
@@ -1697,36 +1730,7 @@ impl Writer<'_> {
         for row in sessions {
             insert_session(&tx, row)?;
         }
-        let mut result = Inserted::default();
-        let mut per_session: Map<&str, i64> = Map::default();
-        {
-            let mut insert = tx.prepare_cached(T::INSERT)?;
-            // Items of one batch share their origin string: look it up once per distinct one.
-            let mut last: Option<(*const u8, i64)> = None;
-            for (session_id, item) in items {
-                let ptr = item.origin().as_ptr();
-                let origin = match last {
-                    Some((p, id)) if p == ptr => id,
-                    _ => {
-                        let id = self.store.origin_id(&tx, item.origin())?;
-                        last = Some((ptr, id));
-                        id
-                    }
-                };
-                if item.insert(&mut insert, session_id, origin)? == 1 {
-                    result.stored += 1;
-                    *per_session.entry(session_id.as_str()).or_default() += 1;
-                } else {
-                    result.duplicates += 1;
-                }
-            }
-        }
-        let now = now_ns();
-        let mut update = tx.prepare_cached(T::COUNT)?;
-        for (session_id, added) in per_session {
-            update.execute(params![added, now, session_id])?;
-        }
-        drop(update);
+        let result = items_in(self.store, &tx, items)?;
         tx.commit()?;
         self.store.committed();
         Ok(result)
@@ -1859,6 +1863,182 @@ fn write_invocations(
         insert.execute(params![rid, idx as i64, invocation.json()])?;
     }
     Ok(())
+}
+
+/// Moves a trace's spans and logs from one session to another, in the caller's transaction.
+fn move_trace_in(tx: &Connection, trace_id: &str, from: &str, to: &str) -> Result<(), StoreError> {
+    let spans: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(span_count), 0) FROM span_chunks \
+             WHERE trace_id = ?1 AND session = (SELECT rid FROM sessions WHERE id = ?2)",
+        params![trace_id, from],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "UPDATE span_chunks SET session = (SELECT rid FROM sessions WHERE id = ?1) \
+             WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
+        params![to, trace_id, from],
+    )?;
+    // A log's fingerprint names its session (`rid:hash`, see `NewLog`'s insert): it moves
+    // with it. One the new session holds already stays where it was.
+    let logs = tx.execute(
+            "UPDATE OR IGNORE logs SET session = (SELECT rid FROM sessions WHERE id = ?1), \
+             fingerprint = CASE WHEN instr(fingerprint, ':') > 0 \
+                 THEN (SELECT rid FROM sessions WHERE id = ?1) || substr(fingerprint, instr(fingerprint, ':')) \
+                 ELSE fingerprint END \
+             WHERE trace_id = ?2 AND session = (SELECT rid FROM sessions WHERE id = ?3)",
+            params![to, trace_id, from],
+        )?;
+    let logs = logs as i64;
+    tx.execute(
+        "UPDATE sessions SET span_count = span_count - ?1, log_count = log_count - ?2 \
+             WHERE id = ?3",
+        params![spans, logs, from],
+    )?;
+    tx.execute(
+        "UPDATE sessions SET span_count = span_count + ?1, log_count = log_count + ?2, \
+             completed_at_ns = NULL WHERE id = ?3",
+        params![spans, logs, to],
+    )?;
+    Ok(())
+}
+
+/// Stores spans for sessions in the caller's transaction (see [`Writer::insert_spans`]) and adds
+/// them to their sessions' counts.
+fn spans_in<S: AsRef<str>>(
+    store: &Store,
+    tx: &Connection,
+    spans: &[(S, NewSpan)],
+    new_traces: &Set<String>,
+) -> Result<Inserted, StoreError> {
+    let mut result = Inserted::default();
+    let mut per_session: Map<&str, i64> = Map::default();
+    {
+        // The span ids each trace of the batch already has in the store (read once per
+        // trace), plus those of this batch as they are added.
+        // Keyed by session and trace: a span is a duplicate only of the same span in the
+        // same session (a retried export); sent into another session it is stored there.
+        let mut known: Map<(&str, &str), Set<[u8; 8]>> = Map::default();
+        let mut stored_ids = tx.prepare_cached(
+            "SELECT s.ids FROM span_chunks c JOIN chunk_span_ids s ON s.chunk_id = c.id \
+                 WHERE c.trace_id = ?1 AND c.session = (SELECT rid FROM sessions WHERE id = ?2)",
+        )?;
+        let mut legacy = store
+            .legacy_ids
+            .then(|| tx.prepare_cached("SELECT span_id FROM span_ids WHERE trace_id = ?1"))
+            .transpose()?;
+        let mut chunk_insert = tx.prepare_cached(
+            "INSERT INTO span_chunks (session, trace_id, origin_id, span_count, body) \
+                 VALUES ((SELECT rid FROM sessions WHERE id = ?1), ?2, ?3, ?4, ?5)",
+        )?;
+        let mut ids_insert =
+            tx.prepare_cached("INSERT INTO chunk_span_ids (chunk_id, ids) VALUES (?1, ?2)")?;
+        // Consecutive spans of one (session, trace, origin) form one chunk.
+        let mut chunk = Chunk::default();
+        let mut last_origin: Option<(*const u8, i64)> = None;
+        for (session_id, span) in spans {
+            let session_id = session_id.as_ref();
+            let ptr = span.origin.as_ptr();
+            let origin = match last_origin {
+                Some((p, id)) if p == ptr => id,
+                _ => {
+                    let id = store.origin_id(tx, &span.origin)?;
+                    last_origin = Some((ptr, id));
+                    id
+                }
+            };
+            let seen = match known.entry((session_id, &span.trace_id)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e)
+                    if new_traces.contains(&*span.trace_id) =>
+                {
+                    e.insert(Set::default())
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let mut ids = Set::default();
+                    let mut rows = stored_ids.query([&*span.trace_id, session_id])?;
+                    while let Some(row) = rows.next()? {
+                        let blob: Vec<u8> = row.get(0)?;
+                        ids.extend(
+                            blob.chunks_exact(8)
+                                .filter_map(|c| <[u8; 8]>::try_from(c).ok()),
+                        );
+                    }
+                    if let Some(legacy) = legacy.as_mut() {
+                        let mut rows = legacy.query([&*span.trace_id])?;
+                        while let Some(row) = rows.next()? {
+                            let legacy_id: String = row.get(0)?;
+                            ids.extend(SpanId::from_hex(&legacy_id).map(|id| id.0));
+                        }
+                    }
+                    e.insert(ids)
+                }
+            };
+            if !seen.insert(span.span_id) {
+                result.duplicates += 1;
+                continue;
+            }
+            result.stored += 1;
+            *per_session.entry(session_id).or_default() += 1;
+            if !chunk.holds(session_id, &span.trace_id, origin)
+                || chunk.body.len() >= CHUNK_SPLIT_BYTES
+            {
+                chunk.flush(tx, &mut chunk_insert, &mut ids_insert)?;
+                chunk.start(session_id, &span.trace_id, origin);
+            }
+            chunk.push(&span.body, span.span_id);
+        }
+        chunk.flush(tx, &mut chunk_insert, &mut ids_insert)?;
+    }
+    let mut update = tx.prepare_cached(
+        "UPDATE sessions SET span_count = span_count + ?1, updated_at_ns = ?2, \
+             completed_at_ns = NULL WHERE id = ?3",
+    )?;
+    let now = now_ns();
+    for (session_id, added) in per_session {
+        update.execute(params![added, now, session_id])?;
+    }
+    drop(update);
+    Ok(result)
+}
+
+/// Stores log records (or another [`Item`]) for sessions in the caller's transaction and adds
+/// them to their sessions' counts.
+fn items_in<T: Item>(
+    store: &Store,
+    tx: &Connection,
+    items: &[(String, T)],
+) -> Result<Inserted, StoreError> {
+    let mut result = Inserted::default();
+    let mut per_session: Map<&str, i64> = Map::default();
+    {
+        let mut insert = tx.prepare_cached(T::INSERT)?;
+        // Items of one batch share their origin string: look it up once per distinct one.
+        let mut last: Option<(*const u8, i64)> = None;
+        for (session_id, item) in items {
+            let ptr = item.origin().as_ptr();
+            let origin = match last {
+                Some((p, id)) if p == ptr => id,
+                _ => {
+                    let id = store.origin_id(tx, item.origin())?;
+                    last = Some((ptr, id));
+                    id
+                }
+            };
+            if item.insert(&mut insert, session_id, origin)? == 1 {
+                result.stored += 1;
+                *per_session.entry(session_id.as_str()).or_default() += 1;
+            } else {
+                result.duplicates += 1;
+            }
+        }
+    }
+    let now = now_ns();
+    let mut update = tx.prepare_cached(T::COUNT)?;
+    for (session_id, added) in per_session {
+        update.execute(params![added, now, session_id])?;
+    }
+    drop(update);
+    Ok(result)
 }
 
 fn insert_session(conn: &Connection, row: &SessionRow) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ mod grpc;
 mod hardening;
 mod live;
 mod otlp_http;
+mod pipeline;
 mod staging;
 mod store;
 mod testkit;
