@@ -2,7 +2,10 @@
 //!
 //! Makes a virtual environment under the target directory (reused while `requirements.txt` is
 //! unchanged), installs the pinned clients, starts the server on free loopback ports with an
-//! in-memory database, runs `xtask/compat/clients.py` against it, and stops the server.
+//! in-memory database, runs `xtask/compat/clients.py` and `examples/python-otel` against it, and
+//! stops the server. Then the other way round: agentrace-stream's OTLP transport (example-dice,
+//! over OTLP/HTTP and OTLP/gRPC) against `agentevals serve` from agentevals-cli 0.11.0, installed
+//! with all its dependencies in a second virtual environment.
 
 use std::{
     io::{Read, Write},
@@ -171,6 +174,170 @@ pub(crate) fn run(root: &Path) -> Result<()> {
             )
         },
     )?;
+    drop(server);
+    let agentevals = crate::step("compat: agentevals-cli with its server (venv)", || {
+        agentevals_venv()
+    })?;
+    crate::step("compat: build example-dice", || {
+        exec(cargo().args(["build", "--locked", "-p", "example-dice"]))
+    })?;
+    crate::step(
+        "compat: agentrace-stream's OTLP transport against agentevals serve",
+        || stream_to_agentevals(&agentevals),
+    )?;
+    Ok(())
+}
+
+/// A second virtual environment with agentevals-cli and all its dependencies (about 1 GB: Google
+/// ADK, LiteLLM, ...), for its server: the stream client's OTLP transport is checked against a
+/// receiver that is not ours.
+fn agentevals_venv() -> Result<PathBuf> {
+    let dir = target_dir().join("agentevals-venv");
+    let marker = dir.join("installed.txt");
+    let bin = dir.join("bin/agentevals");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(AGENTEVALS) && bin.exists() {
+        return Ok(bin);
+    }
+    println!(
+        "    installing {AGENTEVALS} with all its dependencies (about 1 GB, 2 to 3 minutes) into \
+         {}: its `agentevals serve` receives the stream client's OTLP, to check the client \
+         against a server that is not agentrace",
+        dir.display()
+    );
+    exec(
+        Command::new(system_python()?)
+            .args(["-m", "venv", "--clear"])
+            .arg(&dir),
+    )
+    .context(
+        "cannot make a Python virtual environment; on Debian or Ubuntu run `sudo apt-get install -y python3-venv`",
+    )?;
+    let python = dir.join("bin/python");
+    exec(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        AGENTEVALS,
+    ]))
+    .with_context(|| {
+        format!(
+            "cannot install from PyPI; once you are online run `{} -m pip install {AGENTEVALS}`",
+            python.display()
+        )
+    })?;
+    std::fs::write(&marker, AGENTEVALS)?;
+    Ok(bin)
+}
+
+/// `GET path` on 127.0.0.1:`port`; the body when the status is 200.
+fn get_body(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).ok()?;
+    if !reply.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    let (head, body) = reply.split_once("\r\n\r\n")?;
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // One chunk is all these small answers take: its size line, then the data.
+        let (_, rest) = body.split_once("\r\n")?;
+        return rest
+            .rsplit_once("\r\n0\r\n")
+            .map(|(data, _)| data.to_owned());
+    }
+    Some(body.to_owned())
+}
+
+/// Starts `agentevals serve` on free loopback ports, streams example-dice to its OTLP/HTTP and
+/// OTLP/gRPC receivers with agentrace-stream, and checks that agentevals lists each session
+/// with every span the client says it sent.
+fn stream_to_agentevals(agentevals: &Path) -> Result<()> {
+    let (port, http, grpc) = (free_port()?, free_port()?, free_port()?);
+    let server = Command::new(agentevals)
+        .args(["serve", "--dev", "--headless", "--host", "127.0.0.1"])
+        .args(["--port", &port.to_string()])
+        .args(["--otlp-http-port", &http.to_string()])
+        .args(["--otlp-grpc-port", &grpc.to_string()])
+        .args(["--api-grpc-port", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", agentevals.display()))?;
+    let mut server = ServerProcess(server);
+    let started = Instant::now();
+    while !healthy(port) {
+        if let Some(status) = server.0.try_wait()? {
+            bail!("agentevals serve exited early with {status}");
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            bail!("agentevals serve did not answer /api/health within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dice = build_dir().join("debug/example-dice");
+    for (transport, receiver) in [("otlp-http", http), ("otlp-grpc", grpc)] {
+        let out = Command::new(&dice)
+            .args(["--server", &format!("http://127.0.0.1:{receiver}")])
+            .args(["--transport", transport])
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .output()
+            .with_context(|| format!("cannot run {}", dice.display()))?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if !out.status.success() {
+            bail!(
+                "example-dice --transport {transport} failed ({}):\n{text}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("session "))
+            .context("example-dice printed no session id")?
+            .trim()
+            .to_owned();
+        let sent: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("sent "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .context("example-dice printed no sent count")?;
+        let mut found = None;
+        for _ in 0..100 {
+            let listed = get_body(port, "/api/streaming/sessions")
+                .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+            let session = listed.as_ref().and_then(|v| {
+                v["data"]
+                    .as_array()?
+                    .iter()
+                    .find(|s| s["sessionId"] == id.as_str())
+                    .cloned()
+            });
+            if let Some(s) = session.filter(|s| s["spanCount"] == sent) {
+                found = Some(s);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let session = found.with_context(|| {
+            format!(
+                "agentevals serve does not list session {id} with its {sent} spans ({transport})"
+            )
+        })?;
+        println!(
+            "    {transport}: agentevals serve lists session {id} with {} spans",
+            session["spanCount"]
+        );
+    }
     drop(server);
     Ok(())
 }

@@ -118,6 +118,15 @@ const COLD: &[(&str, &str)] = &[
         "compat: examples/python-otel against agentrace serve",
         "5 s",
     ),
+    (
+        "compat: agentevals-cli with its server (venv)",
+        "2.5 min, once (about 1 GB)",
+    ),
+    ("compat: build example-dice", "30 s"),
+    (
+        "compat: agentrace-stream's OTLP transport against agentevals serve",
+        "15 s",
+    ),
     ("browser: Chromium", "2 min, once"),
     ("browser: Playwright (venv)", "1 min, once"),
     ("browser: build agentrace", "5 s"),

@@ -66,6 +66,9 @@
 //!   backoff until it is delivered or shutdown's deadline passes; meanwhile the queue fills and
 //!   its overflow is counted. The WebSocket transport keeps what it sent and, after a reconnect,
 //!   opens the session again and sends it all again, so the server ends up with every span.
+//!   A batch the receiver refuses for good (a gRPC code the OTLP specification does not retry,
+//!   an HTTP status other than 429, 502, 503 and 504) is counted in [`Stats::rejected`] and not
+//!   sent again.
 //! - `force_flush` waits for delivery of what was queued, at most `flush_timeout`;
 //!   `shutdown_with_timeout` delivers, ends the session and stops the worker within its timeout.
 //!   With a span and a log processor on one pipeline, the last one shut down ends the session.

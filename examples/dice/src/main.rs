@@ -6,14 +6,29 @@
 //! agentrace serve &
 //! cargo run -p example-dice -- --server http://127.0.0.1:8001
 //! ```
+//!
+//! With `--transport otlp-http` (or `otlp-grpc`) it sends plain OTLP to any receiver instead
+//! (`--server` is then the OTLP endpoint's base, e.g. `http://127.0.0.1:4318`); a plain OTLP
+//! receiver sends no invocations back, so it prints what it sent.
 
 #![allow(clippy::print_stdout)]
 
 use std::process::ExitCode;
 
 use agentrace_sdk::Instrumentation;
-use agentrace_stream::{SessionOptions, session_blocking};
-use clap::Parser;
+use agentrace_stream::{SessionOptions, SessionTransport, session_blocking};
+use clap::{Parser, ValueEnum};
+
+/// How the session is sent.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Transport {
+    /// agentrace's live-session WebSocket protocol (invocations come back).
+    Websocket,
+    /// OTLP/HTTP protobuf to any OTLP receiver.
+    OtlpHttp,
+    /// OTLP/gRPC to any OTLP receiver.
+    OtlpGrpc,
+}
 
 /// A dice-rolling agent streamed to agentrace serve.
 #[derive(Debug, Parser)]
@@ -24,6 +39,9 @@ struct Args {
     /// The die's seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// How the session is sent.
+    #[arg(long, value_enum, default_value = "websocket")]
+    transport: Transport,
 }
 
 fn main() -> ExitCode {
@@ -32,6 +50,11 @@ fn main() -> ExitCode {
         .with_name("dice")
         .with_metadata("example", "dice")
         .with_service_name("example-dice")
+        .with_transport(match args.transport {
+            Transport::Websocket => SessionTransport::WebSocket,
+            Transport::OtlpHttp => SessionTransport::OtlpHttp,
+            Transport::OtlpGrpc => SessionTransport::OtlpGrpc,
+        })
         .build();
     let session = match session_blocking(options) {
         Ok(s) => s,
@@ -55,7 +78,9 @@ fn main() -> ExitCode {
     }
     let end = session.end_blocking();
     print!("{end}");
-    if end.has_invocations() {
+    let plain_otlp = !matches!(args.transport, Transport::Websocket);
+    let delivered = end.error.is_none() && end.stats.sent > 0 && end.stats.dropped() == 0;
+    if end.has_invocations() || (plain_otlp && delivered) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

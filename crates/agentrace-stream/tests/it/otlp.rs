@@ -62,3 +62,80 @@ async fn otlp_http_protobuf_reaches_the_server() {
 async fn otlp_grpc_reaches_the_server() {
     run(SessionTransport::OtlpGrpc).await;
 }
+
+/// A receiver that answers every request with `400 Bad Request`, counting the requests.
+async fn refusing_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let seen = std::sync::Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut held = Vec::new();
+                // One request: its headers, then the body its Content-Length says.
+                loop {
+                    let Ok(n) = socket.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    held.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&held).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .and_then(|v| v.trim().parse::<usize>().ok())
+                            })
+                            .unwrap_or(0);
+                        if held.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_for_good_is_counted_and_not_sent_again() {
+    let (endpoint, requests) = refusing_receiver().await;
+    let options = SessionOptions::builder(endpoint)
+        .with_name("refused")
+        .with_transport(SessionTransport::OtlpHttp)
+        .with_shutdown_timeout(Duration::from_secs(10))
+        .build();
+    let session = session(options).await.expect("session");
+    let tracer = session.tracer("test");
+    let ids = agent_turn(&tracer, "hello", "hi");
+    let end = session.end().await;
+    assert_eq!(end.stats.sent, 0, "{:?}", end.stats);
+    assert_eq!(end.stats.rejected, ids.len() as u64, "{:?}", end.stats);
+    assert!(
+        end.stats
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("400")),
+        "{:?}",
+        end.stats
+    );
+    // One batch, one request: a 400 is not retried.
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -8,9 +8,9 @@ use std::{
 
 use serde_json::{Value, json};
 
-struct Serve {
-    child: Child,
-    base: String,
+pub(crate) struct Serve {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Serve {
@@ -22,11 +22,17 @@ impl Drop for Serve {
 
 /// Starts `agentrace serve` on free ports with `db`; returns once it printed its address.
 fn serve(db: &std::path::Path) -> Serve {
+    serve_on(db, 0)
+}
+
+/// Starts `agentrace serve` with `db`, its main port `port` (0: a free one) and free OTLP ports;
+/// returns once it printed its address.
+pub(crate) fn serve_on(db: &std::path::Path, port: u16) -> Serve {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agentrace"))
         .args([
             "serve",
             "--port",
-            "0",
+            &port.to_string(),
             "--otlp-http-port",
             "0",
             "--otlp-grpc-port",

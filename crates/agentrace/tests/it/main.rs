@@ -3,3 +3,4 @@
 mod crash;
 mod extract;
 mod run;
+mod stream_restart;
