@@ -2,6 +2,7 @@
 
 mod api;
 mod docs;
+mod faults;
 mod fuzz;
 mod grpc;
 mod hardening;
