@@ -339,9 +339,11 @@ fn bench(args: &[String]) -> Result<()> {
 }
 
 /// The property tests whose input is hostile: every trace reader on arbitrary bytes and JSON,
-/// the protobuf wire decoder against prost, the streaming reader against the tree reader, and
-/// the server's OTLP/HTTP routes, WebSocket handler, wire item count and Host check.
-const FUZZ_FILTER: &str = "test(/never_panic/) | test(/^fuzz::/) \
+/// the protobuf wire decoder against prost, the streaming reader against the tree reader, the
+/// server's OTLP/HTTP routes, WebSocket handler, wire item count and Host check, and the
+/// adversarial tests of the server's decoders and protocol handlers (deep nesting, huge counts,
+/// long strings, truncated input, gRPC framing, a gzip bomb).
+const FUZZ_FILTER: &str = "test(/never_panic/) | test(/^fuzz::/) | test(/^adversarial::/) \
     | test(/decodes_as_prost_and_the_conversion_do/) | test(/streaming_equals_the_tree_reader/)";
 
 /// `cargo xtask fuzz [--cases N]`: runs [`FUZZ_FILTER`]'s tests with `N` cases each (their

@@ -1,5 +1,6 @@
 //! Integration tests of the server: one binary, one module per area.
 
+mod adversarial;
 mod api;
 mod docs;
 mod faults;
