@@ -8,6 +8,7 @@ mod fuzz;
 mod grpc;
 mod hardening;
 mod live;
+mod live_bounds;
 mod otlp_http;
 mod staging;
 mod store;
