@@ -5,6 +5,7 @@ mod api;
 mod docs;
 mod faults;
 mod fuzz;
+mod generations;
 mod grpc;
 mod hardening;
 mod live;
