@@ -6,6 +6,7 @@
 //! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval`; figures go to `docs/benchmarks.md` by hand |
 //! | `bench-eval` | `agentrace run` timed as a whole process on the release binary (throughput, start-up) |
 //! | `fuzz [--cases N]` | the property tests over hostile input with `N` cases each (default 10,000) |
+//! | `soak [--seconds N] [--rss-ceiling-mib M]` | mixed load against the release binary for `N` seconds (default 300): memory stays under the ceiling, the only errors are documented 503s, every acknowledged span is read back |
 //! | `fixtures [--check]` | new cases from the folder beside the repository into `fixtures/` |
 //! | `compat` | real OpenTelemetry clients from PyPI against the server |
 //! | `browser` | the web page in headless Chromium (Playwright), against a live server |
@@ -21,6 +22,7 @@ mod compat;
 mod fixtures;
 mod invariants;
 mod lone;
+mod soak;
 
 use std::{
     env,
@@ -58,6 +60,7 @@ fn run() -> Result<()> {
         }
         Some("bench-eval") => bench_eval::run(&root),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("compat") => compat::run(&root),
         Some("browser") => browser::run(&root),
         Some("invariants") => step("architecture invariants", || invariants::check(&root)),
@@ -75,6 +78,11 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci [--fast]          fmt, clippy, tests, rustdoc, invariants, compat, browser, cargo-deny, run in
                        a copy of the repository with nothing beside it (--fast: no rustdoc, no deny)
+  soak [--seconds N] [--rss-ceiling-mib M]
+                       mixed load (OTLP protobuf, JSON, gRPC, WebSocket, live feeds, API reads
+                       and deletes) against the release binary for N seconds (default 300): RSS
+                       under M MiB (default 256), only documented 503s, every acknowledged span
+                       read back
   fixtures [--check]   copy new or changed cases from the folder beside the repository into
                        fixtures/ and say what changed
   bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval
@@ -126,6 +134,11 @@ const COLD: &[(&str, &str)] = &[
     (
         "compat: agentrace-stream's OTLP transport against agentevals serve",
         "15 s",
+    ),
+    ("soak: build agentrace (debug)", "1 s: compat built it"),
+    (
+        "soak: 45 s of mixed load on the debug binary, RSS ceiling 256 MiB",
+        "50 s",
     ),
     ("browser: Chromium", "2 min, once"),
     ("browser: Playwright (venv)", "1 min, once"),
@@ -308,6 +321,12 @@ fn ci(root: &Path, args: &[String]) -> Result<()> {
     }
     step("architecture invariants", || invariants::check(root))?;
     compat::run(root)?;
+    // The debug binary compat built: a short soak, without a release build of its own.
+    soak::run(&[
+        "--seconds".to_owned(),
+        "45".to_owned(),
+        "--debug".to_owned(),
+    ])?;
     browser::run(root)?;
     if !fast {
         step("cargo-deny", || {
@@ -348,9 +367,11 @@ fn bench(args: &[String]) -> Result<()> {
 }
 
 /// The property tests whose input is hostile: every trace reader on arbitrary bytes and JSON,
-/// the protobuf wire decoder against prost, the streaming reader against the tree reader, and
-/// the server's OTLP/HTTP routes, WebSocket handler, wire item count and Host check.
-const FUZZ_FILTER: &str = "test(/never_panic/) | test(/^fuzz::/) \
+/// the protobuf wire decoder against prost, the streaming reader against the tree reader, the
+/// server's OTLP/HTTP routes, WebSocket handler, wire item count and Host check, and the
+/// adversarial tests of the server's decoders and protocol handlers (deep nesting, huge counts,
+/// long strings, truncated input, gRPC framing, a gzip bomb).
+const FUZZ_FILTER: &str = "test(/never_panic/) | test(/^fuzz::/) | test(/^adversarial::/) \
     | test(/decodes_as_prost_and_the_conversion_do/) | test(/streaming_equals_the_tree_reader/)";
 
 /// `cargo xtask fuzz [--cases N]`: runs [`FUZZ_FILTER`]'s tests with `N` cases each (their

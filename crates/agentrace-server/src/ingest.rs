@@ -1096,7 +1096,7 @@ impl Ingest {
             for (_, invocation) in changed {
                 self.hub.publish(LiveEvent::InvocationUpdated {
                     session_id: session_id.clone(),
-                    invocation,
+                    invocation: crate::live::bounded_invocation(invocation),
                 });
             }
         }

@@ -106,6 +106,57 @@ pub const MAX_EVENT_SPANS: usize = 256;
 /// boundary, with `…` appended).
 pub const MAX_SUMMARY_NAME: usize = 256;
 
+/// Bytes of an invocation's JSON an `invocation_updated` event carries at most: a longer one is
+/// sent clipped ([`bounded_invocation`]), and `GET /api/sessions/{id}/invocations` has it whole.
+pub const MAX_EVENT_INVOCATION: usize = 64 * 1024;
+/// Bytes of each string a clipped invocation keeps (cut at a character boundary, with `…`).
+pub const MAX_CLIPPED_STRING: usize = 4 * 1024;
+/// Items of each array a clipped invocation keeps.
+pub const MAX_CLIPPED_ITEMS: usize = 32;
+
+/// The invocation as an `invocation_updated` event carries it: itself when its JSON is at most
+/// [`MAX_EVENT_INVOCATION`] bytes; else with every string cut to [`MAX_CLIPPED_STRING`] bytes,
+/// every array to its first [`MAX_CLIPPED_ITEMS`] items and `"clipped": true`; and when that is
+/// still too long, only its `group`, `index` and `invocation_id` with `"clipped": true`.
+pub fn bounded_invocation(invocation: crate::extract::Invocation) -> crate::extract::Invocation {
+    if invocation.json().len() <= MAX_EVENT_INVOCATION {
+        return invocation;
+    }
+    let mut value = invocation.to_value();
+    clip_value(&mut value);
+    if let Some(object) = value.as_object_mut() {
+        object.insert("clipped".to_owned(), Value::Bool(true));
+    }
+    let clipped = crate::extract::Invocation::new(&value);
+    if clipped.json().len() <= MAX_EVENT_INVOCATION {
+        return clipped;
+    }
+    let mut summary = serde_json::Map::new();
+    for key in ["group", "index", "invocation_id"] {
+        if let Some(v) = value.get(key) {
+            summary.insert(key.to_owned(), v.clone());
+        }
+    }
+    summary.insert("clipped".to_owned(), Value::Bool(true));
+    crate::extract::Invocation::new(&summary)
+}
+
+/// Cuts the strings and arrays of a value (its depth is bounded: the value was written by the
+/// server from a model whose nesting is bounded).
+fn clip_value(value: &mut Value) {
+    match value {
+        Value::String(text) if text.len() > MAX_CLIPPED_STRING => {
+            *text = format!("{}…", crate::ingest::clip(text, MAX_CLIPPED_STRING));
+        }
+        Value::Array(items) => {
+            items.truncate(MAX_CLIPPED_ITEMS);
+            items.iter_mut().for_each(clip_value);
+        }
+        Value::Object(fields) => fields.values_mut().for_each(clip_value),
+        _ => {}
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

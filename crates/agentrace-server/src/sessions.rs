@@ -254,6 +254,11 @@ pub struct SessionIndex {
     scheduled: Map<String, Instant>,
     /// Staged sessions (not listed, not live; deleted after [`SessionRules::staged_ttl`]).
     staged: Set<String>,
+    /// The highest generation number inserted per base id (`base-n`;
+    /// [`SessionIndex::next_generation`] looks after it), so a key rerun `n` times costs one
+    /// look per rerun, not `n`. Kept to about the sessions' number: entries of bases that are
+    /// not sessions are dropped when it grows past twice that.
+    generations: Map<String, u64>,
 }
 
 impl SessionIndex {
@@ -268,6 +273,7 @@ impl SessionIndex {
             due: BinaryHeap::new(),
             scheduled: Map::default(),
             staged: Set::default(),
+            generations: Map::default(),
         }
     }
 
@@ -288,6 +294,7 @@ impl SessionIndex {
         } else if !complete && kind != KeyKind::WebSocket {
             self.live.insert(id.to_owned());
         }
+        self.note_generation(id);
         self.heads.insert((kind, key.to_owned()), id.to_owned());
         self.sessions.insert(id.to_owned(), state);
     }
@@ -549,6 +556,7 @@ impl SessionIndex {
 
     /// Forgets a session (after a delete).
     pub fn remove(&mut self, id: &str) {
+        self.generations.remove(id);
         self.live.remove(id);
         self.scheduled.remove(id);
         self.staged.remove(id);
@@ -748,12 +756,39 @@ impl SessionIndex {
         }
     }
 
-    /// The first free id among `base-2`, `base-3`, … (a new generation of `base`).
+    /// A new generation of `base`: the first free id among `base-(n+1)`, `base-(n+2)`, …, where
+    /// `n` is the highest generation of `base` inserted (1 when none has been, or after `base`
+    /// was removed), so a deleted generation's id is not handed out again while `base` exists.
+    /// At most one more id is looked at than there are sessions, so the loop is bounded
+    /// whatever the ids taken. A read: routing asks it ahead of routing too.
     pub fn next_generation(&self, base: &str) -> String {
-        (2u64..)
-            .map(|n| format!("{base}-{n}"))
-            .find(|id| !self.sessions.contains_key(id))
-            .unwrap_or_else(|| base.to_owned())
+        let last = self.generations.get(base).copied().unwrap_or(1);
+        let found = (last.saturating_add(1)..)
+            .take(self.sessions.len().saturating_add(1))
+            .find(|n| !self.sessions.contains_key(&format!("{base}-{n}")));
+        // Among sessions + 1 numbers one is free: `found` is always set.
+        let n = found.unwrap_or_else(|| last.saturating_add(self.sessions.len() as u64 + 1));
+        format!("{base}-{n}")
+    }
+
+    /// Notes an inserted id of the form `base-n` as generation `n` of `base`.
+    fn note_generation(&mut self, id: &str) {
+        let Some((base, number)) = id.rsplit_once('-') else {
+            return;
+        };
+        let Ok(n) = number.parse::<u64>() else {
+            return;
+        };
+        if n < 2 {
+            return;
+        }
+        let last = self.generations.entry(base.to_owned()).or_insert(n);
+        *last = (*last).max(n);
+        if self.generations.len() > 2 * self.sessions.len() + 64 {
+            let sessions = &self.sessions;
+            self.generations
+                .retain(|base, _| sessions.contains_key(base));
+        }
     }
 
     fn insert_session(
@@ -780,6 +815,7 @@ impl SessionIndex {
         if kind == KeyKind::Staged {
             self.staged.insert(id.to_owned());
         }
+        self.note_generation(id);
         self.heads.insert((kind, key.to_owned()), id.to_owned());
     }
 }

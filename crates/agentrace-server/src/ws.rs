@@ -23,7 +23,11 @@ use axum::{
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
-use crate::{AppState, ingest::Ingest, workers::Workers};
+use crate::{
+    AppState,
+    ingest::{Ingest, IngestError},
+    workers::Workers,
+};
 
 /// `GET /ws/traces`: upgrades to the ingest protocol.
 ///
@@ -101,6 +105,24 @@ async fn session_loop(socket: WebSocket, ingest: Arc<Ingest>, workers: Arc<Worke
 
 fn error(message: &str) -> Value {
     json!({ "type": "error", "message": message })
+}
+
+/// The reply to a failed write: an `error`, with `retry_after` (seconds) when the failure is
+/// passing (a full or busy database, a capacity reached) and nothing of the message was stored,
+/// so the client may send the same message again later.
+fn ingest_error(err: &IngestError) -> Value {
+    let mut reply = error(&err.to_string());
+    let transient = match err {
+        IngestError::Unavailable(_) => true,
+        IngestError::Store(store) => store.is_transient(),
+    };
+    if transient && let Some(obj) = reply.as_object_mut() {
+        obj.insert(
+            "retry_after".to_owned(),
+            json!(crate::error::ApiError::RETRY_AFTER_SECS),
+        );
+    }
+    reply
 }
 
 /// A client message: the envelope is decoded, the span payload is kept as raw JSON and handed to
@@ -278,7 +300,7 @@ pub fn apply(ingest: &Ingest, connection: &mut Connection, prepared: Prepared) -
                 connection.renamed.insert(session_id, id);
                 Some(reply)
             }
-            Err(err) => Some(error(&err.to_string())),
+            Err(err) => Some(ingest_error(&err)),
         },
         Prepared::Spans { session_id, spans } => {
             let session_id = connection.id(&session_id).to_owned();
@@ -304,7 +326,7 @@ pub fn apply(ingest: &Ingest, connection: &mut Connection, prepared: Prepared) -
                 }
                 Ok(_) if unread.is_some() => unread.map(|u| error(&u)),
                 Ok(_) => None,
-                Err(err) => Some(error(&err.to_string())),
+                Err(err) => Some(ingest_error(&err)),
             }
         }
         Prepared::Log { session_id, record } => {
@@ -319,7 +341,7 @@ pub fn apply(ingest: &Ingest, connection: &mut Connection, prepared: Prepared) -
             match ingest.logs_for_session(&session_id, vec![record]) {
                 Ok(outcome) if outcome.rejected > 0 => Some(error(&outcome.error_message())),
                 Ok(_) => None,
-                Err(err) => Some(error(&err.to_string())),
+                Err(err) => Some(ingest_error(&err)),
             }
         }
         Prepared::End { session_id } => match ingest.end_session(connection.id(&session_id)) {
@@ -331,7 +353,7 @@ pub fn apply(ingest: &Ingest, connection: &mut Connection, prepared: Prepared) -
                     .map(|i| camel_invocation(&i.to_value()))
                     .collect::<Vec<_>>(),
             })),
-            Err(err) => Some(error(&err.to_string())),
+            Err(err) => Some(ingest_error(&err)),
         },
     }
 }

@@ -1,12 +1,16 @@
 //! Integration tests of the server: one binary, one module per area.
 
+mod adversarial;
 mod api;
 mod docs;
 mod evaluation;
+mod faults;
 mod fuzz;
+mod generations;
 mod grpc;
 mod hardening;
 mod live;
+mod live_bounds;
 mod otlp_http;
 mod pipeline;
 mod staging;
