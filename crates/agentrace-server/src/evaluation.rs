@@ -901,3 +901,58 @@ pub async fn evaluate_sessions(
     .await?;
     Ok(Json(reply).into_response())
 }
+
+/// `GET /api/metrics`: what a request may ask for: every builtin metric (whether it needs an eval
+/// set, whether it is an LLM judge, and whether it can run on this server: judges need the
+/// operator's judge endpoint) and the operator's evaluators.
+pub async fn list_metrics(State(state): State<AppState>) -> Json<Value> {
+    let evaluator = &state.evaluator;
+    let mut metrics: Vec<Value> = agentrace_eval::evaluate::builtin_names()
+        .into_iter()
+        .map(|name| {
+            let req = MetricsRequest {
+                metrics: vec![name.to_owned()],
+                ..MetricsRequest::default()
+            };
+            let built = evaluator.specs(&req);
+            json!({
+                "name": name,
+                "kind": "builtin",
+                "requiresEvalSet": built
+                    .as_ref()
+                    .ok()
+                    .and_then(|s| s.first())
+                    .is_some_and(MetricSpec::needs_expected),
+                "usesLlm": agentrace_eval::judge::JudgeKind::of(name).is_some(),
+                "available": built.is_ok(),
+                "reason": built.err().map(|e| e.to_string()),
+            })
+        })
+        .collect();
+    if let Some(cfg) = &evaluator.operator {
+        for ev in &cfg.evaluators {
+            if metrics.iter().any(|m| m["name"] == ev.name.as_str()) {
+                continue;
+            }
+            metrics.push(json!({
+                "name": ev.name,
+                "kind": ev.kind,
+                "requiresEvalSet": false,
+                "usesLlm": false,
+                "available": true,
+                "reason": null,
+            }));
+        }
+    }
+    Json(json!({ "metrics": metrics }))
+}
+
+/// `DELETE /api/eval-sets/{id}`: 204; evaluations made with it keep their results.
+pub async fn delete_eval_set(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let store = Arc::clone(state.ingest.store());
+    blocking(move || Ok(store.delete_eval_set(&id)?)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -247,7 +247,11 @@ pub fn app(state: AppState) -> Router {
             "/api/eval-sets",
             get(api::list_eval_sets).post(api::put_eval_set),
         )
-        .route("/api/eval-sets/{id}", get(api::get_eval_set))
+        .route(
+            "/api/eval-sets/{id}",
+            get(api::get_eval_set).delete(evaluation::delete_eval_set),
+        )
+        .route("/api/metrics", get(evaluation::list_metrics))
         .route(
             "/api/sessions/{id}/evaluate",
             post(evaluation::evaluate_session),

@@ -1267,6 +1267,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Deletes an eval set.
+    pub fn delete_eval_set(&self, id: &str) -> Result<(), StoreError> {
+        let conn = self.conn.lock();
+        if conn.execute("DELETE FROM eval_sets WHERE id = ?1", [id])? == 0 {
+            return Err(StoreError::NotFound(format!("no eval set `{id}`")));
+        }
+        Ok(())
+    }
+
     /// One eval set's JSON.
     pub fn eval_set(&self, id: &str) -> Result<serde_json::Value, StoreError> {
         let conn = self.read();

@@ -707,3 +707,36 @@ async fn the_documented_evaluation_shapes_match_the_server() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn metrics_are_listed_and_eval_sets_deleted() {
+    let server = testkit::start_default().await;
+    let base = testkit::base(&server);
+    let listed = testkit::get_json(&format!("{base}/api/metrics")).await;
+    let metric = |name: &str| {
+        listed["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|m| m["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not listed: {listed}"))
+    };
+    let trajectory = metric("tool_trajectory_avg_score");
+    assert_eq!(trajectory["available"], true);
+    assert_eq!(trajectory["requiresEvalSet"], true);
+    assert_eq!(metric("tool_call_count_v1")["requiresEvalSet"], false);
+    // A judge needs the operator's endpoint, which this server has not.
+    let judge = metric("final_response_match_v2");
+    assert_eq!(judge["usesLlm"], true);
+    assert_eq!(judge["available"], false);
+    assert!(judge["reason"].is_string(), "{judge}");
+
+    let set_id = put_eval_set(&base, "tool_order_differs").await;
+    let http = client();
+    let url = format!("{base}/api/eval-sets/{set_id}");
+    assert_eq!(http.delete(&url).send().await.unwrap().status(), 204);
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    assert_eq!(http.delete(&url).send().await.unwrap().status(), 404);
+    server.shutdown().await;
+}
