@@ -189,18 +189,18 @@ pub struct Group {
 impl Group {
     /// The groups of an extraction.
     pub fn from_extraction(ex: &Extraction) -> Vec<Self> {
-        ex.groups
-            .iter()
-            .map(|g| {
-                let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
-                Self {
-                    key: g.key.clone(),
-                    trace_id: trace_ids.first().cloned().unwrap_or_default(),
-                    trace_ids,
-                    invocations: g.turns.iter().map(Invocation::from_turn).collect(),
-                    case: g.case.clone(),
-                }
-            })
-            .collect()
+        ex.groups.iter().map(Self::from_extracted).collect()
+    }
+
+    /// One extracted group.
+    pub fn from_extracted(g: &agentrace_loader::extract::Group) -> Self {
+        let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
+        Self {
+            key: g.key.clone(),
+            trace_id: trace_ids.first().cloned().unwrap_or_default(),
+            trace_ids,
+            invocations: g.turns.iter().map(Invocation::from_turn).collect(),
+            case: g.case.clone(),
+        }
     }
 }

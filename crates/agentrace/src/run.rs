@@ -95,6 +95,10 @@ pub(crate) struct RunArgs {
     /// Write the output to this file instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+    /// Read each file whole instead of group by group: the same output, with memory that grows
+    /// with the file (for comparison).
+    #[arg(long)]
+    read_whole: bool,
 }
 
 /// Runs `run`: 0 when everything passed (NOT_EVALUATED does not fail), 1 when something failed,
@@ -154,6 +158,7 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
             format: trace_format,
         },
         group_by,
+        read_whole: args.read_whole,
     };
     let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs);
     let text = match format {
