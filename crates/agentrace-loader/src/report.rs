@@ -430,19 +430,19 @@ pub struct ReportStream<S> {
     rows: usize,
 }
 
-/// Pretty JSON of `v`, every line indented by four spaces (an element of a top-level array).
+/// Pretty JSON of `v`, every line indented by four spaces (an element of a top-level array),
+/// written in one piece.
 fn pretty_element(v: &impl Serialize, out: &mut impl Write) -> io::Result<()> {
     let text = serde_json::to_string_pretty(v)?;
-    out.write_all(b"    ")?;
-    let mut parts = text.split('\n');
-    if let Some(first) = parts.next() {
-        out.write_all(first.as_bytes())?;
+    let mut indented = String::with_capacity(text.len() + text.len() / 8 + 4);
+    indented.push_str("    ");
+    for (i, part) in text.split('\n').enumerate() {
+        if i > 0 {
+            indented.push_str("\n    ");
+        }
+        indented.push_str(part);
     }
-    for part in parts {
-        out.write_all(b"\n    ")?;
-        out.write_all(part.as_bytes())?;
-    }
-    Ok(())
+    out.write_all(indented.as_bytes())
 }
 
 impl<S: Read + Write + Seek> ReportStream<S> {
@@ -458,7 +458,7 @@ impl<S: Read + Write + Seek> ReportStream<S> {
         }
     }
 
-    /// Writes one group (the next in order) and its invocations.
+    /// Writes one group (the next in order) and its invocations: one write to each spill.
     pub fn push(&mut self, group: Group) -> io::Result<()> {
         let gi = self.index;
         let g = group_report(
@@ -470,35 +470,39 @@ impl<S: Read + Write + Seek> ReportStream<S> {
                 case: group.case.as_ref(),
             },
         );
+        let mut groups = Vec::new();
         match self.format {
             ReportFormat::Json => {
                 if gi > 0 {
-                    self.groups.write_all(b",\n")?;
+                    groups.extend_from_slice(b",\n");
                 }
-                pretty_element(&g, &mut self.groups)?;
+                pretty_element(&g, &mut groups)?;
             }
-            ReportFormat::Table => self.groups.write_all(table_group_line(&g).as_bytes())?,
+            ReportFormat::Table => groups.extend_from_slice(table_group_line(&g).as_bytes()),
         }
+        let mut invocations = Vec::new();
         for (ti, t) in group.turns.into_iter().enumerate() {
             let inv = invocation_owned(gi, ti, t);
             match self.format {
                 ReportFormat::Json => {
                     if self.rows > 0 {
-                        self.invocations.write_all(b",\n")?;
+                        invocations.extend_from_slice(b",\n");
                     }
-                    pretty_element(&inv, &mut self.invocations)?;
+                    pretty_element(&inv, &mut invocations)?;
                 }
                 ReportFormat::Table => {
                     let cells = table_cells(&inv);
                     for (w, c) in self.widths.iter_mut().zip(&cells) {
                         *w = (*w).max(c.chars().count());
                     }
-                    serde_json::to_writer(&mut self.invocations, &cells)?;
-                    self.invocations.write_all(b"\n")?;
+                    serde_json::to_writer(&mut invocations, &cells)?;
+                    invocations.push(b'\n');
                 }
             }
             self.rows += 1;
         }
+        self.groups.write_all(&groups)?;
+        self.invocations.write_all(&invocations)?;
         self.index += 1;
         Ok(())
     }

@@ -104,18 +104,33 @@ pub(crate) fn run(args: ExtractArgs) -> Result<ExitCode> {
                 .finish(&end, &mut out)
                 .context("writing the report")?;
         }
-        _ => {
-            let (loaded, report) = agentrace_loader::extract_path(&args.trace_file, load, &opts)?;
-            warn(&loaded.issues, loaded.read());
-            match args.format {
-                OutputFormat::Table => out.write_all(report.to_table().as_bytes()),
-                OutputFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n")),
-            }
-            .context("writing the report")?;
+        Some((Streamed::NotContiguous(why), _, _)) => {
+            eprintln!(
+                "note: {}: {why}: read whole (the same output, more memory)",
+                args.trace_file.display()
+            );
+            whole(&args, load, &opts, &mut out)?;
         }
+        None => whole(&args, load, &opts, &mut out)?,
     }
     out.flush().context("writing the report")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the file whole and writes its report.
+fn whole(
+    args: &ExtractArgs,
+    load: LoadOptions,
+    opts: &ExtractOptions,
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    let (loaded, report) = agentrace_loader::extract_path(&args.trace_file, load, opts)?;
+    warn(&loaded.issues, loaded.read());
+    match args.format {
+        OutputFormat::Table => out.write_all(report.to_table().as_bytes()),
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut *out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n")),
+    }
+    .context("writing the report")
 }
