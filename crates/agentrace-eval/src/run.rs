@@ -99,7 +99,7 @@ pub fn run_file(
                             Err(_) => break,
                         };
                         let Ok((i, g)) = next else { break };
-                        let g = Group::from_extracted(&g);
+                        let g = Group::from_extracted_owned(g);
                         out.push((i, evaluate_caught(&g, eval_set, cases, specs)));
                     }
                     out
