@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `ci [--fast]` | everything CI checks, in order, each step timed, in a copy of the repository with nothing beside it; `--fast` skips rustdoc and cargo-deny |
 //! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval`; figures go to `docs/benchmarks.md` by hand |
-//! | `bench-eval` | `agentrace run` timed as a whole process on the release binary (throughput, start-up) |
+//! | `bench-eval` | `agentrace run` and `agentrace extract` timed as whole processes on the release binary (throughput, start-up; MB/s and peak memory on a generated 100 MB file of realistic traces) |
 //! | `fuzz [--cases N]` | the property tests over hostile input with `N` cases each (default 10,000) |
 //! | `soak [--seconds N] [--rss-ceiling-mib M]` | mixed load against the release binary for `N` seconds (default 300): memory stays under the ceiling, the only errors are documented 503s, every acknowledged span is read back |
 //! | `fixtures [--check]` | new cases from the folder beside the repository into `fixtures/` |

@@ -4,11 +4,17 @@
 //! (no scoring) measured in the same run as the baseline; plus the metrics alone.
 //!
 //! It also writes the files it uses to `target/bench-eval/` (`traces.jsonl`, `small.json`,
-//! `eval_set.json`), where `cargo xtask bench` times the release binary on them as a whole
-//! process. Run with `cargo xtask bench` or `cargo bench -p agentrace-eval`.
+//! `eval_set.json`), and a file of realistic traces (`realistic.jsonl`, 100 MB or
+//! `AGENTRACE_BENCH_MB`, with `realistic_eval_set.json` and `realistic.meta.json`: groups,
+//! traces, the largest group's bytes; see `support/realistic.rs`), where `cargo xtask bench`
+//! times the release binary on them as a whole process. Run with `cargo xtask bench` or
+//! `cargo bench -p agentrace-eval`.
 
 // A benchmark reports on stdout and may unwrap.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/realistic.rs"]
+mod realistic;
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -148,6 +154,24 @@ fn write_files() -> PathBuf {
     std::fs::write(dir.join("traces.jsonl"), lines).unwrap();
     std::fs::write(dir.join("small.json"), trace_doc(0).to_string()).unwrap();
     std::fs::write(dir.join("eval_set.json"), eval_set().to_string()).unwrap();
+    let mb: usize = std::env::var("AGENTRACE_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let g = realistic::generate(mb * 1_000_000);
+    std::fs::write(dir.join("realistic.jsonl"), &g.text).unwrap();
+    std::fs::write(
+        dir.join("realistic_eval_set.json"),
+        realistic::eval_set(&g).to_string(),
+    )
+    .unwrap();
+    let meta = json!({
+        "bytes": g.text.len(),
+        "groups": g.groups,
+        "traces": g.traces,
+        "largest_group_bytes": g.largest_group_bytes,
+    });
+    std::fs::write(dir.join("realistic.meta.json"), meta.to_string()).unwrap();
     dir
 }
 

@@ -249,22 +249,102 @@ impl MetricSpec {
 /// The error text of a group without invocations (the reference's wording).
 pub const NO_INVOCATIONS: &str = "No invocations extracted from trace.";
 
+/// A golden case made ready for scoring once: its expected invocations and their final
+/// responses tokenized for ROUGE.
+#[derive(Clone, Debug)]
+pub struct PreparedCase {
+    expected: Vec<Invocation>,
+    references: Vec<rouge::Reference>,
+}
+
+impl PreparedCase {
+    /// Prepares one case.
+    pub fn new(case: &crate::eval_set::EvalCase) -> Self {
+        let expected: Vec<Invocation> = case
+            .conversation
+            .iter()
+            .map(Invocation::from_expected)
+            .collect();
+        let references = expected
+            .iter()
+            .map(|e| rouge::Reference::new(e.final_response.as_deref().unwrap_or("")))
+            .collect();
+        Self {
+            expected,
+            references,
+        }
+    }
+}
+
+/// Every case of an eval set prepared once ([`PreparedCase`]), for a run that scores many groups
+/// against the same cases.
+#[derive(Clone, Debug, Default)]
+pub struct PreparedCases {
+    cases: std::collections::HashMap<String, PreparedCase>,
+}
+
+impl PreparedCases {
+    /// Prepares the cases of `set` (none without a set).
+    pub fn new(set: Option<&EvalSet>) -> Self {
+        Self {
+            cases: set
+                .map(|s| {
+                    // The first case of an id, as `EvalSet::case` finds it.
+                    let mut m = std::collections::HashMap::new();
+                    for c in &s.eval_cases {
+                        m.entry(c.eval_id.clone())
+                            .or_insert_with(|| PreparedCase::new(c));
+                    }
+                    m
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// Evaluates every metric on one group.
 pub fn evaluate_group(
     group: &Group,
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
 ) -> GroupResult {
+    let golden = group
+        .case
+        .as_ref()
+        .and_then(|c| c.eval_case_id.as_deref())
+        .and_then(|id| eval_set.and_then(|s| s.case(id)));
+    let prepared = golden.map(PreparedCase::new);
+    evaluate_prepared(group, eval_set, prepared.as_ref(), specs)
+}
+
+/// [`evaluate_group`] with the eval set's cases prepared beforehand ([`PreparedCases::new`] of
+/// the same `eval_set`).
+pub fn evaluate_group_with(
+    group: &Group,
+    eval_set: Option<&EvalSet>,
+    cases: &PreparedCases,
+    specs: &[MetricSpec],
+) -> GroupResult {
+    let prepared = group
+        .case
+        .as_ref()
+        .and_then(|c| c.eval_case_id.as_deref())
+        .and_then(|id| cases.cases.get(id));
+    evaluate_prepared(group, eval_set, prepared, specs)
+}
+
+fn evaluate_prepared(
+    group: &Group,
+    eval_set: Option<&EvalSet>,
+    prepared: Option<&PreparedCase>,
+    specs: &[MetricSpec],
+) -> GroupResult {
     let case = group.case.as_ref();
     let golden = case
         .and_then(|c| c.eval_case_id.as_deref())
         .and_then(|id| eval_set.and_then(|s| s.case(id)));
-    let expected: Option<Vec<Invocation>> = golden.map(|c| {
-        c.conversation
-            .iter()
-            .map(Invocation::from_expected)
-            .collect()
-    });
+    let expected: Option<&[Invocation]> = prepared.map(|p| p.expected.as_slice());
+    let references: &[rouge::Reference] = prepared.map_or(&[], |p| p.references.as_slice());
     let metrics = if group.invocations.is_empty() {
         vec![MetricResult {
             error: Some(NO_INVOCATIONS.to_owned()),
@@ -283,7 +363,7 @@ pub fn evaluate_group(
             .map(|spec| {
                 let started = Instant::now();
                 let mut r =
-                    evaluate_metric(group, eval_set, case, expected.as_deref(), golden, spec);
+                    evaluate_metric(group, eval_set, case, expected, references, golden, spec);
                 r.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
                 r
             })
@@ -320,6 +400,7 @@ fn evaluate_metric(
     eval_set: Option<&EvalSet>,
     case: Option<&agentrace_loader::extract::CaseSelection>,
     expected: Option<&[Invocation]>,
+    references: &[rouge::Reference],
     golden: Option<&crate::eval_set::EvalCase>,
     spec: &MetricSpec,
 ) -> MetricResult {
@@ -375,17 +456,14 @@ fn evaluate_metric(
             finish_scored(base, scores, spec.threshold)
         }
         MetricKind::ResponseMatch => {
-            let exp = expected.unwrap_or_default();
+            // `actual` is cut to the expected turns, which `references` follow one to one.
             let scores = actual
                 .iter()
-                .zip(exp)
-                .map(|(a, e)| {
+                .zip(references)
+                .map(|(a, r)| {
                     Some(
-                        rouge::rouge1(
-                            a.final_response.as_deref().unwrap_or(""),
-                            e.final_response.as_deref().unwrap_or(""),
-                        )
-                        .fmeasure,
+                        rouge::rouge1_against(a.final_response.as_deref().unwrap_or(""), r)
+                            .fmeasure,
                     )
                 })
                 .collect();

@@ -85,7 +85,44 @@ fn wrap(v: Option<&Value>, key: &str) -> Value {
     }
 }
 
+/// [`wrap`] of a value that is not needed afterwards.
+fn wrap_owned(v: Option<Value>, key: &str) -> Value {
+    match v {
+        None => Value::Object(Map::new()),
+        Some(Value::Object(o)) => Value::Object(o),
+        Some(other) => {
+            let mut m = Map::new();
+            m.insert(key.to_owned(), other);
+            Value::Object(m)
+        }
+    }
+}
+
 impl Invocation {
+    /// [`Invocation::from_turn`] of a turn that is not needed afterwards: its tool calls' names,
+    /// arguments and results move instead of being copied.
+    pub fn from_turn_owned(mut t: Turn) -> Self {
+        let calls = std::mem::take(&mut t.tool_calls);
+        let mut inv = Self::from_turn(&t);
+        inv.tool_calls.reserve(calls.len());
+        for c in calls {
+            if let Some(r) = c.result {
+                inv.tool_responses.push(ToolResult {
+                    name: c.name.clone(),
+                    response: wrap_owned(Some(r), "result"),
+                    id: c.call_id.clone(),
+                    is_error: c.is_error,
+                });
+            }
+            inv.tool_calls.push(ToolUse {
+                name: c.name,
+                args: wrap_owned(c.arguments, "value"),
+                id: c.call_id,
+            });
+        }
+        inv
+    }
+
     /// The actual invocation of an extracted turn, as agentevals hands it to ADK.
     pub fn from_turn(t: &Turn) -> Self {
         let mut tool_calls = Vec::with_capacity(t.tool_calls.len());
@@ -189,11 +226,27 @@ pub struct Group {
 impl Group {
     /// The groups of an extraction.
     pub fn from_extraction(ex: &Extraction) -> Vec<Self> {
-        ex.groups.iter().map(Self::of).collect()
+        ex.groups.iter().map(Self::from_extracted).collect()
     }
 
-    /// The evaluation group of one extracted group.
-    pub fn of(g: &agentrace_loader::extract::Group) -> Self {
+    /// [`Group::from_extracted`] of a group that is not needed afterwards (its turns move).
+    pub fn from_extracted_owned(g: agentrace_loader::extract::Group) -> Self {
+        let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
+        Self {
+            key: g.key,
+            trace_id: trace_ids.first().cloned().unwrap_or_default(),
+            trace_ids,
+            invocations: g
+                .turns
+                .into_iter()
+                .map(Invocation::from_turn_owned)
+                .collect(),
+            case: g.case,
+        }
+    }
+
+    /// One extracted group.
+    pub fn from_extracted(g: &agentrace_loader::extract::Group) -> Self {
         let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
         Self {
             key: g.key.clone(),

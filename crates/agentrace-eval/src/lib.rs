@@ -8,14 +8,16 @@
 //!   order), ROUGE-1 response match with ADK's tokenizer and nltk's Porter stemmer, final
 //!   response exact / contains / regex, efficiency (tool calls, model calls, tokens, duration).
 //! - [`evaluate`]: [`evaluate::evaluate_group`] applies metric specs to one group and its golden
-//!   case; the server and the command line both call it.
+//!   case; the server and the command line both call it ([`evaluate::evaluate_group_with`] with
+//!   the eval set's cases prepared once, [`evaluate::PreparedCases`], for many groups).
 //! - [`result`]: results in the shape of the conformance corpus' `scores`.
 //! - [`config`]: the eval config YAML (`evaluators:` list); [`config::specs`] turns it and the
 //!   command line's choices into metric specs.
 //! - [`judge`]: LLM-judge metrics through an OpenAI-compatible chat endpoint (blocking, with a
 //!   timeout; the key only from the environment variable the operator names).
 //! - [`custom`]: custom evaluator programs (the reference's stdin/stdout protocol 1.1).
-//! - [`output`], [`run`]: evaluating trace files and writing table, JSON and JUnit reports.
+//! - [`output`], [`run`]: evaluating trace files (read group by group, each group evaluated on
+//!   a worker thread as it comes) and writing table, JSON and JUnit reports.
 //!
 //! ```
 //! use agentrace_eval::metrics::rouge::rouge1;

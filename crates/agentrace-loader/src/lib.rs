@@ -13,6 +13,8 @@
 //! - [`trace`]: span trees and log joining ([`trace::TraceSet::build`]).
 //! - [`extract`]: turns, tool trajectories, grouping and golden case selection, following
 //!   agentevals 0.11.0; [`incremental::IncrementalExtractor`] for live use.
+//! - [`groups`]: streaming extraction, a file read group by group ([`groups::for_each_group`]),
+//!   memory bounded by the largest group where a file's groups are contiguous.
 //! - [`report`]: the extraction part of agentevals' `expected.json`.
 //! - [`write`](mod@write): the model back to canonical OTLP/JSON and `opentelemetry_proto` requests.
 //!
@@ -41,6 +43,7 @@
 //! Features: none. The crate has no async dependencies.
 
 pub mod extract;
+pub mod groups;
 pub mod hash;
 pub mod incremental;
 mod json_scan;

@@ -3,7 +3,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::extract::{CaseSelection, Extraction, GroupBy, ToolCall, Turn};
+use std::io::{self, BufRead as _, BufReader, Read, Seek, SeekFrom, Write};
+
+use crate::extract::{CaseSelection, Extraction, Group, GroupBy, ToolCall, Turn};
+use crate::groups::StreamEnd;
 use crate::model::TraceId;
 use crate::read::Format;
 use crate::trace::TraceSet;
@@ -207,6 +210,21 @@ pub(crate) struct GroupRef<'a> {
     pub(crate) case: Option<&'a CaseSelection>,
 }
 
+/// The report of one group.
+fn group_report(gi: usize, g: &GroupRef<'_>) -> GroupReport {
+    let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
+    GroupReport {
+        index: gi,
+        key: g.key.to_owned(),
+        trace_id: trace_ids.first().cloned().unwrap_or_default(),
+        trace_ids,
+        num_invocations: g.turns.len(),
+        eval_case_id: g.case.map(|c| c.eval_case_id.clone()),
+        eval_case_match: g.case.map(|c| c.how.map(str::to_owned)),
+        eval_case_reason: g.case.map(|c| c.reason.clone()),
+    }
+}
+
 impl Report {
     /// Builds the report of an extraction.
     pub fn new(format: Format, set: &TraceSet, ex: &Extraction) -> Self {
@@ -239,17 +257,7 @@ impl Report {
         let mut groups = Vec::new();
         let mut invocations = Vec::new();
         for (gi, g) in groups_in.enumerate() {
-            let trace_ids: Vec<String> = g.trace_ids.iter().map(ToString::to_string).collect();
-            groups.push(GroupReport {
-                index: gi,
-                key: g.key.to_owned(),
-                trace_id: trace_ids.first().cloned().unwrap_or_default(),
-                trace_ids,
-                num_invocations: g.turns.len(),
-                eval_case_id: g.case.map(|c| c.eval_case_id.clone()),
-                eval_case_match: g.case.map(|c| c.how.map(str::to_owned)),
-                eval_case_reason: g.case.map(|c| c.reason.clone()),
-            });
+            groups.push(group_report(gi, &g));
             for (ti, t) in g.turns.iter().enumerate() {
                 invocations.push(invocation(gi, ti, t));
             }
@@ -279,89 +287,294 @@ fn clip(s: &str, max: usize) -> String {
     out
 }
 
+/// The header row of the invocation table.
+const TABLE_HEADER: [&str; 10] = [
+    "grp",
+    "turn",
+    "invocation",
+    "agent",
+    "user",
+    "agent text",
+    "tools",
+    "models",
+    "llm",
+    "warnings",
+];
+
+/// The table's first line: format, counts, grouping.
+fn table_summary(
+    format: &str,
+    agentevals_format: &str,
+    counts: Counts,
+    resolved: &str,
+    requested: &str,
+) -> String {
+    format!(
+        "{format} ({agentevals_format}): {} trace(s), {} span(s), {} log record(s); grouped by {resolved} ({requested})\n",
+        counts.traces, counts.spans, counts.logs
+    )
+}
+
+/// The table's line of one group.
+fn table_group_line(g: &GroupReport) -> String {
+    let case = match (&g.eval_case_id, &g.eval_case_match, &g.eval_case_reason) {
+        (Some(Some(id)), Some(Some(how)), _) => format!("; case {id} ({how})"),
+        (Some(None), _, Some(Some(reason))) => format!("; no case: {reason}"),
+        _ => String::new(),
+    };
+    format!(
+        "group {} {}: {} trace(s), {} invocation(s){case}\n",
+        g.index,
+        g.key,
+        g.trace_ids.len(),
+        g.num_invocations
+    )
+}
+
+/// The table's cells of one invocation.
+fn table_cells(inv: &InvocationReport) -> Vec<String> {
+    vec![
+        inv.group.to_string(),
+        inv.index.to_string(),
+        inv.invocation_id.clone(),
+        inv.agent_name.clone().unwrap_or_else(|| "-".into()),
+        clip(inv.user_text.as_deref().unwrap_or("-"), 40),
+        clip(inv.agent_text.as_deref().unwrap_or("-"), 40),
+        clip(
+            &inv.tool_calls
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            40,
+        ),
+        inv.models.join(", "),
+        inv.llm_call_count.to_string(),
+        inv.warnings.join(", "),
+    ]
+}
+
+/// One table row, padded to `widths`, and after the header row its rule.
+fn table_row(out: &mut String, i: usize, r: &[String], widths: &[usize]) {
+    use std::fmt::Write as _;
+    let line: Vec<String> = r
+        .iter()
+        .zip(widths)
+        .map(|(cell, w)| {
+            let pad = w.saturating_sub(cell.chars().count());
+            format!("{cell}{}", " ".repeat(pad))
+        })
+        .collect();
+    let _ = writeln!(out, "{}", line.join("  ").trim_end());
+    if i == 0 {
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        let _ = writeln!(out, "{}", rule.join("  "));
+    }
+}
+
 impl Report {
     /// A readable plain-text table of the invocations, with a summary line and the groups.
     pub fn to_table(&self) -> String {
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{} ({}): {} trace(s), {} span(s), {} log record(s); grouped by {} ({})",
-            self.format,
-            self.agentevals_format,
-            self.trace_count,
-            self.span_count,
-            self.log_count,
-            self.group_by_resolved,
-            self.group_by
+        let mut out = table_summary(
+            &self.format,
+            &self.agentevals_format,
+            Counts {
+                traces: self.trace_count,
+                spans: self.span_count,
+                logs: self.log_count,
+            },
+            &self.group_by_resolved,
+            &self.group_by,
         );
         for g in &self.groups {
-            let case = match (&g.eval_case_id, &g.eval_case_match, &g.eval_case_reason) {
-                (Some(Some(id)), Some(Some(how)), _) => format!("; case {id} ({how})"),
-                (Some(None), _, Some(Some(reason))) => format!("; no case: {reason}"),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                out,
-                "group {} {}: {} trace(s), {} invocation(s){case}",
-                g.index,
-                g.key,
-                g.trace_ids.len(),
-                g.num_invocations
-            );
+            out.push_str(&table_group_line(g));
         }
-        let header = [
-            "grp",
-            "turn",
-            "invocation",
-            "agent",
-            "user",
-            "agent text",
-            "tools",
-            "models",
-            "llm",
-            "warnings",
-        ];
-        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| (*h).to_owned()).collect()];
-        for inv in &self.invocations {
-            rows.push(vec![
-                inv.group.to_string(),
-                inv.index.to_string(),
-                inv.invocation_id.clone(),
-                inv.agent_name.clone().unwrap_or_else(|| "-".into()),
-                clip(inv.user_text.as_deref().unwrap_or("-"), 40),
-                clip(inv.agent_text.as_deref().unwrap_or("-"), 40),
-                clip(
-                    &inv.tool_calls
-                        .iter()
-                        .map(|t| t.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    40,
-                ),
-                inv.models.join(", "),
-                inv.llm_call_count.to_string(),
-                inv.warnings.join(", "),
-            ]);
-        }
-        let widths: Vec<usize> = (0..header.len())
+        let mut rows: Vec<Vec<String>> =
+            vec![TABLE_HEADER.iter().map(|h| (*h).to_owned()).collect()];
+        rows.extend(self.invocations.iter().map(table_cells));
+        let widths: Vec<usize> = (0..TABLE_HEADER.len())
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
         for (i, r) in rows.iter().enumerate() {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(cell, w)| {
-                    let pad = w.saturating_sub(cell.chars().count());
-                    format!("{cell}{}", " ".repeat(pad))
-                })
-                .collect();
-            let _ = writeln!(out, "{}", line.join("  ").trim_end());
-            if i == 0 {
-                let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-                let _ = writeln!(out, "{}", rule.join("  "));
-            }
+            table_row(&mut out, i, r, &widths);
         }
         out
     }
+}
+
+/// The output shape of a [`ReportStream`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// [`Report::to_table`].
+    Table,
+    /// [`Report`] as pretty-printed JSON and a newline.
+    Json,
+}
+
+/// Writes a report group by group, as [`groups::for_each_group`](crate::groups::for_each_group)
+/// hands groups over, with the same bytes as [`Report::to_table`] or the pretty-printed JSON of
+/// [`Report`] (and a newline) of the whole file. The report's head (counts, grouping) is known
+/// only at the end, so the groups and the invocations are written to two spill files (any
+/// `Read + Write + Seek`, a temporary file say) and copied out by [`ReportStream::finish`]:
+/// memory holds one group at a time.
+#[derive(Debug)]
+pub struct ReportStream<S> {
+    format: ReportFormat,
+    groups: S,
+    invocations: S,
+    /// Table column widths so far (table only).
+    widths: Vec<usize>,
+    /// Groups written.
+    index: usize,
+    /// Invocations written.
+    rows: usize,
+}
+
+/// Pretty JSON of `v`, every line indented by four spaces (an element of a top-level array),
+/// written in one piece.
+fn pretty_element(v: &impl Serialize, out: &mut impl Write) -> io::Result<()> {
+    let text = serde_json::to_string_pretty(v)?;
+    let mut indented = String::with_capacity(text.len() + text.len() / 8 + 4);
+    indented.push_str("    ");
+    for (i, part) in text.split('\n').enumerate() {
+        if i > 0 {
+            indented.push_str("\n    ");
+        }
+        indented.push_str(part);
+    }
+    out.write_all(indented.as_bytes())
+}
+
+impl<S: Read + Write + Seek> ReportStream<S> {
+    /// A writer spilling to `groups` and `invocations` (both empty).
+    pub fn new(format: ReportFormat, groups: S, invocations: S) -> Self {
+        Self {
+            format,
+            groups,
+            invocations,
+            widths: TABLE_HEADER.iter().map(|h| h.chars().count()).collect(),
+            index: 0,
+            rows: 0,
+        }
+    }
+
+    /// Writes one group (the next in order) and its invocations: one write to each spill.
+    pub fn push(&mut self, group: Group) -> io::Result<()> {
+        let gi = self.index;
+        let g = group_report(
+            gi,
+            &GroupRef {
+                key: &group.key,
+                trace_ids: &group.trace_ids,
+                turns: &group.turns,
+                case: group.case.as_ref(),
+            },
+        );
+        let mut groups = Vec::new();
+        match self.format {
+            ReportFormat::Json => {
+                if gi > 0 {
+                    groups.extend_from_slice(b",\n");
+                }
+                pretty_element(&g, &mut groups)?;
+            }
+            ReportFormat::Table => groups.extend_from_slice(table_group_line(&g).as_bytes()),
+        }
+        let mut invocations = Vec::new();
+        for (ti, t) in group.turns.into_iter().enumerate() {
+            let inv = invocation_owned(gi, ti, t);
+            match self.format {
+                ReportFormat::Json => {
+                    if self.rows > 0 {
+                        invocations.extend_from_slice(b",\n");
+                    }
+                    pretty_element(&inv, &mut invocations)?;
+                }
+                ReportFormat::Table => {
+                    let cells = table_cells(&inv);
+                    for (w, c) in self.widths.iter_mut().zip(&cells) {
+                        *w = (*w).max(c.chars().count());
+                    }
+                    serde_json::to_writer(&mut invocations, &cells)?;
+                    invocations.push(b'\n');
+                }
+            }
+            self.rows += 1;
+        }
+        self.groups.write_all(&groups)?;
+        self.invocations.write_all(&invocations)?;
+        self.index += 1;
+        Ok(())
+    }
+
+    /// Writes the whole report to `out`: the head from `end`, then what was spilled.
+    pub fn finish(mut self, end: &StreamEnd, out: &mut dyn Write) -> io::Result<()> {
+        self.groups.seek(SeekFrom::Start(0))?;
+        self.invocations.seek(SeekFrom::Start(0))?;
+        match self.format {
+            ReportFormat::Json => {
+                let head = Report {
+                    format: end.format.as_str().to_owned(),
+                    agentevals_format: end.format.agentevals_format().to_owned(),
+                    trace_count: end.counts.traces,
+                    span_count: end.counts.spans,
+                    log_count: end.counts.logs,
+                    group_by: end.requested_group_by.as_str().to_owned(),
+                    group_by_resolved: end.group_by.as_str().to_owned(),
+                    groups: Vec::new(),
+                    invocations: Vec::new(),
+                };
+                let text = serde_json::to_string_pretty(&head)?;
+                const TAIL: &str = "\"groups\": [],\n  \"invocations\": []\n}";
+                let prefix = text.strip_suffix(TAIL).ok_or_else(|| {
+                    io::Error::other("the report's JSON does not end with its lists")
+                })?;
+                out.write_all(prefix.as_bytes())?;
+                out.write_all(b"\"groups\": ")?;
+                copy_list(self.index, &mut self.groups, out)?;
+                out.write_all(b",\n  \"invocations\": ")?;
+                copy_list(self.rows, &mut self.invocations, out)?;
+                out.write_all(b"\n}\n")?;
+            }
+            ReportFormat::Table => {
+                let counts = end.counts;
+                out.write_all(
+                    table_summary(
+                        end.format.as_str(),
+                        end.format.agentevals_format(),
+                        counts,
+                        end.group_by.as_str(),
+                        end.requested_group_by.as_str(),
+                    )
+                    .as_bytes(),
+                )?;
+                io::copy(&mut self.groups, out)?;
+                let mut line = String::new();
+                let header: Vec<String> = TABLE_HEADER.iter().map(|h| (*h).to_owned()).collect();
+                table_row(&mut line, 0, &header, &self.widths);
+                out.write_all(line.as_bytes())?;
+                let mut reader = BufReader::new(&mut self.invocations);
+                let mut text = String::new();
+                for _ in 0..self.rows {
+                    text.clear();
+                    reader.read_line(&mut text)?;
+                    let cells: Vec<String> = serde_json::from_str(&text)?;
+                    line.clear();
+                    table_row(&mut line, 1, &cells, &self.widths);
+                    out.write_all(line.as_bytes())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A top-level list of `n` spilled elements, as pretty JSON writes it.
+fn copy_list(n: usize, spill: &mut impl Read, out: &mut dyn Write) -> io::Result<()> {
+    if n == 0 {
+        return out.write_all(b"[]");
+    }
+    out.write_all(b"[\n")?;
+    io::copy(spill, out)?;
+    out.write_all(b"\n  ]")
 }

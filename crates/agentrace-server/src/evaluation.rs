@@ -350,7 +350,7 @@ pub fn score_session(
         });
     }
     let group = extract_one_group(&set, session_id, eval_set.map(EvalSet::expected_cases));
-    let groups = evaluate_groups(&[Group::of(&group)], eval_set, specs);
+    let groups = evaluate_groups(&[Group::from_extracted(&group)], eval_set, specs);
     Ok(RunReport {
         files: vec![FileResult {
             file: session_id.to_owned(),
@@ -779,7 +779,7 @@ fn golden_set(state: &AppState, session_id: &str, set_id: &str) -> Result<EvalSe
     }
     state.ingest.store().session(session_id)?;
     let telemetry = state.ingest.session_telemetry(session_id)?;
-    let group = Group::of(&extract_one_group(
+    let group = Group::from_extracted(&extract_one_group(
         &TraceSet::build(telemetry),
         session_id,
         None,

@@ -1,12 +1,18 @@
 //! `agentrace extract`: arguments, then a call into `agentrace-loader`.
+//!
+//! The file is read group by group ([`agentrace_loader::groups::for_each_group`]) and the report
+//! written as the groups come, through two temporary spill files; a file whose groups are not
+//! contiguous is read again whole, with the same output.
 
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agentrace_eval::eval_set::EvalSet;
 use agentrace_loader::extract::{ExtractOptions, GroupBy};
-use agentrace_loader::read::{Format, LoadOptions};
+use agentrace_loader::groups::{Streamed, for_each_group};
+use agentrace_loader::read::{Format, LoadOptions, RecordIssue};
+use agentrace_loader::report::{ReportFormat, ReportStream};
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
@@ -39,6 +45,19 @@ pub(crate) struct ExtractArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     format: OutputFormat,
+    /// Read the file whole instead of group by group: the same output, with memory that grows
+    /// with the file (for comparison).
+    #[arg(long)]
+    read_whole: bool,
+}
+
+fn warn(issues: &[RecordIssue], read: usize) {
+    for issue in issues {
+        eprintln!("warning: skipped: {issue}");
+    }
+    if !issues.is_empty() {
+        eprintln!("warning: {read} record(s) read, {} skipped", issues.len());
+    }
 }
 
 /// Runs `extract`. Records that could not be read are reported on stderr and skipped.
@@ -51,34 +70,67 @@ pub(crate) fn run(args: ExtractArgs) -> Result<ExitCode> {
         group_by: args.group_by,
         cases,
     };
-    let (loaded, report) = agentrace_loader::extract_path(
-        &args.trace_file,
-        LoadOptions {
-            format: args.trace_format,
-        },
-        &opts,
-    )?;
-    for issue in &loaded.issues {
-        eprintln!("warning: skipped: {issue}");
-    }
-    if loaded.skipped() > 0 {
-        eprintln!(
-            "warning: {} record(s) read, {} skipped",
-            loaded.read(),
-            loaded.skipped()
-        );
-    }
-    let text = match args.format {
-        OutputFormat::Table => report.to_table(),
-        OutputFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report).context("serializing the report")?;
-            s.push('\n');
-            s
-        }
+    let load = LoadOptions {
+        format: args.trace_format,
     };
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .context("writing the report")?;
+    let spill = || tempfile::tempfile().context("creating a temporary file");
+    let format = match args.format {
+        OutputFormat::Table => ReportFormat::Table,
+        OutputFormat::Json => ReportFormat::Json,
+    };
+    let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let streamed = if args.read_whole {
+        None
+    } else {
+        let mut writer = ReportStream::new(format, spill()?, spill()?);
+        let mut spill_error = None;
+        let mut issues = Vec::new();
+        let streamed = for_each_group(&args.trace_file, load, &opts, &mut issues, |g| {
+            if spill_error.is_none()
+                && let Err(e) = writer.push(g)
+            {
+                spill_error = Some(e);
+            }
+        })?;
+        if let Some(e) = spill_error {
+            return Err(e).context("writing a temporary file");
+        }
+        Some((streamed, writer, issues))
+    };
+    match streamed {
+        Some((Streamed::Complete(end), writer, issues)) => {
+            warn(&issues, end.records);
+            writer
+                .finish(&end, &mut out)
+                .context("writing the report")?;
+        }
+        Some((Streamed::NotContiguous(why), _, _)) => {
+            eprintln!(
+                "note: {}: {why}: read whole (the same output, more memory)",
+                args.trace_file.display()
+            );
+            whole(&args, load, &opts, &mut out)?;
+        }
+        None => whole(&args, load, &opts, &mut out)?,
+    }
+    out.flush().context("writing the report")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the file whole and writes its report.
+fn whole(
+    args: &ExtractArgs,
+    load: LoadOptions,
+    opts: &ExtractOptions,
+    out: &mut impl std::io::Write,
+) -> Result<()> {
+    let (loaded, report) = agentrace_loader::extract_path(&args.trace_file, load, opts)?;
+    warn(&loaded.issues, loaded.read());
+    match args.format {
+        OutputFormat::Table => out.write_all(report.to_table().as_bytes()),
+        OutputFormat::Json => serde_json::to_writer_pretty(&mut *out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| out.write_all(b"\n")),
+    }
+    .context("writing the report")
 }

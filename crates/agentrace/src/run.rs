@@ -95,6 +95,10 @@ pub(crate) struct RunArgs {
     /// Write the output to this file instead of standard output.
     #[arg(long, short = 'o')]
     output: Option<PathBuf>,
+    /// Read each file whole instead of group by group: the same output, with memory that grows
+    /// with the file (for comparison).
+    #[arg(long)]
+    read_whole: bool,
 }
 
 /// Runs `run`: 0 when everything passed (NOT_EVALUATED does not fail), 1 when something failed,
@@ -154,25 +158,27 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
             format: trace_format,
         },
         group_by,
+        read_whole: args.read_whole,
     };
     let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs);
-    let text = match format {
-        RunFormat::Table => report.to_table(),
-        RunFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report.to_json())
-                .context("serializing the results")?;
-            s.push('\n');
-            s
+    // The output is written as it is serialized (no whole-output string to grow).
+    let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
+        match format {
+            RunFormat::Table => w.write_all(report.to_table().as_bytes())?,
+            RunFormat::Json => {
+                serde_json::to_writer_pretty(&mut w, &report.to_json())?;
+                w.write_all(b"\n")?;
+            }
+            RunFormat::Junit => w.write_all(report.to_junit().as_bytes())?,
         }
-        RunFormat::Junit => report.to_junit(),
+        w.flush()
     };
     match &args.output {
-        Some(p) => std::fs::write(p, text.as_bytes())
+        Some(p) => std::fs::File::create(p)
+            .and_then(|mut f| write(&mut f))
             .with_context(|| format!("could not write {}", p.display()))?,
-        None => std::io::stdout()
-            .lock()
-            .write_all(text.as_bytes())
-            .context("writing the results")?,
+        None => write(&mut std::io::stdout().lock()).context("writing the results")?,
     }
     if args.emit_otel {
         emit_otel(&report, eval_set.as_ref());

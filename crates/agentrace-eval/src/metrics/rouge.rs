@@ -144,18 +144,40 @@ pub struct Rouge1 {
     pub fmeasure: f64,
 }
 
+/// A reference text tokenized once, to score many candidates against it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reference {
+    counts: HashMap<String, usize>,
+    tokens: usize,
+}
+
+/// Tokens and how often each occurs.
+fn count(toks: Vec<String>) -> (HashMap<String, usize>, usize) {
+    let n = toks.len();
+    let mut m: HashMap<String, usize> = HashMap::with_capacity(n);
+    for t in toks {
+        *m.entry(t).or_default() += 1;
+    }
+    (m, n)
+}
+
+impl Reference {
+    /// Tokenizes `reference`.
+    pub fn new(reference: &str) -> Self {
+        let (counts, tokens) = count(tokenize(reference));
+        Self { counts, tokens }
+    }
+}
+
 /// ROUGE-1 of `candidate` (the agent's response) against `reference` (the expected one).
 pub fn rouge1(candidate: &str, reference: &str) -> Rouge1 {
-    let count = |toks: Vec<String>| {
-        let n = toks.len();
-        let mut m: HashMap<String, usize> = HashMap::new();
-        for t in toks {
-            *m.entry(t).or_default() += 1;
-        }
-        (m, n)
-    };
-    let (r, rn) = count(tokenize(reference));
+    rouge1_against(candidate, &Reference::new(reference))
+}
+
+/// [`rouge1`] against a reference tokenized beforehand.
+pub fn rouge1_against(candidate: &str, reference: &Reference) -> Rouge1 {
     let (c, cn) = count(tokenize(candidate));
+    let (r, rn) = (&reference.counts, reference.tokens);
     let overlap: usize = r
         .iter()
         .map(|(t, n)| (*n).min(c.get(t).copied().unwrap_or(0)))

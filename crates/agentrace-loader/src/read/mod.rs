@@ -320,6 +320,24 @@ pub fn for_each_batch(
     r
 }
 
+/// Like [`for_each_batch`], from memory.
+pub fn for_each_batch_bytes(
+    bytes: &[u8],
+    opts: LoadOptions,
+    issues: &mut Vec<RecordIssue>,
+    mut f: impl FnMut(Telemetry),
+) -> Result<Format, LoadError> {
+    read_stream(
+        Path::new("<memory>"),
+        bytes,
+        opts,
+        issues,
+        &mut f,
+        None,
+        false,
+    )
+}
+
 /// Streams a trace file trace by trace: consecutive batches that share a trace id are gathered,
 /// and `f` receives them as a [`TraceSet`](crate::trace::TraceSet) as soon as a batch arrives
 /// that shares none. Where a file's traces are contiguous (one line or document per trace, or

@@ -8,4 +8,5 @@ mod extract;
 mod incremental;
 mod readers;
 mod roundtrip;
+mod streaming;
 mod testkit;

@@ -420,3 +420,70 @@ fn emit_otel_sends_evaluation_records() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Drops every `duration_ms` (a measured time) from a JSON value.
+fn without_durations(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.remove("duration_ms");
+            o.values_mut().for_each(without_durations);
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_durations),
+        _ => {}
+    }
+}
+
+/// `run` (group by group, evaluated as groups come) gives the results and exit code of
+/// `run --read-whole` on every corpus case and grouping (times aside).
+#[test]
+fn streamed_results_equal_the_whole_read_on_the_corpus() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("expected.json").exists())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let trace = if dir.join("trace.json").exists() {
+            "trace.json"
+        } else {
+            "trace.jsonl"
+        };
+        for group_by in ["auto", "trace", "conversation"] {
+            let args = [
+                "run",
+                trace,
+                "-e",
+                "eval_set.json",
+                "-m",
+                "tool_trajectory_avg_score",
+                "-m",
+                "response_match_score",
+                "--group-by",
+                group_by,
+                "--format",
+                "json",
+            ];
+            let streamed = agentrace(&dir, &args);
+            let whole = agentrace(
+                &dir,
+                &args
+                    .iter()
+                    .copied()
+                    .chain(["--read-whole"])
+                    .collect::<Vec<_>>(),
+            );
+            assert_eq!(
+                streamed.status.code(),
+                whole.status.code(),
+                "{}",
+                dir.display()
+            );
+            let mut a: Value = serde_json::from_slice(&streamed.stdout).unwrap();
+            let mut b: Value = serde_json::from_slice(&whole.stdout).unwrap();
+            without_durations(&mut a);
+            without_durations(&mut b);
+            assert_eq!(a, b, "{} {group_by}", dir.display());
+        }
+    }
+}
