@@ -103,6 +103,9 @@ pub struct Limits {
     /// The database's size bound, in bytes (`None`: the disk's). A batch that would grow the
     /// database past it is refused as a full disk is: 503 with `Retry-After`, nothing stored.
     pub max_db_bytes: Option<u64>,
+    /// Bytes of the longest note an annotation may hold (`PUT
+    /// /api/sessions/{id}/annotations/{index}`); a longer one is refused with 400.
+    pub max_note_bytes: usize,
 }
 
 impl Default for Limits {
@@ -126,6 +129,7 @@ impl Default for Limits {
             max_staged_traces: 1000,
             wal_limit_bytes: 1 << 30,
             max_db_bytes: None,
+            max_note_bytes: 4096,
         }
     }
 }

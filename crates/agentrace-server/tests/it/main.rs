@@ -7,6 +7,7 @@ mod grpc;
 mod hardening;
 mod live;
 mod otlp_http;
+mod page_api;
 mod staging;
 mod store;
 mod testkit;
