@@ -654,7 +654,7 @@
       headBits.splice(
         headBits.length - 1,
         0,
-        h("span", { class: "pill verdict verdict-" + annotation.verdict, text: annotation.verdict === "good" ? "👍 good" : "👎 bad" }),
+        h("span", { class: "pill verdict verdict-" + annotation.verdict, text: annotation.verdict === "good" ? "verdict: good" : "verdict: bad" }),
       );
     }
     return h(
@@ -709,8 +709,8 @@
     const editing = state.drafts.has(key);
     const parts = [
       h("span", { class: "label", text: "Your verdict" }),
-      verdictButton("good", "👍 Good"),
-      verdictButton("bad", "👎 Bad"),
+      verdictButton("good", "Good"),
+      verdictButton("bad", "Bad"),
     ];
     if (!editing) {
       parts.push(
@@ -927,10 +927,10 @@
     }
   }
 
-  /** A hidden pane is drawn when its tab is opened, not before (a big session opened on its
-   * Spans tab does not wait for its conversation to be drawn). */
+  /** A big session's hidden pane is drawn when its tab is opened, not before (opened on its
+   * Spans tab, it does not wait for its conversation to be drawn). */
   function deferred(pane) {
-    if (!pane.hidden) return false;
+    if (!pane.hidden || !state.detail || spanCountOf(state.detail) < VIRTUAL_FROM) return false;
     pane.dataset.stale = "1";
     return true;
   }

@@ -373,3 +373,69 @@ async fn spans_page_with_a_cursor() {
     assert_eq!(page["nextCursor"], Value::Null);
     server.shutdown().await;
 }
+
+/// The keys of every object in `v`, with their paths (array items under `[]`; not inside a tool
+/// call's `args`).
+fn shape(v: &Value, path: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, x) in map {
+                let p = format!("{path}.{k}");
+                out.insert(p.clone());
+                // Arguments are the tool's own: their keys are not the API's shape.
+                if k != "args" {
+                    shape(x, &p, out);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|x| shape(x, &format!("{path}[]"), out)),
+        _ => {}
+    }
+}
+
+fn shape_of(v: &Value) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    shape(v, "", &mut out);
+    out
+}
+
+#[tokio::test]
+async fn the_documented_search_compare_and_annotation_shapes_are_the_servers() {
+    let examples = crate::docs::examples();
+    let documented = |key: &str| {
+        examples
+            .iter()
+            .find(|e| e.get(key).is_some())
+            .cloned()
+            .unwrap_or_else(|| panic!("docs/server.md has an example with `{key}`"))
+    };
+    let server = testkit::start_default().await;
+    let base = testkit::base(&server);
+    post_complete(&base, travel(), "conv-travel-001").await;
+    post_complete(&base, travel_variant(), "conv-travel-002").await;
+    let search: Value = testkit::get_json(&format!("{base}/api/search?q=sunshine")).await;
+    assert_eq!(shape_of(&search), shape_of(&documented("results")));
+    let compare: Value = testkit::get_json(&format!(
+        "{base}/api/compare?a=conv-travel-001&b=conv-travel-002"
+    ))
+    .await;
+    // The documented example shows one changed call; the server's answer has a `same` one too,
+    // of the same shape.
+    assert_eq!(
+        shape_of(&compare),
+        shape_of(&documented("turnsWithAnswerChanges"))
+    );
+    let annotation: Value = client()
+        .put(format!("{base}/api/sessions/conv-travel-001/annotations/0"))
+        .json(&json!({"verdict": "good", "note": "fine"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shape_of(&annotation), shape_of(&documented("verdict")));
+    server.shutdown().await;
+}
