@@ -9,6 +9,9 @@
 //! ([`index_all`]). `search_docs` maps a document to its session and turn and keeps the turn's
 //! user text, cut to [`PREVIEW_CHARS`], as the session's preview.
 //!
+//! When a session completes, the attribute values of its spans join its turns' documents
+//! ([`index_span_values`]: span names and short, non-JSON string and integer values).
+//!
 //! A query is a list of words, every one required, each matched as a prefix; the words are
 //! quoted before they reach FTS5, so its syntax characters (`"`, `*`, `(`, `:`, `NEAR`, `OR`...)
 //! are plain text. Answers are bounded ([`MAX_RESULTS`]).
@@ -241,6 +244,102 @@ pub fn index_changed<'a>(
         Ok(())
     })
 }
+
+/// Adds the attribute values of a session's spans to its turns' documents (each turn gets the
+/// values of its trace's spans): the span names, and the string and integer values of their
+/// attributes that are short (at most [`MAX_SPAN_VALUE_BYTES`]) and not JSON (message contents
+/// and tool arguments are indexed as texts already), each distinct value once, at most
+/// [`MAX_FIELD_BYTES`] per turn. Runs when the session completes.
+pub fn index_span_values(store: &crate::store::Store, session_id: &str) -> Result<(), StoreError> {
+    let spans = store.spans(session_id)?;
+    let mut by_trace: Map<String, (agentrace_loader::hash::Set<String>, String)> = Map::default();
+    for item in &spans {
+        let Ok(span) = serde_json::from_str::<Value>(&item.body) else {
+            continue;
+        };
+        let trace = span
+            .get("traceId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (seen, text) = by_trace.entry(trace.to_owned()).or_default();
+        let mut add = |value: &str| {
+            let value = value.trim();
+            if value.is_empty()
+                || value.len() > MAX_SPAN_VALUE_BYTES
+                || value.starts_with(['{', '['])
+                || text.len() + value.len() >= MAX_FIELD_BYTES
+                || !seen.insert(value.to_owned())
+            {
+                return;
+            }
+            text.push_str(value);
+            text.push(' ');
+        };
+        if let Some(name) = span.get("name").and_then(Value::as_str) {
+            add(name);
+        }
+        for attr in span
+            .get("attributes")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let Some(value) = attr.get("value") else {
+                continue;
+            };
+            if let Some(s) = value.get("stringValue").and_then(Value::as_str) {
+                add(s);
+            } else if let Some(i) = value.get("intValue") {
+                add(&i.as_str().map_or_else(|| i.to_string(), str::to_owned));
+            }
+        }
+    }
+    store.with_conn(|conn| {
+        let tx = conn.transaction()?;
+        let docs: Vec<(i64, String)> = tx
+            .prepare_cached(
+                "SELECT d.id, d.trace_id FROM search_docs d \
+                 WHERE d.session = (SELECT rid FROM sessions WHERE id = ?1)",
+            )?
+            .query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, trace) in docs {
+            let Some((_, values)) = by_trace.get(&trace) else {
+                continue;
+            };
+            let Some((user, agent, tools, attrs)) = tx
+                .prepare_cached(
+                    "SELECT user_text, agent_text, tools, attrs FROM search_fts WHERE rowid = ?1",
+                )?
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .optional()?
+            else {
+                continue;
+            };
+            let attrs = format!("{} {values}", cut(&attrs, MAX_FIELD_BYTES));
+            tx.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?
+                .execute([id])?;
+            tx.prepare_cached(
+                "INSERT INTO search_fts (rowid, user_text, agent_text, tools, attrs) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![id, user, agent, tools, attrs])?;
+        }
+        tx.commit()?;
+        Ok(())
+    })
+}
+
+/// The longest span attribute value indexed (longer ones are contents, indexed otherwise, or
+/// blobs).
+pub const MAX_SPAN_VALUE_BYTES: usize = 1024;
 
 /// Indexes the stored invocations of sessions that have none indexed (a database written before
 /// search existed), once, when the store opens.

@@ -923,7 +923,15 @@ impl Store {
             }
         }
         tx.commit()?;
+        drop(conn);
         self.committed();
+        // The spans' attribute values join the search index once a session is complete (they are
+        // read back from the store, a transaction of their own: completion does not wait on it).
+        for (session_id, _) in sessions {
+            if let Err(err) = crate::search::index_span_values(self, session_id) {
+                tracing::warn!(%err, session_id, "span attributes not indexed for search");
+            }
+        }
         Ok(())
     }
 

@@ -113,6 +113,21 @@ async fn search_finds_turns_by_text_tool_and_attribute_and_refuses_nothing_hosti
         .map(|r| r["sessionId"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["conv-travel-002"], "{body}");
+    // A span attribute's value (the agent's id on the agent span), indexed at completion.
+    let (_, body) = status_of(search("agt_travel_7")).await;
+    let found: Vec<(&str, &str)> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["sessionId"].as_str().unwrap(),
+                r["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{body}");
+    assert!(found.iter().all(|(_, field)| *field == "attrs"), "{body}");
     // The user's words, all required.
     let (_, body) = status_of(search("flight Lisbon")).await;
     assert_eq!(body["results"].as_array().unwrap().len(), 2, "{body}");
