@@ -598,6 +598,14 @@ def run_judging(server):
             expect(facts.nth(2).locator("td")).to_have_text([str(turn["a"]["modelCalls"]), str(turn["b"]["modelCalls"])])
         assert any(op["op"] != "same" for t in compared["turns"] for op in t["trajectory"]), "the runs should differ in a tool call"
         page.screenshot(path=os.path.join(SHOTS, "11-compare-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 400, "height": 800})
+        expect(turns).to_have_count(len(compared["turns"]))
+        no_horizontal_overflow(page, "compare at 400 px")
+        page.screenshot(path=os.path.join(SHOTS, "11-compare-400.png"), full_page=True)
+        page.goto(f"{server.base}/?token={TOKEN}#search={urllib.parse.quote(word)}")
+        expect(page.locator("#search-results li.hit")).to_have_count(len(results))
+        no_horizontal_overflow(page, "search at 400 px")
+        page.set_viewport_size({"width": 1280, "height": 860})
 
         # Annotate a turn: a verdict and a note, kept by the server across a restart.
         note = "Looked up the weather for the wrong city; the flights are right."

@@ -454,3 +454,52 @@ async fn the_documented_search_compare_and_annotation_shapes_are_the_servers() {
     assert_eq!(shape_of(&annotation), shape_of(&documented("verdict")));
     server.shutdown().await;
 }
+
+#[test]
+fn a_database_written_before_search_is_indexed_when_opened() {
+    use agentrace_server::store::{SessionRow, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let store = Store::open(&DbLocation::File(path.clone())).unwrap();
+    store
+        .create_session(&SessionRow {
+            id: "s1".into(),
+            key_kind: "name".into(),
+            key: "s1".into(),
+            eval_set_id: None,
+            metadata: json!({}),
+            created_at_ns: 1,
+            updated_at_ns: 1,
+            completed_at_ns: Some(2),
+            span_count: 0,
+            log_count: 0,
+        })
+        .unwrap();
+    // Invocations stored, and no search tables: the layout before search.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        r#"
+        INSERT INTO invocations (session, idx, body) VALUES ((SELECT rid FROM sessions WHERE id = 's1'),
+            0, '{"trace_id": "t1", "user_text": "hello indexed world", "agent_text": "done",
+                 "tool_calls": [{"name": "lookup", "args": {"shelf": "north"}}]}');
+        DROP TABLE search_fts;
+        DROP TABLE search_docs;
+        "#,
+    )
+    .unwrap();
+    drop(conn);
+    drop(store);
+    let store = Store::open(&DbLocation::File(path)).unwrap();
+    for (query, field) in [("indexed", "user"), ("lookup", "tools"), ("north", "attrs")] {
+        let hits = agentrace_server::search::search(&store, query, 10).unwrap();
+        assert_eq!(hits.len(), 1, "{query}");
+        assert_eq!((hits[0].session_id.as_str(), hits[0].index), ("s1", 0));
+        assert_eq!(hits[0].field, field, "{query}");
+    }
+    let previews = agentrace_server::search::previews(&store, &["s1", "nope"]).unwrap();
+    assert_eq!(
+        previews.get("s1").map(String::as_str),
+        Some("hello indexed world")
+    );
+    assert_eq!(previews.len(), 1);
+}
