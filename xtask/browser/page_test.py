@@ -33,10 +33,11 @@ TIMEOUT_MS = 10_000
 # Every wait below has its own timeout; this bounds the whole test as well.
 WHOLE_TEST_SECONDS = 300
 # The big session: this many spans, opened in the browser within OPEN_GOAL_MS (the median of
-# OPEN_TRIES opens, measured with performance.now() from the click to the first rows drawn).
+# OPEN_TRIES opens, measured with performance.now() from the click to the first rows drawn; the
+# median, because the machines this runs on are shared and a single open can wait for the CPU).
 BIG_SPANS = 10_000
 OPEN_GOAL_MS = 1000
-OPEN_TRIES = 3
+OPEN_TRIES = 5
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -641,6 +642,9 @@ def run_judging(server):
         server.post_traces(big_session("conv-big", BIG_SPANS))
         big = server.request("GET", "/api/sessions/conv-big")
         assert big["spanCount"] == BIG_SPANS, big["spanCount"]
+        # Opened once stored complete, as a finished run is reviewed (not while the server still
+        # extracts its turns and the page follows its live updates).
+        wait_complete(server, "conv-big")
         opens = []
         for _ in range(OPEN_TRIES):
             page.goto(f"{server.base}/?token={TOKEN}")
@@ -658,9 +662,16 @@ def run_judging(server):
                     }
                 }"""
             ))
+        # What the requests of the last open took, from the browser's resource timing.
+        fetches = page.evaluate(
+            """() => performance.getEntriesByType('resource')
+                .filter((e) => e.name.includes('/api/sessions/conv-big'))
+                .slice(-2).map((e) => Math.round(e.duration))"""
+        )
         median = sorted(opens)[len(opens) // 2]
         print(f"browser test: a {BIG_SPANS}-span session opened in " + ", ".join(f"{ms:.0f}" for ms in opens)
-              + f" ms (median {median:.0f} ms, goal {OPEN_GOAL_MS} ms; click to first rows drawn, performance.now())")
+              + f" ms (median {median:.0f} ms, goal {OPEN_GOAL_MS} ms; click to first rows drawn, performance.now());"
+              + f" the last open's two requests (session, first page of spans) took {fetches} ms")
         assert median < OPEN_GOAL_MS, f"the big session opened in {opens} ms, over {OPEN_GOAL_MS} ms"
         # Only the rows in view are drawn; every span arrives, page by page.
         expect(page.locator(".tab[data-tab=spans] .tab-count")).to_have_text(str(BIG_SPANS))

@@ -20,8 +20,10 @@
   const VIRTUAL_FROM = 1000;
   /** Height of one virtualized waterfall row, in pixels (the CSS's `.vrow`). */
   const VROW_PX = 26;
-  /** Spans fetched per request: the first page is drawn while the rest arrive. */
-  const SPAN_PAGE = 2000;
+  /** Spans fetched by the first request: enough to fill the view, small enough to arrive fast;
+   * it is drawn while the rest arrive, SPAN_PAGE at a time. */
+  const FIRST_SPAN_PAGE = 500;
+  const SPAN_PAGE = 2500;
   /** Results one search asks for. */
   const SEARCH_LIMIT = 50;
 
@@ -677,7 +679,9 @@
   function annotationView(inv, annotation) {
     const d = state.detail;
     const index = inv.index || 0;
-    const key = invKey(inv);
+    // Drafts are per session and turn; a live update may have replaced the turn since.
+    const key = d.id + "\u0000" + invKey(inv);
+    const redraw = () => renderTurn(d.invocations.get(invKey(inv)) || inv);
     const verdict = annotation ? annotation.verdict : null;
     const note = annotation ? annotation.note : "";
     const save = async (nextVerdict, nextNote) => {
@@ -691,7 +695,7 @@
           d.annotations.set(index, saved);
         }
         state.drafts.delete(key);
-        if (state.detail === d) renderTurn(inv);
+        if (state.detail === d) redraw();
       } catch (err) {
         showError(err);
       }
@@ -720,8 +724,8 @@
           text: note ? "Edit note" : "Add note",
           onclick: () => {
             state.drafts.set(key, note);
-            renderTurn(inv);
-            const area = document.querySelector('article.turn[data-key="' + CSS.escape(key) + '"] textarea');
+            redraw();
+            const area = document.querySelector('article.turn[data-key="' + CSS.escape(invKey(inv)) + '"] textarea');
             if (area) area.focus();
           },
         }),
@@ -745,7 +749,7 @@
             text: "Cancel",
             onclick: () => {
               state.drafts.delete(key);
-              renderTurn(inv);
+              redraw();
             },
           }),
         ),
@@ -1649,7 +1653,8 @@
   }
 
   function spansPage(id, cursor) {
-    return sessionPath(id, "/spans?limit=" + SPAN_PAGE + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+    const limit = cursor ? SPAN_PAGE : FIRST_SPAN_PAGE;
+    return sessionPath(id, "/spans?limit=" + limit + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
   }
 
   function annotationMap(list) {
