@@ -1611,6 +1611,8 @@
       return;
     }
     const seq = ++detailSeq;
+    // Marks for whoever times an opening (the browser test): asked, answered, drawn.
+    performance.mark("agentrace:open");
     if (!keepView) {
       state.detail = null;
       renderDetail();
@@ -1618,6 +1620,7 @@
     try {
       const [session, spans] = await Promise.all([api(sessionPath(id)), api(spansPage(id, null))]);
       if (seq !== detailSeq || id !== state.selected) return;
+      performance.mark("agentrace:answered");
       const invocations = new Map();
       for (const inv of session.invocations || []) invocations.set(invKey(inv), inv);
       const scroll = $("detail").scrollTop;
@@ -1636,6 +1639,7 @@
       meta.invocations = new Map(invocations);
       state.meta.set(id, meta);
       renderDetail();
+      performance.mark("agentrace:drawn");
       if (keepView) $("detail").scrollTop = scroll;
       else $("detail").scrollTop = 0;
       scrollToTarget();
