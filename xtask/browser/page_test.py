@@ -661,10 +661,13 @@ def run_judging(server):
                         if (performance.now() - t0 > 20000) throw new Error('no rows after 20 s');
                     }
                     const end = performance.now();
+                    // One frame more, nothing changed: what a frame costs the browser now.
+                    await new Promise((r) => requestAnimationFrame(r));
+                    const idleFrame = performance.now() - end;
                     // The page's marks: asked (loadDetail starts), answered, drawn.
                     const at = (name) => performance.getEntriesByName(name).slice(-1)[0].startTime;
                     const [open, answered, drawn] = ['agentrace:open', 'agentrace:answered', 'agentrace:drawn'].map(at);
-                    return { total: end - t0, toOpen: open - t0, requests: answered - open, drawing: drawn - answered, toFrame: end - drawn };
+                    return { total: end - t0, toOpen: open - t0, requests: answered - open, drawing: drawn - answered, toFrame: end - drawn, idleFrame };
                 }"""
             ))
         phases = opens
@@ -673,8 +676,9 @@ def run_judging(server):
         print(f"browser test: a {BIG_SPANS}-span session opened in " + ", ".join(f"{ms:.0f}" for ms in opens)
               + f" ms (median {median:.0f} ms, goal {OPEN_GOAL_MS} ms; click to first rows drawn, performance.now());"
               + " each: from the click to the page asking / the two requests (session, first page of spans) / drawing /"
-              + " the next frame: " + ", ".join(
-                  "{toOpen:.0f}/{requests:.0f}/{drawing:.0f}/{toFrame:.0f}".format(**o) for o in phases) + " ms")
+              + " the next frame (and, after it, a frame with nothing to draw): " + ", ".join(
+                  "{toOpen:.0f}/{requests:.0f}/{drawing:.0f}/{toFrame:.0f} ({idleFrame:.0f})".format(**o) for o in phases)
+              + " ms")
         # A figure, not a pass mark: speed goals are checked by measurements reported, never by a
         # timed test failing on a loaded machine (docs/web-page.md has the runs).
         print("browser test: the opening goal was " + ("met" if median < OPEN_GOAL_MS else "MISSED")
