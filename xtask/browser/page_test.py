@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from playwright.sync_api import sync_playwright, expect
@@ -30,7 +31,13 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 TOKEN = secrets.token_hex(12)
 TIMEOUT_MS = 10_000
 # Every wait below has its own timeout; this bounds the whole test as well.
-WHOLE_TEST_SECONDS = 150
+WHOLE_TEST_SECONDS = 300
+# The big session: this many spans; its opening is measured in the browser against OPEN_GOAL_MS
+# and reported (the median of OPEN_TRIES opens, measured with performance.now() from the click to the first rows drawn; the
+# median, because the machines this runs on are shared and a single open can wait for the CPU).
+BIG_SPANS = 10_000
+OPEN_GOAL_MS = 1000
+OPEN_TRIES = 5
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,7 +60,8 @@ def free_port():
 class Server:
     """`agentrace serve` on fixed loopback ports, so it can be stopped and started again."""
 
-    def __init__(self):
+    def __init__(self, db=":memory:"):
+        self.db = db
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = None
@@ -61,7 +69,7 @@ class Server:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--db", ":memory:", "--auth-token", TOKEN,
+            [BIN, "serve", "--db", self.db, "--auth-token", TOKEN,
              "--port", str(self.port), "--otlp-http-port", "0", "--otlp-grpc-port", "0"],
             stdout=subprocess.DEVNULL,
             stderr=self.log,
@@ -218,6 +226,19 @@ def main():
     finally:
         server.stop()
         server.log.close()
+    # Judging runs: previews, search, compare, annotations across a restart (a file database), and
+    # a big session.
+    with tempfile.TemporaryDirectory(prefix="agentrace-browser-db-") as data:
+        server = Server(db=os.path.join(data, "agentrace.db"))
+        server.start()
+        try:
+            run_judging(server)
+        except BaseException:
+            print(f"browser test failed; screenshots and server.log in {SHOTS}", file=sys.stderr)
+            raise
+        finally:
+            server.stop()
+            server.log.close()
     print(f"browser test: all checks passed in {time.monotonic() - started:.1f}s; screenshots in {SHOTS}")
 
 
@@ -416,6 +437,287 @@ def run(server):
         expect(page.locator("#sessions .srow")).to_have_count(0)
         expect(page.locator("#notice")).to_be_hidden()
         expect(page.locator("#detail")).to_contain_text("No session")
+        context.close()
+
+
+def travel_variant(doc):
+    """A second run of the travel trace: another conversation and trace, the weather looked up
+    for Munich, and another answer (the same change the server's tests make)."""
+    text = json.dumps(doc)
+    text = text.replace("conv-travel-001", "conv-travel-002")
+    for trace in trace_ids_in_order(doc):
+        text = text.replace(trace, secrets.token_hex(16))
+    text = text.replace('\\"city\\": \\"Berlin\\"', '\\"city\\": \\"Munich\\"')
+    text = text.replace("Berlin expects light rain", "Munich expects sunshine")
+    out = json.loads(text)
+    assert json.dumps(out) != json.dumps(doc).replace("conv-travel-001", "conv-travel-002"), "the variant changed nothing"
+    return out
+
+
+def big_session(conversation, spans_total):
+    """An OTLP/JSON document of one conversation with `spans_total` spans: turns of 200 spans
+    (an agent span, a model call with the messages, 6 tool calls, each with 32 inner spans)."""
+    per_turn = 200
+    assert spans_total % per_turn == 0
+    base_ns = time.time_ns() - 3_600 * 10**9
+    spans = []
+
+    def attr(key, value):
+        if isinstance(value, int):
+            return {"key": key, "value": {"intValue": str(value)}}
+        return {"key": key, "value": {"stringValue": value}}
+
+    for turn in range(spans_total // per_turn):
+        trace = secrets.token_hex(16)
+        t0 = base_ns + turn * 60 * 10**9
+        ids = iter(secrets.token_hex(8) for _ in range(per_turn))
+        root = next(ids)
+
+        def span(span_id, parent, name, start, end, attrs):
+            spans.append({
+                "traceId": trace, "spanId": span_id, "parentSpanId": parent or "", "name": name,
+                "kind": 1, "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
+                "attributes": attrs, "status": {},
+            })
+
+        span(root, None, "invoke_agent big_agent", t0, t0 + 30 * 10**9, [
+            attr("gen_ai.operation.name", "invoke_agent"), attr("gen_ai.agent.name", "big_agent"),
+            attr("gen_ai.conversation.id", conversation),
+        ])
+        question = f"Question number {turn}: check the inventory of warehouse {turn}"
+        answer = f"Warehouse {turn} holds {turn * 7} crates"
+        span(next(ids), root, "chat big-model", t0 + 10**6, t0 + 2 * 10**9, [
+            attr("gen_ai.operation.name", "chat"), attr("gen_ai.request.model", "big-model"),
+            attr("gen_ai.conversation.id", conversation),
+            attr("gen_ai.input.messages", json.dumps([{"role": "user", "parts": [{"type": "text", "content": question}]}])),
+            attr("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}])),
+            attr("gen_ai.usage.input_tokens", 120), attr("gen_ai.usage.output_tokens", 12),
+        ])
+        for tool in range(6):
+            tool_id = next(ids)
+            start = t0 + (3 + tool * 3) * 10**9
+            span(tool_id, root, f"execute_tool lookup_{tool}", start, start + 2 * 10**9, [
+                attr("gen_ai.operation.name", "execute_tool"), attr("gen_ai.tool.name", f"lookup_{tool}"),
+                attr("gen_ai.tool.call.id", f"call_{turn}_{tool}"),
+                attr("gen_ai.tool.call.arguments", json.dumps({"warehouse": turn, "shelf": tool})),
+            ])
+            for inner in range(32):
+                s0 = start + inner * 60 * 10**6
+                span(next(ids), tool_id, f"db.query shelf {inner}", s0, s0 + 60 * 10**6, [attr("db.system", "sqlite")])
+    assert len(spans) == spans_total, len(spans)
+    return {"resourceSpans": [{"resource": {"attributes": [attr("service.name", "big-agent")]},
+                               "scopeSpans": [{"scope": {"name": "browser-test"}, "spans": spans}]}]}
+
+
+def open_page(pw, profile):
+    context = pw.chromium.launch_persistent_context(
+        profile,
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1280, "height": 860},
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.pages[0] if context.pages else context.new_page()
+    return context, page
+
+
+def wait_complete(server, session_id):
+    return wait_until(
+        f"session {session_id} to complete",
+        lambda: next((s for s in server.request("GET", "/api/sessions?limit=500")["sessions"]
+                      if s["id"] == session_id and s["complete"]), None),
+        timeout=20,
+    )
+
+
+def run_judging(server):
+    travel = fixture("semconv_travel_tools")
+    server.post_traces(travel)
+    server.post_traces(travel_variant(travel))
+    server.post_traces(fixture("multi_turn_cart"))
+    wait_complete(server, "conv-travel-001")
+    wait_complete(server, "conv-travel-002")
+    console_errors = []
+    with sync_playwright() as pw, tempfile.TemporaryDirectory(prefix="agentrace-chromium-") as profile:
+        context, page = open_page(pw, profile)
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: console_errors.append(f"uncaught: {e}"))
+        page.goto(f"{server.base}/?token={TOKEN}")
+
+        # The list previews each session's first user message, as the API gives it.
+        listed = server.request("GET", "/api/sessions?limit=500")["sessions"]
+        assert all(s.get("preview") for s in listed if s["complete"]), f"a complete session without a preview: {listed}"
+        for s in listed:
+            if s.get("preview"):
+                expect(page.locator(f'#sessions .srow[data-id="{s["id"]}"] .preview')).to_have_text(s["preview"])
+        page.screenshot(path=os.path.join(SHOTS, "9-list-previews-1280.png"))
+
+        # Search: a word of one session's answer that the other's answer lacks finds that turn.
+        first = server.request("GET", "/api/sessions/conv-travel-001/invocations")["invocations"]
+        second = server.request("GET", "/api/sessions/conv-travel-002/invocations")["invocations"]
+        words = {w.strip(".,:;").lower() for inv in first for w in (inv.get("agent_text") or "").split()}
+        word = next(w.strip(".,:;") for w in second[0]["agent_text"].split()
+                    if w.strip(".,:;").isalpha() and w.strip(".,:;").lower() not in words)
+        results = server.request("GET", "/api/search?limit=50&q=" + urllib.parse.quote(word))["results"]
+        assert [(r["sessionId"], r["index"]) for r in results] == [("conv-travel-002", 0)], results
+        page.locator("#search").fill(word)
+        page.locator("#search").press("Enter")
+        page.wait_for_url(f"**#search={word}")
+        hits = page.locator("#search-results li.hit")
+        expect(hits).to_have_count(len(results))
+        expect(hits.first.locator("mark")).to_have_text(word)
+        page.screenshot(path=os.path.join(SHOTS, "10-search-1280.png"))
+        hits.first.locator("a").click()
+        page.wait_for_url("**#session=conv-travel-002&turn=0")
+        target = page.locator("#conversation article.turn.turn-target")
+        expect(target).to_have_count(1)
+        expect(target.locator(".msg-agent .text")).to_contain_text(word)
+
+        # Compare the two runs: every mark is the API's.
+        page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-001")
+        page.locator(".compare-select").select_option("conv-travel-002")
+        page.wait_for_url("**#compare=conv-travel-001&with=conv-travel-002")
+        compared = server.request("GET", "/api/compare?a=conv-travel-001&b=conv-travel-002")
+        turns = page.locator("#compare section.cmp-turn")
+        expect(turns).to_have_count(len(compared["turns"]))
+        for i, turn in enumerate(compared["turns"]):
+            card = turns.nth(i)
+            ops = [op["op"] for op in turn["trajectory"]]
+            expect(card.locator(".cmp-op")).to_have_count(len(ops))
+            for j, op in enumerate(ops):
+                expect(card.locator(".cmp-op").nth(j)).to_have_attribute("data-op", op)
+            for op in turn["trajectory"]:
+                for key in op.get("changedArgs") or []:
+                    expect(card.locator(".arg-changed", has_text=key).first).to_be_visible()
+            deleted = [p["text"] for p in turn["answer"] if p["op"] == "deleted"]
+            inserted = [p["text"] for p in turn["answer"] if p["op"] == "inserted"]
+            expect(card.locator("del")).to_have_text(deleted)
+            expect(card.locator("ins")).to_have_text(inserted)
+            facts = card.locator(".cmp-facts tbody tr")
+            expect(facts.nth(0).locator("td")).to_have_text([str(turn["a"]["inputTokens"]), str(turn["b"]["inputTokens"])])
+            expect(facts.nth(2).locator("td")).to_have_text([str(turn["a"]["modelCalls"]), str(turn["b"]["modelCalls"])])
+        assert any(op["op"] != "same" for t in compared["turns"] for op in t["trajectory"]), "the runs should differ in a tool call"
+        page.screenshot(path=os.path.join(SHOTS, "11-compare-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 400, "height": 800})
+        expect(turns).to_have_count(len(compared["turns"]))
+        no_horizontal_overflow(page, "compare at 400 px")
+        page.screenshot(path=os.path.join(SHOTS, "11-compare-400.png"), full_page=True)
+        page.goto(f"{server.base}/?token={TOKEN}#search={urllib.parse.quote(word)}")
+        expect(page.locator("#search-results li.hit")).to_have_count(len(results))
+        no_horizontal_overflow(page, "search at 400 px")
+        page.set_viewport_size({"width": 1280, "height": 860})
+
+        # Annotate a turn: a verdict and a note, kept by the server across a restart.
+        note = "Looked up the weather for the wrong city; the flights are right."
+        page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-001")
+        card = page.locator("#conversation article.turn").first
+        card.locator('.vbtn[data-verdict="bad"]').click()
+        expect(card.locator('.vbtn[data-verdict="bad"]')).to_have_attribute("aria-pressed", "true")
+        card.locator(".note-edit").click()
+        card.locator("textarea.note-input").fill(note)
+        card.locator(".note-save").click()
+        expect(card.locator(".note")).to_have_text(note)
+        saved = server.request("GET", "/api/sessions/conv-travel-001/annotations")["annotations"]
+        assert [(a["index"], a["verdict"], a["note"]) for a in saved] == [(0, "bad", note)], saved
+        assert not console_errors, f"console errors: {console_errors}"
+        server.stop()
+        expect(page.locator("#conn")).to_contain_text("disconnected")
+        server.start()
+        expect(page.locator("#conn")).to_have_text("live", timeout=30_000)
+        # The browser logs the event stream the stop cut off (and the retries while it was down).
+        console_errors.clear()
+        page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-001")
+        card = page.locator("#conversation article.turn").first
+        expect(card.locator(".note")).to_have_text(note)
+        expect(card.locator('.vbtn[data-verdict="bad"]')).to_have_attribute("aria-pressed", "true")
+        expect(card.locator(".turn-head .verdict-bad")).to_have_count(1)
+        exported = server.request("GET", "/api/sessions/conv-travel-001/export")
+        assert exported["agentrace"]["annotations"][0]["note"] == note, exported.get("agentrace")
+        card.scroll_into_view_if_needed()
+        page.screenshot(path=os.path.join(SHOTS, "12-annotation-1280.png"))
+
+        # A 10,000-span session opens within the goal, measured in the browser: performance.now()
+        # from the click on its row to the first waterfall rows drawn.
+        server.post_traces(big_session("conv-big", BIG_SPANS))
+        big = server.request("GET", "/api/sessions/conv-big")
+        assert big["spanCount"] == BIG_SPANS, big["spanCount"]
+        # Opened once stored complete, as a finished run is reviewed (not while the server still
+        # extracts its turns and the page follows its live updates).
+        wait_complete(server, "conv-big")
+        opens = []
+        for _ in range(OPEN_TRIES):
+            page.goto(f"{server.base}/?token={TOKEN}")
+            expect(page.locator('#sessions .srow[data-id="conv-big"]')).to_be_visible()
+            opens.append(page.evaluate(
+                """async () => {
+                    const link = document.querySelector('#sessions .srow[data-id="conv-big"] a');
+                    link.href = link.getAttribute('href') + '&tab=spans';
+                    const t0 = performance.now();
+                    link.click();
+                    for (;;) {
+                        await new Promise((r) => requestAnimationFrame(r));
+                        if (document.querySelector('#waterfall .span-vrow')) break;
+                        if (performance.now() - t0 > 20000) throw new Error('no rows after 20 s');
+                    }
+                    const end = performance.now();
+                    // One frame more, nothing changed: what a frame costs the browser now.
+                    await new Promise((r) => requestAnimationFrame(r));
+                    const idleFrame = performance.now() - end;
+                    // The page's marks: asked (loadDetail starts), answered, drawn.
+                    const at = (name) => performance.getEntriesByName(name).slice(-1)[0].startTime;
+                    const [open, answered, drawn] = ['agentrace:open', 'agentrace:answered', 'agentrace:drawn'].map(at);
+                    return { total: end - t0, toOpen: open - t0, requests: answered - open, drawing: drawn - answered, toFrame: end - drawn, idleFrame };
+                }"""
+            ))
+        phases = opens
+        opens = [o["total"] for o in phases]
+        median = sorted(opens)[len(opens) // 2]
+        print(f"browser test: a {BIG_SPANS}-span session opened in " + ", ".join(f"{ms:.0f}" for ms in opens)
+              + f" ms (median {median:.0f} ms, goal {OPEN_GOAL_MS} ms; click to first rows drawn, performance.now());"
+              + " each: from the click to the page asking / the two requests (session, first page of spans) / drawing /"
+              + " the next frame (and, after it, a frame with nothing to draw): " + ", ".join(
+                  "{toOpen:.0f}/{requests:.0f}/{drawing:.0f}/{toFrame:.0f} ({idleFrame:.0f})".format(**o) for o in phases)
+              + " ms")
+        # A figure, not a pass mark: speed goals are checked by measurements reported, never by a
+        # timed test failing on a loaded machine (docs/web-page.md has the runs).
+        print("browser test: the opening goal was " + ("met" if median < OPEN_GOAL_MS else "MISSED")
+              + f" (median {median:.0f} ms against {OPEN_GOAL_MS} ms)")
+        # Only the rows in view are drawn; every span arrives, page by page.
+        expect(page.locator(".tab[data-tab=spans] .tab-count")).to_have_text(str(BIG_SPANS))
+        expect(page.locator("#waterfall .vnote")).not_to_contain_text("loaded", timeout=30_000)
+        drawn = page.locator("#waterfall .vrow").count()
+        assert 0 < drawn < 200, f"{drawn} rows drawn for {BIG_SPANS} spans"
+        # Scrolling: each step draws the rows of its place, within a frame or two.
+        steps = page.evaluate(
+            """async () => {
+                const list = document.querySelector('#waterfall .vlist');
+                const times = [];
+                const seen = new Set();
+                for (let i = 1; i <= 40; i++) {
+                    const t0 = performance.now();
+                    list.scrollTop = (list.scrollHeight - list.clientHeight) * i / 40;
+                    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+                    times.push(performance.now() - t0);
+                    const rows = [...list.querySelectorAll('.span-vrow')];
+                    const top = list.scrollTop;
+                    if (!rows.some((r) => r.offsetTop <= top + 26 && r.offsetTop + 26 >= top)) throw new Error('no row at ' + top);
+                    rows.forEach((r) => seen.add(r.dataset.spanId));
+                }
+                times.sort((a, b) => a - b);
+                return { median: times[20], max: times[39], seen: [...seen], drawn: list.querySelectorAll('.vrow').length };
+            }"""
+        )
+        span_ids = {s["spanId"] for s in server.request("GET", "/api/sessions/conv-big/spans")["spans"]}
+        assert set(steps["seen"]) <= span_ids and len(steps["seen"]) > 1000, f"{len(steps['seen'])} rows seen"
+        assert steps["drawn"] < 200, steps["drawn"]
+        print(f"browser test: scrolling the {BIG_SPANS}-span waterfall: a step drawn in {steps['median']:.0f} ms "
+              f"(median of 40, two frames included; max {steps['max']:.0f} ms), {steps['drawn']} rows in the page")
+        page.locator("#waterfall .span-vrow").nth(3).click()
+        expect(page.locator("#waterfall .vdetails .span-details")).to_be_visible()
+        page.locator("#waterfall .vlist").evaluate("l => { l.scrollTop = l.scrollHeight / 2; }")
+        page.screenshot(path=os.path.join(SHOTS, "13-big-session-1280.png"))
+        assert not console_errors, f"console errors: {console_errors}"
         context.close()
 
 

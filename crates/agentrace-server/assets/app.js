@@ -13,8 +13,19 @@
   const LIST_LIMIT = 200;
   const META_CONCURRENCY = 3;
   const GEN_AI = "gen_ai.";
-  /** Span rows drawn at most; a huge session stays responsive (its JSON has them all). */
+  /** Span rows drawn at most without virtualization (never reached: larger sessions are drawn
+   * virtualized, see VIRTUAL_FROM). */
   const MAX_SPAN_ROWS = 3000;
+  /** From this many spans on, the waterfall draws only the rows in view. */
+  const VIRTUAL_FROM = 1000;
+  /** Height of one virtualized waterfall row, in pixels (the CSS's `.vrow`). */
+  const VROW_PX = 26;
+  /** Spans fetched by the first request: enough to fill the view, small enough to arrive fast;
+   * it is drawn while the rest arrive, SPAN_PAGE at a time. */
+  const FIRST_SPAN_PAGE = 500;
+  const SPAN_PAGE = 2500;
+  /** Results one search asks for. */
+  const SEARCH_LIMIT = 50;
 
   /** Adds `?token=` to the event stream's address (the server takes it only there: an
    * `EventSource` cannot send a header). */
@@ -59,11 +70,17 @@
     selected: selectedFromHash(),
     /** The open session: { id, summary, invocations: Map, spans: [], spansLoaded, missing } */
     detail: null,
-    tab: "conversation",
+    tab: ["spans", "logs"].includes(hashParams().get("tab")) ? hashParams().get("tab") : "conversation",
     /** Keys of expanded elements (tool calls, spans), kept across re-renders. */
     open: new Set(),
     filter: "",
     stateFilter: "",
+    /** What the main pane shows besides a session: { kind: "search", q } or { kind: "compare", a, b }. */
+    view: viewFromHash(),
+    /** The turn to scroll to once the open session is drawn (from `&turn=N`). */
+    targetTurn: turnFromHash(),
+    /** Unsaved notes being edited, by turn key. */
+    drafts: new Map(),
   };
 
   // ---- Small helpers ------------------------------------------------------------------------
@@ -92,18 +109,44 @@
     return document.getElementById(id);
   }
 
-  function selectedFromHash() {
-    const m = /^#session=(.+)$/.exec(location.hash);
-    if (!m) return null;
-    try {
-      return decodeURIComponent(m[1]);
-    } catch {
-      return null;
+  /** The address's fragment as parameters: `#session=ID&turn=N&tab=spans`, `#search=WORDS`,
+   * `#compare=A&with=B` (every value URI-encoded). */
+  function hashParams() {
+    const out = new Map();
+    for (const part of location.hash.replace(/^#/, "").split("&")) {
+      const eq = part.indexOf("=");
+      if (eq <= 0) continue;
+      try {
+        out.set(part.slice(0, eq), decodeURIComponent(part.slice(eq + 1)));
+      } catch {
+        // A malformed part is ignored.
+      }
     }
+    return out;
   }
 
-  function sessionHref(id) {
-    return "#session=" + encodeURIComponent(id);
+  function selectedFromHash() {
+    return hashParams().get("session") || null;
+  }
+
+  function turnFromHash() {
+    const turn = Number(hashParams().get("turn"));
+    return Number.isInteger(turn) && turn >= 0 ? turn : null;
+  }
+
+  function viewFromHash() {
+    const p = hashParams();
+    if (p.has("search")) return { kind: "search", q: p.get("search") };
+    if (p.has("compare") && p.has("with")) return { kind: "compare", a: p.get("compare"), b: p.get("with") };
+    return null;
+  }
+
+  function sessionHref(id, turn) {
+    return "#session=" + encodeURIComponent(id) + (turn === undefined || turn === null ? "" : "&turn=" + turn);
+  }
+
+  function compareHref(a, b) {
+    return "#compare=" + encodeURIComponent(a) + "&with=" + encodeURIComponent(b);
   }
 
   class HttpError extends Error {
@@ -113,8 +156,13 @@
     }
   }
 
-  async function api(path, method) {
-    const response = await fetch(path, { method: method || "GET", headers: HEADERS, cache: "no-store" });
+  async function api(path, method, body) {
+    const init = { method: method || "GET", headers: HEADERS, cache: "no-store" };
+    if (body !== undefined) {
+      init.headers = Object.assign({ "Content-Type": "application/json" }, HEADERS);
+      init.body = JSON.stringify(body);
+    }
+    const response = await fetch(path, init);
     if (!response.ok) {
       let message = null;
       try {
@@ -399,7 +447,7 @@
     if (state.stateFilter === "complete" && !summary.complete) return false;
     const q = state.filter.trim().toLowerCase();
     if (!q) return true;
-    const hay = [summary.id, summary.key, serviceOf(summary), summary.evalSetId || "", ...modelsOf(summary.id)]
+    const hay = [summary.id, summary.key, serviceOf(summary), summary.evalSetId || "", summary.preview || "", ...modelsOf(summary.id)]
       .join("\n")
       .toLowerCase();
     return hay.includes(q);
@@ -421,6 +469,7 @@
         "a",
         { href: sessionHref(id), class: "srow-link", "aria-current": id === state.selected ? "page" : null },
         h("div", { class: "srow-top" }, h("span", { class: "sid", text: id, title: id }), statusPill(summary.complete)),
+        summary.preview ? h("div", { class: "preview", text: summary.preview, title: summary.preview }) : null,
         h(
           "div",
           { class: "srow-sub" },
@@ -602,13 +651,111 @@
     if (inv.warnings && inv.warnings.length) {
       body.push(h("ul", { class: "warnings" }, inv.warnings.map((w) => h("li", { text: typeof w === "string" ? w : JSON.stringify(w) }))));
     }
+    const annotation = state.detail.annotations && state.detail.annotations.get(inv.index || 0);
+    if (annotation && annotation.verdict) {
+      headBits.splice(
+        headBits.length - 1,
+        0,
+        h("span", { class: "pill verdict verdict-" + annotation.verdict, text: annotation.verdict === "good" ? "verdict: good" : "verdict: bad" }),
+      );
+    }
     return h(
       "article",
-      { class: "turn" + (hasError ? " turn-error" : ""), dataset: { key }, id: "turn-" + key.replace(":", "-") },
+      {
+        class: "turn" + (hasError ? " turn-error" : "") + (state.targetTurn === (inv.index || 0) ? " turn-target" : ""),
+        dataset: { key, index: String(inv.index || 0) },
+        id: "turn-" + key.replace(":", "-"),
+      },
       h("header", { class: "turn-head" }, headBits),
       h("div", { class: "turn-body" }, body),
+      annotationView(inv, annotation),
       h("div", { class: "turn-foot" }, h("span", { class: "mono", text: "trace " + inv.trace_id })),
     );
+  }
+
+  // ---- Annotations ----------------------------------------------------------------------------
+
+  /** A turn's verdict buttons and note, with an editor for the note. */
+  function annotationView(inv, annotation) {
+    const d = state.detail;
+    const index = inv.index || 0;
+    // Drafts are per session and turn; a live update may have replaced the turn since.
+    const key = d.id + "\u0000" + invKey(inv);
+    const redraw = () => renderTurn(d.invocations.get(invKey(inv)) || inv);
+    const verdict = annotation ? annotation.verdict : null;
+    const note = annotation ? annotation.note : "";
+    const save = async (nextVerdict, nextNote) => {
+      try {
+        const path = sessionPath(d.id, "/annotations/" + index);
+        if (!nextVerdict && !nextNote) {
+          if (annotation) await api(path, "DELETE");
+          d.annotations.delete(index);
+        } else {
+          const saved = await api(path, "PUT", { verdict: nextVerdict, note: nextNote });
+          d.annotations.set(index, saved);
+        }
+        state.drafts.delete(key);
+        if (state.detail === d) redraw();
+      } catch (err) {
+        showError(err);
+      }
+    };
+    const verdictButton = (value, label) =>
+      h("button", {
+        type: "button",
+        class: "vbtn" + (verdict === value ? " on" : ""),
+        "aria-pressed": verdict === value ? "true" : "false",
+        dataset: { verdict: value },
+        title: verdict === value ? "Clear the verdict" : "Mark this turn " + value,
+        text: label,
+        onclick: () => save(verdict === value ? null : value, note),
+      });
+    const editing = state.drafts.has(key);
+    const parts = [
+      h("span", { class: "label", text: "Your verdict" }),
+      verdictButton("good", "Good"),
+      verdictButton("bad", "Bad"),
+    ];
+    if (!editing) {
+      parts.push(
+        h("button", {
+          type: "button",
+          class: "vbtn note-edit",
+          text: note ? "Edit note" : "Add note",
+          onclick: () => {
+            state.drafts.set(key, note);
+            redraw();
+            const area = document.querySelector('article.turn[data-key="' + CSS.escape(invKey(inv)) + '"] textarea');
+            if (area) area.focus();
+          },
+        }),
+      );
+    }
+    const block = h("div", { class: "annotation" }, h("div", { class: "annotation-bar" }, parts));
+    if (note && !editing) block.append(h("div", { class: "note", text: note }));
+    if (editing) {
+      const area = h("textarea", { class: "note-input", rows: "3", maxlength: "4096", "aria-label": "Note on turn " + (index + 1) });
+      area.value = state.drafts.get(key) || "";
+      area.addEventListener("input", () => state.drafts.set(key, area.value));
+      block.append(
+        area,
+        h(
+          "div",
+          { class: "annotation-bar" },
+          h("button", { type: "button", class: "button note-save", text: "Save note", onclick: () => save(verdict, area.value) }),
+          h("button", {
+            type: "button",
+            class: "button button-quiet",
+            text: "Cancel",
+            onclick: () => {
+              state.drafts.delete(key);
+              redraw();
+            },
+          }),
+        ),
+      );
+    }
+    return block;
   }
 
   function sessionFacts(d) {
@@ -645,7 +792,12 @@
 
   function renderDetail() {
     const main = $("detail");
-    document.body.classList.toggle("has-selection", !!state.selected);
+    document.body.classList.toggle("has-selection", !!state.selected || !!state.view);
+    if (state.view) {
+      if (state.view.kind === "search") renderSearch();
+      else renderCompare();
+      return;
+    }
     if (!state.selected) {
       main.replaceChildren(
         h(
@@ -684,6 +836,7 @@
         h("a", { class: "button", href: exportHref, download: d.id + ".otlp.json", text: "Export OTLP JSON", onclick: (e) => apiLink(e, exportHref, d.id + ".otlp.json") }),
         h("a", { class: "button button-quiet", href: spansHref, target: "_blank", rel: "noopener", text: "Spans JSON", onclick: (e) => apiLink(e, spansHref) }),
         h("a", { class: "button button-quiet", href: invocationsHref, target: "_blank", rel: "noopener", text: "Invocations JSON", onclick: (e) => apiLink(e, invocationsHref) }),
+        compareSelect(d.id),
         h("button", { class: "button button-danger", type: "button", text: "Delete", onclick: () => deleteSession(d.id) }),
       ),
     );
@@ -691,7 +844,7 @@
       "nav",
       { class: "tabs", role: "tablist" },
       tabButton("conversation", "Conversation", d.invocations.size),
-      tabButton("spans", "Spans", d.spans.length),
+      tabButton("spans", "Spans", spanCountOf(d)),
       tabButton("logs", "Logs", s.logCount || 0),
     );
     const conversation = h("section", { id: "conversation", class: "pane", hidden: state.tab !== "conversation" });
@@ -701,6 +854,30 @@
     renderConversation();
     renderWaterfall();
     renderLogs();
+  }
+
+  /** Spans of the open session: all of them once loaded, else the total the API announced. */
+  function spanCountOf(d) {
+    return d.spansTotal !== undefined && d.spansTotal !== null ? Math.max(d.spansTotal, d.spans.length) : d.spans.length;
+  }
+
+  /** "Compare with…": the other listed sessions, newest first. */
+  function compareSelect(id) {
+    const others = [...state.sessions.values()].filter((s) => s.id !== id).sort((a, b) => (b.createdAtNs || 0) - (a.createdAtNs || 0));
+    const select = h(
+      "select",
+      {
+        class: "compare-select",
+        "aria-label": "Compare with another session",
+        disabled: others.length === 0,
+        onchange: (e) => {
+          if (e.target.value) location.hash = compareHref(id, e.target.value);
+        },
+      },
+      h("option", { value: "", text: others.length ? "Compare with…" : "Compare (no other session)" }),
+      others.map((s) => h("option", { value: s.id, text: s.id + (s.preview ? " — " + s.preview.slice(0, 40) : "") })),
+    );
+    return select;
   }
 
   function backButton() {
@@ -725,6 +902,14 @@
           $("conversation").hidden = name !== "conversation";
           $("waterfall").hidden = name !== "spans";
           $("logs").hidden = name !== "logs";
+          if (name === "conversation" && $("conversation").dataset.stale) {
+            delete $("conversation").dataset.stale;
+            renderConversation();
+          }
+          if (name === "spans" && $("waterfall").dataset.stale) {
+            delete $("waterfall").dataset.stale;
+            renderWaterfall();
+          }
           if (name === "logs") loadLogs();
         },
       },
@@ -741,14 +926,22 @@
     const pill = document.querySelector(".dtitle .pill");
     if (pill) pill.replaceWith(statusPill(d.summary.complete));
     for (const b of document.querySelectorAll(".tab")) {
-      const count = b.dataset.tab === "spans" ? d.spans.length : b.dataset.tab === "logs" ? d.summary.logCount || 0 : d.invocations.size;
+      const count = b.dataset.tab === "spans" ? spanCountOf(d) : b.dataset.tab === "logs" ? d.summary.logCount || 0 : d.invocations.size;
       b.querySelector(".tab-count").textContent = String(count);
     }
   }
 
+  /** A big session's hidden pane is drawn when its tab is opened, not before (opened on its
+   * Spans tab, it does not wait for its conversation to be drawn). */
+  function deferred(pane) {
+    if (!pane.hidden || !state.detail || spanCountOf(state.detail) < VIRTUAL_FROM) return false;
+    pane.dataset.stale = "1";
+    return true;
+  }
+
   function renderConversation() {
     const pane = $("conversation");
-    if (!pane) return;
+    if (!pane || deferred(pane)) return;
     const invs = sortedInvocations();
     if (invs.length === 0) {
       pane.replaceChildren(
@@ -845,7 +1038,7 @@
 
   function renderWaterfall() {
     const pane = $("waterfall");
-    if (!pane) return;
+    if (!pane || deferred(pane)) return;
     const d = state.detail;
     if (!d.spansLoaded) {
       pane.replaceChildren(h("div", { class: "placeholder small", text: "Loading spans…" }));
@@ -860,6 +1053,10 @@
     sortedInvocations().forEach((inv, i) => {
       if (!turnOfTrace.has(inv.trace_id)) turnOfTrace.set(inv.trace_id, i + 1);
     });
+    if (model.spans.length >= VIRTUAL_FROM) {
+      renderVirtualWaterfall(pane, model, turnOfTrace);
+      return;
+    }
     const sections = [];
     let drawn = 0;
     for (const trace of model.traces.values()) {
@@ -917,19 +1114,144 @@
       drawn < model.spans.length
         ? h("div", { class: "placeholder small", text: "Showing the first " + drawn + " of " + model.spans.length + " spans; Spans JSON has them all." })
         : "";
-    pane.replaceChildren(
-      h(
-        "div",
-        { class: "legend" },
-        h("span", null, h("span", { class: "dot op-agent" }), "agent"),
-        h("span", null, h("span", { class: "dot op-model" }), "model call"),
-        h("span", null, h("span", { class: "dot op-tool" }), "tool"),
-        h("span", null, h("span", { class: "dot op-other" }), "other"),
-        h("span", { class: "muted", text: "click a span for its attributes" }),
-      ),
-      ...sections,
-      note,
+    pane.replaceChildren(legend(), ...sections, note);
+  }
+
+  function legend() {
+    return h(
+      "div",
+      { class: "legend" },
+      h("span", null, h("span", { class: "dot op-agent" }), "agent"),
+      h("span", null, h("span", { class: "dot op-model" }), "model call"),
+      h("span", null, h("span", { class: "dot op-tool" }), "tool"),
+      h("span", null, h("span", { class: "dot op-other" }), "other"),
+      h("span", { class: "muted", text: "click a span for its attributes" }),
     );
+  }
+
+  /** The waterfall's rows in drawing order: each trace's header, then its spans depth first
+   * (without recursion: a hostile trace may nest thousands deep). */
+  function waterfallRows(model, turnOfTrace) {
+    const rows = [];
+    for (const trace of model.traces.values()) {
+      const total = trace.start !== null && trace.end !== null ? Number(trace.end - trace.start) : 0;
+      rows.push({ trace, total, turn: turnOfTrace.get(trace.id) });
+      const seen = new Set();
+      const stack = [...trace.roots].reverse().map((span) => [span, 0]);
+      while (stack.length) {
+        const [span, depth] = stack.pop();
+        if (seen.has(span)) continue;
+        seen.add(span);
+        rows.push({ span, depth, trace, total });
+        for (let i = span.children.length - 1; i >= 0; i--) stack.push([span.children[i], depth + 1]);
+      }
+    }
+    return rows;
+  }
+
+  /** One row of the virtualized waterfall, positioned at row `i`. */
+  function virtualRow(row, i, selectedKey, onPick) {
+    let node;
+    if (!row.span) {
+      const t = row.trace;
+      node = h(
+        "div",
+        { class: "vrow vtrace" },
+        h("span", { class: "mono", text: "trace " + t.id.slice(0, 16) + (t.id.length > 16 ? "…" : ""), title: t.id }),
+        row.turn ? h("span", { class: "chip", text: "turn " + row.turn }) : null,
+        h("span", { class: "spacer" }),
+        h("span", { class: "fact", text: fmtCount(t.spans.length, "span") + " · " + fmtDuration(row.total / 1e6) }),
+        t.errors.length ? h("span", { class: "pill pill-err", text: fmtCount(t.errors.length, "error") }) : null,
+      );
+    } else {
+      const span = row.span;
+      const trace = row.trace;
+      const key = span.traceId + "/" + span.id;
+      const left = row.total > 0 && span.start !== null ? (Number(span.start - trace.start) / row.total) * 100 : 0;
+      const width = row.total > 0 && span.start !== null && span.end !== null ? (Number(span.end - span.start) / row.total) * 100 : 100;
+      const bar = h("span", { class: "bar " + opClass(span) });
+      bar.style.left = Math.min(left, 99.5).toFixed(3) + "%";
+      bar.style.width = Math.max(width, 0.5).toFixed(3) + "%";
+      const name = h("span", { class: "span-name", title: span.name }, h("span", { class: "dot " + opClass(span) }), span.name);
+      name.style.paddingLeft = Math.min(row.depth, 12) * 14 + "px";
+      node = h(
+        "div",
+        {
+          class: "vrow span-vrow" + (span.error ? " span-error" : "") + (key === selectedKey ? " picked" : ""),
+          role: "button",
+          tabindex: "0",
+          dataset: { spanId: span.id },
+          onclick: () => onPick(span),
+          onkeydown: (e) => {
+            if (e.key === "Enter" || e.key === " ") {
+              e.preventDefault();
+              onPick(span);
+            }
+          },
+        },
+        name,
+        h("span", { class: "track" }, bar),
+        h("span", { class: "span-dur", text: fmtDuration(msBetween(span.start, span.end)) }),
+      );
+    }
+    node.style.top = i * VROW_PX + "px";
+    return node;
+  }
+
+  /** The waterfall of a big session: a scroll box as tall as every row, holding only the rows in
+   * view (and a few around them); a picked span's attributes show below it. */
+  function renderVirtualWaterfall(pane, model, turnOfTrace) {
+    const d = state.detail;
+    const old = pane.querySelector(".vlist");
+    const keepScroll = old ? old.scrollTop : 0;
+    const rows = waterfallRows(model, turnOfTrace);
+    const list = h("div", { class: "vlist", role: "list", "aria-label": "Spans" });
+    const spacer = h("div", { class: "vspacer" });
+    spacer.style.height = rows.length * VROW_PX + "px";
+    list.append(spacer);
+    const detailsBox = h("div", { class: "vdetails" });
+    const pick = (span) => {
+      d.pickedSpan = span.traceId + "/" + span.id;
+      detailsBox.replaceChildren(h("div", { class: "label", text: span.name }), spanDetails(span));
+      first = -1;
+      draw();
+    };
+    let first = -1;
+    let last = -1;
+    const draw = () => {
+      const top = list.scrollTop;
+      const height = list.clientHeight || 600;
+      const from = Math.max(0, Math.floor(top / VROW_PX) - 8);
+      const to = Math.min(rows.length, Math.ceil((top + height) / VROW_PX) + 8);
+      if (from === first && to === last) return;
+      first = from;
+      last = to;
+      const nodes = [];
+      for (let i = from; i < to; i++) nodes.push(virtualRow(rows[i], i, d.pickedSpan, pick));
+      spacer.replaceChildren(...nodes);
+    };
+    let frame = 0;
+    list.addEventListener("scroll", () => {
+      if (frame) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        draw();
+      });
+    });
+    const drawnOf = rows.length - model.traces.size;
+    const loading = d.spans.length < spanCountOf(d) ? " (" + d.spans.length + " of " + spanCountOf(d) + " loaded)" : "";
+    pane.replaceChildren(
+      legend(),
+      h("div", { class: "muted vnote", text: fmtCount(drawnOf, "span") + " in " + fmtCount(model.traces.size, "trace") + ", drawn as you scroll" + loading }),
+      list,
+      detailsBox,
+    );
+    list.scrollTop = keepScroll;
+    draw();
+    if (d.pickedSpan) {
+      const span = model.byId.get(d.pickedSpan);
+      if (span) detailsBox.replaceChildren(h("div", { class: "label", text: span.name }), spanDetails(span));
+    }
   }
 
   // ---- Rendering: log records -----------------------------------------------------------------
@@ -1002,6 +1324,210 @@
     } catch (err) {
       showError(err);
     }
+  }
+
+  // ---- Search ---------------------------------------------------------------------------------
+
+  /** A snippet from the API: the matched words (between \u0002 and \u0003) marked. */
+  function snippetView(text) {
+    const out = h("span", { class: "snippet" });
+    let marked = false;
+    for (const piece of String(text || "").split(/([\u0002\u0003])/)) {
+      if (piece === "\u0002") marked = true;
+      else if (piece === "\u0003") marked = false;
+      else if (piece) out.append(marked ? h("mark", { text: piece }) : piece);
+    }
+    return out;
+  }
+
+  const FIELD_LABELS = { user: "user", agent: "agent", tools: "tool", attrs: "attribute" };
+
+  let searchSeq = 0;
+  async function renderSearch() {
+    const main = $("detail");
+    const q = state.view.q;
+    $("search").value = q;
+    const seq = ++searchSeq;
+    main.replaceChildren(h("div", { class: "placeholder small", text: "Searching for " + q + "…" }));
+    let data;
+    try {
+      data = await api("/api/search?limit=" + SEARCH_LIMIT + "&q=" + encodeURIComponent(q));
+    } catch (err) {
+      if (seq !== searchSeq) return;
+      main.replaceChildren(h("div", { class: "placeholder" }, backButton(), h("h2", { text: "Search" }), h("p", { text: String(err.message || err) })));
+      return;
+    }
+    if (seq !== searchSeq || !state.view || state.view.kind !== "search") return;
+    const results = data.results || [];
+    const hits = results.map((hit) =>
+      h(
+        "li",
+        { class: "hit" },
+        h(
+          "a",
+          { href: sessionHref(hit.sessionId, hit.index), dataset: { session: hit.sessionId, index: String(hit.index) } },
+          h(
+            "div",
+            { class: "hit-head" },
+            h("span", { class: "sid", text: hit.sessionId, title: hit.sessionId }),
+            h("span", { class: "chip", text: "turn " + (hit.index + 1) }),
+            h("span", { class: "chip", text: FIELD_LABELS[hit.field] || hit.field }),
+          ),
+          snippetView(hit.snippet),
+        ),
+      ),
+    );
+    main.replaceChildren(
+      h(
+        "section",
+        { id: "search-results", class: "search-results" },
+        backButton(),
+        h("h2", { text: "Search: " + q }),
+        h("p", {
+          class: "muted",
+          text: results.length
+            ? fmtCount(results.length, "turn") + " match" + (results.length === 1 ? "es" : "") + (results.length >= data.limit ? " (the best " + data.limit + ")" : "")
+            : "No turn matches every word.",
+        }),
+        h("ol", { class: "hits" }, hits),
+      ),
+    );
+  }
+
+  // ---- Compare --------------------------------------------------------------------------------
+
+  const OP_MARKS = { same: "=", changed: "~", deleted: "−", inserted: "+" };
+
+  function callCell(call, changed) {
+    if (!call) return h("div", { class: "cmp-call cmp-none", text: "—" });
+    const args = call.args && typeof call.args === "object" && !Array.isArray(call.args) ? call.args : { value: call.args };
+    return h(
+      "div",
+      { class: "cmp-call" },
+      h("span", { class: "tool-name", text: call.name }),
+      h(
+        "span",
+        { class: "cmp-args" },
+        Object.keys(args).map((k) =>
+          h("span", { class: "cmp-arg" + ((changed || []).includes(k) ? " arg-changed" : "") }, h("span", { class: "j-key", text: k }), "=" + shortJson(args[k])),
+        ),
+      ),
+    );
+  }
+
+  function answerView(parts, side) {
+    const skip = side === "a" ? "inserted" : "deleted";
+    const node = h("div", { class: "text cmp-answer", dataset: { side } });
+    let first = true;
+    for (const part of parts) {
+      if (part.op === skip) continue;
+      if (!first) node.append(" ");
+      first = false;
+      node.append(part.op === "same" ? part.text : h(part.op === "deleted" ? "del" : "ins", { text: part.text }));
+    }
+    if (first) node.append(h("span", { class: "muted", text: "(no answer)" }));
+    return node;
+  }
+
+  function factRow(label, a, b, fmt) {
+    const show = (v) => (v === null || v === undefined ? "—" : fmt ? fmt(v) : String(v));
+    const differ = show(a) !== show(b);
+    return h("tr", { class: differ ? "differ" : null }, h("th", { text: label }), h("td", { text: show(a) }), h("td", { text: show(b) }));
+  }
+
+  function turnCompareView(t) {
+    const a = t.a || {};
+    const b = t.b || {};
+    const user = a.userText || b.userText || "";
+    return h(
+      "section",
+      { class: "cmp-turn", dataset: { index: String(t.index) } },
+      h("header", { class: "turn-head" }, h("span", { class: "turn-no", text: "Turn " + (t.index + 1) }), h("span", { class: "cmp-user", text: user })),
+      h(
+        "div",
+        { class: "cmp-body" },
+        h(
+          "table",
+          { class: "cmp-facts attrs" },
+          h("thead", null, h("tr", null, h("th", { text: "" }), h("th", { text: "A" }), h("th", { text: "B" }))),
+          h(
+            "tbody",
+            null,
+            factRow("input tokens", t.a && a.inputTokens, t.b && b.inputTokens),
+            factRow("output tokens", t.a && a.outputTokens, t.b && b.outputTokens),
+            factRow("model calls", t.a && a.modelCalls, t.b && b.modelCalls),
+            factRow("latency", t.a && a.latencyMs, t.b && b.latencyMs, fmtDuration),
+            factRow("tool calls", t.a && a.toolCalls, t.b && b.toolCalls),
+          ),
+        ),
+        h("div", { class: "label", text: "Tool calls (A | B)" }),
+        t.trajectory.length
+          ? h(
+              "ol",
+              { class: "cmp-traj" },
+              t.trajectory.map((op) =>
+                h(
+                  "li",
+                  { class: "cmp-op cmp-" + op.op, dataset: { op: op.op } },
+                  h("span", { class: "cmp-mark", title: op.op, text: OP_MARKS[op.op] || "?" }),
+                  callCell(op.a, op.changedArgs),
+                  callCell(op.b, op.changedArgs),
+                ),
+              ),
+            )
+          : h("div", { class: "muted", text: "No tool calls on either side." }),
+        h("div", { class: "label", text: "Answers (A | B)" }),
+        h("div", { class: "cmp-answers" }, answerView(t.answer, "a"), answerView(t.answer, "b")),
+      ),
+    );
+  }
+
+  let compareSeq = 0;
+  async function renderCompare() {
+    const main = $("detail");
+    const { a, b } = state.view;
+    const seq = ++compareSeq;
+    main.replaceChildren(h("div", { class: "placeholder small", text: "Comparing " + a + " with " + b + "…" }));
+    let data;
+    try {
+      data = await api("/api/compare?a=" + encodeURIComponent(a) + "&b=" + encodeURIComponent(b));
+    } catch (err) {
+      if (seq !== compareSeq) return;
+      main.replaceChildren(h("div", { class: "placeholder" }, backButton(), h("h2", { text: "Compare" }), h("p", { text: String(err.message || err) })));
+      return;
+    }
+    if (seq !== compareSeq || !state.view || state.view.kind !== "compare") return;
+    const head = h(
+      "section",
+      { class: "dhead" },
+      backButton(),
+      h("h2", { text: "Compare two sessions" }),
+      h(
+        "div",
+        { class: "cmp-ids" },
+        h("span", { class: "chip", text: "A" }),
+        h("a", { href: sessionHref(a), class: "mono", text: a }),
+        h("span", { class: "chip", text: "B" }),
+        h("a", { href: sessionHref(b), class: "mono", text: b }),
+        h("a", { class: "button button-quiet", href: compareHref(b, a), text: "Swap" }),
+      ),
+      h(
+        "dl",
+        { class: "facts" },
+        h("div", { class: "kv" }, h("dt", { text: "turns" }), h("dd", { text: data.a.turnCount + " | " + data.b.turnCount })),
+        h("div", { class: "kv" }, h("dt", { text: "turns with other tool calls" }), h("dd", { text: String(data.turnsWithTrajectoryChanges) })),
+        h("div", { class: "kv" }, h("dt", { text: "turns with other answers" }), h("dd", { text: String(data.turnsWithAnswerChanges) })),
+      ),
+      h(
+        "div",
+        { class: "legend" },
+        h("span", null, h("span", { class: "cmp-mark cmp-changed" }, "~"), "arguments changed"),
+        h("span", null, h("span", { class: "cmp-mark cmp-deleted" }, "−"), "only in A"),
+        h("span", null, h("span", { class: "cmp-mark cmp-inserted" }, "+"), "only in B"),
+      ),
+    );
+    main.replaceChildren(h("div", { id: "compare" }, head, data.turns.map(turnCompareView), data.truncated ? h("p", { class: "muted", text: "Only the first turns are compared." }) : null));
+    main.scrollTop = 0;
   }
 
   // ---- Loading ------------------------------------------------------------------------------
@@ -1085,25 +1611,40 @@
       return;
     }
     const seq = ++detailSeq;
+    // Marks for whoever times an opening (the browser test): asked, answered, drawn.
+    performance.mark("agentrace:open");
     if (!keepView) {
       state.detail = null;
       renderDetail();
     }
     try {
-      const [session, spans] = await Promise.all([api(sessionPath(id)), api(sessionPath(id, "/spans"))]);
+      const [session, spans] = await Promise.all([api(sessionPath(id)), api(spansPage(id, null))]);
       if (seq !== detailSeq || id !== state.selected) return;
+      performance.mark("agentrace:answered");
       const invocations = new Map();
       for (const inv of session.invocations || []) invocations.set(invKey(inv), inv);
       const scroll = $("detail").scrollTop;
-      state.detail = { id, summary: stripDetail(session), invocations, spans: spans.spans || [], spansLoaded: true, spanIndex: null };
+      state.detail = {
+        id,
+        summary: stripDetail(session),
+        invocations,
+        annotations: annotationMap(session.annotations),
+        spans: spans.spans || [],
+        spansTotal: spans.total,
+        spansLoaded: true,
+        spanIndex: null,
+      };
       state.sessions.set(id, state.detail.summary);
       const meta = state.meta.get(id) || { count: null };
       meta.invocations = new Map(invocations);
       state.meta.set(id, meta);
       renderDetail();
+      performance.mark("agentrace:drawn");
       if (keepView) $("detail").scrollTop = scroll;
       else $("detail").scrollTop = 0;
+      scrollToTarget();
       renderListSoon();
+      if (spans.nextCursor) loadRestOfSpans(state.detail, spans.nextCursor);
     } catch (err) {
       if (seq !== detailSeq) return;
       if (err instanceof HttpError && err.status === 404) {
@@ -1115,6 +1656,60 @@
     }
   }
 
+  function spansPage(id, cursor) {
+    const limit = cursor ? SPAN_PAGE : FIRST_SPAN_PAGE;
+    return sessionPath(id, "/spans?limit=" + limit + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
+  }
+
+  function annotationMap(list) {
+    return new Map((list || []).map((a) => [a.index, a]));
+  }
+
+  /** The pages after the first, one request at a time; the waterfall is redrawn as each arrives. */
+  async function loadRestOfSpans(d, cursor) {
+    const bound = Math.ceil((d.spansTotal || 0) / SPAN_PAGE) + 2;
+    for (let i = 0; cursor && i < bound; i++) {
+      let page;
+      try {
+        page = await api(spansPage(d.id, cursor));
+      } catch (err) {
+        showError(err);
+        return;
+      }
+      if (state.detail !== d) return;
+      d.spans = d.spans.concat(page.spans || []);
+      d.spansTotal = page.total;
+      d.spanIndex = null;
+      cursor = page.nextCursor;
+      renderWaterfall();
+      refreshDetailChrome();
+    }
+    // Turn facts (durations, tokens) read every span: drawn again once all are here.
+    renderConversation();
+  }
+
+  /** Every span of a session, page by page. */
+  async function fetchAllSpans(id) {
+    let spans = [];
+    let cursor = null;
+    for (let i = 0; i < 1000; i++) {
+      const page = await api(spansPage(id, cursor));
+      spans = spans.concat(page.spans || []);
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    return spans;
+  }
+
+  /** Scrolls to (and marks) the turn named by `&turn=N`, once. */
+  function scrollToTarget() {
+    if (state.targetTurn === null) return;
+    const card = document.querySelector('#conversation article.turn[data-index="' + state.targetTurn + '"]');
+    if (!card) return;
+    card.classList.add("turn-target");
+    card.scrollIntoView({ block: "center" });
+  }
+
   let spansTimer = 0;
   function refreshSpansSoon() {
     if (spansTimer) return;
@@ -1123,11 +1718,13 @@
       const d = state.detail;
       if (!d || d.missing) return;
       try {
-        const [spans, session] = await Promise.all([api(sessionPath(d.id, "/spans")), api(sessionPath(d.id))]);
+        const [spans, session] = await Promise.all([fetchAllSpans(d.id), api(sessionPath(d.id))]);
         if (state.detail !== d) return;
-        d.spans = spans.spans || [];
+        d.spans = spans;
+        d.spansTotal = spans.length;
         d.spanIndex = null;
         d.summary = stripDetail(session);
+        d.annotations = annotationMap(session.annotations);
         // The API's list is the truth: it may also have dropped or renumbered turns.
         d.invocations = new Map((session.invocations || []).map((inv) => [invKey(inv), inv]));
         const meta = state.meta.get(d.id);
@@ -1197,6 +1794,8 @@
         if (!meta.invocations) meta.invocations = new Map();
         meta.invocations.set(invKey(inv), inv);
         state.meta.set(event.session_id, meta);
+        const listed = state.sessions.get(event.session_id);
+        if (listed && !listed.preview && !(inv.index || 0) && inv.user_text) listed.preview = [...inv.user_text].slice(0, 200).join("");
         renderListSoon();
         const d = state.detail;
         if (d && d.id === event.session_id && !d.missing) {
@@ -1298,9 +1897,13 @@
   // ---- Wiring -------------------------------------------------------------------------------
 
   function select(id) {
-    if (id === state.selected && state.detail && state.detail.id === id) return;
+    if (id === state.selected && state.detail && state.detail.id === id) {
+      scrollToTarget();
+      return;
+    }
     state.selected = id;
-    state.tab = "conversation";
+    const tab = hashParams().get("tab");
+    state.tab = tab === "spans" || tab === "logs" ? tab : "conversation";
     for (const row of document.querySelectorAll("#sessions .srow")) {
       const on = row.dataset.id === id;
       row.classList.toggle("active", on);
@@ -1311,7 +1914,23 @@
     loadDetail();
   }
 
-  window.addEventListener("hashchange", () => select(selectedFromHash()));
+  window.addEventListener("hashchange", () => {
+    state.view = viewFromHash();
+    state.targetTurn = turnFromHash();
+    if (state.view) {
+      state.selected = null;
+      state.detail = null;
+      for (const row of document.querySelectorAll("#sessions .srow.active")) row.classList.remove("active");
+      renderDetail();
+      return;
+    }
+    select(selectedFromHash());
+  });
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = $("search").value.trim();
+    if (q) location.hash = "#search=" + encodeURIComponent(q);
+  });
   $("filter").addEventListener("input", (e) => {
     state.filter = e.target.value;
     renderList();

@@ -84,6 +84,7 @@ pub async fn config(State(state): State<AppState>) -> Json<Value> {
             "maxDbBytes": l.max_db_bytes,
             "maxEvaluationsPerSession": l.max_evaluations_per_session,
             "maxConcurrentEvaluations": l.max_concurrent_evaluations,
+            "maxNoteBytes": l.max_note_bytes,
         },
         "sessions": {
             "completionGraceSeconds": s.completion_grace.as_secs_f64(),
@@ -128,8 +129,17 @@ pub async fn list_sessions(State(state): State<AppState>, Query(q): Query<ListQu
         offset: q.offset.unwrap_or(0),
     };
     let store = Arc::clone(state.ingest.store());
-    let (rows, total) = blocking(move || Ok(store.sessions(&filter)?)).await?;
-    let sessions: Vec<Value> = rows.iter().map(session_summary).collect();
+    let (rows, total, previews) = blocking(move || {
+        let (rows, total) = store.sessions(&filter)?;
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let previews = crate::search::previews(&store, &ids)?;
+        Ok((rows, total, previews))
+    })
+    .await?;
+    let sessions: Vec<Value> = rows
+        .iter()
+        .map(|row| with_preview(session_summary(row), previews.get(&row.id)))
+        .collect();
     Ok(Json(json!({
         "sessions": sessions,
         "total": total,
@@ -139,16 +149,37 @@ pub async fn list_sessions(State(state): State<AppState>, Query(q): Query<ListQu
     .into_response())
 }
 
-/// `GET /api/sessions/{id}`: the summary and the invocations.
+/// A session summary with its `preview`: the first user message (cut to
+/// [`crate::search::PREVIEW_CHARS`] characters), `null` before there is one.
+fn with_preview(mut summary: Value, preview: Option<&String>) -> Value {
+    if let Some(obj) = summary.as_object_mut() {
+        obj.insert("preview".to_owned(), json!(preview));
+    }
+    summary
+}
+
+/// `GET /api/sessions/{id}`: the summary (with its preview), the invocations and their
+/// annotations.
 pub async fn get_session(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let ingest = Arc::clone(&state.ingest);
     blocking(move || {
         let row = ingest.store().session(&id)?;
         let invocations = ingest.invocations(&id)?;
-        let mut summary = session_summary(&row);
+        let preview = invocations
+            .iter()
+            .filter_map(|inv| inv.get("user_text").and_then(Value::as_str))
+            .find(|text| !text.is_empty())
+            .map(|text| {
+                text.chars()
+                    .take(crate::search::PREVIEW_CHARS)
+                    .collect::<String>()
+            });
+        let annotations = crate::annotations::list(ingest.store(), &id)?;
+        let mut summary = with_preview(session_summary(&row), preview.as_ref());
         if let Some(obj) = summary.as_object_mut() {
             obj.insert("invocationCount".to_owned(), json!(invocations.len()));
             obj.insert("invocations".to_owned(), Value::Array(invocations));
+            obj.insert("annotations".to_owned(), json!(annotations));
         }
         Ok(Json(summary).into_response())
     })
@@ -176,14 +207,66 @@ fn items_json(items: &[StoredItem]) -> Vec<Value> {
         .collect()
 }
 
+/// Query of `GET /api/sessions/{id}/spans`.
+#[derive(Debug, Deserialize)]
+pub struct SpansQuery {
+    /// Spans per page, 1 to [`MAX_SPANS_PAGE`]; without it, every span in one answer.
+    limit: Option<u32>,
+    /// Where the page starts: the `nextCursor` of the page before (absent for the first).
+    cursor: Option<String>,
+}
+
+/// The largest page of `GET /api/sessions/{id}/spans`.
+pub const MAX_SPANS_PAGE: u32 = 10_000;
+
 /// `GET /api/sessions/{id}/spans`: OTLP/JSON spans in start order, each with its resource and
-/// scope.
-pub async fn session_spans(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+/// scope. With `limit`, one page of them: `{spans, total, nextCursor}` (`nextCursor` is `null` on
+/// the last page).
+pub async fn session_spans(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<SpansQuery>,
+) -> ApiResult {
+    let page = match q.limit {
+        None if q.cursor.is_some() => {
+            return Err(ApiError::BadRequest("a cursor needs a limit".to_owned()));
+        }
+        None => None,
+        Some(limit) if !(1..=MAX_SPANS_PAGE).contains(&limit) => {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be between 1 and {MAX_SPANS_PAGE}"
+            )));
+        }
+        Some(limit) => {
+            let offset = match q.cursor.as_deref() {
+                None => 0,
+                Some(c) => c
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|_| c.len() <= 20)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "invalid cursor: pass the nextCursor of the page before".to_owned(),
+                        )
+                    })?,
+            };
+            Some((offset, limit as usize))
+        }
+    };
     let store = Arc::clone(state.ingest.store());
     blocking(move || {
         store.session(&id)?;
-        let spans = store.spans(&id)?;
-        Ok(Json(json!({ "spans": items_json(&spans) })).into_response())
+        let Some((offset, limit)) = page else {
+            let spans = store.spans(&id)?;
+            return Ok(Json(json!({ "spans": items_json(&spans) })).into_response());
+        };
+        let (spans, total) = store.spans_page(&id, offset, limit)?;
+        let end = offset.saturating_add(spans.len());
+        let next = (end < total).then(|| end.to_string());
+        Ok(
+            Json(json!({ "spans": items_json(&spans), "total": total, "nextCursor": next }))
+                .into_response(),
+        )
     })
     .await
 }
@@ -221,11 +304,19 @@ pub async fn export_session(State(state): State<AppState>, Path(id): Path<String
         store.session(&id)?;
         let spans = store.spans(&id)?;
         let logs = store.logs(&id)?;
-        let doc = otlp_json::document(
+        let mut doc = otlp_json::document(
             &spans,
             &logs,
             &[(crate::ingest::AGENTEVALS_SESSION_NAME, id.as_str())],
         );
+        // Annotations ride along under a key OTLP readers ignore.
+        let annotations = crate::annotations::list(&store, &id)?;
+        if let (Some(obj), false) = (doc.as_object_mut(), annotations.is_empty()) {
+            obj.insert(
+                "agentrace".to_owned(),
+                json!({ "sessionId": id, "annotations": annotations }),
+            );
+        }
         Ok(Json(doc).into_response())
     })
     .await

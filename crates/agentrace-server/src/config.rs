@@ -109,6 +109,9 @@ pub struct Limits {
     /// pool; one more asked through the API gets 503 with `Retry-After`. Evaluations at
     /// completion wait for a free one instead.
     pub max_concurrent_evaluations: usize,
+    /// Bytes of the longest note an annotation may hold (`PUT
+    /// /api/sessions/{id}/annotations/{index}`); a longer one is refused with 400.
+    pub max_note_bytes: usize,
 }
 
 impl Default for Limits {
@@ -134,6 +137,7 @@ impl Default for Limits {
             max_db_bytes: None,
             max_evaluations_per_session: 100,
             max_concurrent_evaluations: 2,
+            max_note_bytes: 4096,
         }
     }
 }

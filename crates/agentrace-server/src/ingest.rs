@@ -1092,6 +1092,18 @@ impl Ingest {
     }
 
     fn publish_updates(&self, updates: Updates) {
+        // The changed turns go into the search index first (off the ingest path: extraction
+        // runs debounced, or for a reader). A failure leaves the index behind until the session
+        // completes and is indexed whole; the live feed goes on.
+        if !updates.is_empty() {
+            let changed = updates.iter().map(|(id, turns)| {
+                let turns = turns.iter().map(|(i, inv)| (*i, inv.json())).collect();
+                (id.as_str(), turns)
+            });
+            if let Err(err) = crate::search::index_changed(&self.store, changed) {
+                tracing::warn!(%err, "search index not updated");
+            }
+        }
         for (session_id, changed) in updates {
             for (_, invocation) in changed {
                 self.hub.publish(LiveEvent::InvocationUpdated {

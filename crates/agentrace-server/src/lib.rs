@@ -49,6 +49,7 @@
 //! | `--grpc-concurrency` | `AGENTRACE_GRPC_CONCURRENCY` | 32 | concurrent gRPC calls per connection |
 //! | `--max-items-per-request` | `AGENTRACE_MAX_ITEMS_PER_REQUEST` | 100000 | spans and logs per request; more get 413 |
 //! | `--max-string-bytes` | `AGENTRACE_MAX_STRING_BYTES` | 4 MiB | longest string in a span or log; longer are rejected |
+//! | `--max-note-bytes` | `AGENTRACE_MAX_NOTE_BYTES` | 4096 | longest note of a turn's annotation; longer get 400 |
 //! | `--live-buffer` | `AGENTRACE_LIVE_BUFFER` | 1024 | live events buffered per subscriber |
 //! | `--max-live-subscribers` | `AGENTRACE_MAX_LIVE_SUBSCRIBERS` | 64 | SSE and `/ws/live` subscribers; more get 503 |
 //! | `--max-ws-connections` | `AGENTRACE_MAX_WS_CONNECTIONS` | 64 | `/ws/traces` connections; more get 503 |
@@ -65,10 +66,12 @@
 //!
 //! None.
 
+pub mod annotations;
 pub mod api;
 pub mod auth;
 pub mod body;
 pub mod codec;
+pub mod compare;
 pub mod config;
 pub mod error;
 pub mod evaluation;
@@ -78,7 +81,9 @@ pub mod ingest;
 pub mod live;
 pub mod otlp;
 pub mod otlp_json;
+pub mod page_api;
 pub mod process;
+pub mod search;
 pub mod sessions;
 pub mod store;
 pub mod tracker;
@@ -91,7 +96,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::DefaultBodyLimit,
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
 };
 use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
@@ -280,6 +285,16 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/api/streaming/evaluate-sessions",
             post(evaluation::evaluate_sessions),
+        )
+        .route("/api/search", get(page_api::search))
+        .route("/api/compare", get(page_api::compare))
+        .route(
+            "/api/sessions/{id}/annotations",
+            get(page_api::list_annotations),
+        )
+        .route(
+            "/api/sessions/{id}/annotations/{index}",
+            put(page_api::put_annotation).delete(page_api::delete_annotation),
         )
         .route(
             "/api/{*rest}",

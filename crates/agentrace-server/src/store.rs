@@ -388,6 +388,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     } else {
         tx.execute_batch(SCHEMA)?;
     }
+    tx.execute_batch(crate::search::SCHEMA)?;
+    tx.execute_batch(crate::annotations::SCHEMA)?;
+    crate::search::backfill(&tx)?;
     tx.commit()?;
     Ok(())
 }
@@ -788,6 +791,15 @@ impl Store {
         Ok(id)
     }
 
+    /// Runs `f` on the connection (in its own transaction when `f` opens one): the modules that
+    /// keep their own tables ([`crate::search`], [`crate::annotations`]) use it.
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&mut self.conn.lock())
+    }
+
     /// Number of sessions stored.
     pub fn session_count(&self) -> Result<i64, StoreError> {
         let conn = self.read();
@@ -902,6 +914,7 @@ impl Store {
         let tx = conn.transaction()?;
         for (session_id, invocations) in sessions {
             write_invocations(&tx, session_id, invocations)?;
+            crate::search::index_all(&tx, session_id, invocations)?;
             let n = tx
                 .prepare_cached("UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2")?
                 .execute(params![at_ns, session_id])?;
@@ -910,7 +923,15 @@ impl Store {
             }
         }
         tx.commit()?;
+        drop(conn);
         self.committed();
+        // The spans' attribute values join the search index once a session is complete (they are
+        // read back from the store, a transaction of their own: completion does not wait on it).
+        for (session_id, _) in sessions {
+            if let Err(err) = crate::search::index_span_values(self, session_id) {
+                tracing::warn!(%err, session_id, "span attributes not indexed for search");
+            }
+        }
         Ok(())
     }
 
@@ -1022,6 +1043,59 @@ impl Store {
     pub fn spans(&self, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
         let chunks = self.chunks(CHUNKS_OF_SESSION, [session_id], session_id)?;
         split_chunks(chunks)
+    }
+
+    /// One page of a session's spans in start order (then span id): the `limit` spans from
+    /// `offset` on, and how many the session holds. Only the page's spans are written out as
+    /// JSON.
+    pub fn spans_page(
+        &self,
+        session_id: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<StoredItem>, usize), StoreError> {
+        let chunks = self.chunks(CHUNKS_OF_SESSION, [session_id], session_id)?;
+        // (start, span id, chunk, position in the chunk) of every span.
+        let mut keys: Vec<(u64, String, usize, usize)> = Vec::new();
+        let mut raws: Vec<Vec<Box<serde_json::value::RawValue>>> = Vec::new();
+        for (c, chunk) in chunks.iter().enumerate() {
+            match &chunk.body {
+                ChunkBody::Spans(list) => {
+                    raws.push(Vec::new());
+                    for (i, span) in list.iter().enumerate() {
+                        keys.push((span.start_ns, span.span_id.to_string(), c, i));
+                    }
+                }
+                ChunkBody::Json(text) => {
+                    let list: Vec<Box<serde_json::value::RawValue>> = serde_json::from_str(text)?;
+                    for (i, raw) in list.iter().enumerate() {
+                        let key: SpanKey = serde_json::from_str(raw.get())?;
+                        let start = key.start.and_then(|s| s.parse().ok()).unwrap_or(0);
+                        keys.push((start, key.span_id.unwrap_or_default(), c, i));
+                    }
+                    raws.push(list);
+                }
+            }
+        }
+        let total = keys.len();
+        keys.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let page = keys
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .filter_map(|&(_, _, c, i)| {
+                let chunk = chunks.get(c)?;
+                let body = match &chunk.body {
+                    ChunkBody::Spans(list) => agentrace_loader::write::to_json_string(list.get(i)?),
+                    ChunkBody::Json(_) => raws.get(c)?.get(i)?.get().to_owned(),
+                };
+                Some(StoredItem {
+                    origin: chunk.origin.clone(),
+                    body,
+                })
+            })
+            .collect();
+        Ok((page, total))
     }
 
     /// One trace's spans (in start order, then span id) and log records (in time order), as a
@@ -1190,6 +1264,8 @@ impl Store {
         tx.execute("DELETE FROM logs WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM invocations WHERE session = ?1", [rid])?;
         tx.execute("DELETE FROM evaluations WHERE session = ?1", [rid])?;
+        crate::search::forget_session(tx, rid)?;
+        crate::annotations::forget_session(tx, rid)?;
         tx.execute("DELETE FROM sessions WHERE rid = ?1", [rid])?;
         let mut pruned: Set<i64> = Set::default();
         {

@@ -118,6 +118,9 @@ pub(crate) struct ServeArgs {
     /// (413, gRPC OUT_OF_RANGE).
     #[arg(long, env = "AGENTRACE_MAX_ITEMS_PER_REQUEST", default_value_t = Limits::default().max_items_per_request)]
     max_items_per_request: u64,
+    /// Bytes of the longest note an annotation of a turn may hold (the page's verdict and note).
+    #[arg(long, env = "AGENTRACE_MAX_NOTE_BYTES", default_value_t = Limits::default().max_note_bytes)]
+    max_note_bytes: usize,
     /// Bytes of the longest string a span or log record may hold (a name, an attribute, a log
     /// body); one with a longer string is rejected through partial success.
     #[arg(long, env = "AGENTRACE_MAX_STRING_BYTES", default_value_t = Limits::default().max_string_bytes)]
@@ -181,6 +184,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode> {
         live_buffer: args.live_buffer,
         max_items_per_request: args.max_items_per_request,
         max_string_bytes: args.max_string_bytes,
+        max_note_bytes: args.max_note_bytes,
         max_decompressed_bytes: args.max_decompressed_bytes,
         max_ws_message_bytes: args.max_ws_message_bytes,
         grpc_concurrency: args.grpc_concurrency,

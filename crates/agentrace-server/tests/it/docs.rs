@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::testkit::{self, agent_turn, client, kv, span, traces};
 
-fn examples() -> Vec<Value> {
+pub(crate) fn examples() -> Vec<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/server.md");
     let text = std::fs::read_to_string(path).expect("docs/server.md");
     let mut out = Vec::new();

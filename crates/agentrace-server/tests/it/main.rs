@@ -12,6 +12,7 @@ mod hardening;
 mod live;
 mod live_bounds;
 mod otlp_http;
+mod page_api;
 mod pipeline;
 mod staging;
 mod store;
