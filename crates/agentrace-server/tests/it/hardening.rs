@@ -459,23 +459,6 @@ async fn grpc_logs_and_metrics_check_the_token_before_decoding() {
 
 // ---- 6. Storage faults -------------------------------------------------------------------------
 
-/// A turn in session `name` whose chat span carries `filler` bytes that do not compress.
-fn bulky_turn(name: &str, trace: u8, filler: usize) -> Vec<u8> {
-    let mut state = u64::from(trace).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let noise: String = (0..filler)
-        .map(|_| {
-            // xorshift: text LZ4 cannot shrink.
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b'a' + (state % 26) as u8)
-        })
-        .collect();
-    let mut spans = agent_turn(trace, 1, "question", "answer");
-    spans[1].attributes.push(kv("filler", &noise));
-    traces(vec![kv("agentevals.session_name", name)], spans).encode_to_vec()
-}
-
 #[tokio::test]
 async fn a_full_database_is_503_with_retry_after_and_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
@@ -502,7 +485,7 @@ async fn a_full_database_is_503_with_retry_after_and_loses_nothing_acknowledged(
         let response = http
             .post(format!("{base}/v1/traces"))
             .header("content-type", "application/x-protobuf")
-            .body(bulky_turn(&name, n, 40_000))
+            .body(testkit::bulky_turn(&name, n, 40_000))
             .send()
             .await
             .unwrap();

@@ -50,23 +50,6 @@ async fn two_new_traces_of_one_new_key_are_one_session_at_the_session_limit() {
     server.shutdown().await;
 }
 
-/// A turn in session `name` whose chat span carries `filler` bytes that do not compress.
-fn bulky(name: &str, trace: u8, filler: usize) -> Vec<u8> {
-    use prost::Message as _;
-    let mut state = u64::from(trace).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let noise: String = (0..filler)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            char::from(b'a' + (state % 26) as u8)
-        })
-        .collect();
-    let mut spans = agent_turn(trace, 1, "question", "answer");
-    spans[1].attributes.push(kv("filler", &noise));
-    traces(vec![kv("agentevals.session_name", name)], spans).encode_to_vec()
-}
-
 #[tokio::test]
 async fn a_failed_write_leaves_no_session_behind_and_the_key_works_once_there_is_room() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -93,7 +76,7 @@ async fn a_failed_write_leaves_no_session_behind_and_the_key_works_once_there_is
     let mut failed = None;
     for n in 1..=60u8 {
         let name = format!("s{n}");
-        match post(bulky(&name, n, 40_000))
+        match post(testkit::bulky_turn(&name, n, 40_000))
             .await
             .expect("sent")
             .status()
@@ -124,13 +107,18 @@ async fn a_failed_write_leaves_no_session_behind_and_the_key_works_once_there_is
             .expect("sent");
         assert_eq!(deleted.status(), 204);
     }
-    let retried = post(bulky(&name, n, 40_000)).await.expect("sent");
+    let retried = post(testkit::bulky_turn(&name, n, 40_000))
+        .await
+        .expect("sent");
     assert_eq!(retried.status(), 200);
     let session = testkit::get_json(&format!("{base}/api/sessions/{name}")).await;
     assert_eq!(session["spanCount"], 2, "{session}");
     // The counts are the store's: a retried export of the same spans adds nothing.
     assert_eq!(
-        post(bulky(&name, n, 40_000)).await.expect("sent").status(),
+        post(testkit::bulky_turn(&name, n, 40_000))
+            .await
+            .expect("sent")
+            .status(),
         200
     );
     let session = testkit::get_json(&format!("{base}/api/sessions/{name}")).await;

@@ -373,3 +373,20 @@ pub(crate) fn fuzz_cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+/// A turn in session `name` whose chat span carries `filler` bytes that do not compress.
+pub(crate) fn bulky_turn(name: &str, trace: u8, filler: usize) -> Vec<u8> {
+    let mut state = u64::from(trace).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let noise: String = (0..filler)
+        .map(|_| {
+            // xorshift: text LZ4 cannot shrink.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let mut spans = agent_turn(trace, 1, "question", "answer");
+    spans[1].attributes.push(kv("filler", &noise));
+    prost::Message::encode_to_vec(&traces(vec![kv("agentevals.session_name", name)], spans))
+}
