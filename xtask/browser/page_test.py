@@ -372,6 +372,18 @@ def run_evaluation(server, page, console_errors):
     expect(page.locator('#sessions .srow[data-id="conv-travel-001"] .eval-badge')).to_have_attribute(
         "data-verdict", "error" if latest["error"] else "pass" if latest["passed"] else "fail")
 
+    # Every complete session against the golden one: each one's badge is its newest verdict.
+    page.locator("#evaluations #ev-run-all").click()
+    expect(page.locator("#evaluations .ev-running")).to_contain_text("Scored ")
+    complete = [s for s in server.request("GET", "/api/sessions?limit=500")["sessions"] if s["complete"]]
+    expect(page.locator("#evaluations .ev-running")).to_have_text(
+        f"Scored {count(len(complete), 'session')}: {sum(1 for s in complete if s['latestEvaluation']['passed'])} passed.")
+    for s in complete:
+        v = s["latestEvaluation"]
+        assert v["evalSetId"] == set_id, v
+        expect(page.locator(f'#sessions .srow[data-id="{s["id"]}"] .eval-badge')).to_have_attribute(
+            "data-verdict", "error" if v["error"] else "pass" if v["passed"] else "fail")
+
     # (c) An uploaded trace file is evaluated; the page shows what the API answers for the same upload.
     page.goto(f"{server.base}/?token={TOKEN}#evaluate-files")
     trace_file = os.path.join(FIXTURES, upload_case, "trace.json")

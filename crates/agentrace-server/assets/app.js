@@ -83,6 +83,8 @@
     targetTurn: turnFromHash(),
     /** Unsaved notes being edited, by turn key. */
     drafts: new Map(),
+    /** The last evaluation asked for from the page (eval set, metrics, threshold, match type). */
+    evalChoice: null,
   };
 
   // ---- Small helpers ------------------------------------------------------------------------
@@ -1848,8 +1850,11 @@
   }
 
   /** The choices of an evaluation: eval set, metrics, threshold, match type. `sets` from
-   * `/api/eval-sets`, `metrics` from `/api/metrics`. */
+   * `/api/eval-sets`, `metrics` from `/api/metrics`; the last choices made (`state.evalChoice`)
+   * are kept when the form is drawn again. */
   function evalOptions(sets, metrics, preferredSet, allowNoSet) {
+    const last = state.evalChoice || {};
+    const checkedNames = last.metrics || ["tool_trajectory_avg_score"];
     const setSelect = h(
       "select",
       { class: "ev-set", "aria-label": "Eval set" },
@@ -1857,7 +1862,7 @@
       sets.map((s) => h("option", { value: s.id, text: s.id + (s.name && s.name !== s.id ? " — " + s.name : ""), selected: s.id === preferredSet })),
     );
     const boxes = metrics.map((m) => {
-      const box = h("input", { type: "checkbox", value: m.name, disabled: !m.available, checked: m.available && m.name === "tool_trajectory_avg_score" });
+      const box = h("input", { type: "checkbox", value: m.name, disabled: !m.available, checked: m.available && checkedNames.includes(m.name) });
       return h(
         "label",
         { class: "ev-metric" + (m.available ? "" : " unavailable"), title: m.available ? (m.requiresEvalSet ? "Compares with the eval set" : "Needs no eval set") : m.reason || "not available", dataset: { metric: m.name } },
@@ -1867,12 +1872,12 @@
         !m.available && m.reason ? h("span", { class: "ev-reason muted", text: m.reason }) : null,
       );
     });
-    const threshold = h("input", { type: "number", class: "ev-threshold", min: "0", max: "1", step: "0.05", placeholder: "default", "aria-label": "Threshold" });
+    const threshold = h("input", { type: "number", class: "ev-threshold", min: "0", max: "1", step: "0.05", placeholder: "default", "aria-label": "Threshold", value: last.threshold });
     const match = h(
       "select",
       { class: "ev-match", "aria-label": "Trajectory match type" },
       h("option", { value: "", text: "default (exact)" }),
-      ["exact", "in_order", "any_order"].map((v) => h("option", { value: v, text: v })),
+      ["exact", "in_order", "any_order"].map((v) => h("option", { value: v, text: v, selected: last.trajectoryMatchType === v })),
     );
     const node = h(
       "div",
@@ -1895,6 +1900,7 @@
       if (threshold.value !== "") body.threshold = Number(threshold.value);
       if (match.value) body.trajectoryMatchType = match.value;
       if (setSelect.value) body.evalSetId = setSelect.value;
+      state.evalChoice = Object.assign({}, body, { metrics: names });
       return body;
     };
     return { node, read };
@@ -2070,24 +2076,30 @@
     const tab = document.querySelector('.tab[data-tab="evaluations"] .tab-count');
     if (tab) tab.textContent = String(evaluations.length);
     const golden = sets.find((s) => s.id !== "golden-" + d.id && s.id.startsWith("golden-")) || sets[0];
-    const preferred = d.summary.evalSetId || (golden && golden.id);
+    const preferred = (state.evalChoice && state.evalChoice.evalSetId) || d.summary.evalSetId || (golden && golden.id);
     const options = evalOptions(sets, metrics, preferred, true);
-    const status = h("span", { class: "muted ev-running", role: "status" });
+    // What the last run from this pane said; kept on the session so a redraw shows it still.
+    const status = h("span", { class: "muted ev-running", role: "status", text: d.evalStatus || "" });
+    const say = (text) => {
+      d.evalStatus = text;
+      const node = document.querySelector("#evaluations .ev-running");
+      if (node && state.detail === d) node.textContent = text;
+    };
     const run = async (all) => {
       const body = options.read();
       if (all && !body.evalSetId) return notice("Pick the eval set to score every complete session against.", true);
-      status.textContent = all ? "Evaluating every complete session…" : "Evaluating…";
+      say(all ? "Evaluating every complete session…" : "Evaluating…");
       try {
         if (all) {
           if (body.evalSetId.startsWith("golden-")) body.goldenSessionId = body.evalSetId.slice("golden-".length);
           const answer = await api("/api/evaluate-sessions", "POST", body);
-          status.textContent = "Scored " + fmtCount(answer.results.length, "session") + ": " + answer.results.filter((r) => r.passed).length + " passed.";
+          say("Scored " + fmtCount(answer.results.length, "session") + ": " + answer.results.filter((r) => r.passed).length + " passed.");
         } else {
           await api(sessionPath(d.id, "/evaluate"), "POST", body);
-          status.textContent = "";
+          say("");
         }
       } catch (err) {
-        status.textContent = "";
+        say("");
         showError(err);
       }
       // The live feed's evaluation_complete redraws the list; this covers a feed that is down.
