@@ -366,6 +366,16 @@ def run_evaluation(server, page, console_errors):
     expect(page.locator('#sessions .srow[data-id="conv-travel-002"] .eval-badge')).to_have_attribute("data-verdict", "fail")
     card.scroll_into_view_if_needed()
     page.screenshot(path=os.path.join(SHOTS, "15-evaluation-1280.png"))
+    page.set_viewport_size({"width": 400, "height": 800})
+    expect(card).to_be_visible()
+    no_horizontal_overflow(page, "evaluations at 400 px")
+    page.screenshot(path=os.path.join(SHOTS, "15-evaluation-400.png"), full_page=True)
+    page.goto(f"{server.base}/?token={TOKEN}#eval-set={set_id}")
+    expect(page.locator("#eval-set .es-inv")).to_have_count(len(conversation))
+    no_horizontal_overflow(page, "eval set at 400 px")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-002&tab=evaluations")
+    expect(page.locator("#evaluations .evaluation")).to_have_count(1)
     # An evaluation made elsewhere (here, the API) appears live: the golden run's own verdict.
     server.request("POST", "/api/sessions/conv-travel-001/evaluate", {"evalSetId": set_id, "metrics": chosen})
     latest = next(s for s in server.request("GET", "/api/sessions?limit=500")["sessions"] if s["id"] == "conv-travel-001")["latestEvaluation"]
