@@ -867,7 +867,7 @@
     renderConversation();
     renderWaterfall();
     renderLogs();
-    renderEvaluations();
+    renderEvaluationsIfShown();
   }
 
   /** Spans of the open session: all of them once loaded, else the total the API announced. */
@@ -926,6 +926,7 @@
             renderWaterfall();
           }
           if (name === "logs") loadLogs();
+          if (name === "evaluations") renderEvaluationsIfShown();
         },
       },
       label,
@@ -2054,6 +2055,19 @@
     return h("article", { class: "evaluation", dataset: { id: doc.id === undefined || doc.id === null ? "" : String(doc.id), verdict: doc.error ? "error" : doc.passed ? "pass" : "fail" } }, head, h("div", { class: "ev-body" }, body));
   }
 
+  /** The Evaluations pane is drawn (three requests) only when it is in view; otherwise it is
+   * marked to be drawn when its tab is opened. */
+  function renderEvaluationsIfShown() {
+    const pane = $("evaluations");
+    if (!pane) return;
+    if (pane.hidden) {
+      pane.dataset.stale = "1";
+      return;
+    }
+    delete pane.dataset.stale;
+    renderEvaluations();
+  }
+
   /** The Evaluations pane of a session: run one, and every evaluation stored, newest first. */
   let evalPaneSeq = 0;
   async function renderEvaluations() {
@@ -2495,7 +2509,7 @@
         const d = state.detail;
         if (d && d.id === event.session_id && !d.missing) {
           d.summary.latestEvaluation = s ? s.latestEvaluation : d.summary.latestEvaluation;
-          renderEvaluations();
+          renderEvaluationsIfShown();
         }
         return;
       }
