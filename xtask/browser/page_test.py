@@ -399,13 +399,33 @@ def run_evaluation(server, page, console_errors):
     trace_file = os.path.join(FIXTURES, upload_case, "trace.json")
     page.locator("#ev-trace-files").set_input_files(trace_file)
     page.locator("#ev-eval-set-file").set_input_files(upload_set)
-    page.locator("#ev-upload-run").click()
-    card = page.locator("#ev-upload-result .evaluation")
-    expect(card).to_be_visible()
     with open(trace_file, "rb") as f:
         trace_bytes = f.read()
     with open(upload_set, "rb") as f:
         set_bytes = f.read()
+    # First with the match type and threshold set in the page: the same config sent to the API
+    # gives the same document (any_order lets the extra and reordered calls pass).
+    # The form keeps the last choices made (here, the two metrics asked for above): only the
+    # trajectory now.
+    for m in metrics:
+        if m["available"]:
+            page.locator(f'#evaluate-files .ev-metric[data-metric="{m["name"]}"] input').set_checked(m["name"] == "tool_trajectory_avg_score")
+    page.locator("#evaluate-files select.ev-match").select_option("any_order")
+    page.locator("#evaluate-files input.ev-threshold").fill("0.9")
+    page.locator("#ev-upload-run").click()
+    card = page.locator("#ev-upload-result .evaluation")
+    expect(card).to_have_attribute("data-verdict", "pass")
+    loose = post_multipart(server, "/api/evaluate",
+                           [("trace_files", "trace.json", trace_bytes), ("eval_set_file", "eval_set.json", set_bytes)],
+                           [("config", json.dumps({"metrics": ["tool_trajectory_avg_score"], "threshold": 0.9,
+                                                   "trajectoryMatchType": "any_order"}))])
+    assert loose["passed"] and loose["groups"][0]["metrics"][0]["threshold"] == 0.9, loose
+    check_evaluation(card, loose)
+    # Then the defaults (exact): the failure, its reason and its diff.
+    page.locator("#evaluate-files select.ev-match").select_option("")
+    page.locator("#evaluate-files input.ev-threshold").fill("")
+    page.locator("#ev-upload-run").click()
+    expect(card).to_have_attribute("data-verdict", "fail")
     answer = post_multipart(server, "/api/evaluate",
                             [("trace_files", "trace.json", trace_bytes), ("eval_set_file", "eval_set.json", set_bytes)],
                             [("config", json.dumps({"metrics": ["tool_trajectory_avg_score"]}))])
