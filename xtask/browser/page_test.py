@@ -204,6 +204,237 @@ def check_turns(page, invocations):
             expect(card.locator(".turn-head .chip", has_text=model)).to_have_count(1)
 
 
+def post_multipart(server, path, files, fields):
+    """A multipart/form-data POST (as the page's upload sends it): `files` is [(field, name, bytes)]."""
+    boundary = "agentrace-" + secrets.token_hex(8)
+    body = b""
+    for name, value in fields:
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").encode() + value.encode() + b"\r\n"
+    for field, filename, data in files:
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    req = urllib.request.Request(server.base + path, data=body, method="POST")
+    req.add_header("Authorization", "Bearer " + TOKEN)
+    req.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def fmt_score(score):
+    """How the page writes a score (JavaScript's toFixed(2))."""
+    return "—" if score is None else f"{score:.2f}"
+
+
+def failure_reasons(m):
+    """Why a metric did not pass, from the API's fields (as `agentrace run`'s table says it)."""
+    out = []
+    if m.get("error"):
+        out.append("error: " + m["error"])
+    if m.get("reason"):
+        out.append("reason: " + m["reason"])
+    if m["status"] == "FAILED" and not m.get("error") and m.get("score") is not None and m.get("threshold") is not None:
+        out.append(f"score {m['score']:.4f} is below the threshold {m['threshold']:g}")
+    return out
+
+
+def call_label(call):
+    args = call.get("args")
+    return call.get("name", "?") + "(" + ("" if args is None else json.dumps(args, separators=(",", ":"), ensure_ascii=False)) + ")"
+
+
+def check_evaluation(card, doc):
+    """The evaluation card shows the API's document: each metric's status, score and per-turn
+    scores, the reasons of each failure, and the diff of each failed trajectory."""
+    expect(card).to_have_attribute("data-verdict", "error" if doc.get("error") else "pass" if doc["passed"] else "fail")
+    failures = 0
+    for g in doc["groups"]:
+        for m in g["metrics"]:
+            row = card.locator(f'.ev-metric-row[data-metric="{m["metric"]}"]')
+            expect(row).to_have_attribute("data-status", m["status"])
+            expect(row.locator(".ev-score")).to_have_text(fmt_score(m["score"]))
+            expect(row.locator(".ev-turn")).to_have_text([fmt_score(s) for s in m["per_invocation_scores"]])
+            reasons = failure_reasons(m)
+            if m["status"] != "PASSED" and reasons:
+                box = card.locator(f'.ev-failure[data-metric="{m["metric"]}"]')
+                expect(box.locator(".ev-reasons li")).to_have_text(reasons)
+                failures += 1
+                unmatched = [c for c in (m.get("details") or {}).get("comparisons", []) if c.get("matched") is False]
+                if m["status"] == "FAILED":
+                    expect(box.locator(".ev-diff")).to_have_count(len(unmatched))
+                    for i, c in enumerate(unmatched):
+                        expected_calls = [call_label(x) for x in c.get("expected") or []]
+                        actual_calls = [call_label(x) for x in c.get("actual") or []]
+                        diff = box.locator(".ev-diff").nth(i)
+                        for label in expected_calls:
+                            if label not in actual_calls:
+                                expect(diff.locator(".ev-del", has_text=label)).to_have_count(1)
+                        for label in actual_calls:
+                            if label not in expected_calls:
+                                expect(diff.locator(".ev-ins", has_text=label)).to_have_count(1)
+    return failures
+
+
+def run_evaluation(server, page, console_errors):
+    """Golden runs, eval sets and evaluations from the page, each checked against the API."""
+    # (a) A session is marked golden, and an expected tool argument of its eval set is edited.
+    page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-001")
+    page.locator("#mark-golden").click()
+    set_id = "golden-conv-travel-001"
+    page.wait_for_url(f"**#eval-set={set_id}")
+    stored = server.request("GET", f"/api/eval-sets/{set_id}")
+    conversation = stored["eval_cases"][0]["conversation"]
+    invocations = server.request("GET", "/api/sessions/conv-travel-001/invocations")["invocations"]
+    assert len(conversation) == len(invocations), (len(conversation), len(invocations))
+    expect(page.locator("#eval-set .es-inv")).to_have_count(len(conversation))
+    # The first call with a numeric argument gets another value (as one would fix a golden run).
+    inv_i, use_i, key = next((i, j, k) for i, inv in enumerate(conversation)
+                             for j, use in enumerate(inv["intermediate_data"]["tool_uses"])
+                             for k, v in use["args"].items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    use = conversation[inv_i]["intermediate_data"]["tool_uses"][use_i]
+    new_args = dict(use["args"], **{key: use["args"][key] + 1})
+    box = page.locator(f'#eval-set .es-inv[data-index="{inv_i}"] .es-tool[data-index="{use_i}"] textarea.es-tool-args')
+    assert json.loads(box.input_value()) == use["args"], box.input_value()
+    box.fill(json.dumps(new_args))
+    page.locator("#es-save").click()
+    expect(page.locator("#es-status")).to_have_text("Saved.")
+    after = server.request("GET", f"/api/eval-sets/{set_id}")
+    assert after["eval_cases"][0]["conversation"][inv_i]["intermediate_data"]["tool_uses"][use_i]["args"] == new_args, after
+    page.reload()
+    box = page.locator(f'#eval-set .es-inv[data-index="{inv_i}"] .es-tool[data-index="{use_i}"] textarea.es-tool-args')
+    assert json.loads(box.input_value()) == new_args, box.input_value()
+    # Not JSON: refused in the page, nothing sent.
+    box.fill("{not json")
+    page.locator("#es-save").click()
+    expect(box).to_have_class("es-tool-args mono invalid")
+    assert server.request("GET", f"/api/eval-sets/{set_id}") == after
+    page.reload()
+    page.screenshot(path=os.path.join(SHOTS, "14-eval-set-1280.png"))
+    with page.expect_download() as download:
+        page.locator("#es-download").click()
+    with open(download.value.path(), encoding="utf-8") as f:
+        assert json.load(f) == after, "the download is not the stored eval set"
+
+    # Upload an eval set file, list it, delete it.
+    upload_case = "tool_order_differs"
+    upload_set = os.path.join(FIXTURES, upload_case, "eval_set.json")
+    with open(upload_set, encoding="utf-8") as f:
+        upload_id = json.load(f)["eval_set_id"]
+    page.goto(f"{server.base}/?token={TOKEN}#eval-sets")
+    page.locator("#eval-set-file").set_input_files(upload_set)
+    page.locator("#eval-set-upload").click()
+    listed = wait_until("the uploaded eval set", lambda: [s["id"] for s in server.request("GET", "/api/eval-sets")["evalSets"]]
+                        if upload_id in [s["id"] for s in server.request("GET", "/api/eval-sets")["evalSets"]] else None)
+    expect(page.locator("#eval-sets .eval-set-list tbody tr")).to_have_count(len(listed))
+    for sid in listed:
+        expect(page.locator(f'#eval-sets tr[data-id="{sid}"]')).to_have_count(1)
+    page.locator(f'#eval-sets tr[data-id="{upload_id}"] a').click()
+    page.wait_for_url(f"**#eval-set={upload_id}")
+    page.once("dialog", lambda d: d.accept())
+    page.locator("#es-delete").click()
+    page.wait_for_url("**#eval-sets")
+    expect(page.locator(f'#eval-sets tr[data-id="{upload_id}"]')).to_have_count(0)
+    assert upload_id not in [s["id"] for s in server.request("GET", "/api/eval-sets")["evalSets"]]
+
+    # (b) The second run is evaluated against the golden one and shows its failures with reasons.
+    metrics = server.request("GET", "/api/metrics")["metrics"]
+    page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-002&tab=evaluations")
+    form = page.locator("#evaluations .ev-form")
+    expect(form).to_be_visible()
+    for m in metrics:
+        box = form.locator(f'.ev-metric[data-metric="{m["name"]}"] input')
+        if m["available"]:
+            expect(box).to_be_enabled()
+        else:
+            expect(box).to_be_disabled()
+            expect(form.locator(f'.ev-metric[data-metric="{m["name"]}"] .ev-reason')).to_have_text(m["reason"])
+    chosen = [m["name"] for m in metrics if m["available"] and m["name"] in ("tool_trajectory_avg_score", "response_match_score")]
+    assert "tool_trajectory_avg_score" in chosen, metrics
+    for name in chosen:
+        form.locator(f'.ev-metric[data-metric="{name}"] input').check()
+    form.locator(".ev-set").select_option(set_id)
+    form.locator("#ev-run").click()
+    card = page.locator("#evaluations .evaluation").first
+    expect(card).to_be_visible()
+    doc = server.request("GET", "/api/sessions/conv-travel-002/evaluations")["evaluations"][0]
+    assert doc["evalSetId"] == set_id and not doc["passed"], doc
+    assert [m["metric"] for m in doc["groups"][0]["metrics"]] == chosen, doc["groups"][0]["metrics"]
+    expect(card).to_have_attribute("data-id", str(doc["id"]))
+    assert check_evaluation(card, doc) >= 1, "the second run should fail a metric"
+    expect(card.locator(".ev-diff .ev-del").first).to_be_visible()
+    # The list shows each session's latest verdict, as the API gives it.
+    expect(page.locator('#sessions .srow[data-id="conv-travel-002"] .eval-badge')).to_have_attribute("data-verdict", "fail")
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=os.path.join(SHOTS, "15-evaluation-1280.png"))
+    page.set_viewport_size({"width": 400, "height": 800})
+    expect(card).to_be_visible()
+    no_horizontal_overflow(page, "evaluations at 400 px")
+    page.screenshot(path=os.path.join(SHOTS, "15-evaluation-400.png"), full_page=True)
+    page.goto(f"{server.base}/?token={TOKEN}#eval-set={set_id}")
+    expect(page.locator("#eval-set .es-inv")).to_have_count(len(conversation))
+    no_horizontal_overflow(page, "eval set at 400 px")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.goto(f"{server.base}/?token={TOKEN}#session=conv-travel-002&tab=evaluations")
+    expect(page.locator("#evaluations .evaluation")).to_have_count(1)
+    # An evaluation made elsewhere (here, the API) appears live: the golden run's own verdict.
+    server.request("POST", "/api/sessions/conv-travel-001/evaluate", {"evalSetId": set_id, "metrics": chosen})
+    latest = next(s for s in server.request("GET", "/api/sessions?limit=500")["sessions"] if s["id"] == "conv-travel-001")["latestEvaluation"]
+    expect(page.locator('#sessions .srow[data-id="conv-travel-001"] .eval-badge')).to_have_attribute(
+        "data-verdict", "error" if latest["error"] else "pass" if latest["passed"] else "fail")
+
+    # Every complete session against the golden one: each one's badge is its newest verdict.
+    page.locator("#evaluations #ev-run-all").click()
+    expect(page.locator("#evaluations .ev-running")).to_contain_text("Scored ")
+    complete = [s for s in server.request("GET", "/api/sessions?limit=500")["sessions"] if s["complete"]]
+    expect(page.locator("#evaluations .ev-running")).to_have_text(
+        f"Scored {count(len(complete), 'session')}: {sum(1 for s in complete if s['latestEvaluation']['passed'])} passed.")
+    for s in complete:
+        v = s["latestEvaluation"]
+        assert v["evalSetId"] == set_id, v
+        expect(page.locator(f'#sessions .srow[data-id="{s["id"]}"] .eval-badge')).to_have_attribute(
+            "data-verdict", "error" if v["error"] else "pass" if v["passed"] else "fail")
+
+    # (c) An uploaded trace file is evaluated; the page shows what the API answers for the same upload.
+    page.goto(f"{server.base}/?token={TOKEN}#evaluate-files")
+    trace_file = os.path.join(FIXTURES, upload_case, "trace.json")
+    page.locator("#ev-trace-files").set_input_files(trace_file)
+    page.locator("#ev-eval-set-file").set_input_files(upload_set)
+    with open(trace_file, "rb") as f:
+        trace_bytes = f.read()
+    with open(upload_set, "rb") as f:
+        set_bytes = f.read()
+    # First with the match type and threshold set in the page: the same config sent to the API
+    # gives the same document (any_order lets the extra and reordered calls pass).
+    # The form keeps the last choices made (here, the two metrics asked for above): only the
+    # trajectory now.
+    for m in metrics:
+        if m["available"]:
+            page.locator(f'#evaluate-files .ev-metric[data-metric="{m["name"]}"] input').set_checked(m["name"] == "tool_trajectory_avg_score")
+    page.locator("#evaluate-files select.ev-match").select_option("any_order")
+    page.locator("#evaluate-files input.ev-threshold").fill("0.9")
+    page.locator("#ev-upload-run").click()
+    card = page.locator("#ev-upload-result .evaluation")
+    expect(card).to_have_attribute("data-verdict", "pass")
+    loose = post_multipart(server, "/api/evaluate",
+                           [("trace_files", "trace.json", trace_bytes), ("eval_set_file", "eval_set.json", set_bytes)],
+                           [("config", json.dumps({"metrics": ["tool_trajectory_avg_score"], "threshold": 0.9,
+                                                   "trajectoryMatchType": "any_order"}))])
+    assert loose["passed"] and loose["groups"][0]["metrics"][0]["threshold"] == 0.9, loose
+    check_evaluation(card, loose)
+    # Then the defaults (exact): the failure, its reason and its diff.
+    page.locator("#evaluate-files select.ev-match").select_option("")
+    page.locator("#evaluate-files input.ev-threshold").fill("")
+    page.locator("#ev-upload-run").click()
+    expect(card).to_have_attribute("data-verdict", "fail")
+    answer = post_multipart(server, "/api/evaluate",
+                            [("trace_files", "trace.json", trace_bytes), ("eval_set_file", "eval_set.json", set_bytes)],
+                            [("config", json.dumps({"metrics": ["tool_trajectory_avg_score"]}))])
+    assert answer["trigger"] == "upload" and not answer["passed"], answer
+    assert check_evaluation(card, answer) >= 1, "the upload should fail its trajectory"
+    page.screenshot(path=os.path.join(SHOTS, "16-upload-1280.png"), full_page=True)
+    assert not console_errors, f"console errors: {console_errors}"
+
+
 def on_alarm(_signum, _frame):
     raise TimeoutError(f"the browser test ran longer than {WHOLE_TEST_SECONDS} s")
 
@@ -636,6 +867,9 @@ def run_judging(server):
         assert exported["agentrace"]["annotations"][0]["note"] == note, exported.get("agentrace")
         card.scroll_into_view_if_needed()
         page.screenshot(path=os.path.join(SHOTS, "12-annotation-1280.png"))
+
+        # Golden runs, eval sets and evaluations.
+        run_evaluation(server, page, console_errors)
 
         # A 10,000-span session opens within the goal, measured in the browser: performance.now()
         # from the click on its row to the first waterfall rows drawn.

@@ -26,6 +26,8 @@
   const SPAN_PAGE = 2500;
   /** Results one search asks for. */
   const SEARCH_LIMIT = 50;
+  /** The tabs of an open session (`&tab=` names them). */
+  const TABS = ["conversation", "spans", "logs", "evaluations"];
 
   /** Adds `?token=` to the event stream's address (the server takes it only there: an
    * `EventSource` cannot send a header). */
@@ -70,7 +72,7 @@
     selected: selectedFromHash(),
     /** The open session: { id, summary, invocations: Map, spans: [], spansLoaded, missing } */
     detail: null,
-    tab: ["spans", "logs"].includes(hashParams().get("tab")) ? hashParams().get("tab") : "conversation",
+    tab: TABS.includes(hashParams().get("tab")) ? hashParams().get("tab") : "conversation",
     /** Keys of expanded elements (tool calls, spans), kept across re-renders. */
     open: new Set(),
     filter: "",
@@ -81,6 +83,8 @@
     targetTurn: turnFromHash(),
     /** Unsaved notes being edited, by turn key. */
     drafts: new Map(),
+    /** The last evaluation asked for from the page (eval set, metrics, threshold, match type). */
+    evalChoice: null,
   };
 
   // ---- Small helpers ------------------------------------------------------------------------
@@ -138,6 +142,9 @@
     const p = hashParams();
     if (p.has("search")) return { kind: "search", q: p.get("search") };
     if (p.has("compare") && p.has("with")) return { kind: "compare", a: p.get("compare"), b: p.get("with") };
+    if (p.has("eval-set")) return { kind: "eval-set", id: p.get("eval-set") };
+    if (location.hash === "#eval-sets") return { kind: "eval-sets" };
+    if (location.hash === "#evaluate-files") return { kind: "evaluate-files" };
     return null;
   }
 
@@ -468,7 +475,7 @@
       h(
         "a",
         { href: sessionHref(id), class: "srow-link", "aria-current": id === state.selected ? "page" : null },
-        h("div", { class: "srow-top" }, h("span", { class: "sid", text: id, title: id }), statusPill(summary.complete)),
+        h("div", { class: "srow-top" }, h("span", { class: "sid", text: id, title: id }), verdictBadge(summary.latestEvaluation), statusPill(summary.complete)),
         summary.preview ? h("div", { class: "preview", text: summary.preview, title: summary.preview }) : null,
         h(
           "div",
@@ -795,7 +802,10 @@
     document.body.classList.toggle("has-selection", !!state.selected || !!state.view);
     if (state.view) {
       if (state.view.kind === "search") renderSearch();
-      else renderCompare();
+      else if (state.view.kind === "compare") renderCompare();
+      else if (state.view.kind === "eval-sets") renderEvalSets();
+      else if (state.view.kind === "eval-set") renderEvalSet();
+      else renderEvaluateFiles();
       return;
     }
     if (!state.selected) {
@@ -836,6 +846,7 @@
         h("a", { class: "button", href: exportHref, download: d.id + ".otlp.json", text: "Export OTLP JSON", onclick: (e) => apiLink(e, exportHref, d.id + ".otlp.json") }),
         h("a", { class: "button button-quiet", href: spansHref, target: "_blank", rel: "noopener", text: "Spans JSON", onclick: (e) => apiLink(e, spansHref) }),
         h("a", { class: "button button-quiet", href: invocationsHref, target: "_blank", rel: "noopener", text: "Invocations JSON", onclick: (e) => apiLink(e, invocationsHref) }),
+        h("button", { class: "button button-quiet", id: "mark-golden", type: "button", text: "Mark golden", title: "Make this session an eval set: one case, one invocation per turn", disabled: d.invocations.size === 0, onclick: () => markGolden(d.id) }),
         compareSelect(d.id),
         h("button", { class: "button button-danger", type: "button", text: "Delete", onclick: () => deleteSession(d.id) }),
       ),
@@ -846,14 +857,17 @@
       tabButton("conversation", "Conversation", d.invocations.size),
       tabButton("spans", "Spans", spanCountOf(d)),
       tabButton("logs", "Logs", s.logCount || 0),
+      tabButton("evaluations", "Evaluations", d.evaluationCount === undefined ? "…" : d.evaluationCount),
     );
     const conversation = h("section", { id: "conversation", class: "pane", hidden: state.tab !== "conversation" });
     const spans = h("section", { id: "waterfall", class: "pane", hidden: state.tab !== "spans" });
     const logs = h("section", { id: "logs", class: "pane", hidden: state.tab !== "logs" });
-    main.replaceChildren(head, tabs, conversation, spans, logs);
+    const evaluations = h("section", { id: "evaluations", class: "pane", hidden: state.tab !== "evaluations" });
+    main.replaceChildren(head, tabs, conversation, spans, logs, evaluations);
     renderConversation();
     renderWaterfall();
     renderLogs();
+    renderEvaluationsIfShown();
   }
 
   /** Spans of the open session: all of them once loaded, else the total the API announced. */
@@ -902,6 +916,7 @@
           $("conversation").hidden = name !== "conversation";
           $("waterfall").hidden = name !== "spans";
           $("logs").hidden = name !== "logs";
+          $("evaluations").hidden = name !== "evaluations";
           if (name === "conversation" && $("conversation").dataset.stale) {
             delete $("conversation").dataset.stale;
             renderConversation();
@@ -911,6 +926,7 @@
             renderWaterfall();
           }
           if (name === "logs") loadLogs();
+          if (name === "evaluations") renderEvaluationsIfShown();
         },
       },
       label,
@@ -926,6 +942,7 @@
     const pill = document.querySelector(".dtitle .pill");
     if (pill) pill.replaceWith(statusPill(d.summary.complete));
     for (const b of document.querySelectorAll(".tab")) {
+      if (b.dataset.tab === "evaluations") continue;
       const count = b.dataset.tab === "spans" ? spanCountOf(d) : b.dataset.tab === "logs" ? d.summary.logCount || 0 : d.invocations.size;
       b.querySelector(".tab-count").textContent = String(count);
     }
@@ -1530,6 +1547,649 @@
     main.scrollTop = 0;
   }
 
+  // ---- Eval sets and evaluations --------------------------------------------------------------
+
+  /** The metrics this server can score, from `/api/metrics`, fetched once. */
+  let metricsPromise = null;
+  function loadMetrics() {
+    if (!metricsPromise) {
+      metricsPromise = api("/api/metrics")
+        .then((data) => data.metrics || [])
+        .catch((err) => {
+          metricsPromise = null;
+          throw err;
+        });
+    }
+    return metricsPromise;
+  }
+
+  async function loadEvalSets() {
+    const data = await api("/api/eval-sets");
+    return data.evalSets || [];
+  }
+
+  function evalSetPath(id) {
+    return "/api/eval-sets/" + encodeURIComponent(id);
+  }
+
+  function evalSetHref(id) {
+    return "#eval-set=" + encodeURIComponent(id);
+  }
+
+  /** A verdict badge: `pass`, `fail` or `error`, from an evaluation or its summary. */
+  function verdictBadge(ev) {
+    if (!ev) return null;
+    const kind = ev.error ? "error" : ev.passed ? "pass" : "fail";
+    const title = ev.error ? String(ev.error) : "Latest evaluation" + (ev.evalSetId ? " against " + ev.evalSetId : "");
+    return h("span", { class: "pill eval-badge eval-" + kind, dataset: { verdict: kind }, title, text: kind });
+  }
+
+  /** Makes the open session golden: an eval set of it, opened for editing. */
+  async function markGolden(id) {
+    try {
+      const set = await api(sessionPath(id, "/eval-set"), "POST", {});
+      notice("Eval set " + set.eval_set_id + " made of " + id + ".");
+      location.hash = evalSetHref(set.eval_set_id);
+    } catch (err) {
+      showError(err);
+    }
+  }
+
+  // Eval-set fields may be snake_case (as the server writes them) or camelCase (as ADK allows).
+  function field(obj, snake, camel) {
+    if (!obj) return undefined;
+    return obj[snake] !== undefined ? obj[snake] : obj[camel];
+  }
+
+  function contentText(content) {
+    const parts = (content && content.parts) || [];
+    return parts
+      .map((p) => (p && typeof p.text === "string" ? p.text : ""))
+      .filter(Boolean)
+      .join("\n");
+  }
+
+  function fmtScore(score) {
+    return score === null || score === undefined ? "—" : Number(score).toFixed(2);
+  }
+
+  /** The list of eval sets, with an upload. */
+  let evalSetsSeq = 0;
+  async function renderEvalSets() {
+    const main = $("detail");
+    const seq = ++evalSetsSeq;
+    main.replaceChildren(h("div", { class: "placeholder small", text: "Loading eval sets…" }));
+    let sets;
+    try {
+      sets = await loadEvalSets();
+    } catch (err) {
+      if (seq !== evalSetsSeq) return;
+      main.replaceChildren(h("div", { class: "placeholder" }, backButton(), h("h2", { text: "Eval sets" }), h("p", { text: String(err.message || err) })));
+      return;
+    }
+    if (seq !== evalSetsSeq || !state.view || state.view.kind !== "eval-sets") return;
+    const file = h("input", { type: "file", accept: ".json,application/json", "aria-label": "Eval set file", id: "eval-set-file" });
+    const upload = async () => {
+      const f = file.files && file.files[0];
+      if (!f) return notice("Choose an eval set file first.", true);
+      let body;
+      try {
+        body = JSON.parse(await f.text());
+      } catch (err) {
+        return notice(f.name + " is not JSON: " + (err.message || err), true);
+      }
+      try {
+        const saved = await api("/api/eval-sets", "POST", body);
+        notice("Stored eval set " + saved.id + ".");
+        renderEvalSets();
+      } catch (err) {
+        showError(err);
+      }
+    };
+    main.replaceChildren(
+      h(
+        "section",
+        { id: "eval-sets", class: "eval-sets" },
+        backButton(),
+        h("h2", { text: "Eval sets" }),
+        h("p", { class: "muted", text: "Golden runs and uploaded ADK EvalSet files. Mark a session golden from its page to add one." }),
+        sets.length
+          ? h(
+              "table",
+              { class: "attrs eval-set-list" },
+              h("thead", null, h("tr", null, h("th", { text: "id" }), h("th", { text: "name" }), h("th", { text: "cases" }), h("th", { text: "stored" }))),
+              h(
+                "tbody",
+                null,
+                sets.map((s) =>
+                  h(
+                    "tr",
+                    { dataset: { id: s.id } },
+                    h("td", null, h("a", { href: evalSetHref(s.id), class: "mono", text: s.id })),
+                    h("td", { text: s.name || "" }),
+                    h("td", { text: String(s.caseCount) }),
+                    h("td", { text: fmtTime(s.createdAtNs) }),
+                  ),
+                ),
+              ),
+            )
+          : h("p", { class: "muted", text: "No eval set is stored yet." }),
+        h("div", { class: "label", text: "Upload an eval set (ADK EvalSet JSON)" }),
+        h("div", { class: "actions" }, file, h("button", { type: "button", class: "button", id: "eval-set-upload", text: "Upload", onclick: upload })),
+      ),
+    );
+  }
+
+  /** One eval set, editable: each invocation's expected tool calls and final response. */
+  let evalSetSeq = 0;
+  async function renderEvalSet() {
+    const main = $("detail");
+    const id = state.view.id;
+    const seq = ++evalSetSeq;
+    main.replaceChildren(h("div", { class: "placeholder small", text: "Loading eval set " + id + "…" }));
+    let set;
+    try {
+      set = await api(evalSetPath(id));
+    } catch (err) {
+      if (seq !== evalSetSeq) return;
+      main.replaceChildren(h("div", { class: "placeholder" }, h("a", { class: "back", href: "#eval-sets", text: "← Eval sets" }), h("h2", { text: "Eval set " + id }), h("p", { text: String(err.message || err) })));
+      return;
+    }
+    if (seq !== evalSetSeq || !state.view || state.view.kind !== "eval-set") return;
+    // The editor works on a copy; Save sends it whole.
+    const draft = JSON.parse(JSON.stringify(set));
+    const casesNode = h("div", { class: "es-cases" });
+    const redraw = () => casesNode.replaceChildren(...(field(draft, "eval_cases", "evalCases") || []).map(caseEditor));
+
+    function caseEditor(c, ci) {
+      const conversation = c.conversation || [];
+      return h(
+        "section",
+        { class: "es-case", dataset: { case: String(ci) } },
+        h("h3", { text: "Case " + (field(c, "eval_id", "evalId") || ci + 1) }),
+        conversation.length ? conversation.map((inv, ii) => invocationEditor(inv, ii)) : h("p", { class: "muted", text: "No invocations in this case." }),
+      );
+    }
+
+    function invocationEditor(inv, ii) {
+      let data = field(inv, "intermediate_data", "intermediateData");
+      if (!data) {
+        data = { tool_uses: [] };
+        inv.intermediate_data = data;
+      }
+      const usesKey = data.tool_uses !== undefined || data.toolUses === undefined ? "tool_uses" : "toolUses";
+      if (!Array.isArray(data[usesKey])) data[usesKey] = [];
+      const uses = data[usesKey];
+      const responseKey = inv.final_response !== undefined || inv.finalResponse === undefined ? "final_response" : "finalResponse";
+      const callRows = uses.map((use, ui) => {
+        const name = h("input", { type: "text", class: "es-tool-name", value: use.name || "", "aria-label": "Tool name", maxlength: "256" });
+        name.addEventListener("input", () => (use.name = name.value));
+        const args = h("textarea", { class: "es-tool-args mono", rows: "2", "aria-label": "Arguments of " + (use.name || "the tool") + " (JSON)" });
+        args.value = JSON.stringify(use.args === undefined ? {} : use.args);
+        args.addEventListener("input", () => {
+          args.dataset.dirty = "1";
+          args.classList.remove("invalid");
+        });
+        args.agentraceUse = use;
+        return h(
+          "li",
+          { class: "es-tool", dataset: { index: String(ui) } },
+          name,
+          args,
+          h("button", {
+            type: "button",
+            class: "vbtn es-remove",
+            title: "Remove this expected call",
+            text: "Remove",
+            onclick: () => {
+              uses.splice(ui, 1);
+              redraw();
+            },
+          }),
+        );
+      });
+      const answer = h("textarea", { class: "es-answer", rows: "3", "aria-label": "Expected final response of invocation " + (ii + 1) });
+      answer.value = contentText(inv[responseKey]);
+      answer.addEventListener("input", () => {
+        const text = answer.value;
+        inv[responseKey] = text ? { role: (inv[responseKey] && inv[responseKey].role) || "model", parts: [{ text }] } : null;
+      });
+      return h(
+        "article",
+        { class: "turn es-inv", dataset: { index: String(ii) } },
+        h("header", { class: "turn-head" }, h("span", { class: "turn-no", text: "Invocation " + (ii + 1) }), h("span", { class: "muted mono", text: field(inv, "invocation_id", "invocationId") || "" })),
+        h(
+          "div",
+          { class: "turn-body" },
+          message("user", contentText(field(inv, "user_content", "userContent")) || "(no user text)"),
+          h("div", { class: "label", text: "Expected tool calls (name, arguments as JSON)" }),
+          h("ol", { class: "es-tools" }, callRows),
+          h("button", {
+            type: "button",
+            class: "vbtn es-add",
+            text: "Add a tool call",
+            onclick: () => {
+              uses.push({ name: "", args: {} });
+              redraw();
+            },
+          }),
+          h("div", { class: "label", text: "Expected final response" }),
+          answer,
+        ),
+      );
+    }
+
+    /** Reads the argument boxes back into the draft; false (and the box marked) when one is not JSON. */
+    function takeArgs() {
+      for (const box of casesNode.querySelectorAll("textarea.es-tool-args")) {
+        try {
+          box.agentraceUse.args = JSON.parse(box.value || "{}");
+        } catch (err) {
+          box.classList.add("invalid");
+          box.focus();
+          notice("Arguments are not JSON: " + (err.message || err), true);
+          return false;
+        }
+      }
+      return true;
+    }
+
+    const save = async () => {
+      if (!takeArgs()) return;
+      try {
+        await api("/api/eval-sets", "POST", draft);
+        set = JSON.parse(JSON.stringify(draft));
+        notice("Saved eval set " + id + ".");
+        $("es-status").textContent = "Saved.";
+      } catch (err) {
+        showError(err);
+      }
+    };
+    const download = () => {
+      const blob = new Blob([JSON.stringify(set, null, 2) + "\n"], { type: "application/json" });
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: id + ".evalset.json" });
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    };
+    const remove = async () => {
+      if (!window.confirm("Delete eval set " + id + "? Evaluations made with it keep their results.")) return;
+      try {
+        await api(evalSetPath(id), "DELETE");
+        location.hash = "#eval-sets";
+      } catch (err) {
+        showError(err);
+      }
+    };
+    const golden = id.startsWith("golden-") ? id.slice("golden-".length) : null;
+    main.replaceChildren(
+      h(
+        "section",
+        { id: "eval-set", class: "eval-set", dataset: { id } },
+        h("a", { class: "back", href: "#eval-sets", text: "← Eval sets" }),
+        h("div", { class: "dtitle" }, h("h2", { text: "Eval set " + id, title: id })),
+        h(
+          "dl",
+          { class: "facts" },
+          set.name ? h("div", { class: "kv" }, h("dt", { text: "name" }), h("dd", { text: set.name })) : null,
+          h("div", { class: "kv" }, h("dt", { text: "cases" }), h("dd", { text: String((field(set, "eval_cases", "evalCases") || []).length) })),
+          golden && state.sessions.has(golden) ? h("div", { class: "kv" }, h("dt", { text: "golden session" }), h("dd", null, h("a", { href: sessionHref(golden), class: "mono", text: golden }))) : null,
+        ),
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", class: "button", id: "es-save", text: "Save", onclick: save }),
+          h("button", { type: "button", class: "button button-quiet", id: "es-download", text: "Download EvalSet JSON", onclick: download }),
+          h("button", { type: "button", class: "button button-danger", id: "es-delete", text: "Delete", onclick: remove }),
+          h("span", { id: "es-status", class: "muted", role: "status" }),
+        ),
+        casesNode,
+      ),
+    );
+    redraw();
+    main.scrollTop = 0;
+  }
+
+  /** The choices of an evaluation: eval set, metrics, threshold, match type. `sets` from
+   * `/api/eval-sets`, `metrics` from `/api/metrics`; the last choices made (`state.evalChoice`)
+   * are kept when the form is drawn again. */
+  function evalOptions(sets, metrics, preferredSet, allowNoSet) {
+    const last = state.evalChoice || {};
+    const checkedNames = last.metrics || ["tool_trajectory_avg_score"];
+    const setSelect = h(
+      "select",
+      { class: "ev-set", "aria-label": "Eval set" },
+      allowNoSet ? h("option", { value: "", text: "The session's own eval set (if it names one)" }) : null,
+      sets.map((s) => h("option", { value: s.id, text: s.id + (s.name && s.name !== s.id ? " — " + s.name : ""), selected: s.id === preferredSet })),
+    );
+    const boxes = metrics.map((m) => {
+      const box = h("input", { type: "checkbox", value: m.name, disabled: !m.available, checked: m.available && checkedNames.includes(m.name) });
+      return h(
+        "label",
+        { class: "ev-metric" + (m.available ? "" : " unavailable"), title: m.available ? (m.requiresEvalSet ? "Compares with the eval set" : "Needs no eval set") : m.reason || "not available", dataset: { metric: m.name } },
+        box,
+        " " + m.name,
+        m.usesLlm ? h("span", { class: "chip", text: "judge" }) : null,
+        !m.available && m.reason ? h("span", { class: "ev-reason muted", text: m.reason }) : null,
+      );
+    });
+    const threshold = h("input", { type: "number", class: "ev-threshold", min: "0", max: "1", step: "0.05", placeholder: "default", "aria-label": "Threshold", value: last.threshold });
+    const match = h(
+      "select",
+      { class: "ev-match", "aria-label": "Trajectory match type" },
+      h("option", { value: "", text: "default (exact)" }),
+      ["exact", "in_order", "any_order"].map((v) => h("option", { value: v, text: v, selected: last.trajectoryMatchType === v })),
+    );
+    const node = h(
+      "div",
+      { class: "ev-options" },
+      h("label", { class: "ev-row" }, h("span", { class: "label", text: "Eval set" }), setSelect),
+      h("div", { class: "label", text: "Metrics" }),
+      h("div", { class: "ev-metrics" }, boxes),
+      h(
+        "div",
+        { class: "ev-row" },
+        h("label", null, h("span", { class: "label", text: "Threshold " }), threshold),
+        h("label", null, h("span", { class: "label", text: "Trajectory match " }), match),
+      ),
+    );
+    /** The request's metric fields (and the eval set id, when one is picked). */
+    const read = () => {
+      const body = {};
+      const names = boxes.map((b) => b.querySelector("input")).filter((b) => b.checked).map((b) => b.value);
+      if (names.length) body.metrics = names;
+      if (threshold.value !== "") body.threshold = Number(threshold.value);
+      if (match.value) body.trajectoryMatchType = match.value;
+      if (setSelect.value) body.evalSetId = setSelect.value;
+      state.evalChoice = Object.assign({}, body, { metrics: names });
+      return body;
+    };
+    return { node, read };
+  }
+
+  /** Why a metric did not pass, as `agentrace run`'s table says it. */
+  function failureReasons(m) {
+    const out = [];
+    if (m.error) out.push("error: " + m.error);
+    if (m.reason) out.push("reason: " + m.reason);
+    if (m.status === "FAILED" && !m.error) {
+      if (m.score !== null && m.score !== undefined && m.threshold !== null && m.threshold !== undefined) {
+        out.push("score " + Number(m.score).toFixed(4) + " is below the threshold " + m.threshold);
+      } else if (m.details && Array.isArray(m.details.over_budget)) {
+        out.push("over the budget of " + m.details.max + " " + (m.details.unit || "") + " in invocation(s) " + m.details.over_budget.join(", "));
+      }
+    }
+    if (m.missing_turns) out.push(m.missing_turns + " expected turn(s) had no actual turn");
+    if (m.unexpected_turns) out.push(m.unexpected_turns + " actual turn(s) had no expected turn");
+    return out;
+  }
+
+  function callLabel(call) {
+    const name = (call && call.name) || "?";
+    const args = call && call.args !== undefined && call.args !== null ? JSON.stringify(call.args) : "";
+    return name + "(" + args + ")";
+  }
+
+  /** A longest-common-subsequence diff of two short lists: [op, text] with op " ", "-" or "+". */
+  function diffLines(a, b) {
+    const n = a.length;
+    const m = b.length;
+    if (n * m > 250000) return a.map((x) => ["-", x]).concat(b.map((y) => ["+", y]));
+    const l = Array.from({ length: n + 1 }, () => new Array(m + 1).fill(0));
+    for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) l[i][j] = a[i] === b[j] ? l[i + 1][j + 1] + 1 : Math.max(l[i + 1][j], l[i][j + 1]);
+    const out = [];
+    let i = 0;
+    let j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && a[i] === b[j]) {
+        out.push([" ", a[i]]);
+        i++;
+        j++;
+      } else if (j < m && (i === n || l[i][j + 1] >= l[i + 1][j])) out.push(["+", b[j++]]);
+      else out.push(["-", a[i++]]);
+    }
+    return out;
+  }
+
+  /** The trajectory diff of each unmatched invocation of a failed trajectory metric. */
+  function trajectoryDiffs(m) {
+    const comparisons = m.details && Array.isArray(m.details.comparisons) ? m.details.comparisons : [];
+    return comparisons
+      .filter((c) => c && c.matched === false)
+      .map((c) => {
+        const lines = diffLines((c.expected || []).map(callLabel), (c.actual || []).map(callLabel));
+        return h(
+          "div",
+          { class: "ev-diff", dataset: { invocation: String(c.invocation_id || "") } },
+          h("div", { class: "label", text: "Trajectory of invocation " + (c.invocation_id || "?") + " (− expected, + actual)" }),
+          h(
+            "ol",
+            { class: "ev-diff-lines mono" },
+            lines.length
+              ? lines.map(([op, text]) => h("li", { class: op === "-" ? "ev-del" : op === "+" ? "ev-ins" : "ev-same", dataset: { op } }, h("span", { class: "ev-op", text: op === "-" ? "−" : op }), text))
+              : h("li", { class: "ev-same", text: "(no calls)" }),
+          ),
+        );
+      });
+  }
+
+  const STATUS_LABELS = { PASSED: "passed", FAILED: "failed", NOT_EVALUATED: "not evaluated" };
+
+  /** One evaluation document: verdict, then per group its metrics with per-turn scores, the
+   * reasons of each failure and a diff of each failed trajectory. */
+  function evaluationView(doc) {
+    const summary = doc.summary || {};
+    const groups = doc.groups || [];
+    const head = h(
+      "header",
+      { class: "ev-head" },
+      verdictBadge(doc),
+      h("span", { class: "ev-title", text: doc.id !== undefined && doc.id !== null ? "Evaluation " + doc.id : "Evaluation" }),
+      doc.evalSetId ? h("span", { class: "chip", text: "eval set " + doc.evalSetId }) : null,
+      doc.trigger ? h("span", { class: "chip", text: doc.trigger }) : null,
+      h("span", { class: "spacer" }),
+      summary.results !== undefined ? h("span", { class: "fact", text: summary.passed + " passed · " + summary.failed + " failed · " + (summary.not_evaluated || 0) + " not evaluated" }) : null,
+      doc.createdAt ? h("span", { class: "fact", text: fmtTime(doc.createdAt) }) : null,
+    );
+    const body = [];
+    if (doc.error) body.push(h("div", { class: "error-line ev-error", text: String(doc.error) }));
+    for (const e of doc.errors || []) body.push(h("div", { class: "error-line", text: (e.file ? e.file + ": " : "") + e.error }));
+    for (const g of groups) {
+      const turns = Math.max(g.num_invocations || 0, ...(g.metrics || []).map((m) => (m.per_invocation_scores || []).length));
+      const rows = (g.metrics || []).map((m) =>
+        h(
+          "tr",
+          { class: "ev-metric-row ev-" + (m.status || "").toLowerCase(), dataset: { metric: m.metric, status: m.status || "" } },
+          h("th", { text: m.metric + (m.match_type ? " (" + m.match_type + ")" : "") }),
+          h("td", { class: "ev-score", text: fmtScore(m.score) }),
+          h("td", { class: "ev-threshold", text: m.threshold === null || m.threshold === undefined ? "—" : String(m.threshold) }),
+          h("td", null, h("span", { class: "pill ev-status ev-status-" + (m.status || "").toLowerCase(), text: STATUS_LABELS[m.status] || m.status || "" })),
+          Array.from({ length: turns }, (_, i) => {
+            const s = (m.per_invocation_scores || [])[i];
+            const failed = s !== null && s !== undefined && m.threshold !== null && m.threshold !== undefined && s < m.threshold;
+            return h("td", { class: "ev-turn" + (failed ? " ev-turn-fail" : ""), dataset: { turn: String(i) }, text: fmtScore(s) });
+          }),
+        ),
+      );
+      const problems = (g.metrics || [])
+        .filter((m) => m.status !== "PASSED")
+        .map((m) => {
+          const reasons = failureReasons(m);
+          const diffs = m.status === "FAILED" ? trajectoryDiffs(m) : [];
+          if (!reasons.length && !diffs.length) return null;
+          return h(
+            "div",
+            { class: "ev-failure", dataset: { metric: m.metric } },
+            h("div", { class: "label", text: m.metric }),
+            reasons.length ? h("ul", { class: "ev-reasons" }, reasons.map((r) => h("li", { text: r }))) : null,
+            diffs,
+          );
+        });
+      const caseLine = g.eval_case_id
+        ? "case " + g.eval_case_id + (g.eval_case_match ? " (" + g.eval_case_match + ")" : "")
+        : g.eval_case_reason
+          ? "no case: " + g.eval_case_reason
+          : "no eval set";
+      body.push(
+        h(
+          "div",
+          { class: "ev-group", dataset: { group: String(g.index || 0) } },
+          h("div", { class: "muted ev-case", text: (groups.length > 1 ? (g.file || "group " + g.index) + " · " : "") + fmtCount(g.num_invocations || 0, "turn") + " · " + caseLine }),
+          rows.length
+            ? h(
+                "div",
+                { class: "ev-table-wrap" },
+                h(
+                  "table",
+                  { class: "attrs ev-table" },
+                  h("thead", null, h("tr", null, h("th", { text: "metric" }), h("th", { text: "score" }), h("th", { text: "threshold" }), h("th", { text: "status" }), Array.from({ length: turns }, (_, i) => h("th", { text: "turn " + (i + 1) })))),
+                  h("tbody", null, rows),
+                ),
+              )
+            : null,
+          problems,
+        ),
+      );
+    }
+    if (!groups.length && !doc.error) body.push(h("div", { class: "muted", text: "Nothing was scored." }));
+    return h("article", { class: "evaluation", dataset: { id: doc.id === undefined || doc.id === null ? "" : String(doc.id), verdict: doc.error ? "error" : doc.passed ? "pass" : "fail" } }, head, h("div", { class: "ev-body" }, body));
+  }
+
+  /** The Evaluations pane is drawn (three requests) only when it is in view; otherwise it is
+   * marked to be drawn when its tab is opened. */
+  function renderEvaluationsIfShown() {
+    const pane = $("evaluations");
+    if (!pane) return;
+    if (pane.hidden) {
+      pane.dataset.stale = "1";
+      return;
+    }
+    delete pane.dataset.stale;
+    renderEvaluations();
+  }
+
+  /** The Evaluations pane of a session: run one, and every evaluation stored, newest first. */
+  let evalPaneSeq = 0;
+  async function renderEvaluations() {
+    const pane = $("evaluations");
+    const d = state.detail;
+    if (!pane || !d || d.missing) return;
+    const seq = ++evalPaneSeq;
+    let sets;
+    let metrics;
+    let list;
+    try {
+      [sets, metrics, list] = await Promise.all([loadEvalSets(), loadMetrics(), api(sessionPath(d.id, "/evaluations"))]);
+    } catch (err) {
+      if (seq === evalPaneSeq) pane.replaceChildren(h("div", { class: "placeholder small", text: String(err.message || err) }));
+      return;
+    }
+    if (seq !== evalPaneSeq || state.detail !== d) return;
+    const evaluations = list.evaluations || [];
+    d.evaluationCount = evaluations.length;
+    const tab = document.querySelector('.tab[data-tab="evaluations"] .tab-count');
+    if (tab) tab.textContent = String(evaluations.length);
+    const golden = sets.find((s) => s.id !== "golden-" + d.id && s.id.startsWith("golden-")) || sets[0];
+    const preferred = (state.evalChoice && state.evalChoice.evalSetId) || d.summary.evalSetId || (golden && golden.id);
+    const options = evalOptions(sets, metrics, preferred, true);
+    // What the last run from this pane said; kept on the session so a redraw shows it still.
+    const status = h("span", { class: "muted ev-running", role: "status", text: d.evalStatus || "" });
+    const say = (text) => {
+      d.evalStatus = text;
+      const node = document.querySelector("#evaluations .ev-running");
+      if (node && state.detail === d) node.textContent = text;
+    };
+    const run = async (all) => {
+      const body = options.read();
+      if (all && !body.evalSetId) return notice("Pick the eval set to score every complete session against.", true);
+      say(all ? "Evaluating every complete session…" : "Evaluating…");
+      try {
+        if (all) {
+          if (body.evalSetId.startsWith("golden-")) body.goldenSessionId = body.evalSetId.slice("golden-".length);
+          const answer = await api("/api/evaluate-sessions", "POST", body);
+          say("Scored " + fmtCount(answer.results.length, "session") + ": " + answer.results.filter((r) => r.passed).length + " passed.");
+        } else {
+          await api(sessionPath(d.id, "/evaluate"), "POST", body);
+          say("");
+        }
+      } catch (err) {
+        say("");
+        showError(err);
+      }
+      // The live feed's evaluation_complete redraws the list; this covers a feed that is down.
+      if (state.detail === d) renderEvaluations();
+    };
+    pane.replaceChildren(
+      h(
+        "section",
+        { class: "ev-form" },
+        options.node,
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", class: "button", id: "ev-run", text: "Evaluate this session", onclick: () => run(false) }),
+          h("button", { type: "button", class: "button button-quiet", id: "ev-run-all", text: "Evaluate every complete session", title: "Score every complete session against the chosen eval set", onclick: () => run(true) }),
+          status,
+        ),
+      ),
+      evaluations.length ? h("div", { class: "ev-list" }, evaluations.map(evaluationView)) : h("div", { class: "placeholder small", text: "No evaluation of this session yet." }),
+    );
+  }
+
+  /** Evaluate uploaded trace files against an uploaded eval set; nothing is stored. */
+  let uploadSeq = 0;
+  async function renderEvaluateFiles() {
+    const main = $("detail");
+    const seq = ++uploadSeq;
+    let metrics;
+    try {
+      metrics = await loadMetrics();
+    } catch (err) {
+      if (seq === uploadSeq) main.replaceChildren(h("div", { class: "placeholder" }, backButton(), h("h2", { text: "Evaluate files" }), h("p", { text: String(err.message || err) })));
+      return;
+    }
+    if (seq !== uploadSeq || !state.view || state.view.kind !== "evaluate-files") return;
+    const traces = h("input", { type: "file", id: "ev-trace-files", multiple: true, "aria-label": "Trace files" });
+    const setFile = h("input", { type: "file", id: "ev-eval-set-file", accept: ".json,application/json", "aria-label": "Eval set file" });
+    const options = evalOptions([], metrics, null, true);
+    // The eval set comes from a file here, not from the server's list.
+    options.node.querySelector(".ev-row").remove();
+    const result = h("div", { id: "ev-upload-result" });
+    const go = async () => {
+      if (!traces.files || !traces.files.length) return notice("Choose at least one trace file.", true);
+      const form = new FormData();
+      for (const f of traces.files) form.append("trace_files", f, f.name);
+      if (setFile.files && setFile.files[0]) form.append("eval_set_file", setFile.files[0], setFile.files[0].name);
+      const config = options.read();
+      delete config.evalSetId;
+      form.append("config", JSON.stringify(config));
+      result.replaceChildren(h("div", { class: "placeholder small", text: "Evaluating…" }));
+      try {
+        const response = await fetch("/api/evaluate", { method: "POST", headers: HEADERS, body: form, cache: "no-store" });
+        const answer = await response.json().catch(() => null);
+        if (!response.ok) throw new HttpError("/api/evaluate", response.status, answer && answer.error && answer.error.message);
+        result.replaceChildren(evaluationView(answer));
+      } catch (err) {
+        result.replaceChildren();
+        showError(err);
+      }
+    };
+    main.replaceChildren(
+      h(
+        "section",
+        { id: "evaluate-files", class: "evaluate-files" },
+        backButton(),
+        h("h2", { text: "Evaluate files" }),
+        h("p", { class: "muted", text: "Trace files in any format agentrace reads (OTLP JSON or JSONL, OTLP protobuf, Jaeger JSON) scored against an ADK eval set file. Nothing is stored." }),
+        h("label", { class: "ev-row" }, h("span", { class: "label", text: "Trace files" }), traces),
+        h("label", { class: "ev-row" }, h("span", { class: "label", text: "Eval set file" }), setFile),
+        options.node,
+        h("div", { class: "actions" }, h("button", { type: "button", class: "button", id: "ev-upload-run", text: "Evaluate", onclick: go })),
+        result,
+      ),
+    );
+  }
+
   // ---- Loading ------------------------------------------------------------------------------
 
   function showError(err) {
@@ -1838,6 +2498,21 @@
         }
         return;
       }
+      case "evaluation_complete": {
+        const ev = event.evaluation;
+        if (!ev) return;
+        const s = state.sessions.get(event.session_id);
+        if (s && (!s.latestEvaluation || (s.latestEvaluation.id || 0) <= ev.id)) {
+          s.latestEvaluation = { id: ev.id, passed: ev.passed, error: ev.error, evalSetId: ev.evalSetId };
+          renderListSoon();
+        }
+        const d = state.detail;
+        if (d && d.id === event.session_id && !d.missing) {
+          d.summary.latestEvaluation = s ? s.latestEvaluation : d.summary.latestEvaluation;
+          renderEvaluationsIfShown();
+        }
+        return;
+      }
       case "lagged":
         notice("Missed " + event.missed + " live updates; reloaded everything.");
         resync();
@@ -1903,7 +2578,7 @@
     }
     state.selected = id;
     const tab = hashParams().get("tab");
-    state.tab = tab === "spans" || tab === "logs" ? tab : "conversation";
+    state.tab = TABS.includes(tab) ? tab : "conversation";
     for (const row of document.querySelectorAll("#sessions .srow")) {
       const on = row.dataset.id === id;
       row.classList.toggle("active", on);

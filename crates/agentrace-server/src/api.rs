@@ -129,16 +129,20 @@ pub async fn list_sessions(State(state): State<AppState>, Query(q): Query<ListQu
         offset: q.offset.unwrap_or(0),
     };
     let store = Arc::clone(state.ingest.store());
-    let (rows, total, previews) = blocking(move || {
+    let (rows, total, previews, verdicts) = blocking(move || {
         let (rows, total) = store.sessions(&filter)?;
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
         let previews = crate::search::previews(&store, &ids)?;
-        Ok((rows, total, previews))
+        let verdicts = store.latest_verdicts(&ids)?;
+        Ok((rows, total, previews, verdicts))
     })
     .await?;
     let sessions: Vec<Value> = rows
         .iter()
-        .map(|row| with_preview(session_summary(row), previews.get(&row.id)))
+        .map(|row| {
+            let summary = with_preview(session_summary(row), previews.get(&row.id));
+            with_verdict(summary, verdicts.get(&row.id))
+        })
         .collect();
     Ok(Json(json!({
         "sessions": sessions,
@@ -147,6 +151,18 @@ pub async fn list_sessions(State(state): State<AppState>, Query(q): Query<ListQu
         "offset": q.offset.unwrap_or(0),
     }))
     .into_response())
+}
+
+/// A session summary with `latestEvaluation`: the verdict of its newest evaluation (`{"id",
+/// "passed", "error", "evalSetId", "createdAtNs"}`), `null` before it has one.
+fn with_verdict(mut summary: Value, verdict: Option<&Value>) -> Value {
+    if let Some(obj) = summary.as_object_mut() {
+        obj.insert(
+            "latestEvaluation".to_owned(),
+            verdict.cloned().unwrap_or(Value::Null),
+        );
+    }
+    summary
 }
 
 /// A session summary with its `preview`: the first user message (cut to
@@ -175,7 +191,9 @@ pub async fn get_session(State(state): State<AppState>, Path(id): Path<String>) 
                     .collect::<String>()
             });
         let annotations = crate::annotations::list(ingest.store(), &id)?;
-        let mut summary = with_preview(session_summary(&row), preview.as_ref());
+        let verdicts = ingest.store().latest_verdicts(&[id.as_str()])?;
+        let summary = with_preview(session_summary(&row), preview.as_ref());
+        let mut summary = with_verdict(summary, verdicts.get(&id));
         if let Some(obj) = summary.as_object_mut() {
             obj.insert("invocationCount".to_owned(), json!(invocations.len()));
             obj.insert("invocations".to_owned(), Value::Array(invocations));

@@ -1431,6 +1431,41 @@ impl Store {
         Ok(out)
     }
 
+    /// The verdict of each session's newest evaluation, by session id (sessions never evaluated
+    /// are absent): `{"id", "passed", "error", "evalSetId", "createdAtNs"}`. One indexed lookup
+    /// per session, reading three fields of the stored document, not the whole of it.
+    pub fn latest_verdicts(
+        &self,
+        session_ids: &[&str],
+    ) -> Result<Map<String, serde_json::Value>, StoreError> {
+        let conn = self.read();
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.id, CAST(json_extract(e.body, '$.evalSetId') AS TEXT), e.created_at_ns, \
+                    json_extract(e.body, '$.passed'), \
+                    CAST(json_extract(e.body, '$.error') AS TEXT) \
+             FROM evaluations e JOIN sessions s ON s.rid = e.session \
+             WHERE s.id = ?1 ORDER BY e.id DESC LIMIT 1",
+        )?;
+        let mut out = Map::default();
+        for id in session_ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(serde_json::json!({
+                        "id": r.get::<_, i64>(0)?,
+                        "evalSetId": r.get::<_, Option<String>>(1)?,
+                        "createdAtNs": r.get::<_, i64>(2)?,
+                        "passed": r.get::<_, Option<i64>>(3)?.is_some_and(|p| p != 0),
+                        "error": r.get::<_, Option<String>>(4)?,
+                    }))
+                })
+                .optional()?;
+            if let Some(row) = row {
+                out.insert((*id).to_owned(), row);
+            }
+        }
+        Ok(out)
+    }
+
     /// One evaluation.
     pub fn evaluation(&self, id: i64) -> Result<serde_json::Value, StoreError> {
         let conn = self.read();

@@ -740,3 +740,58 @@ async fn metrics_are_listed_and_eval_sets_deleted() {
     assert_eq!(http.delete(&url).send().await.unwrap().status(), 404);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_session_list_and_summary_carry_the_newest_evaluations_verdict() {
+    let server = testkit::start_default().await;
+    let base = testkit::base(&server);
+    post_otlp_json(&base, read("tool_order_differs", "trace.json")).await;
+    let session = only_session(&base).await;
+    // Before any evaluation: null, in the list and in the summary.
+    let list = testkit::get_json(&format!("{base}/api/sessions")).await;
+    assert_eq!(
+        list["sessions"][0]["latestEvaluation"],
+        Value::Null,
+        "{list}"
+    );
+    let set: Value = serde_json::from_slice(&read("tool_order_differs", "eval_set.json")).unwrap();
+    let mut docs = Vec::new();
+    for match_type in ["exact", "any_order"] {
+        let reply = post_json(
+            &format!("{base}/api/sessions/{session}/evaluate"),
+            &json!({"evalSet": set, "trajectoryMatchType": match_type}),
+        )
+        .await;
+        assert_eq!(reply.status(), 200);
+        let doc: Value = reply.json().await.unwrap();
+        let want = json!({
+            "id": doc["id"],
+            "passed": doc["passed"],
+            "error": doc["error"],
+            "evalSetId": doc["evalSetId"],
+            "createdAtNs": doc["createdAt"],
+        });
+        let list = testkit::get_json(&format!("{base}/api/sessions")).await;
+        assert_eq!(
+            list["sessions"][0]["latestEvaluation"], want,
+            "{match_type}"
+        );
+        let one = testkit::get_json(&format!("{base}/api/sessions/{session}")).await;
+        assert_eq!(one["latestEvaluation"], want, "{match_type}");
+        docs.push(doc);
+    }
+    // exact fails, any_order passes: the newest one is what the list shows.
+    assert_eq!(docs[0]["passed"], false);
+    assert_eq!(docs[1]["passed"], true);
+    // Deleting the newest shows the one before it.
+    let reply = client()
+        .delete(format!("{base}/api/evaluations/{}", docs[1]["id"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 204);
+    let list = testkit::get_json(&format!("{base}/api/sessions")).await;
+    assert_eq!(list["sessions"][0]["latestEvaluation"]["id"], docs[0]["id"]);
+    assert_eq!(list["sessions"][0]["latestEvaluation"]["passed"], false);
+    server.shutdown().await;
+}
