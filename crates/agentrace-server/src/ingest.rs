@@ -164,6 +164,9 @@ struct State {
     counts: Map<String, Counts>,
     /// Live sessions' incremental extraction.
     tracker: Tracker,
+    /// Rebuilds of the index from the store since start: a batch that commits after a rebuild
+    /// it did not plan under puts its sessions and traces back ([`Ingest::reassert`]).
+    rebuilds: u64,
 }
 
 impl Ingest {
@@ -205,6 +208,7 @@ impl Ingest {
                 index,
                 counts,
                 tracker: Tracker::default(),
+                rebuilds: 0,
             }),
             dirty: tokio::sync::Notify::new(),
             staged_expired: std::sync::atomic::AtomicU64::new(0),
@@ -309,6 +313,7 @@ impl Ingest {
             (traces, records)
         };
         let mut plan = Plan::default();
+        let planned_under = state.rebuilds;
         for (trace_id, keys, items) in traces {
             if state.index.session_of(&trace_id).is_none() {
                 plan.new_traces.insert(trace_id.clone());
@@ -422,6 +427,9 @@ impl Ingest {
                 return Err(err.into());
             }
         };
+        if state.rebuilds != planned_under {
+            Self::reassert(&mut state, &plan, explicit);
+        }
         for (session, spans, logs) in &applied.counts {
             let c = state.counts.entry(session.clone()).or_default();
             c.spans = *spans;
@@ -681,6 +689,33 @@ impl Ingest {
         Ok(())
     }
 
+    /// Puts a committed batch's sessions and traces back into an index rebuilt while it waited.
+    fn reassert(state: &mut State, plan: &Plan, explicit: Option<&str>) {
+        let now = Instant::now();
+        if let Some(id) = explicit {
+            state.index.reassert(id, KeyKind::WebSocket, id, now);
+        }
+        for row in &plan.created {
+            state
+                .index
+                .reassert(&row.id, KeyKind::parse(&row.key_kind), &row.key, now);
+        }
+        let sessions: Map<&str, &str> = plan
+            .span_rows
+            .iter()
+            .zip(&plan.spans)
+            .filter_map(|((session, _), (trace, _))| {
+                plan.traces.get(*trace).map(|t| (t.as_str(), &**session))
+            })
+            .collect();
+        for (trace, session) in sessions {
+            state.index.reassert_trace(trace, session, now);
+        }
+        for (trace, _, to) in &plan.moves {
+            state.index.reassert_trace(trace, to, now);
+        }
+    }
+
     /// After a failed write: the session index and the counts are rebuilt from what the store
     /// holds (as at start), and live state of sessions the store does not hold is dropped.
     fn rebuild(&self, state: &mut State) -> Result<(), StoreError> {
@@ -720,6 +755,7 @@ impl Ingest {
         }
         state.index = index;
         state.counts = counts;
+        state.rebuilds += 1;
         Ok(())
     }
 
@@ -946,6 +982,7 @@ impl Ingest {
         } else {
             Vec::new()
         };
+        let planned_under = state.rebuilds;
         self.apply_in_turn(
             state,
             &Change {
@@ -954,6 +991,14 @@ impl Ingest {
                 ..Change::default()
             },
         )?;
+        let mut state = self.state.lock();
+        if state.rebuilds != planned_under {
+            state
+                .index
+                .reassert(&id, KeyKind::WebSocket, session_id, Instant::now());
+            state.counts.entry(id.clone()).or_default();
+        }
+        drop(state);
         if replaced {
             self.hub.publish(LiveEvent::SessionDeleted {
                 session_id: id.clone(),

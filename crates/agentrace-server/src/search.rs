@@ -6,7 +6,7 @@
 //! results, its agent name and models). A document is written when the turn changes while its
 //! session is live ([`index_changed`], called as the live invocations are published) and again,
 //! all of a session's turns at once, in the transaction that stores its final invocations
-//! ([`index_all`]). `search_docs` maps a document to its session and turn and keeps the turn's
+//! (`index_all`). `search_docs` maps a document to its session and turn and keeps the turn's
 //! user text, cut to [`PREVIEW_CHARS`], as the session's preview.
 //!
 //! When a session completes, the attribute values of its spans join its turns' documents

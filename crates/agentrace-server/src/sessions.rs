@@ -317,6 +317,28 @@ impl SessionIndex {
         self.traces.insert(trace_id.to_owned(), trace);
     }
 
+    /// After a commit, when the index was rebuilt from the store meanwhile (another batch's
+    /// write failed): puts back a session this commit stored, if the rebuild did not see it.
+    pub fn reassert(&mut self, id: &str, kind: KeyKind, key: &str, now: Instant) {
+        if !self.sessions.contains_key(id) {
+            self.restore(id, kind, key, false, now);
+        }
+    }
+
+    /// Like [`SessionIndex::reassert`], for a trace this commit stored in `session_id`.
+    pub fn reassert_trace(&mut self, trace_id: &str, session_id: &str, now: Instant) {
+        match self.traces.get(trace_id).map(|t| t.session.clone()) {
+            Some(current) if current == session_id => {}
+            Some(other) => {
+                if let Some(old) = self.sessions.get_mut(&other) {
+                    old.traces.remove(trace_id);
+                }
+                self.restore_trace(trace_id, session_id, now);
+            }
+            None => self.restore_trace(trace_id, session_id, now),
+        }
+    }
+
     /// The session a trace is in now.
     pub fn session_of(&self, trace_id: &str) -> Option<&str> {
         self.traces.get(trace_id).map(|t| t.session.as_str())

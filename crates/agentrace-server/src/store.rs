@@ -558,7 +558,15 @@ pub struct Store {
     /// the write connection writes), so API reads and read-backs neither wait for ingest's
     /// commits nor hold them up. An in-memory database has only the one connection.
     reader: Option<Mutex<Connection>>,
+    /// The database's page bound (`--max-db-mib`), if any: a change that only deletes may pass
+    /// it by [`DELETE_SLACK_PAGES`], so sessions can be deleted from a full database.
+    max_pages: Option<i64>,
 }
+
+/// Pages a delete may take past the database's bound (4 MiB at 4 KiB pages): deleting rows
+/// rewrites b-tree and freelist pages, and on a database at its bound that can need a page or
+/// two more, which would refuse the very delete that makes room.
+pub const DELETE_SLACK_PAGES: i64 = 1024;
 
 /// Locks the database file `path` (creating it when missing) for this process: `flock`, which
 /// SQLite's own (`fcntl`) locks do not touch, released when the process ends however it ends.
@@ -706,10 +714,12 @@ impl Store {
                 (conn, Some(Self::open_file(path, options.durability)?))
             }
         };
+        let mut max_pages = None;
         if let Some(max) = options.max_db_bytes {
             let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-            let pages = i64::try_from(max).unwrap_or(i64::MAX) / page.max(512);
-            conn.pragma_update(None, "max_page_count", pages.max(1))?;
+            let pages = (i64::try_from(max).unwrap_or(i64::MAX) / page.max(512)).max(1);
+            conn.pragma_update(None, "max_page_count", pages)?;
+            max_pages = Some(pages);
         }
         migrate(&conn)?;
         let legacy_ids: bool =
@@ -734,6 +744,7 @@ impl Store {
             turns: Turns::default(),
             _lock: lock,
             reader,
+            max_pages,
         })
     }
 
@@ -1716,8 +1727,27 @@ pub struct Applied {
 
 impl Writer<'_> {
     /// Applies one batch's [`Change`] in one transaction: all of it, or (on an error) none of it.
+    /// A change that only deletes sessions may pass the database's page bound by
+    /// [`DELETE_SLACK_PAGES`].
     pub fn apply(&mut self, change: &Change<'_>) -> Result<Applied, StoreError> {
+        let only_deletes = change.created.is_empty()
+            && change.promoted.is_empty()
+            && change.moves.is_empty()
+            && change.spans.is_empty()
+            && change.logs.is_empty();
+        let relaxed = self.store.max_pages.filter(|_| only_deletes);
+        if let Some(max) = relaxed {
+            self.conn
+                .pragma_update(None, "max_page_count", max + DELETE_SLACK_PAGES)?;
+        }
         let applied = self.try_apply(change);
+        if let Some(max) = relaxed {
+            // The bound never goes below what the file holds, which may now be up to the slack
+            // more: new pages are refused until deletes free enough of them.
+            if let Err(err) = self.conn.pragma_update(None, "max_page_count", max) {
+                tracing::error!(%err, "cannot restore the database's page bound");
+            }
+        }
         self.store.after_write(&applied);
         applied
     }
