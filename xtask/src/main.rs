@@ -227,12 +227,15 @@ fn ci(root: &Path, args: &[String]) -> Result<()> {
     let started = Instant::now();
     println!(
         "ci: every step below runs on 2 cores in about 25 min on a cold machine (nothing built or \
-         installed yet) and 10 min warm.\n    \
+         installed yet) and 4 to 10 min warm.\n    \
          It installs, the first time: Python packages into a virtual environment under {venv} \
          (real OpenTelemetry clients and agentevals-cli from PyPI, to test compatibility; Playwright, \
-         to drive the browser), Debian's chromium with apt-get (the web page is tested in a real \
-         browser) and cargo-deny from crates.io (license and source checks).",
-        venv = target_dir().join("compat-venv").display()
+         to drive the browser), agentevals-cli with all its dependencies (about 1 GB) into another \
+         under {agentevals} (its server receives the stream client's OTLP), Debian's chromium with \
+         apt-get (the web page is tested in a real browser) and cargo-deny from crates.io (license \
+         and source checks).",
+        venv = target_dir().join("compat-venv").display(),
+        agentevals = target_dir().join("agentevals-venv").display()
     );
     let copy = lone::location(root);
     BUILD.get_or_init(|| target_dir().join("lone-build"));
