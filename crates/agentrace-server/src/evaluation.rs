@@ -71,7 +71,7 @@ pub struct Completions {
 
 #[derive(Debug, Default)]
 struct CompletionsInner {
-    queue: Mutex<VecDeque<String>>,
+    queue: Mutex<(VecDeque<String>, agentrace_loader::hash::Set<String>)>,
     ready: tokio::sync::Notify,
 }
 
@@ -79,20 +79,25 @@ impl Completions {
     /// Queues a completed session (once: a session already waiting is not queued again).
     pub fn push(&self, session_id: &str) {
         let mut q = self.inner.queue.lock();
-        if !q.iter().any(|s| s == session_id) {
-            q.push_back(session_id.to_owned());
+        let (order, waiting) = &mut *q;
+        if waiting.insert(session_id.to_owned()) {
+            order.push_back(session_id.to_owned());
         }
         drop(q);
         self.inner.ready.notify_one();
     }
 
     fn pop(&self) -> Option<String> {
-        self.inner.queue.lock().pop_front()
+        let mut q = self.inner.queue.lock();
+        let (order, waiting) = &mut *q;
+        let id = order.pop_front()?;
+        waiting.remove(&id);
+        Some(id)
     }
 
     /// Sessions waiting.
     pub fn len(&self) -> usize {
-        self.inner.queue.lock().len()
+        self.inner.queue.lock().0.len()
     }
 
     /// No session waiting.
