@@ -110,6 +110,26 @@ impl Drop for ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// Waits until the server answers `GET /api/health` on `port`, at most `limit`.
+    fn wait_healthy(&mut self, name: &str, port: u16, limit: Duration) -> Result<()> {
+        let started = Instant::now();
+        while !healthy(port) {
+            if let Some(status) = self.0.try_wait()? {
+                bail!("{name} exited early with {status}");
+            }
+            if started.elapsed() > limit {
+                bail!(
+                    "{name} did not answer /api/health within {} s",
+                    limit.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
 fn healthy(port: u16) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
@@ -143,16 +163,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
         .spawn()
         .with_context(|| format!("cannot start {}", binary.display()))?;
     let mut server = ServerProcess(server);
-    let started = Instant::now();
-    while !healthy(port) {
-        if let Some(status) = server.0.try_wait()? {
-            bail!("agentrace serve exited early with {status}");
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("agentrace serve did not answer /api/health within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.wait_healthy("agentrace serve", port, Duration::from_secs(30))?;
     crate::step("compat: clients against agentrace serve", || {
         exec(
             Command::new(&python)
@@ -273,16 +284,7 @@ fn stream_to_agentevals(agentevals: &Path) -> Result<()> {
         .spawn()
         .with_context(|| format!("cannot start {}", agentevals.display()))?;
     let mut server = ServerProcess(server);
-    let started = Instant::now();
-    while !healthy(port) {
-        if let Some(status) = server.0.try_wait()? {
-            bail!("agentevals serve exited early with {status}");
-        }
-        if started.elapsed() > Duration::from_secs(90) {
-            bail!("agentevals serve did not answer /api/health within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    server.wait_healthy("agentevals serve", port, Duration::from_secs(90))?;
     let dice = build_dir().join("debug/example-dice");
     for (transport, receiver) in [("otlp-http", http), ("otlp-grpc", grpc)] {
         let out = Command::new(&dice)

@@ -1118,22 +1118,12 @@ impl Store {
     ) -> Result<(Vec<StoredItem>, Vec<StoredItem>), StoreError> {
         let spans =
             split_chunks(self.chunks(CHUNKS_OF_TRACE, [trace_id, session_id], trace_id)?)?;
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(
+        let logs = self.items(
             "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
              WHERE l.trace_id = ?1 AND l.session = (SELECT rid FROM sessions WHERE id = ?2) \
              ORDER BY l.time_ns, l.id",
+            [trace_id, session_id],
         )?;
-        let rows = stmt.query_map([trace_id, session_id], |r| {
-            Ok(StoredItem {
-                origin: r.get(0)?,
-                body: r.get(1)?,
-            })
-        })?;
-        let mut logs = Vec::new();
-        for row in rows {
-            logs.push(row?);
-        }
         Ok((spans, logs))
     }
 
@@ -1142,7 +1132,7 @@ impl Store {
         self.items(
             "SELECT o.json, l.body FROM logs l JOIN origins o ON o.id = l.origin_id \
              WHERE l.session = (SELECT rid FROM sessions WHERE id = ?1) ORDER BY l.time_ns, l.id",
-            session_id,
+            [session_id],
         )
     }
 
@@ -1204,10 +1194,14 @@ impl Store {
         Ok(out)
     }
 
-    fn items(&self, sql: &str, session_id: &str) -> Result<Vec<StoredItem>, StoreError> {
+    fn items(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<StoredItem>, StoreError> {
         let conn = self.read();
         let mut stmt = conn.prepare_cached(sql)?;
-        let rows = stmt.query_map([session_id], |r| {
+        let rows = stmt.query_map(params, |r| {
             Ok(StoredItem {
                 origin: r.get(0)?,
                 body: r.get(1)?,

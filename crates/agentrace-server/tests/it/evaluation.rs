@@ -96,13 +96,19 @@ async fn only_session(base: &str) -> String {
     panic!("no session listed");
 }
 
+/// The `multi_turn_cart` case as the server's only session, with its eval set stored; returns
+/// the eval set's id and the session's.
+async fn cart_session(base: &str) -> (String, String) {
+    post_otlp_json(base, read("multi_turn_cart", "trace.json")).await;
+    let set_id = put_eval_set(base, "multi_turn_cart").await;
+    (set_id, only_session(base).await)
+}
+
 #[tokio::test]
 async fn a_session_is_evaluated_with_the_reference_scores_stored_and_announced() {
     let server = testkit::start_default().await;
     let base = testkit::base(&server);
-    post_otlp_json(&base, read("multi_turn_cart", "trace.json")).await;
-    let set_id = put_eval_set(&base, "multi_turn_cart").await;
-    let session = only_session(&base).await;
+    let (set_id, session) = cart_session(&base).await;
     let live = testkit::live_feed(&base).await;
 
     let reply = post_json(
@@ -682,9 +688,7 @@ async fn the_documented_evaluation_shapes_match_the_server() {
     };
     let server = testkit::start_default().await;
     let base = testkit::base(&server);
-    post_otlp_json(&base, read("multi_turn_cart", "trace.json")).await;
-    let set_id = put_eval_set(&base, "multi_turn_cart").await;
-    let session = only_session(&base).await;
+    let (set_id, session) = cart_session(&base).await;
     let live = testkit::live_feed(&base).await;
     let reply = post_json(
         &format!("{base}/api/sessions/{session}/evaluate"),
