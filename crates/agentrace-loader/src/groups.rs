@@ -26,6 +26,7 @@ use std::path::Path;
 
 use crate::extract::{
     self, Draft, ExtractOptions, Group, GroupBy, PreparedTrace, conversation_turns, group_case,
+    message::MessageCache,
 };
 use crate::hash::Set;
 use crate::model::{Telemetry, TraceId};
@@ -152,6 +153,8 @@ struct GroupStream<'o> {
     counts: Counts,
     records: usize,
     broken: Option<NotContiguous>,
+    /// Input messages already parsed, of this conversation and the one before.
+    cache: MessageCache,
 }
 
 impl<'o> GroupStream<'o> {
@@ -178,6 +181,7 @@ impl<'o> GroupStream<'o> {
             counts: Counts::default(),
             records: 0,
             broken: None,
+            cache: MessageCache::default(),
         }
     }
 
@@ -226,7 +230,7 @@ impl<'o> GroupStream<'o> {
         }
         self.seen.extend(ids);
         for trace in &set.traces {
-            let prepared = PreparedTrace::new(trace);
+            let prepared = PreparedTrace::with_cache(trace, &mut self.cache);
             self.take_trace(prepared, f);
             if self.broken.is_some() {
                 return;
