@@ -636,7 +636,7 @@ mod fast {
             }
             let start = p.c.i;
             let mut probe = Cursor { b: p.c.b, i: start };
-            if probe.skip_value().is_some()
+            if probe.skip_container_unchecked().is_some()
                 && let Some(m) = p.s.get(start..probe.i).and_then(|raw| cache.get(raw))
             {
                 p.c.i = probe.i;
