@@ -4,9 +4,11 @@
 //! Batches (one per JSON Lines line, or one per document) are gathered into traces as
 //! [`read::for_each_trace_set`] gathers them: a trace is complete when a batch arrives that
 //! shares no trace id with it. A complete trace is prepared at once (its turn drafts, grouping
-//! key and case hints) and its spans are dropped. A group is complete when a trace with another
-//! key arrives; it is then extracted (continuations joined, golden case selected) and handed
-//! over.
+//! key and case hints) and its spans are dropped. The input messages its model calls captured,
+//! which repeat the conversation so far, are parsed once per conversation (a cache by their
+//! exact JSON text) and shared between the drafts that hold them. A group is complete when a
+//! trace with another key arrives; it is then extracted (continuations joined, golden case
+//! selected) and handed over.
 //!
 //! The result equals [`extract::extract`] over the whole file when the file is *contiguous*:
 //!
