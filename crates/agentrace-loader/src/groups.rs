@@ -24,6 +24,7 @@
 //! always correct.
 
 use std::fmt;
+use std::hash::BuildHasher as _;
 use std::path::Path;
 
 use crate::extract::{
@@ -145,8 +146,12 @@ struct GroupStream<'o> {
     pending_ids: Set<TraceId>,
     /// Trace ids of every trace set handed on.
     seen: Set<TraceId>,
-    /// Keys of closed groups (conversation grouping).
-    closed: Set<String>,
+    /// Keys of closed groups (conversation grouping), by their hash under `hasher`. A key's
+    /// text is not kept: one small string per group, allocated amid a group's short-lived data,
+    /// would pin that memory for the whole file. Two keys with one hash can only make a
+    /// contiguous file look split, which reads it whole: the same output.
+    closed: Set<u64>,
+    hasher: foldhash::fast::RandomState,
     resolved: Option<GroupBy>,
     current: Option<Current>,
     /// The earliest trace of the last group handed over.
@@ -176,6 +181,7 @@ impl<'o> GroupStream<'o> {
             pending_ids: Set::default(),
             seen: Set::default(),
             closed: Set::default(),
+            hasher: foldhash::fast::RandomState::default(),
             resolved,
             current: None,
             last_first: None,
@@ -266,7 +272,9 @@ impl<'o> GroupStream<'o> {
         match &mut self.current {
             Some(cur) if cur.key == key => cur.members.push(t),
             _ => {
-                if resolved == GroupBy::Conversation && self.closed.contains(&key) {
+                if resolved == GroupBy::Conversation
+                    && self.closed.contains(&self.hasher.hash_one(&key))
+                {
                     self.broken = Some(NotContiguous::GroupSplit(key));
                     return;
                 }
@@ -294,7 +302,7 @@ impl<'o> GroupStream<'o> {
         }
         self.last_first = Some(first);
         if self.resolved == Some(GroupBy::Conversation) {
-            self.closed.insert(cur.key.clone());
+            self.closed.insert(self.hasher.hash_one(&cur.key));
         }
         cur.members.sort_by_key(|t| (t.start_ns, t.trace_id));
         let drafts: Vec<Draft> = cur
