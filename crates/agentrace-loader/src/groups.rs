@@ -4,9 +4,11 @@
 //! Batches (one per JSON Lines line, or one per document) are gathered into traces as
 //! [`read::for_each_trace_set`] gathers them: a trace is complete when a batch arrives that
 //! shares no trace id with it. A complete trace is prepared at once (its turn drafts, grouping
-//! key and case hints) and its spans are dropped. A group is complete when a trace with another
-//! key arrives; it is then extracted (continuations joined, golden case selected) and handed
-//! over.
+//! key and case hints) and its spans are dropped. The input messages its model calls captured,
+//! which repeat the conversation so far, are parsed once per conversation (a cache by their
+//! exact JSON text) and shared between the drafts that hold them. A group is complete when a
+//! trace with another key arrives; it is then extracted (continuations joined, golden case
+//! selected) and handed over.
 //!
 //! The result equals [`extract::extract`] over the whole file when the file is *contiguous*:
 //!
@@ -22,10 +24,12 @@
 //! always correct.
 
 use std::fmt;
+use std::hash::BuildHasher as _;
 use std::path::Path;
 
 use crate::extract::{
     self, Draft, ExtractOptions, Group, GroupBy, PreparedTrace, conversation_turns, group_case,
+    message::MessageCache,
 };
 use crate::hash::Set;
 use crate::model::{Telemetry, TraceId};
@@ -142,8 +146,12 @@ struct GroupStream<'o> {
     pending_ids: Set<TraceId>,
     /// Trace ids of every trace set handed on.
     seen: Set<TraceId>,
-    /// Keys of closed groups (conversation grouping).
-    closed: Set<String>,
+    /// Keys of closed groups (conversation grouping), by their hash under `hasher`. A key's
+    /// text is not kept: one small string per group, allocated amid a group's short-lived data,
+    /// would pin that memory for the whole file. Two keys with one hash can only make a
+    /// contiguous file look split, which reads it whole: the same output.
+    closed: Set<u64>,
+    hasher: foldhash::fast::RandomState,
     resolved: Option<GroupBy>,
     current: Option<Current>,
     /// The earliest trace of the last group handed over.
@@ -152,6 +160,8 @@ struct GroupStream<'o> {
     counts: Counts,
     records: usize,
     broken: Option<NotContiguous>,
+    /// Input messages already parsed, of this conversation and the one before.
+    cache: MessageCache,
 }
 
 impl<'o> GroupStream<'o> {
@@ -171,6 +181,7 @@ impl<'o> GroupStream<'o> {
             pending_ids: Set::default(),
             seen: Set::default(),
             closed: Set::default(),
+            hasher: foldhash::fast::RandomState::default(),
             resolved,
             current: None,
             last_first: None,
@@ -178,6 +189,7 @@ impl<'o> GroupStream<'o> {
             counts: Counts::default(),
             records: 0,
             broken: None,
+            cache: MessageCache::default(),
         }
     }
 
@@ -226,7 +238,7 @@ impl<'o> GroupStream<'o> {
         }
         self.seen.extend(ids);
         for trace in &set.traces {
-            let prepared = PreparedTrace::new(trace);
+            let prepared = PreparedTrace::with_cache(trace, &mut self.cache);
             self.take_trace(prepared, f);
             if self.broken.is_some() {
                 return;
@@ -260,7 +272,9 @@ impl<'o> GroupStream<'o> {
         match &mut self.current {
             Some(cur) if cur.key == key => cur.members.push(t),
             _ => {
-                if resolved == GroupBy::Conversation && self.closed.contains(&key) {
+                if resolved == GroupBy::Conversation
+                    && self.closed.contains(&self.hasher.hash_one(&key))
+                {
                     self.broken = Some(NotContiguous::GroupSplit(key));
                     return;
                 }
@@ -288,7 +302,7 @@ impl<'o> GroupStream<'o> {
         }
         self.last_first = Some(first);
         if self.resolved == Some(GroupBy::Conversation) {
-            self.closed.insert(cur.key.clone());
+            self.closed.insert(self.hasher.hash_one(&cur.key));
         }
         cur.members.sort_by_key(|t| (t.start_ns, t.trace_id));
         let drafts: Vec<Draft> = cur

@@ -59,6 +59,43 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// At `{` or `[`: skips to the end of the container, reading strings by their quotes and
+    /// escapes alone (found with memchr; raw control characters are not looked for) and nesting
+    /// past [`MAX_DEPTH`] giving `None`. For valid JSON its extent is [`Cursor::skip_value`]'s;
+    /// it serves to find text to compare with text already read in full.
+    pub(crate) fn skip_container_unchecked(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match *self.b.get(self.i)? {
+                b'"' => {
+                    self.i += 1;
+                    loop {
+                        self.i += memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
+                        if *self.b.get(self.i)? == b'"' {
+                            break;
+                        }
+                        self.i += 2;
+                    }
+                }
+                b'{' | b'[' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return None;
+                    }
+                }
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        self.i += 1;
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
+    }
+
     /// At a value: skips it. A string or a container is skipped to its end (nesting past
     /// [`MAX_DEPTH`] gives `None`); anything else up to the next delimiter, without checking
     /// that it is a valid number or literal.
@@ -134,6 +171,26 @@ mod tests {
         // which the caller's parser refuses.
         let mut c = Cursor::new(b"]");
         assert_eq!((c.skip_value(), c.i), (Some(()), 0));
+    }
+
+    #[test]
+    fn containers_are_skipped_to_the_same_end_unchecked() {
+        for text in [
+            r#"{"a":[1,{"b":"]"}]} x"#,
+            r#"{"q":"a\"}\\","r":["[",{"s":"\u00e9"}]},"#,
+            "[[],{}]",
+        ] {
+            let mut checked = Cursor::new(text.as_bytes());
+            let mut unchecked = Cursor::new(text.as_bytes());
+            assert_eq!(checked.skip_value(), Some(()), "{text}");
+            assert_eq!(unchecked.skip_container_unchecked(), Some(()), "{text}");
+            assert_eq!(checked.i, unchecked.i, "{text}");
+        }
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        for text in [r#"{"open"#, r#"{"a":1"#, deep.as_str()] {
+            let mut c = Cursor::new(text.as_bytes());
+            assert_eq!(c.skip_container_unchecked(), None, "{text}");
+        }
     }
 
     #[test]

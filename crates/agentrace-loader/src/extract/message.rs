@@ -1,6 +1,10 @@
 //! Messages in the GenAI semconv shape, read loosely from every producer's format.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
+
+use crate::hash::Map as HashMap;
 
 /// A chat message: a role and its parts.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -236,6 +240,92 @@ pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
         None => parse_message_list(serde_json::from_str::<Value>(s).ok()?)?,
     };
     Some(exact(messages))
+}
+
+/// A captured input message list whose messages are shared: a model call's input repeats the
+/// conversation so far, and with a [`MessageCache`] each message of it is parsed and kept once
+/// per conversation, however many calls repeat it.
+pub type SharedMessages = Vec<Arc<Message>>;
+
+/// Per generation, the raw JSON bytes a [`MessageCache`] keeps before it starts a new one.
+pub(crate) const MESSAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Messages already parsed, by their exact JSON text (the bytes of one element of a message
+/// list), so that a conversation's history, which every model call's captured input repeats,
+/// is parsed once and shared instead of once per call.
+///
+/// Only messages the canonical fast path read are kept: a hit gives what parsing those same
+/// bytes gives (the fast path reads each element alone, and the same bytes always read the
+/// same), so the result never depends on the cache. Two generations: the messages used since
+/// the conversation changed, and those of the conversation before (a trace repeated in the next
+/// group still hits); older ones are dropped, and a generation past [`MESSAGE_CACHE_BYTES`] of
+/// JSON starts a new one, so what the cache holds is bounded by what two conversations use.
+#[derive(Debug, Default)]
+pub(crate) struct MessageCache {
+    current: HashMap<Box<str>, Arc<Message>>,
+    previous: HashMap<Box<str>, Arc<Message>>,
+    /// The conversation the current generation belongs to.
+    owner: Option<String>,
+    /// JSON bytes of the current generation's keys.
+    bytes: usize,
+}
+
+impl MessageCache {
+    /// Starts a new generation when the conversation changes to `key`.
+    pub(crate) fn conversation(&mut self, key: &str) {
+        if self.owner.as_deref() != Some(key) {
+            self.rotate();
+            self.owner = Some(key.to_owned());
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.previous = std::mem::take(&mut self.current);
+        self.bytes = 0;
+    }
+
+    fn get(&mut self, raw: &str) -> Option<Arc<Message>> {
+        if let Some(m) = self.current.get(raw) {
+            return Some(Arc::clone(m));
+        }
+        let (k, m) = self.previous.remove_entry(raw)?;
+        self.insert_key(k, Arc::clone(&m));
+        Some(m)
+    }
+
+    fn insert(&mut self, raw: &str, m: &Arc<Message>) {
+        self.insert_key(raw.into(), Arc::clone(m));
+    }
+
+    fn insert_key(&mut self, raw: Box<str>, m: Arc<Message>) {
+        if self.bytes + raw.len() > MESSAGE_CACHE_BYTES {
+            self.rotate();
+        }
+        self.bytes += raw.len();
+        self.current.insert(raw, m);
+    }
+}
+
+/// [`parse_messages_text`] with each message shared: through `cache` when given (a message
+/// already parsed from the same bytes is reused), else each in its own [`Arc`].
+pub(crate) fn parse_shared_messages_text(
+    s: &str,
+    cache: Option<&mut MessageCache>,
+) -> Option<SharedMessages> {
+    if is_placeholder(s) || s.len() > crate::extract::MAX_JSON_PARSE_BYTES {
+        return None;
+    }
+    if let Some(cache) = cache
+        && let Some(shared) = fast::parse_cached(s, cache)
+    {
+        return Some(shared);
+    }
+    parse_messages_text(s).map(share)
+}
+
+/// Each message in its own [`Arc`].
+pub(crate) fn share(messages: Vec<Message>) -> SharedMessages {
+    messages.into_iter().map(Arc::new).collect()
 }
 
 /// The list with its spare capacity given back, each message's parts too. Parsed lists are kept
@@ -528,6 +618,43 @@ mod fast {
         })
     }
 
+    /// [`parse`], each element looked up in `cache` by its bytes first; a message parsed here
+    /// goes into the cache. `None` where [`parse`] gives `None`.
+    pub(super) fn parse_cached(
+        s: &str,
+        cache: &mut super::MessageCache,
+    ) -> Option<super::SharedMessages> {
+        let mut p = Scan {
+            s,
+            c: Cursor::new(s.as_bytes()),
+        };
+        p.ws();
+        let mut out = Vec::new();
+        p.array(|p| {
+            if p.peek()? != b'{' {
+                return None;
+            }
+            let start = p.c.i;
+            let mut probe = Cursor { b: p.c.b, i: start };
+            if probe.skip_container_unchecked().is_some()
+                && let Some(m) = p.s.get(start..probe.i).and_then(|raw| cache.get(raw))
+            {
+                p.c.i = probe.i;
+                out.push(m);
+                return Some(());
+            }
+            let mut m = message(p)?;
+            m.parts.shrink_to_fit();
+            let m = std::sync::Arc::new(m);
+            cache.insert(p.s.get(start..p.c.i)?, &m);
+            out.push(m);
+            Some(())
+        })?;
+        p.ws();
+        out.shrink_to_fit();
+        (p.c.i == s.len()).then_some(out)
+    }
+
     pub(super) fn parse(s: &str) -> Option<Vec<Message>> {
         let mut p = Scan {
             s,
@@ -730,7 +857,10 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{Message, fast, parse_message_list, parse_value};
+    use super::{
+        Message, MessageCache, fast, parse_message_list, parse_messages_text,
+        parse_shared_messages_text, parse_value,
+    };
 
     /// The general parser's reading of a text.
     fn general(text: &str) -> Option<Vec<Message>> {
@@ -882,6 +1012,52 @@ mod tests {
                 prop_assert_eq!(Some(fast), general(&text), "text: {}", text);
             }
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// A list read through the message cache is the list read without it: the first time
+        /// (messages parsed and kept), again (messages taken from the cache), and in a longer
+        /// list that repeats it after another (a call's input repeats the history before it).
+        #[test]
+        fn the_message_cache_never_changes_a_reading(
+            first in prop::collection::vec(message(), 0..4),
+            second in prop::collection::vec(message(), 0..3),
+        ) {
+            let mut cache = MessageCache::default();
+            let a = format!("[{}]", first.join(","));
+            let both = format!("[{}]", first.iter().chain(&second).cloned().collect::<Vec<_>>().join(" , "));
+            for text in [&a, &a, &both, &both] {
+                let cached = parse_shared_messages_text(text, Some(&mut cache))
+                    .map(|l| l.iter().map(|m| Message::clone(m)).collect::<Vec<_>>());
+                prop_assert_eq!(cached, parse_messages_text(text), "text: {}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn the_message_cache_shares_a_repeated_history_and_forgets_old_conversations() {
+        let mut cache = MessageCache::default();
+        cache.conversation("a");
+        let user = r#"{"role":"user","parts":[{"type":"text","content":"Plan a trip"}]}"#;
+        let answer = r#"{"role":"assistant","parts":[{"type":"text","content":"Lisbon"}]}"#;
+        let one = parse_shared_messages_text(&format!("[{user}]"), Some(&mut cache)).expect("one");
+        let two = parse_shared_messages_text(&format!("[{user},{answer}]"), Some(&mut cache))
+            .expect("two");
+        assert!(
+            std::sync::Arc::ptr_eq(&one[0], &two[0]),
+            "the history is shared"
+        );
+        // The next conversation still finds it; the one after has forgotten it.
+        cache.conversation("b");
+        let again = parse_shared_messages_text(&format!("[{user}]"), Some(&mut cache)).expect("b");
+        assert!(std::sync::Arc::ptr_eq(&one[0], &again[0]));
+        cache.conversation("c");
+        cache.conversation("d");
+        let fresh = parse_shared_messages_text(&format!("[{user}]"), Some(&mut cache)).expect("d");
+        assert!(!std::sync::Arc::ptr_eq(&one[0], &fresh[0]));
+        assert_eq!(one[0], fresh[0]);
     }
 
     /// JSON text with objects that give a key twice, and sometimes a byte cut off or changed.

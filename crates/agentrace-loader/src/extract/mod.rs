@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::hash::{Map, Set};
 use crate::model::{AnyValue, Span, SpanId, TraceId};
 use crate::trace::{Trace, TraceSet};
-pub use message::{Message, Part, text_of};
+use message::MessageCache;
+pub use message::{Message, Part, SharedMessages, text_of};
 pub use overlay::{SpanView, Usage, overlay};
 
 /// JSON-string attributes larger than this are not parsed (as in the reference).
@@ -108,8 +109,8 @@ pub struct LlmCall {
     pub usage: Usage,
     /// Finish reasons.
     pub finish_reasons: Vec<String>,
-    /// Input messages.
-    pub input_messages: Option<Vec<Message>>,
+    /// Input messages (shared with the other calls that repeat them).
+    pub input_messages: Option<SharedMessages>,
     /// Output messages.
     pub output_messages: Option<Vec<Message>>,
     /// Made inside a tool (an agent-as-tool delegate): its output is not the turn's.
@@ -415,12 +416,12 @@ struct TraceCtx<'a> {
 }
 
 impl<'a> TraceCtx<'a> {
-    fn new(trace: &'a Trace) -> Self {
+    fn new(trace: &'a Trace, mut cache: Option<&mut MessageCache>) -> Self {
         let mut views: Vec<SpanView> = trace
             .spans
             .iter()
             .zip(&trace.span_logs)
-            .map(|(s, l)| overlay(s, l))
+            .map(|(s, l)| overlay::overlay_with(s, l, cache.as_deref_mut()))
             .collect();
         let mut class: Vec<SpanClass> = views.iter().map(classify).collect();
         // A trace-level orphan log without a span id goes to the only inference span.
@@ -437,7 +438,7 @@ impl<'a> TraceCtx<'a> {
             if let [only] = inf[..] {
                 let mut logs = trace.span_logs[only].clone();
                 logs.extend(orphans);
-                views[only] = overlay(&trace.spans[only], &logs);
+                views[only] = overlay::overlay_with(&trace.spans[only], &logs, cache);
                 class[only] = classify(&views[only]);
             }
         }
@@ -478,7 +479,7 @@ pub(crate) struct Draft {
     anchor: SpanId,
     anchor_kind: AnchorKind,
     agent_name: Option<String>,
-    anchor_input: Option<Vec<Message>>,
+    anchor_input: Option<SharedMessages>,
     anchor_output: Option<Vec<Message>>,
     calls: Vec<LlmCall>,
     /// Tool calls from spans, by start, with the span start for ordering against calls.
@@ -785,17 +786,17 @@ fn make_call(
         if c.finish_reasons.is_empty() {
             c.finish_reasons.clone_from(&v.finish_reasons);
         }
-        let messages = |slot: &mut Option<Vec<Message>>, from: &mut Option<Vec<Message>>| {
+        fn messages<T: Clone>(slot: &mut Option<T>, from: &mut Option<T>, keep: bool) {
             if slot.is_none() {
-                if i == anchor {
+                if keep {
                     slot.clone_from(from);
                 } else {
                     *slot = from.take();
                 }
             }
-        };
-        messages(&mut c.input_messages, &mut v.input_messages);
-        messages(&mut c.output_messages, &mut v.output_messages);
+        }
+        messages(&mut c.input_messages, &mut v.input_messages, i == anchor);
+        messages(&mut c.output_messages, &mut v.output_messages, i == anchor);
         c.status_error |= v.status_error;
     }
     c
@@ -811,7 +812,7 @@ fn is_user_text(m: &Message) -> bool {
     m.role == "user" && m.has_text()
 }
 
-fn trailing_user_text(msgs: &[Message]) -> Vec<Message> {
+fn trailing_user_text(msgs: &[std::sync::Arc<Message>]) -> Vec<Message> {
     let mut end = msgs.len();
     while end > 0 && !is_user_text(&msgs[end - 1]) {
         end -= 1;
@@ -820,7 +821,7 @@ fn trailing_user_text(msgs: &[Message]) -> Vec<Message> {
     while start > 0 && is_user_text(&msgs[start - 1]) {
         start -= 1;
     }
-    msgs[start..end].to_vec()
+    msgs[start..end].iter().map(|m| Message::clone(m)).collect()
 }
 
 fn is_tool_finish(r: &str) -> bool {
@@ -866,7 +867,7 @@ fn join_step(out: &mut Vec<(Draft, Vec<Gap>)>, d: Draft) -> bool {
         let last_prev = prev.calls.last();
         let ends_with_response = first_input
             .and_then(|m| m.last())
-            .is_some_and(Message::is_tool_result);
+            .is_some_and(|m| m.is_tool_result());
         if let (Some(lp), true) = (last_prev, ends_with_response) {
             let (requested, ids) = requested_call_ids(lp);
             let resp_ids: Set<String> = first_input
@@ -1155,8 +1156,9 @@ pub fn extract_conversation(traces: &[&Trace]) -> Vec<Turn> {
     let mut sorted: Vec<&Trace> = traces.to_vec();
     sorted.sort_by_key(|t| (t.start_ns, t.trace_id));
     let mut drafts = Vec::new();
+    let mut cache = MessageCache::default();
     for t in sorted {
-        let mut ctx = TraceCtx::new(t);
+        let mut ctx = TraceCtx::new(t, Some(&mut cache));
         drafts.extend(trace_drafts(&mut ctx));
     }
     conversation_turns(drafts)
@@ -1192,12 +1194,26 @@ pub(crate) struct PreparedTrace {
 impl PreparedTrace {
     /// Runs the per-trace part of extraction.
     pub(crate) fn new(t: &Trace) -> Self {
-        let mut ctx = TraceCtx::new(t);
+        Self::build(t, None)
+    }
+
+    /// [`PreparedTrace::new`], with the input messages of the trace's model calls parsed once
+    /// per conversation through `cache` (the result is the same).
+    pub(crate) fn with_cache(t: &Trace, cache: &mut MessageCache) -> Self {
+        Self::build(t, Some(cache))
+    }
+
+    fn build(t: &Trace, mut cache: Option<&mut MessageCache>) -> Self {
+        let conversation_key = conversation_key(t);
+        if let Some(cache) = cache.as_deref_mut() {
+            cache.conversation(&conversation_key);
+        }
+        let mut ctx = TraceCtx::new(t, cache);
         Self {
             trace_id: t.trace_id,
             start_ns: t.start_ns,
             drafts: trace_drafts(&mut ctx),
-            conversation_key: conversation_key(t),
+            conversation_key,
             session_named: t
                 .spans
                 .iter()
@@ -1403,7 +1419,13 @@ pub fn select_case(
 
 /// Extracts groups and turns from built traces.
 pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
-    let mut prepared: Vec<PreparedTrace> = set.traces.iter().map(PreparedTrace::new).collect();
+    let mut cache = MessageCache::default();
+    let mut prepared: Vec<PreparedTrace> = set
+        .traces
+        .iter()
+        .map(|t| PreparedTrace::with_cache(t, &mut cache))
+        .collect();
+    drop(cache);
     let group_by = resolve_group_by(opts, prepared.iter());
     let plan = {
         let refs: Vec<&PreparedTrace> = prepared.iter().collect();
@@ -1439,7 +1461,13 @@ pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
 /// is one evaluation unit. Its turns come in trace start order (continuations joined as in a
 /// conversation), and with `cases` its golden case is selected as for a file's only group.
 pub fn extract_one_group(set: &TraceSet, key: &str, cases: Option<Vec<ExpectedCase>>) -> Group {
-    let mut prepared: Vec<PreparedTrace> = set.traces.iter().map(PreparedTrace::new).collect();
+    let mut cache = MessageCache::default();
+    let mut prepared: Vec<PreparedTrace> = set
+        .traces
+        .iter()
+        .map(|t| PreparedTrace::with_cache(t, &mut cache))
+        .collect();
+    drop(cache);
     prepared.sort_by_key(|t| (t.start_ns, t.trace_id));
     let drafts: Vec<Draft> = prepared
         .iter_mut()

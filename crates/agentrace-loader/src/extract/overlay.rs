@@ -4,8 +4,8 @@ use agentrace_semconv::{attr, event};
 use serde_json::{Map, Value};
 
 use crate::extract::message::{
-    Message, Part, is_placeholder, parse_jsonish, parse_jsonish_str, parse_message, parse_messages,
-    parse_messages_text,
+    Message, MessageCache, Part, SharedMessages, is_placeholder, parse_jsonish, parse_jsonish_str,
+    parse_message, parse_messages, parse_messages_text, parse_shared_messages_text, share,
 };
 use crate::key::{
     ADK_INVOCATION_ID, ADK_LLM_REQUEST, ADK_LLM_RESPONSE, ADK_SESSION_ID, ADK_TOOL_ARGS,
@@ -55,8 +55,8 @@ pub struct SpanView {
     pub usage: Usage,
     /// Finish reasons.
     pub finish_reasons: Vec<String>,
-    /// Input messages.
-    pub input_messages: Option<Vec<Message>>,
+    /// Input messages (each shared: a conversation's history repeats in every call's input).
+    pub input_messages: Option<SharedMessages>,
     /// Output messages.
     pub output_messages: Option<Vec<Message>>,
     /// System instructions.
@@ -125,6 +125,16 @@ fn messages_attr(v: Option<&AnyValue>) -> Option<Vec<Message>> {
     match v? {
         AnyValue::String(x) => parse_messages_text(x),
         other => parse_messages(&other.to_json()),
+    }
+}
+
+fn shared_messages_attr(
+    v: Option<&AnyValue>,
+    cache: Option<&mut MessageCache>,
+) -> Option<SharedMessages> {
+    match v? {
+        AnyValue::String(x) => parse_shared_messages_text(x, cache),
+        other => parse_messages(&other.to_json()).map(share),
     }
 }
 
@@ -317,11 +327,10 @@ fn indexed_rest(key: &str) -> Option<(bool, &str)> {
 }
 
 /// Fills the model, usage and message keys from a set of semconv attributes.
-fn fill_semconv(view: &mut SpanView, a: &Found<'_>) {
-    set(
-        &mut view.input_messages,
-        messages_attr(a.get(K::InputMessages)),
-    );
+fn fill_semconv(view: &mut SpanView, a: &Found<'_>, cache: Option<&mut MessageCache>) {
+    if view.input_messages.is_none() {
+        view.input_messages = shared_messages_attr(a.get(K::InputMessages), cache);
+    }
     set(
         &mut view.output_messages,
         messages_attr(a.get(K::OutputMessages)),
@@ -368,10 +377,19 @@ pub(crate) fn is_adk_span(span: &Span) -> bool {
 
 /// Builds the view of `span`; `logs` are the log records joined to it.
 pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
+    overlay_with(span, logs, None)
+}
+
+/// [`overlay`], with input messages already parsed taken from `cache` (the view is the same).
+pub(crate) fn overlay_with(
+    span: &Span,
+    logs: &[LogRecord],
+    mut cache: Option<&mut MessageCache>,
+) -> SpanView {
     let a = &Found::of(&span.attributes.0);
     let mut v = SpanView::default();
     // 1. Semconv keys on the span.
-    fill_semconv(&mut v, a);
+    fill_semconv(&mut v, a, cache.as_deref_mut());
     v.operation = s(a.get(K::OperationName));
     v.agent_name = s(a.get(K::AgentName));
     v.tool_name = s(a.get(K::ToolName));
@@ -400,14 +418,14 @@ pub fn overlay(span: &Span, logs: &[LogRecord]) -> SpanView {
         .iter()
         .find(|e| e.name == event::INFERENCE_OPERATION_DETAILS)
     {
-        fill_semconv(&mut v, &Found::of(&ev.attributes.0));
+        fill_semconv(&mut v, &Found::of(&ev.attributes.0), cache.as_deref_mut());
     } else if let Some(log) = logs
         .iter()
         .find(|l| l.name() == event::INFERENCE_OPERATION_DETAILS)
     {
-        fill_semconv(&mut v, &Found::of(&log.attributes.0));
+        fill_semconv(&mut v, &Found::of(&log.attributes.0), cache.as_deref_mut());
         if let AnyValue::KvList(kv) = &log.body {
-            fill_semconv(&mut v, &Found::of(kv));
+            fill_semconv(&mut v, &Found::of(kv), cache);
         }
     }
     // 4. Deprecated per-message events: span events win over log records.
@@ -577,7 +595,7 @@ fn deprecated_events(v: &mut SpanView, span: &Span, logs: &[LogRecord]) {
         input.push(m);
     }
     if !input.is_empty() {
-        set(&mut v.input_messages, Some(input));
+        set(&mut v.input_messages, Some(share(input)));
     }
     if !output.is_empty() {
         if v.finish_reasons.is_empty() {
@@ -598,7 +616,7 @@ fn adk_overlay(v: &mut SpanView, a: &Found<'_>) {
             let msgs = contents
                 .iter()
                 .filter_map(Value::as_object)
-                .map(|c| parse_message(c, None))
+                .map(|c| std::sync::Arc::new(parse_message(c, None)))
                 .collect();
             set(&mut v.input_messages, Some(msgs));
         }
@@ -748,7 +766,7 @@ fn openllmetry(v: &mut SpanView, span: &Span, a: &Found<'_>) -> bool {
             .collect()
     };
     if !prompts.is_empty() {
-        set(&mut v.input_messages, Some(convert(prompts)));
+        set(&mut v.input_messages, Some(share(convert(prompts))));
     }
     if !completions.is_empty() {
         let out = convert(completions);
