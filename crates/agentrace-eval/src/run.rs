@@ -59,6 +59,27 @@ fn evaluate_caught(
     })
 }
 
+/// The outcome of a file for [`run_file_with`]: what was kept of each group, in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileOutcome<R> {
+    /// The file as given.
+    pub file: String,
+    /// What was kept of each group, in order.
+    pub groups: Vec<R>,
+    /// Records the reader skipped, with why.
+    pub warnings: Vec<String>,
+    /// Why the file was read whole after streaming was tried (its groups are not contiguous);
+    /// the results are the same.
+    pub read_whole_because: Option<String>,
+}
+
+/// Groups handed to a worker at once, at most: fewer hand-offs for small groups.
+const BATCH_GROUPS: usize = 16;
+
+/// Turns handed to a worker at once, at most (a batch is sent when it reaches either bound):
+/// large groups go one by one, so what is in flight stays bounded by the largest groups.
+const BATCH_TURNS: usize = 4;
+
 /// Loads one trace file and evaluates every group in it.
 ///
 /// The file is read group by group ([`for_each_group`]); each group is evaluated on a worker
@@ -71,8 +92,29 @@ pub fn run_file(
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
 ) -> Result<FileResult, RunError> {
+    run_file_with(path, opts, eval_set, specs, |g| g).map(|o| FileResult {
+        file: o.file,
+        groups: o.groups,
+        warnings: o.warnings,
+    })
+}
+
+/// [`run_file`], keeping of each group's results only what `keep` makes of them, on the worker
+/// thread that evaluated the group, as soon as it is evaluated (a rendered output and counts,
+/// say, instead of every detail until the end of the run).
+pub fn run_file_with<R, F>(
+    path: &Path,
+    opts: &RunOptions,
+    eval_set: Option<&EvalSet>,
+    specs: &[MetricSpec],
+    keep: F,
+) -> Result<FileOutcome<R>, RunError>
+where
+    R: Send,
+    F: Fn(GroupResult) -> R + Sync,
+{
     if opts.read_whole {
-        return run_file_whole(path, opts, eval_set, specs);
+        return whole_with(path, opts, eval_set, specs, &keep, None);
     }
     let file = path.display().to_string();
     let ex_opts = ExtractOptions {
@@ -85,7 +127,9 @@ pub fn run_file(
     let mut issues = Vec::new();
     let cases = PreparedCases::new(eval_set);
     let cases = &cases;
-    let (tx, rx) = sync_channel::<(usize, extract::Group)>(workers * QUEUE_PER_WORKER);
+    let keep = &keep;
+    type Batch = Vec<(usize, extract::Group)>;
+    let (tx, rx) = sync_channel::<Batch>(workers * QUEUE_PER_WORKER);
     let rx = Mutex::new(rx);
     let (streamed, mut results) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -98,22 +142,36 @@ pub fn run_file(
                             Ok(rx) => rx.recv(),
                             Err(_) => break,
                         };
-                        let Ok((i, g)) = next else { break };
-                        let g = Group::from_extracted_owned(g);
-                        out.push((i, evaluate_caught(&g, eval_set, cases, specs)));
+                        let Ok(batch) = next else { break };
+                        for (i, g) in batch {
+                            let g = Group::from_extracted_owned(g);
+                            let r = evaluate_caught(&g, eval_set, cases, specs);
+                            drop(g);
+                            out.push((i, keep(r)));
+                        }
                     }
                     out
                 })
             })
             .collect();
         let mut next = 0usize;
+        let mut batch: Batch = Vec::new();
+        let mut turns = 0usize;
         let streamed = for_each_group(path, opts.load, &ex_opts, &mut issues, |g| {
-            // A send fails only when every worker is gone, which a join below reports.
-            let _ = tx.send((next, g));
+            turns += g.turns.len();
+            batch.push((next, g));
             next += 1;
+            if batch.len() >= BATCH_GROUPS || turns >= BATCH_TURNS {
+                // A send fails only when every worker is gone, which a join below reports.
+                let _ = tx.send(std::mem::take(&mut batch));
+                turns = 0;
+            }
         });
+        if !batch.is_empty() {
+            let _ = tx.send(batch);
+        }
         drop(tx);
-        let mut results: Vec<(usize, GroupResult)> = Vec::with_capacity(next);
+        let mut results: Vec<(usize, R)> = Vec::with_capacity(next);
         let mut lost = false;
         for h in handles {
             match h.join() {
@@ -136,17 +194,29 @@ pub fn run_file(
                 });
             }
             results.sort_by_key(|(i, _)| *i);
-            Ok(FileResult {
+            Ok(FileOutcome {
                 file,
                 groups: std::mem::take(results)
                     .into_iter()
                     .map(|(_, r)| r)
                     .collect(),
                 warnings: issues.iter().map(ToString::to_string).collect(),
+                read_whole_because: None,
             })
         }
-        // Not contiguous (or a worker lost): read whole.
-        _ => run_file_whole(path, opts, eval_set, specs),
+        (Streamed::NotContiguous(why), _) => {
+            drop(results);
+            whole_with(path, opts, eval_set, specs, keep, Some(why.to_string()))
+        }
+        // A worker lost: read whole.
+        (Streamed::Complete(_), None) => whole_with(
+            path,
+            opts,
+            eval_set,
+            specs,
+            keep,
+            Some("an evaluation thread failed".to_owned()),
+        ),
     }
 }
 
@@ -157,6 +227,22 @@ pub fn run_file_whole(
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
 ) -> Result<FileResult, RunError> {
+    whole_with(path, opts, eval_set, specs, &|g| g, None).map(|o| FileResult {
+        file: o.file,
+        groups: o.groups,
+        warnings: o.warnings,
+    })
+}
+
+/// [`run_file_with`] reading the whole file at once.
+fn whole_with<R>(
+    path: &Path,
+    opts: &RunOptions,
+    eval_set: Option<&EvalSet>,
+    specs: &[MetricSpec],
+    keep: &(impl Fn(GroupResult) -> R + Sync),
+    read_whole_because: Option<String>,
+) -> Result<FileOutcome<R>, RunError> {
     let file = path.display().to_string();
     let loaded = load_path(path, opts.load).map_err(|e| RunError {
         file: file.clone(),
@@ -177,11 +263,15 @@ pub fn run_file_whole(
             cases: eval_set.map(EvalSet::expected_cases),
         },
     );
-    let groups = evaluate_groups(&Group::from_extraction(&ex), eval_set, specs);
-    Ok(FileResult {
+    let groups = evaluate_groups(&Group::from_extraction(&ex), eval_set, specs)
+        .into_iter()
+        .map(keep)
+        .collect();
+    Ok(FileOutcome {
         file,
         groups,
         warnings,
+        read_whole_because,
     })
 }
 

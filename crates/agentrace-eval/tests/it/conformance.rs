@@ -143,3 +143,51 @@ fn every_case_scores_as_agentevals() {
     );
     assert_eq!(compared, 88, "every score entry of the corpus was compared");
 }
+
+/// The JSON output written group by group from the typed results
+/// ([`RunReport::to_json_bytes`], what `agentrace run --format json` writes) is, byte for byte,
+/// the JSON document ([`RunReport::to_json`], what the server returns) printed pretty: on every
+/// corpus case, with two files, warnings and a file error; and the counts agree.
+#[test]
+fn written_json_is_the_json_document_byte_for_byte() {
+    use agentrace_eval::evaluate::TOOL_CALL_COUNT;
+    use agentrace_eval::output::{FileResult, OutputFormat, RunError, RunReport};
+
+    let mut reports = vec![RunReport::default()];
+    for dir in cases() {
+        let groups = run_case(
+            &dir,
+            &[TOOL_TRAJECTORY, RESPONSE_MATCH, TOOL_CALL_COUNT],
+            MatchType::InOrder,
+        );
+        let file = FileResult {
+            file: dir.display().to_string(),
+            groups,
+            warnings: vec!["line 3: \"not JSON\" <é>".to_owned()],
+        };
+        let without_errors = RunReport {
+            files: vec![file.clone(), file],
+            errors: Vec::new(),
+        };
+        reports.push(RunReport {
+            errors: vec![RunError {
+                file: "missing.json".to_owned(),
+                error: "could not read missing.json".to_owned(),
+            }],
+            ..without_errors.clone()
+        });
+        reports.push(without_errors);
+    }
+    // Some runs fail, some pass: both exit codes are compared.
+    assert!(reports.iter().any(|r| r.exit_code() == 1));
+    assert!(reports.iter().any(|r| r.exit_code() == 0));
+    for report in reports {
+        let mut want = serde_json::to_string_pretty(&report.to_json()).unwrap();
+        want.push('\n');
+        let got = String::from_utf8(report.to_json_bytes()).unwrap();
+        assert_eq!(got, want);
+        let rendered = report.render(OutputFormat::Junit);
+        assert_eq!(rendered.summary(), report.summary());
+        assert_eq!(rendered.exit_code(), report.exit_code());
+    }
+}
