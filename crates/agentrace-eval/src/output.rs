@@ -388,9 +388,17 @@ impl Nested {
     }
 
     fn newline<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b"\n")?;
-        for _ in 0..self.indent {
-            w.write_all(b"  ")?;
+        /// A newline and the indentation of the levels that occur (deeper ones are written in
+        /// parts).
+        const LINE: &[u8] = b"\n                                ";
+        let mut spaces = 2 * self.indent;
+        let first = spaces.min(LINE.len() - 1);
+        w.write_all(&LINE[..=first])?;
+        spaces -= first;
+        while spaces > 0 {
+            let n = spaces.min(LINE.len() - 1);
+            w.write_all(&LINE[1..=n])?;
+            spaces -= n;
         }
         Ok(())
     }

@@ -29,7 +29,7 @@ pub struct RunOptions {
     pub read_whole: bool,
 }
 
-/// Groups waiting for a worker, per worker: bounds what the reader can run ahead by.
+/// Batches waiting for a worker, per worker: bounds what the reader can run ahead by.
 const QUEUE_PER_WORKER: usize = 1;
 
 /// Evaluates one group, turning a panic (a bug) into an error result instead of losing the group.
