@@ -1,7 +1,10 @@
 //! Output of a run: the `scores` array (the conformance corpus' shape), the JSON document,
 //! a readable table and JUnit XML. Pure functions from results to text.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read as _, Seek as _, SeekFrom, Write};
+use std::sync::Mutex;
 
 use serde::Serialize;
 
@@ -272,6 +275,7 @@ impl RunReport {
                     file: f.file.clone(),
                     groups: f.groups.iter().map(|g| render_group(format, g)).collect(),
                     warnings: f.warnings.clone(),
+                    spill: None,
                 })
                 .collect(),
             errors: self.errors.clone(),
@@ -341,6 +345,8 @@ pub struct RenderedGroup {
     scores: Vec<ScoreEntry>,
     counts: Counts,
     body: Vec<u8>,
+    /// The length of the body when it was moved to its file's spill ([`Spill::put`]).
+    spilled: Option<u64>,
 }
 
 impl RenderedGroup {
@@ -351,7 +357,7 @@ impl RenderedGroup {
 }
 
 /// The rendered groups of one file.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct RenderedFile {
     /// The file as given.
     pub file: String,
@@ -359,10 +365,132 @@ pub struct RenderedFile {
     pub groups: Vec<RenderedGroup>,
     /// Records the reader skipped, with why.
     pub warnings: Vec<String>,
+    /// The bodies of the groups that were spilled ([`Spill::finish`]), in order.
+    pub spill: Option<File>,
+}
+
+/// Rendered groups' bodies written to a file in group order as the worker threads finish them
+/// (in any order), so that memory keeps of each group only what the summary, the exit code and
+/// the `scores` need. A body that comes before its turn waits in memory for the ones before it
+/// (at most the groups in flight).
+#[derive(Debug)]
+pub struct Spill {
+    state: Mutex<SpillState>,
+}
+
+#[derive(Debug)]
+struct SpillState {
+    out: BufWriter<File>,
+    next: usize,
+    waiting: BTreeMap<usize, Vec<u8>>,
+    started: bool,
+    error: Option<std::io::Error>,
+}
+
+impl Spill {
+    /// A spill writing to `file` (empty, opened for reading and writing).
+    pub fn new(file: File) -> Self {
+        Self {
+            state: Mutex::new(SpillState {
+                out: BufWriter::with_capacity(1 << 16, file),
+                next: 0,
+                waiting: BTreeMap::new(),
+                started: false,
+                error: None,
+            }),
+        }
+    }
+
+    /// Moves the body of group `index` of the file (the position it is written at) out of `g`
+    /// into the spill. A group 0 put again starts the spill over: the file is being read again
+    /// whole ([`crate::run::run_file_with`]), and its groups come again from the first.
+    pub fn put(&self, index: usize, g: &mut RenderedGroup) {
+        let body = std::mem::take(&mut g.body);
+        g.spilled = Some(body.len() as u64);
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let st = &mut *st;
+        if index == 0 {
+            if st.started && st.error.is_none() {
+                let restart = st.out.flush().and_then(|()| {
+                    let f = st.out.get_mut();
+                    f.set_len(0)?;
+                    f.seek(SeekFrom::Start(0)).map(drop)
+                });
+                if let Err(e) = restart {
+                    st.error = Some(e);
+                }
+                st.next = 0;
+                st.waiting.clear();
+            }
+            st.started = true;
+        }
+        st.waiting.insert(index, body);
+        while let Some(b) = st.waiting.remove(&st.next) {
+            if st.error.is_none()
+                && let Err(e) = st.out.write_all(&b)
+            {
+                st.error = Some(e);
+            }
+            st.next += 1;
+        }
+    }
+
+    /// The spill file, rewound to be read, once every group was put; the first write error if
+    /// one failed, or an error if a group never came.
+    pub fn finish(self) -> std::io::Result<File> {
+        let st = self
+            .state
+            .into_inner()
+            .map_err(|_| std::io::Error::other("a thread failed while writing the spill"))?;
+        if let Some(e) = st.error {
+            return Err(e);
+        }
+        if !st.waiting.is_empty() {
+            return Err(std::io::Error::other("a group is missing from the spill"));
+        }
+        let mut f = st.out.into_inner().map_err(|e| e.into_error())?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(f)
+    }
+}
+
+/// Writes the groups' bodies of one file: from memory, or in order from its spill.
+struct Bodies<'a> {
+    spill: Option<BufReader<&'a File>>,
+}
+
+impl<'a> Bodies<'a> {
+    fn of(f: &'a RenderedFile) -> Self {
+        Self {
+            spill: f
+                .spill
+                .as_ref()
+                .map(|s| BufReader::with_capacity(1 << 16, s)),
+        }
+    }
+
+    fn write<W: Write>(&mut self, g: &RenderedGroup, w: &mut W) -> std::io::Result<()> {
+        match (g.spilled, &mut self.spill) {
+            (Some(n), Some(r)) => {
+                let copied = std::io::copy(&mut r.take(n), w)?;
+                if copied == n {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::other(
+                        "the spill file is shorter than written",
+                    ))
+                }
+            }
+            (Some(_), None) => Err(std::io::Error::other("a spilled group has no spill file")),
+            (None, _) => w.write_all(&g.body),
+        }
+    }
 }
 
 /// A run rendered group by group: the output is written from it ([`Rendered::write`]).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Rendered {
     /// The output format the groups were rendered in.
     pub format: OutputFormat,
@@ -521,6 +649,7 @@ pub fn render_group(format: OutputFormat, g: &GroupResult) -> RenderedGroup {
         scores,
         counts: Counts::of(g),
         body,
+        spilled: None,
     }
 }
 
@@ -597,15 +726,19 @@ impl Rendered {
         write_nested(w, &scores, 1)?;
         drop(scores);
         w.write_all(b",\n  \"groups\": [")?;
-        let mut any = false;
-        for (gi, (f, g)) in self.groups().enumerate() {
-            w.write_all(if any { b",\n    " } else { b"\n    " })?;
-            any = true;
-            w.write_all(&g.body)?;
-            write!(w, ",\n      \"index\": {gi},\n      \"file\": ")?;
-            serde_json::to_writer(&mut *w, &f.file).map_err(std::io::Error::other)?;
-            w.write_all(GROUP_END)?;
+        let mut gi = 0;
+        for f in &self.files {
+            let mut bodies = Bodies::of(f);
+            for g in &f.groups {
+                w.write_all(if gi > 0 { b",\n    " } else { b"\n    " })?;
+                bodies.write(g, w)?;
+                write!(w, ",\n      \"index\": {gi},\n      \"file\": ")?;
+                serde_json::to_writer(&mut *w, &f.file).map_err(std::io::Error::other)?;
+                w.write_all(GROUP_END)?;
+                gi += 1;
+            }
         }
+        let any = gi > 0;
         w.write_all(if any { b"\n  ]" } else { b"]" })?;
         #[derive(Serialize)]
         struct Warning<'a> {
@@ -632,13 +765,18 @@ impl Rendered {
     }
 
     fn write_table<W: Write>(self, w: &mut W) -> std::io::Result<()> {
-        for (gi, (f, g)) in self.groups().enumerate() {
-            writeln!(
-                w,
-                "Group {gi}: trace {} ({}, {} invocation(s), {})",
-                g.trace_id, f.file, g.num_invocations, g.case
-            )?;
-            w.write_all(&g.body)?;
+        let mut gi = 0;
+        for f in &self.files {
+            let mut bodies = Bodies::of(f);
+            for g in &f.groups {
+                writeln!(
+                    w,
+                    "Group {gi}: trace {} ({}, {} invocation(s), {})",
+                    g.trace_id, f.file, g.num_invocations, g.case
+                )?;
+                bodies.write(g, w)?;
+                gi += 1;
+            }
         }
         for f in &self.files {
             for warning in &f.warnings {
@@ -668,19 +806,24 @@ impl Rendered {
             s.errored + s.file_errors,
             s.not_evaluated.saturating_sub(t.skipped_with_error),
         )?;
-        for (gi, (f, g)) in self.groups().enumerate() {
-            let c = &g.counts;
-            writeln!(
-                w,
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
-                xml_escape(&format!("{} group {gi} trace {}", f.file, g.trace_id)),
-                c.results,
-                c.failed - c.failed_with_error,
-                c.errored,
-                c.not_evaluated - c.skipped_with_error,
-                c.seconds,
-            )?;
-            w.write_all(&g.body)?;
+        let mut gi = 0;
+        for f in &self.files {
+            let mut bodies = Bodies::of(f);
+            for g in &f.groups {
+                let c = &g.counts;
+                writeln!(
+                    w,
+                    "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+                    xml_escape(&format!("{} group {gi} trace {}", f.file, g.trace_id)),
+                    c.results,
+                    c.failed - c.failed_with_error,
+                    c.errored,
+                    c.not_evaluated - c.skipped_with_error,
+                    c.seconds,
+                )?;
+                bodies.write(g, w)?;
+                gi += 1;
+            }
         }
         for e in &self.errors {
             write!(

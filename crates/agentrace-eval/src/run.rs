@@ -92,7 +92,7 @@ pub fn run_file(
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
 ) -> Result<FileResult, RunError> {
-    run_file_with(path, opts, eval_set, specs, |g| g).map(|o| FileResult {
+    run_file_with(path, opts, eval_set, specs, |_, g| g).map(|o| FileResult {
         file: o.file,
         groups: o.groups,
         warnings: o.warnings,
@@ -101,7 +101,9 @@ pub fn run_file(
 
 /// [`run_file`], keeping of each group's results only what `keep` makes of them, on the worker
 /// thread that evaluated the group, as soon as it is evaluated (a rendered output and counts,
-/// say, instead of every detail until the end of the run).
+/// say, instead of every detail until the end of the run). `keep` gets the group's index in the
+/// file and its results; the indexes start from 0 again when the file is read again whole
+/// (after a streaming attempt that found the file not contiguous).
 pub fn run_file_with<R, F>(
     path: &Path,
     opts: &RunOptions,
@@ -111,7 +113,7 @@ pub fn run_file_with<R, F>(
 ) -> Result<FileOutcome<R>, RunError>
 where
     R: Send,
-    F: Fn(GroupResult) -> R + Sync,
+    F: Fn(usize, GroupResult) -> R + Sync,
 {
     if opts.read_whole {
         return whole_with(path, opts, eval_set, specs, &keep, None);
@@ -147,7 +149,7 @@ where
                             let g = Group::from_extracted_owned(g);
                             let r = evaluate_caught(&g, eval_set, cases, specs);
                             drop(g);
-                            out.push((i, keep(r)));
+                            out.push((i, keep(i, r)));
                         }
                     }
                     out
@@ -227,7 +229,7 @@ pub fn run_file_whole(
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
 ) -> Result<FileResult, RunError> {
-    whole_with(path, opts, eval_set, specs, &|g| g, None).map(|o| FileResult {
+    whole_with(path, opts, eval_set, specs, &|_, g| g, None).map(|o| FileResult {
         file: o.file,
         groups: o.groups,
         warnings: o.warnings,
@@ -240,7 +242,7 @@ fn whole_with<R>(
     opts: &RunOptions,
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
-    keep: &(impl Fn(GroupResult) -> R + Sync),
+    keep: &(impl Fn(usize, GroupResult) -> R + Sync),
     read_whole_because: Option<String>,
 ) -> Result<FileOutcome<R>, RunError> {
     let file = path.display().to_string();
@@ -265,7 +267,8 @@ fn whole_with<R>(
     );
     let groups = evaluate_groups(&Group::from_extraction(&ex), eval_set, specs)
         .into_iter()
-        .map(keep)
+        .enumerate()
+        .map(|(i, g)| keep(i, g))
         .collect();
     Ok(FileOutcome {
         file,

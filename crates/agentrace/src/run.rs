@@ -1,6 +1,7 @@
 //! `agentrace run`: evaluate trace files against an eval set; arguments, then calls into
 //! `agentrace-eval`. Files are evaluated in parallel; a progress bar shows on a terminal.
 
+use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use agentrace_eval::eval_set::EvalSet;
 use agentrace_eval::evaluate::MetricSpec;
 use agentrace_eval::metrics::trajectory::MatchType;
 use agentrace_eval::output::{
-    FileResult, OutputFormat, Rendered, RenderedFile, RunError, RunReport, render_group,
+    FileResult, OutputFormat, Rendered, RenderedFile, RunError, RunReport, Spill, render_group,
 };
 use agentrace_eval::result::GroupResult;
 use agentrace_eval::run::{FileOutcome, RunOptions, run_file_with};
@@ -171,12 +172,19 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
     // Each group is rendered as soon as it is evaluated and its results dropped, unless
     // `--emit-otel` needs them whole after the run.
     let (rendered, report) = if args.emit_otel {
-        let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs, |g| g);
+        let report = evaluate_files(
+            &args.traces,
+            &opts,
+            eval_set.as_ref(),
+            &specs,
+            false,
+            |_, g, _| g,
+        );
         let rendered = RunReport {
             files: report
                 .files
                 .into_iter()
-                .map(|f| FileResult {
+                .map(|(f, _)| FileResult {
                     file: f.file,
                     groups: f.groups,
                     warnings: f.warnings,
@@ -186,19 +194,33 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
         };
         (rendered.render(format), Some(rendered))
     } else {
-        let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs, |g| {
-            render_group(format, &g)
-        });
+        // Each group's part of the output goes to a temporary file as it is rendered (in
+        // order); what stays in memory is what the summary and `scores` need.
+        let report = evaluate_files(
+            &args.traces,
+            &opts,
+            eval_set.as_ref(),
+            &specs,
+            true,
+            |i, g, spill| {
+                let mut r = render_group(format, &g);
+                if let Some(s) = spill {
+                    s.put(i, &mut r);
+                }
+                r
+            },
+        );
         (
             Rendered {
                 format,
                 files: report
                     .files
                     .into_iter()
-                    .map(|f| RenderedFile {
+                    .map(|(f, spill)| RenderedFile {
                         file: f.file,
                         groups: f.groups,
                         warnings: f.warnings,
+                        spill,
                     })
                     .collect(),
                 errors: report.errors,
@@ -258,19 +280,22 @@ fn emit_otel(report: &RunReport, eval_set: Option<&EvalSet>) {
 /// The files' outcomes (what `keep` made of each group) and the files that could not be
 /// evaluated.
 struct Evaluated<R> {
-    files: Vec<FileOutcome<R>>,
+    files: Vec<(FileOutcome<R>, Option<File>)>,
     errors: Vec<RunError>,
 }
 
 /// Evaluates the files on as many threads as there are cores (at most one per file), keeping
 /// their order; of each group only what `keep` makes of its results. A file read whole because
-/// its groups are not contiguous is noted on stderr, as `extract` does.
+/// its groups are not contiguous is noted on stderr, as `extract` does. With `spill`, each file
+/// gets a [`Spill`] in a temporary file (kept in memory when none can be created), which `keep`
+/// is given with each group's index in its file.
 fn evaluate_files<R: Send>(
     files: &[PathBuf],
     opts: &RunOptions,
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
-    keep: impl Fn(GroupResult) -> R + Sync,
+    spill: bool,
+    keep: impl Fn(usize, GroupResult, Option<&Spill>) -> R + Sync,
 ) -> Evaluated<R> {
     let bar = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
     if files.len() > 1 {
@@ -281,7 +306,7 @@ fn evaluate_files<R: Send>(
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    type Slot<R> = Mutex<Option<Result<FileOutcome<R>, RunError>>>;
+    type Slot<R> = Mutex<Option<Result<(FileOutcome<R>, Option<File>), RunError>>>;
     let slots: Vec<Slot<R>> = files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism()
@@ -293,7 +318,12 @@ fn evaluate_files<R: Send>(
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(path) = files.get(i) else { break };
-            let r = run_file_with(path, opts, eval_set, specs, keep);
+            let sp = if spill {
+                tempfile::tempfile().ok().map(Spill::new)
+            } else {
+                None
+            };
+            let r = run_file_with(path, opts, eval_set, specs, |i, g| keep(i, g, sp.as_ref()));
             if let Ok(f) = &r
                 && let Some(why) = &f.read_whole_because
             {
@@ -304,6 +334,13 @@ fn evaluate_files<R: Send>(
                     );
                 });
             }
+            let r = r.and_then(|f| match sp.map(Spill::finish).transpose() {
+                Ok(spilled) => Ok((f, spilled)),
+                Err(e) => Err(RunError {
+                    file: path.display().to_string(),
+                    error: format!("could not write a temporary file: {e}"),
+                }),
+            });
             if let Ok(mut slot) = slots[i].lock() {
                 *slot = Some(r);
             }
