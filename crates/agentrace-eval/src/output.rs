@@ -1,5 +1,11 @@
 //! Output of a run: the `scores` array (the conformance corpus' shape), the JSON document,
-//! a readable table and JUnit XML. Pure functions from results to text.
+//! a readable table and JUnit XML.
+//!
+//! [`RunReport`] holds every result and writes any format from them. A run that should not keep
+//! every result renders each group as soon as it is evaluated ([`render_group`]: its part of the
+//! output, its `scores` entries and its outcome counts), moves the rendered part to a temporary
+//! file in group order ([`Spill`]) and writes the whole output at the end ([`Rendered::write`]);
+//! both ways give the same bytes.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -133,29 +133,18 @@ where
     type Batch = Vec<(usize, extract::Group)>;
     let (tx, rx) = sync_channel::<Batch>(workers * QUEUE_PER_WORKER);
     let rx = Mutex::new(rx);
+    let evaluate = |batch: Batch, out: &mut Vec<(usize, R)>| {
+        for (i, g) in batch {
+            let g = Group::from_extracted_owned(g);
+            let r = evaluate_caught(&g, eval_set, cases, specs);
+            drop(g);
+            out.push((i, keep(i, r)));
+        }
+    };
     let (streamed, mut results) = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                let rx = &rx;
-                s.spawn(move || {
-                    let mut out = Vec::new();
-                    loop {
-                        let next = match rx.lock() {
-                            Ok(rx) => rx.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok(batch) = next else { break };
-                        for (i, g) in batch {
-                            let g = Group::from_extracted_owned(g);
-                            let r = evaluate_caught(&g, eval_set, cases, specs);
-                            drop(g);
-                            out.push((i, keep(i, r)));
-                        }
-                    }
-                    out
-                })
-            })
-            .collect();
+        // The workers start with the first full batch: a file of one small group is evaluated
+        // on this thread, with no thread to start.
+        let mut handles = Vec::new();
         let mut next = 0usize;
         let mut batch: Batch = Vec::new();
         let mut turns = 0usize;
@@ -164,16 +153,39 @@ where
             batch.push((next, g));
             next += 1;
             if batch.len() >= BATCH_GROUPS || turns >= BATCH_TURNS {
+                if handles.is_empty() {
+                    handles = (0..workers)
+                        .map(|_| {
+                            let rx = &rx;
+                            s.spawn(move || {
+                                let mut out = Vec::new();
+                                loop {
+                                    let next = match rx.lock() {
+                                        Ok(rx) => rx.recv(),
+                                        Err(_) => break,
+                                    };
+                                    let Ok(batch) = next else { break };
+                                    evaluate(batch, &mut out);
+                                }
+                                out
+                            })
+                        })
+                        .collect();
+                }
                 // A send fails only when every worker is gone, which a join below reports.
                 let _ = tx.send(std::mem::take(&mut batch));
                 turns = 0;
             }
         });
+        let mut results: Vec<(usize, R)> = Vec::with_capacity(next);
         if !batch.is_empty() {
-            let _ = tx.send(batch);
+            if handles.is_empty() {
+                evaluate(std::mem::take(&mut batch), &mut results);
+            } else {
+                let _ = tx.send(std::mem::take(&mut batch));
+            }
         }
         drop(tx);
-        let mut results: Vec<(usize, R)> = Vec::with_capacity(next);
         let mut lost = false;
         for h in handles {
             match h.join() {
