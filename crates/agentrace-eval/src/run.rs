@@ -74,11 +74,31 @@ pub struct FileOutcome<R> {
 }
 
 /// Groups handed to a worker at once, at most: fewer hand-offs for small groups.
-const BATCH_GROUPS: usize = 16;
+const BATCH_GROUPS: usize = 32;
 
-/// Turns handed to a worker at once, at most (a batch is sent when it reaches either bound):
-/// large groups go one by one, so what is in flight stays bounded by the largest groups.
-const BATCH_TURNS: usize = 4;
+/// The weight of a batch ([`weight`]) at which it is handed over before it has
+/// [`BATCH_GROUPS`] groups: large groups go one by one, so what is in flight stays bounded by
+/// the largest groups.
+const BATCH_WEIGHT: usize = 1024;
+
+/// A rough measure of a group's size: its turns, model calls, tool calls and captured messages
+/// (what most of its memory is).
+fn weight(g: &extract::Group) -> usize {
+    g.turns
+        .iter()
+        .map(|t| {
+            let messages: usize = t
+                .llm_calls
+                .iter()
+                .map(|c| {
+                    c.input_messages.as_ref().map_or(0, Vec::len)
+                        + c.output_messages.as_ref().map_or(0, Vec::len)
+                })
+                .sum();
+            1 + t.llm_calls.len() + t.tool_calls.len() + messages
+        })
+        .sum()
+}
 
 /// Loads one trace file and evaluates every group in it.
 ///
@@ -147,12 +167,12 @@ where
         let mut handles = Vec::new();
         let mut next = 0usize;
         let mut batch: Batch = Vec::new();
-        let mut turns = 0usize;
+        let mut batch_weight = 0usize;
         let streamed = for_each_group(path, opts.load, &ex_opts, &mut issues, |g| {
-            turns += g.turns.len();
+            batch_weight += weight(&g);
             batch.push((next, g));
             next += 1;
-            if batch.len() >= BATCH_GROUPS || turns >= BATCH_TURNS {
+            if batch.len() >= BATCH_GROUPS || batch_weight >= BATCH_WEIGHT {
                 if handles.is_empty() {
                     handles = (0..workers)
                         .map(|_| {
@@ -174,7 +194,7 @@ where
                 }
                 // A send fails only when every worker is gone, which a join below reports.
                 let _ = tx.send(std::mem::take(&mut batch));
-                turns = 0;
+                batch_weight = 0;
             }
         });
         let mut results: Vec<(usize, R)> = Vec::with_capacity(next);
