@@ -255,6 +255,8 @@ pub const NO_INVOCATIONS: &str = "No invocations extracted from trace.";
 pub struct PreparedCase {
     expected: Vec<Invocation>,
     references: Vec<rouge::Reference>,
+    /// Per expected invocation, its calls as the trajectory metric's details list them.
+    expected_calls: Vec<Value>,
 }
 
 impl PreparedCase {
@@ -269,11 +271,31 @@ impl PreparedCase {
             .iter()
             .map(|e| rouge::Reference::new(e.final_response.as_deref().unwrap_or("")))
             .collect();
+        let expected_calls = expected
+            .iter()
+            .map(|e| calls_value(&e.tool_calls))
+            .collect();
         Self {
             expected,
             references,
+            expected_calls,
         }
     }
+}
+
+/// Tool calls as the trajectory metric's details list them: `[{"name": .., "args": ..}]`.
+fn calls_value(calls: &[crate::invocation::ToolUse]) -> Value {
+    Value::Array(
+        calls
+            .iter()
+            .map(|c| {
+                let mut m = serde_json::Map::with_capacity(2);
+                m.insert("name".to_owned(), Value::String(c.name.clone()));
+                m.insert("args".to_owned(), c.args.clone());
+                Value::Object(m)
+            })
+            .collect(),
+    )
 }
 
 /// Every case of an eval set prepared once ([`PreparedCase`]), for a run that scores many groups
@@ -345,6 +367,7 @@ fn evaluate_prepared(
         .and_then(|id| eval_set.and_then(|s| s.case(id)));
     let expected: Option<&[Invocation]> = prepared.map(|p| p.expected.as_slice());
     let references: &[rouge::Reference] = prepared.map_or(&[], |p| p.references.as_slice());
+    let expected_calls: &[Value] = prepared.map_or(&[], |p| p.expected_calls.as_slice());
     let metrics = if group.invocations.is_empty() {
         vec![MetricResult {
             error: Some(NO_INVOCATIONS.to_owned()),
@@ -362,8 +385,12 @@ fn evaluate_prepared(
             .iter()
             .map(|spec| {
                 let started = Instant::now();
-                let mut r =
-                    evaluate_metric(group, eval_set, case, expected, references, golden, spec);
+                let prepared = Expected {
+                    invocations: expected,
+                    references,
+                    calls: expected_calls,
+                };
+                let mut r = evaluate_metric(group, eval_set, case, &prepared, golden, spec);
                 r.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
                 r
             })
@@ -395,15 +422,25 @@ fn mean(scores: &[Option<f64>]) -> Option<f64> {
     (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
 }
 
+/// The golden case's side of a comparison, prepared once per case ([`PreparedCase`]).
+struct Expected<'a> {
+    /// Expected invocations.
+    invocations: Option<&'a [Invocation]>,
+    /// Their final responses tokenized for ROUGE.
+    references: &'a [rouge::Reference],
+    /// Their calls as the trajectory details list them ([`calls_value`]).
+    calls: &'a [Value],
+}
+
 fn evaluate_metric(
     group: &Group,
     eval_set: Option<&EvalSet>,
     case: Option<&agentrace_loader::extract::CaseSelection>,
-    expected: Option<&[Invocation]>,
-    references: &[rouge::Reference],
+    prepared: &Expected<'_>,
     golden: Option<&crate::eval_set::EvalCase>,
     spec: &MetricSpec,
 ) -> MetricResult {
+    let (expected, references) = (prepared.invocations, prepared.references);
     let et = spec.evaluator_type();
     let mt = spec.match_type();
     let actual: &[Invocation] = &group.invocations;
@@ -441,18 +478,31 @@ fn evaluate_metric(
             let scores: Vec<Option<f64>> = actual
                 .iter()
                 .zip(exp)
-                .map(|(a, e)| {
+                .enumerate()
+                .map(|(i, (a, e))| {
                     let s = trajectory::score(*mt, &a.tool_calls, &e.tool_calls);
-                    comparisons.push(json!({
-                        "invocation_id": a.invocation_id,
-                        "expected": e.tool_calls.iter().map(|c| json!({"name": c.name, "args": c.args})).collect::<Vec<_>>(),
-                        "actual": a.tool_calls.iter().map(|c| json!({"name": c.name, "args": c.args})).collect::<Vec<_>>(),
-                        "matched": s == 1.0,
-                    }));
+                    let mut c = serde_json::Map::with_capacity(4);
+                    c.insert(
+                        "invocation_id".to_owned(),
+                        Value::String(a.invocation_id.clone()),
+                    );
+                    c.insert(
+                        "expected".to_owned(),
+                        prepared
+                            .calls
+                            .get(i)
+                            .cloned()
+                            .unwrap_or_else(|| calls_value(&e.tool_calls)),
+                    );
+                    c.insert("actual".to_owned(), calls_value(&a.tool_calls));
+                    c.insert("matched".to_owned(), Value::Bool(s == 1.0));
+                    comparisons.push(Value::Object(c));
                     Some(s)
                 })
                 .collect();
-            base.details = json!({ "comparisons": comparisons });
+            let mut d = serde_json::Map::with_capacity(1);
+            d.insert("comparisons".to_owned(), Value::Array(comparisons));
+            base.details = Value::Object(d);
             finish_scored(base, scores, spec.threshold)
         }
         MetricKind::ResponseMatch => {

@@ -17,7 +17,10 @@
 //!   timeout; the key only from the environment variable the operator names).
 //! - [`custom`]: custom evaluator programs (the reference's stdin/stdout protocol 1.1).
 //! - [`output`], [`run`]: evaluating trace files (read group by group, each group evaluated on
-//!   a worker thread as it comes) and writing table, JSON and JUnit reports.
+//!   a worker thread as it comes) and writing table, JSON and JUnit reports, either from the
+//!   results ([`output::RunReport`]) or group by group as groups are evaluated
+//!   ([`run::run_file_with`], [`output::render_group`], [`output::Spill`], [`output::Rendered`]),
+//!   keeping of each group only what the summary and `scores` need.
 //!
 //! ```
 //! use agentrace_eval::metrics::rouge::rouge1;

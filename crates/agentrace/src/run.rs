@@ -1,6 +1,7 @@
 //! `agentrace run`: evaluate trace files against an eval set; arguments, then calls into
 //! `agentrace-eval`. Files are evaluated in parallel; a progress bar shows on a terminal.
 
+use std::fs::File;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +12,11 @@ use agentrace_eval::config::{EvalConfig, Overrides, specs};
 use agentrace_eval::eval_set::EvalSet;
 use agentrace_eval::evaluate::MetricSpec;
 use agentrace_eval::metrics::trajectory::MatchType;
-use agentrace_eval::output::{FileResult, RunError, RunReport};
-use agentrace_eval::run::{RunOptions, run_file};
+use agentrace_eval::output::{
+    FileResult, OutputFormat, Rendered, RenderedFile, RunError, RunReport, Spill, render_group,
+};
+use agentrace_eval::result::GroupResult;
+use agentrace_eval::run::{FileOutcome, RunOptions, run_file_with};
 use agentrace_loader::extract::GroupBy;
 use agentrace_loader::read::{Format, LoadOptions};
 use anyhow::{Context, Result};
@@ -160,18 +164,75 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
         group_by,
         read_whole: args.read_whole,
     };
-    let report = evaluate_files(&args.traces, &opts, eval_set.as_ref(), &specs);
+    let format = match format {
+        RunFormat::Table => OutputFormat::Table,
+        RunFormat::Json => OutputFormat::Json,
+        RunFormat::Junit => OutputFormat::Junit,
+    };
+    // Each group is rendered as soon as it is evaluated and its results dropped, unless
+    // `--emit-otel` needs them whole after the run.
+    let (rendered, report) = if args.emit_otel {
+        let report = evaluate_files(
+            &args.traces,
+            &opts,
+            eval_set.as_ref(),
+            &specs,
+            false,
+            |_, g, _| g,
+        );
+        let rendered = RunReport {
+            files: report
+                .files
+                .into_iter()
+                .map(|(f, _)| FileResult {
+                    file: f.file,
+                    groups: f.groups,
+                    warnings: f.warnings,
+                })
+                .collect(),
+            errors: report.errors,
+        };
+        (rendered.render(format), Some(rendered))
+    } else {
+        // Each group's part of the output goes to a temporary file as it is rendered (in
+        // order); what stays in memory is what the summary and `scores` need.
+        let report = evaluate_files(
+            &args.traces,
+            &opts,
+            eval_set.as_ref(),
+            &specs,
+            true,
+            |i, g, spill| {
+                let mut r = render_group(format, &g);
+                if let Some(s) = spill {
+                    s.put(i, &mut r);
+                }
+                r
+            },
+        );
+        (
+            Rendered {
+                format,
+                files: report
+                    .files
+                    .into_iter()
+                    .map(|(f, spill)| RenderedFile {
+                        file: f.file,
+                        groups: f.groups,
+                        warnings: f.warnings,
+                        spill,
+                    })
+                    .collect(),
+                errors: report.errors,
+            },
+            None,
+        )
+    };
+    let exit_code = rendered.exit_code();
     // The output is written as it is serialized (no whole-output string to grow).
     let write = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         let mut w = std::io::BufWriter::with_capacity(1 << 16, w);
-        match format {
-            RunFormat::Table => w.write_all(report.to_table().as_bytes())?,
-            RunFormat::Json => {
-                serde_json::to_writer_pretty(&mut w, &report.to_json())?;
-                w.write_all(b"\n")?;
-            }
-            RunFormat::Junit => w.write_all(report.to_junit().as_bytes())?,
-        }
+        rendered.write(&mut w)?;
         w.flush()
     };
     match &args.output {
@@ -180,10 +241,10 @@ pub(crate) fn run(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("could not write {}", p.display()))?,
         None => write(&mut std::io::stdout().lock()).context("writing the results")?,
     }
-    if args.emit_otel {
-        emit_otel(&report, eval_set.as_ref());
+    if let Some(report) = &report {
+        emit_otel(report, eval_set.as_ref());
     }
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(ExitCode::from(exit_code))
 }
 
 /// Sends the run's evaluation records; a failure is reported on stderr and does not change the
@@ -216,14 +277,26 @@ fn emit_otel(report: &RunReport, eval_set: Option<&EvalSet>) {
     }
 }
 
+/// The files' outcomes (what `keep` made of each group) and the files that could not be
+/// evaluated.
+struct Evaluated<R> {
+    files: Vec<(FileOutcome<R>, Option<File>)>,
+    errors: Vec<RunError>,
+}
+
 /// Evaluates the files on as many threads as there are cores (at most one per file), keeping
-/// their order in the report.
-fn evaluate_files(
+/// their order; of each group only what `keep` makes of its results. A file read whole because
+/// its groups are not contiguous is noted on stderr, as `extract` does. With `spill`, each file
+/// gets a [`Spill`] in a temporary file (kept in memory when none can be created), which `keep`
+/// is given with each group's index in its file.
+fn evaluate_files<R: Send>(
     files: &[PathBuf],
     opts: &RunOptions,
     eval_set: Option<&EvalSet>,
     specs: &[MetricSpec],
-) -> RunReport {
+    spill: bool,
+    keep: impl Fn(usize, GroupResult, Option<&Spill>) -> R + Sync,
+) -> Evaluated<R> {
     let bar = ProgressBar::with_draw_target(Some(files.len() as u64), ProgressDrawTarget::stderr());
     if files.len() > 1 {
         bar.set_style(
@@ -233,30 +306,62 @@ fn evaluate_files(
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let slots: Vec<Mutex<Option<Result<FileResult, RunError>>>> =
-        files.iter().map(|_| Mutex::new(None)).collect();
+    type Slot<R> = Mutex<Option<Result<(FileOutcome<R>, Option<File>), RunError>>>;
+    let slots: Vec<Slot<R>> = files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let workers = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)
         .min(files.len())
         .max(1);
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let r = run_file(path, opts, eval_set, specs);
-                    if let Ok(mut slot) = slots[i].lock() {
-                        *slot = Some(r);
-                    }
-                    bar.inc(1);
-                }
+    let keep = &keep;
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(path) = files.get(i) else { break };
+            let sp = if spill {
+                tempfile::tempfile().ok().map(Spill::new)
+            } else {
+                None
+            };
+            let r = run_file_with(path, opts, eval_set, specs, |i, g| keep(i, g, sp.as_ref()));
+            if let Ok(f) = &r
+                && let Some(why) = &f.read_whole_because
+            {
+                bar.suspend(|| {
+                    eprintln!(
+                        "note: {}: {why}: read whole (the same output, more memory)",
+                        path.display()
+                    );
+                });
+            }
+            let r = r.and_then(|f| match sp.map(Spill::finish).transpose() {
+                Ok(spilled) => Ok((f, spilled)),
+                Err(e) => Err(RunError {
+                    file: path.display().to_string(),
+                    error: format!("could not write a temporary file: {e}"),
+                }),
             });
+            if let Ok(mut slot) = slots[i].lock() {
+                *slot = Some(r);
+            }
+            bar.inc(1);
         }
-    });
+    };
+    if workers == 1 {
+        // One file: no thread to start.
+        work();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(work);
+            }
+        });
+    }
     bar.finish_and_clear();
-    let mut report = RunReport::default();
+    let mut out = Evaluated {
+        files: Vec::new(),
+        errors: Vec::new(),
+    };
     for (i, slot) in slots.into_iter().enumerate() {
         let r = slot.into_inner().ok().flatten().unwrap_or_else(|| {
             Err(RunError {
@@ -265,9 +370,9 @@ fn evaluate_files(
             })
         });
         match r {
-            Ok(f) => report.files.push(f),
-            Err(e) => report.errors.push(e),
+            Ok(f) => out.files.push(f),
+            Err(e) => out.errors.push(e),
         }
     }
-    report
+    out
 }

@@ -41,28 +41,30 @@ fn is_alnum(c: char) -> bool {
 
 /// rouge-score's default tokenizer with stemming, on one ASCII word: every run of characters
 /// outside `[a-z0-9]` separates, tokens longer than three characters are stemmed.
-fn default_tokenize(word: &str, out: &mut Vec<String>) {
+fn default_tokenize(word: &str, f: &mut dyn FnMut(&str)) {
     let lower = word.to_ascii_lowercase();
-    ascii_tokens(&lower, out);
+    ascii_tokens(&lower, f);
 }
 
 /// The tokens of lowercase ASCII text: runs of `[a-z0-9]`, stemmed when longer than three
 /// characters, kept when the stem is still `[a-z0-9]` and not empty.
-fn ascii_tokens(lower: &str, out: &mut Vec<String>) {
-    for tok in lower.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit())) {
-        if tok.is_empty() {
-            continue;
-        }
-        let t = if tok.len() > 3 {
-            stem_cached(tok)
-        } else {
-            tok.to_owned()
-        };
+fn ascii_tokens(lower: &str, f: &mut dyn FnMut(&str)) {
+    let mut keep = |t: &str| {
         if !t.is_empty()
             && t.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         {
-            out.push(t);
+            f(t);
+        }
+    };
+    for tok in lower.split(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit())) {
+        if tok.is_empty() {
+            continue;
+        }
+        if tok.len() > 3 {
+            with_stem(tok, &mut keep);
+        } else {
+            keep(tok);
         }
     }
 }
@@ -76,20 +78,24 @@ thread_local! {
         std::cell::RefCell::new(HashMap::new());
 }
 
-/// [`porter::stem`], remembered per thread: a run scores the same golden answers and similar
-/// agent answers again and again, so most words recur.
-fn stem_cached(word: &str) -> String {
+/// Calls `f` with [`porter::stem`] of `word`, remembered per thread: a run scores the same
+/// golden answers and similar agent answers again and again, so most words recur.
+fn with_stem(word: &str, f: &mut dyn FnMut(&str)) {
     STEMS.with(|cache| {
-        if let Some(stem) = cache.borrow().get(word) {
-            return stem.to_string();
+        if let Ok(c) = cache.try_borrow()
+            && let Some(stem) = c.get(word)
+        {
+            f(stem);
+            return;
         }
         let stem = porter::stem(word);
-        let mut cache = cache.borrow_mut();
-        if cache.len() < STEM_CACHE_WORDS {
-            cache.insert(word.into(), stem.as_str().into());
+        if let Ok(mut c) = cache.try_borrow_mut()
+            && c.len() < STEM_CACHE_WORDS
+        {
+            c.insert(word.into(), stem.as_str().into());
         }
-        stem
-    })
+        f(&stem);
+    });
 }
 
 /// ADK's `_UnicodeAwareTokenizer` with stemming: NFKC, lowercase; CJK characters are tokens of
@@ -97,12 +103,18 @@ fn stem_cached(word: &str) -> String {
 /// and every other character starts a token; other letters, numbers and marks are kept, anything
 /// else separates. ASCII words go through rouge-score's tokenizer, other words stay whole.
 pub fn tokenize(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_token(text, &mut |t| out.push(t.to_owned()));
+    out
+}
+
+/// [`tokenize`], handing each token to `f` instead of collecting them.
+pub fn for_each_token(text: &str, f: &mut dyn FnMut(&str)) {
     if text.is_ascii() {
         // NFKC leaves ASCII as it is, and no ASCII character is CJK, non-spaced or a mark: every
         // character outside [a-z0-9] separates, as in the words of the general path.
-        let mut out = Vec::new();
-        ascii_tokens(&text.to_ascii_lowercase(), &mut out);
-        return out;
+        ascii_tokens(&text.to_ascii_lowercase(), f);
+        return;
     }
     let lower = text.nfkc().collect::<String>().to_lowercase();
     let mut buf = String::with_capacity(lower.len() + 8);
@@ -122,15 +134,13 @@ pub fn tokenize(text: &str) -> Vec<String> {
             buf.push(' ');
         }
     }
-    let mut out = Vec::new();
     for word in buf.split(' ').filter(|w| !w.is_empty()) {
         if word.is_ascii() {
-            default_tokenize(word, &mut out);
+            default_tokenize(word, f);
         } else {
-            out.push(word.to_owned());
+            f(word);
         }
     }
-    out
 }
 
 /// ROUGE-1 precision, recall and F-measure of `candidate` against `reference`.
@@ -147,25 +157,28 @@ pub struct Rouge1 {
 /// A reference text tokenized once, to score many candidates against it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reference {
-    counts: HashMap<String, usize>,
+    /// Each distinct token and its place in `counts`.
+    index: HashMap<String, usize>,
+    /// How often each distinct token occurs.
+    counts: Vec<usize>,
     tokens: usize,
-}
-
-/// Tokens and how often each occurs.
-fn count(toks: Vec<String>) -> (HashMap<String, usize>, usize) {
-    let n = toks.len();
-    let mut m: HashMap<String, usize> = HashMap::with_capacity(n);
-    for t in toks {
-        *m.entry(t).or_default() += 1;
-    }
-    (m, n)
 }
 
 impl Reference {
     /// Tokenizes `reference`.
     pub fn new(reference: &str) -> Self {
-        let (counts, tokens) = count(tokenize(reference));
-        Self { counts, tokens }
+        let mut r = Self::default();
+        for_each_token(reference, &mut |t| {
+            r.tokens += 1;
+            match r.index.get(t) {
+                Some(&i) => r.counts[i] += 1,
+                None => {
+                    r.index.insert(t.to_owned(), r.counts.len());
+                    r.counts.push(1);
+                }
+            }
+        });
+        r
     }
 }
 
@@ -176,11 +189,20 @@ pub fn rouge1(candidate: &str, reference: &str) -> Rouge1 {
 
 /// [`rouge1`] against a reference tokenized beforehand.
 pub fn rouge1_against(candidate: &str, reference: &Reference) -> Rouge1 {
-    let (c, cn) = count(tokenize(candidate));
-    let (r, rn) = (&reference.counts, reference.tokens);
-    let overlap: usize = r
+    // The candidate's tokens are only counted where the reference has them: no token is kept.
+    let mut seen = vec![0usize; reference.counts.len()];
+    let mut cn = 0usize;
+    for_each_token(candidate, &mut |t| {
+        cn += 1;
+        if let Some(&i) = reference.index.get(t) {
+            seen[i] += 1;
+        }
+    });
+    let rn = reference.tokens;
+    let overlap: usize = seen
         .iter()
-        .map(|(t, n)| (*n).min(c.get(t).copied().unwrap_or(0)))
+        .zip(&reference.counts)
+        .map(|(c, r)| (*c).min(*r))
         .sum();
     #[allow(clippy::cast_precision_loss)]
     let (precision, recall) = (

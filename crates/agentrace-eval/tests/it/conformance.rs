@@ -143,3 +143,103 @@ fn every_case_scores_as_agentevals() {
     );
     assert_eq!(compared, 88, "every score entry of the corpus was compared");
 }
+
+/// The JSON output written group by group from the typed results
+/// ([`RunReport::to_json_bytes`], what `agentrace run --format json` writes) is, byte for byte,
+/// the JSON document ([`RunReport::to_json`], what the server returns) printed pretty: on every
+/// corpus case, with two files, warnings and a file error; and the counts agree.
+#[test]
+fn written_json_is_the_json_document_byte_for_byte() {
+    use agentrace_eval::evaluate::TOOL_CALL_COUNT;
+    use agentrace_eval::output::{FileResult, OutputFormat, RunError, RunReport};
+
+    let mut reports = vec![RunReport::default()];
+    for dir in cases() {
+        let groups = run_case(
+            &dir,
+            &[TOOL_TRAJECTORY, RESPONSE_MATCH, TOOL_CALL_COUNT],
+            MatchType::InOrder,
+        );
+        let file = FileResult {
+            file: dir.display().to_string(),
+            groups,
+            warnings: vec!["line 3: \"not JSON\" <é>".to_owned()],
+        };
+        let without_errors = RunReport {
+            files: vec![file.clone(), file],
+            errors: Vec::new(),
+        };
+        reports.push(RunReport {
+            errors: vec![RunError {
+                file: "missing.json".to_owned(),
+                error: "could not read missing.json".to_owned(),
+            }],
+            ..without_errors.clone()
+        });
+        reports.push(without_errors);
+    }
+    // Some runs fail, some pass: both exit codes are compared.
+    assert!(reports.iter().any(|r| r.exit_code() == 1));
+    assert!(reports.iter().any(|r| r.exit_code() == 0));
+    for report in reports {
+        let mut want = serde_json::to_string_pretty(&report.to_json()).unwrap();
+        want.push('\n');
+        let got = String::from_utf8(report.to_json_bytes()).unwrap();
+        assert_eq!(got, want);
+        let rendered = report.render(OutputFormat::Junit);
+        assert_eq!(rendered.summary(), report.summary());
+        assert_eq!(rendered.exit_code(), report.exit_code());
+    }
+}
+
+/// Group bodies spilled out of order ([`Spill::put`], as worker threads finish them) are
+/// written from the spill in group order, giving the output of the groups kept in memory, in
+/// every format; a group 0 put again (the file read again whole) starts the spill over.
+#[test]
+fn spilled_groups_write_the_same_output_in_every_format() {
+    use agentrace_eval::output::{FileResult, OutputFormat, RunReport, Spill};
+
+    let groups: Vec<_> = cases()
+        .iter()
+        .flat_map(|dir| run_case(dir, &[TOOL_TRAJECTORY, RESPONSE_MATCH], MatchType::Exact))
+        .collect();
+    assert!(groups.len() > 3);
+    let report = RunReport {
+        files: vec![FileResult {
+            file: "t.json".to_owned(),
+            groups,
+            warnings: Vec::new(),
+        }],
+        errors: Vec::new(),
+    };
+    for format in [OutputFormat::Json, OutputFormat::Table, OutputFormat::Junit] {
+        let mut want = Vec::new();
+        report.render(format).write(&mut want).unwrap();
+        let mut rendered = report.render(format);
+        let spill = Spill::new(tempfile::tempfile().unwrap());
+        let file = &mut rendered.files[0];
+        // A first attempt that hands over two groups, then the whole read, in reverse pairs.
+        let mut first = file.groups[..2].to_vec();
+        spill.put(1, &mut first[1]);
+        spill.put(0, &mut first[0]);
+        let n = file.groups.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        for pair in order.chunks_mut(2) {
+            pair.reverse();
+        }
+        // Group 0 must come again first for the spill to start over.
+        let zero = order.iter().position(|&i| i == 0).unwrap();
+        order.swap(0, zero);
+        for i in order {
+            spill.put(i, &mut file.groups[i]);
+        }
+        file.spill = Some(spill.finish().unwrap());
+        let mut got = Vec::new();
+        rendered.write(&mut got).unwrap();
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want).unwrap(),
+            "{format:?}"
+        );
+    }
+}

@@ -487,3 +487,55 @@ fn streamed_results_equal_the_whole_read_on_the_corpus() {
         }
     }
 }
+
+/// A file whose groups are not contiguous is read whole, and `run` says so on stderr as
+/// `extract` does; a contiguous file and `--read-whole` give no note.
+#[test]
+fn a_file_read_whole_after_streaming_is_noted_on_stderr() {
+    let args = |trace: &str, whole: bool| {
+        let mut a = vec![
+            "run",
+            trace,
+            "-e",
+            "eval_set.json",
+            "-m",
+            "tool_trajectory_avg_score",
+            "--format",
+            "json",
+        ];
+        if whole {
+            a.push("--read-whole");
+        }
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |case: &str, whole: bool| {
+        let dir = corpus().join(case);
+        let a = args("trace.jsonl", whole);
+        let out = agentrace(&dir, &a.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{case}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        )
+    };
+    // Its trace's records are split by another trace's.
+    let (stderr, mut streamed) = run("trace_level_logs_garden_jsonl", false);
+    assert!(
+        stderr.contains("note: trace.jsonl: ")
+            && stderr.contains("not contiguous")
+            && stderr.contains("read whole (the same output, more memory)"),
+        "{stderr}"
+    );
+    let (stderr, mut whole) = run("trace_level_logs_garden_jsonl", true);
+    assert!(!stderr.contains("note:"), "{stderr}");
+    without_durations(&mut streamed);
+    without_durations(&mut whole);
+    assert_eq!(streamed, whole);
+    assert!(!streamed["groups"].as_array().unwrap().is_empty());
+    let (stderr, _) = run("jsonl_three_traces", false);
+    assert!(!stderr.contains("note:"), "{stderr}");
+}
