@@ -243,7 +243,7 @@ pub fn parse_messages_text(s: &str) -> Option<Vec<Message>> {
 }
 
 /// A captured input message list whose messages are shared: a model call's input repeats the
-/// conversation so far, and with a [`MessageCache`] each message of it is parsed and kept once
+/// conversation so far, and with a message cache each message of it is parsed and kept once
 /// per conversation, however many calls repeat it.
 pub type SharedMessages = Vec<Arc<Message>>;
 
