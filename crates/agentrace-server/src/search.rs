@@ -10,7 +10,8 @@
 //! user text, cut to [`PREVIEW_CHARS`], as the session's preview.
 //!
 //! When a session completes, the attribute values of its spans join its turns' documents
-//! ([`index_span_values`]: span names and short, non-JSON string and integer values).
+//! ([`span_values`]: span names and short, non-JSON string and integer values), written in the
+//! same pass as the final invocations: each turn's document is written once at completion.
 //!
 //! A query is a list of words, every one required, each matched as a prefix; the words are
 //! quoted before they reach FTS5, so its syntax characters (`"`, `*`, `(`, `:`, `NEAR`, `OR`...)
@@ -172,7 +173,22 @@ fn session_rid(conn: &Connection, session_id: &str) -> Result<Option<i64>, Store
 
 /// Writes (or rewrites) the document of turn `idx` of session row `rid`.
 fn put(conn: &Connection, rid: i64, idx: i64, json: &str) -> Result<(), StoreError> {
-    let [trace_id, preview, user, agent, tools, attrs] = fields(json);
+    put_with(conn, rid, idx, json, &Map::default())
+}
+
+/// [`put`], with the span values of the turn's trace (if `span_values` has them) after its
+/// attribute values.
+fn put_with(
+    conn: &Connection,
+    rid: i64,
+    idx: i64,
+    json: &str,
+    span_values: &Map<String, String>,
+) -> Result<(), StoreError> {
+    let [trace_id, preview, user, agent, tools, mut attrs] = fields(json);
+    if let Some(values) = span_values.get(&trace_id) {
+        attrs = format!("{attrs} {values}");
+    }
     let old: Option<i64> = conn
         .prepare_cached("SELECT id FROM search_docs WHERE session = ?1 AND idx = ?2")?
         .query_row(params![rid, idx], |r| r.get(0))
@@ -208,18 +224,20 @@ pub(crate) fn forget_session(conn: &Connection, rid: i64) -> Result<(), StoreErr
 }
 
 /// Indexes a session's final invocations (all of them; documents of turns past the last are
-/// forgotten), inside the caller's transaction.
+/// forgotten), each with the [`span_values`] of its trace, inside the caller's transaction.
+/// Each document is written once here.
 pub(crate) fn index_all(
     conn: &Connection,
     session_id: &str,
     invocations: &[Invocation],
+    span_values: &Map<String, String>,
 ) -> Result<(), StoreError> {
     let Some(rid) = session_rid(conn, session_id)? else {
         return Ok(());
     };
     forget_session(conn, rid)?;
     for (idx, invocation) in invocations.iter().enumerate() {
-        put(conn, rid, idx as i64, invocation.json())?;
+        put_with(conn, rid, idx as i64, invocation.json(), span_values)?;
     }
     Ok(())
 }
@@ -245,96 +263,83 @@ pub fn index_changed<'a>(
     })
 }
 
-/// Adds the attribute values of a session's spans to its turns' documents (each turn gets the
-/// values of its trace's spans): the span names, and the string and integer values of their
-/// attributes that are short (at most [`MAX_SPAN_VALUE_BYTES`]) and not JSON (message contents
-/// and tool arguments are indexed as texts already), each distinct value once, at most
-/// [`MAX_FIELD_BYTES`] per turn. Runs when the session completes.
-pub fn index_span_values(store: &crate::store::Store, session_id: &str) -> Result<(), StoreError> {
-    let spans = store.spans(session_id)?;
+/// The parts of a stored span that [`span_values`] reads (a borrowed view: no JSON tree).
+#[derive(Debug, Deserialize)]
+struct SpanPart<'a> {
+    #[serde(rename = "traceId", borrow, default)]
+    trace_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    attributes: Vec<AttributePart<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AttributePart<'a> {
+    #[serde(borrow, default)]
+    value: Option<ValuePart<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ValuePart<'a> {
+    #[serde(rename = "stringValue", borrow, default)]
+    string_value: Option<std::borrow::Cow<'a, str>>,
+    /// A string (canonical OTLP/JSON) or a number.
+    #[serde(rename = "intValue", borrow, default)]
+    int_value: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The attribute values of a session's spans that join its turns' documents, by trace id: the
+/// span names, and the string and integer values of their attributes that are short (at most
+/// [`MAX_SPAN_VALUE_BYTES`]) and not JSON (message contents and tool arguments are indexed as
+/// texts already), each distinct value once, at most [`MAX_FIELD_BYTES`] per trace.
+pub(crate) fn span_values(spans: &[crate::store::StoredItem]) -> Map<String, String> {
     let mut by_trace: Map<String, (agentrace_loader::hash::Set<String>, String)> = Map::default();
-    for item in &spans {
-        let Ok(span) = serde_json::from_str::<Value>(&item.body) else {
+    for item in spans {
+        let Ok(span) = serde_json::from_str::<SpanPart<'_>>(&item.body) else {
             continue;
         };
-        let trace = span
-            .get("traceId")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let (seen, text) = by_trace.entry(trace.to_owned()).or_default();
+        let trace = span.trace_id.as_deref().unwrap_or_default();
+        let (seen, text) = match by_trace.get_mut(trace) {
+            Some(entry) => entry,
+            None => by_trace.entry(trace.to_owned()).or_default(),
+        };
         let mut add = |value: &str| {
             let value = value.trim();
             if value.is_empty()
                 || value.len() > MAX_SPAN_VALUE_BYTES
                 || value.starts_with(['{', '['])
                 || text.len() + value.len() >= MAX_FIELD_BYTES
-                || !seen.insert(value.to_owned())
+                || seen.contains(value)
             {
                 return;
             }
+            seen.insert(value.to_owned());
             text.push_str(value);
             text.push(' ');
         };
-        if let Some(name) = span.get("name").and_then(Value::as_str) {
+        if let Some(name) = &span.name {
             add(name);
         }
-        for attr in span
-            .get("attributes")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let Some(value) = attr.get("value") else {
-                continue;
-            };
-            if let Some(s) = value.get("stringValue").and_then(Value::as_str) {
+        for value in span.attributes.iter().filter_map(|a| a.value.as_ref()) {
+            if let Some(s) = &value.string_value {
                 add(s);
-            } else if let Some(i) = value.get("intValue") {
-                add(&i.as_str().map_or_else(|| i.to_string(), str::to_owned));
+            } else if let Some(raw) = value.int_value {
+                let raw = raw.get();
+                if raw.starts_with('"') {
+                    if let Ok(text) = serde_json::from_str::<String>(raw) {
+                        add(&text);
+                    }
+                } else if let Ok(number) = serde_json::from_str::<serde_json::Number>(raw) {
+                    add(&number.to_string());
+                }
             }
         }
     }
-    store.with_conn(|conn| {
-        let tx = conn.transaction()?;
-        let docs: Vec<(i64, String)> = tx
-            .prepare_cached(
-                "SELECT d.id, d.trace_id FROM search_docs d \
-                 WHERE d.session = (SELECT rid FROM sessions WHERE id = ?1)",
-            )?
-            .query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        for (id, trace) in docs {
-            let Some((_, values)) = by_trace.get(&trace) else {
-                continue;
-            };
-            let Some((user, agent, tools, attrs)) = tx
-                .prepare_cached(
-                    "SELECT user_text, agent_text, tools, attrs FROM search_fts WHERE rowid = ?1",
-                )?
-                .query_row([id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .optional()?
-            else {
-                continue;
-            };
-            let attrs = format!("{} {values}", cut(&attrs, MAX_FIELD_BYTES));
-            tx.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?
-                .execute([id])?;
-            tx.prepare_cached(
-                "INSERT INTO search_fts (rowid, user_text, agent_text, tools, attrs) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id, user, agent, tools, attrs])?;
-        }
-        tx.commit()?;
-        Ok(())
-    })
+    by_trace
+        .into_iter()
+        .map(|(trace, (_, text))| (trace, text))
+        .collect()
 }
 
 /// The longest span attribute value indexed (longer ones are contents, indexed otherwise, or
@@ -522,5 +527,36 @@ mod tests {
         assert_eq!(cut("héllo", 2), "h");
         // Not an invocation: nothing indexed, no panic.
         assert_eq!(fields("[1,2]")[2], "");
+    }
+
+    #[test]
+    fn span_values_keep_short_plain_values_once_per_trace() {
+        let item = |body: &str| crate::store::StoredItem {
+            origin: String::new(),
+            body: body.to_owned(),
+        };
+        let spans = [
+            item(
+                r#"{"traceId":"aa","name":"GET","attributes":[
+                    {"key":"a","value":{"stringValue":"agt_7"}},
+                    {"key":"b","value":{"intValue":"404"}},
+                    {"key":"c","value":{"intValue":443}},
+                    {"key":"d","value":{"stringValue":"{\"json\": 1}"}},
+                    {"key":"e","value":{"boolValue":true}}]}"#,
+            ),
+            item(
+                r#"{"traceId":"aa","name":"GET","attributes":[{"key":"a","value":{"stringValue":" agt_7 "}}]}"#,
+            ),
+            item(r#"{"traceId":"bb","name":"chat","attributes":[]}"#),
+            item("not json"),
+            item(r#"{"traceId":"cc","name":"x","attributes":{"not":"a list"}}"#),
+        ];
+        let values = span_values(&spans);
+        assert_eq!(
+            values.get("aa").map(String::as_str),
+            Some("GET agt_7 404 443 ")
+        );
+        assert_eq!(values.get("bb").map(String::as_str), Some("chat "));
+        assert_eq!(values.len(), 2, "{values:?}");
     }
 }

@@ -920,12 +920,24 @@ impl Store {
         sessions: &[(String, Vec<Invocation>)],
         at_ns: i64,
     ) -> Result<(), StoreError> {
+        // The spans' attribute values join the search index with the final invocations; they
+        // are read (from a reading connection) before the write connection is taken.
+        let values: Vec<_> = sessions
+            .iter()
+            .map(|(session_id, _)| match self.spans(session_id) {
+                Ok(spans) => crate::search::span_values(&spans),
+                Err(err) => {
+                    tracing::warn!(%err, session_id, "span attributes not indexed for search");
+                    agentrace_loader::hash::Map::default()
+                }
+            })
+            .collect();
         // The invocations were serialized when extracted: ingest waits only for the writes.
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        for (session_id, invocations) in sessions {
+        for ((session_id, invocations), values) in sessions.iter().zip(&values) {
             write_invocations(&tx, session_id, invocations)?;
-            crate::search::index_all(&tx, session_id, invocations)?;
+            crate::search::index_all(&tx, session_id, invocations, values)?;
             let n = tx
                 .prepare_cached("UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2")?
                 .execute(params![at_ns, session_id])?;
@@ -936,13 +948,6 @@ impl Store {
         tx.commit()?;
         drop(conn);
         self.committed();
-        // The spans' attribute values join the search index once a session is complete (they are
-        // read back from the store, a transaction of their own: completion does not wait on it).
-        for (session_id, _) in sessions {
-            if let Err(err) = crate::search::index_span_values(self, session_id) {
-                tracing::warn!(%err, session_id, "span attributes not indexed for search");
-            }
-        }
         Ok(())
     }
 
