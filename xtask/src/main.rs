@@ -5,7 +5,7 @@
 //! | `ci [--fast]` | everything CI checks, in order, each step timed, in a copy of the repository with nothing beside it; `--fast` skips rustdoc and cargo-deny |
 //! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval` and `bench-stream`; figures go to `docs/benchmarks.md` by hand |
 //! | `bench-eval` | `agentrace run` and `agentrace extract` timed as whole processes on the release binary (throughput, start-up; MB/s and peak memory on a generated 100 MB file of realistic traces) |
-//! | `bench-stream [ARGS]` | the stream client's product benchmark: realistic agent sessions streamed by `agentrace-stream` over TCP to the release `agentrace serve` (spans/s end to end, server CPU per span, the client-alone baseline); `ARGS` go to the load generator (`--sessions N --turns N --seed N`) |
+//! | `bench-stream [ARGS]` | the stream client's product benchmark: realistic agent sessions streamed by `agentrace-stream` over TCP to the release `agentrace serve` (spans/s end to end, server CPU per span, the client-alone baseline); `ARGS` go to the load generator (`--producers N --turns N --session-turns N --seed N`) |
 //! | `fuzz [--cases N]` | the property tests over hostile input with `N` cases each (default 10,000) |
 //! | `soak [--seconds N] [--rss-ceiling-mib M]` | mixed load against the release binary for `N` seconds (default 300): memory stays under the ceiling, the only errors are documented 503s, every acknowledged span is read back |
 //! | `fixtures [--check]` | new cases from the folder beside the repository into `fixtures/` |
@@ -91,10 +91,11 @@ commands:
   bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval and
                        bench-stream
   bench-eval           `agentrace run` as a whole process on the release binary
-  bench-stream [--sessions N] [--turns N] [--seed N]
+  bench-stream [--producers N] [--turns N] [--session-turns N] [--seed N]
                        agent sessions streamed by agentrace-stream to the release
                        `agentrace serve` over TCP: spans/s end to end, server CPU per span,
-                       the client-alone baseline (default 4 sessions of 1500 turns)
+                       the client-alone baseline (default 4 producers of 1500 turns each, in
+                       sessions of 50 turns)
   fuzz [--cases N]     the property tests over hostile input (decoders, protocol handlers) with N
                        cases each (default 10000)
   compat               real PyPI OpenTelemetry clients against the server
@@ -400,7 +401,14 @@ fn bench_stream(args: &[String]) -> Result<()> {
     let mut load = Command::new(release.join("examples/stream_load"));
     load.arg("--server-bin").arg(release.join("agentrace"));
     if args.is_empty() {
-        load.args(["--sessions", "4", "--turns", "1500"]);
+        load.args([
+            "--producers",
+            "4",
+            "--turns",
+            "1500",
+            "--session-turns",
+            "50",
+        ]);
     }
     load.args(args);
     step(

@@ -5,12 +5,15 @@
 //!
 //! ```text
 //! cargo run --release -p agentrace-stream --example stream_load -- \
-//!     --server-bin target/release/agentrace [--sessions 4] [--turns 400] [--seed 7]
+//!     --server-bin target/release/agentrace [--producers 4] [--turns 1500] \
+//!     [--session-turns 50] [--seed 7]
 //! ```
 //!
-//! Each session is one thread of the "application": it ends its spans through the
-//! OpenTelemetry SDK as fast as it can (an [`agentrace_stream::session_blocking`] session over
-//! the WebSocket transport), then ends the session and waits for `session_complete`. A turn is
+//! Each producer is one thread of the "application": it runs its `--turns` agent turns in
+//! sessions of `--session-turns` turns, one session after another; in each it ends its spans
+//! through the OpenTelemetry SDK as fast as it can (an [`agentrace_stream::session_blocking`]
+//! session over the WebSocket transport), then ends the session and waits for
+//! `session_complete`. A turn is
 //! an agent turn of 10 to 25 spans: `invoke_agent` > `chat` spans with content-captured messages
 //! of varied text (questions of 5 to 404 words, answers of 5 to 204, mixed scripts, escapes),
 //! `execute_tool` spans with arguments and results, and under each tool one or two HTTP client
@@ -53,16 +56,18 @@ use serde_json::json;
 #[derive(Debug)]
 struct Options {
     server_bin: PathBuf,
-    sessions: usize,
+    producers: usize,
     turns: usize,
+    session_turns: usize,
     seed: u64,
 }
 
 fn options() -> Result<Options, String> {
     let mut options = Options {
         server_bin: PathBuf::from("target/release/agentrace"),
-        sessions: 4,
-        turns: 400,
+        producers: 4,
+        turns: 1500,
+        session_turns: 50,
         seed: 7,
     };
     let mut args = std::env::args().skip(1);
@@ -81,7 +86,10 @@ fn options() -> Result<Options, String> {
         };
         match flag.as_str() {
             "--server-bin" => options.server_bin = PathBuf::from(value()?),
-            "--sessions" => options.sessions = number(value()?)?.min(64) as usize,
+            "--producers" => options.producers = number(value()?)?.min(64) as usize,
+            "--session-turns" => {
+                options.session_turns = number(value()?)?.min(100_000) as usize;
+            }
             "--turns" => options.turns = number(value()?)?.min(100_000) as usize,
             "--seed" => options.seed = number(value()?)?,
             other => return Err(format!("unknown argument `{other}`")),
@@ -267,14 +275,23 @@ fn turn(rng: &mut Rng, conversation: &str) -> Vec<PlannedSpan> {
     spans
 }
 
-/// Every session's turns, made before anything is timed.
-fn plan(options: &Options) -> Vec<Vec<Vec<PlannedSpan>>> {
-    (0..options.sessions)
-        .map(|s| {
-            let mut rng = Rng::new(options.seed ^ ((s as u64 + 1) << 32));
-            (0..options.turns)
-                .map(|t| turn(&mut rng, &format!("conversation-{s}-{t}")))
-                .collect()
+/// One session's turns.
+type SessionPlan = Vec<Vec<PlannedSpan>>;
+
+/// Every producer's sessions, made before anything is timed.
+fn plan(options: &Options) -> Vec<Vec<SessionPlan>> {
+    (0..options.producers)
+        .map(|p| {
+            let mut rng = Rng::new(options.seed ^ ((p as u64 + 1) << 32));
+            let turns: Vec<Vec<PlannedSpan>> = (0..options.turns)
+                .map(|t| turn(&mut rng, &format!("conversation-{p}-{t}")))
+                .collect();
+            let mut sessions = Vec::new();
+            let mut turns = turns.into_iter().peekable();
+            while turns.peek().is_some() {
+                sessions.push(turns.by_ref().take(options.session_turns).collect());
+            }
+            sessions
         })
         .collect()
 }
@@ -339,34 +356,36 @@ fn pipeline_config(spans: usize) -> PipelineConfig {
     }
 }
 
-/// The client alone: every session's spans ended and encoded on its own pipeline (one thread
-/// per session), nothing sent. Returns the wall time.
-fn baseline(plans: Vec<Vec<Vec<PlannedSpan>>>) -> Result<Duration, String> {
+/// The client alone: every producer's sessions, each ended and encoded on a pipeline of its
+/// own (as a session has), nothing sent. Returns the wall time.
+fn baseline(plans: Vec<Vec<SessionPlan>>) -> Result<Duration, String> {
     let start = Instant::now();
     let threads: Vec<_> = plans
         .into_iter()
-        .map(|turns| {
+        .map(|sessions| {
             std::thread::spawn(move || -> Result<(), String> {
-                let spans: usize = turns.iter().map(Vec::len).sum();
-                let transport = EncodeOnly(WebSocketTransport::new(WebSocketConfig::new(
-                    "ws://127.0.0.1:1/ws/traces",
-                    "baseline",
-                )));
-                let pipeline = Pipeline::start_with(transport, pipeline_config(spans))
-                    .map_err(|e| e.to_string())?;
-                let provider = SdkTracerProvider::builder()
-                    .with_span_processor(pipeline.span_processor())
-                    .build();
-                let tracer = provider.tracer("stream-load");
-                for turn in turns {
-                    run_turn(&tracer, turn);
-                }
-                provider
-                    .shutdown_with_timeout(Duration::from_secs(120))
-                    .map_err(|e| e.to_string())?;
-                let stats = pipeline.stats();
-                if stats.sent != spans as u64 || stats.dropped() != 0 {
-                    return Err(format!("baseline: {stats:?}"));
+                for turns in sessions {
+                    let spans: usize = turns.iter().map(Vec::len).sum();
+                    let transport = EncodeOnly(WebSocketTransport::new(WebSocketConfig::new(
+                        "ws://127.0.0.1:1/ws/traces",
+                        "baseline",
+                    )));
+                    let pipeline = Pipeline::start_with(transport, pipeline_config(spans))
+                        .map_err(|e| e.to_string())?;
+                    let provider = SdkTracerProvider::builder()
+                        .with_span_processor(pipeline.span_processor())
+                        .build();
+                    let tracer = provider.tracer("stream-load");
+                    for turn in turns {
+                        run_turn(&tracer, turn);
+                    }
+                    provider
+                        .shutdown_with_timeout(Duration::from_secs(120))
+                        .map_err(|e| e.to_string())?;
+                    let stats = pipeline.stats();
+                    if stats.sent != spans as u64 || stats.dropped() != 0 {
+                        return Err(format!("baseline: {stats:?}"));
+                    }
                 }
                 Ok(())
             })
@@ -526,9 +545,15 @@ async fn stored_span_count(base: &str, id: &str) -> Result<u64, String> {
 fn run() -> Result<(), String> {
     let options = options()?;
     let made = Instant::now();
-    let spans: usize = plan(&options).iter().flatten().map(Vec::len).sum();
+    let spans: usize = plan(&options)
+        .iter()
+        .flatten()
+        .flatten()
+        .map(Vec::len)
+        .sum();
     let bytes_estimate: usize = plan(&options)
         .iter()
+        .flatten()
         .flatten()
         .flatten()
         .map(|s| {
@@ -539,10 +564,11 @@ fn run() -> Result<(), String> {
         })
         .sum();
     println!(
-        "stream_load: {} sessions x {} turns = {spans} spans ({:.1} spans a turn, {:.0} bytes of attributes a span), made in {:.1} s",
-        options.sessions,
+        "stream_load: {} producers x {} turns in sessions of {} turns = {spans} spans ({:.1} spans a turn, {:.0} bytes of attributes a span), made in {:.1} s",
+        options.producers,
         options.turns,
-        spans as f64 / (options.sessions * options.turns) as f64,
+        options.session_turns,
+        spans as f64 / (options.producers * options.turns) as f64,
         bytes_estimate as f64 / spans as f64,
         made.elapsed().as_secs_f64()
     );
@@ -576,17 +602,23 @@ fn run() -> Result<(), String> {
     let threads: Vec<_> = plans
         .into_iter()
         .enumerate()
-        .map(|(i, turns)| {
+        .map(|(p, sessions)| {
             let base = base.clone();
-            std::thread::spawn(move || stream_session(base, turns, format!("load-{i}")))
+            std::thread::spawn(move || {
+                sessions
+                    .into_iter()
+                    .enumerate()
+                    .map(|(s, turns)| stream_session(base.clone(), turns, format!("load-{p}-{s}")))
+                    .collect::<Vec<_>>()
+            })
         })
         .collect();
     let mut results = Vec::new();
     for thread in threads {
-        results.push(
+        results.extend(
             thread
                 .join()
-                .map_err(|_| "a session thread panicked".to_owned())?,
+                .map_err(|_| "a producer thread panicked".to_owned())?,
         );
     }
     let last = results.iter().map(|r| r.ended_at).max().unwrap_or(start);
@@ -596,8 +628,9 @@ fn run() -> Result<(), String> {
     let sent: u64 = results.iter().map(|r| r.spans).sum();
     let rate = sent as f64 / elapsed.as_secs_f64();
     println!(
-        "end to end ({} WebSocket sessions to the release `agentrace serve`, file database): {:.1} k spans/s ({:.2} s), {:.2}x the baseline",
-        options.sessions,
+        "end to end ({} WebSocket sessions, {} at a time, to the release `agentrace serve`, file database): {:.1} k spans/s ({:.2} s), {:.2}x the baseline",
+        results.len(),
+        options.producers,
         rate / 1e3,
         elapsed.as_secs_f64(),
         rate / base_rate
