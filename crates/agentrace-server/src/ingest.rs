@@ -1025,7 +1025,8 @@ impl Ingest {
         drop(state);
         let (invocations, updates) =
             tracker::finish(session_id, live, &|t| self.trace_telemetry(session_id, t));
-        self.publish_updates(updates);
+        // Completion indexes every turn for search: the changed ones are only published.
+        self.publish_updates(updates, false);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
     }
@@ -1050,7 +1051,7 @@ impl Ingest {
         for (id, live) in ended {
             let (invocations, updates) =
                 tracker::finish(&id, live, &|t| self.trace_telemetry(&id, t));
-            self.publish_updates(updates);
+            self.publish_updates(updates, false);
             sessions.push((id, invocations));
         }
         self.store.complete_sessions(&sessions, now_ns())?;
@@ -1110,7 +1111,7 @@ impl Ingest {
         if let Some(live) = live {
             let (invocations, updates) =
                 tracker::current(session_id, &live, &|t| self.trace_telemetry(session_id, t));
-            self.publish_updates(updates);
+            self.publish_updates(updates, true);
             return Ok(invocations.iter().map(Invocation::to_value).collect());
         }
         self.store.invocations(session_id)
@@ -1128,7 +1129,7 @@ impl Ingest {
                 crate::tracker::refresh(id, live, &|t| self.trace_telemetry(id, t))
             })
             .collect();
-        self.publish_updates(updates);
+        self.publish_updates(updates, true);
     }
 
     /// Waits until a batch leaves live sessions to extract.
@@ -1136,11 +1137,12 @@ impl Ingest {
         self.dirty.notified().await;
     }
 
-    fn publish_updates(&self, updates: Updates) {
-        // The changed turns go into the search index first (off the ingest path: extraction
-        // runs debounced, or for a reader). A failure leaves the index behind until the session
-        // completes and is indexed whole; the live feed goes on.
-        if !updates.is_empty() {
+    /// Publishes the changed turns of live sessions; with `index`, they go into the search index
+    /// first (a completing session's turns are indexed whole by the completion instead).
+    fn publish_updates(&self, updates: Updates, index: bool) {
+        // Off the ingest path: extraction runs debounced, or for a reader. A failure leaves the
+        // index behind until the session completes and is indexed whole; the live feed goes on.
+        if index && !updates.is_empty() {
             let changed = updates.iter().map(|(id, turns)| {
                 let turns = turns.iter().map(|(i, inv)| (*i, inv.json())).collect();
                 (id.as_str(), turns)

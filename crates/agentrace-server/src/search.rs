@@ -185,8 +185,23 @@ fn put_with(
     json: &str,
     span_values: &Map<String, String>,
 ) -> Result<(), StoreError> {
-    let [trace_id, preview, user, agent, tools, mut attrs] = fields(json);
-    if let Some(values) = span_values.get(&trace_id) {
+    let fields = fields(json);
+    let values = span_values.get(&fields[0]).map(String::as_str);
+    put_fields(conn, rid, idx, fields, values)
+}
+
+/// Writes the document of turn `idx` of session row `rid` from its [`fields`] and its trace's
+/// span values, unless the document is already exactly that (a turn indexed while its session
+/// was live and unchanged since is not written again: FTS5 tokenizes a document's old text to
+/// delete it and its new text to insert it).
+fn put_fields(
+    conn: &Connection,
+    rid: i64,
+    idx: i64,
+    [trace_id, preview, user, agent, tools, mut attrs]: [String; 6],
+    span_values: Option<&str>,
+) -> Result<(), StoreError> {
+    if let Some(values) = span_values {
         attrs = format!("{attrs} {values}");
     }
     let old: Option<i64> = conn
@@ -194,6 +209,22 @@ fn put_with(
         .query_row(params![rid, idx], |r| r.get(0))
         .optional()?;
     if let Some(id) = old {
+        let same = conn
+            .prepare_cached(
+                "SELECT d.trace_id = ?2 AND d.preview = ?3 AND f.user_text = ?4 \
+                 AND f.agent_text = ?5 AND f.tools = ?6 AND f.attrs = ?7 \
+                 FROM search_docs d JOIN search_fts f ON f.rowid = d.id WHERE d.id = ?1",
+            )?
+            .query_row(
+                params![id, trace_id, preview, user, agent, tools, attrs],
+                |r| r.get::<_, Option<bool>>(0),
+            )
+            .optional()?
+            .flatten()
+            .unwrap_or(false);
+        if same {
+            return Ok(());
+        }
         conn.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?
             .execute([id])?;
         conn.prepare_cached("DELETE FROM search_docs WHERE id = ?1")?
@@ -235,12 +266,23 @@ pub(crate) fn index_all(
     let Some(rid) = session_rid(conn, session_id)? else {
         return Ok(());
     };
-    forget_session(conn, rid)?;
+    // Documents of turns past the last are forgotten; the others are written if they changed.
+    let turns = invocations.len() as i64;
+    conn.prepare_cached(
+        "DELETE FROM search_fts WHERE rowid IN \
+         (SELECT id FROM search_docs WHERE session = ?1 AND idx >= ?2)",
+    )?
+    .execute(params![rid, turns])?;
+    conn.prepare_cached("DELETE FROM search_docs WHERE session = ?1 AND idx >= ?2")?
+        .execute(params![rid, turns])?;
     for (idx, invocation) in invocations.iter().enumerate() {
         put_with(conn, rid, idx as i64, invocation.json(), span_values)?;
     }
     Ok(())
 }
+
+/// A turn to index: its index, its [`fields`] and its trace's span values.
+type TurnDoc = (usize, [String; 6], Option<String>);
 
 /// Indexes the turns of live sessions that changed: `(session id, [(index, invocation)])`.
 /// A session that is gone is skipped.
@@ -248,14 +290,42 @@ pub fn index_changed<'a>(
     store: &crate::store::Store,
     changed: impl IntoIterator<Item = (&'a str, Vec<(usize, &'a str)>)>,
 ) -> Result<(), StoreError> {
+    // Each turn's document carries its trace's span values, read back before the write
+    // connection is taken, so that the completion finds it unchanged and does not write it
+    // again. A trace that cannot be read is indexed without them (the completion adds them).
+    // Several turns may share a trace: each trace is read once.
+    let mut traces: Map<String, Option<String>> = Map::default();
+    let changed: Vec<(&str, Vec<TurnDoc>)> = changed
+        .into_iter()
+        .map(|(session_id, turns)| {
+            traces.clear();
+            let turns = turns
+                .into_iter()
+                .map(|(idx, json)| {
+                    let fields = fields(json);
+                    let values = traces
+                        .entry(fields[0].clone())
+                        .or_insert_with(|| {
+                            store
+                                .trace(session_id, &fields[0])
+                                .ok()
+                                .and_then(|(spans, _)| span_values(&spans).remove(&fields[0]))
+                        })
+                        .clone();
+                    (idx, fields, values)
+                })
+                .collect();
+            (session_id, turns)
+        })
+        .collect();
     store.with_conn(|conn| {
         let tx = conn.transaction()?;
         for (session_id, turns) in changed {
             let Some(rid) = session_rid(&tx, session_id)? else {
                 continue;
             };
-            for (idx, json) in turns {
-                put(&tx, rid, idx as i64, json)?;
+            for (idx, fields, values) in turns {
+                put_fields(&tx, rid, idx as i64, fields, values.as_deref())?;
             }
         }
         tx.commit()?;
@@ -558,5 +628,49 @@ mod tests {
         );
         assert_eq!(values.get("bb").map(String::as_str), Some("chat "));
         assert_eq!(values.len(), 2, "{values:?}");
+    }
+
+    #[test]
+    fn an_unchanged_document_is_not_written_again() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let turn = r#"{"trace_id":"aa","user_text":"book a flight","agent_text":"done"}"#;
+        let doc = |conn: &Connection| -> (i64, String) {
+            conn.query_row(
+                "SELECT d.id, f.attrs FROM search_docs d JOIN search_fts f ON f.rowid = d.id \
+                 WHERE d.session = 1 AND d.idx = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        put_fields(&conn, 1, 0, fields(turn), Some("GET agt_7 ")).unwrap();
+        let (first, attrs) = doc(&conn);
+        assert_eq!(attrs, " GET agt_7 ");
+        // The same turn with the same span values: nothing is written.
+        let changes = conn.total_changes();
+        put_fields(&conn, 1, 0, fields(turn), Some("GET agt_7 ")).unwrap();
+        assert_eq!(conn.total_changes(), changes);
+        assert_eq!(doc(&conn), (first, attrs));
+        // New span values: written again, and found by them.
+        put_fields(&conn, 1, 0, fields(turn), Some("GET agt_8 ")).unwrap();
+        assert!(conn.total_changes() > changes);
+        assert_eq!(doc(&conn).1, " GET agt_8 ");
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM search_fts WHERE search_fts MATCH '\"agt_8\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+        let stale: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM search_fts WHERE search_fts MATCH '\"agt_7\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stale, 0);
     }
 }
