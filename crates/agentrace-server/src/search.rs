@@ -3,15 +3,15 @@
 //!
 //! Each turn (invocation) is one document of `search_fts`: its user text, its agent text, its tool
 //! names, and its attribute values (the string and number values of its tool calls' arguments and
-//! results, its agent name and models). A document is written when the turn changes while its
-//! session is live ([`index_changed`], called as the live invocations are published) and again,
-//! all of a session's turns at once, in the transaction that stores its final invocations
-//! (`index_all`). `search_docs` maps a document to its session and turn and keeps the turn's
-//! user text, cut to [`PREVIEW_CHARS`], as the session's preview.
-//!
-//! When a session completes, the attribute values of its spans join its turns' documents
-//! ([`span_values`]: span names and short, non-JSON string and integer values), written in the
-//! same pass as the final invocations: each turn's document is written once at completion.
+//! results, its agent name and models, then the `span_values` of its trace: span names and
+//! short, non-JSON string and integer values). A document is written when the turn changes while
+//! its session is live ([`index_changed`], called as the live invocations are published, which
+//! reads each changed turn's trace back for its span values), and checked in the transaction
+//! that stores the session's final invocations (`index_all`): only a document whose text changed,
+//! or that was not written yet, is written there (FTS5 tokenizes a document's old text to delete
+//! it and its new text to insert it, so an unchanged document is not touched). `search_docs` maps
+//! a document to its session and turn and keeps the turn's user text, cut to [`PREVIEW_CHARS`],
+//! as the session's preview.
 //!
 //! A query is a list of words, every one required, each matched as a prefix; the words are
 //! quoted before they reach FTS5, so its syntax characters (`"`, `*`, `(`, `:`, `NEAR`, `OR`...)
