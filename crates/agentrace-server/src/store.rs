@@ -920,24 +920,25 @@ impl Store {
         sessions: &[(String, Vec<Invocation>)],
         at_ns: i64,
     ) -> Result<(), StoreError> {
-        // The spans' attribute values join the search index with the final invocations; they
-        // are read (from a reading connection) before the write connection is taken.
-        let values: Vec<_> = sessions
-            .iter()
-            .map(|(session_id, _)| match self.spans(session_id) {
+        // The invocations were serialized when extracted: ingest waits only for the writes.
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction()?;
+        for (session_id, invocations) in sessions {
+            write_invocations(&tx, session_id, invocations)?;
+            // The spans' attribute values join the search index with the final invocations.
+            // They are read inside this transaction, on the write connection: a span stored
+            // while the session completes is either in them or stored after the commit (and
+            // then reopens the session), never missed.
+            let values = match chunks_on(&tx, CHUNKS_OF_SESSION, [session_id], session_id)
+                .and_then(split_chunks)
+            {
                 Ok(spans) => crate::search::span_values(&spans),
                 Err(err) => {
                     tracing::warn!(%err, session_id, "span attributes not indexed for search");
                     agentrace_loader::hash::Map::default()
                 }
-            })
-            .collect();
-        // The invocations were serialized when extracted: ingest waits only for the writes.
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction()?;
-        for ((session_id, invocations), values) in sessions.iter().zip(&values) {
-            write_invocations(&tx, session_id, invocations)?;
-            crate::search::index_all(&tx, session_id, invocations, values)?;
+            };
+            crate::search::index_all(&tx, session_id, invocations, &values)?;
             let n = tx
                 .prepare_cached("UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2")?
                 .execute(params![at_ns, session_id])?;
@@ -1149,54 +1150,7 @@ impl Store {
         params: impl rusqlite::Params,
         key: &str,
     ) -> Result<Vec<StoredChunk>, StoreError> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(params)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let body = match row.get_ref(1)? {
-                rusqlite::types::ValueRef::Blob(packed) => {
-                    let bytes = unpack(packed)?;
-                    if bytes.first() == Some(&crate::codec::CHUNK_TAG) {
-                        let spans = crate::codec::decode_spans(
-                            &bytes[1..],
-                            &std::sync::Arc::default(),
-                            &std::sync::Arc::default(),
-                        )
-                        .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
-                        // A chunk cut between two spans still decodes: its row's count tells.
-                        let count: i64 = row.get(2)?;
-                        if i64::try_from(spans.len()).ok() != Some(count) {
-                            return Err(StoreError::Corrupt(format!(
-                                "span chunk holds {} spans, its row says {count} (of `{key}`)",
-                                spans.len()
-                            )));
-                        }
-                        ChunkBody::Spans(spans)
-                    } else {
-                        ChunkBody::Json(String::from_utf8(bytes).map_err(|e| {
-                            StoreError::Corrupt(format!(
-                                "span chunk is not UTF-8: {e} (of `{key}`)"
-                            ))
-                        })?)
-                    }
-                }
-                rusqlite::types::ValueRef::Text(text) => {
-                    ChunkBody::Json(String::from_utf8_lossy(text).into_owned())
-                }
-                other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "span chunk of type {:?} (of `{key}`)",
-                        other.data_type()
-                    )));
-                }
-            };
-            out.push(StoredChunk {
-                origin: row.get(0)?,
-                body,
-            });
-        }
-        Ok(out)
+        chunks_on(&self.read(), sql, params, key)
     }
 
     fn items(
@@ -1511,6 +1465,61 @@ impl std::fmt::Debug for Writer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer").finish_non_exhaustive()
     }
+}
+
+/// The span chunks `sql` selects (origin JSON, body, span count), read on `conn` (a reading
+/// connection, or the write one inside its transaction); `key` names them in errors.
+fn chunks_on(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    key: &str,
+) -> Result<Vec<StoredChunk>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let body = match row.get_ref(1)? {
+            rusqlite::types::ValueRef::Blob(packed) => {
+                let bytes = unpack(packed)?;
+                if bytes.first() == Some(&crate::codec::CHUNK_TAG) {
+                    let spans = crate::codec::decode_spans(
+                        &bytes[1..],
+                        &std::sync::Arc::default(),
+                        &std::sync::Arc::default(),
+                    )
+                    .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
+                    // A chunk cut between two spans still decodes: its row's count tells.
+                    let count: i64 = row.get(2)?;
+                    if i64::try_from(spans.len()).ok() != Some(count) {
+                        return Err(StoreError::Corrupt(format!(
+                            "span chunk holds {} spans, its row says {count} (of `{key}`)",
+                            spans.len()
+                        )));
+                    }
+                    ChunkBody::Spans(spans)
+                } else {
+                    ChunkBody::Json(String::from_utf8(bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("span chunk is not UTF-8: {e} (of `{key}`)"))
+                    })?)
+                }
+            }
+            rusqlite::types::ValueRef::Text(text) => {
+                ChunkBody::Json(String::from_utf8_lossy(text).into_owned())
+            }
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "span chunk of type {:?} (of `{key}`)",
+                    other.data_type()
+                )));
+            }
+        };
+        out.push(StoredChunk {
+            origin: row.get(0)?,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 /// The span chunks of a session, in the order stored.

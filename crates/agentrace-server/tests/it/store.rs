@@ -603,3 +603,42 @@ fn a_database_that_names_sessions_by_id_is_migrated_to_row_numbers() {
     assert_eq!(store.spans("s2").unwrap().len(), 0);
     assert_eq!(store.spans("ghost").unwrap().len(), 1);
 }
+
+#[test]
+fn completion_indexes_the_values_of_every_span_the_session_holds_when_it_commits() {
+    // A file database: spans are read on the write connection, inside the completing
+    // transaction, not on the separate reading connection before it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&DbLocation::File(dir.path().join("a.db"))).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    let trace = agentrace_loader::model::TraceId([7; 16]);
+    let stored = |id: u8, name: &str| {
+        let model = agentrace_loader::model::Span {
+            trace_id: trace,
+            span_id: agentrace_loader::model::SpanId([id; 8]),
+            name: name.to_owned(),
+            ..Default::default()
+        };
+        (
+            "s1".to_owned(),
+            NewSpan::new(&model, r#"{"resource":{},"scope":{}}"#.into()),
+        )
+    };
+    store.insert_spans(&[stored(1, "zebrafirst")]).unwrap();
+    let turn = agentrace_server::extract::Invocation::new(
+        &json!({"invocation_id": "a", "trace_id": trace.to_string(), "user_text": "hello"}),
+    );
+    store.insert_spans(&[stored(2, "zebralate")]).unwrap();
+    store
+        .complete_sessions(&[("s1".to_owned(), vec![turn])], 5)
+        .unwrap();
+    for word in ["zebrafirst", "zebralate"] {
+        let hits = agentrace_server::search::search(&store, word, 10).unwrap();
+        assert_eq!(hits.len(), 1, "{word}");
+        assert_eq!(
+            (hits[0].session_id.as_str(), hits[0].field.as_str()),
+            ("s1", "attrs")
+        );
+    }
+    assert_eq!(store.session("s1").unwrap().completed_at_ns, Some(5));
+}
