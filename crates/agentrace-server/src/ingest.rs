@@ -141,6 +141,12 @@ impl IngestOutcome {
     }
 }
 
+/// Completed sessions indexed for search per transaction by [`Ingest::index_pending`]: the
+/// write connection is given back to ingest between them.
+pub const INDEX_BATCH: usize = 8;
+/// Transactions one call of [`Ingest::index_pending`] runs at most.
+pub const INDEX_ROUNDS: usize = 64;
+
 /// The ingest pipeline and the live session state.
 #[derive(Debug)]
 pub struct Ingest {
@@ -150,6 +156,8 @@ pub struct Ingest {
     state: Mutex<State>,
     /// Signalled when a batch made live sessions dirty.
     dirty: tokio::sync::Notify,
+    /// Signalled when a completion left sessions to index for search.
+    unindexed: tokio::sync::Notify,
     /// Staged traces deleted because nothing made them a session in time (since start).
     staged_expired: std::sync::atomic::AtomicU64,
     /// Where completed sessions are announced for evaluation, once set.
@@ -211,6 +219,7 @@ impl Ingest {
                 rebuilds: 0,
             }),
             dirty: tokio::sync::Notify::new(),
+            unindexed: tokio::sync::Notify::new(),
             staged_expired: std::sync::atomic::AtomicU64::new(0),
             completions: std::sync::OnceLock::new(),
         })
@@ -223,6 +232,7 @@ impl Ingest {
     }
 
     fn completed(&self, session_id: &str) {
+        self.unindexed.notify_one();
         if let Some(c) = self.completions.get() {
             c.push(session_id);
         }
@@ -1063,6 +1073,27 @@ impl Ingest {
             self.completed(id);
         }
         Ok(sessions.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Indexes for search the completed sessions waiting for it, oldest first, a few per
+    /// transaction, at most [`INDEX_ROUNDS`] transactions; asks to be called again if some are
+    /// left. Returns how many were indexed.
+    pub fn index_pending(&self) -> Result<usize, IngestError> {
+        let mut indexed = 0;
+        for _ in 0..INDEX_ROUNDS {
+            let taken = self.store.index_pending(INDEX_BATCH)?;
+            indexed += taken;
+            if taken < INDEX_BATCH {
+                return Ok(indexed);
+            }
+        }
+        self.unindexed.notify_one();
+        Ok(indexed)
+    }
+
+    /// Waits until completions leave sessions to index for search.
+    pub async fn unindexed(&self) {
+        self.unindexed.notified().await;
     }
 
     /// How long until a session could complete, if any is live.

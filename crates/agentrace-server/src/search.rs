@@ -37,6 +37,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS search_docs_by_session ON search_docs(session,
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
     user_text, agent_text, tools, attrs, tokenize = 'unicode61 remove_diacritics 2'
 );
+CREATE TABLE IF NOT EXISTS search_pending (
+    ticket  INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL UNIQUE
+);
 ";
 
 /// Characters of a turn's user text kept as its preview.
@@ -251,6 +255,8 @@ pub(crate) fn forget_session(conn: &Connection, rid: i64) -> Result<(), StoreErr
     .execute([rid])?;
     conn.prepare_cached("DELETE FROM search_docs WHERE session = ?1")?
         .execute([rid])?;
+    conn.prepare_cached("DELETE FROM search_pending WHERE session = ?1")?
+        .execute([rid])?;
     Ok(())
 }
 
@@ -444,6 +450,8 @@ pub fn previews(
     session_ids: &[&str],
 ) -> Result<Map<String, String>, StoreError> {
     store.with_conn(|conn| {
+        // As for a search: the sessions whose completion was answered show their preview.
+        crate::store::index_pending_on(conn, i64::MAX)?;
         let mut out = Map::default();
         let mut stmt = conn.prepare_cached(
             "SELECT d.preview FROM search_docs d \
@@ -528,6 +536,9 @@ pub fn search(
     let (expr, _) = fts_query(text)?;
     let limit = i64::from(limit.clamp(1, MAX_RESULTS));
     Ok(store.with_conn(|conn| {
+        // Sessions completed but not indexed yet are indexed first: a session is found as
+        // soon as its completion was answered.
+        crate::store::index_pending_on(conn, i64::MAX)?;
         let mut stmt = conn.prepare_cached(
             "SELECT s.id, d.idx, d.trace_id, \
                  snippet(search_fts, 0, char(2), char(3), '…', 12), \
