@@ -6,9 +6,10 @@
 //! results, its agent name and models, then the `span_values` of its trace: span names and
 //! short, non-JSON string and integer values). A document is written when the turn changes while
 //! its session is live ([`index_changed`], called as the live invocations are published, which
-//! reads each changed turn's trace back for its span values), and checked in the transaction
-//! that stores the session's final invocations (`index_all`): only a document whose text changed,
-//! or that was not written yet, is written there (FTS5 tokenizes a document's old text to delete
+//! reads each changed turn's trace back for its span values), and checked once the session
+//! completes (`index_all`, run from the queue the completing transaction adds the session to:
+//! [`crate::store::Store::index_pending`], after the completion is answered, and before any search
+//! or preview): only a document whose text changed, or that was not written yet, is written there (FTS5 tokenizes a document's old text to delete
 //! it and its new text to insert it, so an unchanged document is not touched). `search_docs` maps
 //! a document to its session and turn and keeps the turn's user text, cut to [`PREVIEW_CHARS`],
 //! as the session's preview.
