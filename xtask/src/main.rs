@@ -3,8 +3,9 @@
 //! | command | what it does |
 //! |---|---|
 //! | `ci [--fast]` | everything CI checks, in order, each step timed, in a copy of the repository with nothing beside it; `--fast` skips rustdoc and cargo-deny |
-//! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval`; figures go to `docs/benchmarks.md` by hand |
+//! | `bench [FILTER]` | the criterion benchmarks of every crate, then `bench-eval` and `bench-stream`; figures go to `docs/benchmarks.md` by hand |
 //! | `bench-eval` | `agentrace run` and `agentrace extract` timed as whole processes on the release binary (throughput, start-up; MB/s and peak memory on a generated 100 MB file of realistic traces) |
+//! | `bench-stream [ARGS]` | the stream client's product benchmark: realistic agent sessions streamed by `agentrace-stream` over TCP to the release `agentrace serve` (spans/s end to end, server CPU per span, the client-alone baseline); `ARGS` go to the load generator (`--producers N --turns N --session-turns N --seed N`) |
 //! | `fuzz [--cases N]` | the property tests over hostile input with `N` cases each (default 10,000) |
 //! | `soak [--seconds N] [--rss-ceiling-mib M]` | mixed load against the release binary for `N` seconds (default 300): memory stays under the ceiling, the only errors are documented 503s, every acknowledged span is read back |
 //! | `fixtures [--check]` | new cases from the folder beside the repository into `fixtures/` |
@@ -56,9 +57,11 @@ fn run() -> Result<()> {
         Some("fixtures") => fixtures::run(&root, &args[1..]),
         Some("bench") => {
             bench(&args[1..])?;
-            bench_eval::run(&root)
+            bench_eval::run(&root)?;
+            bench_stream(&[])
         }
         Some("bench-eval") => bench_eval::run(&root),
+        Some("bench-stream") => bench_stream(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
         Some("soak") => soak::run(&args[1..]),
         Some("compat") => compat::run(&root),
@@ -85,8 +88,14 @@ commands:
                        read back
   fixtures [--check]   copy new or changed cases from the folder beside the repository into
                        fixtures/ and say what changed
-  bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval
+  bench [FILTER]       criterion benchmarks of the whole workspace, then bench-eval and
+                       bench-stream
   bench-eval           `agentrace run` as a whole process on the release binary
+  bench-stream [--producers N] [--turns N] [--session-turns N] [--seed N]
+                       agent sessions streamed by agentrace-stream to the release
+                       `agentrace serve` over TCP: spans/s end to end, server CPU per span,
+                       the client-alone baseline (default 4 producers of 1500 turns each, in
+                       sessions of 50 turns)
   fuzz [--cases N]     the property tests over hostile input (decoders, protocol handlers) with N
                        cases each (default 10000)
   compat               real PyPI OpenTelemetry clients against the server
@@ -367,6 +376,45 @@ fn bench(args: &[String]) -> Result<()> {
         }
         exec(&mut cmd)
     })
+}
+
+/// `cargo xtask bench-stream`: builds the release server and the load generator
+/// (`crates/agentrace-stream/examples/stream_load.rs`), then runs it against the server binary.
+/// It takes a few seconds of load (about 85,000 spans by default) and fails if a span is lost.
+fn bench_stream(args: &[String]) -> Result<()> {
+    step("release binary and load generator", || {
+        exec(cargo().args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "agentrace",
+            "-p",
+            "agentrace-stream",
+            "--bin",
+            "agentrace",
+            "--example",
+            "stream_load",
+        ]))
+    })?;
+    let release = build_dir().join("release");
+    let mut load = Command::new(release.join("examples/stream_load"));
+    load.arg("--server-bin").arg(release.join("agentrace"));
+    if args.is_empty() {
+        load.args([
+            "--producers",
+            "4",
+            "--turns",
+            "1500",
+            "--session-turns",
+            "50",
+        ]);
+    }
+    load.args(args);
+    step(
+        "stream client end to end (load generator, release server)",
+        || exec(&mut load),
+    )
 }
 
 /// The property tests whose input is hostile: every trace reader on arbitrary bytes and JSON,

@@ -33,6 +33,11 @@ impl Invocation {
         )
     }
 
+    /// An invocation from its stored JSON text; text that is not JSON becomes `null`.
+    pub(crate) fn from_json(json: String) -> Self {
+        Self(RawValue::from_string(json).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+
     /// The JSON text.
     pub fn json(&self) -> &str {
         self.0.get()

@@ -141,6 +141,12 @@ impl IngestOutcome {
     }
 }
 
+/// Completed sessions indexed for search per transaction by [`Ingest::index_pending`]: the
+/// write connection is given back to ingest between them.
+pub const INDEX_BATCH: usize = 8;
+/// Transactions one call of [`Ingest::index_pending`] runs at most.
+pub const INDEX_ROUNDS: usize = 64;
+
 /// The ingest pipeline and the live session state.
 #[derive(Debug)]
 pub struct Ingest {
@@ -150,6 +156,8 @@ pub struct Ingest {
     state: Mutex<State>,
     /// Signalled when a batch made live sessions dirty.
     dirty: tokio::sync::Notify,
+    /// Signalled when a completion left sessions to index for search.
+    unindexed: tokio::sync::Notify,
     /// Staged traces deleted because nothing made them a session in time (since start).
     staged_expired: std::sync::atomic::AtomicU64,
     /// Where completed sessions are announced for evaluation, once set.
@@ -211,6 +219,7 @@ impl Ingest {
                 rebuilds: 0,
             }),
             dirty: tokio::sync::Notify::new(),
+            unindexed: tokio::sync::Notify::new(),
             staged_expired: std::sync::atomic::AtomicU64::new(0),
             completions: std::sync::OnceLock::new(),
         })
@@ -223,6 +232,7 @@ impl Ingest {
     }
 
     fn completed(&self, session_id: &str) {
+        self.unindexed.notify_one();
         if let Some(c) = self.completions.get() {
             c.push(session_id);
         }
@@ -1025,7 +1035,8 @@ impl Ingest {
         drop(state);
         let (invocations, updates) =
             tracker::finish(session_id, live, &|t| self.trace_telemetry(session_id, t));
-        self.publish_updates(updates);
+        // Completion indexes every turn for search: the changed ones are only published.
+        self.publish_updates(updates, false);
         self.complete(session_id, invocations.clone())?;
         Ok(invocations)
     }
@@ -1050,7 +1061,7 @@ impl Ingest {
         for (id, live) in ended {
             let (invocations, updates) =
                 tracker::finish(&id, live, &|t| self.trace_telemetry(&id, t));
-            self.publish_updates(updates);
+            self.publish_updates(updates, false);
             sessions.push((id, invocations));
         }
         self.store.complete_sessions(&sessions, now_ns())?;
@@ -1062,6 +1073,27 @@ impl Ingest {
             self.completed(id);
         }
         Ok(sessions.into_iter().map(|(id, _)| id).collect())
+    }
+
+    /// Indexes for search the completed sessions waiting for it, oldest first, a few per
+    /// transaction, at most [`INDEX_ROUNDS`] transactions; asks to be called again if some are
+    /// left. Returns how many were indexed.
+    pub fn index_pending(&self) -> Result<usize, IngestError> {
+        let mut indexed = 0;
+        for _ in 0..INDEX_ROUNDS {
+            let taken = self.store.index_pending(INDEX_BATCH)?;
+            indexed += taken;
+            if taken < INDEX_BATCH {
+                return Ok(indexed);
+            }
+        }
+        self.unindexed.notify_one();
+        Ok(indexed)
+    }
+
+    /// Waits until completions leave sessions to index for search.
+    pub async fn unindexed(&self) {
+        self.unindexed.notified().await;
     }
 
     /// How long until a session could complete, if any is live.
@@ -1110,7 +1142,7 @@ impl Ingest {
         if let Some(live) = live {
             let (invocations, updates) =
                 tracker::current(session_id, &live, &|t| self.trace_telemetry(session_id, t));
-            self.publish_updates(updates);
+            self.publish_updates(updates, true);
             return Ok(invocations.iter().map(Invocation::to_value).collect());
         }
         self.store.invocations(session_id)
@@ -1128,7 +1160,7 @@ impl Ingest {
                 crate::tracker::refresh(id, live, &|t| self.trace_telemetry(id, t))
             })
             .collect();
-        self.publish_updates(updates);
+        self.publish_updates(updates, true);
     }
 
     /// Waits until a batch leaves live sessions to extract.
@@ -1136,11 +1168,12 @@ impl Ingest {
         self.dirty.notified().await;
     }
 
-    fn publish_updates(&self, updates: Updates) {
-        // The changed turns go into the search index first (off the ingest path: extraction
-        // runs debounced, or for a reader). A failure leaves the index behind until the session
-        // completes and is indexed whole; the live feed goes on.
-        if !updates.is_empty() {
+    /// Publishes the changed turns of live sessions; with `index`, they go into the search index
+    /// first (a completing session's turns are indexed whole by the completion instead).
+    fn publish_updates(&self, updates: Updates, index: bool) {
+        // Off the ingest path: extraction runs debounced, or for a reader. A failure leaves the
+        // index behind until the session completes and is indexed whole; the live feed goes on.
+        if index && !updates.is_empty() {
             let changed = updates.iter().map(|(id, turns)| {
                 let turns = turns.iter().map(|(i, inv)| (*i, inv.json())).collect();
                 (id.as_str(), turns)

@@ -394,6 +394,7 @@ impl Server {
             }));
         }
         tasks.push(spawn_extractor(state.clone(), stopped.clone()));
+        tasks.push(spawn_indexer(state.clone(), stopped.clone()));
         tasks.push(evaluation::spawn_at_completion(
             state.clone(),
             stopped.clone(),
@@ -497,6 +498,25 @@ fn spawn_extractor(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinH
                 tracing::error!("live extraction failed");
             }
             last = started.elapsed();
+        }
+    })
+}
+
+/// Indexes completed sessions for search after their completion was answered: at start (the
+/// sessions a stop left unindexed), then whenever completions leave some.
+fn spawn_indexer(state: AppState, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let ingest = Arc::clone(&state.ingest);
+            match tokio::task::spawn_blocking(move || ingest.index_pending()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => tracing::error!(%err, "search indexing failed"),
+                Err(_) => tracing::error!("search indexing failed"),
+            }
+            tokio::select! {
+                () = state.ingest.unindexed() => {}
+                _ = stopped.wait_for(|s| *s) => break,
+            }
         }
     })
 }

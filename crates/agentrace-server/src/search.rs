@@ -3,14 +3,16 @@
 //!
 //! Each turn (invocation) is one document of `search_fts`: its user text, its agent text, its tool
 //! names, and its attribute values (the string and number values of its tool calls' arguments and
-//! results, its agent name and models). A document is written when the turn changes while its
-//! session is live ([`index_changed`], called as the live invocations are published) and again,
-//! all of a session's turns at once, in the transaction that stores its final invocations
-//! (`index_all`). `search_docs` maps a document to its session and turn and keeps the turn's
-//! user text, cut to [`PREVIEW_CHARS`], as the session's preview.
-//!
-//! When a session completes, the attribute values of its spans join its turns' documents
-//! ([`index_span_values`]: span names and short, non-JSON string and integer values).
+//! results, its agent name and models, then the `span_values` of its trace: span names and
+//! short, non-JSON string and integer values). A document is written when the turn changes while
+//! its session is live ([`index_changed`], called as the live invocations are published, which
+//! reads each changed turn's trace back for its span values), and checked once the session
+//! completes (`index_all`, run from the queue the completing transaction adds the session to:
+//! [`crate::store::Store::index_pending`], after the completion is answered, and before any search
+//! or preview): only a document whose text changed, or that was not written yet, is written there (FTS5 tokenizes a document's old text to delete
+//! it and its new text to insert it, so an unchanged document is not touched). `search_docs` maps
+//! a document to its session and turn and keeps the turn's user text, cut to [`PREVIEW_CHARS`],
+//! as the session's preview.
 //!
 //! A query is a list of words, every one required, each matched as a prefix; the words are
 //! quoted before they reach FTS5, so its syntax characters (`"`, `*`, `(`, `:`, `NEAR`, `OR`...)
@@ -35,6 +37,10 @@ CREATE TABLE IF NOT EXISTS search_docs (
 CREATE UNIQUE INDEX IF NOT EXISTS search_docs_by_session ON search_docs(session, idx);
 CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(
     user_text, agent_text, tools, attrs, tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS search_pending (
+    ticket  INTEGER PRIMARY KEY,
+    session INTEGER NOT NULL UNIQUE
 );
 ";
 
@@ -172,12 +178,58 @@ fn session_rid(conn: &Connection, session_id: &str) -> Result<Option<i64>, Store
 
 /// Writes (or rewrites) the document of turn `idx` of session row `rid`.
 fn put(conn: &Connection, rid: i64, idx: i64, json: &str) -> Result<(), StoreError> {
-    let [trace_id, preview, user, agent, tools, attrs] = fields(json);
+    put_with(conn, rid, idx, json, &Map::default())
+}
+
+/// [`put`], with the span values of the turn's trace (if `span_values` has them) after its
+/// attribute values.
+fn put_with(
+    conn: &Connection,
+    rid: i64,
+    idx: i64,
+    json: &str,
+    span_values: &Map<String, String>,
+) -> Result<(), StoreError> {
+    let fields = fields(json);
+    let values = span_values.get(&fields[0]).map(String::as_str);
+    put_fields(conn, rid, idx, fields, values)
+}
+
+/// Writes the document of turn `idx` of session row `rid` from its [`fields`] and its trace's
+/// span values, unless the document is already exactly that (a turn indexed while its session
+/// was live and unchanged since is not written again: FTS5 tokenizes a document's old text to
+/// delete it and its new text to insert it).
+fn put_fields(
+    conn: &Connection,
+    rid: i64,
+    idx: i64,
+    [trace_id, preview, user, agent, tools, mut attrs]: [String; 6],
+    span_values: Option<&str>,
+) -> Result<(), StoreError> {
+    if let Some(values) = span_values {
+        attrs = format!("{attrs} {values}");
+    }
     let old: Option<i64> = conn
         .prepare_cached("SELECT id FROM search_docs WHERE session = ?1 AND idx = ?2")?
         .query_row(params![rid, idx], |r| r.get(0))
         .optional()?;
     if let Some(id) = old {
+        let same = conn
+            .prepare_cached(
+                "SELECT d.trace_id = ?2 AND d.preview = ?3 AND f.user_text = ?4 \
+                 AND f.agent_text = ?5 AND f.tools = ?6 AND f.attrs = ?7 \
+                 FROM search_docs d JOIN search_fts f ON f.rowid = d.id WHERE d.id = ?1",
+            )?
+            .query_row(
+                params![id, trace_id, preview, user, agent, tools, attrs],
+                |r| r.get::<_, Option<bool>>(0),
+            )
+            .optional()?
+            .flatten()
+            .unwrap_or(false);
+        if same {
+            return Ok(());
+        }
         conn.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?
             .execute([id])?;
         conn.prepare_cached("DELETE FROM search_docs WHERE id = ?1")?
@@ -204,25 +256,40 @@ pub(crate) fn forget_session(conn: &Connection, rid: i64) -> Result<(), StoreErr
     .execute([rid])?;
     conn.prepare_cached("DELETE FROM search_docs WHERE session = ?1")?
         .execute([rid])?;
+    conn.prepare_cached("DELETE FROM search_pending WHERE session = ?1")?
+        .execute([rid])?;
     Ok(())
 }
 
 /// Indexes a session's final invocations (all of them; documents of turns past the last are
-/// forgotten), inside the caller's transaction.
+/// forgotten), each with the [`span_values`] of its trace, inside the caller's transaction.
+/// Each document is written once here.
 pub(crate) fn index_all(
     conn: &Connection,
     session_id: &str,
     invocations: &[Invocation],
+    span_values: &Map<String, String>,
 ) -> Result<(), StoreError> {
     let Some(rid) = session_rid(conn, session_id)? else {
         return Ok(());
     };
-    forget_session(conn, rid)?;
+    // Documents of turns past the last are forgotten; the others are written if they changed.
+    let turns = invocations.len() as i64;
+    conn.prepare_cached(
+        "DELETE FROM search_fts WHERE rowid IN \
+         (SELECT id FROM search_docs WHERE session = ?1 AND idx >= ?2)",
+    )?
+    .execute(params![rid, turns])?;
+    conn.prepare_cached("DELETE FROM search_docs WHERE session = ?1 AND idx >= ?2")?
+        .execute(params![rid, turns])?;
     for (idx, invocation) in invocations.iter().enumerate() {
-        put(conn, rid, idx as i64, invocation.json())?;
+        put_with(conn, rid, idx as i64, invocation.json(), span_values)?;
     }
     Ok(())
 }
+
+/// A turn to index: its index, its [`fields`] and its trace's span values.
+type TurnDoc = (usize, [String; 6], Option<String>);
 
 /// Indexes the turns of live sessions that changed: `(session id, [(index, invocation)])`.
 /// A session that is gone is skipped.
@@ -230,14 +297,42 @@ pub fn index_changed<'a>(
     store: &crate::store::Store,
     changed: impl IntoIterator<Item = (&'a str, Vec<(usize, &'a str)>)>,
 ) -> Result<(), StoreError> {
+    // Each turn's document carries its trace's span values, read back before the write
+    // connection is taken, so that the completion finds it unchanged and does not write it
+    // again. A trace that cannot be read is indexed without them (the completion adds them).
+    // Several turns may share a trace: each trace is read once.
+    let mut traces: Map<String, Option<String>> = Map::default();
+    let changed: Vec<(&str, Vec<TurnDoc>)> = changed
+        .into_iter()
+        .map(|(session_id, turns)| {
+            traces.clear();
+            let turns = turns
+                .into_iter()
+                .map(|(idx, json)| {
+                    let fields = fields(json);
+                    let values = traces
+                        .entry(fields[0].clone())
+                        .or_insert_with(|| {
+                            store
+                                .trace(session_id, &fields[0])
+                                .ok()
+                                .and_then(|(spans, _)| span_values(&spans).remove(&fields[0]))
+                        })
+                        .clone();
+                    (idx, fields, values)
+                })
+                .collect();
+            (session_id, turns)
+        })
+        .collect();
     store.with_conn(|conn| {
         let tx = conn.transaction()?;
         for (session_id, turns) in changed {
             let Some(rid) = session_rid(&tx, session_id)? else {
                 continue;
             };
-            for (idx, json) in turns {
-                put(&tx, rid, idx as i64, json)?;
+            for (idx, fields, values) in turns {
+                put_fields(&tx, rid, idx as i64, fields, values.as_deref())?;
             }
         }
         tx.commit()?;
@@ -245,96 +340,83 @@ pub fn index_changed<'a>(
     })
 }
 
-/// Adds the attribute values of a session's spans to its turns' documents (each turn gets the
-/// values of its trace's spans): the span names, and the string and integer values of their
-/// attributes that are short (at most [`MAX_SPAN_VALUE_BYTES`]) and not JSON (message contents
-/// and tool arguments are indexed as texts already), each distinct value once, at most
-/// [`MAX_FIELD_BYTES`] per turn. Runs when the session completes.
-pub fn index_span_values(store: &crate::store::Store, session_id: &str) -> Result<(), StoreError> {
-    let spans = store.spans(session_id)?;
+/// The parts of a stored span that [`span_values`] reads (a borrowed view: no JSON tree).
+#[derive(Debug, Deserialize)]
+struct SpanPart<'a> {
+    #[serde(rename = "traceId", borrow, default)]
+    trace_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    attributes: Vec<AttributePart<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AttributePart<'a> {
+    #[serde(borrow, default)]
+    value: Option<ValuePart<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ValuePart<'a> {
+    #[serde(rename = "stringValue", borrow, default)]
+    string_value: Option<std::borrow::Cow<'a, str>>,
+    /// A string (canonical OTLP/JSON) or a number.
+    #[serde(rename = "intValue", borrow, default)]
+    int_value: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The attribute values of a session's spans that join its turns' documents, by trace id: the
+/// span names, and the string and integer values of their attributes that are short (at most
+/// [`MAX_SPAN_VALUE_BYTES`]) and not JSON (message contents and tool arguments are indexed as
+/// texts already), each distinct value once, at most [`MAX_FIELD_BYTES`] per trace.
+pub(crate) fn span_values(spans: &[crate::store::StoredItem]) -> Map<String, String> {
     let mut by_trace: Map<String, (agentrace_loader::hash::Set<String>, String)> = Map::default();
-    for item in &spans {
-        let Ok(span) = serde_json::from_str::<Value>(&item.body) else {
+    for item in spans {
+        let Ok(span) = serde_json::from_str::<SpanPart<'_>>(&item.body) else {
             continue;
         };
-        let trace = span
-            .get("traceId")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let (seen, text) = by_trace.entry(trace.to_owned()).or_default();
+        let trace = span.trace_id.as_deref().unwrap_or_default();
+        let (seen, text) = match by_trace.get_mut(trace) {
+            Some(entry) => entry,
+            None => by_trace.entry(trace.to_owned()).or_default(),
+        };
         let mut add = |value: &str| {
             let value = value.trim();
             if value.is_empty()
                 || value.len() > MAX_SPAN_VALUE_BYTES
                 || value.starts_with(['{', '['])
                 || text.len() + value.len() >= MAX_FIELD_BYTES
-                || !seen.insert(value.to_owned())
+                || seen.contains(value)
             {
                 return;
             }
+            seen.insert(value.to_owned());
             text.push_str(value);
             text.push(' ');
         };
-        if let Some(name) = span.get("name").and_then(Value::as_str) {
+        if let Some(name) = &span.name {
             add(name);
         }
-        for attr in span
-            .get("attributes")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let Some(value) = attr.get("value") else {
-                continue;
-            };
-            if let Some(s) = value.get("stringValue").and_then(Value::as_str) {
+        for value in span.attributes.iter().filter_map(|a| a.value.as_ref()) {
+            if let Some(s) = &value.string_value {
                 add(s);
-            } else if let Some(i) = value.get("intValue") {
-                add(&i.as_str().map_or_else(|| i.to_string(), str::to_owned));
+            } else if let Some(raw) = value.int_value {
+                let raw = raw.get();
+                if raw.starts_with('"') {
+                    if let Ok(text) = serde_json::from_str::<String>(raw) {
+                        add(&text);
+                    }
+                } else if let Ok(number) = serde_json::from_str::<serde_json::Number>(raw) {
+                    add(&number.to_string());
+                }
             }
         }
     }
-    store.with_conn(|conn| {
-        let tx = conn.transaction()?;
-        let docs: Vec<(i64, String)> = tx
-            .prepare_cached(
-                "SELECT d.id, d.trace_id FROM search_docs d \
-                 WHERE d.session = (SELECT rid FROM sessions WHERE id = ?1)",
-            )?
-            .query_map([session_id], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        for (id, trace) in docs {
-            let Some((_, values)) = by_trace.get(&trace) else {
-                continue;
-            };
-            let Some((user, agent, tools, attrs)) = tx
-                .prepare_cached(
-                    "SELECT user_text, agent_text, tools, attrs FROM search_fts WHERE rowid = ?1",
-                )?
-                .query_row([id], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .optional()?
-            else {
-                continue;
-            };
-            let attrs = format!("{} {values}", cut(&attrs, MAX_FIELD_BYTES));
-            tx.prepare_cached("DELETE FROM search_fts WHERE rowid = ?1")?
-                .execute([id])?;
-            tx.prepare_cached(
-                "INSERT INTO search_fts (rowid, user_text, agent_text, tools, attrs) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id, user, agent, tools, attrs])?;
-        }
-        tx.commit()?;
-        Ok(())
-    })
+    by_trace
+        .into_iter()
+        .map(|(trace, (_, text))| (trace, text))
+        .collect()
 }
 
 /// The longest span attribute value indexed (longer ones are contents, indexed otherwise, or
@@ -369,6 +451,8 @@ pub fn previews(
     session_ids: &[&str],
 ) -> Result<Map<String, String>, StoreError> {
     store.with_conn(|conn| {
+        // As for a search: the sessions whose completion was answered show their preview.
+        crate::store::index_pending_on(conn, i64::MAX)?;
         let mut out = Map::default();
         let mut stmt = conn.prepare_cached(
             "SELECT d.preview FROM search_docs d \
@@ -453,6 +537,9 @@ pub fn search(
     let (expr, _) = fts_query(text)?;
     let limit = i64::from(limit.clamp(1, MAX_RESULTS));
     Ok(store.with_conn(|conn| {
+        // Sessions completed but not indexed yet are indexed first: a session is found as
+        // soon as its completion was answered.
+        crate::store::index_pending_on(conn, i64::MAX)?;
         let mut stmt = conn.prepare_cached(
             "SELECT s.id, d.idx, d.trace_id, \
                  snippet(search_fts, 0, char(2), char(3), '…', 12), \
@@ -522,5 +609,80 @@ mod tests {
         assert_eq!(cut("héllo", 2), "h");
         // Not an invocation: nothing indexed, no panic.
         assert_eq!(fields("[1,2]")[2], "");
+    }
+
+    #[test]
+    fn span_values_keep_short_plain_values_once_per_trace() {
+        let item = |body: &str| crate::store::StoredItem {
+            origin: String::new(),
+            body: body.to_owned(),
+        };
+        let spans = [
+            item(
+                r#"{"traceId":"aa","name":"GET","attributes":[
+                    {"key":"a","value":{"stringValue":"agt_7"}},
+                    {"key":"b","value":{"intValue":"404"}},
+                    {"key":"c","value":{"intValue":443}},
+                    {"key":"d","value":{"stringValue":"{\"json\": 1}"}},
+                    {"key":"e","value":{"boolValue":true}}]}"#,
+            ),
+            item(
+                r#"{"traceId":"aa","name":"GET","attributes":[{"key":"a","value":{"stringValue":" agt_7 "}}]}"#,
+            ),
+            item(r#"{"traceId":"bb","name":"chat","attributes":[]}"#),
+            item("not json"),
+            item(r#"{"traceId":"cc","name":"x","attributes":{"not":"a list"}}"#),
+        ];
+        let values = span_values(&spans);
+        assert_eq!(
+            values.get("aa").map(String::as_str),
+            Some("GET agt_7 404 443 ")
+        );
+        assert_eq!(values.get("bb").map(String::as_str), Some("chat "));
+        assert_eq!(values.len(), 2, "{values:?}");
+    }
+
+    #[test]
+    fn an_unchanged_document_is_not_written_again() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        let turn = r#"{"trace_id":"aa","user_text":"book a flight","agent_text":"done"}"#;
+        let doc = |conn: &Connection| -> (i64, String) {
+            conn.query_row(
+                "SELECT d.id, f.attrs FROM search_docs d JOIN search_fts f ON f.rowid = d.id \
+                 WHERE d.session = 1 AND d.idx = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        };
+        put_fields(&conn, 1, 0, fields(turn), Some("GET agt_7 ")).unwrap();
+        let (first, attrs) = doc(&conn);
+        assert_eq!(attrs, " GET agt_7 ");
+        // The same turn with the same span values: nothing is written.
+        let changes = conn.total_changes();
+        put_fields(&conn, 1, 0, fields(turn), Some("GET agt_7 ")).unwrap();
+        assert_eq!(conn.total_changes(), changes);
+        assert_eq!(doc(&conn), (first, attrs));
+        // New span values: written again, and found by them.
+        put_fields(&conn, 1, 0, fields(turn), Some("GET agt_8 ")).unwrap();
+        assert!(conn.total_changes() > changes);
+        assert_eq!(doc(&conn).1, " GET agt_8 ");
+        let found: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM search_fts WHERE search_fts MATCH '\"agt_8\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, 1);
+        let stale: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM search_fts WHERE search_fts MATCH '\"agt_7\"'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stale, 0);
     }
 }

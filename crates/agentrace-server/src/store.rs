@@ -914,7 +914,8 @@ impl Store {
         Ok(())
     }
 
-    /// Completes sessions at `at_ns` with their final invocations, in one transaction.
+    /// Completes sessions at `at_ns` with their final invocations, in one transaction. Their
+    /// search documents are written later, by [`Store::index_pending`] (or the next search).
     pub fn complete_sessions(
         &self,
         sessions: &[(String, Vec<Invocation>)],
@@ -925,7 +926,13 @@ impl Store {
         let tx = conn.transaction()?;
         for (session_id, invocations) in sessions {
             write_invocations(&tx, session_id, invocations)?;
-            crate::search::index_all(&tx, session_id, invocations)?;
+            // Search indexing comes after, off the producer's wait: the session gets a ticket
+            // ([`Store::index_pending`]), kept in this database so that a restart still indexes it.
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO search_pending (session) \
+                 SELECT rid FROM sessions WHERE id = ?1",
+            )?
+            .execute([session_id])?;
             let n = tx
                 .prepare_cached("UPDATE sessions SET completed_at_ns = ?1 WHERE id = ?2")?
                 .execute(params![at_ns, session_id])?;
@@ -936,14 +943,27 @@ impl Store {
         tx.commit()?;
         drop(conn);
         self.committed();
-        // The spans' attribute values join the search index once a session is complete (they are
-        // read back from the store, a transaction of their own: completion does not wait on it).
-        for (session_id, _) in sessions {
-            if let Err(err) = crate::search::index_span_values(self, session_id) {
-                tracing::warn!(%err, session_id, "span attributes not indexed for search");
-            }
-        }
         Ok(())
+    }
+
+    /// Indexes for search up to `limit` completed sessions waiting for it (see
+    /// [`Store::complete_sessions`]), in the order they completed, in one transaction on the
+    /// write connection; returns how many tickets were taken.
+    pub fn index_pending(&self, limit: usize) -> Result<usize, StoreError> {
+        let taken = index_pending_on(
+            &mut self.conn.lock(),
+            i64::try_from(limit).unwrap_or(i64::MAX),
+        )?;
+        if taken > 0 {
+            self.committed();
+        }
+        Ok(taken)
+    }
+
+    /// Completed sessions not indexed for search yet.
+    pub fn search_pending(&self) -> Result<i64, StoreError> {
+        let conn = self.read();
+        Ok(conn.query_row("SELECT COUNT(*) FROM search_pending", [], |r| r.get(0))?)
     }
 
     /// A session's invocations, in order.
@@ -1144,54 +1164,7 @@ impl Store {
         params: impl rusqlite::Params,
         key: &str,
     ) -> Result<Vec<StoredChunk>, StoreError> {
-        let conn = self.read();
-        let mut stmt = conn.prepare_cached(sql)?;
-        let mut rows = stmt.query(params)?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let body = match row.get_ref(1)? {
-                rusqlite::types::ValueRef::Blob(packed) => {
-                    let bytes = unpack(packed)?;
-                    if bytes.first() == Some(&crate::codec::CHUNK_TAG) {
-                        let spans = crate::codec::decode_spans(
-                            &bytes[1..],
-                            &std::sync::Arc::default(),
-                            &std::sync::Arc::default(),
-                        )
-                        .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
-                        // A chunk cut between two spans still decodes: its row's count tells.
-                        let count: i64 = row.get(2)?;
-                        if i64::try_from(spans.len()).ok() != Some(count) {
-                            return Err(StoreError::Corrupt(format!(
-                                "span chunk holds {} spans, its row says {count} (of `{key}`)",
-                                spans.len()
-                            )));
-                        }
-                        ChunkBody::Spans(spans)
-                    } else {
-                        ChunkBody::Json(String::from_utf8(bytes).map_err(|e| {
-                            StoreError::Corrupt(format!(
-                                "span chunk is not UTF-8: {e} (of `{key}`)"
-                            ))
-                        })?)
-                    }
-                }
-                rusqlite::types::ValueRef::Text(text) => {
-                    ChunkBody::Json(String::from_utf8_lossy(text).into_owned())
-                }
-                other => {
-                    return Err(StoreError::Corrupt(format!(
-                        "span chunk of type {:?} (of `{key}`)",
-                        other.data_type()
-                    )));
-                }
-            };
-            out.push(StoredChunk {
-                origin: row.get(0)?,
-                body,
-            });
-        }
-        Ok(out)
+        chunks_on(&self.read(), sql, params, key)
     }
 
     fn items(
@@ -1506,6 +1479,109 @@ impl std::fmt::Debug for Writer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer").finish_non_exhaustive()
     }
+}
+
+/// [`Store::index_pending`] on the write connection `conn`: each session's stored invocations
+/// are indexed with the attribute values of the spans it holds, both read inside the
+/// transaction, so that a span stored while it is indexed is never missed. A session deleted, or
+/// live again (new spans reopened it), since its ticket was issued is not indexed: its next
+/// completion issues another ticket.
+pub(crate) fn index_pending_on(conn: &mut Connection, limit: i64) -> Result<usize, StoreError> {
+    let tx = conn.transaction()?;
+    let jobs: Vec<(i64, Option<(i64, String)>)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT p.ticket, s.rid, s.id FROM search_pending p \
+             LEFT JOIN sessions s ON s.rid = p.session AND s.completed_at_ns IS NOT NULL \
+             ORDER BY p.ticket LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            let rid: Option<i64> = r.get(1)?;
+            let id: Option<String> = r.get(2)?;
+            Ok((r.get(0)?, rid.zip(id)))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for (ticket, session) in &jobs {
+        if let Some((rid, session_id)) = session {
+            let invocations: Vec<Invocation> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT body FROM invocations WHERE session = ?1 ORDER BY idx",
+                )?;
+                let rows = stmt.query_map([rid], |r| r.get::<_, String>(0))?;
+                rows.map(|row| row.map(Invocation::from_json))
+                    .collect::<Result<_, _>>()?
+            };
+            let values = match chunks_on(&tx, CHUNKS_OF_SESSION, [session_id], session_id)
+                .and_then(split_chunks)
+            {
+                Ok(spans) => crate::search::span_values(&spans),
+                Err(err) => {
+                    tracing::warn!(%err, session_id, "span attributes not indexed for search");
+                    agentrace_loader::hash::Map::default()
+                }
+            };
+            crate::search::index_all(&tx, session_id, &invocations, &values)?;
+        }
+        tx.prepare_cached("DELETE FROM search_pending WHERE ticket = ?1")?
+            .execute([ticket])?;
+    }
+    tx.commit()?;
+    Ok(jobs.len())
+}
+
+/// The span chunks `sql` selects (origin JSON, body, span count), read on `conn` (a reading
+/// connection, or the write one inside its transaction); `key` names them in errors.
+fn chunks_on(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    key: &str,
+) -> Result<Vec<StoredChunk>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let body = match row.get_ref(1)? {
+            rusqlite::types::ValueRef::Blob(packed) => {
+                let bytes = unpack(packed)?;
+                if bytes.first() == Some(&crate::codec::CHUNK_TAG) {
+                    let spans = crate::codec::decode_spans(
+                        &bytes[1..],
+                        &std::sync::Arc::default(),
+                        &std::sync::Arc::default(),
+                    )
+                    .map_err(|e| StoreError::Corrupt(format!("{e} (of `{key}`)")))?;
+                    // A chunk cut between two spans still decodes: its row's count tells.
+                    let count: i64 = row.get(2)?;
+                    if i64::try_from(spans.len()).ok() != Some(count) {
+                        return Err(StoreError::Corrupt(format!(
+                            "span chunk holds {} spans, its row says {count} (of `{key}`)",
+                            spans.len()
+                        )));
+                    }
+                    ChunkBody::Spans(spans)
+                } else {
+                    ChunkBody::Json(String::from_utf8(bytes).map_err(|e| {
+                        StoreError::Corrupt(format!("span chunk is not UTF-8: {e} (of `{key}`)"))
+                    })?)
+                }
+            }
+            rusqlite::types::ValueRef::Text(text) => {
+                ChunkBody::Json(String::from_utf8_lossy(text).into_owned())
+            }
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "span chunk of type {:?} (of `{key}`)",
+                    other.data_type()
+                )));
+            }
+        };
+        out.push(StoredChunk {
+            origin: row.get(0)?,
+            body,
+        });
+    }
+    Ok(out)
 }
 
 /// The span chunks of a session, in the order stored.

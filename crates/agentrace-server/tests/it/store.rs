@@ -603,3 +603,119 @@ fn a_database_that_names_sessions_by_id_is_migrated_to_row_numbers() {
     assert_eq!(store.spans("s2").unwrap().len(), 0);
     assert_eq!(store.spans("ghost").unwrap().len(), 1);
 }
+
+#[test]
+fn completion_indexes_the_values_of_every_span_the_session_holds_when_it_commits() {
+    // A file database: spans are read on the write connection, inside the completing
+    // transaction, not on the separate reading connection before it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&DbLocation::File(dir.path().join("a.db"))).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    let trace = agentrace_loader::model::TraceId([7; 16]);
+    let stored = |id: u8, name: &str| {
+        let model = agentrace_loader::model::Span {
+            trace_id: trace,
+            span_id: agentrace_loader::model::SpanId([id; 8]),
+            name: name.to_owned(),
+            ..Default::default()
+        };
+        (
+            "s1".to_owned(),
+            NewSpan::new(&model, r#"{"resource":{},"scope":{}}"#.into()),
+        )
+    };
+    store.insert_spans(&[stored(1, "zebrafirst")]).unwrap();
+    let turn = agentrace_server::extract::Invocation::new(
+        &json!({"invocation_id": "a", "trace_id": trace.to_string(), "user_text": "hello"}),
+    );
+    store.insert_spans(&[stored(2, "zebralate")]).unwrap();
+    store
+        .complete_sessions(&[("s1".to_owned(), vec![turn])], 5)
+        .unwrap();
+    for word in ["zebrafirst", "zebralate"] {
+        let hits = agentrace_server::search::search(&store, word, 10).unwrap();
+        assert_eq!(hits.len(), 1, "{word}");
+        assert_eq!(
+            (hits[0].session_id.as_str(), hits[0].field.as_str()),
+            ("s1", "attrs")
+        );
+    }
+    assert_eq!(store.session("s1").unwrap().completed_at_ns, Some(5));
+}
+
+#[test]
+fn a_completed_session_is_indexed_for_search_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = DbLocation::File(dir.path().join("a.db"));
+    let trace = agentrace_loader::model::TraceId([9; 16]);
+    {
+        let store = Store::open(&location).unwrap();
+        store.create_session(&session("s1", 1)).unwrap();
+        let model = agentrace_loader::model::Span {
+            trace_id: trace,
+            span_id: agentrace_loader::model::SpanId([1; 8]),
+            name: "okapiwalk".to_owned(),
+            ..Default::default()
+        };
+        store
+            .insert_spans(&[(
+                "s1".to_owned(),
+                NewSpan::new(&model, r#"{"resource":{},"scope":{}}"#.into()),
+            )])
+            .unwrap();
+        let turn = agentrace_server::extract::Invocation::new(
+            &json!({"trace_id": trace.to_string(), "user_text": "where is the giraffe"}),
+        );
+        store
+            .complete_sessions(&[("s1".to_owned(), vec![turn])], 5)
+            .unwrap();
+        // Completion stores the invocations and a ticket; the documents come after.
+        assert_eq!(store.search_pending().unwrap(), 1);
+        assert_eq!(store.invocations("s1").unwrap().len(), 1);
+    }
+    let store = Store::open(&location).unwrap();
+    assert_eq!(store.search_pending().unwrap(), 1);
+    assert_eq!(store.index_pending(8).unwrap(), 1);
+    assert_eq!(store.search_pending().unwrap(), 0);
+    assert_eq!(store.index_pending(8).unwrap(), 0);
+    for word in ["okapiwalk", "giraffe"] {
+        let hits = agentrace_server::search::search(&store, word, 10).unwrap();
+        assert_eq!(hits.len(), 1, "{word}");
+        assert_eq!(hits[0].session_id, "s1");
+    }
+}
+
+#[test]
+fn a_search_finds_a_session_whose_indexing_is_still_queued() {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    store.create_session(&session("s1", 1)).unwrap();
+    let turn = agentrace_server::extract::Invocation::new(&json!({"user_text": "marmot"}));
+    store
+        .complete_sessions(&[("s1".to_owned(), vec![turn])], 5)
+        .unwrap();
+    assert_eq!(store.search_pending().unwrap(), 1);
+    let hits = agentrace_server::search::search(&store, "marmot", 10).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(store.search_pending().unwrap(), 0);
+}
+
+#[test]
+fn a_ticket_of_a_session_deleted_or_reopened_before_indexing_is_dropped() {
+    let store = Store::open(&DbLocation::Memory).unwrap();
+    for id in ["gone", "again"] {
+        store.create_session(&session(id, 1)).unwrap();
+        let turn = agentrace_server::extract::Invocation::new(&json!({"user_text": "lemming"}));
+        store
+            .complete_sessions(&[(id.to_owned(), vec![turn])], 5)
+            .unwrap();
+    }
+    assert_eq!(store.search_pending().unwrap(), 2);
+    store.delete_session("gone").unwrap();
+    assert_eq!(store.search_pending().unwrap(), 1);
+    // New spans reopened it: its next completion issues another ticket.
+    store.set_completed("again", None).unwrap();
+    assert_eq!(store.index_pending(8).unwrap(), 1);
+    assert_eq!(store.search_pending().unwrap(), 0);
+    let hits = agentrace_server::search::search(&store, "lemming", 10).unwrap();
+    assert!(hits.is_empty(), "{hits:?}");
+}
