@@ -24,6 +24,7 @@ mod fixtures;
 mod invariants;
 mod lone;
 mod soak;
+mod vocab;
 
 use std::{
     env,

@@ -52,7 +52,10 @@ use prost::Message as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::{build_dir, cargo, exec, target_dir};
+use crate::{
+    build_dir, cargo, exec, target_dir,
+    vocab::{MODELS, Rng, TOOLS, sentence},
+};
 
 /// The resident memory the server must stay under, by default, in MiB.
 pub(crate) const RSS_CEILING_MIB: u64 = 256;
@@ -187,67 +190,6 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
-/// A small seeded generator (xorshift64*): the load is different in every request, and the same
-/// in every run.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-#[rustfmt::skip]
-const WORDS: &[&str] = &[
-    "the", "agent", "calls", "a", "tool", "weather", "in", "Zürich", "is", "mild", "today",
-    "and", "tomorrow", "will", "bring", "rain", "please", "book", "flight", "to", "東京", "on",
-    "Friday", "café", "naïve", "résumé", "invoice", "total", "€42.10", "refund", "order",
-    "#4411", "shipped", "🚀", "ok", "✅", "summarize", "this", "document", "for", "me", "Привет",
-    "answer", "with", "three", "bullet", "points", "why", "did", "the", "build", "fail",
-    "error", "timeout", "after", "30s", "retry", "database", "query", "returned", "no", "rows",
-    "user", "asked", "about", "pricing", "plans", "مرحبا", "limit", "tokens", "model",
-    "temperature", "0.2", "JSON", "{\"k\": [1, 2]}", "line\nbreak", "tab\there", "quote\"d",
-    "back\\slash",
-];
-
-const TOOLS: &[&str] = &[
-    "get_weather",
-    "search_flights",
-    "lookup_order",
-    "run_sql",
-    "fetch_url",
-];
-const MODELS: &[&str] = &["gpt-4o", "claude-sonnet", "gemini-flash", "llama-3-70b"];
-
-/// `min` to `min + spread - 1` words of varied text.
-fn sentence(rng: &mut Rng, min: u64, spread: u64) -> String {
-    let words = min + rng.below(spread);
-    let mut text = String::new();
-    for i in 0..words {
-        if i > 0 {
-            text.push(' ');
-        }
-        text.push_str(rng.pick(WORDS));
-        if rng.below(11) == 0 {
-            text.push_str(&rng.next().to_string());
-        }
-    }
-    text
 }
 
 fn kv(key: &str, value: impl Into<String>) -> KeyValue {

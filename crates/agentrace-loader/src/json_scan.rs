@@ -64,18 +64,31 @@ impl<'a> Cursor<'a> {
     /// past [`MAX_DEPTH`] giving `None`. For valid JSON its extent is [`Cursor::skip_value`]'s;
     /// it serves to find text to compare with text already read in full.
     pub(crate) fn skip_container_unchecked(&mut self) -> Option<()> {
+        self.skip_container(Self::string_unchecked)
+    }
+
+    /// At `"`: skips the string by its quotes and escapes alone.
+    fn string_unchecked(&mut self) -> Option<()> {
+        self.i += 1;
+        loop {
+            self.i += memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
+            if *self.b.get(self.i)? == b'"' {
+                self.i += 1;
+                return Some(());
+            }
+            self.i += 2;
+        }
+    }
+
+    /// At `{` or `[`: skips to the end of the container, each string skipped by `string`, and
+    /// nesting past [`MAX_DEPTH`] giving `None`.
+    fn skip_container(&mut self, string: impl Fn(&mut Self) -> Option<()>) -> Option<()> {
         let mut depth = 0usize;
         loop {
             match *self.b.get(self.i)? {
                 b'"' => {
-                    self.i += 1;
-                    loop {
-                        self.i += memchr::memchr2(b'"', b'\\', self.b.get(self.i..)?)?;
-                        if *self.b.get(self.i)? == b'"' {
-                            break;
-                        }
-                        self.i += 2;
-                    }
+                    string(self)?;
+                    continue;
                 }
                 b'{' | b'[' => {
                     depth += 1;
@@ -102,32 +115,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn skip_value(&mut self) -> Option<()> {
         match self.ws()? {
             b'"' => self.string().map(drop),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match *self.b.get(self.i)? {
-                        b'"' => {
-                            self.string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => {
-                            depth += 1;
-                            if depth > MAX_DEPTH {
-                                return None;
-                            }
-                        }
-                        b'}' | b']' => {
-                            depth = depth.checked_sub(1)?;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.i += 1;
-                }
-            }
+            b'{' | b'[' => self.skip_container(|c| c.string().map(drop)),
             _ => {
                 while let Some(&c) = self.b.get(self.i) {
                     if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {

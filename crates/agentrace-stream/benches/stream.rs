@@ -40,30 +40,9 @@ use opentelemetry::{
 };
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData, SpanProcessor};
 
-/// The WebSocket transport's encoder, then nothing sent.
-struct EncodeOnly(WebSocketTransport);
-
-impl Transport for EncodeOnly {
-    type Batch = usize;
-
-    fn encode(&mut self, records: Vec<Record>) -> usize {
-        let batch = self.0.encode(records);
-        black_box(batch.frames());
-        WebSocketTransport::len(&batch)
-    }
-
-    fn len(batch: &usize) -> usize {
-        *batch
-    }
-
-    fn send<'a>(&'a mut self, _batch: &'a usize) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn finish(&mut self, _deadline: Instant) -> BoxFuture<'_, Result<Finish, TransportError>> {
-        Box::pin(async { Ok(Finish::default()) })
-    }
-}
+#[path = "support/encode_only.rs"]
+mod encode_only;
+use encode_only::EncodeOnly;
 
 /// A transport that discards what it is given.
 struct Discard;

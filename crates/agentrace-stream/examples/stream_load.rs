@@ -41,10 +41,8 @@ use std::{
 
 use agentrace_semconv::attr;
 use agentrace_stream::{
-    Finish, Pipeline, PipelineConfig, Record, SessionOptions, Transport, TransportError,
-    WebSocketConfig, WebSocketTransport, session_blocking,
+    Pipeline, PipelineConfig, SessionOptions, WebSocketConfig, WebSocketTransport, session_blocking,
 };
-use futures::future::BoxFuture;
 use opentelemetry::{
     Context, KeyValue,
     trace::{SpanKind, TraceContextExt as _, Tracer as _, TracerProvider as _},
@@ -98,48 +96,10 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// A small seeded generator (xorshift64*): every turn differs, every run is the same.
-#[derive(Debug, Clone)]
-struct Rng(u64);
+#[path = "../../../xtask/src/vocab.rs"]
+mod vocab;
+use vocab::{MODELS, Rng, TOOLS, sentence};
 
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-#[rustfmt::skip]
-const WORDS: &[&str] = &[
-    "the", "agent", "calls", "a", "tool", "weather", "in", "Zürich", "is", "mild", "today",
-    "and", "tomorrow", "will", "bring", "rain", "please", "book", "flight", "to", "東京", "on",
-    "Friday", "café", "naïve", "résumé", "invoice", "total", "€42.10", "refund", "order",
-    "#4411", "shipped", "🚀", "ok", "✅", "summarize", "this", "document", "for", "me", "Привет",
-    "answer", "with", "three", "bullet", "points", "why", "did", "the", "build", "fail",
-    "error", "timeout", "after", "30s", "retry", "database", "query", "returned", "no", "rows",
-    "user", "asked", "about", "pricing", "plans", "مرحبا", "limit", "tokens", "model",
-    "temperature", "0.2", "JSON", "{\"k\": [1, 2]}", "line\nbreak", "tab\there", "quote\"d",
-    "back\\slash",
-];
-const TOOLS: &[&str] = &[
-    "get_weather",
-    "search_flights",
-    "lookup_order",
-    "run_sql",
-    "fetch_url",
-];
-const MODELS: &[&str] = &["gpt-4o", "claude-sonnet", "gemini-flash", "llama-3-70b"];
 const HOSTS: &[&str] = &[
     "api.weather.example",
     "flights.example.com",
@@ -147,22 +107,6 @@ const HOSTS: &[&str] = &[
     "db-proxy.internal",
     "docs.example.org",
 ];
-
-/// `min` to `min + spread - 1` words of varied text.
-fn sentence(rng: &mut Rng, min: u64, spread: u64) -> String {
-    let words = min + rng.below(spread);
-    let mut text = String::new();
-    for i in 0..words {
-        if i > 0 {
-            text.push(' ');
-        }
-        text.push_str(rng.pick(WORDS));
-        if rng.below(11) == 0 {
-            text.push_str(&rng.next().to_string());
-        }
-    }
-    text
-}
 
 fn messages(role: &str, text: &str, finish: bool) -> String {
     let mut message = json!({"role": role, "parts": [{"type": "text", "content": text}]});
@@ -323,30 +267,9 @@ fn run_turn(tracer: &SdkTracer, turn: Vec<PlannedSpan>) {
     }
 }
 
-/// The WebSocket transport's encoder, then nothing sent.
-struct EncodeOnly(WebSocketTransport);
-
-impl Transport for EncodeOnly {
-    type Batch = usize;
-
-    fn encode(&mut self, records: Vec<Record>) -> usize {
-        let batch = self.0.encode(records);
-        std::hint::black_box(batch.frames());
-        WebSocketTransport::len(&batch)
-    }
-
-    fn len(batch: &usize) -> usize {
-        *batch
-    }
-
-    fn send<'a>(&'a mut self, _batch: &'a usize) -> BoxFuture<'a, Result<(), TransportError>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn finish(&mut self, _deadline: Instant) -> BoxFuture<'_, Result<Finish, TransportError>> {
-        Box::pin(async { Ok(Finish::default()) })
-    }
-}
+#[path = "../benches/support/encode_only.rs"]
+mod encode_only;
+use encode_only::EncodeOnly;
 
 fn pipeline_config(spans: usize) -> PipelineConfig {
     PipelineConfig {

@@ -1417,15 +1417,19 @@ pub fn select_case(
     }
 }
 
-/// Extracts groups and turns from built traces.
-pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
+/// Every trace of a set prepared, with one message cache across them (a conversation's
+/// repeated messages are parsed once).
+fn prepare_all(set: &TraceSet) -> Vec<PreparedTrace> {
     let mut cache = MessageCache::default();
-    let mut prepared: Vec<PreparedTrace> = set
-        .traces
+    set.traces
         .iter()
         .map(|t| PreparedTrace::with_cache(t, &mut cache))
-        .collect();
-    drop(cache);
+        .collect()
+}
+
+/// Extracts groups and turns from built traces.
+pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
+    let mut prepared = prepare_all(set);
     let group_by = resolve_group_by(opts, prepared.iter());
     let plan = {
         let refs: Vec<&PreparedTrace> = prepared.iter().collect();
@@ -1461,13 +1465,7 @@ pub fn extract(set: &TraceSet, opts: &ExtractOptions) -> Extraction {
 /// is one evaluation unit. Its turns come in trace start order (continuations joined as in a
 /// conversation), and with `cases` its golden case is selected as for a file's only group.
 pub fn extract_one_group(set: &TraceSet, key: &str, cases: Option<Vec<ExpectedCase>>) -> Group {
-    let mut cache = MessageCache::default();
-    let mut prepared: Vec<PreparedTrace> = set
-        .traces
-        .iter()
-        .map(|t| PreparedTrace::with_cache(t, &mut cache))
-        .collect();
-    drop(cache);
+    let mut prepared = prepare_all(set);
     prepared.sort_by_key(|t| (t.start_ns, t.trace_id));
     let drafts: Vec<Draft> = prepared
         .iter_mut()
