@@ -15,7 +15,7 @@
 //! next ones, and those faults were about a tenth of the server's CPU time. Set to 0, a purged
 //! page is only marked free (`MADV_FREE`): the kernel takes it back when it needs memory, and
 //! until then reusing it costs nothing. The price is that resident memory no longer drops after
-//! a burst while the machine has memory to spare (docs/benchmarks.md, stop 21). Either variable
+//! a burst while the machine has memory to spare (docs/benchmarks.md, Server). Either variable
 //! set by the user is left as it is.
 //!
 //! The variables can only be set before the process starts (a safe Rust program cannot set them

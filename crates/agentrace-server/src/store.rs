@@ -172,7 +172,7 @@ impl StoreOptions {
 /// kilobytes of JSON each) pack into its pages in the order written, with a small index beside
 /// them; a table keyed by (session, index) kept only a few bodies per page and spilled the rest
 /// to overflow pages. Sessions are looked up by key in memory only (`SessionIndex`), so the key
-/// has no index (docs/benchmarks.md, server, stop 20).
+/// has no index.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
     rid             INTEGER PRIMARY KEY,
@@ -831,9 +831,9 @@ impl Store {
     /// routing lock, so batches commit in the order they were routed (a batch may store spans of
     /// a session that the batch routed before it creates), and lets go of the lock before it
     /// waits for its turn: the next batch is routed, and the one before finishes its live
-    /// bookkeeping, while this one waits and writes. (Before, a batch held the routing lock
-    /// while it waited for the writer, and the batch being written then waited for that lock
-    /// when it was done: two workers ran nearly one after the other; stop 16.)
+    /// bookkeeping, while this one waits and writes. (A batch that held the routing lock while
+    /// it waited for the writer would make the batch being written wait for that lock when it
+    /// was done: two workers would run nearly one after the other.)
     pub fn ticket(&self) -> Ticket<'_> {
         let mut state = self.turns.state.lock();
         let number = state.next;

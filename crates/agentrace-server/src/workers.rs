@@ -12,12 +12,12 @@
 //!
 //! Without the bound every request in flight took a thread of its own. On two cores that was
 //! slower (the threads contended for the same locks and caches) and each thread kept memory of its
-//! own in the allocator (docs/benchmarks.md, stop 13).
+//! own in the allocator (docs/benchmarks.md, Server, "Settings and designs, and why").
 //!
 //! A worker that finishes a request takes the next waiting one itself, on the same thread. (With
 //! a semaphore in front of `spawn_blocking`, the finished worker's thread went to sleep while its
 //! permit woke the waiting request's task, which then woke a blocking thread: on a 2-core VM a
-//! quarter of the CPU time was idle under load, most of it after a worker had finished; stop 16.)
+//! quarter of the CPU time was idle under load, most of it after a worker had finished.)
 //! A request given up while it waits (its future dropped) leaves the queue and never runs.
 //!
 //! [`Limits::ingest_workers`]: crate::config::Limits::ingest_workers
