@@ -299,8 +299,9 @@ const TEXT_ENDINGS: &[&str] = &[
 ///
 /// Two rules, over the text files of [`CHECKED_DIRS`] and the top level:
 /// - a relative path whose leading `../` steps climb above the repository root, counted from the
-///   file's package (Rust sources: `CARGO_MANIFEST_DIR`, `include_str!` and `#[path]` are all
-///   at least that deep) or else from the file's own directory;
+///   file's package (Rust sources: `CARGO_MANIFEST_DIR` and `include_str!` are at least that
+///   deep), from the file's own directory for a module's `#[path]`, or else from the file's own
+///   directory;
 /// - any reference to the `shared/` folder one level above a directory, since the project folder
 ///   beside the repository is where such paths pointed (only [`FIXTURE_IMPORTER`] may name it).
 pub(crate) fn inside_the_repository(root: &Path, problems: &mut Vec<String>) -> Result<()> {
@@ -328,6 +329,8 @@ pub(crate) fn inside_the_repository(root: &Path, problems: &mut Vec<String>) -> 
             continue;
         }
         let depth = base_depth(root, rel);
+        // A module's `#[path]` is relative to the directory of the file that declares it.
+        let own_depth = rel.parent().map_or(0, |p| p.components().count());
         for (n, line) in text.lines().enumerate() {
             if line.contains(&shared) {
                 problems.push(format!(
@@ -337,6 +340,11 @@ pub(crate) fn inside_the_repository(root: &Path, problems: &mut Vec<String>) -> 
                 ));
                 continue;
             }
+            let depth = if line.trim_start().starts_with("#[path") {
+                own_depth.max(depth)
+            } else {
+                depth
+            };
             if let Some(climb) = climbs_out(line, depth) {
                 problems.push(format!(
                     "{rel_str}:{}: `{climb}` climbs out of the repository, which a user's clone does not have",
@@ -523,12 +531,33 @@ mod tests {
                     "xtask/src/fixtures.rs",
                     concat!("const FROM: &str = \"..", "/shared/fixtures\";\n"),
                 ),
+                (
+                    "crates/a/examples/load.rs",
+                    concat!(
+                        "#[path = \"..",
+                        "/..",
+                        "/..",
+                        "/xtask/src/vocab.rs\"]\nmod vocab;\n#[path = \"..",
+                        "/..",
+                        "/..",
+                        "/..",
+                        "/vocab.rs\"]\nmod outside;\n"
+                    ),
+                ),
             ],
         );
         let found = problems(&repo);
         assert_eq!(
             found,
             vec![
+                concat!(
+                    "crates/a/examples/load.rs:3: `..",
+                    "/..",
+                    "/..",
+                    "/..",
+                    "/vocab.rs` climbs out of the repository, which a user's clone does not have"
+                )
+                .to_owned(),
                 concat!(
                     "crates/a/src/data.rs:1: `..",
                     "/..",
