@@ -586,7 +586,12 @@ impl SessionIndex {
             for trace in &session.traces {
                 self.traces.remove(trace);
             }
-            self.heads.retain(|_, head| head != id);
+            // A session is the head of its own key only (promotion moves the head with the
+            // kind), unless a newer generation of the key has taken it over.
+            let head = (session.kind, session.key);
+            if self.heads.get(&head).is_some_and(|h| h == id) {
+                self.heads.remove(&head);
+            }
         }
     }
 
@@ -1010,6 +1015,26 @@ mod tests {
             Routed::Created("demo-2".to_owned())
         );
         assert_eq!(index.route("t3", &b, t0).session(), "demo-2");
+    }
+
+    #[test]
+    fn removing_an_old_generation_keeps_the_newer_head_and_removing_the_head_frees_the_key() {
+        let mut index = SessionIndex::new(rules());
+        let t0 = Instant::now();
+        let mut a = named("demo");
+        a.run_id = Some("run-a".to_owned());
+        let mut b = named("demo");
+        b.run_id = Some("run-b".to_owned());
+        assert_eq!(index.route("t1", &a, t0).session(), "demo");
+        assert_eq!(index.route("t2", &b, t0).session(), "demo-2");
+        index.remove("demo");
+        assert_eq!(
+            index.route("t3", &b, t0),
+            Routed::Existing("demo-2".to_owned())
+        );
+        index.remove("demo-2");
+        assert!(index.heads.is_empty(), "{:?}", index.heads);
+        assert!(matches!(index.route("t4", &b, t0), Routed::Created(_)));
     }
 
     #[test]
