@@ -5,7 +5,7 @@
 //! A note is at most [`crate::config::Limits::max_note_bytes`] bytes; a turn is named by its index
 //! in the session's invocations, which must exist when the annotation is written.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError, now_ns};
@@ -88,13 +88,6 @@ impl AnnotationInput {
     }
 }
 
-fn rid(conn: &Connection, session_id: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT rid FROM sessions WHERE id = ?1")?
-        .query_row([session_id], |r| r.get(0))
-        .optional()?)
-}
-
 fn no_session(session_id: &str) -> AnnotateError {
     AnnotateError::NotFound(format!("no session `{session_id}`"))
 }
@@ -107,7 +100,7 @@ pub fn put(
     input: &AnnotationInput,
 ) -> Result<Annotation, AnnotateError> {
     store.with_conn(|conn| {
-        let Some(rid) = rid(conn, session_id)? else {
+        let Some(rid) = crate::store::session_rid(conn, session_id)? else {
             return Ok(Err(no_session(session_id)));
         };
         let now = now_ns();
@@ -129,7 +122,7 @@ pub fn put(
 /// Deletes turn `index`'s annotation; whether it had one.
 pub fn delete(store: &Store, session_id: &str, index: i64) -> Result<bool, AnnotateError> {
     store.with_conn(|conn| {
-        let Some(rid) = rid(conn, session_id)? else {
+        let Some(rid) = crate::store::session_rid(conn, session_id)? else {
             return Ok(Err(no_session(session_id)));
         };
         let n = conn
@@ -142,7 +135,7 @@ pub fn delete(store: &Store, session_id: &str, index: i64) -> Result<bool, Annot
 /// A session's annotations, by turn.
 pub fn list(store: &Store, session_id: &str) -> Result<Vec<Annotation>, AnnotateError> {
     store.with_conn(|conn| {
-        let Some(rid) = rid(conn, session_id)? else {
+        let Some(rid) = crate::store::session_rid(conn, session_id)? else {
             return Ok(Err(no_session(session_id)));
         };
         let mut stmt = conn.prepare_cached(

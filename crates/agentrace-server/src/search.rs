@@ -169,13 +169,6 @@ fn fields(json: &str) -> [String; 6] {
     ]
 }
 
-fn session_rid(conn: &Connection, session_id: &str) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT rid FROM sessions WHERE id = ?1")?
-        .query_row([session_id], |r| r.get(0))
-        .optional()?)
-}
-
 /// Writes (or rewrites) the document of turn `idx` of session row `rid`.
 fn put(conn: &Connection, rid: i64, idx: i64, json: &str) -> Result<(), StoreError> {
     put_with(conn, rid, idx, json, &Map::default())
@@ -270,7 +263,7 @@ pub(crate) fn index_all(
     invocations: &[Invocation],
     span_values: &Map<String, String>,
 ) -> Result<(), StoreError> {
-    let Some(rid) = session_rid(conn, session_id)? else {
+    let Some(rid) = crate::store::session_rid(conn, session_id)? else {
         return Ok(());
     };
     // Documents of turns past the last are forgotten; the others are written if they changed.
@@ -328,7 +321,7 @@ pub fn index_changed<'a>(
     store.with_conn(|conn| {
         let tx = conn.transaction()?;
         for (session_id, turns) in changed {
-            let Some(rid) = session_rid(&tx, session_id)? else {
+            let Some(rid) = crate::store::session_rid(&tx, session_id)? else {
                 continue;
             };
             for (idx, fields, values) in turns {

@@ -1211,14 +1211,7 @@ impl Store {
     /// Deletes a session in the caller's transaction; returns the origins it pruned (to forget
     /// once committed).
     fn delete_session_in(&self, tx: &Connection, session_id: &str) -> Result<Set<i64>, StoreError> {
-        let rid: i64 = tx
-            .query_row(
-                "SELECT rid FROM sessions WHERE id = ?1",
-                [session_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+        let rid = existing_session_rid(tx, session_id)?;
         // The origins (resource and scope) the session's spans and logs name: those no other
         // session names go with it.
         let candidates: Vec<i64> = tx
@@ -1357,14 +1350,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction()?;
-        let rid: i64 = tx
-            .query_row(
-                "SELECT rid FROM sessions WHERE id = ?1",
-                [session_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+        let rid = existing_session_rid(&tx, session_id)?;
         let held: i64 = tx.query_row(
             "SELECT COUNT(*) FROM evaluations WHERE session = ?1",
             [rid],
@@ -2065,16 +2051,26 @@ fn checkpoint(
     Ok(())
 }
 
+/// The row number of session `session_id`, if it is stored.
+pub(crate) fn session_rid(conn: &Connection, session_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT rid FROM sessions WHERE id = ?1")?
+        .query_row([session_id], |r| r.get(0))
+        .optional()?)
+}
+
+/// [`session_rid`], with a missing session as [`StoreError::NotFound`].
+fn existing_session_rid(conn: &Connection, session_id: &str) -> Result<i64, StoreError> {
+    session_rid(conn, session_id)?
+        .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))
+}
+
 fn write_invocations(
     conn: &Connection,
     session_id: &str,
     invocations: &[Invocation],
 ) -> Result<(), StoreError> {
-    let rid: i64 = conn
-        .prepare_cached("SELECT rid FROM sessions WHERE id = ?1")?
-        .query_row([session_id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| StoreError::NotFound(format!("no session `{session_id}`")))?;
+    let rid = existing_session_rid(conn, session_id)?;
     conn.prepare_cached("DELETE FROM invocations WHERE session = ?1")?
         .execute([rid])?;
     let mut insert =
