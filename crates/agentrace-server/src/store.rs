@@ -1325,14 +1325,12 @@ impl Store {
 
     /// One eval set's JSON.
     pub fn eval_set(&self, id: &str) -> Result<serde_json::Value, StoreError> {
-        let conn = self.read();
-        let body: Option<String> = conn
-            .query_row("SELECT body FROM eval_sets WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let body = body.ok_or_else(|| StoreError::NotFound(format!("no eval set `{id}`")))?;
-        Ok(serde_json::from_str(&body)?)
+        json_body(
+            &self.read(),
+            "SELECT body FROM eval_sets WHERE id = ?1",
+            id,
+            || format!("no eval set `{id}`"),
+        )
     }
 }
 
@@ -1432,14 +1430,12 @@ impl Store {
 
     /// One evaluation.
     pub fn evaluation(&self, id: i64) -> Result<serde_json::Value, StoreError> {
-        let conn = self.read();
-        let body: Option<String> = conn
-            .query_row("SELECT body FROM evaluations WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let body = body.ok_or_else(|| StoreError::NotFound(format!("no evaluation {id}")))?;
-        Ok(serde_json::from_str(&body)?)
+        json_body(
+            &self.read(),
+            "SELECT body FROM evaluations WHERE id = ?1",
+            id,
+            || format!("no evaluation {id}"),
+        )
     }
 
     /// Deletes one evaluation.
@@ -2049,6 +2045,19 @@ fn checkpoint(
         "WAL checkpoint finished with the writer held"
     );
     Ok(())
+}
+
+/// The JSON document `sql` selects for `key` (one `body` column); `missing` names what was not
+/// found.
+fn json_body(
+    conn: &Connection,
+    sql: &str,
+    key: impl rusqlite::ToSql,
+    missing: impl FnOnce() -> String,
+) -> Result<serde_json::Value, StoreError> {
+    let body: Option<String> = conn.query_row(sql, [key], |r| r.get(0)).optional()?;
+    let body = body.ok_or_else(|| StoreError::NotFound(missing()))?;
+    Ok(serde_json::from_str(&body)?)
 }
 
 /// The row number of session `session_id`, if it is stored.
